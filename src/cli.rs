@@ -1,0 +1,356 @@
+//! Command-line parsing and dispatch. Exit codes: 0 success, 1 error, 2 usage error,
+//! 3 a command this version does not have yet.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::data::{self, synth, DatasetSpec, Labels};
+use crate::tracking::Store;
+use crate::util::{format_ms, render_table, thousands};
+
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_NOT_BUILT: i32 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "staytrack",
+    version,
+    about = "Train, track, compare, promote, serve and monitor length-of-stay models from one terminal",
+    long_about = "Train, track, compare, promote, serve and monitor models that predict whether a \
+                  hospital stay lasts more than 30 days. With no command, opens the terminal UI \
+                  on the workspace, generating the synthetic dataset on first use."
+)]
+pub struct Cli {
+    /// Workspace folder holding staytrack.db, artifacts/ and data/ [default: current folder]
+    #[arg(long, global = true, env = "STAYTRACK_HOME", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Run the HTTP prediction server (same as `staytrack serve`)
+    #[arg(long)]
+    pub serve: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the interactive terminal UI (the default)
+    Tui,
+    /// Train models and record the runs
+    Train(Later),
+    /// List, show, compare and diff runs
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Move a model alias (production, staging, ...) to a run's model
+    Promote(Later),
+    /// Score a CSV file with the production model
+    Score(Later),
+    /// Serve predictions over HTTP
+    Serve(Later),
+    /// Check data drift against the production model's training profile
+    Drift(Later),
+    /// Render PNG reports of runs and drift
+    Report(Later),
+    /// Share runs and models through an S3 bucket
+    Sync(Later),
+    /// Generate and check datasets
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// Arguments of a command that is not built yet, accepted so that it can say so.
+#[derive(Debug, Args)]
+pub struct Later {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run in full
+    Show(Later),
+    /// Compare runs side by side
+    Compare(Later),
+    /// Show the params and metrics that differ between two runs
+    Diff(Later),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write a synthetic train_data.csv and test_data.csv with the real files' schema
+    Synth {
+        /// Training rows [default: as many as the real file]
+        #[arg(long, default_value_t = synth::REAL_TRAIN_ROWS)]
+        rows: usize,
+        /// Test rows [default: as many as the real file]
+        #[arg(long, default_value_t = synth::REAL_TEST_ROWS)]
+        test_rows: usize,
+        /// Seed; the same seed writes byte-identical files
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Shift distributions in the test file
+        #[arg(long, value_enum, default_value_t = synth::Drift::None)]
+        drift: synth::Drift,
+        /// Output folder [default: the workspace's data/]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Validate a CSV file and summarise it
+    Check {
+        file: PathBuf,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses arguments, runs, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
+    eprintln!(
+        "staytrack {what}: not built yet in this version ({planned}). \
+         Available now: `staytrack data synth`, `staytrack data check FILE`, `staytrack runs list`."
+    );
+    Ok(EXIT_NOT_BUILT)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let cfg = Config::resolve(cli.workspace.as_deref());
+    if cli.serve {
+        return not_built("serve", "the HTTP prediction server");
+    }
+    match cli.command {
+        None | Some(Command::Tui) => main_job(&cfg),
+        Some(Command::Train(_)) => not_built("train", "model training"),
+        Some(Command::Promote(_)) => not_built("promote", "the model registry"),
+        Some(Command::Score(_)) => not_built("score", "batch scoring"),
+        Some(Command::Serve(_)) => not_built("serve", "the HTTP prediction server"),
+        Some(Command::Drift(_)) => not_built("drift", "drift monitoring"),
+        Some(Command::Report(_)) => not_built("report", "PNG reports"),
+        Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
+        Some(Command::Runs(RunsCommand::List { json })) => runs_list(&cfg, json),
+        Some(Command::Runs(RunsCommand::Show(_))) => not_built("runs show", "run details"),
+        Some(Command::Runs(RunsCommand::Compare(_))) => not_built("runs compare", "run comparison"),
+        Some(Command::Runs(RunsCommand::Diff(_))) => not_built("runs diff", "run diffs"),
+        Some(Command::Data(DataCommand::Synth {
+            rows,
+            test_rows,
+            seed,
+            drift,
+            out,
+        })) => {
+            let out = out.unwrap_or_else(|| cfg.data_dir.clone());
+            data_synth(rows, test_rows, seed, drift, &out)
+        }
+        Some(Command::Data(DataCommand::Check { file, json })) => data_check(&file, json),
+    }
+}
+
+/// Generates the default data when it is missing, and says so in one line.
+pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
+    let e = data::ensure_default_data(&cfg.data_dir)?;
+    if e.train_created {
+        let what = if e.test_created {
+            "train_data.csv and test_data.csv"
+        } else {
+            "train_data.csv"
+        };
+        eprintln!(
+            "staytrack: no {} found; generated the synthetic {what} there (seed 42). \
+             Put the real Kaggle files in {} to use them instead.",
+            cfg.train_file().display(),
+            cfg.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn main_job(cfg: &Config) -> anyhow::Result<i32> {
+    ensure_data(cfg)?;
+    let store = Store::open(&cfg.db_path)?;
+    let runs = store.count_runs()?;
+    println!(
+        "staytrack {} · workspace {} · {} run(s) in {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.workspace.display(),
+        runs,
+        cfg.db_path.display()
+    );
+    println!(
+        "data: {} and {}",
+        cfg.train_file().display(),
+        cfg.test_file().display()
+    );
+    not_built("tui", "the interactive terminal UI")
+}
+
+fn runs_list(cfg: &Config, json: bool) -> anyhow::Result<i32> {
+    let store = Store::open(&cfg.db_path)?;
+    let runs = store.list_runs()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        println!("no runs yet in {}", cfg.db_path.display());
+        return Ok(0);
+    }
+    let now = crate::util::now_ms();
+    let metric = |r: &crate::tracking::RunSummary, k: &str| {
+        r.metrics
+            .get(k)
+            .map(|v| format!("{v:.4}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.id[..13.min(r.id.len())].to_string(),
+                r.name.clone(),
+                r.family.clone(),
+                r.status.as_str().to_string(),
+                metric(r, "roc_auc"),
+                metric(r, "f1"),
+                r.duration_ms(now)
+                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                format_ms(r.created_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(
+            &[
+                "ID",
+                "NAME",
+                "FAMILY",
+                "STATUS",
+                "ROC AUC",
+                "F1",
+                "TIME",
+                "CREATED (UTC)"
+            ],
+            &rows
+        )
+    );
+    Ok(0)
+}
+
+fn data_synth(
+    rows: usize,
+    test_rows: usize,
+    seed: u64,
+    drift: synth::Drift,
+    out: &Path,
+) -> anyhow::Result<i32> {
+    anyhow::ensure!(rows >= 10, "--rows must be at least 10 (got {rows})");
+    anyhow::ensure!(test_rows >= 1, "--test-rows must be at least 1");
+    let opts = synth::SynthOptions {
+        train_rows: rows,
+        test_rows,
+        seed,
+        drift,
+    };
+    let w = synth::write_files(&opts, out)?;
+    println!(
+        "wrote {} ({} rows) and {} ({} rows), seed {seed}, drift {drift:?}",
+        w.train.display(),
+        thousands(rows),
+        w.test.display(),
+        thousands(test_rows)
+    );
+    Ok(0)
+}
+
+fn data_check(file: &Path, json: bool) -> anyhow::Result<i32> {
+    let spec = DatasetSpec::hospital();
+    let frame = match data::load_csv(file, &spec, Labels::Optional) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("invalid: {e}");
+            return Ok(EXIT_ERROR);
+        }
+    };
+    let s = data::summary::summarise(&frame);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).context("encoding the summary")?
+        );
+        return Ok(0);
+    }
+    println!("{}: valid, {} rows", s.source, thousands(s.rows));
+    let rows: Vec<Vec<String>> = s
+        .columns
+        .iter()
+        .map(|c| {
+            let values = if c.kind == "categorical" {
+                let mut t: Vec<String> = c
+                    .top
+                    .iter()
+                    .take(4)
+                    .map(|(l, n)| format!("{l} ({})", thousands(*n)))
+                    .collect();
+                if c.top.len() > 4 {
+                    t.push("…".into());
+                }
+                t.join(", ")
+            } else {
+                match (c.min, c.max, c.mean) {
+                    (Some(a), Some(b), Some(m)) => format!("{a} .. {b}, mean {m:.2}"),
+                    _ => "-".into(),
+                }
+            };
+            vec![
+                c.name.clone(),
+                c.kind.to_string(),
+                thousands(c.missing),
+                thousands(c.distinct),
+                values,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(&["COLUMN", "KIND", "MISSING", "DISTINCT", "VALUES"], &rows)
+    );
+    if let (Some(labels), Some(pos)) = (&s.labels, s.positive) {
+        let parts: Vec<String> = labels
+            .iter()
+            .map(|(l, n)| format!("{l}: {}", thousands(*n)))
+            .collect();
+        println!("Stay: {}", parts.join(" · "));
+        println!(
+            "target ({}): {} positive ({:.2} %), {} negative",
+            spec.target.description,
+            thousands(pos),
+            100.0 * pos as f64 / s.rows as f64,
+            thousands(s.rows - pos)
+        );
+    } else {
+        println!("no target column: a file to score");
+    }
+    Ok(0)
+}

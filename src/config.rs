@@ -1,0 +1,35 @@
+//! Where things live. The workspace folder comes from `--workspace`, else `STAYTRACK_HOME`, else
+//! the current folder; the store, artifacts and data sit inside it.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workspace: PathBuf,
+    pub db_path: PathBuf,
+    pub artifacts_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// `workspace` is what the flag or environment gave (clap already applies that precedence).
+    pub fn resolve(workspace: Option<&Path>) -> Config {
+        let workspace = workspace
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config {
+            db_path: workspace.join("staytrack.db"),
+            artifacts_dir: workspace.join("artifacts"),
+            data_dir: workspace.join("data"),
+            workspace,
+        }
+    }
+
+    pub fn train_file(&self) -> PathBuf {
+        self.data_dir.join("train_data.csv")
+    }
+
+    pub fn test_file(&self) -> PathBuf {
+        self.data_dir.join("test_data.csv")
+    }
+}

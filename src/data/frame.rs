@@ -1,0 +1,428 @@
+//! `Frame`: a validated, typed, column-major table that follows a `DatasetSpec`.
+//!
+//! Frames come from a CSV file or from JSON records, and both go through `parse_cell`, so a value
+//! means the same thing whichever way it arrives.
+
+use std::collections::HashMap;
+
+use super::spec::{ColumnSpec, DatasetSpec, Role, ValueType};
+
+/// Marks a missing value in a categorical column's codes.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// A dictionary-encoded categorical column: `levels[codes[i]]` is row i's label.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CatColumn {
+    pub codes: Vec<u32>,
+    pub levels: Vec<String>,
+}
+
+impl CatColumn {
+    pub fn get(&self, row: usize) -> Option<&str> {
+        match self.codes[row] {
+            MISSING_CODE => None,
+            code => Some(self.levels[code as usize].as_str()),
+        }
+    }
+
+    /// Appends a value, adding it to the dictionary when new.
+    fn push(&mut self, value: Option<&str>, index: &mut HashMap<String, u32>) {
+        let code = match value {
+            None => MISSING_CODE,
+            Some(v) => match index.get(v) {
+                Some(&c) => c,
+                None => {
+                    let c = self.levels.len() as u32;
+                    self.levels.push(v.to_string());
+                    index.insert(v.to_string(), c);
+                    c
+                }
+            },
+        };
+        self.codes.push(code);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Quantities; `NaN` marks a missing value.
+    Numeric(Vec<f64>),
+    Categorical(CatColumn),
+    Id(Vec<i64>),
+}
+
+impl ColumnData {
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Numeric(v) => v.len(),
+            ColumnData::Categorical(c) => c.codes.len(),
+            ColumnData::Id(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn missing(&self) -> usize {
+        match self {
+            ColumnData::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
+            ColumnData::Categorical(c) => c.codes.iter().filter(|&&c| c == MISSING_CODE).count(),
+            ColumnData::Id(_) => 0,
+        }
+    }
+
+    fn take(&self, rows: &[usize]) -> ColumnData {
+        match self {
+            ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
+            ColumnData::Id(v) => ColumnData::Id(rows.iter().map(|&r| v[r]).collect()),
+            ColumnData::Categorical(c) => ColumnData::Categorical(CatColumn {
+                codes: rows.iter().map(|&r| c.codes[r]).collect(),
+                levels: c.levels.clone(),
+            }),
+        }
+    }
+}
+
+/// One parsed cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Missing,
+    Number(f64),
+    Id(i64),
+    /// A categorical label in canonical form (`7.0` and `7` are both `"7"`).
+    Label(String),
+}
+
+/// Why a cell was rejected; the caller adds the file, row and column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellError {
+    Missing,
+    WrongType { expected: &'static str },
+}
+
+/// Parses one raw cell for a column. `None` and blank strings are missing values.
+pub fn parse_cell(col: &ColumnSpec, raw: Option<&str>) -> Result<Cell, CellError> {
+    let raw = match raw.map(str::trim) {
+        None | Some("") => {
+            return if col.nullable {
+                Ok(Cell::Missing)
+            } else {
+                Err(CellError::Missing)
+            }
+        }
+        Some(s) => s,
+    };
+    let wrong = || CellError::WrongType {
+        expected: col.value.describe(),
+    };
+    match (col.role, col.value) {
+        (_, ValueType::Text) => Ok(Cell::Label(raw.to_string())),
+        (Role::Id, _) => parse_int(raw).map(Cell::Id).ok_or_else(wrong),
+        (_, ValueType::Int) => {
+            let v = parse_int(raw).ok_or_else(wrong)?;
+            Ok(match col.role {
+                Role::Categorical => Cell::Label(v.to_string()),
+                _ => Cell::Number(v as f64),
+            })
+        }
+        (_, ValueType::Float) => {
+            let v: f64 = raw
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(wrong)?;
+            Ok(match col.role {
+                Role::Categorical => Cell::Label(canonical_number(v)),
+                _ => Cell::Number(v),
+            })
+        }
+    }
+}
+
+/// Integers, also when written with a zero fraction (`3.0`), as some exporters do.
+fn parse_int(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().or_else(|| {
+        let f: f64 = raw.parse().ok()?;
+        (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    })
+}
+
+/// A number used as a label: integers lose their `.0`, so `7`, `7.0` and `7.00` are one label.
+pub fn canonical_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Builds one column cell by cell.
+pub(crate) enum ColumnBuilder {
+    Numeric(Vec<f64>),
+    Categorical(CatColumn, HashMap<String, u32>),
+    Id(Vec<i64>),
+}
+
+impl ColumnBuilder {
+    pub(crate) fn new(col: &ColumnSpec, capacity: usize) -> Self {
+        match col.role {
+            Role::Id => ColumnBuilder::Id(Vec::with_capacity(capacity)),
+            Role::Numeric => ColumnBuilder::Numeric(Vec::with_capacity(capacity)),
+            _ => ColumnBuilder::Categorical(
+                CatColumn {
+                    codes: Vec::with_capacity(capacity),
+                    levels: Vec::new(),
+                },
+                HashMap::new(),
+            ),
+        }
+    }
+
+    pub(crate) fn push(&mut self, cell: Cell) {
+        match (self, cell) {
+            (ColumnBuilder::Numeric(v), Cell::Number(x)) => v.push(x),
+            (ColumnBuilder::Numeric(v), _) => v.push(f64::NAN),
+            (ColumnBuilder::Id(v), Cell::Id(x)) => v.push(x),
+            (ColumnBuilder::Id(v), _) => v.push(0),
+            (ColumnBuilder::Categorical(c, idx), Cell::Label(s)) => c.push(Some(&s), idx),
+            (ColumnBuilder::Categorical(c, idx), _) => c.push(None, idx),
+        }
+    }
+
+    /// Fast path for text labels that need no conversion.
+    pub(crate) fn push_label(&mut self, label: Option<&str>) {
+        if let ColumnBuilder::Categorical(c, idx) = self {
+            c.push(label, idx);
+        }
+    }
+
+    pub(crate) fn finish(self) -> ColumnData {
+        match self {
+            ColumnBuilder::Numeric(v) => ColumnData::Numeric(v),
+            ColumnBuilder::Categorical(c, _) => ColumnData::Categorical(c),
+            ColumnBuilder::Id(v) => ColumnData::Id(v),
+        }
+    }
+}
+
+/// A validated table. Holds every non-target column of its spec, in spec order, plus the target
+/// when the source had one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub spec: DatasetSpec,
+    /// Where the rows came from (a file path, or "request"), for messages.
+    pub source: String,
+    pub(crate) columns: Vec<(String, ColumnData)>,
+    /// Index into `spec.target.labels` per row, when labelled.
+    pub labels: Option<Vec<u16>>,
+    /// The binary target per row (1 = positive), when labelled.
+    pub target: Option<Vec<u8>>,
+}
+
+/// A record field that could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record {record}: missing field(s) {}", .fields.join(", "))]
+    MissingFields { record: usize, fields: Vec<String> },
+    #[error("record {record}: unknown field(s) {}", .fields.join(", "))]
+    UnknownFields { record: usize, fields: Vec<String> },
+    #[error("record {record}, field '{field}': expected {expected}, found {found}")]
+    WrongType {
+        record: usize,
+        field: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("record {record}, field '{field}': a value is required")]
+    Missing { record: usize, field: String },
+}
+
+impl RecordError {
+    /// The fields the error is about, for clients that highlight them.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            RecordError::MissingFields { fields, .. }
+            | RecordError::UnknownFields { fields, .. } => fields.clone(),
+            RecordError::WrongType { field, .. } | RecordError::Missing { field, .. } => {
+                vec![field.clone()]
+            }
+        }
+    }
+}
+
+impl Frame {
+    pub fn n_rows(&self) -> usize {
+        self.columns.first().map(|(_, c)| c.len()).unwrap_or(0)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnData> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+
+    pub fn columns(&self) -> impl Iterator<Item = (&str, &ColumnData)> {
+        self.columns.iter().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// The rows at `rows`, in that order (used for splits).
+    pub fn take(&self, rows: &[usize]) -> Frame {
+        Frame {
+            spec: self.spec.clone(),
+            source: self.source.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|(n, c)| (n.clone(), c.take(rows)))
+                .collect(),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| rows.iter().map(|&r| l[r]).collect()),
+            target: self
+                .target
+                .as_ref()
+                .map(|t| rows.iter().map(|&r| t[r]).collect()),
+        }
+    }
+
+    /// Builds a frame from JSON records keyed by column name, as a server receives them.
+    /// Id columns are optional; the target column is ignored; any other unknown field is an error.
+    pub fn from_records(
+        spec: &DatasetSpec,
+        records: &[serde_json::Map<String, serde_json::Value>],
+    ) -> Result<Frame, RecordError> {
+        let cols: Vec<&ColumnSpec> = spec
+            .columns
+            .iter()
+            .filter(|c| c.role != Role::Target)
+            .collect();
+        let mut builders: Vec<ColumnBuilder> = cols
+            .iter()
+            .map(|c| ColumnBuilder::new(c, records.len()))
+            .collect();
+        for (i, rec) in records.iter().enumerate() {
+            let unknown: Vec<String> = rec
+                .keys()
+                .filter(|k| spec.column(k).is_none())
+                .cloned()
+                .collect();
+            if !unknown.is_empty() {
+                return Err(RecordError::UnknownFields {
+                    record: i,
+                    fields: unknown,
+                });
+            }
+            let missing: Vec<String> = cols
+                .iter()
+                .filter(|c| c.role != Role::Id && !c.nullable && !rec.contains_key(&c.name))
+                .map(|c| c.name.clone())
+                .collect();
+            if !missing.is_empty() {
+                return Err(RecordError::MissingFields {
+                    record: i,
+                    fields: missing,
+                });
+            }
+            for (col, b) in cols.iter().zip(builders.iter_mut()) {
+                let value = rec.get(&col.name).unwrap_or(&serde_json::Value::Null);
+                let text;
+                let raw = match value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s.as_str()),
+                    serde_json::Value::Number(n) => {
+                        text = n.to_string();
+                        Some(text.as_str())
+                    }
+                    other => {
+                        return Err(RecordError::WrongType {
+                            record: i,
+                            field: col.name.clone(),
+                            expected: col.value.describe(),
+                            found: json_kind(other).to_string(),
+                        })
+                    }
+                };
+                // Ids are optional in records: an absent id is 0 rather than an error.
+                let cell = if col.role == Role::Id && raw.is_none() {
+                    Ok(Cell::Id(0))
+                } else {
+                    parse_cell(col, raw)
+                };
+                match cell {
+                    Ok(cell) => b.push(cell),
+                    Err(CellError::Missing) => {
+                        return Err(RecordError::Missing {
+                            record: i,
+                            field: col.name.clone(),
+                        })
+                    }
+                    Err(CellError::WrongType { expected }) => {
+                        return Err(RecordError::WrongType {
+                            record: i,
+                            field: col.name.clone(),
+                            expected,
+                            found: value.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(Frame {
+            spec: spec.clone(),
+            source: "request".into(),
+            columns: cols
+                .iter()
+                .zip(builders)
+                .map(|(c, b)| (c.name.clone(), b.finish()))
+                .collect(),
+            labels: None,
+            target: None,
+        })
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "text",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_col(name: &str) -> ColumnSpec {
+        DatasetSpec::hospital().column(name).unwrap().clone()
+    }
+
+    #[test]
+    fn numeric_labels_are_canonical() {
+        let c = spec_col("City_Code_Patient");
+        assert_eq!(parse_cell(&c, Some("7.0")), Ok(Cell::Label("7".into())));
+        assert_eq!(parse_cell(&c, Some("7")), Ok(Cell::Label("7".into())));
+        assert_eq!(parse_cell(&c, Some("")), Ok(Cell::Missing));
+        assert!(parse_cell(&c, Some("seven")).is_err());
+    }
+
+    #[test]
+    fn required_cells_must_be_present() {
+        let c = spec_col("Age");
+        assert_eq!(parse_cell(&c, None), Err(CellError::Missing));
+        assert_eq!(parse_cell(&c, Some("  ")), Err(CellError::Missing));
+        let n = spec_col("Visitors with Patient");
+        assert_eq!(parse_cell(&n, Some("3")), Ok(Cell::Number(3.0)));
+        assert_eq!(parse_cell(&n, Some("3.0")), Ok(Cell::Number(3.0)));
+        assert!(matches!(
+            parse_cell(&n, Some("3.5")),
+            Err(CellError::WrongType { .. })
+        ));
+        let d = spec_col("Admission_Deposit");
+        assert!(parse_cell(&d, Some("NaN")).is_err());
+        assert!(parse_cell(&d, Some("inf")).is_err());
+    }
+}

@@ -1,0 +1,398 @@
+//! Reading a CSV file into a validated `Frame`.
+//!
+//! polars does the parsing (every column as text, in parallel); the values are then checked
+//! against the spec column by column, so an error can name the row, the column and the value.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::frame::{CellError, ColumnBuilder, Frame};
+use super::spec::{DatasetSpec, Role, ValueType};
+
+/// Whether the file must carry the target column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// Training data: the target column is required.
+    Required,
+    /// Data to score: the target column may be present or not.
+    Optional,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read the file: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: the file is empty", .path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: the file has a header but no data rows", .path.display())]
+    HeaderOnly { path: PathBuf },
+    #[error("{}: {}", .path.display(), describe_columns(.missing, .unexpected, .hints))]
+    Columns {
+        path: PathBuf,
+        missing: Vec<String>,
+        unexpected: Vec<String>,
+        hints: Vec<String>,
+    },
+    #[error("{}: column '{column}' appears more than once in the header", .path.display())]
+    DuplicateColumn { path: PathBuf, column: String },
+    #[error("{}: row {row} (line {}), column '{column}': expected {expected}, found '{value}'", .path.display(), .row + 1)]
+    WrongType {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("{}: row {row} (line {}), column '{column}': the value is missing and this column has no gaps in the dataset", .path.display(), .row + 1)]
+    MissingValue {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+    #[error("{}: row {row} (line {}), column '{column}': unknown label '{value}' (known: {})", .path.display(), .row + 1, .known.join(", "))]
+    UnknownLabel {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: String,
+        known: Vec<String>,
+    },
+    #[error("{}: not a valid CSV file: {message}", .path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+fn describe_columns(missing: &[String], unexpected: &[String], hints: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing column(s): {}", quote_list(missing)));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("unexpected column(s): {}", quote_list(unexpected)));
+    }
+    let mut s = parts.join("; ");
+    for h in hints {
+        s.push_str("\n  hint: ");
+        s.push_str(h);
+    }
+    s
+}
+
+fn quote_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads and validates `path` against `spec`.
+pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_csv(bytes, path, spec, labels)
+}
+
+/// Validates CSV bytes; `path` is only used in messages.
+pub fn parse_csv(
+    mut bytes: Vec<u8>,
+    path: &Path,
+    spec: &DatasetSpec,
+    labels: Labels,
+) -> Result<Frame, LoadError> {
+    let p = || path.to_path_buf();
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(LoadError::Empty { path: p() });
+    }
+    // Blank lines before the header are not data; drop them so the header is the first line.
+    let lead = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\n' | b'\r'))
+        .unwrap_or(0);
+    bytes.drain(..lead);
+    let header_end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let header_line = String::from_utf8_lossy(&bytes[..header_end])
+        .trim_end_matches('\r')
+        .to_string();
+    let header = split_header(&header_line);
+    check_header(&header, spec, labels, path)?;
+    let has_data = bytes[header_end..].iter().any(|b| !b.is_ascii_whitespace());
+    if !has_data {
+        return Err(LoadError::HeaderOnly { path: p() });
+    }
+
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| LoadError::Parse {
+            path: p(),
+            message: first_line(&e.to_string()),
+        })?;
+    let n = trailing_blank_rows_cut(&df);
+    if n == 0 {
+        return Err(LoadError::HeaderOnly { path: p() });
+    }
+
+    let mut columns = Vec::new();
+    let mut label_idx = None;
+    for col in &spec.columns {
+        let Some(series) = df.column(&col.name).ok() else {
+            continue; // the target column of an unlabelled file
+        };
+        let ca = series.str().map_err(|e| LoadError::Parse {
+            path: p(),
+            message: e.to_string(),
+        })?;
+        if col.role == Role::Target {
+            label_idx = Some(read_labels(ca, n, spec, &col.name, path)?);
+            continue;
+        }
+        let mut b = ColumnBuilder::new(col, n);
+        let plain_text = col.value == ValueType::Text && col.role == Role::Categorical;
+        for (row, raw) in ca.iter().take(n).enumerate() {
+            if plain_text {
+                let v = raw.map(str::trim).filter(|s| !s.is_empty());
+                if v.is_none() && !col.nullable {
+                    return Err(LoadError::MissingValue {
+                        path: p(),
+                        row: row + 1,
+                        column: col.name.clone(),
+                    });
+                }
+                b.push_label(v);
+                continue;
+            }
+            match super::frame::parse_cell(col, raw) {
+                Ok(cell) => b.push(cell),
+                Err(CellError::Missing) => {
+                    return Err(LoadError::MissingValue {
+                        path: p(),
+                        row: row + 1,
+                        column: col.name.clone(),
+                    })
+                }
+                Err(CellError::WrongType { expected }) => {
+                    return Err(LoadError::WrongType {
+                        path: p(),
+                        row: row + 1,
+                        column: col.name.clone(),
+                        expected,
+                        value: raw.unwrap_or_default().to_string(),
+                    })
+                }
+            }
+        }
+        columns.push((col.name.clone(), b.finish()));
+    }
+    let target = label_idx.as_ref().map(|l: &Vec<u16>| {
+        let positive: Vec<bool> = spec
+            .target
+            .labels
+            .iter()
+            .map(|lab| spec.is_positive(lab))
+            .collect();
+        l.iter().map(|&i| positive[i as usize] as u8).collect()
+    });
+    Ok(Frame {
+        spec: spec.clone(),
+        source: path.display().to_string(),
+        columns,
+        labels: label_idx,
+        target,
+    })
+}
+
+fn read_labels(
+    ca: &StringChunked,
+    n: usize,
+    spec: &DatasetSpec,
+    column: &str,
+    path: &Path,
+) -> Result<Vec<u16>, LoadError> {
+    let mut out = Vec::with_capacity(n);
+    for (row, raw) in ca.iter().take(n).enumerate() {
+        let v = raw.map(str::trim).unwrap_or("");
+        if v.is_empty() {
+            return Err(LoadError::MissingValue {
+                path: path.to_path_buf(),
+                row: row + 1,
+                column: column.to_string(),
+            });
+        }
+        match spec.label_index(v) {
+            Some(i) => out.push(i as u16),
+            None => {
+                return Err(LoadError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    row: row + 1,
+                    column: column.to_string(),
+                    value: v.to_string(),
+                    known: spec.target.labels.clone(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rows at the end whose every cell is empty come from trailing blank lines; they are not data.
+fn trailing_blank_rows_cut(df: &DataFrame) -> usize {
+    let cols: Vec<&StringChunked> = df.columns().iter().filter_map(|c| c.str().ok()).collect();
+    let mut n = df.height();
+    while n > 0 {
+        let blank = cols
+            .iter()
+            .all(|ca| ca.get(n - 1).map(|s| s.trim().is_empty()).unwrap_or(true));
+        if !blank {
+            break;
+        }
+        n -= 1;
+    }
+    n
+}
+
+/// Splits a header line on commas, honouring double quotes.
+fn split_header(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+fn check_header(
+    header: &[String],
+    spec: &DatasetSpec,
+    labels: Labels,
+    path: &Path,
+) -> Result<(), LoadError> {
+    let mut seen = std::collections::HashSet::new();
+    for h in header {
+        if !seen.insert(h.as_str()) {
+            return Err(LoadError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: h.clone(),
+            });
+        }
+    }
+    let missing: Vec<String> = spec
+        .columns
+        .iter()
+        .filter(|c| !(c.role == Role::Target && labels == Labels::Optional))
+        .filter(|c| !header.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    let unexpected: Vec<String> = header
+        .iter()
+        .filter(|h| spec.column(h).is_none())
+        .cloned()
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() {
+        return Ok(());
+    }
+    let mut hints = Vec::new();
+    if header.len() == 1 {
+        for (sep, name) in [(';', "semicolons"), ('\t', "tabs"), ('|', "pipes")] {
+            if header[0].matches(sep).count() >= 2 {
+                hints.push(format!(
+                    "the header has a single column and looks separated by {name}; \
+                     staytrack reads comma-separated files"
+                ));
+                break;
+            }
+        }
+    }
+    for u in &unexpected {
+        if let Some(m) = missing.iter().find(|m| similar(m, u)) {
+            hints.push(format!("'{u}' looks like a misspelling of '{m}'"));
+        }
+    }
+    if missing.len() == 1 && missing[0] == spec.target.column && unexpected.is_empty() {
+        hints.push(format!(
+            "training data needs the target column '{}'",
+            spec.target.column
+        ));
+    }
+    Err(LoadError::Columns {
+        path: path.to_path_buf(),
+        missing,
+        unexpected,
+        hints,
+    })
+}
+
+/// Case and separator differences, or at most two edits apart.
+fn similar(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    norm(a) == norm(b) || edit_distance(a, b) <= 2
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_split_honours_quotes() {
+        assert_eq!(split_header(r#"a,"b,c",d"#), vec!["a", "b,c", "d"]);
+        assert_eq!(split_header(r#""x""y",z"#), vec![r#"x"y"#, "z"]);
+    }
+
+    #[test]
+    fn misspellings_are_recognised() {
+        assert!(similar("Hospital_code", "Hospital_Code"));
+        assert!(similar("Bed Grade", "Bed_Grade"));
+        assert!(similar("Age", "Ages"));
+        assert!(!similar("Age", "Department"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

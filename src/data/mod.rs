@@ -1,0 +1,44 @@
+//! The dataset: its spec, loading and validation, the synthetic generator and splits.
+
+pub mod frame;
+pub mod load;
+pub mod rng;
+pub mod spec;
+pub mod split;
+pub mod summary;
+pub mod synth;
+
+use std::path::Path;
+
+pub use frame::{CatColumn, ColumnData, Frame, RecordError};
+pub use load::{load_csv, Labels, LoadError};
+pub use spec::{DatasetSpec, Role};
+
+/// Which default files `ensure_default_data` had to create.
+#[derive(Debug, Default)]
+pub struct Ensured {
+    pub train_created: bool,
+    pub test_created: bool,
+}
+
+/// Makes sure `dir/train_data.csv` exists, generating the synthetic twin when it does not.
+/// Files that are already there (such as the real Kaggle files) are never touched.
+pub fn ensure_default_data(dir: &Path) -> anyhow::Result<Ensured> {
+    let train = dir.join("train_data.csv");
+    let test = dir.join("test_data.csv");
+    if train.exists() {
+        return Ok(Ensured::default());
+    }
+    let opts = synth::SynthOptions::default();
+    let g = synth::generate(&opts);
+    std::fs::create_dir_all(dir)?;
+    crate::util::atomic_write(&train, g.train_csv.as_bytes())?;
+    let test_created = !test.exists();
+    if test_created {
+        crate::util::atomic_write(&test, g.test_csv.as_bytes())?;
+    }
+    Ok(Ensured {
+        train_created: true,
+        test_created,
+    })
+}

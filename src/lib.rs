@@ -1,0 +1,9 @@
+//! staytrack: train, track, compare, promote, serve and monitor models that predict whether a
+//! hospital stay will last more than 30 days, from one binary and one SQLite file.
+
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod features;
+pub mod tracking;
+pub mod util;

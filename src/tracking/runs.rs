@@ -1,0 +1,271 @@
+//! Runs: creation, status changes, params and metrics, listing.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::util::now_ms;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "finished" => RunStatus::Finished,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+/// What a caller knows about a run before it starts.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub name: String,
+    pub family: String,
+    pub params: Vec<(String, String)>,
+    pub seed: Option<u64>,
+    pub data_path: Option<String>,
+    pub data_sha256: Option<String>,
+    pub data_rows: Option<usize>,
+}
+
+/// A run as listed: its record plus the latest value of each metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub experiment: String,
+    pub name: String,
+    pub family: String,
+    pub status: RunStatus,
+    pub status_reason: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub seed: Option<i64>,
+    pub data_rows: Option<i64>,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl RunSummary {
+    /// Wall time, for finished runs and for running ones up to `now`.
+    pub fn duration_ms(&self, now: i64) -> Option<i64> {
+        let start = self.started_at?;
+        Some(self.finished_at.unwrap_or(now) - start)
+    }
+}
+
+impl Store {
+    /// Records a new queued run with its params, in one transaction; returns its id.
+    pub fn create_run(&mut self, run: &NewRun) -> Result<String, StoreError> {
+        let id = crate::util::new_run_id();
+        let now = now_ms();
+        let host = std::env::var("HOSTNAME").ok();
+        let res = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO runs (id, experiment_id, name, family, status, created_at, seed,
+                                   data_path, data_sha256, data_rows, pid, host)
+                 VALUES (?1, (SELECT id FROM experiments WHERE name = 'default'), ?2, ?3, 'queued',
+                         ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    run.name,
+                    run.family,
+                    now,
+                    run.seed.map(|s| s as i64),
+                    run.data_path,
+                    run.data_sha256,
+                    run.data_rows.map(|r| r as i64),
+                    std::process::id(),
+                    host
+                ],
+            )?;
+            {
+                let mut st =
+                    tx.prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)")?;
+                for (k, v) in &run.params {
+                    st.execute(params![id, k, v])?;
+                }
+            }
+            tx.commit()
+        })();
+        res.map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// Moves a run to `status`, stamping start or finish times.
+    pub fn set_status(
+        &mut self,
+        id: &str,
+        status: RunStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let n = self
+            .conn
+            .execute(
+                "UPDATE runs SET status = ?2, status_reason = ?3,
+                    started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,
+                    finished_at = CASE WHEN ?2 IN ('finished','failed','cancelled') THEN ?4 ELSE finished_at END
+                 WHERE id = ?1",
+                params![id, status.as_str(), reason, now],
+            )
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchRun(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Logs metric values `(key, step, value)` in one transaction; a repeated key and step
+    /// replaces the earlier value.
+    pub fn log_metrics(&mut self, id: &str, values: &[(&str, i64, f64)]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let res = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare(
+                    "INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (k, step, v) in values {
+                    st.execute(params![id, k, step, v, now])?;
+                }
+            }
+            tx.commit()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+
+    /// Every run, newest first, with params and latest metrics.
+    pub fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
+        self.query_runs("", []).map_err(|e| self.err(e))
+    }
+
+    /// The run whose id is `id` or starts with `id`.
+    pub fn get_run(&self, id: &str) -> Result<RunSummary, StoreError> {
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let mut found = self
+            .query_runs("WHERE r.id LIKE ?1", [pattern])
+            .map_err(|e| self.err(e))?;
+        match found.len() {
+            0 => Err(StoreError::NoSuchRun(id.to_string())),
+            1 => Ok(found.remove(0)),
+            _ => Err(StoreError::AmbiguousRun(id.to_string())),
+        }
+    }
+
+    fn query_runs<P: rusqlite::Params>(
+        &self,
+        filter: &str,
+        args: P,
+    ) -> rusqlite::Result<Vec<RunSummary>> {
+        let sql = format!(
+            "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
+                    r.started_at, r.finished_at, r.seed, r.data_rows
+             FROM runs r JOIN experiments e ON e.id = r.experiment_id {filter}
+             ORDER BY r.created_at DESC, r.id DESC"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let mut runs: Vec<RunSummary> = st
+            .query_map(args, |r| {
+                let status: String = r.get(4)?;
+                Ok(RunSummary {
+                    id: r.get(0)?,
+                    experiment: r.get(1)?,
+                    name: r.get(2)?,
+                    family: r.get(3)?,
+                    status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+                    status_reason: r.get(5)?,
+                    created_at: r.get(6)?,
+                    started_at: r.get(7)?,
+                    finished_at: r.get(8)?,
+                    seed: r.get(9)?,
+                    data_rows: r.get(10)?,
+                    params: BTreeMap::new(),
+                    metrics: BTreeMap::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let index: std::collections::HashMap<String, usize> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let mut st = self.conn.prepare("SELECT run_id, key, value FROM params")?;
+        let mut rows = st.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            if let Some(&i) = index.get(&id) {
+                runs[i].params.insert(row.get(1)?, row.get(2)?);
+            }
+        }
+        // The latest step of each metric.
+        let mut st = self.conn.prepare(
+            "SELECT m.run_id, m.key, m.value FROM metrics m
+             JOIN (SELECT run_id, key, MAX(step) AS step FROM metrics GROUP BY run_id, key) last
+               ON last.run_id = m.run_id AND last.key = m.key AND last.step = m.step",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            if let Some(&i) = index.get(&id) {
+                runs[i].metrics.insert(row.get(1)?, row.get(2)?);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Number of runs, cheaply.
+    pub fn count_runs(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether a run id exists (exact match).
+    pub fn run_exists(&self, id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT 1 FROM runs WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,158 @@
+//! The store's schema, as an ordered list of migrations keyed on `PRAGMA user_version`.
+//!
+//! Never edit a migration that has shipped: append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the whole first schema.
+    r#"
+CREATE TABLE experiments (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+INSERT INTO experiments (name, created_at) VALUES ('default', CAST(strftime('%s','now') AS INTEGER) * 1000);
+
+CREATE TABLE runs (
+    id             TEXT PRIMARY KEY,
+    experiment_id  INTEGER NOT NULL REFERENCES experiments(id),
+    name           TEXT NOT NULL,
+    family         TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('queued','running','finished','failed','cancelled')),
+    status_reason  TEXT,
+    created_at     INTEGER NOT NULL,
+    started_at     INTEGER,
+    finished_at    INTEGER,
+    seed           INTEGER,
+    data_path      TEXT,
+    data_sha256    TEXT,
+    data_rows      INTEGER,
+    pid            INTEGER,
+    host           TEXT
+);
+CREATE INDEX runs_by_status ON runs(status);
+CREATE INDEX runs_by_created ON runs(created_at);
+
+CREATE TABLE params (
+    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE metrics (
+    run_id     TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    step       INTEGER NOT NULL DEFAULT 0,
+    value      REAL NOT NULL,
+    logged_at  INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key, step)
+);
+
+CREATE TABLE curves (
+    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    points  TEXT NOT NULL,
+    PRIMARY KEY (run_id, kind)
+);
+
+CREATE TABLE artifacts (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE INDEX artifacts_by_sha ON artifacts(sha256);
+
+CREATE TABLE model_versions (
+    version      INTEGER PRIMARY KEY,
+    run_id       TEXT NOT NULL UNIQUE REFERENCES runs(id),
+    sha256       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    description  TEXT
+);
+
+CREATE TABLE aliases (
+    alias       TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL REFERENCES model_versions(version),
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE alias_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    alias         TEXT NOT NULL,
+    from_version  INTEGER,
+    to_version    INTEGER,
+    actor         TEXT NOT NULL,
+    reason        TEXT,
+    at            INTEGER NOT NULL
+);
+
+CREATE TABLE predictions (
+    id             INTEGER PRIMARY KEY,
+    at             INTEGER NOT NULL,
+    model_version  INTEGER,
+    case_id        INTEGER,
+    inputs         TEXT NOT NULL,
+    probability    REAL NOT NULL,
+    class          INTEGER NOT NULL,
+    source         TEXT NOT NULL
+);
+CREATE INDEX predictions_by_time ON predictions(at);
+
+CREATE TABLE drift_reports (
+    id              INTEGER PRIMARY KEY,
+    created_at      INTEGER NOT NULL,
+    model_version   INTEGER,
+    reference       TEXT NOT NULL,
+    current         TEXT NOT NULL,
+    rows            INTEGER NOT NULL,
+    drifted_share   REAL NOT NULL,
+    dataset_drift   INTEGER NOT NULL,
+    report          TEXT NOT NULL
+);
+"#,
+];
+
+/// The schema version this build writes.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Applies the pending migrations. Each runs in an immediate transaction that re-reads the version
+/// first, so two processes opening a new store at once do not both apply the same step.
+pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v = user_version(&tx)?;
+        if v > latest() {
+            return Err(MigrateError::Newer {
+                found: v,
+                known: latest(),
+            });
+        }
+        if v == latest() {
+            tx.commit()?;
+            return Ok(v);
+        }
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("the database has schema version {found}, newer than this staytrack's {known}; upgrade staytrack")]
+    Newer { found: i64, known: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
