@@ -140,7 +140,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return not_built("serve", "the HTTP prediction server");
     }
     match cli.command {
-        None | Some(Command::Tui) => main_job(&cfg),
+        None => main_job(&cfg),
+        Some(Command::Tui) => not_built("tui", "the interactive terminal UI"),
         Some(Command::Train(_)) => not_built("train", "model training"),
         Some(Command::Promote(_)) => not_built("promote", "the model registry"),
         Some(Command::Score(_)) => not_built("score", "batch scoring"),
@@ -201,7 +202,11 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
         cfg.train_file().display(),
         cfg.test_file().display()
     );
-    not_built("tui", "the interactive terminal UI")
+    println!(
+        "The interactive terminal UI is not in this version yet; `staytrack --help` lists the \
+         commands that are."
+    );
+    Ok(0)
 }
 
 fn runs_list(cfg: &Config, json: bool) -> anyhow::Result<i32> {
@@ -226,7 +231,7 @@ fn runs_list(cfg: &Config, json: bool) -> anyhow::Result<i32> {
         .iter()
         .map(|r| {
             vec![
-                r.id[..13.min(r.id.len())].to_string(),
+                r.id.clone(),
                 r.name.clone(),
                 r.family.clone(),
                 r.status.as_str().to_string(),

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod features;
+pub mod metrics;
 pub mod tracking;
 pub mod util;

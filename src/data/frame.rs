@@ -179,21 +179,26 @@ impl ColumnBuilder {
         }
     }
 
-    pub(crate) fn push(&mut self, cell: Cell) {
+    /// Appends a cell; for a categorical column, returns the code it was given.
+    pub(crate) fn push(&mut self, cell: Cell) -> Option<u32> {
         match (self, cell) {
             (ColumnBuilder::Numeric(v), Cell::Number(x)) => v.push(x),
             (ColumnBuilder::Numeric(v), _) => v.push(f64::NAN),
             (ColumnBuilder::Id(v), Cell::Id(x)) => v.push(x),
             (ColumnBuilder::Id(v), _) => v.push(0),
-            (ColumnBuilder::Categorical(c, idx), Cell::Label(s)) => c.push(Some(&s), idx),
+            (ColumnBuilder::Categorical(c, idx), Cell::Label(s)) => {
+                c.push(Some(&s), idx);
+                return c.codes.last().copied();
+            }
             (ColumnBuilder::Categorical(c, idx), _) => c.push(None, idx),
         }
+        None
     }
 
-    /// Fast path for text labels that need no conversion.
-    pub(crate) fn push_label(&mut self, label: Option<&str>) {
-        if let ColumnBuilder::Categorical(c, idx) = self {
-            c.push(label, idx);
+    /// Appends a categorical code handed out earlier by `push`.
+    pub(crate) fn push_code(&mut self, code: u32) {
+        if let ColumnBuilder::Categorical(c, _) = self {
+            c.codes.push(code);
         }
     }
 
@@ -349,7 +354,9 @@ impl Frame {
                     parse_cell(col, raw)
                 };
                 match cell {
-                    Ok(cell) => b.push(cell),
+                    Ok(cell) => {
+                        b.push(cell);
+                    }
                     Err(CellError::Missing) => {
                         return Err(RecordError::Missing {
                             record: i,

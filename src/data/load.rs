@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::frame::{CellError, ColumnBuilder, Frame};
-use super::spec::{DatasetSpec, Role, ValueType};
+use std::collections::HashMap;
+
+use super::frame::{parse_cell, CellError, ColumnBuilder, Frame};
+use super::spec::{ColumnSpec, DatasetSpec, Role};
 
 /// Whether the file must carry the target column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,27 +42,38 @@ pub enum LoadError {
     },
     #[error("{}: column '{column}' appears more than once in the header", .path.display())]
     DuplicateColumn { path: PathBuf, column: String },
-    #[error("{}: row {row} (line {}), column '{column}': expected {expected}, found '{value}'", .path.display(), .row + 1)]
+    #[error("{}: row {row} (line {line}), column '{column}': expected {expected}, found '{value}'", .path.display())]
     WrongType {
         path: PathBuf,
         row: usize,
+        line: usize,
         column: String,
         expected: &'static str,
         value: String,
     },
-    #[error("{}: row {row} (line {}), column '{column}': the value is missing and this column has no gaps in the dataset", .path.display(), .row + 1)]
+    #[error("{}: row {row} (line {line}), column '{column}': the value is missing and this column has no gaps in the dataset", .path.display())]
     MissingValue {
         path: PathBuf,
         row: usize,
+        line: usize,
         column: String,
     },
-    #[error("{}: row {row} (line {}), column '{column}': unknown label '{value}' (known: {})", .path.display(), .row + 1, .known.join(", "))]
+    #[error("{}: row {row} (line {line}), column '{column}': unknown label '{value}' (known: {})", .path.display(), .known.join(", "))]
     UnknownLabel {
         path: PathBuf,
         row: usize,
+        line: usize,
         column: String,
         value: String,
         known: Vec<String>,
+    },
+    #[error("{}: row {row} (line {line}) has {found} field(s) but the header has {expected}", .path.display())]
+    FieldCount {
+        path: PathBuf,
+        row: usize,
+        line: usize,
+        found: usize,
+        expected: usize,
     },
     #[error("{}: not a valid CSV file: {message}", .path.display())]
     Parse { path: PathBuf, message: String },
@@ -132,6 +145,7 @@ pub fn parse_csv(
     if !has_data {
         return Err(LoadError::HeaderOnly { path: p() });
     }
+    check_field_counts(&bytes[header_end..], header.len(), path)?;
 
     let df = CsvReadOptions::default()
         .with_has_header(true)
@@ -142,13 +156,12 @@ pub fn parse_csv(
             path: p(),
             message: first_line(&e.to_string()),
         })?;
-    let n = trailing_blank_rows_cut(&df);
-    if n == 0 {
+    let rows = non_blank_rows(&df);
+    if rows.is_empty() {
         return Err(LoadError::HeaderOnly { path: p() });
     }
 
-    let mut columns = Vec::new();
-    let mut label_idx = None;
+    let mut wanted = Vec::new();
     for col in &spec.columns {
         let Some(series) = df.column(&col.name).ok() else {
             continue; // the target column of an unlabelled file
@@ -157,46 +170,50 @@ pub fn parse_csv(
             path: p(),
             message: e.to_string(),
         })?;
-        if col.role == Role::Target {
-            label_idx = Some(read_labels(ca, n, spec, &col.name, path)?);
-            continue;
-        }
-        let mut b = ColumnBuilder::new(col, n);
-        let plain_text = col.value == ValueType::Text && col.role == Role::Categorical;
-        for (row, raw) in ca.iter().take(n).enumerate() {
-            if plain_text {
-                let v = raw.map(str::trim).filter(|s| !s.is_empty());
-                if v.is_none() && !col.nullable {
-                    return Err(LoadError::MissingValue {
-                        path: p(),
-                        row: row + 1,
-                        column: col.name.clone(),
-                    });
+        wanted.push((col, ca));
+    }
+    // Columns are independent: check them on two threads, then keep the error of the lowest row.
+    let results: Vec<Result<Parsed, LoadError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|w| {
+                let wanted = &wanted;
+                let rows = &rows;
+                s.spawn(move || {
+                    wanted
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % 2 == w)
+                        .map(|(i, (col, ca))| (i, read_column(col, ca, rows, spec, path)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<Parsed, LoadError>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("column reader panicked"))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    let mut first_error: Option<LoadError> = None;
+    let mut columns = Vec::new();
+    let mut label_idx = None;
+    for r in results {
+        match r {
+            Ok(Parsed::Column(name, data)) => columns.push((name, data)),
+            Ok(Parsed::Labels(l)) => label_idx = Some(l),
+            Err(e) => {
+                if first_error
+                    .as_ref()
+                    .is_none_or(|f| error_row(&e) < error_row(f))
+                {
+                    first_error = Some(e);
                 }
-                b.push_label(v);
-                continue;
             }
-            match super::frame::parse_cell(col, raw) {
-                Ok(cell) => b.push(cell),
-                Err(CellError::Missing) => {
-                    return Err(LoadError::MissingValue {
-                        path: p(),
-                        row: row + 1,
-                        column: col.name.clone(),
-                    })
-                }
-                Err(CellError::WrongType { expected }) => {
-                    return Err(LoadError::WrongType {
-                        path: p(),
-                        row: row + 1,
-                        column: col.name.clone(),
-                        expected,
-                        value: raw.unwrap_or_default().to_string(),
-                    })
-                }
-            }
         }
-        columns.push((col.name.clone(), b.finish()));
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     let target = label_idx.as_ref().map(|l: &Vec<u16>| {
         let positive: Vec<bool> = spec
@@ -216,20 +233,124 @@ pub fn parse_csv(
     })
 }
 
+enum Parsed {
+    Column(String, super::frame::ColumnData),
+    Labels(Vec<u16>),
+}
+
+fn error_row(e: &LoadError) -> usize {
+    match e {
+        LoadError::WrongType { row, .. }
+        | LoadError::MissingValue { row, .. }
+        | LoadError::UnknownLabel { row, .. } => *row,
+        _ => 0,
+    }
+}
+
+/// Which polars rows are data rows (blank lines are not).
+enum Rows {
+    All(usize),
+    Some(Vec<usize>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::All(n) => *n,
+            Rows::Some(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file line of data row `r` (0-based): polars keeps blank lines as empty rows, so it is
+    /// the polars index + 2.
+    fn line(&self, r: usize) -> usize {
+        match self {
+            Rows::All(_) => r + 2,
+            Rows::Some(v) => v[r] + 2,
+        }
+    }
+
+    fn values<'a>(&self, ca: &'a StringChunked) -> Box<dyn Iterator<Item = Option<&'a str>> + 'a> {
+        match self {
+            Rows::All(_) => Box::new(ca.iter()),
+            Rows::Some(v) => {
+                let all: Vec<Option<&str>> = ca.iter().collect();
+                Box::new(v.clone().into_iter().map(move |i| all[i]))
+            }
+        }
+    }
+}
+
+fn read_column(
+    col: &ColumnSpec,
+    ca: &StringChunked,
+    rows: &Rows,
+    spec: &DatasetSpec,
+    path: &Path,
+) -> Result<Parsed, LoadError> {
+    if col.role == Role::Target {
+        return read_labels(ca, rows, spec, &col.name, path).map(Parsed::Labels);
+    }
+    let mut b = ColumnBuilder::new(col, rows.len());
+    // Categorical values repeat: parse each distinct raw string once.
+    let mut cache: HashMap<&str, u32> = HashMap::new();
+    let categorical = col.role == Role::Categorical;
+    for (row, raw) in rows.values(ca).enumerate() {
+        if categorical {
+            if let Some(&code) = raw.and_then(|r| cache.get(r)) {
+                b.push_code(code);
+                continue;
+            }
+        }
+        match parse_cell(col, raw) {
+            Ok(cell) => {
+                let code = b.push(cell);
+                if let (true, Some(r), Some(code)) = (categorical, raw, code) {
+                    cache.insert(r, code);
+                }
+            }
+            Err(CellError::Missing) => {
+                return Err(LoadError::MissingValue {
+                    path: path.to_path_buf(),
+                    row: row + 1,
+                    line: rows.line(row),
+                    column: col.name.clone(),
+                })
+            }
+            Err(CellError::WrongType { expected }) => {
+                return Err(LoadError::WrongType {
+                    path: path.to_path_buf(),
+                    row: row + 1,
+                    line: rows.line(row),
+                    column: col.name.clone(),
+                    expected,
+                    value: raw.unwrap_or_default().to_string(),
+                })
+            }
+        }
+    }
+    Ok(Parsed::Column(col.name.clone(), b.finish()))
+}
+
 fn read_labels(
     ca: &StringChunked,
-    n: usize,
+    rows: &Rows,
     spec: &DatasetSpec,
     column: &str,
     path: &Path,
 ) -> Result<Vec<u16>, LoadError> {
-    let mut out = Vec::with_capacity(n);
-    for (row, raw) in ca.iter().take(n).enumerate() {
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, raw) in rows.values(ca).enumerate() {
         let v = raw.map(str::trim).unwrap_or("");
         if v.is_empty() {
             return Err(LoadError::MissingValue {
                 path: path.to_path_buf(),
                 row: row + 1,
+                line: rows.line(row),
                 column: column.to_string(),
             });
         }
@@ -239,6 +360,7 @@ fn read_labels(
                 return Err(LoadError::UnknownLabel {
                     path: path.to_path_buf(),
                     row: row + 1,
+                    line: rows.line(row),
                     column: column.to_string(),
                     value: v.to_string(),
                     known: spec.target.labels.clone(),
@@ -249,20 +371,77 @@ fn read_labels(
     Ok(out)
 }
 
-/// Rows at the end whose every cell is empty come from trailing blank lines; they are not data.
-fn trailing_blank_rows_cut(df: &DataFrame) -> usize {
+/// The rows that hold data: a row whose every cell is empty comes from a blank line.
+fn non_blank_rows(df: &DataFrame) -> Rows {
     let cols: Vec<&StringChunked> = df.columns().iter().filter_map(|c| c.str().ok()).collect();
-    let mut n = df.height();
-    while n > 0 {
-        let blank = cols
-            .iter()
-            .all(|ca| ca.get(n - 1).map(|s| s.trim().is_empty()).unwrap_or(true));
-        if !blank {
-            break;
-        }
-        n -= 1;
+    let Some(first) = cols.first() else {
+        return Rows::All(0);
+    };
+    // A blank row is null in every column, so a first column without nulls means none.
+    if first.null_count() == 0 {
+        return Rows::All(df.height());
     }
-    n
+    let values: Vec<Vec<Option<&str>>> = cols.iter().map(|ca| ca.iter().collect()).collect();
+    Rows::Some(
+        (0..df.height())
+            .filter(|&i| {
+                values
+                    .iter()
+                    .any(|c| c[i].map(|s| !s.trim().is_empty()).unwrap_or(false))
+            })
+            .collect(),
+    )
+}
+
+/// Checks that every data row has as many fields as the header, so a ragged row is reported
+/// with its row and line instead of as a parser failure. `body` starts at the header's newline.
+fn check_field_counts(body: &[u8], expected: usize, path: &Path) -> Result<(), LoadError> {
+    let mut line = 1; // the header
+    let mut row = 0;
+    let mut fields = 1;
+    let mut quoted = false;
+    let mut blank = true;
+    let mut row_line = 0;
+    let finish = |fields: usize, blank: bool, row: &mut usize, row_line: usize| {
+        if blank {
+            return Ok(());
+        }
+        *row += 1;
+        if fields != expected {
+            return Err(LoadError::FieldCount {
+                path: path.to_path_buf(),
+                row: *row,
+                line: row_line,
+                found: fields,
+                expected,
+            });
+        }
+        Ok(())
+    };
+    for &b in body {
+        match b {
+            b'"' => {
+                quoted = !quoted;
+                blank = false;
+            }
+            b',' if !quoted => {
+                fields += 1;
+                blank = false;
+            }
+            b'\n' => {
+                line += 1;
+                if !quoted {
+                    finish(fields, blank, &mut row, row_line)?;
+                    fields = 1;
+                    blank = true;
+                    row_line = line;
+                }
+            }
+            b'\r' => {}
+            _ => blank = false,
+        }
+    }
+    finish(fields, blank, &mut row, row_line)
 }
 
 /// Splits a header line on commas, honouring double quotes.

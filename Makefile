@@ -1,0 +1,46 @@
+# staytrack: common tasks. The cargo target directory lives outside the clone so that every
+# clone (and CI) on this machine reuses one build.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
+export CARGO_TARGET_DIR
+
+.PHONY: setup build test lint fmt run synth check-data bench-load peer-auc
+
+## setup: fetch the Rust dependencies
+setup:
+	cargo fetch
+
+## build: the release binary ($(CARGO_TARGET_DIR)/release/staytrack)
+build:
+	cargo build --release
+
+## test: the whole test suite
+test:
+	cargo test
+
+## lint: formatting and clippy, as CI runs them
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt
+
+## run: staytrack on the workspace in this folder (generates data/ on first use)
+run:
+	cargo run --release --
+
+## synth: regenerate the default synthetic files in data/
+synth:
+	cargo run --release -- data synth
+
+## check-data: validate and summarise data/train_data.csv
+check-data:
+	cargo run --release -- data check data/train_data.csv
+
+## bench-load: time loading the full-size train file
+bench-load:
+	cargo bench --bench load
+
+## peer-auc: scikit-learn's AUCs on data/train_data.csv (needs scikit-learn and pandas)
+peer-auc:
+	python3 bench/synth_auc.py data/train_data.csv

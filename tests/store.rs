@@ -1,0 +1,167 @@
+//! The tracking store on a real SQLite file: migrations, concurrent writers, runs.
+
+use std::sync::{Arc, Barrier};
+
+use rusqlite::Connection;
+use staytrack::tracking::{schema, NewRun, RunStatus, Store, StoreError};
+
+fn tables(path: &std::path::Path) -> Vec<String> {
+    let c = Connection::open(path).unwrap();
+    let mut st = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn migrates_an_empty_file_and_reopening_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/staytrack.db");
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::latest());
+    let id = store
+        .create_run(&NewRun {
+            name: "first".into(),
+            family: "lr".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    drop(store);
+    let expected = [
+        "alias_events",
+        "aliases",
+        "artifacts",
+        "curves",
+        "drift_reports",
+        "experiments",
+        "metrics",
+        "model_versions",
+        "params",
+        "predictions",
+        "runs",
+    ];
+    assert_eq!(tables(&path), expected);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::latest());
+    assert_eq!(tables(&path), expected);
+    assert_eq!(store.list_runs().unwrap().len(), 1);
+    assert!(store.run_exists(&id).unwrap());
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let c = Connection::open(&path).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staytrack.db");
+    Store::open(&path).unwrap();
+    let c = Connection::open(&path).unwrap();
+    c.pragma_update(None, "user_version", schema::latest() + 5)
+        .unwrap();
+    drop(c);
+    let e = Store::open(&path).err().expect("must refuse");
+    assert!(matches!(e, StoreError::Migrate { .. }));
+    assert!(e.to_string().contains("newer than this staytrack"), "{e}");
+    let c = Connection::open(&path).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::latest() + 5);
+}
+
+#[test]
+fn foreign_keys_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let e = store.log_metrics("no-such-run", &[("roc_auc", 0, 0.5)]);
+    assert!(e.is_err(), "a metric for a missing run must be refused");
+    let e = store
+        .set_status("no-such-run", RunStatus::Running, None)
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NoSuchRun(_)));
+}
+
+#[test]
+fn runs_params_metrics_and_status_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+    let id = store
+        .create_run(&NewRun {
+            name: "gbdt-a".into(),
+            family: "gbdt".into(),
+            params: vec![
+                ("learning_rate".into(), "0.1".into()),
+                ("max_depth".into(), "6".into()),
+            ],
+            seed: Some(42),
+            data_rows: Some(1000),
+            ..Default::default()
+        })
+        .unwrap();
+    store.set_status(&id, RunStatus::Running, None).unwrap();
+    store
+        .log_metrics(&id, &[("valid_logloss", 0, 0.6), ("valid_logloss", 1, 0.5)])
+        .unwrap();
+    store.log_metrics(&id, &[("roc_auc", 0, 0.84)]).unwrap();
+    store.set_status(&id, RunStatus::Finished, None).unwrap();
+    let r = store.get_run(&id[..8]).unwrap();
+    assert_eq!(r.status, RunStatus::Finished);
+    assert_eq!(r.params["max_depth"], "6");
+    assert_eq!(r.metrics["valid_logloss"], 0.5, "the latest step wins");
+    assert_eq!(r.metrics["roc_auc"], 0.84);
+    assert!(r.started_at.is_some() && r.finished_at.unwrap() >= r.started_at.unwrap());
+    assert_eq!(r.seed, Some(42));
+    assert!(matches!(
+        store.get_run("zzzz"),
+        Err(StoreError::NoSuchRun(_))
+    ));
+}
+
+#[test]
+fn two_writers_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Arc::new(dir.path().join("s.db"));
+    let barrier = Arc::new(Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|w| {
+            let path = Arc::clone(&path);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                // Each writer has its own connection, as two processes would.
+                let store = Store::open(&path);
+                barrier.wait();
+                let mut store = store.unwrap();
+                for i in 0..150 {
+                    let id = store
+                        .create_run(&NewRun {
+                            name: format!("w{w}-{i}"),
+                            family: "lr".into(),
+                            params: vec![("c".into(), i.to_string())],
+                            ..Default::default()
+                        })
+                        .unwrap();
+                    store
+                        .log_metrics(&id, &[("roc_auc", 0, 0.5 + i as f64 / 1000.0)])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let runs = store.list_runs().unwrap();
+    assert_eq!(runs.len(), 300);
+    assert!(runs
+        .iter()
+        .all(|r| r.metrics.contains_key("roc_auc") && r.params.contains_key("c")));
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
