@@ -41,7 +41,7 @@ pub enum Command {
     /// Open the interactive terminal UI (the default)
     Tui,
     /// Train models and record the runs
-    Train(Later),
+    Train(TrainArgs),
     /// List, show, compare and diff runs
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -62,6 +62,40 @@ pub enum Command {
     Data(DataCommand),
 }
 
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Families to train: lr, tree, forest, gbdt, or all (comma-separated or repeated)
+    #[arg(
+        long = "model",
+        short = 'm',
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub models: Vec<String>,
+    /// Override a parameter: key=value applies to every selected family that has the key;
+    /// family.key=value to one family
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// A TOML sweep file: one table per family, lists of values are crossed
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["models", "params"])]
+    pub sweep: Option<PathBuf>,
+    /// Training CSV [default: the workspace's data/train_data.csv]
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Name prefix for the runs [default: the family]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Seed for the split and the models
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of rows held out for validation (stratified)
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_fraction: f64,
+    /// Print the results as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of a command that is not built yet, accepted so that it can say so.
 #[derive(Debug, Args)]
 pub struct Later {
@@ -78,11 +112,29 @@ pub enum RunsCommand {
         json: bool,
     },
     /// Show one run in full
-    Show(Later),
-    /// Compare runs side by side
-    Compare(Later),
-    /// Show the params and metrics that differ between two runs
-    Diff(Later),
+    Show {
+        /// Run id or a unique prefix of it
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare runs side by side (the best value of each metric is marked *)
+    Compare {
+        #[arg(required = true, num_args = 1..)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The params that differ between two runs, and the metric deltas (second minus first)
+    Diff {
+        a: String,
+        b: String,
+        /// Show every param, not only those that differ
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,7 +181,7 @@ pub fn main() -> i32 {
 fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
     eprintln!(
         "staytrack {what}: not built yet in this version ({planned}). \
-         Available now: `staytrack data synth`, `staytrack data check FILE`, `staytrack runs list`."
+         Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`."
     );
     Ok(EXIT_NOT_BUILT)
 }
@@ -142,7 +194,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         None => main_job(&cfg),
         Some(Command::Tui) => not_built("tui", "the interactive terminal UI"),
-        Some(Command::Train(_)) => not_built("train", "model training"),
+        Some(Command::Train(args)) => crate::cli_runs::train(&cfg, args),
         Some(Command::Promote(_)) => not_built("promote", "the model registry"),
         Some(Command::Score(_)) => not_built("score", "batch scoring"),
         Some(Command::Serve(_)) => not_built("serve", "the HTTP prediction server"),
@@ -150,9 +202,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Report(_)) => not_built("report", "PNG reports"),
         Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
         Some(Command::Runs(RunsCommand::List { json })) => runs_list(&cfg, json),
-        Some(Command::Runs(RunsCommand::Show(_))) => not_built("runs show", "run details"),
-        Some(Command::Runs(RunsCommand::Compare(_))) => not_built("runs compare", "run comparison"),
-        Some(Command::Runs(RunsCommand::Diff(_))) => not_built("runs diff", "run diffs"),
+        Some(Command::Runs(RunsCommand::Show { id, json })) => {
+            crate::cli_runs::show(&cfg, &id, json)
+        }
+        Some(Command::Runs(RunsCommand::Compare { ids, json })) => {
+            crate::cli_runs::compare(&cfg, &ids, json)
+        }
+        Some(Command::Runs(RunsCommand::Diff { a, b, all, json })) => {
+            crate::cli_runs::diff(&cfg, &a, &b, all, json)
+        }
         Some(Command::Data(DataCommand::Synth {
             rows,
             test_rows,
@@ -188,7 +246,8 @@ pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
 
 fn main_job(cfg: &Config) -> anyhow::Result<i32> {
     ensure_data(cfg)?;
-    let store = Store::open(&cfg.db_path)?;
+    let mut store = Store::open(&cfg.db_path)?;
+    crate::cli_runs::report_recovered(&mut store)?;
     let runs = store.count_runs()?;
     println!(
         "staytrack {} · workspace {} · {} run(s) in {}",
@@ -210,7 +269,8 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
 }
 
 fn runs_list(cfg: &Config, json: bool) -> anyhow::Result<i32> {
-    let store = Store::open(&cfg.db_path)?;
+    let mut store = Store::open(&cfg.db_path)?;
+    crate::cli_runs::report_recovered(&mut store)?;
     let runs = store.list_runs()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&runs)?);

@@ -69,6 +69,15 @@ impl Encoder {
     }
 }
 
+/// A set of output columns that a tree model treats as one feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeatureGroup {
+    /// `width` indicator columns starting at `offset`, at most one of them 1 in a row.
+    OneHot { offset: usize, width: usize },
+    /// One quantity column.
+    Numeric { index: usize },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePipeline {
     pub encoders: Vec<Encoder>,
@@ -190,6 +199,32 @@ impl FeaturePipeline {
             .iter()
             .flat_map(|e| std::iter::repeat_n(e.column().to_string(), e.width()))
             .collect()
+    }
+
+    /// How the output columns group: the slots of one one-hot column are mutually exclusive, so
+    /// tree models treat them as one multi-bin feature (one histogram instead of one per slot).
+    pub fn groups(&self) -> Vec<FeatureGroup> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for e in &self.encoders {
+            match e {
+                Encoder::OneHot { .. } => out.push(FeatureGroup::OneHot {
+                    offset,
+                    width: e.width(),
+                }),
+                Encoder::Scaled { missing_slot, .. } => {
+                    out.push(FeatureGroup::Numeric { index: offset });
+                    if *missing_slot {
+                        out.push(FeatureGroup::OneHot {
+                            offset: offset + 1,
+                            width: 1,
+                        });
+                    }
+                }
+            }
+            offset += e.width();
+        }
+        out
     }
 
     /// Encodes every row of `frame`.

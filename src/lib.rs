@@ -1,10 +1,14 @@
 //! staytrack: train, track, compare, promote, serve and monitor models that predict whether a
 //! hospital stay will last more than 30 days, from one binary and one SQLite file.
 
+pub mod bundle;
 pub mod cli;
+pub mod cli_runs;
 pub mod config;
 pub mod data;
 pub mod features;
 pub mod metrics;
+pub mod models;
 pub mod tracking;
+pub mod train;
 pub mod util;

@@ -2,6 +2,7 @@
 
 pub mod frame;
 pub mod load;
+pub mod profile;
 pub mod rng;
 pub mod spec;
 pub mod split;

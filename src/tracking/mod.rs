@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use runs::{NewRun, RunStatus, RunSummary};
+pub use runs::{ArtifactRow, NewRun, RunRecord, RunStatus, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -269,3 +269,177 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 }
+
+/// A file recorded for a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArtifactRow {
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub bytes: i64,
+}
+
+/// Everything a finished run records at once.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    /// (key, step, value)
+    pub metrics: Vec<(String, i64, f64)>,
+    /// (kind, JSON)
+    pub curves: Vec<(String, String)>,
+    pub artifacts: Vec<ArtifactRow>,
+}
+
+impl Store {
+    /// Records a run's results and marks it finished, in one transaction: a reader sees a
+    /// finished run with all of its results, or a running one with none.
+    pub fn finish_run(&mut self, id: &str, rec: &RunRecord) -> Result<(), StoreError> {
+        let now = now_ms();
+        let res = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare(
+                    "INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (k, step, v) in &rec.metrics {
+                    st.execute(params![id, k, step, v, now])?;
+                }
+                let mut st = tx.prepare(
+                    "INSERT OR REPLACE INTO curves (run_id, kind, points) VALUES (?1, ?2, ?3)",
+                )?;
+                for (kind, json) in &rec.curves {
+                    st.execute(params![id, kind, json])?;
+                }
+                let mut st = tx.prepare(
+                    "INSERT OR REPLACE INTO artifacts (run_id, name, path, sha256, bytes, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for a in &rec.artifacts {
+                    st.execute(params![id, a.name, a.path, a.sha256, a.bytes, now])?;
+                }
+            }
+            let n = tx.execute(
+                "UPDATE runs SET status = 'finished', status_reason = NULL, finished_at = ?2
+                 WHERE id = ?1",
+                params![id, now],
+            )?;
+            if n == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            tx.commit()
+        })();
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NoSuchRun(id.to_string())),
+            r => r.map_err(|e| self.err(e)),
+        }
+    }
+
+    /// The curves of a run, by kind.
+    pub fn curves(&self, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let res = (|| {
+            let mut st = self
+                .conn
+                .prepare("SELECT kind, points FROM curves WHERE run_id = ?1")?;
+            let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<BTreeMap<String, String>>>()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+
+    pub fn artifacts(&self, id: &str) -> Result<Vec<ArtifactRow>, StoreError> {
+        let res = (|| {
+            let mut st = self.conn.prepare(
+                "SELECT name, path, sha256, bytes FROM artifacts WHERE run_id = ?1 ORDER BY name",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(ArtifactRow {
+                    name: r.get(0)?,
+                    path: r.get(1)?,
+                    sha256: r.get(2)?,
+                    bytes: r.get(3)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+
+    /// All steps of one metric, in step order.
+    pub fn metric_history(&self, id: &str, key: &str) -> Result<Vec<(i64, f64)>, StoreError> {
+        let res = (|| {
+            let mut st = self.conn.prepare(
+                "SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step",
+            )?;
+            let rows = st.query_map(params![id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+
+    /// Marks as failed every queued or running run whose process is gone (killed, crashed, or
+    /// the machine restarted), with the reason. Returns their ids.
+    pub fn recover_interrupted(&mut self) -> Result<Vec<String>, StoreError> {
+        let host = std::env::var("HOSTNAME").ok();
+        let me = std::process::id() as i64;
+        let res = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let candidates: Vec<(String, Option<i64>, Option<String>, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT id, pid, host, status FROM runs WHERE status IN ('queued', 'running')",
+                )?;
+                let rows =
+                    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut failed = Vec::new();
+            for (id, pid, run_host, status) in candidates {
+                let same_host = run_host == host;
+                let alive = match pid {
+                    Some(p) if p == me => true,
+                    Some(p) if same_host => process_alive(p),
+                    // A run started on another host cannot be checked from here.
+                    _ => !same_host,
+                };
+                if alive {
+                    continue;
+                }
+                let reason = format!(
+                    "interrupted: its process (pid {}) ended while the run was {status}",
+                    pid.unwrap_or(0)
+                );
+                tx.execute(
+                    "UPDATE runs SET status = 'failed', status_reason = ?2,
+                         finished_at = COALESCE(finished_at, ?3) WHERE id = ?1",
+                    params![id, reason, now_ms()],
+                )?;
+                failed.push(id);
+            }
+            tx.commit()?;
+            Ok(failed)
+        })();
+        res.map_err(|e: rusqlite::Error| self.err(e))
+    }
+}
+
+/// Whether a process with this id exists on this machine.
+fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") {
+        let stat = std::path::Path::new("/proc")
+            .join(pid.to_string())
+            .join("stat");
+        match std::fs::read_to_string(stat) {
+            // A zombie has ended; only its parent has not collected it yet.
+            Ok(s) => !s
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    } else {
+        true
+    }
+}

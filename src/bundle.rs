@@ -1,0 +1,155 @@
+//! The Bundle: everything needed to predict, in one versioned, checksummed file.
+//!
+//! Layout: one header line `staytrack-bundle <format> sha256:<hex of the payload>` and a JSON
+//! payload. Files are content-addressed (`artifacts/<aa>/<sha256 of the file>.bundle`) and written
+//! atomically, so a reader sees a whole bundle or none, and a corrupted one is refused.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::data::profile::Profile;
+use crate::data::{DatasetSpec, Frame};
+use crate::features::FeaturePipeline;
+use crate::metrics::Evaluation;
+use crate::models::{Model, Params};
+
+pub const BUNDLE_FORMAT: u32 = 1;
+const MAGIC: &str = "staytrack-bundle";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{}: cannot read: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a staytrack bundle", .path.display())]
+    NotABundle { path: PathBuf },
+    #[error("{}: bundle format {found} is newer than this staytrack's {known}", .path.display())]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("{}: checksum mismatch (the file is corrupted)", .path.display())]
+    Checksum { path: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Decode {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataFingerprint {
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
+    pub train_rows: usize,
+    pub valid_rows: usize,
+    pub valid_fraction: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub format: u32,
+    pub staytrack_version: String,
+    pub run_id: String,
+    pub run_name: String,
+    pub created_at: i64,
+    pub spec: DatasetSpec,
+    pub pipeline: FeaturePipeline,
+    pub params: Params,
+    pub model: Model,
+    pub data: DataFingerprint,
+    /// The training rows' distributions, the reference for drift.
+    pub profile: Profile,
+    /// Validation metrics at training time.
+    pub metrics: Evaluation,
+    pub feature_names: Vec<String>,
+    pub importance: Vec<f64>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in d {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+impl Bundle {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = serde_json::to_vec(self).expect("a bundle always serialises");
+        let mut out =
+            format!("{MAGIC} {BUNDLE_FORMAT} sha256:{}\n", sha256_hex(&payload)).into_bytes();
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Bundle, BundleError> {
+        let p = || path.to_path_buf();
+        let nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| BundleError::NotABundle { path: p() })?;
+        let header =
+            std::str::from_utf8(&bytes[..nl]).map_err(|_| BundleError::NotABundle { path: p() })?;
+        let mut parts = header.split(' ');
+        if parts.next() != Some(MAGIC) {
+            return Err(BundleError::NotABundle { path: p() });
+        }
+        let format: u32 = parts
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| BundleError::NotABundle { path: p() })?;
+        if format > BUNDLE_FORMAT {
+            return Err(BundleError::Newer {
+                path: p(),
+                found: format,
+                known: BUNDLE_FORMAT,
+            });
+        }
+        let sum = parts
+            .next()
+            .and_then(|s| s.strip_prefix("sha256:"))
+            .ok_or_else(|| BundleError::NotABundle { path: p() })?;
+        let payload = &bytes[nl + 1..];
+        if sha256_hex(payload) != sum {
+            return Err(BundleError::Checksum { path: p() });
+        }
+        serde_json::from_slice(payload).map_err(|source| BundleError::Decode { path: p(), source })
+    }
+
+    pub fn load(path: &Path) -> Result<Bundle, BundleError> {
+        let bytes = std::fs::read(path).map_err(|source| BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Bundle::from_bytes(&bytes, path)
+    }
+
+    /// Writes the bundle under `artifacts_dir`, content-addressed; returns (path, sha256, bytes).
+    pub fn save(&self, artifacts_dir: &Path) -> anyhow::Result<(PathBuf, String, u64)> {
+        let bytes = self.to_bytes();
+        let sha = sha256_hex(&bytes);
+        let dir = artifacts_dir.join(&sha[..2]);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{sha}.bundle"));
+        if !path.exists() {
+            crate::util::atomic_write(&path, &bytes)?;
+        }
+        Ok((path, sha, bytes.len() as u64))
+    }
+
+    /// Probabilities for the rows of `frame`.
+    pub fn predict(&self, frame: &Frame) -> Result<Vec<f64>, crate::features::FeatureError> {
+        let x = self.pipeline.transform(frame)?;
+        Ok(self.model.predict_proba(x.view()))
+    }
+}

@@ -1,0 +1,225 @@
+//! Model families behind one `Model` type: logistic regression (L-BFGS), and a decision tree, a
+//! random forest and gradient-boosted trees on staytrack's histogram tree engine.
+
+pub mod ensemble;
+pub mod logistic;
+pub mod params;
+pub mod tree;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ndarray::{ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::features::FeatureGroup;
+pub use params::{Family, ParamError, Params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the training rows hold only class {0}; a classifier needs both")]
+    SingleClass(u8),
+    #[error("no training rows")]
+    NoRows,
+}
+
+/// A fitted model of any family. Predicts the probability of the positive class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum Model {
+    Lr {
+        weights: Vec<f64>,
+        intercept: f64,
+    },
+    Tree {
+        tree: tree::Tree,
+    },
+    Forest {
+        trees: Vec<tree::Tree>,
+    },
+    Gbdt {
+        base_score: f64,
+        trees: Vec<tree::Tree>,
+    },
+}
+
+/// Progress of a fit: `done` of `total` steps (rounds, trees, or 1 for single-step families),
+/// with a metric when the family tracks one (the boosting hold-out log loss).
+#[derive(Debug, Clone, Copy)]
+pub struct FitProgress {
+    pub done: usize,
+    pub total: usize,
+    pub metric: Option<(&'static str, f64)>,
+}
+
+/// What a fit may look at besides the data.
+pub struct FitContext<'a> {
+    pub seed: u64,
+    pub cancel: &'a AtomicBool,
+    pub progress: &'a (dyn Fn(FitProgress) + Sync),
+}
+
+impl FitContext<'_> {
+    pub fn check_cancel(&self) -> Result<(), FitError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(FitError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A fitted model with its importances and per-step history.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub model: Model,
+    /// One value per dense feature, summing to 1 (all zero when nothing was learnt).
+    pub importance: Vec<f64>,
+    /// (metric, step, value) recorded during the fit.
+    pub history: Vec<(&'static str, i64, f64)>,
+}
+
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Model {
+    pub fn family(&self) -> Family {
+        match self {
+            Model::Lr { .. } => Family::Lr,
+            Model::Tree { .. } => Family::Tree,
+            Model::Forest { .. } => Family::Forest,
+            Model::Gbdt { .. } => Family::Gbdt,
+        }
+    }
+
+    /// Probability of the positive class for each row of `x`.
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 4096;
+        if x.nrows() <= CHUNK {
+            return self.predict_chunk(x);
+        }
+        let chunks: Vec<ArrayView2<f64>> = x.axis_chunks_iter(Axis(0), CHUNK).collect();
+        chunks
+            .into_par_iter()
+            .map(|c| self.predict_chunk(c))
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    fn predict_chunk(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        match self {
+            Model::Lr { weights, intercept } => x
+                .rows()
+                .into_iter()
+                .map(|r| {
+                    let z: f64 = r.iter().zip(weights).map(|(a, w)| a * w).sum::<f64>() + intercept;
+                    sigmoid(z)
+                })
+                .collect(),
+            Model::Tree { tree } => x
+                .rows()
+                .into_iter()
+                .map(|r| tree.predict_row(r).clamp(0.0, 1.0))
+                .collect(),
+            Model::Forest { trees } => x
+                .rows()
+                .into_iter()
+                .map(|r| {
+                    let s: f64 = trees.iter().map(|t| t.predict_row(r)).sum();
+                    (s / trees.len().max(1) as f64).clamp(0.0, 1.0)
+                })
+                .collect(),
+            Model::Gbdt { base_score, trees } => x
+                .rows()
+                .into_iter()
+                .map(|r| sigmoid(base_score + trees.iter().map(|t| t.predict_row(r)).sum::<f64>()))
+                .collect(),
+        }
+    }
+
+    /// A one-line description of the fitted model's size.
+    pub fn describe(&self) -> String {
+        match self {
+            Model::Lr { weights, .. } => format!("{} coefficients", weights.len()),
+            Model::Tree { tree } => format!("{} leaves, depth {}", tree.n_leaves(), tree.depth()),
+            Model::Forest { trees } => format!(
+                "{} trees, {} leaves",
+                trees.len(),
+                trees.iter().map(|t| t.n_leaves()).sum::<usize>()
+            ),
+            Model::Gbdt { trees, .. } => format!("{} rounds", trees.len()),
+        }
+    }
+}
+
+fn check_classes(y: &[u8]) -> Result<(), FitError> {
+    if y.is_empty() {
+        return Err(FitError::NoRows);
+    }
+    let pos = y.iter().filter(|&&t| t == 1).count();
+    if pos == 0 {
+        return Err(FitError::SingleClass(0));
+    }
+    if pos == y.len() {
+        return Err(FitError::SingleClass(1));
+    }
+    Ok(())
+}
+
+/// Normalises raw importances to sum to 1.
+fn normalise(mut v: Vec<f64>) -> Vec<f64> {
+    let s: f64 = v.iter().sum();
+    if s > 0.0 {
+        v.iter_mut().for_each(|x| *x /= s);
+    }
+    v
+}
+
+/// Fits `family` with `params` on `x` (rows × dense features) and binary labels `y`.
+pub fn fit(
+    params: &Params,
+    x: ArrayView2<f64>,
+    y: &[u8],
+    groups: &[FeatureGroup],
+    ctx: &FitContext,
+) -> Result<Fitted, FitError> {
+    check_classes(y)?;
+    ctx.check_cancel()?;
+    match params.family {
+        Family::Lr => fit_logistic(params, x, y, ctx),
+        Family::Tree => ensemble::fit_tree(params, x, y, groups, ctx),
+        Family::Forest => ensemble::fit_forest(params, x, y, groups, ctx),
+        Family::Gbdt => ensemble::fit_gbdt(params, x, y, groups, ctx),
+    }
+}
+
+fn fit_logistic(
+    params: &Params,
+    x: ArrayView2<f64>,
+    y: &[u8],
+    ctx: &FitContext,
+) -> Result<Fitted, FitError> {
+    let (weights, intercept, iterations) = logistic::fit(
+        x,
+        y,
+        params.get("c"),
+        params.usize("max_iter"),
+        params.get("tol"),
+        ctx,
+    )?;
+    // Features are standardised, so |w| compares their influence.
+    let importance = normalise(weights.iter().map(|w| w.abs()).collect());
+    Ok(Fitted {
+        model: Model::Lr { weights, intercept },
+        importance,
+        history: vec![("iterations", 0, iterations as f64)],
+    })
+}

@@ -1,0 +1,646 @@
+//! The histogram tree engine behind the decision tree, random forest and gradient boosting.
+//!
+//! Features are binned once (quantile edges for quantities; one bin per slot for a one-hot
+//! column, whose slots are mutually exclusive), so finding a split is a scan over bin sums instead
+//! of a sort. Trees grow best-first. Both criteria fit one scheme, every row carrying a pair
+//! (g, h): Gini impurity with g = weight × label and h = weight, and second-order boosting with
+//! the gradient and hessian of the log loss. A fitted tree splits on the pipeline's dense columns
+//! (`x[feature] <= threshold` goes left), so prediction needs no binning.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use ndarray::{ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::data::rng::Rng;
+use crate::features::FeatureGroup;
+
+const LEAF: u32 = u32::MAX;
+
+/// A fitted tree as parallel arrays (compact when serialised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Tree {
+    /// Dense feature index of each split; `u32::MAX` marks a leaf.
+    pub feature: Vec<u32>,
+    pub threshold: Vec<f64>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+    /// Leaf value (a probability for Gini trees, a log-odds step for boosting).
+    pub value: Vec<f64>,
+}
+
+impl Tree {
+    pub fn predict_row(&self, x: ArrayView1<f64>) -> f64 {
+        let mut i = 0usize;
+        loop {
+            let f = self.feature[i];
+            if f == LEAF {
+                return self.value[i];
+            }
+            i = if x[f as usize] <= self.threshold[i] {
+                self.left[i]
+            } else {
+                self.right[i]
+            } as usize;
+        }
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.feature.iter().filter(|&&f| f == LEAF).count()
+    }
+
+    pub fn depth(&self) -> usize {
+        fn d(t: &Tree, i: usize) -> usize {
+            if t.feature[i] == LEAF {
+                0
+            } else {
+                1 + d(t, t.left[i] as usize).max(d(t, t.right[i] as usize))
+            }
+        }
+        if self.feature.is_empty() {
+            0
+        } else {
+            d(self, 0)
+        }
+    }
+}
+
+/// One feature group, binned.
+#[derive(Debug, Clone)]
+pub struct BinnedGroup {
+    pub group: FeatureGroup,
+    /// Bin per row.
+    pub codes: Vec<u16>,
+    pub n_bins: usize,
+    /// Numeric groups: upper edge of each bin but the last (bin b holds edges[b-1] < x <= edges[b]).
+    pub edges: Vec<f64>,
+}
+
+/// The training matrix, binned per feature group.
+#[derive(Debug, Clone)]
+pub struct Binned {
+    pub n_rows: usize,
+    pub groups: Vec<BinnedGroup>,
+}
+
+impl Binned {
+    /// Bins `x` (rows × dense features) with at most `max_bins` bins per quantity.
+    pub fn new(x: ArrayView2<f64>, groups: &[FeatureGroup], max_bins: usize) -> Binned {
+        let n = x.nrows();
+        let max_bins = max_bins.clamp(2, u16::MAX as usize);
+        let binned = groups
+            .iter()
+            .map(|&group| match group {
+                FeatureGroup::OneHot { offset, width } => {
+                    // Bin k: slot k is hot; bin `width`: no slot is (an unseen category).
+                    let codes = (0..n)
+                        .map(|r| {
+                            (0..width)
+                                .find(|&k| x[[r, offset + k]] > 0.5)
+                                .unwrap_or(width) as u16
+                        })
+                        .collect();
+                    BinnedGroup {
+                        group,
+                        codes,
+                        n_bins: width + 1,
+                        edges: Vec::new(),
+                    }
+                }
+                FeatureGroup::Numeric { index } => {
+                    let col = x.column(index);
+                    let edges = quantile_edges(col.iter().copied(), max_bins);
+                    let codes = col
+                        .iter()
+                        .map(|&v| edges.partition_point(|&e| e < v) as u16)
+                        .collect();
+                    BinnedGroup {
+                        group,
+                        codes,
+                        n_bins: edges.len() + 1,
+                        edges,
+                    }
+                }
+            })
+            .collect();
+        Binned {
+            n_rows: n,
+            groups: binned,
+        }
+    }
+}
+
+/// Bin edges: one bin per distinct value when they are few, else quantiles.
+fn quantile_edges(values: impl Iterator<Item = f64>, max_bins: usize) -> Vec<f64> {
+    let mut v: Vec<f64> = values.filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    let mut distinct: Vec<f64> = v.clone();
+    distinct.dedup();
+    if distinct.len() <= max_bins {
+        return distinct.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
+    }
+    let mut edges = Vec::with_capacity(max_bins);
+    for k in 1..max_bins {
+        let q = v[(k * v.len()) / max_bins];
+        // The edge sits between q and the next larger value, so equal values share a bin.
+        let next = v.partition_point(|&x| x <= q);
+        if next < v.len() {
+            let e = (q + v[next]) / 2.0;
+            if edges.last().is_none_or(|&l| e > l) {
+                edges.push(e);
+            }
+        }
+    }
+    edges
+}
+
+/// How splits are scored and leaves valued.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Criterion {
+    /// Gini impurity; leaf value = weighted positive share.
+    Gini,
+    /// Second-order boosting step with L2 penalty `lambda`; leaf value = −G / (H + λ).
+    Newton { lambda: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct GrowParams {
+    pub criterion: Criterion,
+    pub max_depth: usize,
+    pub max_leaves: usize,
+    pub min_samples_leaf: usize,
+    /// Minimum hessian sum in a leaf (boosting) or weight (Gini).
+    pub min_child_weight: f64,
+    pub min_gain: f64,
+    /// Feature groups tried at each node (random forest); `None` tries all.
+    pub groups_per_node: Option<usize>,
+    /// Multiplies leaf values (the boosting learning rate).
+    pub shrinkage: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bin {
+    g: f64,
+    h: f64,
+    n: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    gain: f64,
+    group: usize,
+    /// Numeric: bins ≤ `bin` go left. One-hot: rows in bin `bin` go right.
+    bin: usize,
+    left: Bin,
+}
+
+struct Node {
+    start: usize,
+    end: usize,
+    depth: usize,
+    sum: Bin,
+    hist: Vec<Bin>,
+    best: Option<Split>,
+    /// Index of this node in the output tree.
+    id: usize,
+}
+
+struct Candidate(f64, usize);
+impl PartialEq for Candidate {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Higher gain first; on ties the earlier node, so growth is deterministic.
+        self.0.total_cmp(&o.0).then(o.1.cmp(&self.1))
+    }
+}
+
+/// A grown tree plus what training needs from it.
+pub struct Grown {
+    pub tree: Tree,
+    /// Gain credited to each dense feature.
+    pub gains: Vec<(usize, f64)>,
+    /// (start, end, value) of each leaf in the reordered `rows`.
+    pub leaves: Vec<(usize, usize, f64)>,
+}
+
+/// Offsets of each group's bins in a flat histogram.
+fn offsets(b: &Binned) -> (Vec<usize>, usize) {
+    let mut off = Vec::with_capacity(b.groups.len());
+    let mut total = 0;
+    for g in &b.groups {
+        off.push(total);
+        total += g.n_bins;
+    }
+    (off, total)
+}
+
+fn build_hist(
+    b: &Binned,
+    off: &[usize],
+    total: usize,
+    rows: &[u32],
+    g: &[f64],
+    h: &[f64],
+) -> Vec<Bin> {
+    let mut hist = vec![Bin::default(); total];
+    let parallel = rows.len() > 20_000 && b.groups.len() > 1;
+    let fill = |gi: usize, out: &mut [Bin]| {
+        let codes = &b.groups[gi].codes;
+        for &r in rows {
+            let r = r as usize;
+            let e = &mut out[codes[r] as usize];
+            e.g += g[r];
+            e.h += h[r];
+            e.n += 1;
+        }
+    };
+    if parallel {
+        use rayon::prelude::*;
+        let mut parts: Vec<&mut [Bin]> = Vec::with_capacity(b.groups.len());
+        let mut rest: &mut [Bin] = &mut hist;
+        for gi in 0..b.groups.len() {
+            let len = b.groups[gi].n_bins;
+            let (a, r) = rest.split_at_mut(len);
+            parts.push(a);
+            rest = r;
+        }
+        parts
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(gi, part)| fill(gi, part));
+    } else {
+        for gi in 0..b.groups.len() {
+            let (s, e) = (off[gi], off[gi] + b.groups[gi].n_bins);
+            fill(gi, &mut hist[s..e]);
+        }
+    }
+    hist
+}
+
+fn score(c: Criterion, s: Bin) -> f64 {
+    match c {
+        // Weighted Gini impurity, negated so that larger is better: −2G(H−G)/H.
+        Criterion::Gini => {
+            if s.h <= 0.0 {
+                0.0
+            } else {
+                -2.0 * s.g * (s.h - s.g) / s.h
+            }
+        }
+        Criterion::Newton { lambda } => s.g * s.g / (s.h + lambda),
+    }
+}
+
+fn leaf_value(c: Criterion, s: Bin) -> f64 {
+    match c {
+        Criterion::Gini => {
+            if s.h > 0.0 {
+                s.g / s.h
+            } else {
+                0.0
+            }
+        }
+        Criterion::Newton { lambda } => -s.g / (s.h + lambda),
+    }
+}
+
+fn sub(a: Bin, b: Bin) -> Bin {
+    Bin {
+        g: a.g - b.g,
+        h: a.h - b.h,
+        n: a.n - b.n,
+    }
+}
+
+fn add(a: Bin, b: Bin) -> Bin {
+    Bin {
+        g: a.g + b.g,
+        h: a.h + b.h,
+        n: a.n + b.n,
+    }
+}
+
+fn best_split(
+    b: &Binned,
+    off: &[usize],
+    node: &Node,
+    p: &GrowParams,
+    allowed: &[usize],
+) -> Option<Split> {
+    if node.depth >= p.max_depth || (node.sum.n as usize) < 2 * p.min_samples_leaf {
+        return None;
+    }
+    let parent = score(p.criterion, node.sum);
+    let ok = |l: Bin, r: Bin| {
+        l.n as usize >= p.min_samples_leaf
+            && r.n as usize >= p.min_samples_leaf
+            && l.h >= p.min_child_weight
+            && r.h >= p.min_child_weight
+    };
+    let mut best: Option<Split> = None;
+    for &gi in allowed {
+        let grp = &b.groups[gi];
+        let hist = &node.hist[off[gi]..off[gi] + grp.n_bins];
+        let mut consider = |bin: usize, left: Bin| {
+            let right = sub(node.sum, left);
+            if !ok(left, right) {
+                return;
+            }
+            let gain = score(p.criterion, left) + score(p.criterion, right) - parent;
+            if gain > p.min_gain && best.is_none_or(|s| gain > s.gain) {
+                best = Some(Split {
+                    gain,
+                    group: gi,
+                    bin,
+                    left,
+                });
+            }
+        };
+        match grp.group {
+            FeatureGroup::Numeric { .. } => {
+                let mut acc = Bin::default();
+                for (bin, e) in hist.iter().enumerate().take(grp.n_bins - 1) {
+                    acc = add(acc, *e);
+                    consider(bin, acc);
+                }
+            }
+            FeatureGroup::OneHot { width, .. } => {
+                // One slot against the rest; the last bin (no slot hot) is not a column to split on.
+                for (bin, e) in hist.iter().enumerate().take(width) {
+                    if e.n > 0 {
+                        consider(bin, sub(node.sum, *e));
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+fn goes_left(grp: &BinnedGroup, split_bin: usize, row: usize) -> bool {
+    let code = grp.codes[row] as usize;
+    match grp.group {
+        FeatureGroup::Numeric { .. } => code <= split_bin,
+        FeatureGroup::OneHot { .. } => code != split_bin,
+    }
+}
+
+/// Grows one tree on `rows` (each row once; weights go into `g` and `h`).
+pub fn grow(
+    b: &Binned,
+    rows: &mut [u32],
+    g: &[f64],
+    h: &[f64],
+    p: &GrowParams,
+    rng: &mut Rng,
+) -> Grown {
+    let (off, total) = offsets(b);
+    let all_groups: Vec<usize> = (0..b.groups.len()).collect();
+    let pick = |rng: &mut Rng| -> Vec<usize> {
+        match p.groups_per_node {
+            Some(k) if k < all_groups.len() => {
+                let mut s = rng.sample_indices(all_groups.len(), k.max(1));
+                s.sort_unstable();
+                s
+            }
+            _ => all_groups.clone(),
+        }
+    };
+    let mut tree = Tree::default();
+    let push_node = |tree: &mut Tree| {
+        tree.feature.push(LEAF);
+        tree.threshold.push(0.0);
+        tree.left.push(0);
+        tree.right.push(0);
+        tree.value.push(0.0);
+        tree.feature.len() - 1
+    };
+    let root_hist = build_hist(b, &off, total, rows, g, h);
+    let sum = root_hist[..b.groups[0].n_bins]
+        .iter()
+        .fold(Bin::default(), |a, e| add(a, *e));
+    let mut nodes: Vec<Node> = Vec::new();
+    let id = push_node(&mut tree);
+    let mut root = Node {
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        sum,
+        hist: root_hist,
+        best: None,
+        id,
+    };
+    root.best = best_split(b, &off, &root, p, &pick(rng));
+    nodes.push(root);
+    let mut heap = BinaryHeap::new();
+    let mut leaves_open = vec![0usize];
+    if let Some(s) = nodes[0].best {
+        heap.push(Candidate(s.gain, 0));
+    }
+    let mut n_leaves = 1;
+    let mut gains = Vec::new();
+    while let Some(Candidate(_, ni)) = heap.pop() {
+        if n_leaves >= p.max_leaves {
+            break;
+        }
+        let split = nodes[ni].best.expect("candidate has a split");
+        let (start, end, depth, sum, node_id) = {
+            let n = &nodes[ni];
+            (n.start, n.end, n.depth, n.sum, n.id)
+        };
+        let grp = &b.groups[split.group];
+        // Partition the node's rows: left first.
+        let slice = &mut rows[start..end];
+        let mut i = 0;
+        let mut j = slice.len();
+        while i < j {
+            if goes_left(grp, split.bin, slice[i] as usize) {
+                i += 1;
+            } else {
+                j -= 1;
+                slice.swap(i, j);
+            }
+        }
+        let mid = start + i;
+        let right_sum = sub(sum, split.left);
+        // Build the smaller child's histogram, derive the larger by subtraction.
+        let left_small = split.left.n <= right_sum.n;
+        let small_rows = if left_small {
+            &rows[start..mid]
+        } else {
+            &rows[mid..end]
+        };
+        let small = build_hist(b, &off, total, small_rows, g, h);
+        let parent_hist = std::mem::take(&mut nodes[ni].hist);
+        let large: Vec<Bin> = parent_hist
+            .iter()
+            .zip(&small)
+            .map(|(a, s)| sub(*a, *s))
+            .collect();
+        let (lh, rh) = if left_small {
+            (small, large)
+        } else {
+            (large, small)
+        };
+        let (feature, threshold) = match grp.group {
+            FeatureGroup::Numeric { index } => (index, grp.edges[split.bin]),
+            FeatureGroup::OneHot { offset, .. } => {
+                // Left keeps the rows where the slot is 0.
+                (offset + split.bin, 0.5)
+            }
+        };
+        gains.push((feature, split.gain));
+        let lid = push_node(&mut tree);
+        let rid = push_node(&mut tree);
+        tree.feature[node_id] = feature as u32;
+        tree.threshold[node_id] = threshold;
+        tree.left[node_id] = lid as u32;
+        tree.right[node_id] = rid as u32;
+        for (s, e, hs, bs, id) in [
+            (start, mid, lh, split.left, lid),
+            (mid, end, rh, right_sum, rid),
+        ] {
+            let mut child = Node {
+                start: s,
+                end: e,
+                depth: depth + 1,
+                sum: bs,
+                hist: hs,
+                best: None,
+                id,
+            };
+            child.best = best_split(b, &off, &child, p, &pick(rng));
+            let ci = nodes.len();
+            if let Some(sp) = child.best {
+                heap.push(Candidate(sp.gain, ci));
+            } else {
+                child.hist = Vec::new();
+            }
+            nodes.push(child);
+            leaves_open.push(ci);
+        }
+        leaves_open.retain(|&x| x != ni);
+        n_leaves += 1;
+    }
+    let mut leaves = Vec::with_capacity(leaves_open.len());
+    for &li in &leaves_open {
+        let n = &nodes[li];
+        let v = leaf_value(p.criterion, n.sum) * p.shrinkage;
+        tree.value[n.id] = v;
+        leaves.push((n.start, n.end, v));
+    }
+    Grown {
+        tree,
+        gains,
+        leaves,
+    }
+}
+
+/// Predicts a tree on binned rows (for rows not in the training sample).
+pub fn predict_binned(t: &Tree, b: &Binned, feature_group: &[(usize, usize)], row: usize) -> f64 {
+    // feature_group maps a dense feature to (group index, bin): see `split_lookup`.
+    let mut i = 0usize;
+    loop {
+        let f = t.feature[i];
+        if f == LEAF {
+            return t.value[i];
+        }
+        let (gi, bin) = feature_group[f as usize];
+        let grp = &b.groups[gi];
+        let code = grp.codes[row] as usize;
+        let left = match grp.group {
+            FeatureGroup::Numeric { .. } => {
+                // The threshold is one of the edges; find its bin once per node.
+                let edge_bin = grp.edges.partition_point(|&e| e < t.threshold[i]);
+                code <= edge_bin
+            }
+            FeatureGroup::OneHot { .. } => code != bin,
+        };
+        i = if left { t.left[i] } else { t.right[i] } as usize;
+    }
+}
+
+/// For each dense feature: its group and, for one-hot slots, the slot's bin.
+pub fn split_lookup(b: &Binned, n_features: usize) -> Vec<(usize, usize)> {
+    let mut out = vec![(0, 0); n_features];
+    for (gi, grp) in b.groups.iter().enumerate() {
+        match grp.group {
+            FeatureGroup::Numeric { index } => out[index] = (gi, 0),
+            FeatureGroup::OneHot { offset, width } => {
+                for k in 0..width {
+                    out[offset + k] = (gi, k);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn edges_put_equal_values_in_one_bin() {
+        let e = quantile_edges([1.0, 1.0, 2.0, 3.0].into_iter(), 255);
+        assert_eq!(e, vec![1.5, 2.5]);
+        let many = quantile_edges((0..10_000).map(|i| (i % 1000) as f64), 10);
+        assert!(many.len() <= 9 && many.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_gini_tree_separates_a_threshold_exactly() {
+        // y = 1 when x0 > 0.5, with x1 one-hot noise.
+        let n = 200;
+        let mut x = Array2::zeros((n, 3));
+        let mut y = vec![0.0; n];
+        for i in 0..n {
+            x[[i, 0]] = i as f64 / n as f64;
+            x[[i, 1 + i % 2]] = 1.0;
+            y[i] = (x[[i, 0]] > 0.5) as u8 as f64;
+        }
+        let groups = [
+            FeatureGroup::Numeric { index: 0 },
+            FeatureGroup::OneHot {
+                offset: 1,
+                width: 2,
+            },
+        ];
+        let b = Binned::new(x.view(), &groups, 255);
+        let mut rows: Vec<u32> = (0..n as u32).collect();
+        let h = vec![1.0; n];
+        let p = GrowParams {
+            criterion: Criterion::Gini,
+            max_depth: 3,
+            max_leaves: 8,
+            min_samples_leaf: 1,
+            min_child_weight: 0.0,
+            min_gain: 1e-12,
+            groups_per_node: None,
+            shrinkage: 1.0,
+        };
+        let grown = grow(&b, &mut rows, &y, &h, &p, &mut Rng::new(1));
+        let t = grown.tree;
+        assert_eq!(t.n_leaves(), 2, "one split suffices");
+        assert_eq!(t.feature[0], 0);
+        for i in 0..n {
+            assert_eq!(t.predict_row(x.row(i)), y[i]);
+        }
+        let lookup = split_lookup(&b, 3);
+        for i in 0..n {
+            assert_eq!(predict_binned(&t, &b, &lookup, i), y[i]);
+        }
+    }
+}

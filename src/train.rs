@@ -1,0 +1,432 @@
+//! The run lifecycle, shared by the CLI, the TUI and the server: load and split the data once,
+//! queue runs, fit each one, evaluate it on the validation split, write its Bundle, and record
+//! everything, reporting progress over a channel. A run ends finished, failed (with the reason)
+//! or cancelled.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use anyhow::Context;
+use ndarray::Array2;
+
+use crate::bundle::{sha256_hex, Bundle, DataFingerprint, BUNDLE_FORMAT};
+use crate::data::profile::Profile;
+use crate::data::split::stratified_split;
+use crate::data::{DatasetSpec, Labels};
+use crate::features::FeaturePipeline;
+use crate::metrics::{self, Evaluation};
+use crate::models::{self, Family, FitContext, FitError, FitProgress, Params};
+use crate::tracking::{ArtifactRow, NewRun, RunRecord, RunStatus, Store};
+
+/// One run to train.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub params: Params,
+}
+
+/// Data loaded, split and encoded once for every run of a batch.
+pub struct Prepared {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub rows: usize,
+    pub seed: u64,
+    pub valid_fraction: f64,
+    pub spec: DatasetSpec,
+    pub pipeline: FeaturePipeline,
+    pub profile: Profile,
+    pub x_train: Array2<f64>,
+    pub y_train: Vec<u8>,
+    pub x_valid: Array2<f64>,
+    pub y_valid: Vec<u8>,
+}
+
+/// Loads `path`, splits it (stratified, `valid_fraction`, `seed`), fits the feature pipeline on
+/// the training part only and encodes both parts.
+pub fn prepare(path: &Path, seed: u64, valid_fraction: f64) -> anyhow::Result<Prepared> {
+    anyhow::ensure!(
+        valid_fraction > 0.0 && valid_fraction < 1.0,
+        "the validation fraction must be between 0 and 1 (got {valid_fraction})"
+    );
+    let spec = DatasetSpec::hospital();
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read the file", path.display()))?;
+    let sha256 = sha256_hex(&bytes);
+    let frame = crate::data::load::parse_csv(bytes, path, &spec, Labels::Required)?;
+    let y = frame.target.clone().expect("labelled data has a target");
+    let split = stratified_split(&y, valid_fraction, seed);
+    anyhow::ensure!(
+        !split.valid.is_empty() && !split.train.is_empty(),
+        "{}: {} rows are too few to split into training and validation parts",
+        path.display(),
+        y.len()
+    );
+    let train = frame.take(&split.train);
+    let valid = frame.take(&split.valid);
+    let pipeline = FeaturePipeline::fit(&train)?;
+    Ok(Prepared {
+        path: path.to_path_buf(),
+        sha256,
+        rows: frame.n_rows(),
+        seed,
+        valid_fraction,
+        profile: Profile::of(&train),
+        x_train: pipeline.transform(&train)?,
+        x_valid: pipeline.transform(&valid)?,
+        y_train: train.target.clone().unwrap_or_default(),
+        y_valid: valid.target.clone().unwrap_or_default(),
+        spec,
+        pipeline,
+    })
+}
+
+/// What a batch reports while it works.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Queued {
+        run_id: String,
+        name: String,
+        family: Family,
+    },
+    Started {
+        run_id: String,
+    },
+    Progress {
+        run_id: String,
+        progress: FitProgress,
+    },
+    Finished {
+        run_id: String,
+        result: Box<Outcome>,
+    },
+    Failed {
+        run_id: String,
+        reason: String,
+    },
+    Cancelled {
+        run_id: String,
+    },
+}
+
+/// A finished run's results.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub run_id: String,
+    pub name: String,
+    pub family: Family,
+    pub evaluation: Evaluation,
+    pub fit_seconds: f64,
+    pub bundle_path: PathBuf,
+}
+
+/// Queues `jobs` in the store, then runs them one after another (each fit uses every core).
+/// Returns the finished runs. A cancelled batch marks the current and remaining runs cancelled.
+pub fn run_jobs(
+    store: &mut Store,
+    artifacts_dir: &Path,
+    data: &Prepared,
+    jobs: &[Job],
+    events: &Sender<Event>,
+    cancel: &AtomicBool,
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let id = store.create_run(&NewRun {
+            name: job.name.clone(),
+            family: job.params.family.name().to_string(),
+            params: job.params.as_strings(),
+            seed: Some(data.seed),
+            data_path: Some(data.path.display().to_string()),
+            data_sha256: Some(data.sha256.clone()),
+            data_rows: Some(data.rows),
+        })?;
+        let _ = events.send(Event::Queued {
+            run_id: id.clone(),
+            name: job.name.clone(),
+            family: job.params.family,
+        });
+        ids.push(id);
+    }
+    let mut outcomes = Vec::new();
+    for (job, id) in jobs.iter().zip(&ids) {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            store.set_status(
+                id,
+                RunStatus::Cancelled,
+                Some("cancelled before it started"),
+            )?;
+            let _ = events.send(Event::Cancelled { run_id: id.clone() });
+            continue;
+        }
+        store.set_status(id, RunStatus::Running, None)?;
+        let _ = events.send(Event::Started { run_id: id.clone() });
+        match run_one(store, artifacts_dir, data, job, id, events, cancel) {
+            Ok(outcome) => {
+                let _ = events.send(Event::Finished {
+                    run_id: id.clone(),
+                    result: Box::new(outcome.clone()),
+                });
+                outcomes.push(outcome);
+            }
+            Err(RunError::Cancelled) => {
+                store.set_status(id, RunStatus::Cancelled, Some("cancelled while running"))?;
+                let _ = events.send(Event::Cancelled { run_id: id.clone() });
+            }
+            Err(RunError::Failed(reason)) => {
+                store.set_status(id, RunStatus::Failed, Some(&reason))?;
+                let _ = events.send(Event::Failed {
+                    run_id: id.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+enum RunError {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        RunError::Failed(format!("{e:#}"))
+    }
+}
+
+fn run_one(
+    store: &mut Store,
+    artifacts_dir: &Path,
+    data: &Prepared,
+    job: &Job,
+    id: &str,
+    events: &Sender<Event>,
+    cancel: &AtomicBool,
+) -> Result<Outcome, RunError> {
+    let events = std::sync::Mutex::new(events.clone());
+    let progress = |p: FitProgress| {
+        if let Ok(tx) = events.lock() {
+            let _ = tx.send(Event::Progress {
+                run_id: id.to_string(),
+                progress: p,
+            });
+        }
+    };
+    let ctx = FitContext {
+        seed: data.seed,
+        cancel,
+        progress: &progress,
+    };
+    let t = Instant::now();
+    let fitted = match models::fit(
+        &job.params,
+        data.x_train.view(),
+        &data.y_train,
+        &data.pipeline.groups(),
+        &ctx,
+    ) {
+        Ok(f) => f,
+        Err(FitError::Cancelled) => return Err(RunError::Cancelled),
+        Err(e) => return Err(RunError::Failed(e.to_string())),
+    };
+    let fit_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let p = fitted.model.predict_proba(data.x_valid.view());
+    let predict_seconds = t.elapsed().as_secs_f64();
+    let evaluation = metrics::evaluate(&data.y_valid, &p)
+        .map_err(|e| RunError::Failed(format!("evaluating on the validation split: {e}")))?;
+    let feature_names = data.pipeline.feature_names();
+    let bundle = Bundle {
+        format: BUNDLE_FORMAT,
+        staytrack_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: id.to_string(),
+        run_name: job.name.clone(),
+        created_at: crate::util::now_ms(),
+        spec: data.spec.clone(),
+        pipeline: data.pipeline.clone(),
+        params: job.params.clone(),
+        model: fitted.model,
+        data: DataFingerprint {
+            path: data.path.display().to_string(),
+            sha256: data.sha256.clone(),
+            rows: data.rows,
+            train_rows: data.y_train.len(),
+            valid_rows: data.y_valid.len(),
+            valid_fraction: data.valid_fraction,
+            seed: data.seed,
+        },
+        profile: data.profile.clone(),
+        metrics: evaluation.clone(),
+        feature_names: feature_names.clone(),
+        importance: fitted.importance.clone(),
+    };
+    let (bundle_path, sha, bytes) = bundle.save(artifacts_dir)?;
+    let mut rec = RunRecord::default();
+    for (k, v) in evaluation.scalars() {
+        rec.metrics.push((k.to_string(), 0, v));
+    }
+    rec.metrics.push(("fit_seconds".into(), 0, fit_seconds));
+    rec.metrics
+        .push(("predict_seconds".into(), 0, predict_seconds));
+    for (k, step, v) in &fitted.history {
+        rec.metrics.push((k.to_string(), *step, *v));
+    }
+    rec.curves.push(("roc".into(), json(&evaluation.roc)));
+    rec.curves.push(("pr".into(), json(&evaluation.pr)));
+    rec.curves
+        .push(("calibration".into(), json(&evaluation.calibration)));
+    rec.curves
+        .push(("confusion".into(), json(&evaluation.confusion)));
+    rec.curves
+        .push(("confusion_best".into(), json(&evaluation.confusion_best)));
+    let mut importance: Vec<(String, f64)> = feature_names
+        .into_iter()
+        .zip(fitted.importance)
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+    importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+    rec.curves.push(("importance".into(), json(&importance)));
+    rec.artifacts.push(ArtifactRow {
+        name: "bundle".into(),
+        path: bundle_path.display().to_string(),
+        sha256: sha,
+        bytes: bytes as i64,
+    });
+    store
+        .finish_run(id, &rec)
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    Ok(Outcome {
+        run_id: id.to_string(),
+        name: job.name.clone(),
+        family: job.params.family,
+        evaluation,
+        fit_seconds,
+        bundle_path,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Jobs from a sweep file (TOML): one table per family, each key a value or a list of values;
+/// every combination becomes a run.
+///
+/// ```toml
+/// [gbdt]
+/// learning_rate = [0.05, 0.1]
+/// max_leaves = [15, 31]
+/// ```
+pub fn sweep_jobs(text: &str, file: &Path, base_name: Option<&str>) -> anyhow::Result<Vec<Job>> {
+    let doc: toml::Table =
+        toml::from_str(text).with_context(|| format!("{}: not valid TOML", file.display()))?;
+    let mut jobs = Vec::new();
+    for (fam, table) in &doc {
+        let family = Family::parse(fam).with_context(|| {
+            format!(
+                "{}: unknown family [{fam}] (use lr, tree, forest or gbdt)",
+                file.display()
+            )
+        })?;
+        let table = table.as_table().with_context(|| {
+            format!("{}: [{fam}] must be a table of parameters", file.display())
+        })?;
+        let mut grid: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for (key, value) in table {
+            let values: Vec<String> = match value {
+                toml::Value::Array(a) => a.iter().map(toml_scalar).collect::<Option<_>>(),
+                v => toml_scalar(v).map(|s| vec![s]),
+            }
+            .with_context(|| {
+                format!("{}: [{fam}] {key}: values must be numbers", file.display())
+            })?;
+            anyhow::ensure!(
+                !values.is_empty(),
+                "{}: [{fam}] {key}: empty list",
+                file.display()
+            );
+            grid = grid
+                .into_iter()
+                .flat_map(|combo| {
+                    values.iter().map(move |v| {
+                        let mut c = combo.clone();
+                        c.push((key.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        for combo in grid {
+            let params =
+                Params::resolve(family, &combo).with_context(|| format!("{}", file.display()))?;
+            let label = combo
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let name = match base_name {
+                Some(b) => format!("{b}-{family}"),
+                None => family.name().to_string(),
+            };
+            let name = if label.is_empty() {
+                name
+            } else {
+                format!("{name}[{label}]")
+            };
+            jobs.push(Job { name, params });
+        }
+    }
+    anyhow::ensure!(
+        !jobs.is_empty(),
+        "{}: the sweep defines no runs",
+        file.display()
+    );
+    Ok(jobs)
+}
+
+fn toml_scalar(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_expand_to_every_combination() {
+        let jobs = sweep_jobs(
+            "[gbdt]\nlearning_rate = [0.05, 0.1]\nmax_leaves = [15, 31, 63]\n[lr]\nc = 0.5\n",
+            Path::new("s.toml"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(jobs.len(), 7);
+        assert!(jobs
+            .iter()
+            .any(|j| j.name == "gbdt[learning_rate=0.05,max_leaves=63]"));
+        assert_eq!(
+            jobs.iter()
+                .filter(|j| j.params.family == Family::Lr)
+                .count(),
+            1
+        );
+        let e = sweep_jobs("[svm]\nc = 1\n", Path::new("s.toml"), None).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown family [svm]"));
+        let e = sweep_jobs("[gbdt]\neta = [1]\n", Path::new("s.toml"), None).unwrap_err();
+        assert!(format!("{e:#}").contains("no parameter 'eta'"), "{e:#}");
+        let e = sweep_jobs(
+            "[gbdt]\nlearning_rate = \"fast\"\n",
+            Path::new("s.toml"),
+            None,
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("values must be numbers"));
+    }
+}
