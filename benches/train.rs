@@ -3,7 +3,7 @@
 //! validation ROC AUC (one line of JSON per family, for `bench/peers.sh`).
 //!
 //!     cargo bench --bench train                 # data/train_data.csv, generated if missing
-//!     cargo bench --bench train -- FILE [FAMILY...]
+//!     cargo bench --bench train -- FILE [FAMILY...] [family.key=value...] [--split-out FILE]
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -14,9 +14,15 @@ use staytrack::features::FeaturePipeline;
 use staytrack::models::{self, Family, FitContext, Params};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // Positional arguments: the file and family names; `--split-out FILE` and `k=v` are options.
+    let args: Vec<String> = raw
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with('-') && !a.contains('=') && (*i == 0 || raw[i - 1] != "--split-out")
+        })
+        .map(|(_, a)| a.clone())
         .collect();
     let path = match args.first().filter(|a| Family::parse(a).is_none()) {
         Some(p) => std::path::PathBuf::from(p),
@@ -34,6 +40,11 @@ fn main() -> anyhow::Result<()> {
     let frame = load_csv(&path, &DatasetSpec::hospital(), Labels::Required)?;
     let y = frame.target.clone().expect("labelled");
     let split = stratified_split(&y, 0.2, 42);
+    // The validation rows, so that peers can score exactly the same split.
+    if let Some(i) = std::env::args().position(|a| a == "--split-out") {
+        let out = std::env::args().nth(i + 1).expect("--split-out FILE");
+        std::fs::write(&out, serde_json::to_string(&split.valid)?)?;
+    }
     let train = frame.take(&split.train);
     let valid = frame.take(&split.valid);
     let t = Instant::now();
@@ -50,7 +61,15 @@ fn main() -> anyhow::Result<()> {
     );
     let cancel = AtomicBool::new(false);
     for f in families {
-        let params = Params::defaults(f);
+        // `family.key=value` arguments override the defaults, for tuning.
+        let overrides: Vec<(String, String)> = raw
+            .iter()
+            .filter_map(|a| a.split_once('='))
+            .filter_map(|(k, v)| k.split_once('.').map(|(fam, key)| (fam, key, v)))
+            .filter(|(fam, _, _)| *fam == f.name())
+            .map(|(_, k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let params = Params::resolve(f, &overrides)?;
         let progress = |_p: models::FitProgress| {};
         let ctx = FitContext {
             seed: 42,

@@ -196,14 +196,15 @@ pub fn roc_auc(y: &[u8], p: &[f64]) -> Result<f64, MetricsError> {
     Ok(area / (pos as f64 * neg as f64))
 }
 
-/// ROC curve points (false positive rate, true positive rate, threshold), starting at (0, 0).
+/// ROC curve points (false positive rate, true positive rate, threshold), starting at (0, 0)
+/// with threshold 2, above every probability (JSON has no infinity).
 pub fn roc_curve(y: &[u8], p: &[f64]) -> Result<Curve, MetricsError> {
     validate(y, p)?;
     let (pos, neg) = both_classes(y)?;
     let mut c = Curve {
         x: vec![0.0],
         y: vec![0.0],
-        t: vec![f64::INFINITY],
+        t: vec![2.0],
     };
     for (s, fp, tp) in ranked_counts(y, p) {
         c.x.push(fp as f64 / neg as f64);

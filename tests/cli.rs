@@ -39,11 +39,11 @@ fn help_lists_every_command_of_the_product() {
 fn commands_not_built_yet_say_so_and_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
-        &["train", "--model", "lr"][..],
-        &["tui"],
+        &["tui"][..],
         &["serve"],
         &["--serve"],
-        &["runs", "show", "abc"],
+        &["promote", "abc"],
+        &["score"],
         &["sync", "push"],
     ] {
         let o = staytrack(dir.path(), args);

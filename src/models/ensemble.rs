@@ -90,7 +90,8 @@ pub fn fit_forest(
     let draws = ((n as f64) * p.get("sample_fraction")).round().max(1.0) as usize;
     let done = AtomicUsize::new(0);
     // Each tree has its own seeded stream, so the forest is the same whatever the thread count.
-    let results: Vec<Result<(tree::Tree, Vec<(usize, f64)>), FitError>> = (0..n_trees)
+    type TreeAndGains = (tree::Tree, Vec<(usize, f64)>);
+    let results: Vec<Result<TreeAndGains, FitError>> = (0..n_trees)
         .into_par_iter()
         .map(|t| {
             ctx.check_cancel()?;

@@ -22,14 +22,14 @@ fn loss_grad(x: ArrayView2<f64>, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>
             let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(n));
             let mut g = vec![0.0; d + 1];
             let mut loss = 0.0;
-            for i in lo..hi {
+            for (i, &label) in y.iter().enumerate().take(hi).skip(lo) {
                 let row = x.row(i);
                 let mut z = w[d];
                 for (a, b) in row.iter().zip(&w[..d]) {
                     z += a * b;
                 }
                 // log(1 + e^z) − y·z, computed stably.
-                let yi = y[i] as f64;
+                let yi = label as f64;
                 loss += if z > 0.0 {
                     z + (-z).exp().ln_1p()
                 } else {

@@ -238,7 +238,7 @@ const TREE_PARAMS: &[ParamSpec] = &[
 ];
 
 const FOREST_PARAMS: &[ParamSpec] = &[
-    ParamSpec::int("n_trees", 100, 1, 10_000, "trees"),
+    ParamSpec::int("n_trees", 50, 1, 10_000, "trees"),
     ParamSpec::int("max_depth", 16, 1, 64, "depth limit"),
     ParamSpec::int(
         "min_samples_leaf",
@@ -267,7 +267,7 @@ const FOREST_PARAMS: &[ParamSpec] = &[
 
 const GBDT_PARAMS: &[ParamSpec] = &[
     ParamSpec::int("n_rounds", 1000, 1, 100_000, "boosting rounds at most"),
-    ParamSpec::float("learning_rate", 0.1, 1e-4, 1.0, "shrinkage per round"),
+    ParamSpec::float("learning_rate", 0.3, 1e-4, 1.0, "shrinkage per round"),
     ParamSpec::int("max_leaves", 31, 2, 100_000, "leaves per tree at most"),
     ParamSpec::int("max_depth", 12, 1, 64, "depth limit"),
     ParamSpec::int(
