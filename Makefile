@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: setup build test lint fmt run synth check-data bench-load peer-auc
+.PHONY: setup build test lint fmt run train synth check-data bench-load bench-peers peer-auc
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -29,6 +29,10 @@ fmt:
 run:
 	cargo run --release --
 
+## train: train all four model families with their defaults
+train:
+	cargo run --release -- train
+
 ## synth: regenerate the default synthetic files in data/
 synth:
 	cargo run --release -- data synth
@@ -40,6 +44,10 @@ check-data:
 ## bench-load: time loading the full-size train file
 bench-load:
 	cargo bench --bench load
+
+## bench-peers: staytrack's families against scikit-learn, XGBoost and LightGBM (installs them with pip)
+bench-peers:
+	bash bench/peers.sh
 
 ## peer-auc: scikit-learn's AUCs on data/train_data.csv (needs scikit-learn and pandas)
 peer-auc:

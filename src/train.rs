@@ -136,7 +136,12 @@ pub fn run_jobs(
         let id = store.create_run(&NewRun {
             name: job.name.clone(),
             family: job.params.family.name().to_string(),
-            params: job.params.as_strings(),
+            // The split is part of what a run is: record it beside the model's params.
+            params: {
+                let mut p = job.params.as_strings();
+                p.push(("valid_fraction".into(), format!("{}", data.valid_fraction)));
+                p
+            },
             seed: Some(data.seed),
             data_path: Some(data.path.display().to_string()),
             data_sha256: Some(data.sha256.clone()),

@@ -63,6 +63,7 @@ fn train_all_records_four_finished_runs_with_bundles() {
     for r in &runs {
         assert_eq!(r["status"], "finished", "{r}");
         assert_eq!(r["seed"], 42);
+        assert_eq!(r["params"]["valid_fraction"], "0.2", "the split is recorded with the run");
         let auc = r["metrics"]["roc_auc"].as_f64().unwrap();
         assert!(auc > 0.6 && auc <= 1.0, "{r}");
         for k in [

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::ArrayView2;
 
 use super::tree::{self, Binned, Criterion, GrowParams};
-use super::{normalise, sigmoid, FitContext, FitError, FitProgress, Fitted, Model, Params};
+use super::{normalise, sigmoid, FitContext, FitError, Fitted, Model, Params};
 use crate::data::rng::Rng;
 use crate::features::FeatureGroup;
 
@@ -22,11 +22,7 @@ pub fn fit_tree(
     groups: &[FeatureGroup],
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {
-    (ctx.progress)(FitProgress {
-        done: 0,
-        total: 1,
-        metric: None,
-    });
+    ctx.report(0, 1, None);
     let b = Binned::new(x, groups, p.usize("max_bins"));
     let g: Vec<f64> = y.iter().map(|&t| t as f64).collect();
     let h = vec![1.0; y.len()];
@@ -45,11 +41,7 @@ pub fn fit_tree(
     ctx.check_cancel()?;
     let mut importance = vec![0.0; x.ncols()];
     credit(&mut importance, &grown.gains);
-    (ctx.progress)(FitProgress {
-        done: 1,
-        total: 1,
-        metric: None,
-    });
+    ctx.report(1, 1, None);
     Ok(Fitted {
         model: Model::Tree { tree: grown.tree },
         importance: normalise(importance),
@@ -66,11 +58,7 @@ pub fn fit_forest(
 ) -> Result<Fitted, FitError> {
     use rayon::prelude::*;
     let n_trees = p.usize("n_trees");
-    (ctx.progress)(FitProgress {
-        done: 0,
-        total: n_trees,
-        metric: None,
-    });
+    ctx.report(0, n_trees, None);
     let b = Binned::new(x, groups, p.usize("max_bins"));
     let n = y.len();
     let per_node = match p.usize("max_features") {
@@ -105,11 +93,7 @@ pub fn fit_forest(
             let mut rows: Vec<u32> = (0..n as u32).filter(|&i| weight[i as usize] > 0).collect();
             let grown = tree::grow(&b, &mut rows, &g, &h, &gp, &mut rng);
             let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-            (ctx.progress)(FitProgress {
-                done: k,
-                total: n_trees,
-                metric: None,
-            });
+            ctx.report(k, n_trees, None);
             Ok((grown.tree, grown.gains))
         })
         .collect();
@@ -151,11 +135,7 @@ pub fn fit_gbdt(
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {
     let n_rounds = p.usize("n_rounds");
-    (ctx.progress)(FitProgress {
-        done: 0,
-        total: n_rounds,
-        metric: None,
-    });
+    ctx.report(0, n_rounds, None);
     let n = y.len();
     let b = Binned::new(x, groups, p.usize("max_bins"));
     let lookup = tree::split_lookup(&b, x.ncols());
@@ -242,11 +222,7 @@ pub fn fit_gbdt(
             ("holdout_log_loss", log_loss_of(&margins, y, &holdout))
         };
         history.push((metric, round as i64 + 1, value));
-        (ctx.progress)(FitProgress {
-            done: round + 1,
-            total: n_rounds,
-            metric: Some((metric, value)),
-        });
+        ctx.report(round + 1, n_rounds, Some((metric, value)));
         if value < best.0 - 1e-7 {
             best = (value, trees.len());
         } else if patience > 0 && trees.len() - best.1 >= patience {

@@ -8,7 +8,7 @@
 
 use ndarray::ArrayView2;
 
-use super::{sigmoid, FitContext, FitError, FitProgress};
+use super::{sigmoid, FitContext, FitError};
 
 /// Loss and gradient at `w` (last entry the intercept).
 fn loss_grad(x: ArrayView2<f64>, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>) {
@@ -152,11 +152,7 @@ pub fn fit(
         f = f_new;
         g = g_new;
         iters += 1;
-        (ctx.progress)(FitProgress {
-            done: iters,
-            total: max_iter,
-            metric: Some(("train_objective", f)),
-        });
+        ctx.report(iters, max_iter, Some(("train_objective", f)));
         if improvement.abs() <= 1e-15 * f.abs().max(1.0) {
             break;
         }

@@ -61,6 +61,14 @@ pub struct FitContext<'a> {
 }
 
 impl FitContext<'_> {
+    pub fn report(&self, done: usize, total: usize, metric: Option<(&'static str, f64)>) {
+        (self.progress)(FitProgress {
+            done,
+            total,
+            metric,
+        });
+    }
+
     pub fn check_cancel(&self) -> Result<(), FitError> {
         if self.cancel.load(Ordering::Relaxed) {
             Err(FitError::Cancelled)

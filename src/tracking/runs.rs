@@ -159,15 +159,7 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut st = tx.prepare(
-                    "INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (k, step, v) in values {
-                    st.execute(params![id, k, step, v, now])?;
-                }
-            }
+            insert_metrics(&tx, id, now, values.iter().map(|(k, s, v)| (*k, *s, *v)))?;
             tx.commit()
         })();
         res.map_err(|e| self.err(e))
@@ -298,14 +290,13 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            insert_metrics(
+                &tx,
+                id,
+                now,
+                rec.metrics.iter().map(|(k, s, v)| (k.as_str(), *s, *v)),
+            )?;
             {
-                let mut st = tx.prepare(
-                    "INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (k, step, v) in &rec.metrics {
-                    st.execute(params![id, k, step, v, now])?;
-                }
                 let mut st = tx.prepare(
                     "INSERT OR REPLACE INTO curves (run_id, kind, points) VALUES (?1, ?2, ?3)",
                 )?;
@@ -423,6 +414,23 @@ impl Store {
         })();
         res.map_err(|e: rusqlite::Error| self.err(e))
     }
+}
+
+/// Inserts `(key, step, value)` metrics; a repeated key and step replaces the earlier value.
+fn insert_metrics<'a>(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    now: i64,
+    values: impl Iterator<Item = (&'a str, i64, f64)>,
+) -> rusqlite::Result<()> {
+    let mut st = tx.prepare(
+        "INSERT OR REPLACE INTO metrics (run_id, key, step, value, logged_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (k, step, v) in values {
+        st.execute(params![id, k, step, v, now])?;
+    }
+    Ok(())
 }
 
 /// Whether a process with this id exists on this machine.
