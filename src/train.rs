@@ -63,6 +63,17 @@ pub fn prepare(path: &Path, seed: u64, valid_fraction: f64) -> anyhow::Result<Pr
         path.display(),
         y.len()
     );
+    for (part, rows) in [("training", &split.train), ("validation", &split.valid)] {
+        let pos = rows.iter().filter(|&&i| y[i] == 1).count();
+        anyhow::ensure!(
+            pos > 0 && pos < rows.len(),
+            "{}: the {part} part ({} rows) holds only class {}; a classifier and its metrics \
+             need both (use more rows or another --valid-fraction)",
+            path.display(),
+            rows.len(),
+            u8::from(pos > 0)
+        );
+    }
     let train = frame.take(&split.train);
     let valid = frame.take(&split.valid);
     let pipeline = FeaturePipeline::fit(&train)?;

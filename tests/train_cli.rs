@@ -63,7 +63,10 @@ fn train_all_records_four_finished_runs_with_bundles() {
     for r in &runs {
         assert_eq!(r["status"], "finished", "{r}");
         assert_eq!(r["seed"], 42);
-        assert_eq!(r["params"]["valid_fraction"], "0.2", "the split is recorded with the run");
+        assert_eq!(
+            r["params"]["valid_fraction"], "0.2",
+            "the split is recorded with the run"
+        );
         let auc = r["metrics"]["roc_auc"].as_f64().unwrap();
         assert!(auc > 0.6 && auc <= 1.0, "{r}");
         for k in [
@@ -191,6 +194,19 @@ fn bad_train_arguments_are_clear_errors() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
         assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
     }
+    // One class only: refused before any run is recorded.
+    let one = ws.path().join("one.csv");
+    let text_all = std::fs::read_to_string(ws.path().join("data/train_data.csv")).unwrap();
+    let mut lines = text_all.lines();
+    let mut content = format!("{}\n", lines.next().unwrap());
+    for l in lines.filter(|l| l.ends_with(",0-10") || l.ends_with(",11-20")) {
+        content.push_str(l);
+        content.push('\n');
+    }
+    std::fs::write(&one, content).unwrap();
+    let o = run(ws.path(), &["train", "--data", one.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("holds only class 0"), "{}", text(&o));
     assert_eq!(
         runs_json(ws.path()).len(),
         0,
