@@ -107,6 +107,19 @@ pub struct Later {
 pub enum RunsCommand {
     /// List runs, newest first
     List {
+        /// Only runs with this status (queued, running, finished, failed, cancelled)
+        #[arg(long)]
+        status: Option<String>,
+        /// Only runs of this family (lr, tree, forest, gbdt)
+        #[arg(long)]
+        family: Option<String>,
+        /// Order by a metric, best first (roc_auc, pr_auc, f1, accuracy: higher is better;
+        /// log_loss, brier: lower is better) instead of newest first
+        #[arg(long, value_name = "METRIC")]
+        sort: Option<String>,
+        /// At most this many runs
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
@@ -201,7 +214,22 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Drift(_)) => not_built("drift", "drift monitoring"),
         Some(Command::Report(_)) => not_built("report", "PNG reports"),
         Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
-        Some(Command::Runs(RunsCommand::List { json })) => runs_list(&cfg, json),
+        Some(Command::Runs(RunsCommand::List {
+            status,
+            family,
+            sort,
+            limit,
+            json,
+        })) => runs_list(
+            &cfg,
+            &ListFilter {
+                status,
+                family,
+                sort,
+                limit,
+            },
+            json,
+        ),
         Some(Command::Runs(RunsCommand::Show { id, json })) => {
             crate::cli_runs::show(&cfg, &id, json)
         }
@@ -268,10 +296,64 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn runs_list(cfg: &Config, json: bool) -> anyhow::Result<i32> {
+/// Which runs `runs list` shows, and in which order.
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub family: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+}
+
+fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i32> {
+    if let Some(s) = &filter.status {
+        anyhow::ensure!(
+            crate::tracking::RunStatus::parse(s).is_some(),
+            "--status '{s}': use queued, running, finished, failed or cancelled"
+        );
+    }
+    if let Some(f) = &filter.family {
+        anyhow::ensure!(
+            crate::models::Family::parse(f).is_some(),
+            "--family '{f}': use lr, tree, forest or gbdt"
+        );
+    }
+    let lower_is_better = match filter.sort.as_deref() {
+        None => false,
+        Some("roc_auc" | "pr_auc" | "f1" | "accuracy" | "precision" | "recall" | "best_f1") => {
+            false
+        }
+        Some("log_loss" | "brier" | "fit_seconds" | "predict_seconds") => true,
+        Some(other) => anyhow::bail!(
+            "--sort '{other}': use roc_auc, pr_auc, f1, accuracy, precision, recall, best_f1, \
+             log_loss, brier, fit_seconds or predict_seconds"
+        ),
+    };
     let mut store = Store::open(&cfg.db_path)?;
     crate::cli_runs::report_recovered(&mut store)?;
-    let runs = store.list_runs()?;
+    let mut runs = store.list_runs()?;
+    runs.retain(|r| {
+        filter
+            .status
+            .as_deref()
+            .is_none_or(|s| r.status.as_str() == s)
+            && filter.family.as_deref().is_none_or(|f| r.family == f)
+    });
+    if let Some(key) = &filter.sort {
+        // Runs without the metric go last.
+        runs.sort_by(|a, b| {
+            let (x, y) = (a.metrics.get(key), b.metrics.get(key));
+            match (x, y) {
+                (Some(x), Some(y)) if lower_is_better => x.total_cmp(y),
+                (Some(x), Some(y)) => y.total_cmp(x),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        });
+    }
+    if let Some(n) = filter.limit {
+        runs.truncate(n);
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(0);

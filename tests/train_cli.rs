@@ -112,6 +112,36 @@ fn train_all_records_four_finished_runs_with_bundles() {
         "{out}"
     );
 
+    // Filters and ordering.
+    let o = run(
+        ws.path(),
+        &[
+            "runs", "list", "--sort", "roc_auc", "--limit", "2", "--json",
+        ],
+    );
+    let top: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(top.len(), 2);
+    let best = runs
+        .iter()
+        .map(|r| r["metrics"]["roc_auc"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(top[0]["metrics"]["roc_auc"].as_f64().unwrap(), best);
+    assert!(top[0]["metrics"]["roc_auc"].as_f64() >= top[1]["metrics"]["roc_auc"].as_f64());
+    let o = run(ws.path(), &["runs", "list", "--family", "gbdt", "--json"]);
+    let only: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["family"], "gbdt");
+    let o = run(ws.path(), &["runs", "list", "--status", "failed", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout)
+            .unwrap()
+            .len(),
+        0
+    );
+    let o = run(ws.path(), &["runs", "list", "--sort", "speed"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--sort 'speed'"));
+
     let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
     let mut args = vec!["runs", "compare"];
     args.extend(&ids);
