@@ -152,6 +152,10 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         t.elapsed().as_secs_f64(),
         jobs.len()
     );
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("cancelled before training started; no run was recorded");
+        return Ok(EXIT_CANCELLED);
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let total = jobs.len();
     let printer = std::thread::spawn(move || print_progress(rx, total));
