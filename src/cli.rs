@@ -126,7 +126,7 @@ pub enum RunsCommand {
     },
     /// Show one run in full
     Show {
-        /// Run id or a unique prefix of it
+        /// Run id, or a unique prefix or suffix of it
         id: String,
         #[arg(long)]
         json: bool,

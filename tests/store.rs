@@ -122,6 +122,25 @@ fn runs_params_metrics_and_status_round_trip() {
         store.get_run("zzzz"),
         Err(StoreError::NoSuchRun(_))
     ));
+    assert!(matches!(store.get_run(""), Err(StoreError::NoSuchRun(_))));
+    assert_eq!(
+        store.get_run(&id[id.len() - 6..]).unwrap().id,
+        id,
+        "a suffix finds it too"
+    );
+    // Two runs of one batch share their time prefix: a short prefix is ambiguous, not a guess.
+    let other = store
+        .create_run(&NewRun {
+            name: "b".into(),
+            family: "lr".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(matches!(
+        store.get_run(&id[..4]),
+        Err(StoreError::AmbiguousRun(_))
+    ));
+    assert_eq!(store.get_run(&other).unwrap().name, "b");
 }
 
 #[test]

@@ -170,12 +170,22 @@ impl Store {
         self.query_runs("", []).map_err(|e| self.err(e))
     }
 
-    /// The run whose id is `id` or starts with `id`.
+    /// The run whose id is `id`, starts with it or ends with it. Ids begin with their creation
+    /// time, so runs of one batch share a prefix; the random end tells them apart.
     pub fn get_run(&self, id: &str) -> Result<RunSummary, StoreError> {
-        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let clean = id.replace(['%', '_'], "");
+        if clean.is_empty() {
+            return Err(StoreError::NoSuchRun(id.to_string()));
+        }
         let mut found = self
-            .query_runs("WHERE r.id LIKE ?1", [pattern])
+            .query_runs(
+                "WHERE r.id = ?1 OR r.id LIKE ?2 OR r.id LIKE ?3",
+                [clean.clone(), format!("{clean}%"), format!("%{clean}")],
+            )
             .map_err(|e| self.err(e))?;
+        if let Some(i) = found.iter().position(|r| r.id == clean) {
+            return Ok(found.swap_remove(i));
+        }
         match found.len() {
             0 => Err(StoreError::NoSuchRun(id.to_string())),
             1 => Ok(found.remove(0)),
