@@ -401,37 +401,16 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
             println!("confusion matrix {title}{t}:");
             let neg = (c.tn + c.fp).max(1) as f64;
             let pos = (c.fn_ + c.tp).max(1) as f64;
+            let cell = |n: u64, of: f64| {
+                format!("{} ({:.1} %)", thousands(n as usize), 100.0 * n as f64 / of)
+            };
             print!(
                 "{}",
                 render_table(
                     &["", "predicted ≤30 days", "predicted >30 days"],
                     &[
-                        vec![
-                            "actual ≤30 days".into(),
-                            format!(
-                                "{} ({:.1} %)",
-                                thousands(c.tn as usize),
-                                100.0 * c.tn as f64 / neg
-                            ),
-                            format!(
-                                "{} ({:.1} %)",
-                                thousands(c.fp as usize),
-                                100.0 * c.fp as f64 / neg
-                            ),
-                        ],
-                        vec![
-                            "actual >30 days".into(),
-                            format!(
-                                "{} ({:.1} %)",
-                                thousands(c.fn_ as usize),
-                                100.0 * c.fn_ as f64 / pos
-                            ),
-                            format!(
-                                "{} ({:.1} %)",
-                                thousands(c.tp as usize),
-                                100.0 * c.tp as f64 / pos
-                            ),
-                        ],
+                        vec!["actual ≤30 days".into(), cell(c.tn, neg), cell(c.fp, neg)],
+                        vec!["actual >30 days".into(), cell(c.fn_, pos), cell(c.tp, pos)],
                     ]
                 )
             );

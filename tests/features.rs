@@ -44,24 +44,23 @@ fn records(csv: &str, spec: &DatasetSpec) -> Vec<Map<String, Value>> {
         .collect()
 }
 
+/// The generated train and test files, loaded.
+fn frames(g: &synth::Generated) -> (staytrack::data::Frame, staytrack::data::Frame) {
+    let spec = DatasetSpec::hospital();
+    let load = |csv: &str, labels| {
+        parse_csv(csv.as_bytes().to_vec(), Path::new("t.csv"), &spec, labels).unwrap()
+    };
+    (
+        load(&g.train_csv, Labels::Required),
+        load(&g.test_csv, Labels::Optional),
+    )
+}
+
 #[test]
 fn frame_and_records_give_identical_vectors() {
     let g = data();
     let spec = DatasetSpec::hospital();
-    let train = parse_csv(
-        g.train_csv.clone().into_bytes(),
-        Path::new("train"),
-        &spec,
-        Labels::Required,
-    )
-    .unwrap();
-    let test = parse_csv(
-        g.test_csv.clone().into_bytes(),
-        Path::new("test"),
-        &spec,
-        Labels::Optional,
-    )
-    .unwrap();
+    let (train, test) = frames(&g);
     let p = FeaturePipeline::fit(&train).unwrap();
     let from_frame = p.transform(&test).unwrap();
     let recs = records(&g.test_csv, &spec);
@@ -89,13 +88,7 @@ fn frame_and_records_give_identical_vectors() {
 fn serde_round_trip_keeps_the_pipeline_and_its_output() {
     let g = data();
     let spec = DatasetSpec::hospital();
-    let train = parse_csv(
-        g.train_csv.into_bytes(),
-        Path::new("train"),
-        &spec,
-        Labels::Required,
-    )
-    .unwrap();
+    let (train, _) = frames(&g);
     let p = FeaturePipeline::fit(&train).unwrap();
     let json = serde_json::to_string(&p).unwrap();
     let back: FeaturePipeline = serde_json::from_str(&json).unwrap();
@@ -117,14 +110,7 @@ fn serde_round_trip_keeps_the_pipeline_and_its_output() {
 #[test]
 fn fitting_uses_training_rows_only() {
     let g = data();
-    let spec = DatasetSpec::hospital();
-    let train = parse_csv(
-        g.train_csv.into_bytes(),
-        Path::new("train"),
-        &spec,
-        Labels::Required,
-    )
-    .unwrap();
+    let (train, _) = frames(&g);
     let first = train.take(&(0..2_500).collect::<Vec<_>>());
     let p_all = FeaturePipeline::fit(&train).unwrap();
     let p_half = FeaturePipeline::fit(&first).unwrap();
@@ -142,13 +128,7 @@ fn fitting_uses_training_rows_only() {
 fn record_errors_name_the_field() {
     let g = data();
     let spec = DatasetSpec::hospital();
-    let train = parse_csv(
-        g.train_csv.clone().into_bytes(),
-        Path::new("train"),
-        &spec,
-        Labels::Required,
-    )
-    .unwrap();
+    let (train, _) = frames(&g);
     let p = FeaturePipeline::fit(&train).unwrap();
     let mut r = records(&g.test_csv, &spec).remove(0);
     r.insert("Admission_Deposit".into(), Value::String("lots".into()));
