@@ -276,19 +276,44 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
     ensure_data(cfg)?;
     let mut store = Store::open(&cfg.db_path)?;
     crate::cli_runs::report_recovered(&mut store)?;
-    let runs = store.count_runs()?;
+    let runs = store.list_runs()?;
     println!(
-        "staytrack {} · workspace {} · {} run(s) in {}",
+        "staytrack {} · workspace {} · store {}",
         env!("CARGO_PKG_VERSION"),
         cfg.workspace.display(),
-        runs,
         cfg.db_path.display()
     );
+    for f in [cfg.train_file(), cfg.test_file()] {
+        match std::fs::metadata(&f) {
+            Ok(m) => println!("data: {} ({:.1} MB)", f.display(), m.len() as f64 / 1e6),
+            Err(_) => println!("data: {} (missing)", f.display()),
+        }
+    }
+    let mut by_status: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &runs {
+        *by_status.entry(r.status.as_str()).or_default() += 1;
+    }
+    let counts: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
-        "data: {} and {}",
-        cfg.train_file().display(),
-        cfg.test_file().display()
+        "runs: {}{}",
+        runs.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        }
     );
+    let best = runs
+        .iter()
+        .filter(|r| r.metrics.contains_key("roc_auc"))
+        .max_by(|a, b| a.metrics["roc_auc"].total_cmp(&b.metrics["roc_auc"]));
+    match best {
+        Some(r) => println!(
+            "best: {} ({}, run {}), validation ROC AUC {:.4}",
+            r.name, r.family, r.id, r.metrics["roc_auc"]
+        ),
+        None => println!("next: `staytrack train` trains all four model families"),
+    }
     println!(
         "The interactive terminal UI is not in this version yet; `staytrack --help` lists the \
          commands that are."

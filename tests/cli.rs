@@ -220,7 +220,10 @@ fn first_run_generates_the_data_once_and_never_touches_existing_files() {
             == 1,
         "{err}"
     );
-    assert!(out.contains("0 run(s)"), "{out}");
+    assert!(
+        out.contains("runs: 0") && out.contains("next: `staytrack train`"),
+        "{out}"
+    );
     let train = ws.join("data/train_data.csv");
     assert_eq!(
         std::fs::read_to_string(&train).unwrap().lines().count(),
