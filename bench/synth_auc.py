@@ -15,13 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-CATEGORICAL = [
-    "Hospital_code", "Hospital_type_code", "City_Code_Hospital", "Hospital_region_code",
-    "Department", "Ward_Type", "Ward_Facility_Code", "City_Code_Patient",
-    "Type of Admission", "Severity of Illness", "Age",
-]
-NUMERIC = ["Available Extra Rooms in Hospital", "Bed Grade", "Visitors with Patient", "Admission_Deposit"]
-POSITIVE = {"31-40", "41-50", "51-60", "61-70", "71-80", "81-90", "91-100", "More than 100 Days"}
+from peers import CATEGORICAL, NUMERIC, POSITIVE  # one place for the column lists
 
 
 def main(path):

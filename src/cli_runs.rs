@@ -502,32 +502,23 @@ pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> 
     Ok(0)
 }
 
+/// Every key of `a` or `b`, in order, with its value on each side.
+fn pair_up<V: Clone>(
+    a: &BTreeMap<String, V>,
+    b: &BTreeMap<String, V>,
+) -> Vec<(String, Option<V>, Option<V>)> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .map(|k| (k.clone(), a.get(k).cloned(), b.get(k).cloned()))
+        .collect()
+}
+
 pub fn diff(cfg: &Config, a: &str, b: &str, all: bool, json: bool) -> anyhow::Result<i32> {
     let store = open(cfg)?;
     let (ra, rb) = (store.get_run(a)?, store.get_run(b)?);
-    let keys: BTreeSet<&String> = ra.params.keys().chain(rb.params.keys()).collect();
-    let params: Vec<(String, Option<String>, Option<String>)> = keys
-        .into_iter()
-        .map(|k| {
-            (
-                k.clone(),
-                ra.params.get(k).cloned(),
-                rb.params.get(k).cloned(),
-            )
-        })
-        .filter(|(_, x, y)| all || x != y)
-        .collect();
-    let mkeys: BTreeSet<&String> = ra.metrics.keys().chain(rb.metrics.keys()).collect();
-    let metrics: Vec<(String, Option<f64>, Option<f64>)> = mkeys
-        .into_iter()
-        .map(|k| {
-            (
-                k.clone(),
-                ra.metrics.get(k).copied(),
-                rb.metrics.get(k).copied(),
-            )
-        })
-        .collect();
+    let mut params = pair_up(&ra.params, &rb.params);
+    params.retain(|(_, x, y)| all || x != y);
+    let metrics = pair_up(&ra.metrics, &rb.metrics);
     if json {
         let out = serde_json::json!({
             "a": ra.id, "b": rb.id,

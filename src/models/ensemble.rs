@@ -9,9 +9,29 @@ use super::{normalise, sigmoid, FitContext, FitError, Fitted, Model, Params};
 use crate::data::rng::Rng;
 use crate::features::FeatureGroup;
 
-fn credit(importance: &mut [f64], gains: &[(usize, f64)]) {
+/// Importance per dense feature: the split gains credited to it, normalised.
+fn importance<'a>(
+    n_features: usize,
+    gains: impl IntoIterator<Item = &'a (usize, f64)>,
+) -> Vec<f64> {
+    let mut v = vec![0.0; n_features];
     for &(f, g) in gains {
-        importance[f] += g.max(0.0);
+        v[f] += g.max(0.0);
+    }
+    normalise(v)
+}
+
+/// Growth settings shared by the Gini families.
+fn gini_params(p: &Params, groups_per_node: Option<usize>) -> GrowParams {
+    GrowParams {
+        criterion: Criterion::Gini,
+        max_depth: p.usize("max_depth"),
+        max_leaves: p.usize("max_leaves"),
+        min_samples_leaf: p.usize("min_samples_leaf"),
+        min_child_weight: 0.0,
+        min_gain: 1e-12,
+        groups_per_node,
+        shrinkage: 1.0,
     }
 }
 
@@ -27,24 +47,13 @@ pub fn fit_tree(
     let g: Vec<f64> = y.iter().map(|&t| t as f64).collect();
     let h = vec![1.0; y.len()];
     let mut rows: Vec<u32> = (0..y.len() as u32).collect();
-    let gp = GrowParams {
-        criterion: Criterion::Gini,
-        max_depth: p.usize("max_depth"),
-        max_leaves: p.usize("max_leaves"),
-        min_samples_leaf: p.usize("min_samples_leaf"),
-        min_child_weight: 0.0,
-        min_gain: 1e-12,
-        groups_per_node: None,
-        shrinkage: 1.0,
-    };
+    let gp = gini_params(p, None);
     let grown = tree::grow(&b, &mut rows, &g, &h, &gp, &mut Rng::new(ctx.seed));
     ctx.check_cancel()?;
-    let mut importance = vec![0.0; x.ncols()];
-    credit(&mut importance, &grown.gains);
     ctx.report(1, 1, None);
     Ok(Fitted {
+        importance: importance(x.ncols(), &grown.gains),
         model: Model::Tree { tree: grown.tree },
-        importance: normalise(importance),
         history: Vec::new(),
     })
 }
@@ -65,16 +74,7 @@ pub fn fit_forest(
         0 => ((groups.len() as f64).sqrt().round() as usize).max(1),
         k => k,
     };
-    let gp = GrowParams {
-        criterion: Criterion::Gini,
-        max_depth: p.usize("max_depth"),
-        max_leaves: p.usize("max_leaves"),
-        min_samples_leaf: p.usize("min_samples_leaf"),
-        min_child_weight: 0.0,
-        min_gain: 1e-12,
-        groups_per_node: Some(per_node),
-        shrinkage: 1.0,
-    };
+    let gp = gini_params(p, Some(per_node));
     let draws = ((n as f64) * p.get("sample_fraction")).round().max(1.0) as usize;
     let done = AtomicUsize::new(0);
     // Each tree has its own seeded stream, so the forest is the same whatever the thread count.
@@ -97,16 +97,14 @@ pub fn fit_forest(
             Ok((grown.tree, grown.gains))
         })
         .collect();
-    let mut trees = Vec::with_capacity(n_trees);
-    let mut importance = vec![0.0; x.ncols()];
-    for r in results {
-        let (t, gains) = r?;
-        credit(&mut importance, &gains);
-        trees.push(t);
-    }
+    let (trees, gains): (Vec<tree::Tree>, Vec<Vec<(usize, f64)>>) = results
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     Ok(Fitted {
         model: Model::Forest { trees },
-        importance: normalise(importance),
+        importance: importance(x.ncols(), gains.iter().flatten()),
         history: Vec::new(),
     })
 }
@@ -233,13 +231,9 @@ pub fn fit_gbdt(
         trees.truncate(best.1);
         gains_per_tree.truncate(best.1);
     }
-    let mut importance = vec![0.0; x.ncols()];
-    for gains in &gains_per_tree {
-        credit(&mut importance, gains);
-    }
     Ok(Fitted {
+        importance: importance(x.ncols(), gains_per_tree.iter().flatten()),
         model: Model::Gbdt { base_score, trees },
-        importance: normalise(importance),
         history,
     })
 }
