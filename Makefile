@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: setup build test lint fmt run train synth check-data bench-load bench-peers peer-auc
+.PHONY: setup build test lint fmt run train serve synth check-data bench-load bench-peers bench-serve peer-auc
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -33,6 +33,10 @@ run:
 train:
 	cargo run --release -- train
 
+## serve: the HTTP prediction server on 127.0.0.1:8080, following the production alias
+serve:
+	cargo run --release -- serve
+
 ## synth: regenerate the default synthetic files in data/
 synth:
 	cargo run --release -- data synth
@@ -48,6 +52,10 @@ bench-load:
 ## bench-peers: staytrack's families against scikit-learn, XGBoost and LightGBM (installs them with pip)
 bench-peers:
 	bash bench/peers.sh
+
+## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
+bench-serve:
+	bash bench/serve.sh
 
 ## peer-auc: scikit-learn's AUCs on data/train_data.csv (needs scikit-learn and pandas)
 peer-auc:

@@ -32,6 +32,9 @@ pub struct Cli {
     #[arg(long)]
     pub serve: bool,
 
+    #[command(flatten, next_help_heading = "Server options (with --serve)")]
+    pub serve_args: ServeArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -45,12 +48,17 @@ pub enum Command {
     /// List, show, compare and diff runs
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Move a model alias (production, staging, ...) to a run's model
-    Promote(Later),
+    /// Move a model alias (production, staging, ...) to a run's model, or roll it back
+    Promote(crate::cli_registry::PromoteArgs),
+    /// Model versions, aliases and the audit log of alias moves
+    Registry {
+        #[arg(long)]
+        json: bool,
+    },
     /// Score a CSV file with the production model
     Score(Later),
-    /// Serve predictions over HTTP
-    Serve(Later),
+    /// Serve predictions over HTTP, following an alias as it moves
+    Serve(ServeArgs),
     /// Check data drift against the production model's training profile
     Drift(Later),
     /// Render PNG reports of runs and drift
@@ -94,6 +102,31 @@ pub struct TrainArgs {
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; loopback unless told otherwise
+    #[arg(long, env = "STAYTRACK_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Serve the model behind this alias, and follow the alias when it moves
+    #[arg(long, env = "STAYTRACK_ALIAS", default_value = "production")]
+    pub alias: String,
+    /// Largest request body, in bytes (larger ones get 413)
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Prediction-log queue size in rows; when it is full, rows are dropped and counted
+    #[arg(long, default_value_t = 65536, value_name = "ROWS")]
+    pub log_queue: usize,
+    /// Do not write predictions to the store
+    #[arg(long)]
+    pub no_log: bool,
+    /// How often to check whether the alias moved, in milliseconds
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub poll_ms: u64,
+    /// Worker threads answering requests [default: one per core]
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub workers: usize,
 }
 
 /// Arguments of a command that is not built yet, accepted so that it can say so.
@@ -194,7 +227,8 @@ pub fn main() -> i32 {
 fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
     eprintln!(
         "staytrack {what}: not built yet in this version ({planned}). \
-         Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`."
+         Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`, \
+         `staytrack promote`, `staytrack registry`, `staytrack serve`."
     );
     Ok(EXIT_NOT_BUILT)
 }
@@ -202,15 +236,16 @@ fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let cfg = Config::resolve(cli.workspace.as_deref());
     if cli.serve {
-        return not_built("serve", "the HTTP prediction server");
+        return serve(&cfg, cli.serve_args);
     }
     match cli.command {
         None => main_job(&cfg),
         Some(Command::Tui) => not_built("tui", "the interactive terminal UI"),
         Some(Command::Train(args)) => crate::cli_runs::train(&cfg, args),
-        Some(Command::Promote(_)) => not_built("promote", "the model registry"),
+        Some(Command::Promote(args)) => crate::cli_registry::promote(&cfg, args),
+        Some(Command::Registry { json }) => crate::cli_registry::registry(&cfg, json),
         Some(Command::Score(_)) => not_built("score", "batch scoring"),
-        Some(Command::Serve(_)) => not_built("serve", "the HTTP prediction server"),
+        Some(Command::Serve(args)) => serve(&cfg, args),
         Some(Command::Drift(_)) => not_built("drift", "drift monitoring"),
         Some(Command::Report(_)) => not_built("report", "PNG reports"),
         Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
@@ -251,6 +286,25 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Some(Command::Data(DataCommand::Check { file, json })) => data_check(&file, json),
     }
+}
+
+fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
+    anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
+    let opts = crate::serve::ServeOptions {
+        addr: a.addr,
+        alias: a.alias,
+        // The token comes from the environment only, so it never shows in `ps`.
+        token: std::env::var("STAYTRACK_TOKEN").ok(),
+        max_body: a.max_body,
+        log_queue: a.log_queue,
+        log: !a.no_log,
+        poll: std::time::Duration::from_millis(a.poll_ms),
+        workers: a.workers,
+    };
+    let mut store = Store::open(&cfg.db_path)?;
+    crate::cli_runs::report_recovered(&mut store)?;
+    drop(store);
+    crate::serve::run(cfg, opts)
 }
 
 /// Generates the default data when it is missing, and says so in one line.

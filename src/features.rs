@@ -245,17 +245,24 @@ impl FeaturePipeline {
                     },
                     ColumnData::Categorical(c),
                 ) => {
-                    let slot_of: HashMap<&str, usize> = levels
-                        .iter()
-                        .enumerate()
-                        .map(|(i, l)| (l.as_str(), i))
-                        .collect();
-                    // One lookup per level of the frame, not per row.
-                    let frame_slot: Vec<Option<usize>> = c
-                        .levels
-                        .iter()
-                        .map(|l| slot_of.get(l.as_str()).copied())
-                        .collect();
+                    // One lookup per level of the frame, not per row. A frame with a few
+                    // levels (a served request) scans the levels instead of hashing them all.
+                    let frame_slot: Vec<Option<usize>> = if c.levels.len() <= 4 {
+                        c.levels
+                            .iter()
+                            .map(|l| levels.iter().position(|m| m == l))
+                            .collect()
+                    } else {
+                        let slot_of: HashMap<&str, usize> = levels
+                            .iter()
+                            .enumerate()
+                            .map(|(i, l)| (l.as_str(), i))
+                            .collect();
+                        c.levels
+                            .iter()
+                            .map(|l| slot_of.get(l.as_str()).copied())
+                            .collect()
+                    };
                     for (row, &code) in c.codes.iter().enumerate() {
                         let slot = if code == MISSING_CODE {
                             missing_slot.then_some(levels.len())

@@ -3,12 +3,14 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod cli_registry;
 pub mod cli_runs;
 pub mod config;
 pub mod data;
 pub mod features;
 pub mod metrics;
 pub mod models;
+pub mod serve;
 pub mod tracking;
 pub mod train;
 pub mod util;

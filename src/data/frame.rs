@@ -25,10 +25,30 @@ impl CatColumn {
         }
     }
 
-    /// Appends a value, adding it to the dictionary when new.
+    /// Appends a value, adding it to the dictionary when new. A short dictionary is searched
+    /// directly; the hash index is built once it grows past `SCAN_LEVELS`, so a one-row frame
+    /// (a served request) never hashes.
     fn push(&mut self, value: Option<&str>, index: &mut HashMap<String, u32>) {
+        const SCAN_LEVELS: usize = 8;
         let code = match value {
             None => MISSING_CODE,
+            Some(v) if self.levels.len() <= SCAN_LEVELS => {
+                match self.levels.iter().position(|l| l == v) {
+                    Some(c) => c as u32,
+                    None => {
+                        self.levels.push(v.to_string());
+                        if self.levels.len() > SCAN_LEVELS {
+                            index.extend(
+                                self.levels
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, l)| (l.clone(), i as u32)),
+                            );
+                        }
+                        (self.levels.len() - 1) as u32
+                    }
+                }
+            }
             Some(v) => match index.get(v) {
                 Some(&c) => c,
                 None => {

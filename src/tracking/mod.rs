@@ -1,6 +1,8 @@
 //! The tracking store: one SQLite file holding experiments, runs, params, metrics, curves,
 //! artifacts, the model registry, predictions and drift reports.
 
+pub mod predictions;
+pub mod registry;
 pub mod runs;
 pub mod schema;
 
@@ -9,6 +11,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use predictions::PredictionRow;
+pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError};
 pub use runs::{ArtifactRow, NewRun, RunRecord, RunStatus, RunSummary};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,171 @@
+//! `staytrack promote` and `staytrack registry`: moving aliases and reading the registry.
+
+use clap::Args;
+
+use crate::config::Config;
+use crate::tracking::{AliasMove, Store};
+use crate::util::{format_ms, render_table};
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Run whose model to promote (id, or a unique prefix or suffix)
+    #[arg(required_unless_present_any = ["version", "rollback"])]
+    pub run: Option<String>,
+    /// The alias to move (production, staging, or any name of your own)
+    #[arg(long, short = 'a', default_value = "production")]
+    pub alias: String,
+    /// Point the alias at an existing registry version instead of a run
+    #[arg(long, conflicts_with = "run")]
+    pub version: Option<i64>,
+    /// Undo the alias's last move
+    #[arg(long, conflicts_with_all = ["run", "version"])]
+    pub rollback: bool,
+    /// Why, for the audit log
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Who moved an alias, for the audit log.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
+    let mut store = Store::open(&cfg.db_path)?;
+    let actor = actor();
+    let reason = args.reason.as_deref();
+    let before = store.alias_target(&args.alias)?;
+    let mv = if args.rollback {
+        store.rollback_alias(&args.alias, &actor, reason)?
+    } else if let Some(v) = args.version {
+        store.set_alias(&args.alias, v, &actor, reason)?
+    } else {
+        let run = args.run.as_deref().unwrap_or_default();
+        store.promote_run(run, &args.alias, &actor, reason)?
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&mv)?);
+        return Ok(0);
+    }
+    print_move(&store, &mv, before.map(|b| b.run_id))?;
+    Ok(0)
+}
+
+/// One line for the move, and the validation metrics against the model it replaced.
+fn print_move(store: &Store, mv: &AliasMove, before_run: Option<String>) -> anyhow::Result<()> {
+    let run = store.get_run(&mv.run_id)?;
+    if !mv.changed {
+        println!(
+            "{} already points at version {} (run {} '{}'); nothing changed",
+            mv.alias, mv.to_version, run.id, run.name
+        );
+        return Ok(());
+    }
+    println!(
+        "{}: {} → version {} (run {} '{}', {})",
+        mv.alias,
+        mv.from_version
+            .map_or("none".to_string(), |v| format!("version {v}")),
+        mv.to_version,
+        run.id,
+        run.name,
+        run.family
+    );
+    let old = match before_run {
+        Some(id) => Some(store.get_run(&id)?),
+        None => None,
+    };
+    for key in ["roc_auc", "pr_auc", "f1", "log_loss"] {
+        let Some(new) = run.metrics.get(key) else {
+            continue;
+        };
+        match old.as_ref().and_then(|o| o.metrics.get(key)) {
+            Some(prev) => println!(
+                "  {key:<9} {new:.4}  ({:+.4} against {prev:.4})",
+                new - prev
+            ),
+            None => println!("  {key:<9} {new:.4}"),
+        }
+    }
+    Ok(())
+}
+
+pub fn registry(cfg: &Config, json: bool) -> anyhow::Result<i32> {
+    let store = Store::open(&cfg.db_path)?;
+    let versions = store.model_versions()?;
+    let events = store.alias_events(None, 20)?;
+    if json {
+        let aliases = store.aliases()?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "versions": versions, "aliases": aliases, "events": events,
+            }))?
+        );
+        return Ok(0);
+    }
+    if versions.is_empty() {
+        println!("no model versions yet: `staytrack promote RUN` registers a run's model");
+        return Ok(0);
+    }
+    let runs = store.list_runs()?;
+    let auc = |id: &str| {
+        runs.iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.metrics.get("roc_auc"))
+            .map_or("-".into(), |v| format!("{v:.4}"))
+    };
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.version.to_string(),
+                v.aliases.join(","),
+                v.run_id.clone(),
+                v.run_name.clone(),
+                v.family.clone(),
+                auc(&v.run_id),
+                format_ms(v.created_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(
+            &[
+                "VERSION",
+                "ALIASES",
+                "RUN",
+                "NAME",
+                "FAMILY",
+                "ROC AUC",
+                "REGISTERED (UTC)"
+            ],
+            &rows
+        )
+    );
+    println!();
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let v = |x: Option<i64>| x.map_or("-".into(), |v| v.to_string());
+            vec![
+                format_ms(e.at),
+                e.alias.clone(),
+                format!("{} → {}", v(e.from_version), v(e.to_version)),
+                e.actor.clone(),
+                e.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(&["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"], &rows)
+    );
+    Ok(0)
+}

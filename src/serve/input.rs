@@ -1,0 +1,549 @@
+//! Request bodies in every format the server speaks, turned into plain records (one JSON object
+//! per row, keyed by the raw CSV column names), and the JSON error every route answers with.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+pub type Record = Map<String, Value>;
+
+/// An error answer: a status and `{"error": "...", "fields": [...]}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.message });
+        if !self.fields.is_empty() {
+            body["fields"] = Value::from(self.fields);
+        }
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Parses a JSON body. Python's `json` module writes `NaN` for a missing value (pandas'
+/// `to_dict` rows carry them), which strict JSON forbids; outside strings it is read as null.
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    parse_json_checked(body).map(|(v, _)| v)
+}
+
+/// `parse_json`, and whether the body was strict JSON as sent (no `NaN` had to be read).
+pub fn parse_json_checked(body: &[u8]) -> Result<(Value, bool), ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok((v, true)),
+        Err(e) => {
+            if let Some(clean) = nan_to_null(body) {
+                if let Ok(v) = serde_json::from_slice(&clean) {
+                    return Ok((v, false));
+                }
+            }
+            Err(ApiError::bad_request(format!("malformed JSON: {e}")))
+        }
+    }
+}
+
+/// The body with every bare `NaN` token replaced by `null`, or None when it has none.
+fn nan_to_null(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 8);
+    let (mut in_str, mut escaped, mut changed) = (false, false, false);
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            out.push(b);
+            i += 1;
+        } else if b == b'"' {
+            in_str = true;
+            out.push(b);
+            i += 1;
+        } else if body[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            changed = true;
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// `/predict` and `/predict_outcome`: one object, or a list of objects. The flag says which.
+pub fn plain_records(v: Value) -> Result<(Vec<Record>, bool), ApiError> {
+    match v {
+        Value::Object(m) => Ok((vec![m], true)),
+        Value::Array(items) => Ok((objects(items, "the body")?, false)),
+        other => Err(ApiError::unprocessable(format!(
+            "expected a JSON object (one record) or an array of objects, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
+fn objects(items: Vec<Value>, what: &str) -> Result<Vec<Record>, ApiError> {
+    if items.is_empty() {
+        return Err(ApiError::unprocessable(format!("{what} holds no records")));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(m) => Ok(m),
+            other => Err(ApiError::unprocessable(format!(
+                "record {i} in {what}: expected an object, found {}",
+                kind(&other)
+            ))),
+        })
+        .collect()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// What an MLflow scoring request asked for.
+#[derive(Debug)]
+pub struct MlflowRequest {
+    pub records: Vec<Record>,
+    /// `params.predict_method`: `predict` (classes, the default) or `predict_proba`.
+    pub proba: bool,
+}
+
+const MLFLOW_KEYS: [&str; 4] = [
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+];
+
+/// MLflow's `/invocations` JSON: exactly one of `dataframe_split`, `dataframe_records`,
+/// `instances`, `inputs`, and optional `params`.
+pub fn mlflow_json(v: Value) -> Result<MlflowRequest, ApiError> {
+    let Value::Object(mut top) = v else {
+        return Err(ApiError::bad_request(format!(
+            "expected a JSON object with one of {}",
+            MLFLOW_KEYS.join(", ")
+        )));
+    };
+    let present: Vec<&str> = MLFLOW_KEYS
+        .iter()
+        .copied()
+        .filter(|k| top.contains_key(*k))
+        .collect();
+    if present.len() != 1 {
+        return Err(ApiError::bad_request(format!(
+            "the body must hold exactly one of {}; it holds {}",
+            MLFLOW_KEYS.join(", "),
+            if present.is_empty() {
+                "none".to_string()
+            } else {
+                present.join(" and ")
+            }
+        )));
+    }
+    let proba = match top.get("params").and_then(|p| p.get("predict_method")) {
+        None => false,
+        Some(Value::String(m)) if m == "predict" => false,
+        Some(Value::String(m)) if m == "predict_proba" => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "params.predict_method must be \"predict\" or \"predict_proba\", not {other}"
+            )))
+        }
+    };
+    let key = present[0];
+    let value = top.remove(key).unwrap_or(Value::Null);
+    let records = match key {
+        "dataframe_split" => dataframe_split(value)?,
+        "dataframe_records" => match value {
+            Value::Array(items) => objects(items, "dataframe_records")?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "dataframe_records must be an array of objects, found {}",
+                    kind(&other)
+                )))
+            }
+        },
+        _ => tensor_input(value, key)?,
+    };
+    Ok(MlflowRequest { records, proba })
+}
+
+/// pandas' `to_json(orient="split")`: `{"columns": [...], "data": [[...], ...]}`.
+fn dataframe_split(v: Value) -> Result<Vec<Record>, ApiError> {
+    let Value::Object(mut m) = v else {
+        return Err(ApiError::bad_request(
+            "dataframe_split must be an object with columns and data",
+        ));
+    };
+    let columns: Vec<String> = match m.remove("columns") {
+        Some(Value::Array(c)) => c
+            .into_iter()
+            .map(|c| match c {
+                Value::String(s) => Ok(s),
+                other => Err(ApiError::bad_request(format!(
+                    "dataframe_split.columns must hold strings, found {}",
+                    kind(&other)
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "dataframe_split needs a columns array naming the columns",
+            ))
+        }
+    };
+    let rows = match m.remove("data") {
+        Some(Value::Array(rows)) => rows,
+        _ => {
+            return Err(ApiError::bad_request(
+                "dataframe_split needs a data array of rows",
+            ))
+        }
+    };
+    if rows.is_empty() {
+        return Err(ApiError::unprocessable(
+            "dataframe_split.data holds no rows",
+        ));
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| match row {
+            Value::Array(cells) if cells.len() == columns.len() => {
+                Ok(columns.iter().cloned().zip(cells).collect())
+            }
+            Value::Array(cells) => Err(ApiError::unprocessable(format!(
+                "dataframe_split.data row {i} has {} values for {} columns",
+                cells.len(),
+                columns.len()
+            ))),
+            other => Err(ApiError::unprocessable(format!(
+                "dataframe_split.data row {i}: expected an array, found {}",
+                kind(&other)
+            ))),
+        })
+        .collect()
+}
+
+/// `instances` / `inputs`: a list of records, or one object of equally long columns.
+fn tensor_input(v: Value, key: &str) -> Result<Vec<Record>, ApiError> {
+    match v {
+        Value::Array(items) => {
+            if items.iter().any(|i| i.is_array()) {
+                return Err(ApiError::bad_request(format!(
+                    "{key} as arrays of values has no column names; send records (objects) or \
+                     use dataframe_split"
+                )));
+            }
+            objects(items, key)
+        }
+        Value::Object(cols) => columns_to_records(cols.into_iter().collect(), key),
+        other => Err(ApiError::bad_request(format!(
+            "{key} must be a list of records or an object of columns, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// Columns (name, values) of one length into records.
+fn columns_to_records(cols: Vec<(String, Value)>, what: &str) -> Result<Vec<Record>, ApiError> {
+    let mut lists = Vec::with_capacity(cols.len());
+    let mut len: Option<(usize, String)> = None;
+    for (name, v) in cols {
+        let values = match v {
+            Value::Array(a) => a,
+            scalar => vec![scalar],
+        };
+        match &len {
+            None => len = Some((values.len(), name.clone())),
+            Some((n, first)) if *n != values.len() => {
+                return Err(ApiError::unprocessable(format!(
+                    "{what}: column '{name}' has {} values but '{first}' has {n}",
+                    values.len()
+                )))
+            }
+            _ => {}
+        }
+        lists.push((name, values));
+    }
+    let n = len.map(|(n, _)| n).unwrap_or(0);
+    if n == 0 {
+        return Err(ApiError::unprocessable(format!("{what} holds no records")));
+    }
+    let mut records: Vec<Record> = (0..n).map(|_| Record::new()).collect();
+    for (name, values) in lists {
+        for (r, v) in records.iter_mut().zip(values) {
+            r.insert(name.clone(), v);
+        }
+    }
+    Ok(records)
+}
+
+/// Open Inference Protocol v2: `{"inputs": [{"name", "shape", "datatype", "data"}, ...]}`, one
+/// input tensor per column.
+pub fn v2_records(v: Value) -> Result<(Vec<Record>, Option<Value>), ApiError> {
+    let Value::Object(mut top) = v else {
+        return Err(ApiError::bad_request("expected a JSON object with inputs"));
+    };
+    let id = top.remove("id");
+    let Some(Value::Array(inputs)) = top.remove("inputs") else {
+        return Err(ApiError::bad_request(
+            "inputs must be an array of tensors {name, shape, datatype, data}",
+        ));
+    };
+    let mut cols = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.into_iter().enumerate() {
+        let Value::Object(mut t) = t else {
+            return Err(ApiError::bad_request(format!(
+                "inputs[{i}] must be a tensor object"
+            )));
+        };
+        let name = match t.remove("name") {
+            Some(Value::String(s)) => s,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "inputs[{i}] needs a name (the column)"
+                )))
+            }
+        };
+        let data = match t.remove("data") {
+            Some(Value::Array(d)) => d,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "inputs[{i}] ('{name}') needs a data array"
+                )))
+            }
+        };
+        // Row-major data may come nested ([[v], [v]]) for shape [n, 1].
+        let flat: Vec<Value> = data
+            .into_iter()
+            .flat_map(|d| match d {
+                Value::Array(inner) => inner,
+                v => vec![v],
+            })
+            .collect();
+        if let Some(Value::Array(shape)) = t.get("shape") {
+            let n: Option<u64> = shape.first().and_then(Value::as_u64);
+            if let Some(n) = n {
+                if n as usize != flat.len() {
+                    return Err(ApiError::unprocessable(format!(
+                        "inputs[{i}] ('{name}'): shape says {n} rows but data holds {}",
+                        flat.len()
+                    )));
+                }
+            }
+        }
+        cols.push((name, Value::Array(flat)));
+    }
+    Ok((columns_to_records(cols, "inputs")?, id))
+}
+
+/// MLflow's `text/csv`: a header row and data rows, cells as text (empty cells are missing).
+pub fn csv_records(body: &[u8]) -> Result<Vec<Record>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the CSV body is not valid UTF-8"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = split_csv_line(
+        lines
+            .next()
+            .ok_or_else(|| ApiError::unprocessable("the CSV body is empty"))?,
+    )
+    .map_err(|e| ApiError::bad_request(format!("CSV header: {e}")))?;
+    let mut records = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let row = i + 1;
+        let cells = split_csv_line(line)
+            .map_err(|e| ApiError::bad_request(format!("CSV row {row}: {e}")))?;
+        if cells.len() != header.len() {
+            return Err(ApiError::unprocessable(format!(
+                "CSV row {row} has {} fields but the header has {}",
+                cells.len(),
+                header.len()
+            )));
+        }
+        records.push(
+            header
+                .iter()
+                .cloned()
+                .zip(cells.into_iter().map(|c| {
+                    if c.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::String(c)
+                    }
+                }))
+                .collect(),
+        );
+    }
+    if records.is_empty() {
+        return Err(ApiError::unprocessable("the CSV body has no data rows"));
+    }
+    Ok(records)
+}
+
+/// One CSV line into fields, with RFC 4180 quoting (quoted fields do not span lines here).
+fn split_csv_line(line: &str) -> Result<Vec<String>, &'static str> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    cur.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' && at_start {
+            quoted = true;
+            at_start = false;
+        } else if c == ',' {
+            out.push(std::mem::take(&mut cur));
+            at_start = true;
+        } else {
+            cur.push(c);
+            at_start = false;
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field");
+    }
+    out.push(cur);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nan_outside_strings_is_null() {
+        let v = parse_json(br#"{"a": NaN, "b": "NaN", "c": [1, NaN], "d": "x\"NaN"}"#).unwrap();
+        assert_eq!(v["a"], Value::Null);
+        assert_eq!(v["b"], json!("NaN"));
+        assert_eq!(v["c"], json!([1, null]));
+        assert_eq!(v["d"], json!("x\"NaN"));
+        let e = parse_json(b"{\"a\": 1").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
+    }
+
+    #[test]
+    fn every_mlflow_format_gives_the_same_records() {
+        let want = vec![
+            json!({"a": 1, "b": "x"}).as_object().unwrap().clone(),
+            json!({"a": 2, "b": "y"}).as_object().unwrap().clone(),
+        ];
+        let bodies = [
+            json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1, "x"], [2, "y"]], "index": [0, 1]}}),
+            json!({"dataframe_records": [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]}),
+            json!({"instances": [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]}),
+            json!({"inputs": {"a": [1, 2], "b": ["x", "y"]}}),
+        ];
+        for b in bodies {
+            let r = mlflow_json(b.clone()).unwrap();
+            assert_eq!(r.records, want, "{b}");
+            assert!(!r.proba);
+        }
+        let csv = csv_records(b"a,b\n1,x\r\n2,\"y\"\n").unwrap();
+        assert_eq!(csv[1]["b"], json!("y"));
+        assert_eq!(csv[0]["a"], json!("1"));
+        let p = mlflow_json(
+            json!({"instances": [{"a": 1}], "params": {"predict_method": "predict_proba"}}),
+        )
+        .unwrap();
+        assert!(p.proba);
+    }
+
+    #[test]
+    fn mlflow_shape_errors_say_what_is_wrong() {
+        let two = mlflow_json(json!({"instances": [], "inputs": []})).unwrap_err();
+        assert!(
+            two.message.contains("instances and inputs"),
+            "{}",
+            two.message
+        );
+        let none = mlflow_json(json!({"rows": []})).unwrap_err();
+        assert!(none.message.contains("none"), "{}", none.message);
+        let ragged =
+            mlflow_json(json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}))
+                .unwrap_err();
+        assert_eq!(ragged.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            ragged.message.contains("row 0 has 1 values for 2"),
+            "{}",
+            ragged.message
+        );
+        let uneven = mlflow_json(json!({"inputs": {"a": [1, 2], "b": ["x"]}})).unwrap_err();
+        assert!(
+            uneven.message.contains("'b' has 1 values"),
+            "{}",
+            uneven.message
+        );
+        let csv = csv_records(b"a,b\n1\n").unwrap_err();
+        assert!(
+            csv.message.contains("row 1 has 1 fields"),
+            "{}",
+            csv.message
+        );
+    }
+
+    #[test]
+    fn v2_tensors_become_records() {
+        let (r, id) = v2_records(json!({"id": "q1", "inputs": [
+            {"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]},
+            {"name": "b", "shape": [2, 1], "datatype": "BYTES", "data": [["x"], ["y"]]}
+        ]}))
+        .unwrap();
+        assert_eq!(id, Some(json!("q1")));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1]["b"], json!("y"));
+        let bad =
+            v2_records(json!({"inputs": [{"name": "a", "shape": [3], "data": [1]}]})).unwrap_err();
+        assert!(bad.message.contains("shape says 3 rows"), "{}", bad.message);
+    }
+}

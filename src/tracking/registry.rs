@@ -1,0 +1,358 @@
+//! The model registry: numbered versions (one per promoted run), aliases that point at one
+//! version each, and an append-only audit log of every alias move.
+//!
+//! Every move is one immediate transaction that writes the alias and its event together, so a
+//! reader (the server polling an alias) sees the old version or the new one, never neither, and
+//! the log never disagrees with the aliases.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::util::now_ms;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub version: i64,
+    pub run_id: String,
+    pub run_name: String,
+    pub family: String,
+    pub sha256: String,
+    pub created_at: i64,
+    pub description: Option<String>,
+    /// Aliases pointing at this version now.
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasTarget {
+    pub alias: String,
+    pub version: i64,
+    pub run_id: String,
+    pub sha256: String,
+    /// Where training wrote the bundle (the workspace's content-addressed copy is preferred).
+    pub path: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasEvent {
+    pub id: i64,
+    pub alias: String,
+    pub from_version: Option<i64>,
+    pub to_version: Option<i64>,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+/// The result of moving an alias.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasMove {
+    pub alias: String,
+    pub from_version: Option<i64>,
+    pub to_version: i64,
+    pub run_id: String,
+    /// False when the alias already pointed there (nothing was written).
+    pub changed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(
+        "alias '{0}' is not valid: use 1 to 64 lowercase letters, digits, '-' or '_', \
+         starting with a letter"
+    )]
+    BadAlias(String),
+    #[error("run {run} is {status}; only a finished run with a model can be promoted")]
+    NotFinished { run: String, status: String },
+    #[error("run {0} has no model bundle recorded")]
+    NoBundle(String),
+    #[error("no model version {0}")]
+    NoSuchVersion(i64),
+    #[error("alias '{0}' has never been set")]
+    NoSuchAlias(String),
+    #[error("alias '{0}' has no earlier version to roll back to")]
+    NothingToRollBack(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Alias names are path segments and config values, so they stay plain.
+pub fn valid_alias(alias: &str) -> bool {
+    let mut chars = alias.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && alias.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl Store {
+    /// Points `alias` at `run`'s model, registering a new version for the run if it has none.
+    pub fn promote_run(
+        &mut self,
+        run: &str,
+        alias: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<AliasMove, RegistryError> {
+        if !valid_alias(alias) {
+            return Err(RegistryError::BadAlias(alias.to_string()));
+        }
+        let summary = self.get_run(run)?;
+        if summary.status != super::RunStatus::Finished {
+            return Err(RegistryError::NotFinished {
+                run: summary.id,
+                status: summary.status.as_str().to_string(),
+            });
+        }
+        let bundle = self
+            .artifacts(&summary.id)?
+            .into_iter()
+            .find(|a| a.name == "bundle")
+            .ok_or_else(|| RegistryError::NoBundle(summary.id.clone()))?;
+        self.registry_tx(|tx| {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM model_versions WHERE run_id = ?1",
+                    [&summary.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let version = match existing {
+                Some(v) => v,
+                None => {
+                    tx.execute(
+                        "INSERT INTO model_versions (version, run_id, sha256, created_at, description)
+                         VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions), ?1, ?2, ?3, ?4)",
+                        params![summary.id, bundle.sha256, now_ms(), summary.name],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let mv = move_alias(tx, alias, version, actor, reason)?;
+            Ok(Ok(AliasMove {
+                run_id: summary.id.clone(),
+                ..mv
+            }))
+        })
+    }
+
+    /// Points `alias` at an existing version.
+    pub fn set_alias(
+        &mut self,
+        alias: &str,
+        version: i64,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<AliasMove, RegistryError> {
+        if !valid_alias(alias) {
+            return Err(RegistryError::BadAlias(alias.to_string()));
+        }
+        self.registry_tx(|tx| {
+            let run_id: Option<String> = tx
+                .query_row(
+                    "SELECT run_id FROM model_versions WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(run_id) = run_id else {
+                return Ok(Err(RegistryError::NoSuchVersion(version)));
+            };
+            let mv = move_alias(tx, alias, version, actor, reason)?;
+            Ok(Ok(AliasMove { run_id, ..mv }))
+        })
+    }
+
+    /// Runs `f` in one immediate transaction, committed only when `f` succeeds.
+    fn registry_tx<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let res = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            if out.is_ok() {
+                tx.commit()?;
+            }
+            Ok(out)
+        })();
+        res.map_err(|e| self.err(e))?
+    }
+
+    /// Moves `alias` back to the version it pointed at before its last move.
+    pub fn rollback_alias(
+        &mut self,
+        alias: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<AliasMove, RegistryError> {
+        let last = self
+            .alias_events(Some(alias), 1)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| RegistryError::NoSuchAlias(alias.to_string()))?;
+        let to = last
+            .from_version
+            .ok_or_else(|| RegistryError::NothingToRollBack(alias.to_string()))?;
+        let reason = reason.map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "rollback from version {}",
+                last.to_version.map_or("-".into(), |v| v.to_string())
+            )
+        });
+        self.set_alias(alias, to, actor, Some(&reason))
+    }
+
+    /// Where `alias` points now, if anywhere.
+    pub fn alias_target(&self, alias: &str) -> Result<Option<AliasTarget>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT a.alias, a.version, v.run_id, v.sha256, a.updated_at,
+                        (SELECT path FROM artifacts WHERE run_id = v.run_id AND name = 'bundle')
+                 FROM aliases a JOIN model_versions v ON v.version = a.version
+                 WHERE a.alias = ?1",
+                [alias],
+                |r| {
+                    Ok(AliasTarget {
+                        alias: r.get(0)?,
+                        version: r.get(1)?,
+                        run_id: r.get(2)?,
+                        sha256: r.get(3)?,
+                        updated_at: r.get(4)?,
+                        path: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The version `alias` points at, and nothing else: the cheap question a server polls.
+    pub fn alias_version(&self, alias: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT version FROM aliases WHERE alias = ?1",
+                [alias],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every registered version, newest first, with the aliases on it.
+    pub fn model_versions(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        let res = (|| {
+            let mut st = self.conn.prepare(
+                "SELECT v.version, v.run_id, r.name, r.family, v.sha256, v.created_at, v.description,
+                        (SELECT group_concat(alias, ',') FROM
+                            (SELECT alias FROM aliases a WHERE a.version = v.version ORDER BY alias))
+                 FROM model_versions v JOIN runs r ON r.id = v.run_id
+                 ORDER BY v.version DESC",
+            )?;
+            let rows = st.query_map([], |r| {
+                let aliases: Option<String> = r.get(7)?;
+                Ok(ModelVersion {
+                    version: r.get(0)?,
+                    run_id: r.get(1)?,
+                    run_name: r.get(2)?,
+                    family: r.get(3)?,
+                    sha256: r.get(4)?,
+                    created_at: r.get(5)?,
+                    description: r.get(6)?,
+                    aliases: aliases
+                        .map(|a| a.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+
+    /// Every alias and the version it points at, by name.
+    pub fn aliases(&self) -> Result<Vec<AliasTarget>, StoreError> {
+        let names: Vec<String> = (|| {
+            let mut st = self
+                .conn
+                .prepare("SELECT alias FROM aliases ORDER BY alias")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })()
+        .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            if let Some(t) = self.alias_target(&n)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The audit log, newest first; `alias` narrows it to one alias.
+    pub fn alias_events(
+        &self,
+        alias: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AliasEvent>, StoreError> {
+        let res = (|| {
+            let mut st = self.conn.prepare(
+                "SELECT id, alias, from_version, to_version, actor, reason, at FROM alias_events
+                 WHERE ?1 IS NULL OR alias = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![alias, limit as i64], |r| {
+                Ok(AliasEvent {
+                    id: r.get(0)?,
+                    alias: r.get(1)?,
+                    from_version: r.get(2)?,
+                    to_version: r.get(3)?,
+                    actor: r.get(4)?,
+                    reason: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })();
+        res.map_err(|e| self.err(e))
+    }
+}
+
+/// Writes the alias and its audit event inside the caller's transaction.
+fn move_alias(
+    tx: &rusqlite::Transaction<'_>,
+    alias: &str,
+    version: i64,
+    actor: &str,
+    reason: Option<&str>,
+) -> rusqlite::Result<AliasMove> {
+    let from: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM aliases WHERE alias = ?1",
+            [alias],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let changed = from != Some(version);
+    if changed {
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO aliases (alias, version, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+            params![alias, version, now],
+        )?;
+        tx.execute(
+            "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![alias, from, version, actor, reason, now],
+        )?;
+    }
+    Ok(AliasMove {
+        alias: alias.to_string(),
+        from_version: from,
+        to_version: version,
+        run_id: String::new(),
+        changed,
+    })
+}
