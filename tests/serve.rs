@@ -904,3 +904,27 @@ fn concurrent_promotions_keep_the_alias_and_its_log_in_step() {
     let now = store.alias_version("production").unwrap();
     assert_eq!(now, events.last().unwrap().to_version);
 }
+
+#[test]
+fn a_full_prediction_log_drops_rows_and_counts_them() {
+    let ws = workspace();
+    run(ws.path(), &["promote", &run_id(ws.path(), "lr")]);
+    let srv = Server::start(ws.path(), None, &["--log-queue", "10"]);
+    let recs = test_records(ws.path(), 50);
+    let (s, v) = post_json(&format!("{}/predict", srv.base), &json!(recs));
+    // The answer does not depend on the log.
+    assert_eq!(s, 200);
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 50);
+    let (_, m) = call("GET", &format!("{}/metrics", srv.base), None, None);
+    let m = m.as_str().unwrap().to_string();
+    assert!(
+        m.contains("staytrack_prediction_log_dropped_total 40"),
+        "{m}"
+    );
+    assert!(srv.terminate().success());
+    let db = rusqlite::Connection::open(ws.path().join("staytrack.db")).unwrap();
+    let logged: i64 = db
+        .query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(logged, 10);
+}
