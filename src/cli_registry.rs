@@ -29,10 +29,10 @@ pub struct PromoteArgs {
 
 /// Who moved an alias, for the audit log.
 pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_string(),
+    }
 }
 
 pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
