@@ -7,6 +7,7 @@ pub mod cli_registry;
 pub mod cli_runs;
 pub mod config;
 pub mod data;
+pub mod drift;
 pub mod features;
 pub mod metrics;
 pub mod models;
