@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::profile::Profile;
+use crate::data::profile::{ColumnProfile, Profile};
 use crate::data::{DatasetSpec, Frame};
 use crate::features::FeaturePipeline;
 use crate::metrics::Evaluation;
@@ -68,6 +68,10 @@ pub struct Bundle {
     pub data: DataFingerprint,
     /// The training rows' distributions, the reference for drift.
     pub profile: Profile,
+    /// The distribution of the model's probabilities on the validation rows: the reference for
+    /// prediction drift. Absent in bundles written before it existed.
+    #[serde(default)]
+    pub prediction_profile: Option<ColumnProfile>,
     /// Validation metrics at training time.
     pub metrics: Evaluation,
     pub feature_names: Vec<String>,
@@ -145,6 +149,33 @@ impl Bundle {
             crate::util::atomic_write(&path, &bytes)?;
         }
         Ok((path, sha, bytes.len() as u64))
+    }
+
+    /// Loads a registered bundle by its digest: the workspace's content-addressed copy first,
+    /// then `recorded` (where training wrote it); the file must hash to `sha256`.
+    pub fn load_registered(
+        artifacts_dir: &Path,
+        sha256: &str,
+        recorded: Option<&str>,
+    ) -> Result<Bundle, String> {
+        let addressed = artifacts_dir
+            .join(sha256.get(..2).unwrap_or("__"))
+            .join(format!("{sha256}.bundle"));
+        let candidates: Vec<PathBuf> = std::iter::once(addressed)
+            .chain(recorded.map(PathBuf::from))
+            .collect();
+        let path = candidates
+            .iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("no bundle file at {}", candidates[0].display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if sha256_hex(&bytes) != sha256 {
+            return Err(format!(
+                "{}: sha256 differs from the registered {sha256}",
+                path.display()
+            ));
+        }
+        Bundle::from_bytes(&bytes, path).map_err(|e| e.to_string())
     }
 
     /// Probabilities for the rows of `frame`.

@@ -60,7 +60,7 @@ pub enum Command {
     /// Serve predictions over HTTP, following an alias as it moves
     Serve(ServeArgs),
     /// Check data drift against the production model's training profile
-    Drift(Later),
+    Drift(crate::cli_drift::DriftArgs),
     /// Render PNG reports of runs and drift
     Report(Later),
     /// Share runs and models through an S3 bucket
@@ -228,7 +228,7 @@ fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
     eprintln!(
         "staytrack {what}: not built yet in this version ({planned}). \
          Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`, \
-         `staytrack promote`, `staytrack registry`, `staytrack serve`."
+         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`."
     );
     Ok(EXIT_NOT_BUILT)
 }
@@ -246,7 +246,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Registry { json }) => crate::cli_registry::registry(&cfg, json),
         Some(Command::Score(_)) => not_built("score", "batch scoring"),
         Some(Command::Serve(args)) => serve(&cfg, args),
-        Some(Command::Drift(_)) => not_built("drift", "drift monitoring"),
+        Some(Command::Drift(args)) => crate::cli_drift::run(&cfg, args),
         Some(Command::Report(_)) => not_built("report", "PNG reports"),
         Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
         Some(Command::Runs(RunsCommand::List {

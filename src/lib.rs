@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod cli_drift;
 pub mod cli_registry;
 pub mod cli_runs;
 pub mod config;

@@ -13,6 +13,7 @@ use ndarray::Array2;
 
 use crate::bundle::{sha256_hex, Bundle, DataFingerprint, BUNDLE_FORMAT};
 use crate::data::profile::Profile;
+use crate::data::profile::{ColumnProfile, PREDICTION_COLUMN};
 use crate::data::split::stratified_split;
 use crate::data::{DatasetSpec, Labels};
 use crate::features::FeaturePipeline;
@@ -275,6 +276,7 @@ fn run_one(
             seed: data.seed,
         },
         profile: data.profile.clone(),
+        prediction_profile: Some(ColumnProfile::numeric(PREDICTION_COLUMN, &p)),
         metrics: evaluation.clone(),
         feature_names: feature_names.clone(),
         importance: fitted.importance.clone(),

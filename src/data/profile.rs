@@ -35,6 +35,16 @@ pub enum ColumnProfile {
     },
 }
 
+/// The name prediction drift reports the predicted probability under.
+pub const PREDICTION_COLUMN: &str = "predicted probability";
+
+impl ColumnProfile {
+    /// The profile of one numeric column.
+    pub fn numeric(name: &str, values: &[f64]) -> ColumnProfile {
+        numeric(name, values)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub rows: u64,

@@ -5,11 +5,12 @@
 //! request sees either the old model or the new one.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::metrics::Metrics;
-use crate::bundle::{sha256_hex, Bundle};
+use crate::bundle::Bundle;
 use crate::tracking::{AliasTarget, Store};
 
 pub struct Loaded {
@@ -126,28 +127,7 @@ impl ModelSlot {
         }
     }
 
-    /// The workspace's content-addressed copy first, then the path training recorded; the
-    /// file's digest must be the registered one.
     fn load(&self, t: &AliasTarget) -> Result<Bundle, String> {
-        let addressed = self
-            .artifacts_dir
-            .join(t.sha256.get(..2).unwrap_or("__"))
-            .join(format!("{}.bundle", t.sha256));
-        let candidates: Vec<PathBuf> = std::iter::once(addressed)
-            .chain(t.path.as_ref().map(PathBuf::from))
-            .collect();
-        let path = candidates
-            .iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| format!("no bundle file at {}", candidates[0].display()))?;
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if sha256_hex(&bytes) != t.sha256 {
-            return Err(format!(
-                "{}: sha256 differs from the registered {}",
-                path.display(),
-                t.sha256
-            ));
-        }
-        Bundle::from_bytes(&bytes, path).map_err(|e| e.to_string())
+        Bundle::load_registered(&self.artifacts_dir, &t.sha256, t.path.as_deref())
     }
 }

@@ -1,6 +1,7 @@
 //! The tracking store: one SQLite file holding experiments, runs, params, metrics, curves,
 //! artifacts, the model registry, predictions and drift reports.
 
+pub mod drift;
 pub mod predictions;
 pub mod registry;
 pub mod runs;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use drift::DriftRow;
 pub use predictions::PredictionRow;
 pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError};
 pub use runs::{ArtifactRow, NewRun, RunRecord, RunStatus, RunSummary};
