@@ -62,7 +62,7 @@ pub enum Command {
     /// Check data drift against the production model's training profile
     Drift(crate::cli_drift::DriftArgs),
     /// Render PNG reports of runs and drift
-    Report(Later),
+    Report(crate::cli_report::ReportArgs),
     /// Share runs and models through an S3 bucket
     Sync(Later),
     /// Generate and check datasets
@@ -228,7 +228,7 @@ fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
     eprintln!(
         "staytrack {what}: not built yet in this version ({planned}). \
          Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`, \
-         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`."
+         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`, `staytrack report`."
     );
     Ok(EXIT_NOT_BUILT)
 }
@@ -247,7 +247,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Score(_)) => not_built("score", "batch scoring"),
         Some(Command::Serve(args)) => serve(&cfg, args),
         Some(Command::Drift(args)) => crate::cli_drift::run(&cfg, args),
-        Some(Command::Report(_)) => not_built("report", "PNG reports"),
+        Some(Command::Report(args)) => crate::cli_report::run(&cfg, args),
         Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
         Some(Command::Runs(RunsCommand::List {
             status,

@@ -498,10 +498,8 @@ fn chart_bins(
         if a.len().max(b.len()) > 20 {
             let (edges, ra) = histogram(a, b, 20, a, rn);
             let (_, ca) = histogram(a, b, 20, b, cn);
-            let labels = edges
-                .windows(2)
-                .map(|w| format!("{}–{}", short(w[0]), short(w[1])))
-                .collect();
+            // Each bin by its lower edge.
+            let labels = edges.windows(2).map(|w| short(w[0])).collect();
             return (labels, ra, ca);
         }
         let keys: BTreeSet<u64> = a.iter().chain(b).map(|p| p.0.to_bits()).collect();

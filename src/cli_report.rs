@@ -1,0 +1,111 @@
+//! `staytrack report`: PNG charts of runs and of a drift report.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli_drift::StoredDrift;
+use crate::config::Config;
+use crate::report::{self, RunChart};
+use crate::tracking::{RunStatus, Store};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Runs to chart (id, or a unique prefix or suffix); repeat for several
+    /// [default: the finished runs, newest first, at most 8]
+    #[arg(long = "run", value_name = "ID")]
+    pub runs: Vec<String>,
+    /// A stored drift report id, or `latest` [default: the latest, when there is one]
+    #[arg(long, value_name = "ID")]
+    pub drift: Option<String>,
+    /// Only the drift charts
+    #[arg(long, conflicts_with = "runs")]
+    pub drift_only: bool,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+}
+
+fn curve<T: serde::de::DeserializeOwned + Default>(
+    curves: &std::collections::BTreeMap<String, String>,
+    kind: &str,
+) -> T {
+    curves
+        .get(kind)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
+}
+
+pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&cfg.db_path)?;
+    let mut written = Vec::new();
+    if !a.drift_only {
+        let runs = if a.runs.is_empty() {
+            let mut all = store.list_runs()?;
+            all.retain(|r| r.status == RunStatus::Finished);
+            all.truncate(8);
+            all
+        } else {
+            a.runs
+                .iter()
+                .map(|id| store.get_run(id))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        for r in &runs {
+            anyhow::ensure!(
+                r.status == RunStatus::Finished,
+                "run {} is {}; only finished runs have curves to chart",
+                r.id,
+                r.status.as_str()
+            );
+        }
+        if runs.is_empty() && a.drift.is_none() {
+            anyhow::bail!("no finished runs to report on; train some first (`staytrack train`)");
+        }
+        if !runs.is_empty() {
+            let charts: Vec<RunChart> = runs
+                .iter()
+                .map(|r| {
+                    let curves = store.curves(&r.id)?;
+                    Ok(RunChart {
+                        label: format!("{} ({}, …{})", r.name, r.family, &r.id[r.id.len() - 6..]),
+                        metrics: r.metrics.clone(),
+                        roc: curve(&curves, "roc"),
+                        pr: curve(&curves, "pr"),
+                        calibration: curve(&curves, "calibration"),
+                        confusion: curve(&curves, "confusion"),
+                        importance: curve(&curves, "importance"),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            written.extend(report::render_runs(&charts, &a.out)?);
+        }
+    }
+    let drift_id =
+        match a.drift.as_deref() {
+            None | Some("latest") => None,
+            Some(id) => Some(id.parse::<i64>().ok().with_context(|| {
+                format!("--drift '{id}': give a report id (a number) or latest")
+            })?),
+        };
+    match store.drift_report(drift_id)? {
+        Some(row) => {
+            let stored: StoredDrift = serde_json::from_str(&row.report)
+                .with_context(|| format!("drift report {} cannot be read", row.id))?;
+            written.extend(report::render_drift(&stored, &a.out)?);
+        }
+        None if drift_id.is_some() || a.drift_only || a.drift.is_some() => {
+            anyhow::bail!(
+                "no drift report {}in {}; run `staytrack drift` first",
+                drift_id.map_or(String::new(), |i| format!("{i} ")),
+                cfg.db_path.display()
+            )
+        }
+        None => {}
+    }
+    for p in &written {
+        println!("{}", p.display());
+    }
+    Ok(0)
+}

@@ -1,0 +1,794 @@
+//! PNG reports with plotters: confusion matrices, ROC and PR curves, metric bars, calibration,
+//! feature importance, and drift (statistic against threshold, reference-versus-current
+//! histograms, drift across windows).
+//!
+//! Text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate), so reports render
+//! the same on a machine with no font packages. Every file is drawn to a temporary name in the
+//! output folder and renamed into place, so a reader never sees half a PNG.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::cli_drift::StoredDrift;
+use crate::drift::ColumnDrift;
+use crate::metrics::{Confusion, Curve};
+
+const FONT: &str = "sans-serif";
+
+/// One run as the charts need it.
+#[derive(Debug, Clone)]
+pub struct RunChart {
+    pub label: String,
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    pub roc: Curve,
+    pub pr: Curve,
+    pub calibration: Curve,
+    pub confusion: Confusion,
+    pub importance: Vec<(String, f64)>,
+}
+
+/// Tableau's ten colours: distinct, and readable for most colour-blind readers.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Registers the embedded font once per process.
+fn fonts() -> anyhow::Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .map_err(|_| "the embedded DejaVu Sans font could not be read".to_string())?;
+        plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold())
+            .map_err(|_| "the embedded DejaVu Sans Bold font could not be read".to_string())
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+fn pe<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// Draws into `dir/name` through a temporary file and a rename.
+fn png(
+    dir: &Path,
+    name: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<PathBuf> {
+    fonts()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.partial.png"));
+    {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(pe)?;
+        let res = draw(&root);
+        if let Err(e) = res {
+            drop(root);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        root.present()
+            .map_err(|e| anyhow!("writing {}: {e:?}", path.display()))?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Every run chart for `runs`; returns the files written.
+pub fn render_runs(runs: &[RunChart], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    anyhow::ensure!(!runs.is_empty(), "no runs to report on");
+    Ok(vec![
+        confusion_matrices(runs, dir)?,
+        roc_pr(runs, dir)?,
+        metric_bars(runs, dir)?,
+        calibration(runs, dir)?,
+        importance(runs, dir)?,
+    ])
+}
+
+fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    let n = runs.len();
+    let cols = n.min(4);
+    let rows = n.div_ceil(cols);
+    let size = (420 * cols as u32, 80 + 420 * rows as u32);
+    png(dir, "confusion_matrices.png", size, |root| {
+        let (head, body) = root.split_vertically(70);
+        head.titled(
+            "Confusion matrices on the validation rows (threshold 0.5)",
+            (FONT, 26).into_font().style(FontStyle::Bold),
+        )
+        .map_err(pe)?;
+        let panels = body.split_evenly((rows, cols));
+        for (run, area) in runs.iter().zip(panels.iter()) {
+            let c = run.confusion;
+            let mut chart = ChartBuilder::on(area)
+                .caption(&run.label, (FONT, 17))
+                .margin(12)
+                .x_label_area_size(50)
+                .y_label_area_size(90)
+                .build_cartesian_2d(0f64..2f64, 0f64..2f64)
+                .map_err(pe)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(5)
+                .y_labels(5)
+                .x_label_formatter(&|x| match x {
+                    x if (x - 0.5).abs() < 1e-9 => "≤ 30 days".into(),
+                    x if (x - 1.5).abs() < 1e-9 => "> 30 days".into(),
+                    _ => String::new(),
+                })
+                .y_label_formatter(&|y| match y {
+                    y if (y - 1.5).abs() < 1e-9 => "≤ 30 days".into(),
+                    y if (y - 0.5).abs() < 1e-9 => "> 30 days".into(),
+                    _ => String::new(),
+                })
+                .label_style((FONT, 13))
+                .x_desc("Predicted")
+                .y_desc("Actual")
+                .axis_desc_style((FONT, 15))
+                .draw()
+                .map_err(pe)?;
+            // (predicted, actual, count, share of the actual class)
+            let neg = (c.tn + c.fp).max(1) as f64;
+            let pos = (c.fn_ + c.tp).max(1) as f64;
+            let cells = [
+                (0, 1, "TN", c.tn, c.tn as f64 / neg),
+                (1, 1, "FP", c.fp, c.fp as f64 / neg),
+                (0, 0, "FN", c.fn_, c.fn_ as f64 / pos),
+                (1, 0, "TP", c.tp, c.tp as f64 / pos),
+            ];
+            for (x, y, name, count, rate) in cells {
+                let shade = (255.0 - 190.0 * rate) as u8;
+                let fill = RGBColor(shade, (shade as f64 * 0.9 + 20.0) as u8, 255);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x as f64, y as f64), (x as f64 + 1.0, y as f64 + 1.0)],
+                        fill.filled(),
+                    )))
+                    .map_err(pe)?;
+                let ink = if rate > 0.55 { WHITE } else { BLACK };
+                for (i, line) in [
+                    name.to_string(),
+                    crate::util::thousands(count as usize),
+                    format!("{:.1} % of actual", rate * 100.0),
+                ]
+                .iter()
+                .enumerate()
+                {
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            line.clone(),
+                            (x as f64 + 0.5, y as f64 + 0.72 - 0.2 * i as f64),
+                            (FONT, if i == 1 { 20 } else { 14 })
+                                .into_font()
+                                .color(&ink)
+                                .pos(plotters::style::text_anchor::Pos::new(
+                                    plotters::style::text_anchor::HPos::Center,
+                                    plotters::style::text_anchor::VPos::Center,
+                                )),
+                        )))
+                        .map_err(pe)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    png(dir, "roc_pr_curves.png", (1500, 680), |root| {
+        let (left, right) = root.split_horizontally(750);
+        for (area, roc) in [(left, true), (right, false)] {
+            let mut chart = ChartBuilder::on(&area)
+                .caption(
+                    if roc {
+                        "ROC curves (validation rows)"
+                    } else {
+                        "Precision-recall curves (validation rows)"
+                    },
+                    (FONT, 22),
+                )
+                .margin(18)
+                .x_label_area_size(50)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
+                .map_err(pe)?;
+            chart
+                .configure_mesh()
+                .x_desc(if roc {
+                    "False positive rate"
+                } else {
+                    "Recall (share of long stays found)"
+                })
+                .y_desc(if roc {
+                    "True positive rate"
+                } else {
+                    "Precision"
+                })
+                .axis_desc_style((FONT, 16))
+                .label_style((FONT, 13))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(pe)?;
+            if roc {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(0.0, 0.0), (1.0, 1.0)],
+                        6,
+                        4,
+                        RGBColor(150, 150, 150).into(),
+                    ))
+                    .map_err(pe)?
+                    .label("chance")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(150, 150, 150))
+                    });
+            }
+            for (i, r) in runs.iter().enumerate() {
+                let curve = if roc { &r.roc } else { &r.pr };
+                let (key, name) = if roc {
+                    ("roc_auc", "AUC")
+                } else {
+                    ("pr_auc", "AP")
+                };
+                let col = color(i);
+                // A PR curve's (0, 0) is the empty prediction set, not a point on the curve.
+                let pts: Vec<(f64, f64)> = curve
+                    .x
+                    .iter()
+                    .zip(&curve.y)
+                    .map(|(x, y)| (*x, *y))
+                    .filter(|p| roc || *p != (0.0, 0.0))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts, col.stroke_width(2)))
+                    .map_err(pe)?
+                    .label(format!(
+                        "{} ({name} {:.4})",
+                        r.label,
+                        r.metrics.get(key).copied().unwrap_or(f64::NAN)
+                    ))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(if roc {
+                    SeriesLabelPosition::LowerRight
+                } else {
+                    SeriesLabelPosition::LowerLeft
+                })
+                .label_font((FONT, 14))
+                .background_style(WHITE.mix(0.9))
+                .border_style(RGBColor(180, 180, 180))
+                .draw()
+                .map_err(pe)?;
+        }
+        Ok(())
+    })
+}
+
+const BAR_METRICS: [(&str, &str); 6] = [
+    ("roc_auc", "ROC AUC"),
+    ("pr_auc", "PR AUC"),
+    ("f1", "F1"),
+    ("accuracy", "Accuracy"),
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+];
+
+fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    png(dir, "metrics.png", (1400, 640), |root| {
+        let groups = BAR_METRICS.len() as f64;
+        let lo = runs
+            .iter()
+            .flat_map(|r| BAR_METRICS.iter().filter_map(|(k, _)| r.metrics.get(*k)))
+            .fold(1.0f64, |a, b| a.min(*b));
+        let y0 = ((lo - 0.1).max(0.0) * 10.0).floor() / 10.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Validation metrics by run (higher is better)", (FONT, 24))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..groups, y0..1f64)
+            .map_err(pe)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(BAR_METRICS.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x.fract() - 0.5).abs() < 0.01 && i < BAR_METRICS.len() {
+                    BAR_METRICS[i].1.to_string()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("Score")
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 15))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(pe)?;
+        let n = runs.len() as f64;
+        let width = 0.8 / n;
+        for (i, r) in runs.iter().enumerate() {
+            let col = color(i);
+            let bars: Vec<_> = BAR_METRICS
+                .iter()
+                .enumerate()
+                .filter_map(|(g, (k, _))| {
+                    let v = *r.metrics.get(*k)?;
+                    let x0 = g as f64 + 0.1 + i as f64 * width;
+                    Some(Rectangle::new(
+                        [(x0, y0), (x0 + width * 0.92, v)],
+                        col.filled(),
+                    ))
+                })
+                .collect();
+            chart
+                .draw_series(bars)
+                .map_err(pe)?
+                .label(r.label.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(pe)?;
+        Ok(())
+    })
+}
+
+fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    png(dir, "calibration.png", (800, 760), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Calibration: predicted against observed", (FONT, 22))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+            .map_err(pe)?;
+        chart
+            .configure_mesh()
+            .x_desc("Mean predicted probability of a stay over 30 days")
+            .y_desc("Observed share of stays over 30 days")
+            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 13))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(pe)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                6,
+                4,
+                RGBColor(150, 150, 150).into(),
+            ))
+            .map_err(pe)?
+            .label("perfectly calibrated")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(150, 150, 150)));
+        for (i, r) in runs.iter().enumerate() {
+            let col = color(i);
+            let pts: Vec<(f64, f64)> = r
+                .calibration
+                .x
+                .iter()
+                .zip(&r.calibration.y)
+                .map(|(x, y)| (*x, *y))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
+                .map_err(pe)?
+                .label(format!(
+                    "{} (Brier {:.4})",
+                    r.label,
+                    r.metrics.get("brier").copied().unwrap_or(f64::NAN)
+                ))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+                .map_err(pe)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(pe)?;
+        Ok(())
+    })
+}
+
+fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    let shown: Vec<&RunChart> = runs.iter().take(4).collect();
+    let top = 15;
+    let cols = shown.len().min(2);
+    let rows = shown.len().div_ceil(cols);
+    png(
+        dir,
+        "feature_importance.png",
+        (900 * cols as u32, 560 * rows as u32),
+        |root| {
+            let panels = root.split_evenly((rows, cols));
+            for (k, (r, area)) in shown.iter().zip(panels.iter()).enumerate() {
+                let total: f64 = r
+                    .importance
+                    .iter()
+                    .map(|(_, v)| v.abs())
+                    .sum::<f64>()
+                    .max(1e-300);
+                let items: Vec<(String, f64)> = r
+                    .importance
+                    .iter()
+                    .take(top)
+                    .map(|(n, v)| (n.clone(), v.abs() / total))
+                    .collect();
+                let max = items.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.1;
+                let n = items.len().max(1);
+                let labels: Vec<String> = items.iter().map(|p| p.0.clone()).collect();
+                let mut chart = ChartBuilder::on(area)
+                    .caption(format!("Top features: {}", r.label), (FONT, 18))
+                    .margin(14)
+                    .x_label_area_size(44)
+                    .y_label_area_size(250)
+                    .build_cartesian_2d(0f64..max, 0f64..n as f64)
+                    .map_err(pe)?;
+                chart
+                    .configure_mesh()
+                    .disable_y_mesh()
+                    .y_labels(n * 2 + 1)
+                    .y_label_formatter(&|y| {
+                        let i = y.floor() as usize;
+                        if (y.fract() - 0.5).abs() < 0.01 && i < labels.len() {
+                            labels[labels.len() - 1 - i].clone()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .x_label_formatter(&|x| {
+                        if max < 0.05 {
+                            format!("{:.1} %", x * 100.0)
+                        } else {
+                            format!("{:.0} %", x * 100.0)
+                        }
+                    })
+                    .x_desc("Share of the model's total importance")
+                    .axis_desc_style((FONT, 14))
+                    .label_style((FONT, 12))
+                    .light_line_style(RGBColor(235, 235, 235))
+                    .draw()
+                    .map_err(pe)?;
+                let col = color(k);
+                chart
+                    .draw_series(items.iter().enumerate().map(|(i, (_, v))| {
+                        let y = (n - 1 - i) as f64;
+                        Rectangle::new([(0.0, y + 0.15), (*v, y + 0.85)], col.filled())
+                    }))
+                    .map_err(pe)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Every drift chart for a stored report; returns the files written.
+pub fn render_drift(d: &StoredDrift, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = vec![drift_summary(d, dir)?, drift_columns(d, dir)?];
+    if d.windows.len() > 1 {
+        out.push(drift_windows(d, dir)?);
+    }
+    Ok(out)
+}
+
+fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
+    let r = &d.report;
+    let cols: Vec<&ColumnDrift> = r.columns.iter().chain(r.prediction.iter()).collect();
+    let n = cols.len().max(1);
+    png(
+        dir,
+        "drift_summary.png",
+        (1300, 140 + 34 * n as u32),
+        |root| {
+            let max = cols
+                .iter()
+                .map(|c| c.statistic.max(c.threshold))
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max)
+                * 1.15;
+            let labels: Vec<String> = cols
+                .iter()
+                .map(|c| format!("{} · {}", c.column, c.test.name()))
+                .collect();
+            let verdict = if r.dataset_drift {
+                format!(
+                    "DATASET DRIFT: {} of {} columns drifted",
+                    r.drifted,
+                    r.columns.len()
+                )
+            } else {
+                format!(
+                    "No dataset drift: {} of {} columns drifted",
+                    r.drifted,
+                    r.columns.len()
+                )
+            };
+            let mut chart = ChartBuilder::on(root)
+                .caption(
+                    format!(
+                        "Drift per column, statistic against its threshold (black tick). {verdict}"
+                    ),
+                    (FONT, 19),
+                )
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(380)
+                .build_cartesian_2d(0f64..max.max(1e-6), 0f64..n as f64)
+                .map_err(pe)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n * 2 + 1)
+                .y_label_formatter(&|y| {
+                    let i = y.floor() as usize;
+                    if (y.fract() - 0.5).abs() < 0.01 && i < labels.len() {
+                        labels[labels.len() - 1 - i].clone()
+                    } else {
+                        String::new()
+                    }
+                })
+                .x_desc("Statistic (distances drift at or above the tick; p-values drift below it)")
+                .axis_desc_style((FONT, 14))
+                .label_style((FONT, 13))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(pe)?;
+            for (i, c) in cols.iter().enumerate() {
+                let y = (n - 1 - i) as f64;
+                let fill = if c.drifted {
+                    RGBColor(214, 39, 40)
+                } else {
+                    RGBColor(31, 119, 180)
+                };
+                let v = if c.statistic.is_finite() {
+                    c.statistic
+                } else {
+                    max
+                };
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(0.0, y + 0.2), (v, y + 0.8)],
+                        fill.filled(),
+                    )))
+                    .map_err(pe)?;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(c.threshold, y + 0.05), (c.threshold, y + 0.95)],
+                        BLACK.stroke_width(3),
+                    )))
+                    .map_err(pe)?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{:.4}", c.statistic),
+                        (v, y + 0.5),
+                        (FONT, 12).into_font().color(&BLACK).pos(
+                            plotters::style::text_anchor::Pos::new(
+                                plotters::style::text_anchor::HPos::Left,
+                                plotters::style::text_anchor::VPos::Center,
+                            ),
+                        ),
+                    )))
+                    .map_err(pe)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+fn drift_columns(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
+    let cols: Vec<&ColumnDrift> = d
+        .report
+        .columns
+        .iter()
+        .chain(d.report.prediction.iter())
+        .collect();
+    let per_row = 4;
+    let rows = cols.len().div_ceil(per_row).max(1);
+    png(
+        dir,
+        "drift_distributions.png",
+        (1800, 80 + 360 * rows as u32),
+        |root| {
+            let (head, body) = root.split_vertically(70);
+            head.titled(
+                "Reference (blue) against current (orange): share of rows per value or bin",
+                (FONT, 24),
+            )
+            .map_err(pe)?;
+            let panels = body.split_evenly((rows, per_row));
+            for (c, area) in cols.iter().zip(panels.iter()) {
+                let n = c.bins.len().max(1);
+                let top = c
+                    .reference_shares
+                    .iter()
+                    .chain(&c.current_shares)
+                    .fold(0.0f64, |a, b| a.max(*b))
+                    * 1.15;
+                let labels = c.bins.clone();
+                let step = n.div_ceil(8);
+                let mut chart = ChartBuilder::on(area)
+                    .caption(
+                        format!(
+                            "{}{}: {:.3}",
+                            c.column,
+                            if c.drifted { " (DRIFT)" } else { "" },
+                            c.statistic
+                        ),
+                        (FONT, 15).into_font().color(if c.drifted {
+                            &RGBColor(214, 39, 40)
+                        } else {
+                            &BLACK
+                        }),
+                    )
+                    .margin(10)
+                    .x_label_area_size(40)
+                    .y_label_area_size(50)
+                    .build_cartesian_2d(0f64..n as f64, 0f64..top.max(1e-6))
+                    .map_err(pe)?;
+                chart
+                    .configure_mesh()
+                    .disable_x_mesh()
+                    .x_labels(n * 2 + 1)
+                    .x_label_formatter(&|x| {
+                        let i = x.floor() as usize;
+                        if (x.fract() - 0.5).abs() < 0.01 && i < labels.len() && i % step == 0 {
+                            let l = &labels[i];
+                            l.chars().take(12).collect()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .y_label_formatter(&|y| format!("{:.0} %", y * 100.0))
+                    .label_style((FONT, 11))
+                    .light_line_style(RGBColor(240, 240, 240))
+                    .draw()
+                    .map_err(pe)?;
+                for (k, (shares, col)) in [
+                    (&c.reference_shares, RGBColor(31, 119, 180)),
+                    (&c.current_shares, RGBColor(255, 127, 14)),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    chart
+                        .draw_series(shares.iter().enumerate().map(|(i, s)| {
+                            let x0 = i as f64 + 0.1 + 0.4 * k as f64;
+                            Rectangle::new([(x0, 0.0), (x0 + 0.38, *s)], col.filled())
+                        }))
+                        .map_err(pe)?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+fn drift_windows(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
+    png(dir, "drift_windows.png", (1400, 620), |root| {
+        let n = d.windows.len();
+        let labels: Vec<String> = d.windows.iter().map(|w| w.label.clone()).collect();
+        let top = d
+            .windows
+            .iter()
+            .map(|w| w.share)
+            .chain(d.windows.iter().filter_map(|w| w.prediction_statistic))
+            .fold(d.report.share_threshold, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Drift across windows of the prediction log", (FONT, 22))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..(n as f64 - 1.0).max(1.0), 0f64..top.max(0.01))
+            .map_err(pe)?;
+        let step = n.div_ceil(8).max(1);
+        chart
+            .configure_mesh()
+            .x_labels(n.min(50))
+            .x_label_formatter(&|x| {
+                let i = x.round() as usize;
+                if (x - x.round()).abs() < 1e-6 && i < labels.len() && i % step == 0 {
+                    labels[i].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("Window start (UTC)")
+            .y_desc("Share of drifted columns / prediction Wasserstein")
+            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(pe)?;
+        let shares: Vec<(f64, f64)> = d
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i as f64, w.share))
+            .collect();
+        let c0 = color(0);
+        chart
+            .draw_series(LineSeries::new(shares.clone(), c0.stroke_width(2)))
+            .map_err(pe)?
+            .label("share of drifted columns")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c0.stroke_width(3)));
+        chart
+            .draw_series(shares.into_iter().map(|p| Circle::new(p, 4, c0.filled())))
+            .map_err(pe)?;
+        let preds: Vec<(f64, f64)> = d
+            .windows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((i as f64, w.prediction_statistic?)))
+            .collect();
+        if !preds.is_empty() {
+            let c1 = color(1);
+            chart
+                .draw_series(LineSeries::new(preds, c1.stroke_width(2)))
+                .map_err(pe)?
+                .label("prediction drift (Wasserstein, normed)")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], c1.stroke_width(3))
+                });
+        }
+        let t = d.report.share_threshold;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, t), ((n as f64 - 1.0).max(1.0), t)],
+                8,
+                5,
+                RGBColor(214, 39, 40).stroke_width(2),
+            ))
+            .map_err(pe)?
+            .label(format!("dataset drift at a share of {t}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(214, 39, 40)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()
+            .map_err(pe)?;
+        Ok(())
+    })
+}
