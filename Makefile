@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: setup build test lint fmt run train serve synth check-data bench-load bench-peers bench-serve peer-auc
+.PHONY: setup build test lint fmt run train serve drift report synth check-data bench-load bench-peers bench-serve bench-drift peer-auc
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -37,6 +37,14 @@ train:
 serve:
 	cargo run --release -- serve
 
+## drift: data/test_data.csv against the production model's training profile
+drift:
+	cargo run --release -- drift
+
+## report: PNG charts of the finished runs and the latest drift report in reports/
+report:
+	cargo run --release -- report --out reports
+
 ## synth: regenerate the default synthetic files in data/
 synth:
 	cargo run --release -- data synth
@@ -56,6 +64,10 @@ bench-peers:
 ## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
 bench-serve:
 	bash bench/serve.sh
+
+## bench-drift: drift of the full test file, and Evidently's DataDriftPreset on the same files
+bench-drift:
+	bash bench/drift.sh
 
 ## peer-auc: scikit-learn's AUCs on data/train_data.csv (needs scikit-learn and pandas)
 peer-auc:
