@@ -1,33 +1,11 @@
 //! `staytrack drift` through the real binary: the synthetic drift modes, the prediction log cut
 //! into windows, stored reports and bad arguments.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{csv_records, json, ok, run};
 
 use serde_json::Value;
-
-fn run(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_staytrack"))
-        .args(args)
-        .env("STAYTRACK_HOME", ws)
-        .output()
-        .unwrap()
-}
-
-fn ok(ws: &Path, args: &[&str]) -> Output {
-    let o = run(ws, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 /// Synthetic data, an lr run promoted to production.
 fn workspace() -> tempfile::TempDir {
@@ -184,37 +162,21 @@ fn synthetic_drift_modes_are_found_on_the_columns_that_moved() {
 fn the_prediction_log_is_cut_into_windows() {
     let dir = workspace();
     let ws = dir.path();
-    let text = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut store = staytrack::tracking::Store::open(&ws.join("staytrack.db")).unwrap();
     let hour = 3_600_000;
     let base = staytrack::util::now_ms() - 3 * hour;
-    let rows: Vec<staytrack::tracking::PredictionRow> = lines
+    let rows: Vec<staytrack::tracking::PredictionRow> = csv_records(&ws.join("data/test_data.csv"))
+        .into_iter()
         .take(3000)
         .enumerate()
-        .map(|(i, l)| {
-            let rec: serde_json::Map<String, Value> = header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, c)| {
-                    let v = if c.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::String(c.into())
-                    };
-                    (h.to_string(), v)
-                })
-                .collect();
-            staytrack::tracking::PredictionRow {
-                at: base + (i as i64 / 1000) * hour,
-                model_version: Some(1),
-                case_id: None,
-                inputs: Value::Object(rec).to_string(),
-                probability: 0.3 + (i % 10) as f64 * 0.02,
-                class: 0,
-                source: "/predict".into(),
-            }
+        .map(|(i, rec)| staytrack::tracking::PredictionRow {
+            at: base + (i as i64 / 1000) * hour,
+            model_version: Some(1),
+            case_id: None,
+            inputs: Value::Object(rec).to_string(),
+            probability: 0.3 + (i % 10) as f64 * 0.02,
+            class: 0,
+            source: "/predict".into(),
         })
         .collect();
     store.log_predictions(&rows).unwrap();

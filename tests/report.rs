@@ -2,28 +2,11 @@
 //! atomically, for runs and for a drift report with windows.
 
 use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{csv_records, ok, run};
 
 use serde_json::Value;
-
-fn run(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_staytrack"))
-        .args(args)
-        .env("STAYTRACK_HOME", ws)
-        .output()
-        .unwrap()
-}
-
-fn ok(ws: &Path, args: &[&str]) -> Output {
-    let o = run(ws, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 /// Share of pixels that are not white, and the number of distinct colours.
 fn ink(path: &Path) -> (f64, usize) {
@@ -85,35 +68,19 @@ fn runs_and_drift_render_to_png_files() {
     assert!(leftovers.is_empty());
 
     // A drift report with windows from the prediction log.
-    let text = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut store = staytrack::tracking::Store::open(&ws.join("staytrack.db")).unwrap();
     let now = staytrack::util::now_ms();
-    let rows: Vec<staytrack::tracking::PredictionRow> = lines
+    let rows: Vec<staytrack::tracking::PredictionRow> = csv_records(&ws.join("data/test_data.csv"))
+        .into_iter()
         .enumerate()
-        .map(|(i, l)| {
-            let rec: serde_json::Map<String, Value> = header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, c)| {
-                    let v = if c.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::String(c.into())
-                    };
-                    (h.to_string(), v)
-                })
-                .collect();
-            staytrack::tracking::PredictionRow {
-                at: now - 3_600_000 + i as i64,
-                model_version: Some(1),
-                case_id: None,
-                inputs: Value::Object(rec).to_string(),
-                probability: 0.4,
-                class: 0,
-                source: "/predict".into(),
-            }
+        .map(|(i, rec)| staytrack::tracking::PredictionRow {
+            at: now - 3_600_000 + i as i64,
+            model_version: Some(1),
+            case_id: None,
+            inputs: Value::Object(rec).to_string(),
+            probability: 0.4,
+            class: 0,
+            source: "/predict".into(),
         })
         .collect();
     store.log_predictions(&rows).unwrap();

@@ -93,6 +93,43 @@ fn png(
     Ok(path)
 }
 
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The legend box every chart uses.
+fn legend<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()
+        .map_err(pe)
+}
+
+/// A grey dashed y = x line, with its legend entry.
+fn diagonal<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, label: &str) -> anyhow::Result<()> {
+    let grey = RGBColor(150, 150, 150);
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(0.0, 0.0), (1.0, 1.0)],
+            6,
+            4,
+            grey.into(),
+        ))
+        .map_err(pe)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey));
+    Ok(())
+}
+
 /// Every run chart for `runs`; returns the files written.
 pub fn render_runs(runs: &[RunChart], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     anyhow::ensure!(!runs.is_empty(), "no runs to report on");
@@ -231,18 +268,7 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                 .draw()
                 .map_err(pe)?;
             if roc {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        vec![(0.0, 0.0), (1.0, 1.0)],
-                        6,
-                        4,
-                        RGBColor(150, 150, 150).into(),
-                    ))
-                    .map_err(pe)?
-                    .label("chance")
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(150, 150, 150))
-                    });
+                diagonal(&mut chart, "chance")?;
             }
             for (i, r) in runs.iter().enumerate() {
                 let curve = if roc { &r.roc } else { &r.pr };
@@ -272,18 +298,14 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                         PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
                     });
             }
-            chart
-                .configure_series_labels()
-                .position(if roc {
+            legend(
+                &mut chart,
+                if roc {
                     SeriesLabelPosition::LowerRight
                 } else {
                     SeriesLabelPosition::LowerLeft
-                })
-                .label_font((FONT, 14))
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()
-                .map_err(pe)?;
+                },
+            )?;
         }
         Ok(())
     })
@@ -353,14 +375,7 @@ fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                 .label(r.label.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(pe)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -383,16 +398,7 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(pe)?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0.0, 0.0), (1.0, 1.0)],
-                6,
-                4,
-                RGBColor(150, 150, 150).into(),
-            ))
-            .map_err(pe)?
-            .label("perfectly calibrated")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(150, 150, 150)));
+        diagonal(&mut chart, "perfectly calibrated")?;
         for (i, r) in runs.iter().enumerate() {
             let col = color(i);
             let pts: Vec<(f64, f64)> = r
@@ -417,14 +423,7 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                 .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
                 .map_err(pe)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(pe)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
@@ -781,14 +780,7 @@ fn drift_windows(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
             .map_err(pe)?
             .label(format!("dataset drift at a share of {t}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(214, 39, 40)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(pe)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
