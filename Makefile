@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: setup build test lint fmt run train serve drift report synth check-data bench-load bench-peers bench-serve bench-drift peer-auc
+.PHONY: moto setup build test lint fmt run train serve drift report synth check-data bench-load bench-peers bench-serve bench-drift peer-auc
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -13,9 +13,17 @@ setup:
 build:
 	cargo build --release
 
-## test: the whole test suite
-test:
-	cargo test
+MOTO_ENV ?= $(HOME)/.cache/staytrack/moto
+
+## test: the whole test suite; the sync tests run against moto's S3 server, installed on first
+## use into a virtualenv at $(MOTO_ENV)
+test: moto
+	STAYTRACK_TEST_MOTO=$(MOTO_ENV)/bin/moto_server cargo test
+
+moto:
+	@$(MOTO_ENV)/bin/moto_server --help >/dev/null 2>&1 || { \
+	  echo "installing moto[s3,server] into $(MOTO_ENV)"; \
+	  python3 -m venv $(MOTO_ENV) && $(MOTO_ENV)/bin/pip install --quiet 'moto[s3,server]'; }
 
 ## lint: formatting and clippy, as CI runs them
 lint:

@@ -64,7 +64,8 @@ pub enum Command {
     /// Render PNG reports of runs and drift
     Report(crate::cli_report::ReportArgs),
     /// Share runs and models through an S3 bucket
-    Sync(Later),
+    #[command(subcommand)]
+    Sync(crate::cli_sync::SyncCommand),
     /// Generate and check datasets
     #[command(subcommand)]
     Data(DataCommand),
@@ -228,7 +229,7 @@ fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
     eprintln!(
         "staytrack {what}: not built yet in this version ({planned}). \
          Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`, \
-         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`, `staytrack report`."
+         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`, `staytrack report`, `staytrack sync`."
     );
     Ok(EXIT_NOT_BUILT)
 }
@@ -248,7 +249,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Serve(args)) => serve(&cfg, args),
         Some(Command::Drift(args)) => crate::cli_drift::run(&cfg, args),
         Some(Command::Report(args)) => crate::cli_report::run(&cfg, args),
-        Some(Command::Sync(_)) => not_built("sync", "S3 sync"),
+        Some(Command::Sync(cmd)) => crate::cli_sync::run(&cfg, cmd),
         Some(Command::Runs(RunsCommand::List {
             status,
             family,

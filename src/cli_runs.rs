@@ -163,6 +163,10 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     drop(tx);
     let (failed, cancelled) = printer.join().unwrap_or((0, 0));
     let outcomes = outcomes?;
+    if !outcomes.is_empty() {
+        let ids: Vec<String> = outcomes.iter().map(|o| o.run_id.clone()).collect();
+        crate::cli_sync::auto_push(cfg, &ids);
+    }
     if args.json {
         let rows: Vec<serde_json::Value> = outcomes
             .iter()

@@ -42,6 +42,7 @@ fn migrates_an_empty_file_and_reopening_changes_nothing() {
         "params",
         "predictions",
         "runs",
+        "sync_state",
     ];
     assert_eq!(tables(&path), expected);
     let store = Store::open(&path).unwrap();
@@ -183,4 +184,25 @@ fn two_writers_at_once_both_succeed() {
         .iter()
         .all(|r| r.metrics.contains_key("roc_auc") && r.params.contains_key("c")));
     assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_version_1_store_migrates_in_place_keeping_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staytrack.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO runs (id, experiment_id, name, family, status, created_at)
+             VALUES ('old-run', 1, 'old', 'lr', 'finished', 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::latest());
+    assert!(tables(&path).contains(&"sync_state".to_string()));
+    assert_eq!(store.get_run("old-run").unwrap().name, "old");
 }

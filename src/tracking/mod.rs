@@ -6,6 +6,7 @@ pub mod predictions;
 pub mod registry;
 pub mod runs;
 pub mod schema;
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -108,6 +109,15 @@ impl Store {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// A consistent copy of the whole store at `path`, through SQLite's online backup, while
+    /// other connections keep writing.
+    pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        let mut dst = Connection::open(path).map_err(|e| self.err(e))?;
+        let b = rusqlite::backup::Backup::new(&self.conn, &mut dst).map_err(|e| self.err(e))?;
+        b.run_to_completion(256, std::time::Duration::from_millis(5), None)
+            .map_err(|e| self.err(e))
     }
 
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.

@@ -116,6 +116,15 @@ CREATE TABLE drift_reports (
     report          TEXT NOT NULL
 );
 "#,
+    // 2: what sync has pushed and applied.
+    r#"
+CREATE TABLE sync_state (
+    kind  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    at    INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+"#,
 ];
 
 /// The schema version this build writes.

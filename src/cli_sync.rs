@@ -1,0 +1,180 @@
+//! `staytrack sync push | pull | status | backup`.
+
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+use crate::sync::{self, Remote, SyncSettings};
+use crate::util::thousands;
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Upload finished runs, their artifacts and alias moves the bucket lacks
+    Push(SyncArgs),
+    /// Fetch runs this store lacks (artifacts verified) and replay alias moves
+    Pull(SyncArgs),
+    /// What is ahead (only here) and behind (only in the bucket)
+    Status(SyncArgs),
+    /// Upload a consistent snapshot of the store (SQLite online backup)
+    Backup(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Bucket [default: [sync] bucket in staytrack.toml, or $STAYTRACK_SYNC_BUCKET]
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Key prefix inside the bucket
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// S3-compatible endpoint URL (path-style addressing), e.g. http://127.0.0.1:9000
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// AWS region [default: from the AWS configuration, else us-east-1]
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn settings(cfg: &Config, a: &SyncArgs) -> anyhow::Result<SyncSettings> {
+    let mut s = cfg.sync_settings()?;
+    if let Some(b) = &a.bucket {
+        s.bucket = Some(b.clone());
+    }
+    if let Some(p) = &a.prefix {
+        s.prefix = p.clone();
+    }
+    if let Some(e) = &a.endpoint {
+        s.endpoint = Some(e.clone());
+    }
+    if let Some(r) = &a.region {
+        s.region = Some(r.clone());
+    }
+    Ok(s)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
+    let rt = runtime()?;
+    match cmd {
+        SyncCommand::Push(a) => {
+            let s = settings(cfg, &a)?;
+            let sum = rt.block_on(async {
+                let r = Remote::connect(&s).await?;
+                sync::push(cfg, &r, None).await
+            })?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&sum)?);
+            } else {
+                println!(
+                    "pushed {} run(s), {} artifact(s) ({} bytes), {} alias move(s) to s3://{}/{}",
+                    sum.runs,
+                    sum.artifacts,
+                    thousands(sum.artifact_bytes as usize),
+                    sum.events,
+                    s.bucket.as_deref().unwrap_or_default(),
+                    s.prefix
+                );
+            }
+        }
+        SyncCommand::Pull(a) => {
+            let s = settings(cfg, &a)?;
+            let sum = rt.block_on(async {
+                let r = Remote::connect(&s).await?;
+                sync::pull(cfg, &r).await
+            })?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&sum)?);
+            } else {
+                println!(
+                    "pulled {} run(s), {} artifact(s) ({} bytes), replayed {} alias move(s)",
+                    sum.runs,
+                    sum.artifacts,
+                    thousands(sum.artifact_bytes as usize),
+                    sum.events
+                );
+                for s in &sum.skipped {
+                    println!("  waiting: {s}");
+                }
+            }
+        }
+        SyncCommand::Status(a) => {
+            let s = settings(cfg, &a)?;
+            let st = rt.block_on(async {
+                let r = Remote::connect(&s).await?;
+                sync::status(cfg, &r).await
+            })?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+            } else {
+                println!("s3://{}/{}", st.bucket, st.prefix);
+                println!(
+                    "ahead:  {} run(s) only here, {} alias move(s) not pushed",
+                    st.ahead_runs.len(),
+                    st.unpushed_events
+                );
+                for id in &st.ahead_runs {
+                    println!("  + {id}");
+                }
+                println!(
+                    "behind: {} run(s) only in the bucket, {} alias move(s) not applied",
+                    st.behind_runs.len(),
+                    st.unapplied_events
+                );
+                for id in &st.behind_runs {
+                    println!("  - {id}");
+                }
+            }
+        }
+        SyncCommand::Backup(a) => {
+            let s = settings(cfg, &a)?;
+            let (key, bytes) = rt.block_on(async {
+                let r = Remote::connect(&s).await?;
+                sync::backup(cfg, &r).await
+            })?;
+            println!(
+                "backed up {} ({} bytes) to s3://{}/{key}",
+                cfg.db_path.display(),
+                thousands(bytes as usize),
+                s.bucket.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// After training, with `auto = true`: push the new runs; a failure leaves them local and says so.
+pub fn auto_push(cfg: &Config, run_ids: &[String]) {
+    let s = match cfg.sync_settings() {
+        Ok(s) if s.auto && s.bucket.is_some() => s,
+        Ok(_) => return,
+        Err(e) => {
+            eprintln!("sync: {e:#}");
+            return;
+        }
+    };
+    let res = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let r = Remote::connect(&s).await?;
+            sync::push(cfg, &r, Some(run_ids)).await
+        })
+    });
+    match res {
+        Ok(sum) => eprintln!(
+            "sync: pushed {} run(s) and {} artifact(s) to s3://{}",
+            sum.runs,
+            sum.artifacts,
+            s.bucket.as_deref().unwrap_or_default()
+        ),
+        Err(e) => eprintln!(
+            "sync: the runs stay safe in {}; push them later with `staytrack sync push` ({e:#})",
+            cfg.db_path.display()
+        ),
+    }
+}
