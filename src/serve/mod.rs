@@ -204,11 +204,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Counts each request by its route pattern and status, and times it.
 async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let t = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    // A cheap clone (the pattern is shared), not a new string per request.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -229,8 +226,11 @@ async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
             .into_response(),
         }
     };
-    s.metrics
-        .observe(&route, resp.status().as_u16(), t.elapsed());
+    s.metrics.observe(
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
+        resp.status().as_u16(),
+        t.elapsed(),
+    );
     resp
 }
 
