@@ -1,19 +1,14 @@
 //! Drift statistics against scipy on fixed inputs (`tests/fixtures/make_drift_fixture.py` wrote
 //! the expected values), and the drift rules on hand-made columns.
 
+mod common;
+
+use common::floats;
 use serde_json::Value;
 use staytrack::drift::{self, stats, Column, Options, Test, Values};
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/drift_scipy.json")).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {

@@ -1,9 +1,11 @@
 //! The feature pipeline on generated data: serde round trip, and a frame and the same rows sent
 //! one JSON record at a time give identical vectors.
 
+mod common;
+
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use staytrack::data::load::parse_csv;
 use staytrack::data::synth::{self, Drift, SynthOptions};
 use staytrack::data::{DatasetSpec, Labels, Role};
@@ -16,32 +18,6 @@ fn data() -> synth::Generated {
         seed: 3,
         drift: Drift::Strong,
     })
-}
-
-/// Turns CSV rows into JSON records the way a client would send them: numbers as JSON numbers,
-/// labels as strings, empty cells as null.
-fn records(csv: &str, spec: &DatasetSpec) -> Vec<Map<String, Value>> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, v)| {
-                    let col = spec.column(h).unwrap();
-                    let value = if v.is_empty() {
-                        Value::Null
-                    } else if col.value != staytrack::data::spec::ValueType::Text {
-                        serde_json::from_str::<Value>(v).unwrap()
-                    } else {
-                        Value::String(v.to_string())
-                    };
-                    (h.to_string(), value)
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// The generated train and test files, loaded.
@@ -63,7 +39,7 @@ fn frame_and_records_give_identical_vectors() {
     let (train, test) = frames(&g);
     let p = FeaturePipeline::fit(&train).unwrap();
     let from_frame = p.transform(&test).unwrap();
-    let recs = records(&g.test_csv, &spec);
+    let recs = common::records_from_csv(&g.test_csv, true);
     let from_batch = p.transform_records(&spec, &recs).unwrap();
     assert_eq!(from_frame, from_batch);
     for (i, r) in recs.iter().enumerate() {
@@ -130,7 +106,7 @@ fn record_errors_name_the_field() {
     let spec = DatasetSpec::hospital();
     let (train, _) = frames(&g);
     let p = FeaturePipeline::fit(&train).unwrap();
-    let mut r = records(&g.test_csv, &spec).remove(0);
+    let mut r = common::records_from_csv(&g.test_csv, true).remove(0);
     r.insert("Admission_Deposit".into(), Value::String("lots".into()));
     let e = p
         .transform_records(&spec, &[r.clone()])

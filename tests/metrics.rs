@@ -1,19 +1,14 @@
 //! staytrack's metrics against scikit-learn's on a fixture of 3,000 predictions with many ties
 //! (made by tests/fixtures/make_metrics_fixture.py).
 
+mod common;
+
+use common::floats;
 use serde_json::Value;
 use staytrack::metrics::{self, Confusion};
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/metrics_sklearn.json")).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn assert_close(name: &str, ours: f64, theirs: f64) {

@@ -318,6 +318,27 @@ fn as_counts(v: &Values) -> BTreeMap<String, f64> {
     }
 }
 
+/// Distinct values over two sorted weighted samples.
+fn merged_distinct(a: &[(f64, f64)], b: &[(f64, f64)]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() || j < b.len() {
+        let x = match (a.get(i), b.get(j)) {
+            (Some(p), Some(q)) => p.0.min(q.0),
+            (Some(p), None) => p.0,
+            (None, Some(q)) => q.0,
+            (None, None) => break,
+        };
+        while i < a.len() && a[i].0 == x {
+            i += 1;
+        }
+        while j < b.len() && b[j].0 == x {
+            j += 1;
+        }
+        n += 1;
+    }
+    n
+}
+
 fn num_key(x: f64) -> String {
     format!("{x}")
 }
@@ -338,14 +359,32 @@ pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrif
     if rn == 0.0 || cn == 0.0 {
         return Err(DriftError::Empty(r.name.clone()));
     }
-    let (rc, cc) = (as_counts(&r.values), as_counts(&c.values));
-    let keys: BTreeSet<&String> = rc.keys().chain(cc.keys()).collect();
-    let distinct = keys.len();
+    let distinct = match (&r.values, &c.values) {
+        (Values::Numeric(a), Values::Numeric(b)) => merged_distinct(a, b),
+        (Values::Categorical(a), Values::Categorical(b)) => {
+            a.keys().chain(b.keys()).collect::<BTreeSet<_>>().len()
+        }
+        _ => unreachable!("kinds checked above"),
+    };
     let test = match opts.tests.get(&r.name) {
         Some(t) => *t,
         None if opts.psi => Test::Psi,
         None => default_test(categorical, distinct, rn),
     };
+    // Counts keyed by value are read by the per-value tests and the categorical charts only;
+    // building them for a numeric column with thousands of values would be most of the work.
+    let needs_counts = categorical
+        || match (test, &r.values) {
+            (Test::Ks | Test::Wasserstein, _) => false,
+            (Test::Psi, Values::Numeric(a)) => a.len() <= 20,
+            _ => true,
+        };
+    let (rc, cc) = if needs_counts {
+        (as_counts(&r.values), as_counts(&c.values))
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
+    let keys: BTreeSet<&String> = rc.keys().chain(cc.keys()).collect();
     if categorical && matches!(test, Test::Ks | Test::Wasserstein) {
         return Err(DriftError::WrongTest {
             column: r.name.clone(),

@@ -93,6 +93,28 @@ fn png(
     Ok(path)
 }
 
+/// The label of slot `i` for an axis tick at `v`: slots are unit-wide and labelled at their
+/// centres (`i + 0.5`), so bars and rows read against their names. `from_top` counts slots
+/// from the top of a vertical axis.
+fn centre_label(labels: &[String], v: f64, from_top: bool) -> Option<&String> {
+    let i = v.floor() as usize;
+    if (v.fract() - 0.5).abs() >= 0.01 || i >= labels.len() {
+        return None;
+    }
+    labels.get(if from_top { labels.len() - 1 - i } else { i })
+}
+
+/// Black text of `size` anchored at `h` horizontally and centred vertically.
+fn anchored(size: u32, h: plotters::style::text_anchor::HPos) -> TextStyle<'static> {
+    (FONT, size)
+        .into_font()
+        .color(&BLACK)
+        .pos(plotters::style::text_anchor::Pos::new(
+            h,
+            plotters::style::text_anchor::VPos::Center,
+        ))
+}
+
 type Chart<'a, 'b> = ChartContext<
     'a,
     BitMapBackend<'b>,
@@ -216,13 +238,11 @@ fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> 
                         .draw_series(std::iter::once(Text::new(
                             line.clone(),
                             (x as f64 + 0.5, y as f64 + 0.72 - 0.2 * i as f64),
-                            (FONT, if i == 1 { 20 } else { 14 })
-                                .into_font()
-                                .color(&ink)
-                                .pos(plotters::style::text_anchor::Pos::new(
-                                    plotters::style::text_anchor::HPos::Center,
-                                    plotters::style::text_anchor::VPos::Center,
-                                )),
+                            anchored(
+                                if i == 1 { 20 } else { 14 },
+                                plotters::style::text_anchor::HPos::Center,
+                            )
+                            .color(&ink),
                         )))
                         .map_err(pe)?;
                 }
@@ -321,6 +341,7 @@ const BAR_METRICS: [(&str, &str); 6] = [
 ];
 
 fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    let names: Vec<String> = BAR_METRICS.iter().map(|(_, n)| n.to_string()).collect();
     png(dir, "metrics.png", (1400, 640), |root| {
         let groups = BAR_METRICS.len() as f64;
         let lo = runs
@@ -339,14 +360,7 @@ fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(BAR_METRICS.len() * 2 + 1)
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x.fract() - 0.5).abs() < 0.01 && i < BAR_METRICS.len() {
-                    BAR_METRICS[i].1.to_string()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| centre_label(&names, *x, false).cloned().unwrap_or_default())
             .y_desc("Score")
             .axis_desc_style((FONT, 16))
             .label_style((FONT, 15))
@@ -467,12 +481,7 @@ fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                     .disable_y_mesh()
                     .y_labels(n * 2 + 1)
                     .y_label_formatter(&|y| {
-                        let i = y.floor() as usize;
-                        if (y.fract() - 0.5).abs() < 0.01 && i < labels.len() {
-                            labels[labels.len() - 1 - i].clone()
-                        } else {
-                            String::new()
-                        }
+                        centre_label(&labels, *y, true).cloned().unwrap_or_default()
                     })
                     .x_label_formatter(&|x| {
                         if max < 0.05 {
@@ -558,12 +567,7 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                 .disable_y_mesh()
                 .y_labels(n * 2 + 1)
                 .y_label_formatter(&|y| {
-                    let i = y.floor() as usize;
-                    if (y.fract() - 0.5).abs() < 0.01 && i < labels.len() {
-                        labels[labels.len() - 1 - i].clone()
-                    } else {
-                        String::new()
-                    }
+                    centre_label(&labels, *y, true).cloned().unwrap_or_default()
                 })
                 .x_desc("Statistic (distances drift at or above the tick; p-values drift below it)")
                 .axis_desc_style((FONT, 14))
@@ -599,12 +603,7 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                     .draw_series(std::iter::once(Text::new(
                         format!("{:.4}", c.statistic),
                         (v, y + 0.5),
-                        (FONT, 12).into_font().color(&BLACK).pos(
-                            plotters::style::text_anchor::Pos::new(
-                                plotters::style::text_anchor::HPos::Left,
-                                plotters::style::text_anchor::VPos::Center,
-                            ),
-                        ),
+                        anchored(12, plotters::style::text_anchor::HPos::Left),
                     )))
                     .map_err(pe)?;
             }
@@ -667,14 +666,10 @@ fn drift_columns(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                     .configure_mesh()
                     .disable_x_mesh()
                     .x_labels(n * 2 + 1)
-                    .x_label_formatter(&|x| {
-                        let i = x.floor() as usize;
-                        if (x.fract() - 0.5).abs() < 0.01 && i < labels.len() && i % step == 0 {
-                            let l = &labels[i];
-                            l.chars().take(12).collect()
-                        } else {
-                            String::new()
-                        }
+                    .x_label_formatter(&|x| match centre_label(&labels, *x, false) {
+                        // Every `step`-th bin, so the labels never overlap.
+                        Some(l) if (x.floor() as usize) % step == 0 => l.chars().take(12).collect(),
+                        _ => String::new(),
                     })
                     .y_label_formatter(&|y| format!("{:.0} %", y * 100.0))
                     .label_style((FONT, 11))

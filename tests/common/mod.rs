@@ -29,10 +29,14 @@ pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// Rows of a CSV file as JSON records with every cell as text (empty cells are null), the way
-/// the prediction log keeps them.
-pub fn csv_records(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let text = std::fs::read_to_string(path).unwrap();
+/// Rows of CSV text as JSON records. With `typed`, cells that read as numbers become JSON
+/// numbers (as a client sends them); otherwise every cell is text, the way the prediction log
+/// keeps CSV rows. Empty cells are null either way.
+pub fn records_from_csv(
+    text: &str,
+    typed: bool,
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     lines
@@ -42,13 +46,31 @@ pub fn csv_records(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value
                 .zip(l.split(','))
                 .map(|(h, c)| {
                     let v = if c.is_empty() {
-                        serde_json::Value::Null
+                        Value::Null
+                    } else if let (true, Ok(i)) = (typed, c.parse::<i64>()) {
+                        Value::from(i)
+                    } else if let (true, Ok(f)) = (typed, c.parse::<f64>()) {
+                        Value::from(f)
                     } else {
-                        serde_json::Value::String(c.into())
+                        Value::String(c.into())
                     };
                     (h.to_string(), v)
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// Every row of a CSV file as text records (see `records_from_csv`).
+pub fn csv_records(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    records_from_csv(&std::fs::read_to_string(path).unwrap(), false)
+}
+
+/// A JSON array of numbers.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
         .collect()
 }
