@@ -241,7 +241,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     match cli.command {
         None => main_job(&cfg),
-        Some(Command::Tui) => not_built("tui", "the interactive terminal UI"),
+        Some(Command::Tui) => crate::tui::run(&cfg),
         Some(Command::Train(args)) => crate::cli_runs::train(&cfg, args),
         Some(Command::Promote(args)) => crate::cli_registry::promote(&cfg, args),
         Some(Command::Registry { json }) => crate::cli_registry::registry(&cfg, json),

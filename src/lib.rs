@@ -19,4 +19,5 @@ pub mod serve;
 pub mod sync;
 pub mod tracking;
 pub mod train;
+pub mod tui;
 pub mod util;

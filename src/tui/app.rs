@@ -1,0 +1,252 @@
+//! The TUI's state and the one function that changes it. Drawing reads `App`; keys become
+//! `Action`s through the keymap; `update` applies them. Nothing here touches the terminal.
+
+use std::collections::BTreeSet;
+
+use crate::tracking::RunSummary;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Runs,
+    Compare,
+    Registry,
+    Score,
+    Drift,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 5] = [
+        Screen::Runs,
+        Screen::Compare,
+        Screen::Registry,
+        Screen::Score,
+        Screen::Drift,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Runs => "Runs",
+            Screen::Compare => "Compare",
+            Screen::Registry => "Registry",
+            Screen::Score => "Score",
+            Screen::Drift => "Drift",
+        }
+    }
+
+    fn index(self) -> usize {
+        Screen::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// The columns the runs table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Created,
+    Name,
+    Family,
+    Status,
+    RocAuc,
+    F1,
+    Duration,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 7] = [
+        SortKey::Created,
+        SortKey::Name,
+        SortKey::Family,
+        SortKey::Status,
+        SortKey::RocAuc,
+        SortKey::F1,
+        SortKey::Duration,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Created => "started",
+            SortKey::Name => "name",
+            SortKey::Family => "family",
+            SortKey::Status => "status",
+            SortKey::RocAuc => "ROC AUC",
+            SortKey::F1 => "F1",
+            SortKey::Duration => "duration",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Down,
+    Up,
+    Top,
+    Bottom,
+    ToggleSelect,
+    NextScreen,
+    PrevScreen,
+    Goto(usize),
+    NextSort,
+    ReverseSort,
+    StartFilter,
+    FilterChar(char),
+    FilterBackspace,
+    FilterDone,
+    FilterCancel,
+    ToggleHelp,
+}
+
+pub struct App {
+    pub screen: Screen,
+    pub runs: Vec<RunSummary>,
+    /// Indices into `runs`, filtered and sorted: what the table shows.
+    pub view: Vec<usize>,
+    pub cursor: usize,
+    pub selected: BTreeSet<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub filter: String,
+    pub filtering: bool,
+    pub help: bool,
+    pub quit: bool,
+    /// Time the view is drawn at (ms), for durations of running runs.
+    pub now: i64,
+}
+
+impl App {
+    pub fn new(runs: Vec<RunSummary>, now: i64) -> App {
+        let mut app = App {
+            screen: Screen::Runs,
+            runs,
+            view: Vec::new(),
+            cursor: 0,
+            selected: BTreeSet::new(),
+            sort: SortKey::Created,
+            descending: true,
+            filter: String::new(),
+            filtering: false,
+            help: false,
+            quit: false,
+            now,
+        };
+        app.refresh_view();
+        app
+    }
+
+    /// Replaces the runs (a reload from the store), keeping cursor, selection and filter.
+    pub fn set_runs(&mut self, runs: Vec<RunSummary>, now: i64) {
+        let current = self.current().map(|r| r.id.clone());
+        self.runs = runs;
+        self.now = now;
+        self.refresh_view();
+        if let Some(id) = current {
+            if let Some(pos) = self.view.iter().position(|&i| self.runs[i].id == id) {
+                self.cursor = pos;
+            }
+        }
+    }
+
+    pub fn current(&self) -> Option<&RunSummary> {
+        self.view.get(self.cursor).map(|&i| &self.runs[i])
+    }
+
+    fn refresh_view(&mut self) {
+        let f = self.filter.to_lowercase();
+        let mut view: Vec<usize> = (0..self.runs.len())
+            .filter(|&i| {
+                let r = &self.runs[i];
+                f.is_empty()
+                    || r.name.to_lowercase().contains(&f)
+                    || r.family.contains(&f)
+                    || r.status.as_str().contains(&f)
+                    || r.id.contains(&f)
+            })
+            .collect();
+        let now = self.now;
+        let key = self.sort;
+        let runs = &self.runs;
+        let metric =
+            |i: usize, k: &str| runs[i].metrics.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+        view.sort_by(|&a, &b| {
+            let (x, y) = (&runs[a], &runs[b]);
+            let ord = match key {
+                SortKey::Created => x.created_at.cmp(&y.created_at).then(x.id.cmp(&y.id)),
+                SortKey::Name => x.name.cmp(&y.name),
+                SortKey::Family => x.family.cmp(&y.family),
+                SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
+                SortKey::RocAuc => metric(a, "roc_auc").total_cmp(&metric(b, "roc_auc")),
+                SortKey::F1 => metric(a, "f1").total_cmp(&metric(b, "f1")),
+                SortKey::Duration => x
+                    .duration_ms(now)
+                    .unwrap_or(-1)
+                    .cmp(&y.duration_ms(now).unwrap_or(-1)),
+            };
+            if self.descending {
+                ord.reverse()
+            } else {
+                ord
+            }
+        });
+        self.view = view;
+        self.cursor = self.cursor.min(self.view.len().saturating_sub(1));
+    }
+}
+
+/// Applies one action.
+pub fn update(app: &mut App, action: Action) {
+    let last = app.view.len().saturating_sub(1);
+    match action {
+        Action::Quit => app.quit = true,
+        Action::Down => app.cursor = (app.cursor + 1).min(last),
+        Action::Up => app.cursor = app.cursor.saturating_sub(1),
+        Action::Top => app.cursor = 0,
+        Action::Bottom => app.cursor = last,
+        Action::ToggleSelect => {
+            if let Some(id) = app.current().map(|r| r.id.clone()) {
+                if !app.selected.remove(&id) {
+                    app.selected.insert(id);
+                }
+            }
+        }
+        Action::NextScreen => {
+            app.screen = Screen::ALL[(app.screen.index() + 1) % Screen::ALL.len()];
+        }
+        Action::PrevScreen => {
+            let n = Screen::ALL.len();
+            app.screen = Screen::ALL[(app.screen.index() + n - 1) % n];
+        }
+        Action::Goto(i) => {
+            if let Some(s) = Screen::ALL.get(i) {
+                app.screen = *s;
+            }
+        }
+        Action::NextSort => {
+            let i = SortKey::ALL
+                .iter()
+                .position(|k| *k == app.sort)
+                .unwrap_or(0);
+            app.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
+            app.refresh_view();
+        }
+        Action::ReverseSort => {
+            app.descending = !app.descending;
+            app.refresh_view();
+        }
+        Action::StartFilter => app.filtering = true,
+        Action::FilterChar(c) => {
+            app.filter.push(c);
+            app.cursor = 0;
+            app.refresh_view();
+        }
+        Action::FilterBackspace => {
+            app.filter.pop();
+            app.refresh_view();
+        }
+        Action::FilterDone => app.filtering = false,
+        Action::FilterCancel => {
+            app.filtering = false;
+            app.filter.clear();
+            app.refresh_view();
+        }
+        Action::ToggleHelp => app.help = !app.help,
+    }
+}

@@ -1,0 +1,84 @@
+//! Screen 1: every run with status, family, key metrics, duration and start time.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Borders, Row, Table, TableState};
+use ratatui::Frame;
+
+use crate::tracking::RunStatus;
+use crate::tui::app::App;
+use crate::util::format_ms;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let header = Row::new(vec![
+        " ",
+        "NAME",
+        "FAMILY",
+        "STATUS",
+        "ROC AUC",
+        "PR AUC",
+        "F1",
+        "TIME",
+        "STARTED (UTC)",
+        "RUN",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let metric = |r: &crate::tracking::RunSummary, k: &str| {
+        r.metrics
+            .get(k)
+            .map(|v| format!("{v:.4}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows = app.view.iter().map(|&i| {
+        let r = &app.runs[i];
+        let colour = match r.status {
+            RunStatus::Finished => Color::Reset,
+            RunStatus::Running | RunStatus::Queued => Color::Yellow,
+            RunStatus::Failed => Color::Red,
+            RunStatus::Cancelled => Color::DarkGray,
+        };
+        Row::new(vec![
+            if app.selected.contains(&r.id) {
+                "●"
+            } else {
+                " "
+            }
+            .to_string(),
+            r.name.clone(),
+            r.family.clone(),
+            r.status.as_str().to_string(),
+            metric(r, "roc_auc"),
+            metric(r, "pr_auc"),
+            metric(r, "f1"),
+            r.duration_ms(app.now)
+                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+            format_ms(r.created_at),
+            r.id[r.id.len().saturating_sub(6)..].to_string(),
+        ])
+        .style(Style::new().fg(colour))
+    });
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Min(12),
+        Constraint::Length(7),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(19),
+        Constraint::Length(6),
+    ];
+    let title = if app.filter.is_empty() {
+        " Runs ".to_string()
+    } else {
+        format!(" Runs matching '{}' ", app.filter)
+    };
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::default().with_selected(Some(app.cursor));
+    f.render_stateful_widget(table, area, &mut state);
+}
