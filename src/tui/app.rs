@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::tracking::RunSummary;
+use crate::tracking::{AliasEvent, ModelVersion, RunSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -93,6 +93,31 @@ pub enum Action {
     FilterDone,
     FilterCancel,
     ToggleHelp,
+    /// Ask to move `alias` to the run under the cursor.
+    AskPromote(&'static str),
+    Confirm,
+    Cancel,
+}
+
+/// Work `update` asks the event loop to do (it needs the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Promote { run_id: String, alias: &'static str },
+}
+
+/// A pending yes/no question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub effect: Effect,
+}
+
+/// The registry as the Registry screen shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Registry {
+    pub versions: Vec<ModelVersion>,
+    pub events: Vec<AliasEvent>,
 }
 
 pub struct App {
@@ -108,6 +133,10 @@ pub struct App {
     pub filtering: bool,
     pub help: bool,
     pub quit: bool,
+    pub registry: Registry,
+    pub confirm: Option<Confirm>,
+    /// The last outcome worth telling (a promotion, an error).
+    pub message: Option<String>,
     /// Time the view is drawn at (ms), for durations of running runs.
     pub now: i64,
 }
@@ -126,6 +155,9 @@ impl App {
             filtering: false,
             help: false,
             quit: false,
+            registry: Registry::default(),
+            confirm: None,
+            message: None,
             now,
         };
         app.refresh_view();
@@ -191,10 +223,67 @@ impl App {
     }
 }
 
-/// Applies one action.
-pub fn update(app: &mut App, action: Action) {
+/// The run an alias points at now, from the registry.
+fn alias_run<'a>(app: &'a App, alias: &str) -> Option<&'a RunSummary> {
+    let v = app
+        .registry
+        .versions
+        .iter()
+        .find(|v| v.aliases.iter().any(|a| a == alias))?;
+    app.runs.iter().find(|r| r.id == v.run_id)
+}
+
+/// The confirmation for moving `alias` to the current run: its metrics against the model the
+/// alias serves now.
+fn promote_question(app: &App, alias: &'static str) -> Option<Confirm> {
+    let run = app.current()?;
+    let before = alias_run(app, alias);
+    let mut lines = vec![match before {
+        Some(b) => format!(
+            "now: {} ({}), run …{}",
+            b.name,
+            b.family,
+            &b.id[b.id.len().saturating_sub(6)..]
+        ),
+        None => format!("nothing is on {alias} yet"),
+    }];
+    for (key, label) in [
+        ("roc_auc", "ROC AUC"),
+        ("pr_auc", "PR AUC"),
+        ("f1", "F1"),
+        ("log_loss", "log loss"),
+    ] {
+        let Some(new) = run.metrics.get(key) else {
+            continue;
+        };
+        lines.push(match before.and_then(|b| b.metrics.get(key)) {
+            Some(old) => format!("{label:<9} {new:.4}  ({:+.4})", new - old),
+            None => format!("{label:<9} {new:.4}"),
+        });
+    }
+    lines.push("y promotes, n or Esc cancels".into());
+    Some(Confirm {
+        title: format!("Promote {} ({}) to {alias}?", run.name, run.family),
+        lines,
+        effect: Effect::Promote {
+            run_id: run.id.clone(),
+            alias,
+        },
+    })
+}
+
+/// Applies one action; returns work for the event loop, if any.
+pub fn update(app: &mut App, action: Action) -> Option<Effect> {
     let last = app.view.len().saturating_sub(1);
     match action {
+        Action::AskPromote(alias) => {
+            app.confirm = promote_question(app, alias);
+            if app.confirm.is_none() {
+                app.message = Some("no run under the cursor".into());
+            }
+        }
+        Action::Confirm => return app.confirm.take().map(|c| c.effect),
+        Action::Cancel => app.confirm = None,
         Action::Quit => app.quit = true,
         Action::Down => app.cursor = (app.cursor + 1).min(last),
         Action::Up => app.cursor = app.cursor.saturating_sub(1),
@@ -249,4 +338,5 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::ToggleHelp => app.help = !app.help,
     }
+    None
 }

@@ -14,6 +14,14 @@ pub const HELP: &[(&str, &str)] = &[
     ("1-5", "Runs, Compare, Registry, Score, Drift"),
     ("Tab / Shift-Tab", "next / previous screen"),
     ("s", "sort by the next column"),
+    (
+        "p",
+        "promote the run under the cursor to production (asks first)",
+    ),
+    (
+        "S",
+        "promote the run under the cursor to staging (asks first)",
+    ),
     ("r", "reverse the sort"),
     (
         "/",
@@ -37,6 +45,13 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if app.confirm.is_some() {
+        return match key.code {
+            KeyCode::Char('y') | KeyCode::Enter => Some(Action::Confirm),
+            KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => Some(Action::Cancel),
+            _ => None,
+        };
+    }
     if app.help {
         return match key.code {
             KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') => Some(Action::ToggleHelp),
@@ -54,6 +69,8 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::BackTab => Action::PrevScreen,
         KeyCode::Char(c @ '1'..='5') => Action::Goto(c as usize - '1' as usize),
         KeyCode::Char('s') => Action::NextSort,
+        KeyCode::Char('p') => Action::AskPromote("production"),
+        KeyCode::Char('S') => Action::AskPromote("staging"),
         KeyCode::Char('r') => Action::ReverseSort,
         KeyCode::Char('/') => Action::StartFilter,
         KeyCode::Char('?') => Action::ToggleHelp,

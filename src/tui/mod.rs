@@ -19,7 +19,39 @@ use ratatui::Terminal;
 
 use crate::config::Config;
 use crate::tracking::Store;
-use app::{update, Action, App};
+use app::{update, Action, App, Effect, Registry};
+
+/// Reads the registry for the Registry screen.
+pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
+    Ok(Registry {
+        versions: store.model_versions()?,
+        events: store.alias_events(None, 200)?,
+    })
+}
+
+/// Does what `update` asked for.
+pub fn apply(store: &mut Store, app: &mut App, effect: Effect) -> anyhow::Result<()> {
+    match effect {
+        Effect::Promote { run_id, alias } => {
+            let actor = format!(
+                "tui:{}",
+                crate::cli_registry::actor().trim_start_matches("cli:")
+            );
+            app.message = Some(match store.promote_run(&run_id, alias, &actor, None) {
+                Ok(m) if m.changed => format!(
+                    "{alias}: {} → version {}",
+                    m.from_version
+                        .map_or("none".into(), |v| format!("version {v}")),
+                    m.to_version
+                ),
+                Ok(m) => format!("{alias} already serves version {}", m.to_version),
+                Err(e) => format!("not promoted: {e}"),
+            });
+            app.registry = load_registry(store)?;
+        }
+    }
+    Ok(())
+}
 
 /// How often the runs are reloaded from the store while idle.
 const RELOAD: Duration = Duration::from_millis(1000);
@@ -38,6 +70,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let mut store = Store::open(&cfg.db_path)?;
     store.recover_interrupted()?;
     let mut app = App::new(store.list_runs()?, crate::util::now_ms());
+    app.registry = load_registry(&store)?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -58,12 +91,18 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
                         if let Some(a) = keymap::action(&app, k) {
-                            update(&mut app, a);
+                            if let Some(effect) = update(&mut app, a) {
+                                apply(&mut store, &mut app, effect)?;
+                            }
                         }
                     }
                     Event::Mouse(m) => match m.kind {
-                        MouseEventKind::ScrollDown => update(&mut app, Action::Down),
-                        MouseEventKind::ScrollUp => update(&mut app, Action::Up),
+                        MouseEventKind::ScrollDown => {
+                            update(&mut app, Action::Down);
+                        }
+                        MouseEventKind::ScrollUp => {
+                            update(&mut app, Action::Up);
+                        }
                         _ => {}
                     },
                     _ => {}
@@ -71,6 +110,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
             }
             if last.elapsed() >= RELOAD {
                 app.set_runs(store.list_runs()?, crate::util::now_ms());
+                app.registry = load_registry(&store)?;
                 last = std::time::Instant::now();
             }
         }
@@ -108,6 +148,12 @@ mod tests {
             store.set_status(&id, RunStatus::Running, None).unwrap();
             let rec = RunRecord {
                 metrics: vec![("roc_auc".into(), 0, auc), ("f1".into(), 0, auc - 0.1)],
+                artifacts: vec![crate::tracking::ArtifactRow {
+                    name: "bundle".into(),
+                    path: format!("artifacts/{name}.bundle"),
+                    sha256: format!("{name:0>64}"),
+                    bytes: 1,
+                }],
                 ..Default::default()
             };
             store.finish_run(&id, &rec).unwrap();
@@ -183,6 +229,43 @@ mod tests {
         update(&mut app, Action::ToggleSelect);
         assert_eq!(app.selected.len(), 2);
         assert!(screen(&app).contains("2 selected"));
+    }
+
+    #[test]
+    fn promoting_from_the_runs_screen_asks_then_moves_the_alias() {
+        let (_d, mut store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        app.registry = super::load_registry(&store).unwrap();
+        while app.current().map(|r| r.name.as_str()) != Some("lr") {
+            update(&mut app, Action::Down);
+        }
+        assert!(update(&mut app, Action::AskPromote("production")).is_none());
+        let s = screen(&app);
+        assert!(s.contains("Promote lr (lr) to production?"), "{s}");
+        assert!(s.contains("nothing is on production yet"), "{s}");
+        let effect = update(&mut app, Action::Confirm).expect("an effect");
+        super::apply(&mut store, &mut app, effect).unwrap();
+        assert_eq!(
+            store.alias_target("production").unwrap().unwrap().version,
+            1
+        );
+        // The next promotion shows deltas against lr.
+        update(&mut app, Action::Top);
+        while app.current().map(|r| r.name.as_str()) != Some("gbdt") {
+            update(&mut app, Action::Down);
+        }
+        update(&mut app, Action::AskPromote("production"));
+        let s = screen(&app);
+        assert!(s.contains("ROC AUC   0.8530  (+0.0940)"), "{s}");
+        update(&mut app, Action::Cancel);
+        assert!(app.confirm.is_none());
+        assert_eq!(
+            store.alias_target("production").unwrap().unwrap().version,
+            1
+        );
+        update(&mut app, Action::Goto(2));
+        let s = screen(&app);
+        assert!(s.contains("production") && s.contains("none → 1"), "{s}");
     }
 
     #[test]

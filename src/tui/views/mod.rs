@@ -1,6 +1,7 @@
 //! One draw function per screen; `draw` lays out the frame and dispatches.
 
 pub mod help;
+pub mod registry;
 pub mod runs;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -36,9 +37,13 @@ pub fn draw(f: &mut Frame, app: &App) {
     );
     match app.screen {
         Screen::Runs => runs::draw(f, body, app),
+        Screen::Registry => registry::draw(f, body, app),
         other => placeholder(f, body, other),
     }
     status_line(f, bottom, app);
+    if let Some(c) = &app.confirm {
+        confirm(f, f.area(), c);
+    }
     if app.help {
         help::draw(f, f.area());
     }
@@ -54,6 +59,38 @@ fn placeholder(f: &mut Frame, area: Rect, screen: Screen) {
     );
 }
 
+fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
+    use ratatui::widgets::{Block, Borders, Clear};
+    let h = c.lines.len() as u16 + 2;
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(h),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, rect, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(70.min(area.width)),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(
+            c.lines
+                .iter()
+                .map(|l| Line::from(l.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {} ", c.title)),
+        ),
+        rect,
+    );
+}
+
 fn status_line(f: &mut Frame, area: Rect, app: &App) {
     let text = if app.filtering {
         Line::from(vec![
@@ -61,6 +98,8 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
             Span::raw(app.filter.clone()),
             Span::raw("▏"),
         ])
+    } else if let Some(m) = &app.message {
+        Line::from(Span::styled(m.clone(), Style::new().fg(Color::Green)))
     } else {
         Line::from(format!(
             "{} of {} runs · {} selected · sorted by {}{} · ? help · q quit",

@@ -1,0 +1,87 @@
+//! Screen 3: model versions with their aliases, and the audit log of every alias move.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders, Row, Table};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+use crate::util::format_ms;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let auc = |id: &str| {
+        app.runs
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.metrics.get("roc_auc"))
+            .map_or("-".into(), |v| format!("{v:.4}"))
+    };
+    let versions = app.registry.versions.iter().map(|v| {
+        Row::new(vec![
+            v.version.to_string(),
+            v.aliases.join(", "),
+            v.run_name.clone(),
+            v.family.clone(),
+            auc(&v.run_id),
+            format_ms(v.created_at),
+        ])
+    });
+    f.render_widget(
+        Table::new(
+            versions,
+            [
+                Constraint::Length(8),
+                Constraint::Length(22),
+                Constraint::Min(12),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(19),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "VERSION",
+                "ALIASES",
+                "RUN",
+                "FAMILY",
+                "ROC AUC",
+                "REGISTERED (UTC)",
+            ])
+            .style(bold),
+        )
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Versions (p on Runs promotes) "),
+        ),
+        top,
+    );
+    let v = |x: Option<i64>| x.map_or("none".to_string(), |v| v.to_string());
+    let events = app.registry.events.iter().map(|e| {
+        Row::new(vec![
+            format_ms(e.at),
+            e.alias.clone(),
+            format!("{} → {}", v(e.from_version), v(e.to_version)),
+            e.actor.clone(),
+            e.reason.clone().unwrap_or_default(),
+        ])
+    });
+    f.render_widget(
+        Table::new(
+            events,
+            [
+                Constraint::Length(19),
+                Constraint::Length(12),
+                Constraint::Length(14),
+                Constraint::Length(22),
+                Constraint::Min(10),
+            ],
+        )
+        .header(Row::new(vec!["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"]).style(bold))
+        .block(Block::default().borders(Borders::ALL).title(" Audit log ")),
+        bottom,
+    );
+}
