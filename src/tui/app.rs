@@ -97,6 +97,9 @@ pub enum Action {
     AskPromote(&'static str),
     Confirm,
     Cancel,
+    /// Compare: pin the run under the cursor (or the first compared run) as the baseline.
+    PinBaseline,
+    ToggleDiffOnly,
 }
 
 /// Work `update` asks the event loop to do (it needs the store).
@@ -111,6 +114,14 @@ pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
     pub effect: Effect,
+}
+
+/// One run on the Compare screen, with what the store keeps beside the summary.
+#[derive(Debug, Clone)]
+pub struct CompareRun {
+    pub run: RunSummary,
+    pub roc: crate::metrics::Curve,
+    pub confusion: crate::metrics::Confusion,
 }
 
 /// The registry as the Registry screen shows it.
@@ -134,6 +145,12 @@ pub struct App {
     pub help: bool,
     pub quit: bool,
     pub registry: Registry,
+    /// The selected runs' details, in selection order, loaded by the event loop.
+    pub compare: Vec<CompareRun>,
+    /// The run the Compare screen shows deltas against.
+    pub baseline: Option<String>,
+    /// Compare shows only the params that differ.
+    pub diff_only: bool,
     pub confirm: Option<Confirm>,
     /// The last outcome worth telling (a promotion, an error).
     pub message: Option<String>,
@@ -156,6 +173,9 @@ impl App {
             help: false,
             quit: false,
             registry: Registry::default(),
+            compare: Vec::new(),
+            baseline: None,
+            diff_only: false,
             confirm: None,
             message: None,
             now,
@@ -284,6 +304,15 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         }
         Action::Confirm => return app.confirm.take().map(|c| c.effect),
         Action::Cancel => app.confirm = None,
+        Action::PinBaseline => {
+            let id = if app.screen == Screen::Compare {
+                app.compare.first().map(|c| c.run.id.clone())
+            } else {
+                app.current().map(|r| r.id.clone())
+            };
+            app.baseline = if app.baseline == id { None } else { id };
+        }
+        Action::ToggleDiffOnly => app.diff_only = !app.diff_only,
         Action::Quit => app.quit = true,
         Action::Down => app.cursor = (app.cursor + 1).min(last),
         Action::Up => app.cursor = app.cursor.saturating_sub(1),

@@ -70,6 +70,8 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char(c @ '1'..='5') => Action::Goto(c as usize - '1' as usize),
         KeyCode::Char('s') => Action::NextSort,
         KeyCode::Char('p') => Action::AskPromote("production"),
+        KeyCode::Char('b') => Action::PinBaseline,
+        KeyCode::Char('d') => Action::ToggleDiffOnly,
         KeyCode::Char('S') => Action::AskPromote("staging"),
         KeyCode::Char('r') => Action::ReverseSort,
         KeyCode::Char('/') => Action::StartFilter,

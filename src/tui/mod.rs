@@ -29,6 +29,37 @@ pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
     })
 }
 
+/// Loads the selected runs' curves when the selection changed.
+pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
+    let ids: Vec<&String> = app.selected.iter().collect();
+    let loaded: Vec<&String> = app.compare.iter().map(|c| &c.run.id).collect();
+    if ids == loaded {
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    for id in app.selected.clone() {
+        let Some(run) = app.runs.iter().find(|r| r.id == id).cloned() else {
+            continue;
+        };
+        let curves = store.curves(&id)?;
+        let roc = curves
+            .get("roc")
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        let confusion = curves
+            .get("confusion")
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        out.push(app::CompareRun {
+            run,
+            roc,
+            confusion,
+        });
+    }
+    app.compare = out;
+    Ok(())
+}
+
 /// Does what `update` asked for.
 pub fn apply(store: &mut Store, app: &mut App, effect: Effect) -> anyhow::Result<()> {
     match effect {
@@ -94,6 +125,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
                             if let Some(effect) = update(&mut app, a) {
                                 apply(&mut store, &mut app, effect)?;
                             }
+                            load_compare(&store, &mut app)?;
                         }
                     }
                     Event::Mouse(m) => match m.kind {
@@ -266,6 +298,31 @@ mod tests {
         update(&mut app, Action::Goto(2));
         let s = screen(&app);
         assert!(s.contains("production") && s.contains("none → 1"), "{s}");
+    }
+
+    #[test]
+    fn compare_shows_the_selected_runs_side_by_side_with_the_best_marked() {
+        let (_d, store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        for name in ["lr", "gbdt"] {
+            update(&mut app, Action::Top);
+            while app.current().map(|r| r.name.as_str()) != Some(name) {
+                update(&mut app, Action::Down);
+            }
+            update(&mut app, Action::ToggleSelect);
+        }
+        super::load_compare(&store, &mut app).unwrap();
+        assert_eq!(app.compare.len(), 2);
+        update(&mut app, Action::Goto(1));
+        let s = screen(&app);
+        assert!(
+            s.contains("roc_auc") && s.contains("0.8530 *") && s.contains("0.7590"),
+            "{s}"
+        );
+        update(&mut app, Action::PinBaseline);
+        let s = screen(&app);
+        assert!(s.contains("baseline"), "{s}");
+        assert!(s.contains("+0.0940") || s.contains("-0.0940"), "{s}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One draw function per screen; `draw` lays out the frame and dispatches.
 
+pub mod compare;
 pub mod help;
 pub mod registry;
 pub mod runs;
@@ -38,6 +39,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     match app.screen {
         Screen::Runs => runs::draw(f, body, app),
         Screen::Registry => registry::draw(f, body, app),
+        Screen::Compare => compare::draw(f, body, app),
         other => placeholder(f, body, other),
     }
     status_line(f, bottom, app);

@@ -1,0 +1,220 @@
+//! Screen 2: the selected runs side by side: metrics with the best of each marked, deltas
+//! against a pinned baseline, params (all or only those that differ), confusion matrices and
+//! ROC curves overlaid.
+
+use std::collections::BTreeSet;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::Line;
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+
+const METRICS: [(&str, bool); 9] = [
+    ("roc_auc", true),
+    ("pr_auc", true),
+    ("f1", true),
+    ("accuracy", true),
+    ("precision", true),
+    ("recall", true),
+    ("log_loss", false),
+    ("brier", false),
+    ("fit_seconds", false),
+];
+
+const COLOURS: [Color; 6] = [
+    Color::Cyan,
+    Color::Yellow,
+    Color::Green,
+    Color::Magenta,
+    Color::Red,
+    Color::Blue,
+];
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    if app.compare.is_empty() {
+        f.render_widget(
+            Paragraph::new("Select runs on the Runs screen with Space, then come back here."),
+            area,
+        );
+        return;
+    }
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+    let [metrics_area, params_area] = Layout::vertical([
+        Constraint::Length(METRICS.len() as u16 + 4),
+        Constraint::Min(3),
+    ])
+    .areas(left);
+    let [roc_area, confusion_area] = Layout::vertical([
+        Constraint::Min(8),
+        Constraint::Length(app.compare.len() as u16 + 2),
+    ])
+    .areas(right);
+    let runs = &app.compare;
+    let base = app
+        .baseline
+        .as_ref()
+        .and_then(|b| runs.iter().find(|c| &c.run.id == b));
+    let mut header = vec!["metric".to_string()];
+    header.extend(runs.iter().map(|c| {
+        let pin = if Some(&c.run.id) == app.baseline.as_ref() {
+            " (baseline)"
+        } else {
+            ""
+        };
+        format!("{}{pin}", c.run.name)
+    }));
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let rows = METRICS.iter().map(|(k, higher)| {
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|c| c.run.metrics.get(*k).copied())
+            .collect();
+        let best = vals.iter().flatten().copied().reduce(|a, b| {
+            if (*higher && b > a) || (!*higher && b < a) {
+                b
+            } else {
+                a
+            }
+        });
+        let mut cells = vec![k.to_string()];
+        for (c, v) in runs.iter().zip(&vals) {
+            cells.push(match v {
+                None => "-".into(),
+                Some(v) => {
+                    let star = if Some(*v) == best && runs.len() > 1 {
+                        " *"
+                    } else {
+                        ""
+                    };
+                    let delta = match base.and_then(|b| b.run.metrics.get(*k)) {
+                        Some(b) if b.is_finite() && c.run.id != base.map_or("", |b| &b.run.id) => {
+                            format!(" ({:+.4})", v - b)
+                        }
+                        _ => String::new(),
+                    };
+                    format!("{v:.4}{star}{delta}")
+                }
+            });
+        }
+        Row::new(cells)
+    });
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(22))
+        .chain(runs.iter().map(|_| Constraint::Min(10)))
+        .collect();
+    f.render_widget(
+        Table::new(rows, widths.clone())
+            .header(Row::new(header.clone()).style(bold))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Metrics (* best; b pins a baseline) "),
+            ),
+        metrics_area,
+    );
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|c| c.run.params.keys()).collect();
+    let params = keys.into_iter().filter_map(|k| {
+        let vals: Vec<String> = runs
+            .iter()
+            .map(|c| c.run.params.get(k).cloned().unwrap_or_else(|| "-".into()))
+            .collect();
+        let differs = vals.iter().any(|v| v != &vals[0]);
+        if app.diff_only && !differs {
+            return None;
+        }
+        let mut cells = vec![k.clone()];
+        cells.extend(vals);
+        Some(Row::new(cells).style(if differs { bold } else { Style::new() }))
+    });
+    let mut pheader = header.clone();
+    pheader[0] = "param".into();
+    f.render_widget(
+        Table::new(params, widths)
+            .header(Row::new(pheader).style(bold))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(if app.diff_only {
+                        " Params that differ (d shows all) "
+                    } else {
+                        " Params (d shows only those that differ) "
+                    }),
+            ),
+        params_area,
+    );
+    let data: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|c| {
+            c.roc
+                .x
+                .iter()
+                .copied()
+                .zip(c.roc.y.iter().copied())
+                .collect()
+        })
+        .collect();
+    let datasets: Vec<Dataset> = runs
+        .iter()
+        .zip(&data)
+        .enumerate()
+        .map(|(i, (c, d))| {
+            Dataset::default()
+                .name(format!(
+                    "{} {:.3}",
+                    c.run.name,
+                    c.run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
+                ))
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(COLOURS[i % COLOURS.len()]))
+                .data(d)
+        })
+        .collect();
+    f.render_widget(
+        Chart::new(datasets)
+            .block(Block::default().borders(Borders::ALL).title(" ROC curves "))
+            .x_axis(
+                Axis::default()
+                    .title("FPR")
+                    .bounds([0.0, 1.0])
+                    .labels(["0", "0.5", "1"]),
+            )
+            .y_axis(
+                Axis::default()
+                    .title("TPR")
+                    .bounds([0.0, 1.0])
+                    .labels(["0", "0.5", "1"]),
+            ),
+        roc_area,
+    );
+    let lines: Vec<Line> = runs
+        .iter()
+        .map(|c| {
+            let m = c.confusion;
+            let pos = (m.tp + m.fn_).max(1) as f64;
+            let neg = (m.tn + m.fp).max(1) as f64;
+            Line::from(format!(
+                "{:<10} TN {:>6} FP {:>6} FN {:>6} TP {:>6}  TPR {:.1}% FPR {:.1}%",
+                c.run.name,
+                m.tn,
+                m.fp,
+                m.fn_,
+                m.tp,
+                100.0 * m.tp as f64 / pos,
+                100.0 * m.fp as f64 / neg
+            ))
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Confusion matrices at 0.5 "),
+        ),
+        confusion_area,
+    );
+}
