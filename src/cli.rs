@@ -1,5 +1,5 @@
 //! Command-line parsing and dispatch. Exit codes: 0 success, 1 error, 2 usage error,
-//! 3 a command this version does not have yet.
+//! 130 interrupted.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,6 @@ use crate::tracking::Store;
 use crate::util::{format_ms, render_table, thousands};
 
 pub const EXIT_ERROR: i32 = 1;
-pub const EXIT_NOT_BUILT: i32 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,7 +55,7 @@ pub enum Command {
         json: bool,
     },
     /// Score a CSV file with the production model
-    Score(Later),
+    Score(ScoreArgs),
     /// Serve predictions over HTTP, following an alias as it moves
     Serve(ServeArgs),
     /// Check data drift against the production model's training profile
@@ -130,11 +129,22 @@ pub struct ServeArgs {
     pub workers: usize,
 }
 
-/// Arguments of a command that is not built yet, accepted so that it can say so.
 #[derive(Debug, Args)]
-pub struct Later {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+pub struct ScoreArgs {
+    /// CSV to score [default: the workspace's data/test_data.csv]
+    pub file: Option<PathBuf>,
+    /// Where to write the predictions [default: predictions/<file>.v<version>.csv]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The alias whose model scores
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    /// Probability at or above which a stay is predicted long
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,15 +235,6 @@ pub fn main() -> i32 {
     }
 }
 
-fn not_built(what: &str, planned: &str) -> anyhow::Result<i32> {
-    eprintln!(
-        "staytrack {what}: not built yet in this version ({planned}). \
-         Available now: `staytrack data synth|check`, `staytrack train`, `staytrack runs list|show|compare|diff`, \
-         `staytrack promote`, `staytrack registry`, `staytrack serve`, `staytrack drift`, `staytrack report`, `staytrack sync`."
-    );
-    Ok(EXIT_NOT_BUILT)
-}
-
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let cfg = Config::resolve(cli.workspace.as_deref());
     if cli.serve {
@@ -245,7 +246,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Train(args)) => crate::cli_runs::train(&cfg, args),
         Some(Command::Promote(args)) => crate::cli_registry::promote(&cfg, args),
         Some(Command::Registry { json }) => crate::cli_registry::registry(&cfg, json),
-        Some(Command::Score(_)) => not_built("score", "batch scoring"),
+        Some(Command::Score(a)) => score(&cfg, a),
         Some(Command::Serve(args)) => serve(&cfg, args),
         Some(Command::Drift(args)) => crate::cli_drift::run(&cfg, args),
         Some(Command::Report(args)) => crate::cli_report::run(&cfg, args),
@@ -289,6 +290,32 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
+    let input = match a.file {
+        Some(f) => f,
+        None => {
+            ensure_data(cfg)?;
+            cfg.test_file()
+        }
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let s = crate::score::score_file(
+        cfg,
+        &input,
+        a.out.as_deref(),
+        &a.alias,
+        a.threshold,
+        &|_| {},
+        &never,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", crate::score::describe(&s));
+    }
+    Ok(0)
+}
+
 fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
     let opts = crate::serve::ServeOptions {
@@ -327,8 +354,13 @@ pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With a terminal, the TUI; without one (a pipe, a script), the workspace status in text.
 fn main_job(cfg: &Config) -> anyhow::Result<i32> {
     ensure_data(cfg)?;
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return crate::tui::run(cfg);
+    }
     let mut store = Store::open(&cfg.db_path)?;
     crate::cli_runs::report_recovered(&mut store)?;
     let runs = store.list_runs()?;
@@ -370,8 +402,8 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
         None => println!("next: `staytrack train` trains all four model families"),
     }
     println!(
-        "The interactive terminal UI is not in this version yet; `staytrack --help` lists the \
-         commands that are."
+        "The terminal UI opens when staytrack runs in a terminal; `staytrack --help` lists the \
+         commands."
     );
     Ok(0)
 }

@@ -15,6 +15,7 @@ pub mod features;
 pub mod metrics;
 pub mod models;
 pub mod report;
+pub mod score;
 pub mod serve;
 pub mod sync;
 pub mod tracking;

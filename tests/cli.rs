@@ -36,15 +36,6 @@ fn help_lists_every_command_of_the_product() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = staytrack(dir.path(), &["score"]);
-    assert_eq!(o.status.code(), Some(3));
-    let (_, err) = text(&o);
-    assert!(err.contains("not built yet"), "{err}");
-}
-
-#[test]
 fn data_synth_is_deterministic_and_check_reads_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path();

@@ -24,10 +24,11 @@ pub enum Labels {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{}: cannot read the file: {source}", .path.display())]
+    /// The cause is in the message, not chained as a source, so `{:#}` says it once.
+    #[error("{}: cannot read the file: {cause}", .path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}: the file is empty", .path.display())]
     Empty { path: PathBuf },
@@ -105,9 +106,9 @@ fn quote_list(names: &[String]) -> String {
 
 /// Reads and validates `path` against `spec`.
 pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| LoadError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     parse_csv(bytes, path, spec, labels)
 }

@@ -1,0 +1,221 @@
+//! Batch scoring: a CSV through the model behind an alias, predictions written beside the
+//! workspace as one CSV (atomically), and a summary (rows, positive share, a histogram of
+//! probabilities, and the metrics when the file carries `Stay`). Used by `staytrack score` and
+//! the TUI's Score screen, which shows the progress this reports.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::bundle::Bundle;
+use crate::config::Config;
+use crate::data::frame::ColumnData;
+use crate::data::{self, DatasetSpec, Labels};
+use crate::tracking::Store;
+
+/// Rows scored per step; the progress gauge moves once per chunk.
+const CHUNK: usize = 16_384;
+/// Bins of the probability histogram.
+pub const BINS: usize = 10;
+
+/// Where scoring is, for a progress gauge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stage {
+    Reading,
+    Scoring { done: usize, total: usize },
+    Writing,
+}
+
+impl Stage {
+    /// The share of the work done, 0 to 1 (reading ≈ 10 %, writing the last 5 %).
+    pub fn ratio(self) -> f64 {
+        match self {
+            Stage::Reading => 0.0,
+            Stage::Scoring { done, total } => 0.1 + 0.85 * done as f64 / total.max(1) as f64,
+            Stage::Writing => 0.95,
+        }
+    }
+}
+
+/// What a scoring pass produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoreSummary {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub alias: String,
+    pub model_version: i64,
+    pub run_id: String,
+    pub rows: usize,
+    pub threshold: f64,
+    pub positives: usize,
+    pub positive_share: f64,
+    pub mean_probability: f64,
+    /// Counts of probabilities in [i/10, (i+1)/10), the last bin closed.
+    pub histogram: Vec<usize>,
+    /// Validation-style metrics when the file has `Stay`.
+    pub roc_auc: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub seconds: f64,
+}
+
+/// The default output for `input` scored by `version`: `predictions/<stem>.v<version>.csv`.
+pub fn default_output(cfg: &Config, input: &Path, version: i64) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or("scored".into(), |s| s.to_string_lossy().into_owned());
+    cfg.workspace
+        .join("predictions")
+        .join(format!("{stem}.v{version}.csv"))
+}
+
+/// Scores `input` with the model behind `alias`, writing `output` (or the default path).
+/// `progress` is called as the work moves on; `cancel` stops between chunks.
+pub fn score_file(
+    cfg: &Config,
+    input: &Path,
+    output: Option<&Path>,
+    alias: &str,
+    threshold: f64,
+    progress: &dyn Fn(Stage),
+    cancel: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<ScoreSummary> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&threshold),
+        "--threshold must be between 0 and 1 (got {threshold})"
+    );
+    let t = std::time::Instant::now();
+    let store = Store::open(&cfg.db_path)?;
+    let target = store.alias_target(alias)?.with_context(|| {
+        format!(
+            "no model is promoted to '{alias}'; promote a run first (`staytrack promote RUN`, \
+             or p on the TUI's Runs screen)"
+        )
+    })?;
+    drop(store);
+    let bundle =
+        Bundle::load_registered(&cfg.artifacts_dir, &target.sha256, target.path.as_deref())
+            .map_err(|e| {
+                anyhow::anyhow!("the '{alias}' model (version {}): {e}", target.version)
+            })?;
+    progress(Stage::Reading);
+    let spec = DatasetSpec::hospital();
+    let frame = data::load_csv(input, &spec, Labels::Optional)?;
+    let n = frame.n_rows();
+    anyhow::ensure!(n > 0, "{}: no rows to score", input.display());
+    let mut probs = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < n {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            anyhow::bail!("scoring {} cancelled; nothing was written", input.display());
+        }
+        let end = (start + CHUNK).min(n);
+        let part = if start == 0 && end == n {
+            frame.clone()
+        } else {
+            frame.take(&(start..end).collect::<Vec<_>>())
+        };
+        probs.extend(bundle.predict(&part).with_context(|| {
+            format!("{}: scoring rows {}..{}", input.display(), start + 1, end)
+        })?);
+        start = end;
+        progress(Stage::Scoring {
+            done: start,
+            total: n,
+        });
+    }
+    progress(Stage::Writing);
+    let output = output.map_or_else(
+        || default_output(cfg, input, target.version),
+        Path::to_path_buf,
+    );
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the folder {}", dir.display()))?;
+    }
+    let ids = |name: &str| match frame.column(name) {
+        Some(ColumnData::Id(v)) => Some(v),
+        _ => None,
+    };
+    let (case, patient) = (ids("case_id"), ids("patientid"));
+    let mut csv = String::with_capacity(n * 40);
+    csv.push_str("case_id,patientid,probability,long_stay,model_version\n");
+    let mut positives = 0;
+    let mut histogram = vec![0usize; BINS];
+    for (i, &p) in probs.iter().enumerate() {
+        let yes = p >= threshold;
+        positives += usize::from(yes);
+        histogram[((p * BINS as f64) as usize).min(BINS - 1)] += 1;
+        let id = |c: Option<&Vec<i64>>| c.map_or(String::new(), |v| v[i].to_string());
+        let _ = writeln!(
+            csv,
+            "{},{},{p:.6},{},{}",
+            id(case),
+            id(patient),
+            u8::from(yes),
+            target.version
+        );
+    }
+    crate::util::atomic_write(&output, csv.as_bytes())?;
+    let (roc_auc, accuracy) = match &frame.target {
+        Some(y) => match crate::metrics::evaluate(y, &probs) {
+            Ok(e) => (Some(e.roc_auc), Some(e.accuracy)),
+            Err(_) => (None, None),
+        },
+        None => (None, None),
+    };
+    Ok(ScoreSummary {
+        input: input.to_path_buf(),
+        output,
+        alias: alias.to_string(),
+        model_version: target.version,
+        run_id: target.run_id,
+        rows: n,
+        threshold,
+        positives,
+        positive_share: positives as f64 / n as f64,
+        mean_probability: probs.iter().sum::<f64>() / n as f64,
+        histogram,
+        roc_auc,
+        accuracy,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// The summary as the CLI prints it.
+pub fn describe(s: &ScoreSummary) -> String {
+    let mut out = format!(
+        "scored {} rows of {} with '{}' (version {}, run {}) in {:.2} s\n\
+         long stay (p ≥ {}): {} rows, {:.1} %; mean probability {:.4}\n",
+        crate::util::thousands(s.rows),
+        s.input.display(),
+        s.alias,
+        s.model_version,
+        s.run_id,
+        s.seconds,
+        s.threshold,
+        crate::util::thousands(s.positives),
+        100.0 * s.positive_share,
+        s.mean_probability
+    );
+    if let (Some(auc), Some(acc)) = (s.roc_auc, s.accuracy) {
+        let _ = writeln!(
+            out,
+            "the file has Stay: ROC AUC {auc:.4}, accuracy {acc:.4}"
+        );
+    }
+    let max = s.histogram.iter().copied().max().unwrap_or(1).max(1);
+    for (i, &c) in s.histogram.iter().enumerate() {
+        let bar = "█".repeat((40 * c).div_ceil(max));
+        let _ = writeln!(
+            out,
+            "{:.1}-{:.1} {:>9} {bar}",
+            i as f64 / BINS as f64,
+            (i + 1) as f64 / BINS as f64,
+            crate::util::thousands(c)
+        );
+    }
+    let _ = writeln!(out, "predictions written to {}", s.output.display());
+    out
+}

@@ -1,0 +1,163 @@
+//! `staytrack score` through the real binary: the promoted model's probabilities, the summary,
+//! atomic output, and the errors.
+
+mod common;
+
+use common::{json, ok, run};
+use staytrack::bundle::Bundle;
+use staytrack::data::{load_csv, DatasetSpec, Labels};
+
+fn workspace() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    ok(
+        ws,
+        &["data", "synth", "--rows", "3000", "--test-rows", "1200"],
+    );
+    let o = ok(ws, &["train", "--model", "lr", "--json"]);
+    let v = json(&o);
+    let id = v[0]["run_id"].as_str().unwrap().to_string();
+    (dir, id)
+}
+
+#[test]
+fn score_writes_the_production_model_s_probabilities_and_a_true_summary() {
+    let (dir, id) = workspace();
+    let ws = dir.path();
+    // Nothing promoted yet: a clear error, no file.
+    let o = run(ws, &["score"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no model is promoted to 'production'"),
+        "{err}"
+    );
+    assert!(!ws.join("predictions").exists());
+
+    ok(ws, &["promote", &id]);
+    let o = ok(ws, &["score", "--json"]);
+    let s = json(&o);
+    let out = std::path::PathBuf::from(s["output"].as_str().unwrap());
+    assert_eq!(out, ws.join("predictions/test_data.v1.csv"));
+    assert_eq!(s["rows"], 1200);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "case_id,patientid,probability,long_stay,model_version"
+    );
+    assert_eq!(lines.len(), 1201);
+
+    // The probabilities are the bundle's own, row for row, in file order.
+    let bundle_path = std::fs::read_dir(ws.join("artifacts"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "bundle"))
+        .unwrap();
+    let bundle = Bundle::load(&bundle_path).unwrap();
+    let frame = load_csv(
+        &ws.join("data/test_data.csv"),
+        &DatasetSpec::hospital(),
+        Labels::Optional,
+    )
+    .unwrap();
+    let want = bundle.predict(&frame).unwrap();
+    let test_text = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
+    let mut positives = 0;
+    let mut hist = [0u64; 10];
+    for ((line, p), src) in lines[1..].iter().zip(&want).zip(test_text.lines().skip(1)) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            f[0],
+            src.split(',').next().unwrap(),
+            "case_id in file order"
+        );
+        let got: f64 = f[2].parse().unwrap();
+        assert!((got - p).abs() < 5e-7, "{got} vs {p}");
+        assert_eq!(f[3], if *p >= 0.5 { "1" } else { "0" });
+        assert_eq!(f[4], "1");
+        positives += usize::from(*p >= 0.5);
+        hist[((p * 10.0) as usize).min(9)] += 1;
+    }
+    assert_eq!(s["positives"], positives);
+    let share = s["positive_share"].as_f64().unwrap();
+    assert!((share - positives as f64 / 1200.0).abs() < 1e-12);
+    let got_hist: Vec<u64> = s["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(got_hist, hist);
+    assert!(s["roc_auc"].is_null(), "the test file has no Stay");
+
+    // A labelled file gets its metrics; a threshold moves the positives.
+    let train = ws.join("data/train_data.csv");
+    let scored = ws.join("scored.csv");
+    let o = ok(
+        ws,
+        &[
+            "score",
+            train.to_str().unwrap(),
+            "--threshold",
+            "0.9",
+            "--out",
+            scored.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let s2 = json(&o);
+    let auc = s2["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.6 && auc < 1.0, "{auc}");
+    assert!(s2["positives"].as_u64().unwrap() < 3000 / 2);
+    assert_eq!(s2["rows"], 3000);
+    assert!(scored.is_file());
+
+    // The text summary says where the file went.
+    let o = ok(ws, &["score"]);
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("scored 1,200 rows") && t.contains("predictions written to"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_bad_file_is_named_and_nothing_is_written() {
+    let (dir, id) = workspace();
+    let ws = dir.path();
+    ok(ws, &["promote", &id]);
+    let text = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cells: Vec<String> = lines[5].split(',').map(String::from).collect();
+    let age = lines[0]
+        .split(',')
+        .position(|h| h == "Admission_Deposit")
+        .unwrap();
+    cells[age] = "lots".into();
+    lines[5] = cells.join(",");
+    std::fs::write(ws.join("bad.csv"), lines.join("\n")).unwrap();
+    let (bad, out) = (ws.join("bad.csv"), ws.join("out.csv"));
+    let o = run(
+        ws,
+        &[
+            "score",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.csv") && err.contains("Admission_Deposit"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = run(ws, &["score", "missing.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.csv"));
+    let o = run(ws, &["score", "--threshold", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+}
