@@ -124,6 +124,19 @@ fn parse_pairs<T>(
 }
 
 pub fn run(cfg: &Config, a: DriftArgs) -> anyhow::Result<i32> {
+    let (stored, id) = compute(cfg, &a)?;
+    if a.json {
+        let mut v = serde_json::to_value(&stored)?;
+        v["id"] = serde_json::json!(id);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_report(&stored, id);
+    }
+    Ok(0)
+}
+
+/// Computes the report `a` asks for and stores it; returns it with its id.
+pub fn compute(cfg: &Config, a: &DriftArgs) -> anyhow::Result<(StoredDrift, i64)> {
     let spec = DatasetSpec::hospital();
     let opts = Options {
         tests: parse_pairs(
@@ -242,14 +255,7 @@ pub fn run(cfg: &Config, a: DriftArgs) -> anyhow::Result<i32> {
         dataset_drift: stored.report.dataset_drift,
         report: serde_json::to_string(&stored)?,
     })?;
-    if a.json {
-        let mut v = serde_json::to_value(&stored)?;
-        v["id"] = serde_json::json!(id);
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print_report(&stored, id);
-    }
-    Ok(0)
+    Ok((stored, id))
 }
 
 #[allow(clippy::too_many_arguments)]

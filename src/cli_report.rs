@@ -37,6 +37,27 @@ fn curve<T: serde::de::DeserializeOwned + Default>(
         .unwrap_or_default()
 }
 
+/// The chart data of finished runs, read from the store.
+pub fn run_charts(
+    store: &Store,
+    runs: &[crate::tracking::RunSummary],
+) -> anyhow::Result<Vec<RunChart>> {
+    runs.iter()
+        .map(|r| {
+            let curves = store.curves(&r.id)?;
+            Ok(RunChart {
+                label: format!("{} ({}, …{})", r.name, r.family, &r.id[r.id.len() - 6..]),
+                metrics: r.metrics.clone(),
+                roc: curve(&curves, "roc"),
+                pr: curve(&curves, "pr"),
+                calibration: curve(&curves, "calibration"),
+                confusion: curve(&curves, "confusion"),
+                importance: curve(&curves, "importance"),
+            })
+        })
+        .collect()
+}
+
 pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
     let store = Store::open(&cfg.db_path)?;
     let mut written = Vec::new();
@@ -64,21 +85,7 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
             anyhow::bail!("no finished runs to report on; train some first (`staytrack train`)");
         }
         if !runs.is_empty() {
-            let charts: Vec<RunChart> = runs
-                .iter()
-                .map(|r| {
-                    let curves = store.curves(&r.id)?;
-                    Ok(RunChart {
-                        label: format!("{} ({}, …{})", r.name, r.family, &r.id[r.id.len() - 6..]),
-                        metrics: r.metrics.clone(),
-                        roc: curve(&curves, "roc"),
-                        pr: curve(&curves, "pr"),
-                        calibration: curve(&curves, "calibration"),
-                        confusion: curve(&curves, "confusion"),
-                        importance: curve(&curves, "importance"),
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?;
+            let charts = run_charts(&store, &runs)?;
             written.extend(report::render_runs(&charts, &a.out)?);
         }
     }

@@ -39,6 +39,8 @@ pub enum StoreError {
     NoSuchRun(String),
     #[error("run id prefix '{0}' matches more than one run; give more characters")]
     AmbiguousRun(String),
+    #[error("run {id} cannot be deleted: {why}")]
+    Undeletable { id: String, why: String },
 }
 
 /// How long a writer waits for another process's write transaction before giving up.

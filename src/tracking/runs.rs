@@ -262,6 +262,69 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// A number that changes when another connection commits, so a viewer reloads only then.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Deletes a run with its params, metrics, curves and artifact rows, in one transaction.
+    /// A queued or running run, or one registered as a model version, stays (the registry's
+    /// history must keep pointing at something). Returns the artifact files no other run
+    /// references, for the caller to remove after the commit.
+    pub fn delete_run(&mut self, id: &str) -> Result<Vec<std::path::PathBuf>, StoreError> {
+        let res = (|| -> Result<Result<Vec<std::path::PathBuf>, String>, rusqlite::Error> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let status: Option<String> = tx
+                .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            let Some(status) = status else {
+                return Ok(Err(String::new()));
+            };
+            if status == "queued" || status == "running" {
+                return Ok(Err(format!("it is {status}; cancel it first")));
+            }
+            let version: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM model_versions WHERE run_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(v) = version {
+                return Ok(Err(format!(
+                    "it is model version {v} in the registry, whose audit log refers to it"
+                )));
+            }
+            let orphans: Vec<std::path::PathBuf> = {
+                let mut st = tx.prepare(
+                    "SELECT path FROM artifacts a WHERE run_id = ?1 AND NOT EXISTS
+                       (SELECT 1 FROM artifacts b WHERE b.sha256 = a.sha256 AND b.run_id <> ?1)",
+                )?;
+                let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
+                rows.map(|r| r.map(std::path::PathBuf::from))
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for table in ["params", "metrics", "curves", "artifacts"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])?;
+            }
+            tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(Ok(orphans))
+        })();
+        match res.map_err(|e| self.err(e))? {
+            Ok(paths) => Ok(paths),
+            Err(why) if why.is_empty() => Err(StoreError::NoSuchRun(id.to_string())),
+            Err(why) => Err(StoreError::Undeletable {
+                id: id.to_string(),
+                why,
+            }),
+        }
+    }
+
     /// Whether a run id exists (exact match).
     pub fn run_exists(&self, id: &str) -> Result<bool, StoreError> {
         self.conn

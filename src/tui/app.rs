@@ -1,9 +1,14 @@
 //! The TUI's state and the one function that changes it. Drawing reads `App`; keys become
 //! `Action`s through the keymap; `update` applies them. Nothing here touches the terminal.
 
-use std::collections::BTreeSet;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 
-use crate::tracking::{AliasEvent, ModelVersion, RunSummary};
+use crate::cli_drift::StoredDrift;
+use crate::models::{Family, FitProgress, Params};
+use crate::score::ScoreSummary;
+use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunStatus, RunSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -100,12 +105,178 @@ pub enum Action {
     /// Compare: pin the run under the cursor (or the first compared run) as the baseline.
     PinBaseline,
     ToggleDiffOnly,
+    /// Runs: open the details of the run under the cursor; Score: score the file; Drift:
+    /// compare the Score screen's file with the reference.
+    Open,
+    CloseDetails,
+    /// Runs: the new-run form.
+    NewRun,
+    Form(FormKey),
+    /// Runs: cancel the run under the cursor (asks first); Score: stop scoring.
+    AskCancel,
+    AskDelete,
+    /// Registry: undo the alias's last move (asks first).
+    AskRollback(&'static str),
+    /// Score: edit the file to score.
+    EditPath,
+    PathChar(char),
+    PathBackspace,
+    PathDone,
+    PathCancel,
+    /// Drift: the server's recent predictions, in hourly windows.
+    DriftWindows,
+    /// Write the screen's charts as PNG files.
+    Export,
+    /// Compare: scroll the run columns.
+    ScrollLeft,
+    ScrollRight,
+    /// A click at a terminal cell (column, row).
+    Click(u16, u16),
 }
 
-/// Work `update` asks the event loop to do (it needs the store).
+/// A key inside the new-run form.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormKey {
+    Next,
+    Prev,
+    Left,
+    Right,
+    Char(char),
+    Backspace,
+    Submit,
+    Cancel,
+}
+
+/// Work `update` asks the event loop to do (it needs the store or a background task).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Promote { run_id: String, alias: &'static str },
+    Rollback { alias: &'static str },
+    Delete { run_id: String },
+    Cancel { run_id: String },
+    Train { data: PathBuf, name: String, params: Params },
+    LoadDetails { run_id: String },
+    Score { path: PathBuf },
+    CancelScore,
+    Drift { current: Option<PathBuf> },
+    Export,
+}
+
+/// The new-run form: family, name, data file and the family's parameters, each as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunForm {
+    pub family: Family,
+    pub name: String,
+    pub data: String,
+    /// (key, value as typed, help), in the family's order.
+    pub params: Vec<(String, String, &'static str)>,
+    /// 0 family, 1 name, 2 data, 3.. params.
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl RunForm {
+    pub fn new(family: Family, data: String) -> RunForm {
+        let mut f = RunForm {
+            family,
+            name: String::new(),
+            data,
+            params: Vec::new(),
+            focus: 0,
+            error: None,
+        };
+        f.reset_params();
+        f
+    }
+
+    fn reset_params(&mut self) {
+        let defaults = Params::defaults(self.family).as_strings();
+        self.params = self
+            .family
+            .specs()
+            .iter()
+            .map(|s| {
+                let v = defaults
+                    .iter()
+                    .find(|(k, _)| k == s.key)
+                    .map_or(String::new(), |(_, v)| v.clone());
+                (s.key.to_string(), v, s.help)
+            })
+            .collect();
+    }
+
+    fn fields(&self) -> usize {
+        3 + self.params.len()
+    }
+
+    fn text(&mut self) -> Option<&mut String> {
+        match self.focus {
+            0 => None,
+            1 => Some(&mut self.name),
+            2 => Some(&mut self.data),
+            i => self.params.get_mut(i - 3).map(|p| &mut p.1),
+        }
+    }
+
+    /// The run the form describes, or what is wrong with it.
+    pub fn job(&self) -> Result<(PathBuf, String, Params), String> {
+        let given: Vec<(String, String)> = self
+            .params
+            .iter()
+            .map(|(k, v, _)| (k.clone(), v.clone()))
+            .collect();
+        let params = Params::resolve(self.family, &given).map_err(|e| e.to_string())?;
+        if self.data.trim().is_empty() {
+            return Err("the data file is empty".into());
+        }
+        let name = if self.name.trim().is_empty() {
+            self.family.name().to_string()
+        } else {
+            self.name.trim().to_string()
+        };
+        Ok((PathBuf::from(self.data.trim()), name, params))
+    }
+}
+
+/// A run's details: everything the store keeps about it.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    pub run: Option<RunSummary>,
+    pub roc: crate::metrics::Curve,
+    pub confusion: crate::metrics::Confusion,
+    pub confusion_best: crate::metrics::Confusion,
+    pub importance: Vec<(String, f64)>,
+    pub artifacts: Vec<ArtifactRow>,
+    /// Per-step metrics (boosting rounds, iterations), by key.
+    pub history: Vec<(String, Vec<(i64, f64)>)>,
+    pub scroll: u16,
+}
+
+/// The Score screen.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreState {
+    pub path: String,
+    pub editing: bool,
+    /// Progress (0 to 1) while a file is being scored.
+    pub running: Option<f64>,
+    pub last: Option<ScoreSummary>,
+}
+
+/// The Drift screen.
+#[derive(Debug, Clone, Default)]
+pub struct DriftState {
+    /// The report shown and its id in the store.
+    pub report: Option<(i64, StoredDrift)>,
+    pub cursor: usize,
+    /// What is being computed, while it is.
+    pub running: Option<String>,
+}
+
+/// A line for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
 }
 
 /// A pending yes/no question.
@@ -151,11 +322,27 @@ pub struct App {
     pub baseline: Option<String>,
     /// Compare shows only the params that differ.
     pub diff_only: bool,
+    /// Compare: the first run column shown.
+    pub compare_offset: usize,
     pub confirm: Option<Confirm>,
     /// The last outcome worth telling (a promotion, an error).
-    pub message: Option<String>,
+    pub message: Option<Message>,
     /// Time the view is drawn at (ms), for durations of running runs.
     pub now: i64,
+    pub form: Option<RunForm>,
+    pub details: Option<Details>,
+    /// Live progress of runs this process trains.
+    pub live: HashMap<String, FitProgress>,
+    /// Registry: the version under the cursor.
+    pub reg_cursor: usize,
+    pub score: ScoreState,
+    pub drift: DriftState,
+    /// The default training file for new runs.
+    pub train_file: String,
+    /// The first runs-table row on screen; the view keeps the cursor visible.
+    pub runs_offset: Cell<usize>,
+    /// Where each screen's clickable rows start, set while drawing: (top row, first index).
+    pub rows_at: Cell<(u16, usize)>,
 }
 
 impl App {
@@ -176,9 +363,19 @@ impl App {
             compare: Vec::new(),
             baseline: None,
             diff_only: false,
+            compare_offset: 0,
             confirm: None,
             message: None,
             now,
+            form: None,
+            details: None,
+            live: HashMap::new(),
+            reg_cursor: 0,
+            score: ScoreState::default(),
+            drift: DriftState::default(),
+            train_file: "data/train_data.csv".into(),
+            runs_offset: Cell::new(0),
+            rows_at: Cell::new((0, 0)),
         };
         app.refresh_view();
         app
@@ -195,6 +392,20 @@ impl App {
                 self.cursor = pos;
             }
         }
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
     }
 
     pub fn current(&self) -> Option<&RunSummary> {
@@ -253,18 +464,27 @@ fn alias_run<'a>(app: &'a App, alias: &str) -> Option<&'a RunSummary> {
     app.runs.iter().find(|r| r.id == v.run_id)
 }
 
-/// The confirmation for moving `alias` to the current run: its metrics against the model the
+/// The run an action applies to: the version under the cursor on Registry, else the run under
+/// the cursor.
+fn target_run(app: &App) -> Option<&RunSummary> {
+    if app.screen == Screen::Registry {
+        let v = app.registry.versions.get(app.reg_cursor)?;
+        return app.runs.iter().find(|r| r.id == v.run_id);
+    }
+    app.current()
+}
+
+fn short(id: &str) -> &str {
+    &id[id.len().saturating_sub(6)..]
+}
+
+/// The confirmation for moving `alias` to the target run: its metrics against the model the
 /// alias serves now.
 fn promote_question(app: &App, alias: &'static str) -> Option<Confirm> {
-    let run = app.current()?;
+    let run = target_run(app)?;
     let before = alias_run(app, alias);
     let mut lines = vec![match before {
-        Some(b) => format!(
-            "now: {} ({}), run …{}",
-            b.name,
-            b.family,
-            &b.id[b.id.len().saturating_sub(6)..]
-        ),
+        Some(b) => format!("now: {} ({}), run …{}", b.name, b.family, short(&b.id)),
         None => format!("nothing is on {alias} yet"),
     }];
     for (key, label) in [
@@ -292,16 +512,183 @@ fn promote_question(app: &App, alias: &'static str) -> Option<Confirm> {
     })
 }
 
-/// Applies one action; returns work for the event loop, if any.
-pub fn update(app: &mut App, action: Action) -> Option<Effect> {
-    let last = app.view.len().saturating_sub(1);
-    match action {
-        Action::AskPromote(alias) => {
-            app.confirm = promote_question(app, alias);
-            if app.confirm.is_none() {
-                app.message = Some("no run under the cursor".into());
+fn rollback_question(app: &App, alias: &'static str) -> Result<Confirm, String> {
+    let last = app
+        .registry
+        .events
+        .iter()
+        .filter(|e| e.alias == alias)
+        .max_by_key(|e| e.id)
+        .ok_or_else(|| format!("{alias} has never moved; there is nothing to roll back"))?;
+    let v = |x: Option<i64>| x.map_or("none".to_string(), |v| format!("version {v}"));
+    Ok(Confirm {
+        title: format!("Roll {alias} back?"),
+        lines: vec![
+            format!(
+                "{alias}: {} → {} (undoes the move of {})",
+                v(last.to_version),
+                v(last.from_version),
+                crate::util::format_ms(last.at)
+            ),
+            "a server following the alias switches to it within a second".into(),
+            "y rolls back, n or Esc cancels".into(),
+        ],
+        effect: Effect::Rollback { alias },
+    })
+}
+
+fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
+    if !matches!(run.status, RunStatus::Running | RunStatus::Queued) {
+        return Err(format!("{} is {}; only a running or queued run can be cancelled", run.name, run.status.as_str()));
+    }
+    Ok(Confirm {
+        title: format!("Cancel {} ({})?", run.name, run.family),
+        lines: vec![
+            format!("run …{} is {}; it will end as cancelled", short(&run.id), run.status.as_str()),
+            "y cancels it, n or Esc keeps it going".into(),
+        ],
+        effect: Effect::Cancel {
+            run_id: run.id.clone(),
+        },
+    })
+}
+
+fn delete_question(app: &App, run: &RunSummary) -> Result<Confirm, String> {
+    if matches!(run.status, RunStatus::Running | RunStatus::Queued) {
+        return Err(format!("{} is {}; cancel it (x) before deleting it", run.name, run.status.as_str()));
+    }
+    if let Some(v) = app.registry.versions.iter().find(|v| v.run_id == run.id) {
+        return Err(format!(
+            "{} is model version {} in the registry; registered runs are kept",
+            run.name, v.version
+        ));
+    }
+    Ok(Confirm {
+        title: format!("Delete {} ({})?", run.name, run.family),
+        lines: vec![
+            format!(
+                "run …{}: its params, metrics, curves and its model file go; this cannot be undone",
+                short(&run.id)
+            ),
+            "y deletes, n or Esc keeps it".into(),
+        ],
+        effect: Effect::Delete {
+            run_id: run.id.clone(),
+        },
+    })
+}
+
+/// Which tab the column `x` of the header falls in (tabs are " title " with a one-cell divider).
+fn tab_at(x: u16) -> Option<usize> {
+    let mut start = 0u16;
+    for (i, s) in Screen::ALL.iter().enumerate() {
+        let w = format!("{} {}", i + 1, s.title()).chars().count() as u16 + 2;
+        if x >= start && x < start + w {
+            return Some(i);
+        }
+        start += w + 1;
+    }
+    None
+}
+
+/// How many rows the current screen's cursor moves over.
+fn rows(app: &App) -> usize {
+    match app.screen {
+        Screen::Runs => app.view.len(),
+        Screen::Registry => app.registry.versions.len(),
+        Screen::Drift => app.drift.report.as_ref().map_or(0, |(_, d)| d.report.columns.len()),
+        _ => 0,
+    }
+}
+
+fn cursor_mut(app: &mut App) -> Option<&mut usize> {
+    match app.screen {
+        Screen::Runs => Some(&mut app.cursor),
+        Screen::Registry => Some(&mut app.reg_cursor),
+        Screen::Drift => Some(&mut app.drift.cursor),
+        _ => None,
+    }
+}
+
+fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
+    if let Some(d) = app.details.as_mut() {
+        d.scroll = to(d.scroll as usize, u16::MAX as usize) as u16;
+        return;
+    }
+    let last = rows(app).saturating_sub(1);
+    if let Some(c) = cursor_mut(app) {
+        *c = to(*c, last).min(last);
+    }
+}
+
+fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
+    let form = app.form.as_mut()?;
+    let n = form.fields();
+    form.error = None;
+    match key {
+        FormKey::Next => form.focus = (form.focus + 1) % n,
+        FormKey::Prev => form.focus = (form.focus + n - 1) % n,
+        FormKey::Left | FormKey::Right if form.focus == 0 => {
+            let i = Family::ALL.iter().position(|f| *f == form.family).unwrap_or(0);
+            let step = if key == FormKey::Right { 1 } else { Family::ALL.len() - 1 };
+            form.family = Family::ALL[(i + step) % Family::ALL.len()];
+            form.reset_params();
+        }
+        FormKey::Left | FormKey::Right => {}
+        FormKey::Char(c) => {
+            if let Some(t) = form.text() {
+                t.push(c);
+            } else if c == 'h' || c == 'l' {
+                return form_key(app, if c == 'l' { FormKey::Right } else { FormKey::Left });
             }
         }
+        FormKey::Backspace => {
+            if let Some(t) = form.text() {
+                t.pop();
+            }
+        }
+        FormKey::Cancel => app.form = None,
+        FormKey::Submit => match form.job() {
+            Ok((data, name, params)) => {
+                app.form = None;
+                return Some(Effect::Train { data, name, params });
+            }
+            Err(e) => form.error = Some(e),
+        },
+    }
+    None
+}
+
+/// Applies one action; returns work for the event loop, if any.
+pub fn update(app: &mut App, action: Action) -> Option<Effect> {
+    match action {
+        Action::AskPromote(alias) => match promote_question(app, alias) {
+            Some(c) => app.confirm = Some(c),
+            None => app.warn(if app.screen == Screen::Registry {
+                "no version under the cursor"
+            } else {
+                "no run under the cursor"
+            }),
+        },
+        Action::AskRollback(alias) => match rollback_question(app, alias) {
+            Ok(c) => app.confirm = Some(c),
+            Err(e) => app.warn(e),
+        },
+        Action::AskCancel => {
+            if app.screen == Screen::Score {
+                return app.score.running.is_some().then_some(Effect::CancelScore);
+            }
+            match app.current().map(cancel_question) {
+                Some(Ok(c)) => app.confirm = Some(c),
+                Some(Err(e)) => app.warn(e),
+                None => app.warn("no run under the cursor"),
+            }
+        }
+        Action::AskDelete => match app.current().map(|r| delete_question(app, r)) {
+            Some(Ok(c)) => app.confirm = Some(c),
+            Some(Err(e)) => app.warn(e),
+            None => app.warn("no run under the cursor"),
+        },
         Action::Confirm => return app.confirm.take().map(|c| c.effect),
         Action::Cancel => app.confirm = None,
         Action::PinBaseline => {
@@ -314,10 +701,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         }
         Action::ToggleDiffOnly => app.diff_only = !app.diff_only,
         Action::Quit => app.quit = true,
-        Action::Down => app.cursor = (app.cursor + 1).min(last),
-        Action::Up => app.cursor = app.cursor.saturating_sub(1),
-        Action::Top => app.cursor = 0,
-        Action::Bottom => app.cursor = last,
+        Action::Down => move_cursor(app, |c, _| c + 1),
+        Action::Up => move_cursor(app, |c, _| c.saturating_sub(1)),
+        Action::Top => move_cursor(app, |_, _| 0),
+        Action::Bottom => move_cursor(app, |_, last| last),
         Action::ToggleSelect => {
             if let Some(id) = app.current().map(|r| r.id.clone()) {
                 if !app.selected.remove(&id) {
@@ -366,6 +753,64 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             app.refresh_view();
         }
         Action::ToggleHelp => app.help = !app.help,
+        Action::Open => match app.screen {
+            Screen::Runs => {
+                let id = app.current()?.id.clone();
+                return Some(Effect::LoadDetails { run_id: id });
+            }
+            Screen::Score if app.score.running.is_none() => {
+                app.score.running = Some(0.0);
+                return Some(Effect::Score {
+                    path: PathBuf::from(app.score.path.trim()),
+                });
+            }
+            Screen::Drift if app.drift.running.is_none() => {
+                app.drift.running = Some(format!("drift of {}", app.score.path.trim()));
+                return Some(Effect::Drift {
+                    current: Some(PathBuf::from(app.score.path.trim())),
+                });
+            }
+            _ => app.warn("busy: wait for the task to finish"),
+        },
+        Action::CloseDetails => app.details = None,
+        Action::NewRun => app.form = Some(RunForm::new(Family::Gbdt, app.train_file.clone())),
+        Action::Form(k) => return form_key(app, k),
+        Action::EditPath => app.score.editing = true,
+        Action::PathChar(c) => app.score.path.push(c),
+        Action::PathBackspace => {
+            app.score.path.pop();
+        }
+        Action::PathDone | Action::PathCancel => app.score.editing = false,
+        Action::DriftWindows => {
+            if app.drift.running.is_some() {
+                app.warn("busy: wait for the drift report to finish");
+            } else {
+                app.drift.running = Some("drift of the server's predictions".into());
+                return Some(Effect::Drift { current: None });
+            }
+        }
+        Action::Export => return Some(Effect::Export),
+        Action::ScrollLeft => app.compare_offset = app.compare_offset.saturating_sub(1),
+        Action::ScrollRight => {
+            app.compare_offset = (app.compare_offset + 1).min(app.compare.len().saturating_sub(1))
+        }
+        Action::Click(x, y) => {
+            if y == 0 {
+                if let Some(i) = tab_at(x) {
+                    app.screen = Screen::ALL[i];
+                }
+            } else {
+                let (top, first) = app.rows_at.get();
+                if y >= top && top > 0 {
+                    let i = first + (y - top) as usize;
+                    if i < rows(app) {
+                        if let Some(c) = cursor_mut(app) {
+                            *c = i;
+                        }
+                    }
+                }
+            }
+        }
     }
     None
 }

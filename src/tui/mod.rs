@@ -6,10 +6,15 @@ pub mod app;
 pub mod keymap;
 pub mod views;
 
+use std::collections::HashMap;
 use std::io;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event, KeyEventKind, MouseEventKind};
+use crossterm::event::{self, Event, KeyEventKind, MouseButton, MouseEventKind};
 use crossterm::execute;
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -17,9 +22,11 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+use crate::cli_drift::{DriftArgs, StoredDrift};
 use crate::config::Config;
-use crate::tracking::Store;
-use app::{update, Action, App, Effect, Registry};
+use crate::score::{ScoreSummary, Stage};
+use crate::tracking::{RunStatus, Store};
+use app::{update, Action, App, Details, Effect, Registry, Screen};
 
 /// Reads the registry for the Registry screen.
 pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
@@ -27,6 +34,16 @@ pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
         versions: store.model_versions()?,
         events: store.alias_events(None, 200)?,
     })
+}
+
+fn parse_curve<T: serde::de::DeserializeOwned + Default>(
+    curves: &std::collections::BTreeMap<String, String>,
+    kind: &str,
+) -> T {
+    curves
+        .get(kind)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
 }
 
 /// Loads the selected runs' curves when the selection changed.
@@ -42,66 +59,456 @@ pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
             continue;
         };
         let curves = store.curves(&id)?;
-        let roc = curves
-            .get("roc")
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or_default();
-        let confusion = curves
-            .get("confusion")
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or_default();
         out.push(app::CompareRun {
             run,
-            roc,
-            confusion,
+            roc: parse_curve(&curves, "roc"),
+            confusion: parse_curve(&curves, "confusion"),
         });
     }
     app.compare = out;
     Ok(())
 }
 
-/// Does what `update` asked for.
-pub fn apply(store: &mut Store, app: &mut App, effect: Effect) -> anyhow::Result<()> {
+/// Everything the store keeps about one run, for the details view.
+pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
+    let run = store.get_run(run_id)?;
+    let curves = store.curves(run_id)?;
+    let mut history = Vec::new();
+    for key in run.metrics.keys() {
+        let h = store.metric_history(run_id, key)?;
+        if h.len() > 1 {
+            history.push((key.clone(), h));
+        }
+    }
+    Ok(Details {
+        roc: parse_curve(&curves, "roc"),
+        confusion: parse_curve(&curves, "confusion"),
+        confusion_best: parse_curve(&curves, "confusion_best"),
+        importance: parse_curve(&curves, "importance"),
+        artifacts: store.artifacts(run_id)?,
+        history,
+        scroll: 0,
+        run: Some(run),
+    })
+}
+
+/// What background tasks send back to the event loop.
+pub enum TaskMsg {
+    /// A training event, with the cancel flag of the batch it belongs to.
+    Train(crate::train::Event, Arc<AtomicBool>),
+    TrainEnded(Result<usize, String>),
+    Score(Stage),
+    Scored(Result<ScoreSummary, String>),
+    Drifted(Result<(StoredDrift, i64), String>),
+    Exported(Result<Vec<PathBuf>, String>),
+}
+
+/// The background tasks: training batches, scoring, drift and exports run on their own threads
+/// (CPU-bound work must not hold the event loop) and report over one channel.
+pub struct Tasks {
+    cfg: Config,
+    tx: Sender<TaskMsg>,
+    pub rx: Receiver<TaskMsg>,
+    /// Cancel flags of the runs this process trains.
+    cancels: HashMap<String, Arc<AtomicBool>>,
+    score_cancel: Option<Arc<AtomicBool>>,
+    /// Training batches still going.
+    pub training: usize,
+}
+
+impl Tasks {
+    pub fn new(cfg: &Config) -> Tasks {
+        let (tx, rx) = channel();
+        Tasks {
+            cfg: cfg.clone(),
+            tx,
+            rx,
+            cancels: HashMap::new(),
+            score_cancel: None,
+            training: 0,
+        }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.training > 0 || self.score_cancel.is_some()
+    }
+
+    fn train(&mut self, data: PathBuf, name: String, params: crate::models::Params) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.training += 1;
+        std::thread::spawn(move || {
+            let res = (|| -> anyhow::Result<usize> {
+                let mut store = Store::open(&cfg.db_path)?;
+                let data = if data.is_relative() && !data.exists() {
+                    cfg.workspace.join(data)
+                } else {
+                    data
+                };
+                let prepared = crate::train::prepare(&data, 42, 0.2)?;
+                let (etx, erx) = channel();
+                let forward = {
+                    let (tx, cancel) = (tx.clone(), cancel.clone());
+                    std::thread::spawn(move || {
+                        for ev in erx {
+                            let _ = tx.send(TaskMsg::Train(ev, cancel.clone()));
+                        }
+                    })
+                };
+                let job = crate::train::Job { name, params };
+                let out = crate::train::run_jobs(
+                    &mut store,
+                    &cfg.artifacts_dir,
+                    &prepared,
+                    &[job],
+                    &etx,
+                    &cancel,
+                );
+                drop(etx);
+                let _ = forward.join();
+                Ok(out?.len())
+            })();
+            let _ = tx.send(TaskMsg::TrainEnded(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    fn score(&mut self, path: PathBuf) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.score_cancel = Some(cancel.clone());
+        std::thread::spawn(move || {
+            let progress = |s: Stage| {
+                let _ = tx.send(TaskMsg::Score(s));
+            };
+            let res = crate::score::score_file(
+                &cfg,
+                &path,
+                None,
+                "production",
+                0.5,
+                &progress,
+                &cancel,
+            );
+            let _ = tx.send(TaskMsg::Scored(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    fn drift(&self, current: Option<PathBuf>) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let windowed = current.is_none();
+            let args = DriftArgs {
+                current,
+                window: windowed.then(|| "1h".to_string()),
+                since: windowed.then(|| "1d".to_string()),
+                reference: None,
+                alias: "production".into(),
+                psi: false,
+                tests: Vec::new(),
+                thresholds: Vec::new(),
+                share: crate::drift::DEFAULT_SHARE,
+                json: false,
+            };
+            let res = crate::cli_drift::compute(&cfg, &args);
+            let _ = tx.send(TaskMsg::Drifted(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    /// Writes the charts of what `app` shows, in the workspace's reports/ folder.
+    fn export(&self, app: &App) -> Result<(), String> {
+        enum What {
+            Runs(Vec<crate::tracking::RunSummary>),
+            Score(ScoreSummary),
+            Drift(StoredDrift),
+        }
+        let finished = |r: &&crate::tracking::RunSummary| r.status == RunStatus::Finished;
+        let what = if let Some(r) = app.details.as_ref().and_then(|d| d.run.clone()) {
+            What::Runs(vec![r])
+        } else {
+            match app.screen {
+                Screen::Runs | Screen::Compare => {
+                    let picked: Vec<_> = if app.selected.is_empty() {
+                        app.current().into_iter().filter(finished).cloned().collect()
+                    } else {
+                        app.runs
+                            .iter()
+                            .filter(|r| app.selected.contains(&r.id))
+                            .filter(finished)
+                            .cloned()
+                            .collect()
+                    };
+                    What::Runs(picked)
+                }
+                Screen::Registry => What::Runs(
+                    app.registry
+                        .versions
+                        .iter()
+                        .filter(|v| !v.aliases.is_empty())
+                        .filter_map(|v| app.runs.iter().find(|r| r.id == v.run_id))
+                        .filter(finished)
+                        .cloned()
+                        .collect(),
+                ),
+                Screen::Score => What::Score(
+                    app.score
+                        .last
+                        .clone()
+                        .ok_or("nothing scored yet: Enter scores the file")?,
+                ),
+                Screen::Drift => What::Drift(
+                    app.drift
+                        .report
+                        .as_ref()
+                        .map(|(_, d)| d.clone())
+                        .ok_or("no drift report yet: Enter computes one")?,
+                ),
+            }
+        };
+        if let What::Runs(r) = &what {
+            if r.is_empty() {
+                return Err("no finished run to chart: select runs with Space".into());
+            }
+        }
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let dir = cfg.workspace.join("reports");
+            let res = (|| -> anyhow::Result<Vec<PathBuf>> {
+                match what {
+                    What::Runs(runs) => {
+                        let store = Store::open(&cfg.db_path)?;
+                        let charts = crate::cli_report::run_charts(&store, &runs)?;
+                        crate::report::render_runs(&charts, &dir)
+                    }
+                    What::Score(s) => Ok(vec![crate::report::render_score(&s, &dir)?]),
+                    What::Drift(d) => crate::report::render_drift(&d, &dir),
+                }
+            })();
+            let _ = tx.send(TaskMsg::Exported(res.map_err(|e| format!("{e:#}"))));
+        });
+        Ok(())
+    }
+}
+
+/// Does what `update` asked for: store writes here, long work on a background task.
+pub fn apply(
+    store: &mut Store,
+    app: &mut App,
+    tasks: &mut Tasks,
+    effect: Effect,
+) -> anyhow::Result<()> {
+    let actor = || {
+        format!(
+            "tui:{}",
+            crate::cli_registry::actor().trim_start_matches("cli:")
+        )
+    };
     match effect {
         Effect::Promote { run_id, alias } => {
-            let actor = format!(
-                "tui:{}",
-                crate::cli_registry::actor().trim_start_matches("cli:")
-            );
-            app.message = Some(match store.promote_run(&run_id, alias, &actor, None) {
-                Ok(m) if m.changed => format!(
+            match store.promote_run(&run_id, alias, &actor(), None) {
+                Ok(m) if m.changed => app.say(format!(
                     "{alias}: {} → version {}",
                     m.from_version
                         .map_or("none".into(), |v| format!("version {v}")),
                     m.to_version
-                ),
-                Ok(m) => format!("{alias} already serves version {}", m.to_version),
-                Err(e) => format!("not promoted: {e}"),
-            });
+                )),
+                Ok(m) => app.say(format!("{alias} already serves version {}", m.to_version)),
+                Err(e) => app.warn(format!("not promoted: {e}")),
+            }
             app.registry = load_registry(store)?;
         }
+        Effect::Rollback { alias } => {
+            match store.rollback_alias(alias, &actor(), Some("rolled back from the TUI")) {
+                Ok(m) => app.say(format!(
+                    "{alias} rolled back: version {} → {}",
+                    m.from_version.map_or("none".into(), |v| v.to_string()),
+                    m.to_version
+                )),
+                Err(e) => app.warn(format!("not rolled back: {e}")),
+            }
+            app.registry = load_registry(store)?;
+        }
+        Effect::Delete { run_id } => match store.delete_run(&run_id) {
+            Ok(files) => {
+                for f in &files {
+                    let _ = std::fs::remove_file(f);
+                }
+                app.selected.remove(&run_id);
+                app.set_runs(store.list_runs()?, crate::util::now_ms());
+                app.say(format!(
+                    "deleted run …{} and {} file(s)",
+                    &run_id[run_id.len().saturating_sub(6)..],
+                    files.len()
+                ));
+            }
+            Err(e) => app.warn(e.to_string()),
+        },
+        Effect::Cancel { run_id } => match tasks.cancels.get(&run_id) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                app.say("cancelling: the run stops at its next step");
+            }
+            None => app.warn(
+                "that run was started by another process; stop it there (Ctrl-C in its terminal)",
+            ),
+        },
+        Effect::Train { data, name, params } => {
+            app.say(format!(
+                "preparing {} for {name} ({})…",
+                data.display(),
+                params.family
+            ));
+            tasks.train(data, name, params);
+        }
+        Effect::LoadDetails { run_id } => match load_details(store, &run_id) {
+            Ok(d) => app.details = Some(d),
+            Err(e) => app.warn(format!("{e:#}")),
+        },
+        Effect::Score { path } => {
+            if tasks.score_cancel.is_some() {
+                app.warn("already scoring");
+            } else {
+                tasks.score(path);
+            }
+        }
+        Effect::CancelScore => {
+            if let Some(c) = &tasks.score_cancel {
+                c.store(true, Ordering::Relaxed);
+            }
+        }
+        Effect::Drift { current } => tasks.drift(current),
+        Effect::Export => match tasks.export(app) {
+            Ok(()) => app.say("exporting charts…"),
+            Err(e) => app.warn(e),
+        },
     }
     Ok(())
 }
 
-/// How often the runs are reloaded from the store while idle.
-const RELOAD: Duration = Duration::from_millis(1000);
+/// Applies what a background task reported. Returns whether the store changed.
+pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
+    use crate::train::Event as E;
+    match msg {
+        TaskMsg::Train(ev, cancel) => match ev {
+            E::Queued { run_id, .. } => {
+                tasks.cancels.insert(run_id, cancel);
+                return true;
+            }
+            E::Started { .. } => return true,
+            E::Progress { run_id, progress } => {
+                app.live.insert(run_id, progress);
+            }
+            E::Finished { run_id, result } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.say(format!(
+                    "{} finished: ROC AUC {:.4} in {:.1} s",
+                    result.name, result.evaluation.roc_auc, result.fit_seconds
+                ));
+                return true;
+            }
+            E::Failed { run_id, reason } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.warn(format!("run failed: {reason}"));
+                return true;
+            }
+            E::Cancelled { run_id } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.say("run cancelled");
+                return true;
+            }
+        },
+        TaskMsg::TrainEnded(res) => {
+            tasks.training = tasks.training.saturating_sub(1);
+            if let Err(e) = res {
+                app.warn(format!("training did not start: {e}"));
+            }
+            return true;
+        }
+        TaskMsg::Score(stage) => app.score.running = Some(stage.ratio()),
+        TaskMsg::Scored(res) => {
+            tasks.score_cancel = None;
+            app.score.running = None;
+            match res {
+                Ok(s) => {
+                    app.say(format!(
+                        "scored {} rows; predictions in {}",
+                        crate::util::thousands(s.rows),
+                        s.output.display()
+                    ));
+                    app.score.last = Some(s);
+                }
+                Err(e) => app.warn(e),
+            }
+        }
+        TaskMsg::Drifted(res) => {
+            app.drift.running = None;
+            match res {
+                Ok((d, id)) => {
+                    app.say(format!(
+                        "drift report {id}: {} of {} columns drifted",
+                        d.report.drifted,
+                        d.report.columns.len()
+                    ));
+                    app.drift.cursor = app
+                        .drift
+                        .cursor
+                        .min(d.report.columns.len().saturating_sub(1));
+                    app.drift.report = Some((id, d));
+                }
+                Err(e) => app.warn(e),
+            }
+        }
+        TaskMsg::Exported(res) => match res {
+            Ok(files) => {
+                let dir = files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map_or(String::new(), |d| d.display().to_string());
+                app.say(format!("wrote {} PNG file(s) to {dir}", files.len()));
+            }
+            Err(e) => app.warn(format!("export failed: {e}")),
+        },
+    }
+    false
+}
+
+/// Opens the store and builds the first state: runs, registry, the latest drift report.
+pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
+    let mut store = Store::open(&cfg.db_path)?;
+    store.recover_interrupted()?;
+    let mut app = App::new(store.list_runs()?, crate::util::now_ms());
+    app.registry = load_registry(&store)?;
+    app.train_file = cfg.train_file().display().to_string();
+    app.score.path = cfg.test_file().display().to_string();
+    if let Some(row) = store.drift_report(None)? {
+        if let Ok(d) = serde_json::from_str::<StoredDrift>(&row.report) {
+            app.drift.report = Some((row.id, d));
+        }
+    }
+    Ok((store, app))
+}
+
+/// How long a status message stays.
+const MESSAGE_FOR: Duration = Duration::from_secs(8);
+/// Reload at least this often (durations of runs in other processes move).
+const RELOAD: Duration = Duration::from_secs(2);
 
 fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(
         io::stdout(),
         LeaveAlternateScreen,
-        crossterm::event::DisableMouseCapture
+        crossterm::event::DisableMouseCapture,
+        crossterm::cursor::Show
     );
 }
 
 /// Runs the UI until `q`.
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
-    let mut store = Store::open(&cfg.db_path)?;
-    store.recover_interrupted()?;
-    let mut app = App::new(store.list_runs()?, crate::util::now_ms());
-    app.registry = load_registry(&store)?;
+    let (mut store, mut app) = open(cfg)?;
+    let mut tasks = Tasks::new(cfg);
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -115,35 +522,53 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     )?;
     let res = (|| -> anyhow::Result<()> {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        let mut last = std::time::Instant::now();
+        let mut last_reload = Instant::now();
+        let mut version = store.data_version()?;
+        let mut message: Option<(app::Message, Instant)> = None;
         while !app.quit {
+            app.now = crate::util::now_ms();
             terminal.draw(|f| views::draw(f, &app))?;
-            if event::poll(Duration::from_millis(250))? {
-                match event::read()? {
-                    Event::Key(k) if k.kind == KeyEventKind::Press => {
-                        if let Some(a) = keymap::action(&app, k) {
-                            if let Some(effect) = update(&mut app, a) {
-                                apply(&mut store, &mut app, effect)?;
-                            }
-                            load_compare(&store, &mut app)?;
-                        }
-                    }
+            let wait = if tasks.busy() { 50 } else { 250 };
+            let mut changed = false;
+            if event::poll(Duration::from_millis(wait))? {
+                let action = match event::read()? {
+                    Event::Key(k) if k.kind == KeyEventKind::Press => keymap::action(&app, k),
                     Event::Mouse(m) => match m.kind {
-                        MouseEventKind::ScrollDown => {
-                            update(&mut app, Action::Down);
+                        MouseEventKind::ScrollDown => Some(Action::Down),
+                        MouseEventKind::ScrollUp => Some(Action::Up),
+                        MouseEventKind::Down(MouseButton::Left) => {
+                            Some(Action::Click(m.column, m.row))
                         }
-                        MouseEventKind::ScrollUp => {
-                            update(&mut app, Action::Up);
-                        }
-                        _ => {}
+                        _ => None,
                     },
-                    _ => {}
+                    _ => None,
+                };
+                if let Some(a) = action {
+                    if let Some(effect) = update(&mut app, a) {
+                        apply(&mut store, &mut app, &mut tasks, effect)?;
+                    }
+                    load_compare(&store, &mut app)?;
                 }
             }
-            if last.elapsed() >= RELOAD {
+            while let Ok(msg) = tasks.rx.try_recv() {
+                changed |= on_task(&mut app, &mut tasks, msg);
+            }
+            let now_version = store.data_version()?;
+            if changed || now_version != version || last_reload.elapsed() >= RELOAD {
+                version = now_version;
                 app.set_runs(store.list_runs()?, crate::util::now_ms());
                 app.registry = load_registry(&store)?;
-                last = std::time::Instant::now();
+                last_reload = Instant::now();
+            }
+            match (&app.message, &message) {
+                (Some(m), Some((old, at))) if m == old => {
+                    if at.elapsed() >= MESSAGE_FOR {
+                        app.message = None;
+                        message = None;
+                    }
+                }
+                (Some(m), _) => message = Some((m.clone(), Instant::now())),
+                (None, _) => message = None,
             }
         }
         Ok(())
@@ -155,7 +580,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::app::{update, Action, App, Screen, SortKey};
+    use super::app::{update, Action, App, Effect, FormKey, Screen, SortKey};
+    use crate::models::Family;
     use super::views;
     use crate::tracking::{NewRun, RunRecord, RunStatus, Store};
     use ratatui::backend::TestBackend;
@@ -201,6 +627,10 @@ mod tests {
             .set_status(&id, RunStatus::Failed, Some("out of memory"))
             .unwrap();
         (dir, store)
+    }
+
+    fn cfg_for(dir: &tempfile::TempDir) -> crate::config::Config {
+        crate::config::Config::resolve(Some(dir.path()))
     }
 
     fn screen(app: &App) -> String {
@@ -276,7 +706,8 @@ mod tests {
         assert!(s.contains("Promote lr (lr) to production?"), "{s}");
         assert!(s.contains("nothing is on production yet"), "{s}");
         let effect = update(&mut app, Action::Confirm).expect("an effect");
-        super::apply(&mut store, &mut app, effect).unwrap();
+        let mut tasks = super::Tasks::new(&cfg_for(&_d));
+        super::apply(&mut store, &mut app, &mut tasks, effect).unwrap();
         assert_eq!(
             store.alias_target("production").unwrap().unwrap().version,
             1
@@ -325,17 +756,48 @@ mod tests {
         assert!(s.contains("+0.0940") || s.contains("-0.0940"), "{s}");
     }
 
+    fn big_screen(app: &App) -> String {
+        let mut t = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        t.draw(|f| views::draw(f, app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn goto(app: &mut App, name: &str) {
+        update(app, Action::Top);
+        while app.current().map(|r| r.name.as_str()) != Some(name) {
+            update(app, Action::Down);
+        }
+    }
+
     #[test]
     fn help_lists_every_key_and_screens_cycle() {
         let (_d, store) = seeded();
         let mut app = App::new(store.list_runs().unwrap(), 0);
         update(&mut app, Action::ToggleHelp);
-        let s = screen(&app);
-        assert!(
-            s.contains("Keys (? closes)") && s.contains("sort by the next column"),
-            "{s}"
-        );
+        let s = big_screen(&app);
+        assert!(s.contains("Keys (? closes)"), "{s}");
+        for k in super::keymap::KEYS {
+            let head: String = k.help.chars().take(24).collect();
+            assert!(s.contains(&head), "help lacks '{}':\n{s}", k.help);
+        }
+        // Keys go through the same table: q quits only when no dialog is open.
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(super::keymap::action(&app, key('q')), Some(Action::ToggleHelp));
         update(&mut app, Action::ToggleHelp);
+        assert_eq!(super::keymap::action(&app, key('q')), Some(Action::Quit));
+        assert_eq!(super::keymap::action(&app, key('d')), Some(Action::AskDelete));
+        app.screen = Screen::Compare;
+        assert_eq!(super::keymap::action(&app, key('d')), Some(Action::ToggleDiffOnly));
+        app.screen = Screen::Runs;
         update(&mut app, Action::NextScreen);
         assert_eq!(app.screen, Screen::Compare);
         update(&mut app, Action::PrevScreen);
@@ -343,5 +805,257 @@ mod tests {
         assert_eq!(app.screen, Screen::Drift);
         update(&mut app, Action::Goto(0));
         assert_eq!(app.screen, Screen::Runs);
+        // Clicks: a tab switches screens, a row moves the cursor.
+        let _ = screen(&app);
+        update(&mut app, Action::Click(2, 4));
+        assert_eq!(app.cursor, 1, "the second row of the table");
+        let x = " 1 Runs │ 2 Compare │ ".chars().count() as u16 + 2;
+        update(&mut app, Action::Click(x, 0));
+        assert_eq!(app.screen, Screen::Registry);
+    }
+
+    #[test]
+    fn registry_moves_aliases_and_rolls_back_after_asking() {
+        let (d, mut store) = seeded();
+        let mut tasks = super::Tasks::new(&cfg_for(&d));
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        for name in ["lr", "gbdt"] {
+            goto(&mut app, name);
+            update(&mut app, Action::AskPromote("production"));
+            let e = update(&mut app, Action::Confirm).unwrap();
+            super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        }
+        update(&mut app, Action::Goto(2));
+        // Versions are listed newest first: the cursor's version goes to staging.
+        let first = app.registry.versions[0].version;
+        update(&mut app, Action::AskPromote("staging"));
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        assert_eq!(store.alias_version("staging").unwrap(), Some(first));
+        update(&mut app, Action::AskRollback("production"));
+        let s = screen(&app);
+        assert!(s.contains("Roll production back?") && s.contains("version 2 → version 1"), "{s}");
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        assert_eq!(store.alias_version("production").unwrap(), Some(1));
+        let s = big_screen(&app);
+        assert!(s.contains("production rolled back: version 2 → 1"), "{s}");
+        assert!(s.contains("rolled back from the TUI"), "the audit log shows the reason:\n{s}");
+        // A staging alias that never moved cannot be rolled back twice over.
+        update(&mut app, Action::AskRollback("canary"));
+        assert!(app.confirm.is_none());
+        assert!(app.message.as_ref().unwrap().error);
+    }
+
+    #[test]
+    fn deleting_asks_first_and_keeps_registered_and_running_runs() {
+        let (d, mut store) = seeded();
+        let mut tasks = super::Tasks::new(&cfg_for(&d));
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        goto(&mut app, "lr");
+        update(&mut app, Action::AskPromote("production"));
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        // Registered: refused before any question.
+        update(&mut app, Action::AskDelete);
+        assert!(app.confirm.is_none());
+        assert!(app.message.as_ref().unwrap().text.contains("model version 1"));
+        // The store refuses it too, whatever the UI says.
+        let lr = app.current().unwrap().id.clone();
+        assert!(store.delete_run(&lr).is_err());
+        goto(&mut app, "broken");
+        update(&mut app, Action::AskDelete);
+        assert!(screen(&app).contains("Delete broken (forest)?"));
+        update(&mut app, Action::Cancel);
+        assert_eq!(store.count_runs().unwrap(), 4);
+        update(&mut app, Action::AskDelete);
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        assert_eq!(store.count_runs().unwrap(), 3);
+        assert!(!screen(&app).contains("broken"));
+        // A running run can be cancelled (asks), not deleted.
+        let id = store
+            .create_run(&NewRun {
+                name: "busy".into(),
+                family: "gbdt".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        store.set_status(&id, RunStatus::Running, None).unwrap();
+        app.set_runs(store.list_runs().unwrap(), 0);
+        goto(&mut app, "busy");
+        update(&mut app, Action::AskDelete);
+        assert!(app.confirm.is_none());
+        update(&mut app, Action::AskCancel);
+        assert!(screen(&app).contains("Cancel busy (gbdt)?"));
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        assert!(
+            app.message.as_ref().unwrap().text.contains("another process"),
+            "a run this process does not train is not ours to cancel"
+        );
+    }
+
+    #[test]
+    fn details_show_params_metrics_and_the_artifact() {
+        let (d, mut store) = seeded();
+        let mut tasks = super::Tasks::new(&cfg_for(&d));
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        goto(&mut app, "gbdt");
+        let e = update(&mut app, Action::Open).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        let s = big_screen(&app);
+        for want in ["gbdt (gbdt)", "status   finished", "roc_auc", "0.853000", "artifacts/gbdt.bundle", "ROC curve", "Top features"] {
+            assert!(s.contains(want), "{want} missing:\n{s}");
+        }
+        update(&mut app, Action::CloseDetails);
+        assert!(app.details.is_none());
+    }
+
+    #[test]
+    fn the_new_run_form_validates_and_starts_a_run() {
+        let (_d, store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        update(&mut app, Action::NewRun);
+        let s = big_screen(&app);
+        assert!(s.contains("New run") && s.contains("◀ gbdt ▶") && s.contains("learning_rate"), "{s}");
+        update(&mut app, Action::Form(FormKey::Right));
+        assert_eq!(app.form.as_ref().unwrap().family, Family::Lr);
+        assert!(big_screen(&app).contains("max_iter"));
+        // Type a name, then a bad value for the first param.
+        update(&mut app, Action::Form(FormKey::Next));
+        for c in "mine".chars() {
+            update(&mut app, Action::Form(FormKey::Char(c)));
+        }
+        for _ in 0..2 {
+            update(&mut app, Action::Form(FormKey::Next));
+        }
+        let key = app.form.as_ref().unwrap().params[0].0.clone();
+        for _ in 0..10 {
+            update(&mut app, Action::Form(FormKey::Backspace));
+        }
+        update(&mut app, Action::Form(FormKey::Char('x')));
+        assert!(update(&mut app, Action::Form(FormKey::Submit)).is_none());
+        let s = big_screen(&app);
+        assert!(s.contains(&format!("parameter '{key}'")), "{s}");
+        update(&mut app, Action::Form(FormKey::Backspace));
+        update(&mut app, Action::Form(FormKey::Char('2')));
+        match update(&mut app, Action::Form(FormKey::Submit)) {
+            Some(Effect::Train { name, params, data }) => {
+                assert_eq!(name, "mine");
+                assert_eq!(params.family, Family::Lr);
+                assert_eq!(params.get(&key), 2.0);
+                assert_eq!(data, std::path::PathBuf::from("data/train_data.csv"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(app.form.is_none());
+    }
+
+    #[test]
+    fn the_score_screen_shows_progress_then_the_summary() {
+        let (_d, store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        app.screen = Screen::Score;
+        app.score.path = "data/test_data.csv".into();
+        assert!(big_screen(&app).contains("not scored yet"));
+        assert!(matches!(update(&mut app, Action::Open), Some(Effect::Score { .. })));
+        app.score.running = Some(crate::score::Stage::Scoring { done: 50, total: 100 }.ratio());
+        assert!(big_screen(&app).contains("scoring… 52 %"), "{}", big_screen(&app));
+        assert_eq!(update(&mut app, Action::AskCancel), Some(Effect::CancelScore));
+        app.score.running = None;
+        app.score.last = Some(crate::score::ScoreSummary {
+            input: "data/test_data.csv".into(),
+            output: "predictions/test_data.v3.csv".into(),
+            alias: "production".into(),
+            model_version: 3,
+            run_id: "r".into(),
+            rows: 137_057,
+            threshold: 0.5,
+            positives: 55_000,
+            positive_share: 55_000.0 / 137_057.0,
+            mean_probability: 0.41,
+            histogram: vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+            roc_auc: None,
+            accuracy: None,
+            seconds: 0.4,
+        });
+        let s = big_screen(&app);
+        for want in ["137,057 of data/test_data.csv", "55,000 (40.1 %)", "predictions/test_data.v3.csv", "done in 0.40 s", "0.9"] {
+            assert!(s.contains(want), "{want} missing:\n{s}");
+        }
+        update(&mut app, Action::EditPath);
+        update(&mut app, Action::PathBackspace);
+        update(&mut app, Action::PathChar('X'));
+        update(&mut app, Action::PathDone);
+        assert_eq!(app.score.path, "data/test_data.csX");
+    }
+
+    #[test]
+    fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
+        let (_d, store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        app.screen = Screen::Drift;
+        assert!(screen(&app).contains("No drift report yet"));
+        let reference = vec![
+            crate::drift::numeric_column("Admission_Deposit", (0..500).map(|i| i as f64)),
+            crate::drift::numeric_column("Visitors", (0..500).map(|i| (i % 7) as f64)),
+        ];
+        let current = vec![
+            crate::drift::numeric_column("Admission_Deposit", (0..500).map(|i| 400.0 + i as f64)),
+            crate::drift::numeric_column("Visitors", (0..500).map(|i| (i % 7) as f64)),
+        ];
+        let report =
+            crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
+        app.drift.report = Some((
+            7,
+            crate::cli_drift::StoredDrift {
+                reference: "training profile".into(),
+                current: "shifted.csv (500 rows)".into(),
+                model_version: Some(1),
+                report,
+                windows: vec![crate::cli_drift::WindowSummary {
+                    label: "w".into(),
+                    start_ms: 0,
+                    rows: 500,
+                    drifted: 1,
+                    share: 0.5,
+                    dataset_drift: true,
+                    prediction_statistic: None,
+                    statistics: Vec::new(),
+                }],
+            },
+        ));
+        let s = big_screen(&app);
+        for want in ["Report 7: shifted.csv (500 rows) against training profile", "DATASET DRIFT: 1 of 2", "Admission_Deposit", "DRIFT", "Admission_Deposit: reference (cyan) vs current (red)", "Drift across windows"] {
+            assert!(s.contains(want), "{want} missing:\n{s}");
+        }
+        update(&mut app, Action::Down);
+        assert!(big_screen(&app).contains("Visitors: reference (cyan) vs current (yellow)"));
+        assert!(matches!(update(&mut app, Action::DriftWindows), Some(Effect::Drift { current: None })));
+        assert!(update(&mut app, Action::Open).is_none(), "one drift task at a time");
+    }
+
+    #[test]
+    fn compare_scrolls_sideways_when_runs_do_not_fit() {
+        let (_d, store) = seeded();
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        for name in ["lr", "tree", "gbdt"] {
+            goto(&mut app, name);
+            update(&mut app, Action::ToggleSelect);
+        }
+        super::load_compare(&store, &mut app).unwrap();
+        app.screen = Screen::Compare;
+        let mut t = Terminal::new(TestBackend::new(70, 30)).unwrap();
+        let text = |t: &mut Terminal<TestBackend>, app: &App| {
+            t.draw(|f| views::draw(f, app)).unwrap();
+            let buf = t.backend().buffer().clone();
+            buf.content().iter().map(|c| c.symbol()).collect::<String>()
+        };
+        let s = text(&mut t, &app);
+        assert!(s.contains("runs 1-1"), "{s}");
+        update(&mut app, Action::ScrollRight);
+        let s = text(&mut t, &app);
+        assert!(s.contains("runs 2-2"), "{s}");
     }
 }

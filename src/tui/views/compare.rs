@@ -54,7 +54,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(app.compare.len() as u16 + 2),
     ])
     .areas(right);
-    let runs = &app.compare;
+    // Runs beyond the width scroll sideways (h / l); the best of each metric is over all of them.
+    let all = &app.compare;
+    let visible = ((left.width.saturating_sub(24)) / 16).max(1) as usize;
+    let off = app.compare_offset.min(all.len().saturating_sub(visible));
+    let runs = &all[off..(off + visible).min(all.len())];
     let base = app
         .baseline
         .as_ref()
@@ -74,7 +78,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .iter()
             .map(|c| c.run.metrics.get(*k).copied())
             .collect();
-        let best = vals.iter().flatten().copied().reduce(|a, b| {
+        let best = all.iter().filter_map(|c| c.run.metrics.get(*k).copied()).reduce(|a, b| {
             if (*higher && b > a) || (!*higher && b < a) {
                 b
             } else {
@@ -86,7 +90,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             cells.push(match v {
                 None => "-".into(),
                 Some(v) => {
-                    let star = if Some(*v) == best && runs.len() > 1 {
+                    let star = if Some(*v) == best && all.len() > 1 {
                         " *"
                     } else {
                         ""
@@ -112,7 +116,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(
                 Block::default()
                     .borders(Borders::ALL)
-                    .title(" Metrics (* best; b pins a baseline) "),
+                    .title(if all.len() > runs.len() {
+                        format!(
+                            " Metrics (* best of all {}) · runs {}-{} · h/l scroll · b pins a baseline ",
+                            all.len(),
+                            off + 1,
+                            off + runs.len()
+                        )
+                    } else {
+                        " Metrics (* best; b pins a baseline) ".to_string()
+                    }),
             ),
         metrics_area,
     );
@@ -177,6 +190,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Chart::new(datasets)
             .block(Block::default().borders(Borders::ALL).title(" ROC curves "))
+            .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
+            .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)))
             .x_axis(
                 Axis::default()
                     .title("FPR")

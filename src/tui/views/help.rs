@@ -1,14 +1,42 @@
-//! The help overlay, generated from the keymap.
+//! The help overlay, generated from the keymap: one section per scope.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Row, Table};
 use ratatui::Frame;
 
-use crate::tui::keymap::HELP;
+use crate::tui::app::Screen;
+use crate::tui::keymap::{Scope, KEYS};
 
 pub fn draw(f: &mut Frame, area: Rect) {
-    let height = HELP.len() as u16 + 2;
+    let mut scopes = vec![Scope::Everywhere];
+    scopes.extend(Screen::ALL.iter().map(|s| Scope::On(*s)));
+    scopes.push(Scope::Dialog);
+    let mut rows = Vec::new();
+    for scope in scopes {
+        let keys: Vec<_> = KEYS.iter().filter(|k| k.scope == scope).collect();
+        if keys.is_empty() {
+            continue;
+        }
+        rows.push(
+            Row::new(vec![scope.label().to_string(), String::new()]).style(
+                Style::new()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        );
+        for k in keys {
+            rows.push(Row::new(vec![format!("  {}", k.shown), k.help.to_string()]));
+        }
+    }
+    rows.push(Row::new(vec![
+        "mouse".to_string(),
+        "scroll moves the cursor; click a tab or a row".to_string(),
+    ]));
+    // Two columns when one would not fit the terminal's height.
+    let cols = if rows.len() as u16 + 2 > area.height { 2 } else { 1 };
+    let per = rows.len().div_ceil(cols);
+    let height = (per as u16 + 2).min(area.height);
     let [_, mid, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(height),
@@ -17,22 +45,20 @@ pub fn draw(f: &mut Frame, area: Rect) {
     .areas(area);
     let [_, rect, _] = Layout::horizontal([
         Constraint::Fill(1),
-        Constraint::Length(90.min(area.width)),
+        Constraint::Length((96 * cols as u16).min(area.width)),
         Constraint::Fill(1),
     ])
     .areas(mid);
-    let rows = HELP
-        .iter()
-        .map(|(k, what)| Row::new(vec![k.to_string(), what.to_string()]));
     f.render_widget(Clear, rect);
-    f.render_widget(
-        Table::new(rows, [Constraint::Length(18), Constraint::Min(10)])
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(" Keys (? closes) "),
-            )
-            .style(Style::new().add_modifier(Modifier::empty())),
-        rect,
-    );
+    let parts = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(rect);
+    let mut rows = rows.into_iter();
+    for (i, part) in parts.iter().enumerate() {
+        let chunk: Vec<Row> = rows.by_ref().take(per).collect();
+        let title = if i == 0 { " Keys (? closes) " } else { "" };
+        f.render_widget(
+            Table::new(chunk, [Constraint::Length(16), Constraint::Min(10)])
+                .block(Block::default().borders(Borders::ALL).title(title)),
+            *part,
+        );
+    }
 }

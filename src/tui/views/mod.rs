@@ -1,9 +1,12 @@
 //! One draw function per screen; `draw` lays out the frame and dispatches.
 
 pub mod compare;
+pub mod details;
+pub mod drift;
 pub mod help;
 pub mod registry;
 pub mod runs;
+pub mod score;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -40,9 +43,16 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Runs => runs::draw(f, body, app),
         Screen::Registry => registry::draw(f, body, app),
         Screen::Compare => compare::draw(f, body, app),
-        other => placeholder(f, body, other),
+        Screen::Score => score::draw(f, body, app),
+        Screen::Drift => drift::draw(f, body, app),
+    }
+    if let Some(d) = &app.details {
+        details::draw(f, body, d);
     }
     status_line(f, bottom, app);
+    if let Some(form) = &app.form {
+        run_form(f, body, form);
+    }
     if let Some(c) = &app.confirm {
         confirm(f, f.area(), c);
     }
@@ -51,13 +61,77 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-fn placeholder(f: &mut Frame, area: Rect, screen: Screen) {
+/// The new-run form: one line per field, the focused one highlighted.
+fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
+    use ratatui::widgets::{Block, Borders, Clear};
+    let focus = Style::new().add_modifier(Modifier::REVERSED);
+    let label = Style::new().add_modifier(Modifier::BOLD);
+    let width = std::iter::once(form.data.chars().count())
+        .chain(std::iter::once(form.name.chars().count()))
+        .chain(form.params.iter().map(|p| p.1.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .clamp(14, 48)
+        + 2;
+    let field = |i: usize, name: &str, value: String, help: &str| {
+        let mut spans = vec![
+            Span::styled(format!("{name:<22}"), label),
+            Span::styled(
+                format!("{value:<width$}"),
+                if form.focus == i { focus } else { Style::new() },
+            ),
+        ];
+        if !help.is_empty() {
+            spans.push(Span::styled(
+                format!(" {help}"),
+                Style::new().fg(Color::DarkGray),
+            ));
+        }
+        Line::from(spans)
+    };
+    let families: Vec<&str> = crate::models::Family::ALL.iter().map(|f| f.name()).collect();
+    let mut lines = vec![
+        field(
+            0,
+            "family",
+            format!("◀ {} ▶", form.family.name()),
+            &format!("← → choose: {}", families.join(", ")),
+        ),
+        field(1, "name", form.name.clone(), "empty: the family"),
+        field(2, "data", form.data.clone(), "training CSV"),
+    ];
+    for (i, (k, v, help)) in form.params.iter().enumerate() {
+        lines.push(field(3 + i, k, v.clone(), help));
+    }
+    lines.push(Line::from(""));
+    lines.push(match &form.error {
+        Some(e) => Line::styled(e.clone(), Style::new().fg(Color::Red)),
+        None => Line::styled(
+            "Tab/↓ next field · Enter starts the run in the background · Esc cancels",
+            Style::new().fg(Color::DarkGray),
+        ),
+    });
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(h),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, rect, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(140.min(area.width)),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(format!(
-            "{}: not in this version yet. 1 returns to Runs.",
-            screen.title()
-        )),
-        area,
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" New run "),
+        ),
+        rect,
     );
 }
 
@@ -101,7 +175,10 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
             Span::raw("▏"),
         ])
     } else if let Some(m) = &app.message {
-        Line::from(Span::styled(m.clone(), Style::new().fg(Color::Green)))
+        Line::from(Span::styled(
+            m.text.clone(),
+            Style::new().fg(if m.error { Color::Red } else { Color::Green }),
+        ))
     } else {
         Line::from(format!(
             "{} of {} runs · {} selected · sorted by {}{} · ? help · q quit",

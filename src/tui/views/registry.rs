@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Row, Table};
+use ratatui::widgets::{Block, Borders, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::tui::app::App;
@@ -29,7 +29,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format_ms(v.created_at),
         ])
     });
-    f.render_widget(
+    app.rows_at.set((top.y + 2, 0));
+    let mut state = TableState::default().with_selected(
+        (!app.registry.versions.is_empty()).then_some(app.reg_cursor),
+    );
+    f.render_stateful_widget(
         Table::new(
             versions,
             [
@@ -52,12 +56,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ])
             .style(bold),
         )
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Versions (p on Runs promotes) "),
-        ),
+        .block(Block::default().borders(Borders::ALL).title(
+            " Versions (p production · s staging · r / R roll production / staging back) ",
+        ))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         top,
+        &mut state,
     );
     let v = |x: Option<i64>| x.map_or("none".to_string(), |v| v.to_string());
     let events = app.registry.events.iter().map(|e| {

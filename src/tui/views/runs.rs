@@ -29,8 +29,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .map(|v| format!("{v:.4}"))
             .unwrap_or_else(|| "-".into())
     };
-    let rows = app.view.iter().map(|&i| {
+    // Only the rows on screen are built, so a store of 10,000 runs draws as fast as ten.
+    let height = area.height.saturating_sub(3) as usize;
+    let mut offset = app.runs_offset.get();
+    if app.cursor < offset {
+        offset = app.cursor;
+    } else if height > 0 && app.cursor >= offset + height {
+        offset = app.cursor + 1 - height;
+    }
+    offset = offset.min(app.view.len().saturating_sub(height.max(1)));
+    app.runs_offset.set(offset);
+    app.rows_at.set((area.y + 2, offset));
+    let end = (offset + height).min(app.view.len());
+    let rows = app.view[offset..end].iter().map(|&i| {
         let r = &app.runs[i];
+        let status = match (r.status, app.live.get(&r.id)) {
+            (RunStatus::Running, Some(p)) if p.total > 0 => {
+                let pct = 100 * p.done / p.total;
+                let bar = "█".repeat(pct / 20) + &"░".repeat(5 - pct / 20);
+                format!("{bar} {pct:>3}%")
+            }
+            (s, _) => s.as_str().to_string(),
+        };
         let colour = match r.status {
             RunStatus::Finished => Color::Reset,
             RunStatus::Running | RunStatus::Queued => Color::Yellow,
@@ -46,7 +66,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .to_string(),
             r.name.clone(),
             r.family.clone(),
-            r.status.as_str().to_string(),
+            status,
             metric(r, "roc_auc"),
             metric(r, "pr_auc"),
             metric(r, "f1"),
@@ -71,7 +91,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
     ];
     let title = if app.filter.is_empty() {
-        " Runs ".to_string()
+        " Runs (n new · Enter details · Space select · p promote · ? keys) ".to_string()
     } else {
         format!(" Runs matching '{}' ", app.filter)
     };
@@ -79,6 +99,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(Some(app.cursor));
+    let mut state =
+        TableState::default().with_selected((!app.view.is_empty()).then(|| app.cursor - offset));
     f.render_stateful_widget(table, area, &mut state);
 }

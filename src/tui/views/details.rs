@@ -1,0 +1,182 @@
+//! A run's details over the current screen: status, params, every metric, artifacts, the ROC
+//! curve, both confusion matrices, the top features and the per-step metric history.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::metrics::Confusion;
+use crate::tui::app::Details;
+use crate::util::format_ms;
+
+fn confusion_lines(title: &str, m: &Confusion) -> Vec<Line<'static>> {
+    let pos = (m.tp + m.fn_).max(1) as f64;
+    let neg = (m.tn + m.fp).max(1) as f64;
+    vec![
+        Line::styled(title.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+        Line::from("               predicted 0   predicted 1"),
+        Line::from(format!(
+            "  actual 0  {:>9} ({:>4.1}%) {:>9} ({:>4.1}%)",
+            m.tn,
+            100.0 * m.tn as f64 / neg,
+            m.fp,
+            100.0 * m.fp as f64 / neg
+        )),
+        Line::from(format!(
+            "  actual 1  {:>9} ({:>4.1}%) {:>9} ({:>4.1}%)",
+            m.fn_,
+            100.0 * m.fn_ as f64 / pos,
+            m.tp,
+            100.0 * m.tp as f64 / pos
+        )),
+    ]
+}
+
+pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
+    f.render_widget(Clear, area);
+    let Some(run) = &d.run else {
+        f.render_widget(
+            Paragraph::new("loading…").block(Block::default().borders(Borders::ALL)),
+            area,
+        );
+        return;
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![
+        Line::from(vec![Span::styled("run      ", bold), Span::raw(run.id.clone())]),
+        Line::from(vec![
+            Span::styled("status   ", bold),
+            Span::raw(format!(
+                "{}{}",
+                run.status.as_str(),
+                run.status_reason
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(": {r}"))
+            )),
+        ]),
+        Line::from(vec![
+            Span::styled("started  ", bold),
+            Span::raw(run.started_at.map_or("-".into(), format_ms)),
+            Span::raw(
+                run.duration_ms(crate::util::now_ms())
+                    .map_or(String::new(), |ms| format!(" ({:.1} s)", ms as f64 / 1000.0)),
+            ),
+        ]),
+        Line::from(vec![
+            Span::styled("data     ", bold),
+            Span::raw(format!(
+                "{} rows, seed {}",
+                run.data_rows.unwrap_or(0),
+                run.seed.unwrap_or(0)
+            )),
+        ]),
+        Line::from(""),
+        Line::styled("params", bold),
+    ];
+    for (k, v) in &run.params {
+        lines.push(Line::from(format!("  {k:<22} {v}")));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("metrics (validation split)", bold));
+    for (k, v) in &run.metrics {
+        lines.push(Line::from(format!("  {k:<22} {v:.6}")));
+    }
+    if !d.history.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::styled("per step", bold));
+        for (k, h) in &d.history {
+            if let (Some(a), Some(b)) = (h.first(), h.last()) {
+                lines.push(Line::from(format!(
+                    "  {k:<22} {} steps: {:.5} → {:.5}",
+                    h.len(),
+                    a.1,
+                    b.1
+                )));
+            }
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("artifacts", bold));
+    for a in &d.artifacts {
+        lines.push(Line::from(format!(
+            "  {} {} ({} bytes, sha256 {}…)",
+            a.name,
+            a.path,
+            a.bytes,
+            &a.sha256[..12.min(a.sha256.len())]
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((d.scroll, 0))
+            .block(Block::default().borders(Borders::ALL).title(format!(
+                " {} ({}) · j/k scroll · e exports charts · Esc closes ",
+                run.name, run.family
+            ))),
+        left,
+    );
+    let [roc_area, conf_area, imp_area] = Layout::vertical([
+        Constraint::Min(8),
+        Constraint::Length(11),
+        Constraint::Length(12),
+    ])
+    .areas(right);
+    let pts: Vec<(f64, f64)> = d.roc.x.iter().copied().zip(d.roc.y.iter().copied()).collect();
+    f.render_widget(
+        Chart::new(vec![Dataset::default()
+            .name(format!(
+                "ROC AUC {:.4}",
+                run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
+            ))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Cyan))
+            .data(&pts)])
+        .block(Block::default().borders(Borders::ALL).title(" ROC curve "))
+        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
+        .x_axis(Axis::default().title("FPR").bounds([0.0, 1.0]).labels(["0", "0.5", "1"]))
+        .y_axis(Axis::default().title("TPR").bounds([0.0, 1.0]).labels(["0", "0.5", "1"])),
+        roc_area,
+    );
+    let mut conf = confusion_lines("at 0.5", &d.confusion);
+    let best = run
+        .metrics
+        .get("best_threshold")
+        .map_or(String::new(), |t| format!(" ({t:.3})"));
+    conf.extend(confusion_lines(
+        &format!("at the F1-best threshold{best}"),
+        &d.confusion_best,
+    ));
+    f.render_widget(
+        Paragraph::new(conf).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Confusion matrices (rate within the actual class) "),
+        ),
+        conf_area,
+    );
+    let top = d.importance.first().map_or(1.0, |x| x.1).max(f64::MIN_POSITIVE);
+    let imp: Vec<Line> = d
+        .importance
+        .iter()
+        .take(10)
+        .map(|(k, v)| {
+            let bar = "█".repeat((20.0 * v / top).round() as usize);
+            Line::from(format!("{:<28} {bar}", k.chars().take(28).collect::<String>()))
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(imp).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Top features "),
+        ),
+        imp_area,
+    );
+}

@@ -1,0 +1,135 @@
+//! Screen 4: score a CSV with the production model: the file, a progress gauge, then rows
+//! scored, the positive share, the probability histogram and where the predictions went.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Gauge, Paragraph};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+use crate::util::thousands;
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let [file_area, gauge_area, summary_area, chart_area] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(3),
+        Constraint::Length(7),
+        Constraint::Min(6),
+    ])
+    .areas(area);
+    let production = app
+        .registry
+        .versions
+        .iter()
+        .find(|v| v.aliases.iter().any(|a| a == "production"));
+    let model = production.map_or("nothing is promoted to production yet (p on Runs)".into(), |v| {
+        format!("production: version {} ({}, {})", v.version, v.run_name, v.family)
+    });
+    let mut file = vec![Span::raw(app.score.path.clone())];
+    if app.score.editing {
+        file.push(Span::raw("▏"));
+    }
+    let title = if app.score.editing {
+        " File to score (Enter keeps it, Esc stops editing) "
+    } else {
+        " File to score (f changes it, Enter scores it) "
+    };
+    f.render_widget(
+        Paragraph::new(vec![Line::from(file)]).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_bottom(format!(" {model} ")),
+        ),
+        file_area,
+    );
+    let (ratio, label) = match (app.score.running, &app.score.last) {
+        (Some(r), _) => (r, format!("scoring… {:.0} % (x stops)", 100.0 * r)),
+        (None, Some(s)) => (1.0, format!("done in {:.2} s", s.seconds)),
+        (None, None) => (0.0, "not scored yet".into()),
+    };
+    f.render_widget(
+        Gauge::default()
+            .block(Block::default().borders(Borders::ALL).title(" Progress "))
+            .gauge_style(Style::new().fg(Color::Green))
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label),
+        gauge_area,
+    );
+    let Some(s) = &app.score.last else {
+        f.render_widget(
+            Paragraph::new("Press Enter to score the file with the production model.")
+                .block(Block::default().borders(Borders::ALL).title(" Result ")),
+            summary_area,
+        );
+        return;
+    };
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("rows scored   ", bold),
+            Span::raw(format!(
+                "{} of {} by '{}' (version {})",
+                thousands(s.rows),
+                s.input.display(),
+                s.alias,
+                s.model_version
+            )),
+        ]),
+        Line::from(vec![
+            Span::styled("long stays    ", bold),
+            Span::raw(format!(
+                "{} ({:.1} %) at p ≥ {}; mean probability {:.4}",
+                thousands(s.positives),
+                100.0 * s.positive_share,
+                s.threshold,
+                s.mean_probability
+            )),
+        ]),
+    ];
+    if let (Some(auc), Some(acc)) = (s.roc_auc, s.accuracy) {
+        lines.push(Line::from(vec![
+            Span::styled("with Stay     ", bold),
+            Span::raw(format!("ROC AUC {auc:.4}, accuracy {acc:.4}")),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled("written to    ", bold),
+        Span::raw(s.output.display().to_string()),
+    ]));
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Result ")),
+        summary_area,
+    );
+    let bars: Vec<Bar> = s
+        .histogram
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let lo = i as f64 / s.histogram.len() as f64;
+            Bar::default()
+                .value(c as u64)
+                .label(Line::from(format!("{lo:.1}")))
+                .text_value(thousands(c))
+                .style(Style::new().fg(if lo + 0.05 >= s.threshold {
+                    Color::Red
+                } else {
+                    Color::Cyan
+                }))
+        })
+        .collect();
+    let width = (chart_area.width.saturating_sub(2) / s.histogram.len().max(1) as u16)
+        .saturating_sub(1)
+        .max(1);
+    f.render_widget(
+        BarChart::default()
+            .block(Block::default().borders(Borders::ALL).title(
+                " Predicted probability of a stay over 30 days (rows per bin; red: predicted long) ",
+            ))
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(width)
+            .bar_gap(1),
+        chart_area,
+    );
+}
