@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto setup build test lint fmt run train serve drift report synth check-data bench-load bench-peers bench-serve bench-drift peer-auc
+.PHONY: moto tmux setup build test lint fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -16,9 +16,17 @@ build:
 MOTO_ENV ?= $(HOME)/.cache/staytrack/moto
 
 ## test: the whole test suite; the sync tests run against moto's S3 server, installed on first
-## use into a virtualenv at $(MOTO_ENV)
-test: moto
+## use into a virtualenv at $(MOTO_ENV); the terminal UI tests drive the binary through tmux,
+## installed with apt when missing
+test: moto tmux
 	STAYTRACK_TEST_MOTO=$(MOTO_ENV)/bin/moto_server cargo test
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "installing tmux (apt) for the terminal UI tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
 moto:
 	@$(MOTO_ENV)/bin/moto_server --help >/dev/null 2>&1 || { \
@@ -40,6 +48,10 @@ run:
 ## train: train all four model families with their defaults
 train:
 	cargo run --release -- train
+
+## score: data/test_data.csv through the production model, into predictions/
+score:
+	cargo run --release -- score
 
 ## serve: the HTTP prediction server on 127.0.0.1:8080, following the production alias
 serve:
@@ -72,6 +84,14 @@ bench-peers:
 ## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
 bench-serve:
 	bash bench/serve.sh
+
+## bench-tui: first frame over 10,000 runs and key-to-frame times
+bench-tui:
+	cargo bench --bench tui
+
+## screenshot: capture the Compare screen of the running program as assets/compare.png
+screenshot: tmux
+	bash assets/screenshot.sh
 
 ## bench-drift: drift of the full test file, and Evidently's DataDriftPreset on the same files
 bench-drift:

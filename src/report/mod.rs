@@ -829,7 +829,10 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
                 } else {
                     color(0)
                 };
-                Rectangle::new([(x0 + w * 0.04, 0.0), (x0 + w * 0.96, c as f64)], col.filled())
+                Rectangle::new(
+                    [(x0 + w * 0.04, 0.0), (x0 + w * 0.96, c as f64)],
+                    col.filled(),
+                )
             }))
             .map_err(pe)?;
         chart

@@ -150,15 +150,34 @@ pub enum FormKey {
 /// Work `update` asks the event loop to do (it needs the store or a background task).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Promote { run_id: String, alias: &'static str },
-    Rollback { alias: &'static str },
-    Delete { run_id: String },
-    Cancel { run_id: String },
-    Train { data: PathBuf, name: String, params: Params },
-    LoadDetails { run_id: String },
-    Score { path: PathBuf },
+    Promote {
+        run_id: String,
+        alias: &'static str,
+    },
+    Rollback {
+        alias: &'static str,
+    },
+    Delete {
+        run_id: String,
+    },
+    Cancel {
+        run_id: String,
+    },
+    Train {
+        data: PathBuf,
+        name: String,
+        params: Params,
+    },
+    LoadDetails {
+        run_id: String,
+    },
+    Score {
+        path: PathBuf,
+    },
     CancelScore,
-    Drift { current: Option<PathBuf> },
+    Drift {
+        current: Option<PathBuf>,
+    },
     Export,
 }
 
@@ -539,12 +558,20 @@ fn rollback_question(app: &App, alias: &'static str) -> Result<Confirm, String> 
 
 fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
     if !matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!("{} is {}; only a running or queued run can be cancelled", run.name, run.status.as_str()));
+        return Err(format!(
+            "{} is {}; only a running or queued run can be cancelled",
+            run.name,
+            run.status.as_str()
+        ));
     }
     Ok(Confirm {
         title: format!("Cancel {} ({})?", run.name, run.family),
         lines: vec![
-            format!("run …{} is {}; it will end as cancelled", short(&run.id), run.status.as_str()),
+            format!(
+                "run …{} is {}; it will end as cancelled",
+                short(&run.id),
+                run.status.as_str()
+            ),
             "y cancels it, n or Esc keeps it going".into(),
         ],
         effect: Effect::Cancel {
@@ -555,7 +582,11 @@ fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
 
 fn delete_question(app: &App, run: &RunSummary) -> Result<Confirm, String> {
     if matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!("{} is {}; cancel it (x) before deleting it", run.name, run.status.as_str()));
+        return Err(format!(
+            "{} is {}; cancel it (x) before deleting it",
+            run.name,
+            run.status.as_str()
+        ));
     }
     if let Some(v) = app.registry.versions.iter().find(|v| v.run_id == run.id) {
         return Err(format!(
@@ -596,7 +627,11 @@ fn rows(app: &App) -> usize {
     match app.screen {
         Screen::Runs => app.view.len(),
         Screen::Registry => app.registry.versions.len(),
-        Screen::Drift => app.drift.report.as_ref().map_or(0, |(_, d)| d.report.columns.len()),
+        Screen::Drift => app
+            .drift
+            .report
+            .as_ref()
+            .map_or(0, |(_, d)| d.report.columns.len()),
         _ => 0,
     }
 }
@@ -629,8 +664,15 @@ fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
         FormKey::Next => form.focus = (form.focus + 1) % n,
         FormKey::Prev => form.focus = (form.focus + n - 1) % n,
         FormKey::Left | FormKey::Right if form.focus == 0 => {
-            let i = Family::ALL.iter().position(|f| *f == form.family).unwrap_or(0);
-            let step = if key == FormKey::Right { 1 } else { Family::ALL.len() - 1 };
+            let i = Family::ALL
+                .iter()
+                .position(|f| *f == form.family)
+                .unwrap_or(0);
+            let step = if key == FormKey::Right {
+                1
+            } else {
+                Family::ALL.len() - 1
+            };
             form.family = Family::ALL[(i + step) % Family::ALL.len()];
             form.reset_params();
         }
@@ -639,7 +681,14 @@ fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
             if let Some(t) = form.text() {
                 t.push(c);
             } else if c == 'h' || c == 'l' {
-                return form_key(app, if c == 'l' { FormKey::Right } else { FormKey::Left });
+                return form_key(
+                    app,
+                    if c == 'l' {
+                        FormKey::Right
+                    } else {
+                        FormKey::Left
+                    },
+                );
             }
         }
         FormKey::Backspace => {

@@ -180,15 +180,8 @@ impl Tasks {
             let progress = |s: Stage| {
                 let _ = tx.send(TaskMsg::Score(s));
             };
-            let res = crate::score::score_file(
-                &cfg,
-                &path,
-                None,
-                "production",
-                0.5,
-                &progress,
-                &cancel,
-            );
+            let res =
+                crate::score::score_file(&cfg, &path, None, "production", 0.5, &progress, &cancel);
             let _ = tx.send(TaskMsg::Scored(res.map_err(|e| format!("{e:#}"))));
         });
     }
@@ -228,7 +221,11 @@ impl Tasks {
             match app.screen {
                 Screen::Runs | Screen::Compare => {
                     let picked: Vec<_> = if app.selected.is_empty() {
-                        app.current().into_iter().filter(finished).cloned().collect()
+                        app.current()
+                            .into_iter()
+                            .filter(finished)
+                            .cloned()
+                            .collect()
                     } else {
                         app.runs
                             .iter()
@@ -581,8 +578,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::app::{update, Action, App, Effect, FormKey, Screen, SortKey};
-    use crate::models::Family;
     use super::views;
+    use crate::models::Family;
     use crate::tracking::{NewRun, RunRecord, RunStatus, Store};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -791,12 +788,21 @@ mod tests {
         // Keys go through the same table: q quits only when no dialog is open.
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-        assert_eq!(super::keymap::action(&app, key('q')), Some(Action::ToggleHelp));
+        assert_eq!(
+            super::keymap::action(&app, key('q')),
+            Some(Action::ToggleHelp)
+        );
         update(&mut app, Action::ToggleHelp);
         assert_eq!(super::keymap::action(&app, key('q')), Some(Action::Quit));
-        assert_eq!(super::keymap::action(&app, key('d')), Some(Action::AskDelete));
+        assert_eq!(
+            super::keymap::action(&app, key('d')),
+            Some(Action::AskDelete)
+        );
         app.screen = Screen::Compare;
-        assert_eq!(super::keymap::action(&app, key('d')), Some(Action::ToggleDiffOnly));
+        assert_eq!(
+            super::keymap::action(&app, key('d')),
+            Some(Action::ToggleDiffOnly)
+        );
         app.screen = Screen::Runs;
         update(&mut app, Action::NextScreen);
         assert_eq!(app.screen, Screen::Compare);
@@ -834,13 +840,19 @@ mod tests {
         assert_eq!(store.alias_version("staging").unwrap(), Some(first));
         update(&mut app, Action::AskRollback("production"));
         let s = screen(&app);
-        assert!(s.contains("Roll production back?") && s.contains("version 2 → version 1"), "{s}");
+        assert!(
+            s.contains("Roll production back?") && s.contains("version 2 → version 1"),
+            "{s}"
+        );
         let e = update(&mut app, Action::Confirm).unwrap();
         super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
         assert_eq!(store.alias_version("production").unwrap(), Some(1));
         let s = big_screen(&app);
         assert!(s.contains("production rolled back: version 2 → 1"), "{s}");
-        assert!(s.contains("rolled back from the TUI"), "the audit log shows the reason:\n{s}");
+        assert!(
+            s.contains("rolled back from the TUI"),
+            "the audit log shows the reason:\n{s}"
+        );
         // A staging alias that never moved cannot be rolled back twice over.
         update(&mut app, Action::AskRollback("canary"));
         assert!(app.confirm.is_none());
@@ -859,7 +871,12 @@ mod tests {
         // Registered: refused before any question.
         update(&mut app, Action::AskDelete);
         assert!(app.confirm.is_none());
-        assert!(app.message.as_ref().unwrap().text.contains("model version 1"));
+        assert!(app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("model version 1"));
         // The store refuses it too, whatever the UI says.
         let lr = app.current().unwrap().id.clone();
         assert!(store.delete_run(&lr).is_err());
@@ -891,7 +908,11 @@ mod tests {
         let e = update(&mut app, Action::Confirm).unwrap();
         super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
         assert!(
-            app.message.as_ref().unwrap().text.contains("another process"),
+            app.message
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("another process"),
             "a run this process does not train is not ours to cancel"
         );
     }
@@ -905,7 +926,15 @@ mod tests {
         let e = update(&mut app, Action::Open).unwrap();
         super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
         let s = big_screen(&app);
-        for want in ["gbdt (gbdt)", "status   finished", "roc_auc", "0.853000", "artifacts/gbdt.bundle", "ROC curve", "Top features"] {
+        for want in [
+            "gbdt (gbdt)",
+            "status   finished",
+            "roc_auc",
+            "0.853000",
+            "artifacts/gbdt.bundle",
+            "ROC curve",
+            "Top features",
+        ] {
             assert!(s.contains(want), "{want} missing:\n{s}");
         }
         update(&mut app, Action::CloseDetails);
@@ -918,7 +947,10 @@ mod tests {
         let mut app = App::new(store.list_runs().unwrap(), 0);
         update(&mut app, Action::NewRun);
         let s = big_screen(&app);
-        assert!(s.contains("New run") && s.contains("◀ gbdt ▶") && s.contains("learning_rate"), "{s}");
+        assert!(
+            s.contains("New run") && s.contains("◀ gbdt ▶") && s.contains("learning_rate"),
+            "{s}"
+        );
         update(&mut app, Action::Form(FormKey::Right));
         assert_eq!(app.form.as_ref().unwrap().family, Family::Lr);
         assert!(big_screen(&app).contains("max_iter"));
@@ -959,10 +991,26 @@ mod tests {
         app.screen = Screen::Score;
         app.score.path = "data/test_data.csv".into();
         assert!(big_screen(&app).contains("not scored yet"));
-        assert!(matches!(update(&mut app, Action::Open), Some(Effect::Score { .. })));
-        app.score.running = Some(crate::score::Stage::Scoring { done: 50, total: 100 }.ratio());
-        assert!(big_screen(&app).contains("scoring… 52 %"), "{}", big_screen(&app));
-        assert_eq!(update(&mut app, Action::AskCancel), Some(Effect::CancelScore));
+        assert!(matches!(
+            update(&mut app, Action::Open),
+            Some(Effect::Score { .. })
+        ));
+        app.score.running = Some(
+            crate::score::Stage::Scoring {
+                done: 50,
+                total: 100,
+            }
+            .ratio(),
+        );
+        assert!(
+            big_screen(&app).contains("scoring… 52 %"),
+            "{}",
+            big_screen(&app)
+        );
+        assert_eq!(
+            update(&mut app, Action::AskCancel),
+            Some(Effect::CancelScore)
+        );
         app.score.running = None;
         app.score.last = Some(crate::score::ScoreSummary {
             input: "data/test_data.csv".into(),
@@ -981,7 +1029,13 @@ mod tests {
             seconds: 0.4,
         });
         let s = big_screen(&app);
-        for want in ["137,057 of data/test_data.csv", "55,000 (40.1 %)", "predictions/test_data.v3.csv", "done in 0.40 s", "0.9"] {
+        for want in [
+            "137,057 of data/test_data.csv",
+            "55,000 (40.1 %)",
+            "predictions/test_data.v3.csv",
+            "done in 0.40 s",
+            "0.9",
+        ] {
             assert!(s.contains(want), "{want} missing:\n{s}");
         }
         update(&mut app, Action::EditPath);
@@ -1027,13 +1081,26 @@ mod tests {
             },
         ));
         let s = big_screen(&app);
-        for want in ["Report 7: shifted.csv (500 rows) against training profile", "DATASET DRIFT: 1 of 2", "Admission_Deposit", "DRIFT", "Admission_Deposit: reference (cyan) vs current (red)", "Drift across windows"] {
+        for want in [
+            "Report 7: shifted.csv (500 rows) against training profile",
+            "DATASET DRIFT: 1 of 2",
+            "Admission_Deposit",
+            "DRIFT",
+            "Admission_Deposit: reference (cyan) vs current (red)",
+            "Drift across windows",
+        ] {
             assert!(s.contains(want), "{want} missing:\n{s}");
         }
         update(&mut app, Action::Down);
         assert!(big_screen(&app).contains("Visitors: reference (cyan) vs current (yellow)"));
-        assert!(matches!(update(&mut app, Action::DriftWindows), Some(Effect::Drift { current: None })));
-        assert!(update(&mut app, Action::Open).is_none(), "one drift task at a time");
+        assert!(matches!(
+            update(&mut app, Action::DriftWindows),
+            Some(Effect::Drift { current: None })
+        ));
+        assert!(
+            update(&mut app, Action::Open).is_none(),
+            "one drift task at a time"
+        );
     }
 
     #[test]

@@ -78,13 +78,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .iter()
             .map(|c| c.run.metrics.get(*k).copied())
             .collect();
-        let best = all.iter().filter_map(|c| c.run.metrics.get(*k).copied()).reduce(|a, b| {
-            if (*higher && b > a) || (!*higher && b < a) {
-                b
-            } else {
-                a
-            }
-        });
+        let best = all
+            .iter()
+            .filter_map(|c| c.run.metrics.get(*k).copied())
+            .reduce(|a, b| {
+                if (*higher && b > a) || (!*higher && b < a) {
+                    b
+                } else {
+                    a
+                }
+            });
         let mut cells = vec![k.to_string()];
         for (c, v) in runs.iter().zip(&vals) {
             cells.push(match v {

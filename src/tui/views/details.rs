@@ -48,7 +48,10 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
-        Line::from(vec![Span::styled("run      ", bold), Span::raw(run.id.clone())]),
+        Line::from(vec![
+            Span::styled("run      ", bold),
+            Span::raw(run.id.clone()),
+        ]),
         Line::from(vec![
             Span::styled("status   ", bold),
             Span::raw(format!(
@@ -64,7 +67,9 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             Span::raw(run.started_at.map_or("-".into(), format_ms)),
             Span::raw(
                 run.duration_ms(crate::util::now_ms())
-                    .map_or(String::new(), |ms| format!(" ({:.1} s)", ms as f64 / 1000.0)),
+                    .map_or(String::new(), |ms| {
+                        format!(" ({:.1} s)", ms as f64 / 1000.0)
+                    }),
             ),
         ]),
         Line::from(vec![
@@ -127,7 +132,13 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         Constraint::Length(12),
     ])
     .areas(right);
-    let pts: Vec<(f64, f64)> = d.roc.x.iter().copied().zip(d.roc.y.iter().copied()).collect();
+    let pts: Vec<(f64, f64)> = d
+        .roc
+        .x
+        .iter()
+        .copied()
+        .zip(d.roc.y.iter().copied())
+        .collect();
     f.render_widget(
         Chart::new(vec![Dataset::default()
             .name(format!(
@@ -140,8 +151,18 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             .data(&pts)])
         .block(Block::default().borders(Borders::ALL).title(" ROC curve "))
         .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-        .x_axis(Axis::default().title("FPR").bounds([0.0, 1.0]).labels(["0", "0.5", "1"]))
-        .y_axis(Axis::default().title("TPR").bounds([0.0, 1.0]).labels(["0", "0.5", "1"])),
+        .x_axis(
+            Axis::default()
+                .title("FPR")
+                .bounds([0.0, 1.0])
+                .labels(["0", "0.5", "1"]),
+        )
+        .y_axis(
+            Axis::default()
+                .title("TPR")
+                .bounds([0.0, 1.0])
+                .labels(["0", "0.5", "1"]),
+        ),
         roc_area,
     );
     let mut conf = confusion_lines("at 0.5", &d.confusion);
@@ -161,14 +182,21 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         ),
         conf_area,
     );
-    let top = d.importance.first().map_or(1.0, |x| x.1).max(f64::MIN_POSITIVE);
+    let top = d
+        .importance
+        .first()
+        .map_or(1.0, |x| x.1)
+        .max(f64::MIN_POSITIVE);
     let imp: Vec<Line> = d
         .importance
         .iter()
         .take(10)
         .map(|(k, v)| {
             let bar = "█".repeat((20.0 * v / top).round() as usize);
-            Line::from(format!("{:<28} {bar}", k.chars().take(28).collect::<String>()))
+            Line::from(format!(
+                "{:<28} {bar}",
+                k.chars().take(28).collect::<String>()
+            ))
         })
         .collect();
     f.render_widget(

@@ -4,7 +4,9 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, TableState,
+};
 use ratatui::Frame;
 
 use crate::tui::app::App;
@@ -55,29 +57,30 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
         )
     };
-    let prediction = r.prediction.as_ref().map_or("prediction: no reference".into(), |p| {
-        format!(
-            "prediction: {} {:.4} (threshold {}) {}",
-            p.test.name(),
-            p.statistic,
-            p.threshold,
-            if p.drifted { "DRIFTED" } else { "ok" }
-        )
-    });
+    let prediction = r
+        .prediction
+        .as_ref()
+        .map_or("prediction: no reference".into(), |p| {
+            format!(
+                "prediction: {} {:.4} (threshold {}) {}",
+                p.test.name(),
+                p.statistic,
+                p.threshold,
+                if p.drifted { "DRIFTED" } else { "ok" }
+            )
+        });
     let running = app
         .drift
         .running
         .as_ref()
         .map_or(String::new(), |w| format!(" · computing {w}…"));
     f.render_widget(
-        Paragraph::new(vec![
-            verdict,
-            Line::from(format!("{prediction}{running}")),
-        ])
-        .block(Block::default().borders(Borders::ALL).title(format!(
-            " Report {id}: {} against {} ",
-            d.current, d.reference
-        ))),
+        Paragraph::new(vec![verdict, Line::from(format!("{prediction}{running}"))]).block(
+            Block::default().borders(Borders::ALL).title(format!(
+                " Report {id}: {} against {} ",
+                d.current, d.reference
+            )),
+        ),
         head,
     );
     let [table_area, chart_area] =
@@ -112,9 +115,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Constraint::Length(5),
             ],
         )
-        .header(
-            Row::new(vec!["COLUMN", "KIND", "TEST", "STAT", "THRESHOLD", "DRIFT"]).style(bold),
-        )
+        .header(Row::new(vec!["COLUMN", "KIND", "TEST", "STAT", "THRESHOLD", "DRIFT"]).style(bold))
         .block(
             Block::default()
                 .borders(Borders::ALL)

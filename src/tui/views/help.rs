@@ -19,11 +19,8 @@ pub fn draw(f: &mut Frame, area: Rect) {
             continue;
         }
         rows.push(
-            Row::new(vec![scope.label().to_string(), String::new()]).style(
-                Style::new()
-                    .fg(Color::Yellow)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Row::new(vec![scope.label().to_string(), String::new()])
+                .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
         );
         for k in keys {
             rows.push(Row::new(vec![format!("  {}", k.shown), k.help.to_string()]));
@@ -34,7 +31,11 @@ pub fn draw(f: &mut Frame, area: Rect) {
         "scroll moves the cursor; click a tab or a row".to_string(),
     ]));
     // Two columns when one would not fit the terminal's height.
-    let cols = if rows.len() as u16 + 2 > area.height { 2 } else { 1 };
+    let cols = if rows.len() as u16 + 2 > area.height {
+        2
+    } else {
+        1
+    };
     let per = rows.len().div_ceil(cols);
     let height = (per as u16 + 2).min(area.height);
     let [_, mid, _] = Layout::vertical([

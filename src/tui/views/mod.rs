@@ -89,7 +89,10 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
         }
         Line::from(spans)
     };
-    let families: Vec<&str> = crate::models::Family::ALL.iter().map(|f| f.name()).collect();
+    let families: Vec<&str> = crate::models::Family::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect();
     let mut lines = vec![
         field(
             0,
@@ -126,11 +129,7 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
     .areas(mid);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" New run "),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" New run ")),
         rect,
     );
 }

@@ -30,9 +30,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ])
     });
     app.rows_at.set((top.y + 2, 0));
-    let mut state = TableState::default().with_selected(
-        (!app.registry.versions.is_empty()).then_some(app.reg_cursor),
-    );
+    let mut state = TableState::default()
+        .with_selected((!app.registry.versions.is_empty()).then_some(app.reg_cursor));
     f.render_stateful_widget(
         Table::new(
             versions,
@@ -56,9 +55,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ])
             .style(bold),
         )
-        .block(Block::default().borders(Borders::ALL).title(
-            " Versions (p production · s staging · r / R roll production / staging back) ",
-        ))
+        .block(
+            Block::default().borders(Borders::ALL).title(
+                " Versions (p production · s staging · r / R roll production / staging back) ",
+            ),
+        )
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         top,
         &mut state,

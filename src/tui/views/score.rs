@@ -23,9 +23,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .versions
         .iter()
         .find(|v| v.aliases.iter().any(|a| a == "production"));
-    let model = production.map_or("nothing is promoted to production yet (p on Runs)".into(), |v| {
-        format!("production: version {} ({}, {})", v.version, v.run_name, v.family)
-    });
+    let model = production.map_or(
+        "nothing is promoted to production yet (p on Runs)".into(),
+        |v| {
+            format!(
+                "production: version {} ({}, {})",
+                v.version, v.run_name, v.family
+            )
+        },
+    );
     let mut file = vec![Span::raw(app.score.path.clone())];
     if app.score.editing {
         file.push(Span::raw("▏"));

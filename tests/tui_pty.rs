@@ -1,0 +1,202 @@
+//! The real binary in a real pseudo-terminal (tmux): open the TUI, train a run from the form,
+//! promote it, score the test file, and quit; then check the screen text and the database.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own (`-L`), so the test never touches the user's sessions.
+struct Tmux {
+    socket: String,
+    bin: String,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        let bin = std::env::var("STAYTRACK_TEST_TMUX").unwrap_or_else(|_| "tmux".into());
+        let found = Command::new(&bin)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "this test drives the TUI through tmux, which was not found ('{bin}'); \
+             `make test` installs it (apt-get install tmux)"
+        );
+        Tmux {
+            socket: format!("staytrack-test-{}-{name}", std::process::id()),
+            bin,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let o = Command::new(&self.bin)
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Opens staytrack on `ws` in a `cols`×`rows` terminal. The shell prints the exit status
+    /// once the TUI has given the terminal back.
+    fn start(&self, ws: &Path, cols: u16, rows: u16) {
+        self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "-e",
+            &format!("STAYTRACK_HOME={}", ws.display()),
+            &format!(
+                "'{}'; echo \"staytrack exited with $?\"; sleep 600",
+                env!("CARGO_BIN_EXE_staytrack")
+            ),
+        ]);
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend(keys);
+        self.cmd(&args);
+    }
+
+    /// Waits until the screen shows `text`; fails with the screen after `secs`.
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "'{text}' did not appear within {secs} s; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.bin)
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn alias_version(ws: &Path) -> Option<i64> {
+    let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
+    db.query_row(
+        "SELECT version FROM aliases WHERE alias = 'production'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+#[test]
+fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    common::ok(
+        ws,
+        &["data", "synth", "--rows", "3000", "--test-rows", "1000"],
+    );
+    let t = Tmux::new("flow");
+    t.start(ws, 160, 45);
+    let s = t.wait_for("1 Runs", 30);
+    assert!(s.contains("0 of 0 runs"), "{s}");
+
+    // A new run from the form: lr, its defaults, the workspace's training file.
+    t.keys(&["n"]);
+    t.wait_for("New run", 10);
+    t.keys(&["Right"]);
+    t.wait_for("◀ lr ▶", 10);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("lr finished: ROC AUC", 180);
+    assert!(
+        s.contains("finished   0.7"),
+        "the table shows the finished run:\n{s}"
+    );
+    let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
+    let (status, family): (String, String) = db
+        .query_row("SELECT status, family FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), family.as_str()), ("finished", "lr"));
+    assert_eq!(alias_version(ws), None);
+
+    // Promote, after the confirmation.
+    t.keys(&["p"]);
+    t.wait_for("Promote lr (lr) to production?", 10);
+    t.keys(&["y"]);
+    t.wait_for("production: none → version 1", 10);
+    assert_eq!(alias_version(ws), Some(1));
+    let actor: String = db
+        .query_row("SELECT actor FROM alias_events", [], |r| r.get(0))
+        .unwrap();
+    assert!(actor.starts_with("tui:"), "{actor}");
+
+    // Score the test file with it.
+    t.keys(&["4"]);
+    t.wait_for("File to score", 10);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("scored 1,000 rows", 60);
+    assert!(s.contains("production: version 1 (lr, lr)"), "{s}");
+    let out = ws.join("predictions/test_data.v1.csv");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1001);
+
+    // The help overlay, then quit: exit status 0 and the terminal back to its normal screen.
+    t.keys(&["?"]);
+    t.wait_for("Keys (? closes)", 10);
+    t.keys(&["?"]);
+    t.keys(&["q"]);
+    let s = t.wait_for("staytrack exited with", 10);
+    assert!(s.contains("staytrack exited with 0"), "{s}");
+    assert!(!s.contains("1 Runs"), "the alternate screen is left:\n{s}");
+}
+
+#[test]
+fn ctrl_c_quits_cleanly_and_a_resize_redraws() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    common::ok(
+        ws,
+        &["data", "synth", "--rows", "500", "--test-rows", "100"],
+    );
+    let t = Tmux::new("quit");
+    t.start(ws, 150, 40);
+    let s = t.wait_for("1 Runs", 30);
+    let width = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with('┌'))
+            .map_or(0, |l| l.chars().count())
+    };
+    assert_eq!(width(&s), 150, "{s}");
+    t.cmd(&["resize-window", "-t", "e2e", "-x", "90", "-y", "30"]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while width(&t.screen()) != 90 {
+        assert!(
+            Instant::now() < end,
+            "no redraw at 90 columns:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["C-c"]);
+    let s = t.wait_for("staytrack exited with", 10);
+    assert!(s.contains("staytrack exited with 0"), "{s}");
+}
