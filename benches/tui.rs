@@ -125,6 +125,14 @@ fn main() -> anyhow::Result<()> {
     stats("first frame", first, 100.0);
 
     let (store, mut app) = tui::open(&cfg)?;
+    let mut reload = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        app.set_runs(store.list_runs()?, staytrack::util::now_ms());
+        app.registry = tui::load_registry(&store)?;
+        reload.push(t.elapsed());
+    }
+    stats("reload after another process commits", reload, 100.0);
     let mut term = terminal();
     term.draw(|f| views::draw(f, &app))?;
     let key = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);

@@ -489,8 +489,6 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
 
 /// How long a status message stays.
 const MESSAGE_FOR: Duration = Duration::from_secs(8);
-/// Reload at least this often (durations of runs in other processes move).
-const RELOAD: Duration = Duration::from_secs(2);
 
 fn restore() {
     let _ = disable_raw_mode();
@@ -519,7 +517,6 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     )?;
     let res = (|| -> anyhow::Result<()> {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        let mut last_reload = Instant::now();
         let mut version = store.data_version()?;
         let mut message: Option<(app::Message, Instant)> = None;
         while !app.quit {
@@ -551,11 +548,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
                 changed |= on_task(&mut app, &mut tasks, msg);
             }
             let now_version = store.data_version()?;
-            if changed || now_version != version || last_reload.elapsed() >= RELOAD {
+            // Another connection's commit (a training thread, another process) changes
+            // data_version; running durations move with `app.now` alone, so nothing else reloads.
+            if changed || now_version != version {
                 version = now_version;
                 app.set_runs(store.list_runs()?, crate::util::now_ms());
                 app.registry = load_registry(&store)?;
-                last_reload = Instant::now();
             }
             match (&app.message, &message) {
                 (Some(m), Some((old, at))) if m == old => {
