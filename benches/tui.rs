@@ -74,7 +74,8 @@ fn seed(cfg: &Config, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn stats(name: &str, mut t: Vec<Duration>, goal_ms: f64) {
+/// Prints the spread; the verdict is on the p99, or on the median for one-off events (`median`).
+fn stats(name: &str, mut t: Vec<Duration>, goal_ms: f64, median: bool) {
     t.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let p = |q: f64| ms(t[((t.len() - 1) as f64 * q).round() as usize]);
@@ -85,7 +86,12 @@ fn stats(name: &str, mut t: Vec<Duration>, goal_ms: f64) {
         p(0.5),
         p(0.99),
         ms(*t.last().unwrap()),
-        if p(0.99) <= goal_ms { "met" } else { "NOT met" }
+        match (median, if median { p(0.5) } else { p(0.99) } <= goal_ms) {
+            (true, true) => "median met",
+            (true, false) => "median NOT met",
+            (false, true) => "p99 met",
+            (false, false) => "p99 NOT met",
+        }
     );
 }
 
@@ -122,17 +128,17 @@ fn main() -> anyhow::Result<()> {
         term.draw(|f| views::draw(f, &app))?;
         first.push(t.elapsed());
     }
-    stats("first frame", first, 100.0);
+    stats("first frame", first, 100.0, true);
 
     let (store, mut app) = tui::open(&cfg)?;
     let mut reload = Vec::new();
     for _ in 0..9 {
         let t = Instant::now();
-        app.set_runs(store.list_runs()?, staytrack::util::now_ms());
+        app.set_runs(tui::list_runs(&store)?, staytrack::util::now_ms());
         app.registry = tui::load_registry(&store)?;
         reload.push(t.elapsed());
     }
-    stats("reload after another process commits", reload, 100.0);
+    stats("reload after another process commits", reload, 100.0, true);
     let mut term = terminal();
     term.draw(|f| views::draw(f, &app))?;
     let key = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);

@@ -206,3 +206,50 @@ fn a_version_1_store_migrates_in_place_keeping_its_runs() {
     assert!(tables(&path).contains(&"sync_state".to_string()));
     assert_eq!(store.get_run("old-run").unwrap().name, "old");
 }
+
+#[test]
+fn lists_take_the_latest_step_and_brief_lists_only_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("staytrack.db")).unwrap();
+    let mut ids = Vec::new();
+    for (name, base) in [("a", 0.0), ("b", 10.0)] {
+        let id = store
+            .create_run(&NewRun {
+                name: name.into(),
+                family: "gbdt".into(),
+                params: vec![("learning_rate".into(), format!("{base}"))],
+                ..Default::default()
+            })
+            .unwrap();
+        store.set_status(&id, RunStatus::Running, None).unwrap();
+        // Steps logged out of order: the latest step wins, not the last row written.
+        store
+            .log_metrics(
+                &id,
+                &[
+                    ("loss", 3, base + 0.3),
+                    ("loss", 1, base + 0.1),
+                    ("loss", 2, base + 0.2),
+                    ("roc_auc", 0, base + 0.8),
+                ],
+            )
+            .unwrap();
+        ids.push(id);
+    }
+    let all = store.list_runs().unwrap();
+    let b = all.iter().find(|r| r.name == "b").unwrap();
+    assert_eq!(b.metrics["loss"], 10.3);
+    assert_eq!(b.metrics["roc_auc"], 10.8);
+    assert_eq!(b.params["learning_rate"], "10");
+    let brief = store.list_runs_brief(&["roc_auc"]).unwrap();
+    assert_eq!(brief.len(), 2);
+    for r in &brief {
+        assert_eq!(r.metrics.keys().collect::<Vec<_>>(), vec!["roc_auc"]);
+        assert!(r.params.is_empty());
+    }
+    // One run by id carries its own values only.
+    let a = store.get_run(&ids[0]).unwrap();
+    assert_eq!(a.metrics["loss"], 0.3);
+    assert_eq!(a.params["learning_rate"], "0");
+    assert_eq!(a.metrics.len(), 2);
+}

@@ -446,8 +446,25 @@ impl App {
         let now = self.now;
         let key = self.sort;
         let runs = &self.runs;
-        let metric =
-            |i: usize, k: &str| runs[i].metrics.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+        // Sort keys are computed once per run, not once per comparison: a metric lookup is a
+        // map search, and 10,000 runs take 130,000 comparisons.
+        let numbers: Vec<f64> = match key {
+            SortKey::RocAuc | SortKey::F1 => {
+                let k = if key == SortKey::RocAuc {
+                    "roc_auc"
+                } else {
+                    "f1"
+                };
+                runs.iter()
+                    .map(|r| r.metrics.get(k).copied().unwrap_or(f64::NEG_INFINITY))
+                    .collect()
+            }
+            SortKey::Duration => runs
+                .iter()
+                .map(|r| r.duration_ms(now).map_or(-1.0, |d| d as f64))
+                .collect(),
+            _ => Vec::new(),
+        };
         view.sort_by(|&a, &b| {
             let (x, y) = (&runs[a], &runs[b]);
             let ord = match key {
@@ -455,12 +472,9 @@ impl App {
                 SortKey::Name => x.name.cmp(&y.name),
                 SortKey::Family => x.family.cmp(&y.family),
                 SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
-                SortKey::RocAuc => metric(a, "roc_auc").total_cmp(&metric(b, "roc_auc")),
-                SortKey::F1 => metric(a, "f1").total_cmp(&metric(b, "f1")),
-                SortKey::Duration => x
-                    .duration_ms(now)
-                    .unwrap_or(-1)
-                    .cmp(&y.duration_ms(now).unwrap_or(-1)),
+                SortKey::RocAuc | SortKey::F1 | SortKey::Duration => {
+                    numbers[a].total_cmp(&numbers[b])
+                }
             };
             if self.descending {
                 ord.reverse()

@@ -28,6 +28,15 @@ use crate::score::{ScoreSummary, Stage};
 use crate::tracking::{RunStatus, Store};
 use app::{update, Action, App, Details, Effect, Registry, Screen};
 
+/// The metrics the runs table, its sorts and the promotion question read; Compare and the
+/// details view load a run whole.
+pub const LIST_METRICS: &[&str] = &["roc_auc", "pr_auc", "f1", "log_loss", "accuracy"];
+
+/// Every run, with the metrics the lists show.
+pub fn list_runs(store: &Store) -> anyhow::Result<Vec<crate::tracking::RunSummary>> {
+    Ok(store.list_runs_brief(LIST_METRICS)?)
+}
+
 /// Reads the registry for the Registry screen.
 pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
     Ok(Registry {
@@ -46,16 +55,25 @@ fn parse_curve<T: serde::de::DeserializeOwned + Default>(
         .unwrap_or_default()
 }
 
-/// Loads the selected runs' curves when the selection changed.
+/// Loads the selected runs' curves when the selection changed; runs already loaded are kept.
 pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
     let ids: Vec<&String> = app.selected.iter().collect();
     let loaded: Vec<&String> = app.compare.iter().map(|c| &c.run.id).collect();
     if ids == loaded {
         return Ok(());
     }
+    let mut have: std::collections::HashMap<String, app::CompareRun> =
+        std::mem::take(&mut app.compare)
+            .into_iter()
+            .map(|c| (c.run.id.clone(), c))
+            .collect();
     let mut out = Vec::new();
     for id in app.selected.clone() {
-        let Some(run) = app.runs.iter().find(|r| r.id == id).cloned() else {
+        if let Some(c) = have.remove(&id) {
+            out.push(c);
+            continue;
+        }
+        let Ok(run) = store.get_run(&id) else {
             continue;
         };
         let curves = store.curves(&id)?;
@@ -273,6 +291,10 @@ impl Tasks {
                 match what {
                     What::Runs(runs) => {
                         let store = Store::open(&cfg.db_path)?;
+                        let runs = runs
+                            .iter()
+                            .map(|r| store.get_run(&r.id))
+                            .collect::<Result<Vec<_>, _>>()?;
                         let charts = crate::cli_report::run_charts(&store, &runs)?;
                         crate::report::render_runs(&charts, &dir)
                     }
@@ -330,7 +352,7 @@ pub fn apply(
                     let _ = std::fs::remove_file(f);
                 }
                 app.selected.remove(&run_id);
-                app.set_runs(store.list_runs()?, crate::util::now_ms());
+                app.set_runs(list_runs(store)?, crate::util::now_ms());
                 app.say(format!(
                     "deleted run …{} and {} file(s)",
                     &run_id[run_id.len().saturating_sub(6)..],
@@ -475,7 +497,7 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
 pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
     let mut store = Store::open(&cfg.db_path)?;
     store.recover_interrupted()?;
-    let mut app = App::new(store.list_runs()?, crate::util::now_ms());
+    let mut app = App::new(list_runs(&store)?, crate::util::now_ms());
     app.registry = load_registry(&store)?;
     app.train_file = cfg.train_file().display().to_string();
     app.score.path = cfg.test_file().display().to_string();
@@ -552,7 +574,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
             // data_version; running durations move with `app.now` alone, so nothing else reloads.
             if changed || now_version != version {
                 version = now_version;
-                app.set_runs(store.list_runs()?, crate::util::now_ms());
+                app.set_runs(list_runs(&store)?, crate::util::now_ms());
                 app.registry = load_registry(&store)?;
             }
             match (&app.message, &message) {
