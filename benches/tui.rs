@@ -158,12 +158,12 @@ fn main() -> anyhow::Result<()> {
             KeyCode::Char(if i < 1000 { 'j' } else { 'k' }),
         )?);
     }
-    stats("key → frame: j/k (move)", moves, 16.0);
+    stats("key → frame: j/k (move)", moves, 16.0, false);
     let mut sorts = Vec::new();
     for _ in 0..28 {
         sorts.push(press(&mut app, KeyCode::Char('s'))?);
     }
-    stats("key → frame: s (sort 10k runs)", sorts, 16.0);
+    stats("key → frame: s (sort 10k runs)", sorts, 16.0, false);
     let mut filter = Vec::new();
     press(&mut app, KeyCode::Char('/'))?;
     for c in "gbdt-12".chars() {
@@ -173,18 +173,18 @@ fn main() -> anyhow::Result<()> {
         filter.push(press(&mut app, KeyCode::Backspace)?);
     }
     press(&mut app, KeyCode::Esc)?;
-    stats("key → frame: / filter (type, erase)", filter, 16.0);
+    stats("key → frame: / filter (type, erase)", filter, 16.0, false);
     let mut select = Vec::new();
     for i in 0..40 {
         select.push(press(&mut app, KeyCode::Char(' '))?);
         press(&mut app, KeyCode::Char('j'))?;
         let _ = i;
     }
-    stats("key → frame: Space (select)", select, 16.0);
+    stats("key → frame: Space (select)", select, 16.0, false);
     let mut screens = Vec::new();
     for _ in 0..50 {
         screens.push(press(&mut app, KeyCode::Tab)?);
     }
-    stats("key → frame: Tab (Compare with 40)", screens, 16.0);
+    stats("key → frame: Tab (Compare with 40)", screens, 16.0, false);
     Ok(())
 }
