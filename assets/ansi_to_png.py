@@ -99,6 +99,19 @@ def parse(text):
     return rows
 
 
+# Braille cells are drawn as dots (2 columns, 4 rows), since monospace fonts often lack them.
+BRAILLE_DOTS = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (0, 3), (1, 3)]
+
+
+def braille(d, bits, px, py, cw, ch, colour):
+    r = max(1, cw // 6)
+    for bit, (col, row) in enumerate(BRAILLE_DOTS):
+        if bits & (1 << bit):
+            x = px + (col * 2 + 1) * cw / 4
+            y = py + (row * 2 + 1) * ch / 8
+            d.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     rows = parse(open(src, encoding="utf-8").read().rstrip("\n"))
@@ -121,6 +134,9 @@ def main():
                 continue
             if c == "█":
                 d.rectangle([px, py, px + cw - 1, py + ch - 1], fill=f)
+                continue
+            if 0x2800 <= ord(c) <= 0x28FF:
+                braille(d, ord(c) - 0x2800, px, py, cw, ch, f)
                 continue
             d.text((px, py + 1), c, font=bold if is_bold else font, fill=f)
     img.save(out, optimize=True)

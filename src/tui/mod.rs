@@ -1140,9 +1140,9 @@ mod tests {
             buf.content().iter().map(|c| c.symbol()).collect::<String>()
         };
         let s = text(&mut t, &app);
-        assert!(s.contains("runs 1-1"), "{s}");
+        assert!(s.contains("runs 1-2"), "{s}");
         update(&mut app, Action::ScrollRight);
         let s = text(&mut t, &app);
-        assert!(s.contains("runs 2-2"), "{s}");
+        assert!(s.contains("runs 2-3"), "{s}");
     }
 }

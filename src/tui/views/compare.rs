@@ -42,21 +42,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
-    let [metrics_area, params_area] = Layout::vertical([
+    // Metrics across the whole width (they carry deltas), params and charts below side by side.
+    let [metrics_area, rest] = Layout::vertical([
         Constraint::Length(METRICS.len() as u16 + 4),
-        Constraint::Min(3),
+        Constraint::Min(6),
     ])
-    .areas(left);
+    .areas(area);
+    let [params_area, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
     let [roc_area, confusion_area] = Layout::vertical([
         Constraint::Min(8),
         Constraint::Length(app.compare.len() as u16 + 2),
     ])
     .areas(right);
+    let left = metrics_area;
     // Runs beyond the width scroll sideways (h / l); the best of each metric is over all of them.
     let all = &app.compare;
-    let visible = ((left.width.saturating_sub(24)) / 16).max(1) as usize;
+    let visible = ((left.width.saturating_sub(24)) / 20).max(1) as usize;
     let off = app.compare_offset.min(all.len().saturating_sub(visible));
     let runs = &all[off..(off + visible).min(all.len())];
     let base = app
@@ -66,7 +68,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut header = vec!["metric".to_string()];
     header.extend(runs.iter().map(|c| {
         let pin = if Some(&c.run.id) == app.baseline.as_ref() {
-            " (baseline)"
+            " (base)"
         } else {
             ""
         };
@@ -114,7 +116,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .chain(runs.iter().map(|_| Constraint::Min(10)))
         .collect();
     f.render_widget(
-        Table::new(rows, widths.clone())
+        Table::new(
+            rows,
+            std::iter::once(Constraint::Length(22))
+                .chain(runs.iter().map(|_| Constraint::Length(20))),
+        )
             .header(Row::new(header.clone()).style(bold))
             .block(
                 Block::default()
@@ -149,7 +155,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut pheader = header.clone();
     pheader[0] = "param".into();
     f.render_widget(
-        Table::new(params, widths)
+        Table::new(params, widths.clone())
             .header(Row::new(pheader).style(bold))
             .block(
                 Block::default()
@@ -216,7 +222,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             let pos = (m.tp + m.fn_).max(1) as f64;
             let neg = (m.tn + m.fp).max(1) as f64;
             Line::from(format!(
-                "{:<10} TN {:>6} FP {:>6} FN {:>6} TP {:>6}  TPR {:.1}% FPR {:.1}%",
+                "{:<10} TN {:>6} FP {:>6} FN {:>6} TP {:>6} · TPR {:.1}% FPR {:.1}%",
                 c.run.name,
                 m.tn,
                 m.fp,
