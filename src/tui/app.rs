@@ -51,17 +51,19 @@ pub enum SortKey {
     Family,
     Status,
     RocAuc,
+    PrAuc,
     F1,
     Duration,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 7] = [
+    pub const ALL: [SortKey; 8] = [
         SortKey::Created,
         SortKey::Name,
         SortKey::Family,
         SortKey::Status,
         SortKey::RocAuc,
+        SortKey::PrAuc,
         SortKey::F1,
         SortKey::Duration,
     ];
@@ -73,6 +75,7 @@ impl SortKey {
             SortKey::Family => "family",
             SortKey::Status => "status",
             SortKey::RocAuc => "ROC AUC",
+            SortKey::PrAuc => "PR AUC",
             SortKey::F1 => "F1",
             SortKey::Duration => "duration",
         }
@@ -449,11 +452,11 @@ impl App {
         // Sort keys are computed once per run, not once per comparison: a metric lookup is a
         // map search, and 10,000 runs take 130,000 comparisons.
         let numbers: Vec<f64> = match key {
-            SortKey::RocAuc | SortKey::F1 => {
-                let k = if key == SortKey::RocAuc {
-                    "roc_auc"
-                } else {
-                    "f1"
+            SortKey::RocAuc | SortKey::PrAuc | SortKey::F1 => {
+                let k = match key {
+                    SortKey::RocAuc => "roc_auc",
+                    SortKey::PrAuc => "pr_auc",
+                    _ => "f1",
                 };
                 runs.iter()
                     .map(|r| r.metrics.get(k).copied().unwrap_or(f64::NEG_INFINITY))
@@ -472,7 +475,7 @@ impl App {
                 SortKey::Name => x.name.cmp(&y.name),
                 SortKey::Family => x.family.cmp(&y.family),
                 SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
-                SortKey::RocAuc | SortKey::F1 | SortKey::Duration => {
+                SortKey::RocAuc | SortKey::PrAuc | SortKey::F1 | SortKey::Duration => {
                     numbers[a].total_cmp(&numbers[b])
                 }
             };

@@ -687,6 +687,7 @@ mod tests {
             update(&mut app, Action::NextSort);
         }
         let s = screen(&app);
+        assert!(s.contains("ROC AUC▼"), "the sorted column is marked:\n{s}");
         let pos = |n: &str| s.find(&format!("│ {n} ")).or_else(|| s.find(n)).unwrap();
         assert!(pos("gbdt") < pos("tree") && pos("tree") < pos("lr "), "{s}");
         // Filter.
@@ -767,9 +768,20 @@ mod tests {
             s.contains("roc_auc") && s.contains("0.8530 *") && s.contains("0.7590"),
             "{s}"
         );
+        // The best value is green as well as starred.
+        let mut t = Terminal::new(TestBackend::new(120, 16)).unwrap();
+        t.draw(|f| views::draw(f, &app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let cells: Vec<_> = buf.content().iter().collect();
+        let text: String = cells.iter().map(|c| c.symbol()).collect();
+        let at = text.find("0.8530 *").unwrap();
+        let idx = text[..at].chars().count();
+        assert_eq!(cells[idx].fg, ratatui::style::Color::Green);
+        let worse = text[..text.find("0.7590").unwrap()].chars().count();
+        assert_ne!(cells[worse].fg, ratatui::style::Color::Green);
         update(&mut app, Action::PinBaseline);
         let s = screen(&app);
-        assert!(s.contains("baseline"), "{s}");
+        assert!(s.contains("lr (base)") || s.contains("gbdt (base)"), "{s}");
         assert!(s.contains("+0.0940") || s.contains("-0.0940"), "{s}");
     }
 

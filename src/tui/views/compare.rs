@@ -8,7 +8,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{
+    Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table,
+};
 use ratatui::Frame;
 
 use crate::tui::app::App;
@@ -90,9 +92,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     a
                 }
             });
-        let mut cells = vec![k.to_string()];
+        let mut cells = vec![Cell::from(k.to_string())];
         for (c, v) in runs.iter().zip(&vals) {
-            cells.push(match v {
+            let is_best = v.is_some() && *v == best && all.len() > 1;
+            let text = match v {
                 None => "-".into(),
                 Some(v) => {
                     let star = if Some(*v) == best && all.len() > 1 {
@@ -108,6 +111,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     };
                     format!("{v:.4}{star}{delta}")
                 }
+            };
+            cells.push(if is_best {
+                Cell::from(text).style(Style::new().fg(Color::Green).add_modifier(Modifier::BOLD))
+            } else {
+                Cell::from(text)
             });
         }
         Row::new(cells)

@@ -6,22 +6,33 @@ use ratatui::widgets::{Block, Borders, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::tracking::RunStatus;
-use crate::tui::app::App;
+use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let header = Row::new(vec![
-        " ",
-        "NAME",
-        "FAMILY",
-        "STATUS",
-        "ROC AUC",
-        "PR AUC",
-        "F1",
-        "TIME",
-        "STARTED (UTC)",
-        "RUN",
-    ])
+    // The sorted column carries an arrow.
+    let arrow = if app.descending { "▼" } else { "▲" };
+    let header = Row::new(
+        [
+            (" ", None),
+            ("NAME", Some(SortKey::Name)),
+            ("FAMILY", Some(SortKey::Family)),
+            ("STATUS", Some(SortKey::Status)),
+            ("ROC AUC", Some(SortKey::RocAuc)),
+            ("PR AUC", Some(SortKey::PrAuc)),
+            ("F1", Some(SortKey::F1)),
+            ("TIME", Some(SortKey::Duration)),
+            ("STARTED (UTC)", Some(SortKey::Created)),
+            ("RUN", None),
+        ]
+        .map(|(name, key)| {
+            if key == Some(app.sort) {
+                format!("{name}{arrow}")
+            } else {
+                name.to_string()
+            }
+        }),
+    )
     .style(Style::new().add_modifier(Modifier::BOLD));
     let metric = |r: &crate::tracking::RunSummary, k: &str| {
         r.metrics
