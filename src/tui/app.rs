@@ -153,34 +153,15 @@ pub enum FormKey {
 /// Work `update` asks the event loop to do (it needs the store or a background task).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Promote {
-        run_id: String,
-        alias: &'static str,
-    },
-    Rollback {
-        alias: &'static str,
-    },
-    Delete {
-        run_id: String,
-    },
-    Cancel {
-        run_id: String,
-    },
-    Train {
-        data: PathBuf,
-        name: String,
-        params: Params,
-    },
-    LoadDetails {
-        run_id: String,
-    },
-    Score {
-        path: PathBuf,
-    },
+    Promote { run_id: String, alias: &'static str },
+    Rollback { alias: &'static str },
+    Delete { run_id: String },
+    Cancel { run_id: String },
+    Train(Job),
+    LoadDetails { run_id: String },
+    Score { path: PathBuf },
     CancelScore,
-    Drift {
-        current: Option<PathBuf>,
-    },
+    Drift { current: Option<PathBuf> },
     Export,
 }
 
@@ -190,9 +171,12 @@ pub struct RunForm {
     pub family: Family,
     pub name: String,
     pub data: String,
+    /// The split's seed and validation share, as `staytrack train --seed --valid-fraction`.
+    pub seed: String,
+    pub valid_fraction: String,
     /// (key, value as typed, help), in the family's order.
     pub params: Vec<(String, String, &'static str)>,
-    /// 0 family, 1 name, 2 data, 3.. params.
+    /// 0 family, 1 name, 2 data, 3 seed, 4 validation share, 5.. params.
     pub focus: usize,
     pub error: Option<String>,
 }
@@ -203,6 +187,8 @@ impl RunForm {
             family,
             name: String::new(),
             data,
+            seed: "42".into(),
+            valid_fraction: "0.2".into(),
             params: Vec::new(),
             focus: 0,
             error: None,
@@ -227,8 +213,11 @@ impl RunForm {
             .collect();
     }
 
+    /// Fields before the family's params.
+    pub const FIXED: usize = 5;
+
     fn fields(&self) -> usize {
-        3 + self.params.len()
+        Self::FIXED + self.params.len()
     }
 
     fn text(&mut self) -> Option<&mut String> {
@@ -236,12 +225,14 @@ impl RunForm {
             0 => None,
             1 => Some(&mut self.name),
             2 => Some(&mut self.data),
-            i => self.params.get_mut(i - 3).map(|p| &mut p.1),
+            3 => Some(&mut self.seed),
+            4 => Some(&mut self.valid_fraction),
+            i => self.params.get_mut(i - Self::FIXED).map(|p| &mut p.1),
         }
     }
 
     /// The run the form describes, or what is wrong with it.
-    pub fn job(&self) -> Result<(PathBuf, String, Params), String> {
+    pub fn job(&self) -> Result<Job, String> {
         let given: Vec<(String, String)> = self
             .params
             .iter()
@@ -256,8 +247,41 @@ impl RunForm {
         } else {
             self.name.trim().to_string()
         };
-        Ok((PathBuf::from(self.data.trim()), name, params))
+        let seed = self
+            .seed
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("seed '{}': a whole number of 0 or more", self.seed))?;
+        let valid_fraction = self
+            .valid_fraction
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0 && *v < 1.0)
+            .ok_or_else(|| {
+                format!(
+                    "validation share '{}': a number between 0 and 1",
+                    self.valid_fraction
+                )
+            })?;
+        Ok(Job {
+            data: PathBuf::from(self.data.trim()),
+            name,
+            params,
+            seed,
+            valid_fraction,
+        })
     }
+}
+
+/// A run to start from the form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub data: PathBuf,
+    pub name: String,
+    pub params: Params,
+    pub seed: u64,
+    pub valid_fraction: f64,
 }
 
 /// A run's details: everything the store keeps about it.
@@ -715,9 +739,9 @@ fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
         }
         FormKey::Cancel => app.form = None,
         FormKey::Submit => match form.job() {
-            Ok((data, name, params)) => {
+            Ok(job) => {
                 app.form = None;
-                return Some(Effect::Train { data, name, params });
+                return Some(Effect::Train(job));
             }
             Err(e) => form.error = Some(e),
         },

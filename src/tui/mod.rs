@@ -151,7 +151,14 @@ impl Tasks {
         self.training > 0 || self.score_cancel.is_some()
     }
 
-    fn train(&mut self, data: PathBuf, name: String, params: crate::models::Params) {
+    fn train(&mut self, job: app::Job) {
+        let app::Job {
+            data,
+            name,
+            params,
+            seed,
+            valid_fraction,
+        } = job;
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         let cancel = Arc::new(AtomicBool::new(false));
         self.training += 1;
@@ -163,7 +170,7 @@ impl Tasks {
                 } else {
                     data
                 };
-                let prepared = crate::train::prepare(&data, 42, 0.2)?;
+                let prepared = crate::train::prepare(&data, seed, valid_fraction)?;
                 let (etx, erx) = channel();
                 let forward = {
                     let (tx, cancel) = (tx.clone(), cancel.clone());
@@ -370,13 +377,14 @@ pub fn apply(
                 "that run was started by another process; stop it there (Ctrl-C in its terminal)",
             ),
         },
-        Effect::Train { data, name, params } => {
+        Effect::Train(job) => {
             app.say(format!(
-                "preparing {} for {name} ({})…",
-                data.display(),
-                params.family
+                "preparing {} for {} ({})…",
+                job.data.display(),
+                job.name,
+                job.params.family
             ));
-            tasks.train(data, name, params);
+            tasks.train(job);
         }
         Effect::LoadDetails { run_id } => match load_details(store, &run_id) {
             Ok(d) => app.details = Some(d),
@@ -994,6 +1002,13 @@ mod tests {
         for _ in 0..2 {
             update(&mut app, Action::Form(FormKey::Next));
         }
+        // The seed: a bad one is refused, then restored.
+        update(&mut app, Action::Form(FormKey::Char('x')));
+        assert!(update(&mut app, Action::Form(FormKey::Submit)).is_none());
+        assert!(big_screen(&app).contains("seed '42x'"));
+        update(&mut app, Action::Form(FormKey::Backspace));
+        update(&mut app, Action::Form(FormKey::Next));
+        update(&mut app, Action::Form(FormKey::Next));
         let key = app.form.as_ref().unwrap().params[0].0.clone();
         for _ in 0..10 {
             update(&mut app, Action::Form(FormKey::Backspace));
@@ -1005,11 +1020,12 @@ mod tests {
         update(&mut app, Action::Form(FormKey::Backspace));
         update(&mut app, Action::Form(FormKey::Char('2')));
         match update(&mut app, Action::Form(FormKey::Submit)) {
-            Some(Effect::Train { name, params, data }) => {
-                assert_eq!(name, "mine");
-                assert_eq!(params.family, Family::Lr);
-                assert_eq!(params.get(&key), 2.0);
-                assert_eq!(data, std::path::PathBuf::from("data/train_data.csv"));
+            Some(Effect::Train(job)) => {
+                assert_eq!(job.name, "mine");
+                assert_eq!(job.params.family, Family::Lr);
+                assert_eq!(job.params.get(&key), 2.0);
+                assert_eq!(job.data, std::path::PathBuf::from("data/train_data.csv"));
+                assert_eq!((job.seed, job.valid_fraction), (42, 0.2));
             }
             other => panic!("{other:?}"),
         }

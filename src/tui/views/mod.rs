@@ -102,9 +102,21 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
         ),
         field(1, "name", form.name.clone(), "empty: the family"),
         field(2, "data", form.data.clone(), "training CSV"),
+        field(3, "seed", form.seed.clone(), "for the split and the model"),
+        field(
+            4,
+            "valid_fraction",
+            form.valid_fraction.clone(),
+            "share of rows held out for validation (stratified)",
+        ),
     ];
     for (i, (k, v, help)) in form.params.iter().enumerate() {
-        lines.push(field(3 + i, k, v.clone(), help));
+        lines.push(field(
+            crate::tui::app::RunForm::FIXED + i,
+            k,
+            v.clone(),
+            help,
+        ));
     }
     lines.push(Line::from(""));
     lines.push(match &form.error {
