@@ -40,25 +40,21 @@ impl Tmux {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    /// Opens staytrack on `ws` in a `cols`×`rows` terminal. The shell prints the exit status
-    /// once the TUI has given the terminal back.
-    fn start(&self, ws: &Path, cols: u16, rows: u16) {
-        self.cmd(&[
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-            "-e",
-            &format!("STAYTRACK_HOME={}", ws.display()),
-            &format!(
-                "'{}'; echo \"staytrack exited with $?\"; sleep 600",
-                env!("CARGO_BIN_EXE_staytrack")
-            ),
-        ]);
+    /// Opens staytrack on `ws` in a `cols`×`rows` terminal, with extra `VAR=value`s. The shell
+    /// prints the exit status once the TUI has given the terminal back.
+    fn start(&self, ws: &Path, cols: u16, rows: u16, env: &[&str]) {
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let home = format!("STAYTRACK_HOME={}", ws.display());
+        let command = format!(
+            "'{}'; echo \"staytrack exited with $?\"; sleep 600",
+            env!("CARGO_BIN_EXE_staytrack")
+        );
+        let mut args = vec!["new-session", "-d", "-s", "e2e", "-x", &cols, "-y", &rows];
+        for e in std::iter::once(&home.as_str()).chain(env) {
+            args.extend(["-e", e]);
+        }
+        args.push(&command);
+        self.cmd(&args);
     }
 
     fn screen(&self) -> String {
@@ -115,7 +111,7 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
         &["data", "synth", "--rows", "3000", "--test-rows", "1000"],
     );
     let t = Tmux::new("flow");
-    t.start(ws, 160, 45);
+    t.start(ws, 160, 45, &[]);
     let s = t.wait_for("1 Runs", 30);
     assert!(s.contains("0 of 0 runs"), "{s}");
 
@@ -178,7 +174,7 @@ fn ctrl_c_quits_cleanly_and_a_resize_redraws() {
         &["data", "synth", "--rows", "500", "--test-rows", "100"],
     );
     let t = Tmux::new("quit");
-    t.start(ws, 150, 40);
+    t.start(ws, 150, 40, &[]);
     let s = t.wait_for("1 Runs", 30);
     let width = |s: &str| {
         s.lines()
@@ -199,4 +195,26 @@ fn ctrl_c_quits_cleanly_and_a_resize_redraws() {
     t.keys(&["C-c"]);
     let s = t.wait_for("staytrack exited with", 10);
     assert!(s.contains("staytrack exited with 0"), "{s}");
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    common::ok(
+        ws,
+        &["data", "synth", "--rows", "500", "--test-rows", "100"],
+    );
+    let t = Tmux::new("panic");
+    t.start(ws, 120, 30, &["STAYTRACK_TEST_PANIC=1", "RUST_BACKTRACE=0"]);
+    let s = t.wait_for("staytrack exited with", 30);
+    assert!(s.contains("staytrack exited with 101"), "{s}");
+    assert!(
+        s.contains("STAYTRACK_TEST_PANIC is set"),
+        "the panic message is readable:\n{s}"
+    );
+    assert!(!s.contains("1 Runs"), "the alternate screen is left:\n{s}");
+    // Raw mode is off again: typed text echoes and a line ends with Enter.
+    t.keys(&["echo cooked-mode-ok", "Enter"]);
+    t.wait_for("cooked-mode-ok", 10);
 }

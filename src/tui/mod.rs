@@ -549,9 +549,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         let mut version = store.data_version()?;
         let mut message: Option<(app::Message, Instant)> = None;
+        // Lets the end-to-end test check that a panic gives the terminal back.
+        let panic_after_draw = std::env::var_os("STAYTRACK_TEST_PANIC").is_some();
         while !app.quit {
             app.now = crate::util::now_ms();
             terminal.draw(|f| views::draw(f, &app))?;
+            if panic_after_draw {
+                panic!("STAYTRACK_TEST_PANIC is set");
+            }
             let wait = if tasks.busy() { 50 } else { 250 };
             let mut changed = false;
             if event::poll(Duration::from_millis(wait))? {
