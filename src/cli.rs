@@ -65,6 +65,15 @@ pub enum Command {
     /// Share runs and models through an S3 bucket
     #[command(subcommand)]
     Sync(crate::cli_sync::SyncCommand),
+    /// Check that a server answers /health (for container health checks; exit 0 or 1)
+    Health {
+        /// The URL to GET (plain HTTP)
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+        /// Seconds to wait for the answer
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Generate and check datasets
     #[command(subcommand)]
     Data(DataCommand),
@@ -251,6 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Drift(args)) => crate::cli_drift::run(&cfg, args),
         Some(Command::Report(args)) => crate::cli_report::run(&cfg, args),
         Some(Command::Sync(cmd)) => crate::cli_sync::run(&cfg, cmd),
+        Some(Command::Health { url, timeout }) => health(&url, timeout),
         Some(Command::Runs(RunsCommand::List {
             status,
             family,
@@ -287,6 +297,46 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             data_synth(rows, test_rows, seed, drift, &out)
         }
         Some(Command::Data(DataCommand::Check { file, json })) => data_check(&file, json),
+    }
+}
+
+/// GET `url` over plain HTTP/1.1 with std only, so the slim image needs no curl.
+fn health(url: &str, timeout: u64) -> anyhow::Result<i32> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("--url '{url}': only http:// URLs are supported"))?;
+    let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let limit = std::time::Duration::from_secs(timeout.max(1));
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .with_context(|| format!("{url}: cannot resolve {addr}"))?
+        .next()
+        .with_context(|| format!("{url}: no address for {addr}"))?;
+    let mut conn = std::net::TcpStream::connect_timeout(&sock, limit)
+        .with_context(|| format!("{url}: cannot connect"))?;
+    conn.set_read_timeout(Some(limit))?;
+    conn.set_write_timeout(Some(limit))?;
+    write!(
+        conn,
+        "GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    conn.take(64 * 1024)
+        .read_to_end(&mut answer)
+        .with_context(|| format!("{url}: no answer within {timeout} s"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("{url}: {status}");
+        Ok(0)
+    } else {
+        eprintln!("{url}: unhealthy: {status}");
+        Ok(EXIT_ERROR)
     }
 }
 

@@ -9,8 +9,14 @@ use crate::util::{format_ms, render_table};
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// Run whose model to promote (id, or a unique prefix or suffix)
-    #[arg(required_unless_present_any = ["version", "rollback"])]
+    #[arg(required_unless_present_any = ["version", "rollback", "best"])]
     pub run: Option<String>,
+    /// Promote the finished run with the best validation ROC AUC (or --metric)
+    #[arg(long, conflicts_with_all = ["run", "version", "rollback"])]
+    pub best: bool,
+    /// With --best: the metric to rank by (log_loss and brier rank lowest first)
+    #[arg(long, default_value = "roc_auc", requires = "best")]
+    pub metric: String,
     /// The alias to move (production, staging, or any name of your own)
     #[arg(long, short = 'a', default_value = "production")]
     pub alias: String,
@@ -44,6 +50,9 @@ pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
         store.rollback_alias(&args.alias, &actor, reason)?
     } else if let Some(v) = args.version {
         store.set_alias(&args.alias, v, &actor, reason)?
+    } else if args.best {
+        let run = best_run(&store, &args.metric)?;
+        store.promote_run(&run, &args.alias, &actor, reason)?
     } else {
         let run = args.run.as_deref().unwrap_or_default();
         store.promote_run(run, &args.alias, &actor, reason)?
@@ -54,6 +63,29 @@ pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
     }
     print_move(&store, &mv, before.map(|b| b.run_id))?;
     Ok(0)
+}
+
+/// The id of the finished run that ranks first by `metric`.
+fn best_run(store: &Store, metric: &str) -> anyhow::Result<String> {
+    let lower = matches!(metric, "log_loss" | "brier");
+    let runs = store.list_runs()?;
+    let mut scored: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status == crate::tracking::RunStatus::Finished)
+        .filter_map(|r| r.metrics.get(metric).map(|v| (*v, r)))
+        .filter(|(v, _)| v.is_finite())
+        .collect();
+    anyhow::ensure!(
+        !scored.is_empty(),
+        "--best: no finished run has the metric '{metric}'; train first (`staytrack train`)"
+    );
+    scored.sort_by(|a, b| {
+        let o = a.0.total_cmp(&b.0);
+        if lower { o } else { o.reverse() }
+            // Ties go to the newest run.
+            .then(b.1.created_at.cmp(&a.1.created_at))
+    });
+    Ok(scored[0].1.id.clone())
 }
 
 /// One line for the move, and the validation metrics against the model it replaced.

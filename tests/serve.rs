@@ -550,6 +550,26 @@ fn without_a_model_the_server_waits_for_a_promotion() {
     let (s, _) = post_json(&u("/predict"), &Value::Object(rec.clone()));
     assert_eq!(s, 503);
     assert_eq!(call("GET", &u("/health"), None, None).0, 200);
+    // The container health check: the server answers, a closed port does not.
+    let o = run(ws.path(), &["health", "--url", &u("/health")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("200"));
+    let health = |url: &str| {
+        bin()
+            .args(["health", "--url", url])
+            .env("STAYTRACK_HOME", ws.path())
+            .output()
+            .unwrap()
+    };
+    let o = health(&u("/no-such-route"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("404"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let o = health(&format!("http://127.0.0.1:{port}/health"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot connect"));
     let t = Instant::now();
     run(ws.path(), &["promote", &run_id(ws.path(), "lr")]);
     while call("GET", &u("/ready"), None, None).0 != 200 {
@@ -827,10 +847,56 @@ fn promote_and_registry_from_the_command_line() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("production,staging"), "{text}");
 
+    // --best picks the finished run with the highest ROC AUC (the lowest log loss with --metric).
+    let runs: Vec<Value> =
+        serde_json::from_slice(&run(ws.path(), &["runs", "list", "--json"]).stdout).unwrap();
+    let best_by = |key: &str, lower: bool| {
+        runs.iter()
+            .max_by(|a, b| {
+                let (x, y) = (
+                    a["metrics"][key].as_f64().unwrap(),
+                    b["metrics"][key].as_f64().unwrap(),
+                );
+                if lower {
+                    y.total_cmp(&x)
+                } else {
+                    x.total_cmp(&y)
+                }
+            })
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let o = run(
+        ws.path(),
+        &["promote", "--best", "--alias", "best", "--json"],
+    );
+    let mv: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(mv["run_id"], json!(best_by("roc_auc", false)));
+    let o = run(
+        ws.path(),
+        &[
+            "promote",
+            "--best",
+            "--metric",
+            "log_loss",
+            "--alias",
+            "calibrated",
+            "--json",
+        ],
+    );
+    let mv: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(mv["run_id"], json!(best_by("log_loss", true)));
+
     for (args, want) in [
         (vec!["promote", "nope"], "no run"),
         (vec!["promote", &lr, "--alias", "Prod!"], "not valid"),
         (vec!["promote", "--version", "9"], "no model version 9"),
+        (
+            vec!["promote", "--best", "--metric", "nope"],
+            "no finished run has the metric 'nope'",
+        ),
         (
             vec!["promote", "--rollback", "--alias", "canary"],
             "never been set",

@@ -1,0 +1,498 @@
+# staytrack on AWS: one Fargate service behind an HTTPS load balancer, an S3 bucket for sync,
+# an ECR repository for the image, the API token in Secrets Manager, logs in CloudWatch, all
+# encrypted with one customer-managed KMS key. The task may touch only its bucket prefix.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name       = "staytrack-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  prefix     = trim(var.sync_prefix, "/")
+}
+
+# ---------------------------------------------------------------------------------------------
+# Encryption
+
+resource "aws_kms_key" "main" {
+  description             = "${local.name}: bucket objects, image layers, logs and the API token"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms.json
+}
+
+resource "aws_kms_alias" "main" {
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.main.key_id
+}
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource means this key only; the statements are AWS's default key policy plus CloudWatch Logs limited by encryption context.
+  #checkov:skip=CKV_AWS_356:Same: in a key policy "*" is the key itself.
+  #checkov:skip=CKV_AWS_109:Same: the account root statement is AWS's default key policy, without which the key cannot be administered.
+  # The account administers the key (the default key policy).
+  statement {
+    sid       = "Account"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+  # CloudWatch Logs encrypts the service's log group with it.
+  statement {
+    sid       = "Logs"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/ecs/${local.name}"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# S3: runs, artifacts, alias moves and store backups (staytrack sync)
+
+resource "aws_s3_bucket" "sync" {
+  #checkov:skip=CKV_AWS_18:Server access logs need a second bucket; CloudTrail data events are the better audit for a bucket this small. Add aws_s3_bucket_logging when you have a log bucket.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; staytrack lists the bucket on each sync.
+  #checkov:skip=CKV_AWS_144:Cross-region replication doubles cost; versioning plus `staytrack sync backup` cover loss of objects. Add replication for regional disaster recovery.
+  bucket_prefix = "${local.name}-"
+  force_destroy = false
+}
+
+resource "aws_s3_bucket_versioning" "sync" {
+  bucket = aws_s3_bucket.sync.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "sync" {
+  bucket = aws_s3_bucket.sync.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.main.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "sync" {
+  bucket                  = aws_s3_bucket.sync.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "sync" {
+  bucket = aws_s3_bucket.sync.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "sync" {
+  bucket = aws_s3_bucket.sync.id
+  # A push that dies mid-upload leaves parts behind; they are removed after a week.
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+  # Run documents and artifacts are written once; old versions only come from overwrites.
+  rule {
+    id     = "expire-old-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "sync" {
+  bucket = aws_s3_bucket.sync.id
+  policy = data.aws_iam_policy_document.bucket.json
+}
+
+data "aws_iam_policy_document" "bucket" {
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.sync.arn, "${aws_s3_bucket.sync.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Image registry
+
+resource "aws_ecr_repository" "staytrack" {
+  name                 = local.name
+  image_tag_mutability = "IMMUTABLE"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.main.arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "staytrack" {
+  repository = aws_ecr_repository.staytrack.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last 30 images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = 30
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+# ---------------------------------------------------------------------------------------------
+# Logs and the API token
+
+resource "aws_cloudwatch_log_group" "staytrack" {
+  name              = "/ecs/${local.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_secretsmanager_secret" "api_token" {
+  #checkov:skip=CKV2_AWS_57:The token is shared with the clients that call the admin routes, so rotation needs them too; rotate by putting a new value and forcing a new deployment (see README).
+  name_prefix = "${local.name}-api-token-"
+  description = "Bearer token for staytrack's admin routes (STAYTRACK_TOKEN)"
+  kms_key_id  = aws_kms_key.main.arn
+}
+
+resource "aws_secretsmanager_secret_version" "api_token" {
+  count         = var.api_token == null ? 0 : 1
+  secret_id     = aws_secretsmanager_secret.api_token.id
+  secret_string = var.api_token
+}
+
+# ---------------------------------------------------------------------------------------------
+# IAM: the execution role starts the task; the task role is what staytrack itself may do.
+
+data "aws_iam_policy_document" "ecs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name_prefix        = "${local.name}-exec-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PullImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [aws_ecr_repository.staytrack.arn]
+  }
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.staytrack.arn}:*"]
+  }
+  statement {
+    sid       = "ReadToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.api_token.arn]
+  }
+  statement {
+    sid       = "DecryptToken"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "start-task"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role" "task" {
+  name_prefix        = "${local.name}-task-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "ListOwnPrefix"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.sync.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [local.prefix, "${local.prefix}/*"]
+    }
+  }
+  statement {
+    sid = "ObjectsUnderOwnPrefix"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${aws_s3_bucket.sync.arn}/${local.prefix}/*"]
+  }
+  statement {
+    sid       = "BucketKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "sync-own-prefix"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Network: clients reach the load balancer on 443 only; the tasks accept 8080 from it only.
+
+resource "aws_security_group" "alb" {
+  name_prefix = "${local.name}-alb-"
+  description = "HTTPS from allowed clients to the staytrack load balancer"
+  vpc_id      = var.vpc_id
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  for_each          = toset(var.allowed_cidrs)
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from ${each.value}"
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To the tasks' port"
+  referenced_security_group_id = aws_security_group.task.id
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+}
+
+resource "aws_security_group" "task" {
+  name_prefix = "${local.name}-task-"
+  description = "staytrack tasks: 8080 from the load balancer, HTTPS out to AWS APIs"
+  vpc_id      = var.vpc_id
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "task_from_alb" {
+  security_group_id            = aws_security_group.task.id
+  description                  = "From the load balancer"
+  referenced_security_group_id = aws_security_group.alb.id
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+}
+
+resource "aws_vpc_security_group_egress_rule" "task_https" {
+  security_group_id = aws_security_group.task.id
+  description       = "HTTPS to ECR, S3, CloudWatch Logs and Secrets Manager"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+# ---------------------------------------------------------------------------------------------
+# Load balancer
+
+resource "aws_lb" "staytrack" {
+  #checkov:skip=CKV_AWS_91:Access logs need a second bucket with its own policy; enable them with access_logs {} once you have a log bucket.
+  #checkov:skip=CKV2_AWS_28:WAF is a per-organisation choice (and cost); attach a web ACL with aws_wafv2_web_acl_association.
+  name                       = local.name
+  load_balancer_type         = "application"
+  internal                   = false
+  security_groups            = [aws_security_group.alb.id]
+  subnets                    = var.public_subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = true
+}
+
+resource "aws_lb_target_group" "staytrack" {
+  name_prefix = "st-"
+  port        = 8080
+  protocol    = "HTTP"
+  target_type = "ip"
+  vpc_id      = var.vpc_id
+  health_check {
+    path                = "/health"
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.staytrack.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.staytrack.arn
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# ECS
+
+resource "aws_ecs_cluster" "staytrack" {
+  name = local.name
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_task_definition" "staytrack" {
+  family                   = local.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  volume {
+    name = "workspace"
+  }
+  container_definitions = jsonencode([{
+    name      = "staytrack"
+    image     = "${aws_ecr_repository.staytrack.repository_url}:${var.image_tag}"
+    essential = true
+    # Pull the team's runs and alias moves at start and every minute after; the server follows
+    # the production alias within a quarter of a second of a pull moving it.
+    entryPoint = ["/bin/sh", "-c"]
+    command = [
+      "staytrack sync pull || true; (while sleep 60; do staytrack sync pull >/dev/null || true; done) & exec staytrack serve --addr 0.0.0.0:8080"
+    ]
+    portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
+    readonlyRootFilesystem = true
+    user                   = "10001:10001"
+    mountPoints            = [{ sourceVolume = "workspace", containerPath = "/workspace", readOnly = false }]
+    environment = [
+      { name = "STAYTRACK_HOME", value = "/workspace" },
+      { name = "STAYTRACK_SYNC_BUCKET", value = aws_s3_bucket.sync.bucket },
+      { name = "STAYTRACK_SYNC_PREFIX", value = local.prefix },
+      { name = "STAYTRACK_SYNC_REGION", value = var.region },
+    ]
+    secrets = [
+      { name = "STAYTRACK_TOKEN", valueFrom = aws_secretsmanager_secret.api_token.arn },
+    ]
+    healthCheck = {
+      command     = ["CMD", "staytrack", "health", "--url", "http://127.0.0.1:8080/health"]
+      interval    = 15
+      timeout     = 3
+      retries     = 3
+      startPeriod = 20
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.staytrack.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "staytrack"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "staytrack" {
+  name                   = local.name
+  cluster                = aws_ecs_cluster.staytrack.id
+  task_definition        = aws_ecs_task_definition.staytrack.arn
+  desired_count          = var.desired_count
+  launch_type            = "FARGATE"
+  propagate_tags         = "SERVICE"
+  enable_execute_command = false
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.task.id]
+    assign_public_ip = false
+  }
+  load_balancer {
+    target_group_arn = aws_lb_target_group.staytrack.arn
+    container_name   = "staytrack"
+    container_port   = 8080
+  }
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  depends_on = [aws_lb_listener.https]
+}
