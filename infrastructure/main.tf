@@ -447,6 +447,8 @@ resource "aws_ecs_task_definition" "staytrack" {
     mountPoints            = [{ sourceVolume = "workspace", containerPath = "/workspace", readOnly = false }]
     environment = [
       { name = "STAYTRACK_HOME", value = "/workspace" },
+      # The root file system is read-only: SQLite's temporary files go to the workspace too.
+      { name = "TMPDIR", value = "/workspace" },
       { name = "STAYTRACK_SYNC_BUCKET", value = aws_s3_bucket.sync.bucket },
       { name = "STAYTRACK_SYNC_PREFIX", value = local.prefix },
       { name = "STAYTRACK_SYNC_REGION", value = var.region },
