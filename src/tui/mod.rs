@@ -1037,6 +1037,76 @@ mod tests {
         assert!(app.form.is_none());
     }
 
+    /// Waits for the next message of a background task.
+    fn next_task(tasks: &super::Tasks) -> super::TaskMsg {
+        tasks
+            .rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a background task reports within a minute")
+    }
+
+    #[test]
+    fn a_run_that_cannot_start_says_why_and_records_nothing() {
+        let (d, mut store) = seeded();
+        let mut tasks = super::Tasks::new(&cfg_for(&d));
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        update(&mut app, Action::NewRun);
+        let form = app.form.as_mut().unwrap();
+        form.data = d.path().join("missing.csv").display().to_string();
+        let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        assert!(tasks.busy());
+        let msg = next_task(&tasks);
+        super::on_task(&mut app, &mut tasks, msg);
+        assert!(!tasks.busy());
+        let m = app.message.clone().unwrap();
+        assert!(m.error && m.text.contains("missing.csv"), "{m:?}");
+        assert_eq!(store.count_runs().unwrap(), 4);
+    }
+
+    #[test]
+    fn export_writes_the_screen_s_charts_and_says_where() {
+        let (d, mut store) = seeded();
+        let mut tasks = super::Tasks::new(&cfg_for(&d));
+        let mut app = App::new(store.list_runs().unwrap(), 0);
+        app.screen = Screen::Score;
+        // Nothing to export yet: said at once, no task.
+        super::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
+        assert!(app
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing scored yet"));
+        app.score.last = Some(crate::score::ScoreSummary {
+            input: "data/test_data.csv".into(),
+            output: "predictions/test_data.v1.csv".into(),
+            alias: "production".into(),
+            model_version: 1,
+            run_id: "r".into(),
+            rows: 100,
+            threshold: 0.5,
+            positives: 40,
+            positive_share: 0.4,
+            mean_probability: 0.45,
+            histogram: vec![5, 10, 10, 10, 15, 10, 10, 10, 10, 10],
+            roc_auc: None,
+            accuracy: None,
+            seconds: 0.1,
+        });
+        super::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
+        let msg = next_task(&tasks);
+        super::on_task(&mut app, &mut tasks, msg);
+        let png = d.path().join("reports/score-test_data.v1.png");
+        let text = &app.message.as_ref().unwrap().text;
+        assert!(
+            text.contains("wrote 1 PNG file(s)") && text.contains("reports"),
+            "{text}"
+        );
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+    }
+
     #[test]
     fn the_score_screen_shows_progress_then_the_summary() {
         let (_d, store) = seeded();
