@@ -151,13 +151,18 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
 
 /// After training, with `auto = true`: push the new runs; a failure leaves them local and says so.
 pub fn auto_push(cfg: &Config, run_ids: &[String]) {
+    if let Some(line) = auto_push_quietly(cfg, run_ids) {
+        eprintln!("{line}");
+    }
+}
+
+/// `auto_push` returning its one line instead of printing it (the TUI shows it in its status
+/// bar); `None` when sync is not set to push automatically.
+pub fn auto_push_quietly(cfg: &Config, run_ids: &[String]) -> Option<String> {
     let s = match cfg.sync_settings() {
         Ok(s) if s.auto && s.bucket.is_some() => s,
-        Ok(_) => return,
-        Err(e) => {
-            eprintln!("sync: {e:#}");
-            return;
-        }
+        Ok(_) => return None,
+        Err(e) => return Some(format!("sync: {e:#}")),
     };
     let res = runtime().and_then(|rt| {
         rt.block_on(async {
@@ -165,16 +170,16 @@ pub fn auto_push(cfg: &Config, run_ids: &[String]) {
             sync::push(cfg, &r, Some(run_ids)).await
         })
     });
-    match res {
-        Ok(sum) => eprintln!(
+    Some(match res {
+        Ok(sum) => format!(
             "sync: pushed {} run(s) and {} artifact(s) to s3://{}",
             sum.runs,
             sum.artifacts,
             s.bucket.as_deref().unwrap_or_default()
         ),
-        Err(e) => eprintln!(
+        Err(e) => format!(
             "sync: the runs stay safe in {}; push them later with `staytrack sync push` ({e:#})",
             cfg.db_path.display()
         ),
-    }
+    })
 }

@@ -114,7 +114,8 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
 pub enum TaskMsg {
     /// A training event, with the cancel flag of the batch it belongs to.
     Train(crate::train::Event, Arc<AtomicBool>),
-    TrainEnded(Result<usize, String>),
+    /// Runs finished, and what an automatic sync push said.
+    TrainEnded(Result<(usize, Option<String>), String>),
     Score(Stage),
     Scored(Result<ScoreSummary, String>),
     Drifted(Result<(StoredDrift, i64), String>),
@@ -163,7 +164,7 @@ impl Tasks {
         let cancel = Arc::new(AtomicBool::new(false));
         self.training += 1;
         std::thread::spawn(move || {
-            let res = (|| -> anyhow::Result<usize> {
+            let res = (|| -> anyhow::Result<(usize, Option<String>)> {
                 let mut store = Store::open(&cfg.db_path)?;
                 let data = if data.is_relative() && !data.exists() {
                     cfg.workspace.join(data)
@@ -191,7 +192,14 @@ impl Tasks {
                 );
                 drop(etx);
                 let _ = forward.join();
-                Ok(out?.len())
+                let out = out?;
+                let ids: Vec<String> = out.iter().map(|o| o.run_id.clone()).collect();
+                let synced = if ids.is_empty() {
+                    None
+                } else {
+                    crate::cli_sync::auto_push_quietly(&cfg, &ids)
+                };
+                Ok((out.len(), synced))
             })();
             let _ = tx.send(TaskMsg::TrainEnded(res.map_err(|e| format!("{e:#}"))));
         });
@@ -448,8 +456,11 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
         },
         TaskMsg::TrainEnded(res) => {
             tasks.training = tasks.training.saturating_sub(1);
-            if let Err(e) = res {
-                app.warn(format!("training did not start: {e}"));
+            match res {
+                Err(e) => app.warn(format!("training did not start: {e}")),
+                Ok((_, Some(sync))) if sync.contains("stay safe") => app.warn(sync),
+                Ok((_, Some(sync))) => app.say(sync),
+                Ok((_, None)) => {}
             }
             return true;
         }
@@ -1062,6 +1073,53 @@ mod tests {
         let m = app.message.clone().unwrap();
         assert!(m.error && m.text.contains("missing.csv"), "{m:?}");
         assert_eq!(store.count_runs().unwrap(), 4);
+    }
+
+    #[test]
+    fn a_run_trains_in_the_background_with_progress_and_an_unreachable_bucket_is_said() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = cfg_for(&d);
+        crate::data::synth::write_files(
+            &crate::data::synth::SynthOptions {
+                train_rows: 2000,
+                test_rows: 10,
+                ..Default::default()
+            },
+            &cfg.data_dir,
+        )
+        .unwrap();
+        // Automatic push to a bucket nobody serves: the run must finish anyway, and say so.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        std::fs::write(
+            cfg.settings_file(),
+            format!("[sync]\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:{port}\"\nregion = \"us-east-1\"\nauto = true\n"),
+        )
+        .unwrap();
+        let mut store = Store::open(&cfg.db_path).unwrap();
+        let mut tasks = super::Tasks::new(&cfg);
+        let mut app = App::new(Vec::new(), 0);
+        app.train_file = cfg.train_file().display().to_string();
+        update(&mut app, Action::NewRun);
+        update(&mut app, Action::Form(FormKey::Right));
+        let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+        let (mut progress, mut changed) = (0, false);
+        while tasks.busy() {
+            let msg = next_task(&tasks);
+            if let super::TaskMsg::Train(crate::train::Event::Progress { .. }, _) = &msg {
+                progress += 1;
+            }
+            changed |= super::on_task(&mut app, &mut tasks, msg);
+        }
+        assert!(changed && progress > 0, "progress events: {progress}");
+        let runs = store.list_runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, RunStatus::Finished);
+        assert_eq!(runs[0].family, "lr");
+        let m = app.message.clone().unwrap();
+        assert!(m.error && m.text.contains("stay safe"), "{m:?}");
     }
 
     #[test]
