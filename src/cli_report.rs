@@ -27,7 +27,8 @@ pub struct ReportArgs {
     pub out: PathBuf,
 }
 
-fn curve<T: serde::de::DeserializeOwned + Default>(
+/// A stored curve (or matrix, or list) of `kind`, or its empty value when missing or unreadable.
+pub fn curve<T: serde::de::DeserializeOwned + Default>(
     curves: &std::collections::BTreeMap<String, String>,
     kind: &str,
 ) -> T {

@@ -45,15 +45,7 @@ pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
     })
 }
 
-fn parse_curve<T: serde::de::DeserializeOwned + Default>(
-    curves: &std::collections::BTreeMap<String, String>,
-    kind: &str,
-) -> T {
-    curves
-        .get(kind)
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_default()
-}
+use crate::cli_report::curve as parse_curve;
 
 /// Loads the selected runs' curves when the selection changed; runs already loaded are kept.
 pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
@@ -674,8 +666,9 @@ mod tests {
         crate::config::Config::resolve(Some(dir.path()))
     }
 
-    fn screen(app: &App) -> String {
-        let mut t = Terminal::new(TestBackend::new(120, 16)).unwrap();
+    /// The frame's text at `cols`×`rows`, one line per row.
+    fn render(app: &App, cols: u16, rows: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(cols, rows)).unwrap();
         t.draw(|f| views::draw(f, app)).unwrap();
         let buf = t.backend().buffer().clone();
         let mut out = String::new();
@@ -686,6 +679,10 @@ mod tests {
             out.push('\n');
         }
         out
+    }
+
+    fn screen(app: &App) -> String {
+        render(app, 120, 16)
     }
 
     #[test]
@@ -810,17 +807,7 @@ mod tests {
     }
 
     fn big_screen(app: &App) -> String {
-        let mut t = Terminal::new(TestBackend::new(200, 60)).unwrap();
-        t.draw(|f| views::draw(f, app)).unwrap();
-        let buf = t.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        render(app, 200, 60)
     }
 
     fn goto(app: &mut App, name: &str) {

@@ -8,9 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{
-    Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table,
-};
+use ratatui::widgets::{Block, Borders, Cell, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::tui::app::App;
@@ -204,25 +202,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .data(d)
         })
         .collect();
-    f.render_widget(
-        Chart::new(datasets)
-            .block(Block::default().borders(Borders::ALL).title(" ROC curves "))
-            .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-            .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)))
-            .x_axis(
-                Axis::default()
-                    .title("FPR")
-                    .bounds([0.0, 1.0])
-                    .labels(["0", "0.5", "1"]),
-            )
-            .y_axis(
-                Axis::default()
-                    .title("TPR")
-                    .bounds([0.0, 1.0])
-                    .labels(["0", "0.5", "1"]),
-            ),
-        roc_area,
-    );
+    f.render_widget(super::roc_chart(datasets, " ROC curves "), roc_area);
     let lines: Vec<Line> = runs
         .iter()
         .map(|c| {

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::metrics::Confusion;
@@ -140,28 +140,17 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         .zip(d.roc.y.iter().copied())
         .collect();
     f.render_widget(
-        Chart::new(vec![Dataset::default()
-            .name(format!(
-                "ROC AUC {:.4}",
-                run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
-            ))
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Cyan))
-            .data(&pts)])
-        .block(Block::default().borders(Borders::ALL).title(" ROC curve "))
-        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-        .x_axis(
-            Axis::default()
-                .title("FPR")
-                .bounds([0.0, 1.0])
-                .labels(["0", "0.5", "1"]),
-        )
-        .y_axis(
-            Axis::default()
-                .title("TPR")
-                .bounds([0.0, 1.0])
-                .labels(["0", "0.5", "1"]),
+        super::roc_chart(
+            vec![Dataset::default()
+                .name(format!(
+                    "ROC AUC {:.4}",
+                    run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
+                ))
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::Cyan))
+                .data(&pts)],
+            " ROC curve ",
         ),
         roc_area,
     );

@@ -37,19 +37,7 @@ pub fn draw(f: &mut Frame, area: Rect) {
         1
     };
     let per = rows.len().div_ceil(cols);
-    let height = (per as u16 + 2).min(area.height);
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(height),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, rect, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length((96 * cols as u16).min(area.width)),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
+    let rect = super::centered(area, 96 * cols as u16, per as u16 + 2);
     f.render_widget(Clear, rect);
     let parts = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(rect);
     let mut rows = rows.into_iter();

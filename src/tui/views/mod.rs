@@ -16,6 +16,43 @@ use ratatui::Frame;
 
 use super::app::{App, Screen};
 
+/// A `width`×`height` rectangle in the middle of `area` (clipped to it), for dialogs.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height.min(area.height)),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, rect, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(width.min(area.width)),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    rect
+}
+
+/// A ROC chart: false against true positive rate on [0, 1], the legend bottom right.
+pub fn roc_chart<'a>(
+    datasets: Vec<ratatui::widgets::Dataset<'a>>,
+    title: &'a str,
+) -> ratatui::widgets::Chart<'a> {
+    use ratatui::widgets::{Axis, Block, Borders, Chart, LegendPosition};
+    let axis = |name: &'a str| {
+        Axis::default()
+            .title(name)
+            .bounds([0.0, 1.0])
+            .labels(["0", "0.5", "1"])
+    };
+    Chart::new(datasets)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .legend_position(Some(LegendPosition::BottomRight))
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)))
+        .x_axis(axis("FPR"))
+        .y_axis(axis("TPR"))
+}
+
 pub fn draw(f: &mut Frame, app: &App) {
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
@@ -126,19 +163,7 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
             Style::new().fg(Color::DarkGray),
         ),
     });
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(h),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, rect, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length(140.min(area.width)),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
+    let rect = centered(area, 140, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" New run ")),
@@ -148,19 +173,7 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
 
 fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
     use ratatui::widgets::{Block, Borders, Clear};
-    let h = c.lines.len() as u16 + 2;
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(h),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, rect, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length(70.min(area.width)),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
+    let rect = centered(area, 70, c.lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(
