@@ -139,16 +139,56 @@ fn legend<'a, 'b: 'a>(
 /// A grey dashed y = x line, with its legend entry.
 fn diagonal<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, label: &str) -> anyhow::Result<()> {
     let grey = RGBColor(150, 150, 150);
+    dashed(
+        chart,
+        (0.0, 0.0),
+        (1.0, 1.0),
+        grey.into(),
+        label.to_string(),
+    )
+}
+
+/// A labelled line of `col` through `pts`, with a dot of `dot` pixels at each point (0: none).
+fn line<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    pts: Vec<(f64, f64)>,
+    col: RGBColor,
+    label: String,
+    dot: u32,
+) -> anyhow::Result<()> {
+    let dots: Vec<Circle<(f64, f64), u32>> = if dot > 0 {
+        pts.iter()
+            .map(|p| Circle::new(*p, dot, col.filled()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     chart
-        .draw_series(DashedLineSeries::new(
-            vec![(0.0, 0.0), (1.0, 1.0)],
-            6,
-            4,
-            grey.into(),
-        ))
+        .draw_series(LineSeries::new(pts, col.stroke_width(2)))
         .map_err(pe)?
         .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey));
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3)));
+    chart.draw_series(dots).map_err(pe)?;
+    Ok(())
+}
+
+/// A labelled dashed line from `from` to `to` (thresholds, the diagonal).
+fn dashed<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    from: (f64, f64),
+    to: (f64, f64),
+    style: ShapeStyle,
+    label: String,
+) -> anyhow::Result<()> {
+    let legend_style = ShapeStyle {
+        stroke_width: 1,
+        ..style
+    };
+    chart
+        .draw_series(DashedLineSeries::new(vec![from, to], 6, 4, style))
+        .map_err(pe)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], legend_style));
     Ok(())
 }
 
@@ -306,17 +346,12 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                     .map(|(x, y)| (*x, *y))
                     .filter(|p| roc || *p != (0.0, 0.0))
                     .collect();
-                chart
-                    .draw_series(LineSeries::new(pts, col.stroke_width(2)))
-                    .map_err(pe)?
-                    .label(format!(
-                        "{} ({name} {:.4})",
-                        r.label,
-                        r.metrics.get(key).copied().unwrap_or(f64::NAN)
-                    ))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                    });
+                let label = format!(
+                    "{} ({name} {:.4})",
+                    r.label,
+                    r.metrics.get(key).copied().unwrap_or(f64::NAN)
+                );
+                line(&mut chart, pts, col, label, 0)?;
             }
             legend(
                 &mut chart,
@@ -422,20 +457,12 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                 .zip(&r.calibration.y)
                 .map(|(x, y)| (*x, *y))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-                .map_err(pe)?
-                .label(format!(
-                    "{} (Brier {:.4})",
-                    r.label,
-                    r.metrics.get("brier").copied().unwrap_or(f64::NAN)
-                ))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
-                .map_err(pe)?;
+            let label = format!(
+                "{} (Brier {:.4})",
+                r.label,
+                r.metrics.get("brier").copied().unwrap_or(f64::NAN)
+            );
+            line(&mut chart, pts, col, label, 3)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
@@ -739,15 +766,13 @@ fn drift_windows(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
             .enumerate()
             .map(|(i, w)| (i as f64, w.share))
             .collect();
-        let c0 = color(0);
-        chart
-            .draw_series(LineSeries::new(shares.clone(), c0.stroke_width(2)))
-            .map_err(pe)?
-            .label("share of drifted columns")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c0.stroke_width(3)));
-        chart
-            .draw_series(shares.into_iter().map(|p| Circle::new(p, 4, c0.filled())))
-            .map_err(pe)?;
+        line(
+            &mut chart,
+            shares,
+            color(0),
+            "share of drifted columns".into(),
+            4,
+        )?;
         let preds: Vec<(f64, f64)> = d
             .windows
             .iter()
@@ -755,26 +780,17 @@ fn drift_windows(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
             .filter_map(|(i, w)| Some((i as f64, w.prediction_statistic?)))
             .collect();
         if !preds.is_empty() {
-            let c1 = color(1);
-            chart
-                .draw_series(LineSeries::new(preds, c1.stroke_width(2)))
-                .map_err(pe)?
-                .label("prediction drift (Wasserstein, normed)")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], c1.stroke_width(3))
-                });
+            let label = "prediction drift (Wasserstein, normed)".to_string();
+            line(&mut chart, preds, color(1), label, 0)?;
         }
         let t = d.report.share_threshold;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0.0, t), ((n as f64 - 1.0).max(1.0), t)],
-                8,
-                5,
-                RGBColor(214, 39, 40).stroke_width(2),
-            ))
-            .map_err(pe)?
-            .label(format!("dataset drift at a share of {t}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], RGBColor(214, 39, 40)));
+        dashed(
+            &mut chart,
+            (0.0, t),
+            ((n as f64 - 1.0).max(1.0), t),
+            RGBColor(214, 39, 40).stroke_width(2),
+            format!("dataset drift at a share of {t}"),
+        )?;
         legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
@@ -835,16 +851,13 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
                 )
             }))
             .map_err(pe)?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(s.threshold, 0.0), (s.threshold, top)],
-                6,
-                4,
-                BLACK.into(),
-            ))
-            .map_err(pe)?
-            .label(format!("threshold {}", s.threshold))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], BLACK));
+        dashed(
+            &mut chart,
+            (s.threshold, 0.0),
+            (s.threshold, top),
+            BLACK.into(),
+            format!("threshold {}", s.threshold),
+        )?;
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
