@@ -320,22 +320,8 @@ fn as_counts(v: &Values) -> BTreeMap<String, f64> {
 
 /// Distinct values over two sorted weighted samples.
 fn merged_distinct(a: &[(f64, f64)], b: &[(f64, f64)]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(p), Some(q)) => p.0.min(q.0),
-            (Some(p), None) => p.0,
-            (None, Some(q)) => q.0,
-            (None, None) => break,
-        };
-        while i < a.len() && a[i].0 == x {
-            i += 1;
-        }
-        while j < b.len() && b[j].0 == x {
-            j += 1;
-        }
-        n += 1;
-    }
+    let mut n = 0;
+    stats::merge_walk(a, b, |_, _, _| n += 1);
     n
 }
 

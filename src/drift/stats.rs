@@ -27,29 +27,40 @@ fn total(a: &Weighted) -> f64 {
     a.iter().map(|(_, w)| w).sum()
 }
 
-/// The largest gap between the two empirical CDFs (the KS statistic D).
-pub fn ks_statistic(a: &Weighted, b: &Weighted) -> f64 {
-    let (ta, tb) = (total(a), total(b));
+/// Walks two sorted weighted samples together, one distinct value at a time, calling `f` with
+/// the value and each sample's weight at it (0 where it has none).
+pub fn merge_walk(a: &Weighted, b: &Weighted, mut f: impl FnMut(f64, f64, f64)) {
     let (mut i, mut j) = (0, 0);
-    let (mut ca, mut cb) = (0.0, 0.0);
-    let mut d: f64 = 0.0;
-    while i < a.len() || j < b.len() {
+    loop {
         let x = match (a.get(i), b.get(j)) {
             (Some(p), Some(q)) => p.0.min(q.0),
             (Some(p), None) => p.0,
             (None, Some(q)) => q.0,
             (None, None) => break,
         };
+        let (mut wa, mut wb) = (0.0, 0.0);
         while i < a.len() && a[i].0 == x {
-            ca += a[i].1;
+            wa += a[i].1;
             i += 1;
         }
         while j < b.len() && b[j].0 == x {
-            cb += b[j].1;
+            wb += b[j].1;
             j += 1;
         }
-        d = d.max((ca / ta - cb / tb).abs());
+        f(x, wa, wb);
     }
+}
+
+/// The largest gap between the two empirical CDFs (the KS statistic D).
+pub fn ks_statistic(a: &Weighted, b: &Weighted) -> f64 {
+    let (ta, tb) = (total(a), total(b));
+    let (mut ca, mut cb) = (0.0, 0.0);
+    let mut d: f64 = 0.0;
+    merge_walk(a, b, |_, wa, wb| {
+        ca += wa;
+        cb += wb;
+        d = d.max((ca / ta - cb / tb).abs());
+    });
     d
 }
 
@@ -293,23 +304,18 @@ pub fn z_test(k1: f64, n1: f64, k2: f64, n2: f64) -> (f64, f64) {
 /// scipy's `wasserstein_distance(u, v)` for weighted samples: the area between the CDFs.
 pub fn wasserstein(a: &Weighted, b: &Weighted) -> f64 {
     let (ta, tb) = (total(a), total(b));
-    let mut xs: Vec<f64> = a.iter().chain(b).map(|p| p.0).collect();
-    xs.sort_by(f64::total_cmp);
-    xs.dedup();
-    let (mut i, mut j) = (0, 0);
     let (mut ca, mut cb) = (0.0, 0.0);
     let mut area = 0.0;
-    for w in xs.windows(2) {
-        while i < a.len() && a[i].0 <= w[0] {
-            ca += a[i].1;
-            i += 1;
+    // The CDF gap after each distinct value holds until the next one.
+    let mut last: Option<(f64, f64)> = None;
+    merge_walk(a, b, |x, wa, wb| {
+        if let Some((px, gap)) = last {
+            area += gap * (x - px);
         }
-        while j < b.len() && b[j].0 <= w[0] {
-            cb += b[j].1;
-            j += 1;
-        }
-        area += (ca / ta - cb / tb).abs() * (w[1] - w[0]);
-    }
+        ca += wa;
+        cb += wb;
+        last = Some((x, (ca / ta - cb / tb).abs()));
+    });
     area
 }
 
