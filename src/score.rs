@@ -111,12 +111,15 @@ pub fn score_file(
             anyhow::bail!("scoring {} cancelled; nothing was written", input.display());
         }
         let end = (start + CHUNK).min(n);
+        // A file that fits in one chunk is scored as it is, without a copy.
+        let chunk;
         let part = if start == 0 && end == n {
-            frame.clone()
+            &frame
         } else {
-            frame.take(&(start..end).collect::<Vec<_>>())
+            chunk = frame.take(&(start..end).collect::<Vec<_>>());
+            &chunk
         };
-        probs.extend(bundle.predict(&part).with_context(|| {
+        probs.extend(bundle.predict(part).with_context(|| {
             format!("{}: scoring rows {}..{}", input.display(), start + 1, end)
         })?);
         start = end;
@@ -147,15 +150,13 @@ pub fn score_file(
         let yes = p >= threshold;
         positives += usize::from(yes);
         histogram[((p * BINS as f64) as usize).min(BINS - 1)] += 1;
-        let id = |c: Option<&Vec<i64>>| c.map_or(String::new(), |v| v[i].to_string());
-        let _ = writeln!(
-            csv,
-            "{},{},{p:.6},{},{}",
-            id(case),
-            id(patient),
-            u8::from(yes),
-            target.version
-        );
+        for c in [case, patient] {
+            if let Some(v) = c {
+                let _ = write!(csv, "{}", v[i]);
+            }
+            csv.push(',');
+        }
+        let _ = writeln!(csv, "{p:.6},{},{}", u8::from(yes), target.version);
     }
     crate::util::atomic_write(&output, csv.as_bytes())?;
     let (roc_auc, accuracy) = match &frame.target {
