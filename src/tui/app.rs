@@ -125,7 +125,6 @@ pub enum Action {
     PathChar(char),
     PathBackspace,
     PathDone,
-    PathCancel,
     /// Drift: the server's recent predictions, in hourly windows.
     DriftWindows,
     /// Write the screen's charts as PNG files.
@@ -870,7 +869,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::PathBackspace => {
             app.score.path.pop();
         }
-        Action::PathDone | Action::PathCancel => app.score.editing = false,
+        Action::PathDone => app.score.editing = false,
         Action::DriftWindows => {
             if app.drift.running.is_some() {
                 app.warn("busy: wait for the drift report to finish");

@@ -4,21 +4,46 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{Action, App, FormKey, Screen};
 
-/// Where a binding applies.
+/// Where a binding applies: on a screen, or inside one of the modes that take every key
+/// (a dialog, a text field, the details or the help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Everywhere,
     On(Screen),
-    /// Inside a dialog (filter, form, confirmation, path): listed in help, matched in `action`.
-    Dialog,
+    Confirm,
+    Form,
+    Filter,
+    Path,
+    Details,
+    Help,
 }
 
 impl Scope {
+    /// Every scope, in the order help lists them.
+    pub fn all() -> Vec<Scope> {
+        let mut v = vec![Scope::Everywhere];
+        v.extend(Screen::ALL.iter().map(|s| Scope::On(*s)));
+        v.extend([
+            Scope::Details,
+            Scope::Confirm,
+            Scope::Form,
+            Scope::Filter,
+            Scope::Path,
+            Scope::Help,
+        ]);
+        v
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Scope::Everywhere => "everywhere",
             Scope::On(s) => s.title(),
-            Scope::Dialog => "dialogs",
+            Scope::Confirm => "a confirmation",
+            Scope::Form => "the new-run form (other keys type)",
+            Scope::Filter => "the filter (other keys type)",
+            Scope::Path => "the file to score (other keys type)",
+            Scope::Details => "a run's details",
+            Scope::Help => "this help",
         }
     }
 }
@@ -49,7 +74,7 @@ const fn b(
 }
 
 use KeyCode::{BackTab, Backspace, Char, Down, End, Enter, Esc, Home, Tab, Up};
-use Scope::{Dialog, Everywhere, On};
+use Scope::{Everywhere, On};
 
 /// Screen-specific bindings come before the ones that apply everywhere, so a screen can give a
 /// key its own meaning.
@@ -92,78 +117,62 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('e')], "e", Everywhere, Action::Export, "export the screen's charts as PNG files"),
     b(&[Char('?')], "?", Everywhere, Action::ToggleHelp, "show or hide this help"),
     b(&[Char('q')], "q / Ctrl-C", Everywhere, Action::Quit, "quit"),
-    b(&[Enter], "y / Enter", Dialog, Action::Confirm, "confirm; in a form, start the run"),
-    b(&[Esc], "n / Esc", Dialog, Action::Cancel, "cancel"),
-    b(&[Tab, Down, Up, BackTab], "Tab / ↓ / ↑", Dialog, Action::Form(FormKey::Next), "form: next or previous field"),
-    b(&[KeyCode::Left, KeyCode::Right], "← / →", Dialog, Action::Form(FormKey::Right), "form: change the model family"),
-    b(&[Backspace], "Backspace", Dialog, Action::Form(FormKey::Backspace), "delete a character"),
+    b(&[Char('y'), Enter], "y / Enter", Scope::Confirm, Action::Confirm, "yes, do it"),
+    b(&[Char('n'), Esc, Char('q')], "n / Esc / q", Scope::Confirm, Action::Cancel, "no, leave it"),
+    b(&[Tab, Down], "Tab / ↓", Scope::Form, Action::Form(FormKey::Next), "next field"),
+    b(&[BackTab, Up], "Shift-Tab / ↑", Scope::Form, Action::Form(FormKey::Prev), "previous field"),
+    b(&[KeyCode::Left], "←", Scope::Form, Action::Form(FormKey::Left), "on family: the previous model family"),
+    b(&[KeyCode::Right], "→", Scope::Form, Action::Form(FormKey::Right), "on family: the next model family"),
+    b(&[Backspace], "Backspace", Scope::Form, Action::Form(FormKey::Backspace), "delete a character"),
+    b(&[Enter], "Enter", Scope::Form, Action::Form(FormKey::Submit), "start the run in the background"),
+    b(&[Esc], "Esc", Scope::Form, Action::Form(FormKey::Cancel), "close the form"),
+    b(&[Enter], "Enter", Scope::Filter, Action::FilterDone, "keep the filter"),
+    b(&[Esc], "Esc", Scope::Filter, Action::FilterCancel, "clear the filter"),
+    b(&[Backspace], "Backspace", Scope::Filter, Action::FilterBackspace, "delete a character"),
+    b(&[Enter, Esc], "Enter / Esc", Scope::Path, Action::PathDone, "stop editing"),
+    b(&[Backspace], "Backspace", Scope::Path, Action::PathBackspace, "delete a character"),
+    b(&[Esc, Char('q'), Enter], "Esc / q / Enter", Scope::Details, Action::CloseDetails, "close the details"),
+    b(&[Char('j'), Down], "j / ↓", Scope::Details, Action::Down, "scroll down"),
+    b(&[Char('k'), Up], "k / ↑", Scope::Details, Action::Up, "scroll up"),
+    b(&[Char('g'), Home], "g / Home", Scope::Details, Action::Top, "back to the top"),
+    b(&[Char('e')], "e", Scope::Details, Action::Export, "export the run's charts as PNG files"),
+    b(&[Char('?'), Esc, Char('q')], "? / Esc / q", Scope::Help, Action::ToggleHelp, "close the help"),
 ];
 
-/// The action for a key press, if any.
+/// The binding for `code` in `scope`, if any.
+fn find(scope: Scope, code: KeyCode) -> Option<Action> {
+    KEYS.iter()
+        .find(|k| k.scope == scope && k.keys.contains(&code))
+        .map(|k| k.action.clone())
+}
+
+/// The action for a key press, if any. A mode that is open takes every key; otherwise the
+/// screen's bindings come before those that apply everywhere.
 pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == Char('c') {
         return Some(Action::Quit);
     }
+    let typed = match key.code {
+        Char(c) => Some(c),
+        _ => None,
+    };
     if app.filtering {
-        return match key.code {
-            Enter => Some(Action::FilterDone),
-            Esc => Some(Action::FilterCancel),
-            Backspace => Some(Action::FilterBackspace),
-            Char(c) => Some(Action::FilterChar(c)),
-            _ => None,
-        };
+        return find(Scope::Filter, key.code).or(typed.map(Action::FilterChar));
     }
     if app.score.editing {
-        return match key.code {
-            Enter => Some(Action::PathDone),
-            Esc => Some(Action::PathCancel),
-            Backspace => Some(Action::PathBackspace),
-            Char(c) => Some(Action::PathChar(c)),
-            _ => None,
-        };
+        return find(Scope::Path, key.code).or(typed.map(Action::PathChar));
     }
     if app.confirm.is_some() {
-        return match key.code {
-            Char('y') | Enter => Some(Action::Confirm),
-            Char('n') | Esc | Char('q') => Some(Action::Cancel),
-            _ => None,
-        };
+        return find(Scope::Confirm, key.code);
     }
     if app.form.is_some() {
-        return Some(Action::Form(match key.code {
-            Tab | Down => FormKey::Next,
-            BackTab | Up => FormKey::Prev,
-            KeyCode::Left => FormKey::Left,
-            KeyCode::Right => FormKey::Right,
-            Enter => FormKey::Submit,
-            Esc => FormKey::Cancel,
-            Backspace => FormKey::Backspace,
-            Char(c) => FormKey::Char(c),
-            _ => return None,
-        }));
+        return find(Scope::Form, key.code).or(typed.map(|c| Action::Form(FormKey::Char(c))));
     }
     if app.help {
-        return match key.code {
-            Char('?') | Esc | Char('q') => Some(Action::ToggleHelp),
-            _ => None,
-        };
+        return find(Scope::Help, key.code);
     }
     if app.details.is_some() {
-        return match key.code {
-            Esc | Char('q') | Enter => Some(Action::CloseDetails),
-            Char('j') | Down => Some(Action::Down),
-            Char('k') | Up => Some(Action::Up),
-            Char('g') | Home => Some(Action::Top),
-            Char('e') => Some(Action::Export),
-            _ => None,
-        };
+        return find(Scope::Details, key.code);
     }
-    KEYS.iter()
-        .filter(|k| match k.scope {
-            On(s) => s == app.screen,
-            Everywhere => true,
-            Dialog => false,
-        })
-        .find(|k| k.keys.contains(&key.code))
-        .map(|k| k.action.clone())
+    find(On(app.screen), key.code).or_else(|| find(Everywhere, key.code))
 }

@@ -846,6 +846,18 @@ mod tests {
             super::keymap::action(&app, key('d')),
             Some(Action::ToggleDiffOnly)
         );
+        // Open modes take every key: the form types, a confirmation knows y and n only.
+        update(&mut app, Action::NewRun);
+        assert_eq!(
+            super::keymap::action(&app, key('q')),
+            Some(Action::Form(FormKey::Char('q')))
+        );
+        update(&mut app, Action::Form(FormKey::Cancel));
+        app.screen = Screen::Runs;
+        update(&mut app, Action::AskDelete);
+        assert_eq!(super::keymap::action(&app, key('y')), Some(Action::Confirm));
+        assert_eq!(super::keymap::action(&app, key('j')), None);
+        update(&mut app, Action::Cancel);
         app.screen = Screen::Runs;
         update(&mut app, Action::NextScreen);
         assert_eq!(app.screen, Screen::Compare);

@@ -5,15 +5,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Row, Table};
 use ratatui::Frame;
 
-use crate::tui::app::Screen;
 use crate::tui::keymap::{Scope, KEYS};
 
 pub fn draw(f: &mut Frame, area: Rect) {
-    let mut scopes = vec![Scope::Everywhere];
-    scopes.extend(Screen::ALL.iter().map(|s| Scope::On(*s)));
-    scopes.push(Scope::Dialog);
     let mut rows = Vec::new();
-    for scope in scopes {
+    for scope in Scope::all() {
         let keys: Vec<_> = KEYS.iter().filter(|k| k.scope == scope).collect();
         if keys.is_empty() {
             continue;
