@@ -115,6 +115,22 @@ fn anchored(size: u32, h: plotters::style::text_anchor::HPos) -> TextStyle<'stat
         ))
 }
 
+/// The look every chart's mesh shares: axis titles and tick labels in the embedded font at the
+/// given sizes, light grey minor lines.
+trait HouseStyle {
+    fn house_style(&mut self, desc: u32, label: u32) -> &mut Self;
+}
+
+impl<X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle
+    for plotters::chart::MeshStyle<'_, '_, X, Y, DB>
+{
+    fn house_style(&mut self, desc: u32, label: u32) -> &mut Self {
+        self.axis_desc_style((FONT, desc))
+            .label_style((FONT, label))
+            .light_line_style(RGBColor(235, 235, 235))
+    }
+}
+
 type Chart<'a, 'b> = ChartContext<
     'a,
     BitMapBackend<'b>,
@@ -322,9 +338,7 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                 } else {
                     "Precision"
                 })
-                .axis_desc_style((FONT, 16))
-                .label_style((FONT, 13))
-                .light_line_style(RGBColor(235, 235, 235))
+                .house_style(16, 13)
                 .draw()
                 .map_err(pe)?;
             if roc {
@@ -397,9 +411,7 @@ fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             .x_labels(BAR_METRICS.len() * 2 + 1)
             .x_label_formatter(&|x| centre_label(&names, *x, false).cloned().unwrap_or_default())
             .y_desc("Score")
-            .axis_desc_style((FONT, 16))
-            .label_style((FONT, 15))
-            .light_line_style(RGBColor(235, 235, 235))
+            .house_style(16, 15)
             .draw()
             .map_err(pe)?;
         let n = runs.len() as f64;
@@ -442,9 +454,7 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             .configure_mesh()
             .x_desc("Mean predicted probability of a stay over 30 days")
             .y_desc("Observed share of stays over 30 days")
-            .axis_desc_style((FONT, 15))
-            .label_style((FONT, 13))
-            .light_line_style(RGBColor(235, 235, 235))
+            .house_style(15, 13)
             .draw()
             .map_err(pe)?;
         diagonal(&mut chart, "perfectly calibrated")?;
@@ -518,9 +528,7 @@ fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                         }
                     })
                     .x_desc("Share of the model's total importance")
-                    .axis_desc_style((FONT, 14))
-                    .label_style((FONT, 12))
-                    .light_line_style(RGBColor(235, 235, 235))
+                    .house_style(14, 12)
                     .draw()
                     .map_err(pe)?;
                 let col = color(k);
@@ -597,9 +605,7 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                     centre_label(&labels, *y, true).cloned().unwrap_or_default()
                 })
                 .x_desc("Statistic (distances drift at or above the tick; p-values drift below it)")
-                .axis_desc_style((FONT, 14))
-                .label_style((FONT, 13))
-                .light_line_style(RGBColor(235, 235, 235))
+                .house_style(14, 13)
                 .draw()
                 .map_err(pe)?;
             for (i, c) in cols.iter().enumerate() {
@@ -755,9 +761,7 @@ fn drift_windows(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
             })
             .x_desc("Window start (UTC)")
             .y_desc("Share of drifted columns / prediction Wasserstein")
-            .axis_desc_style((FONT, 15))
-            .label_style((FONT, 12))
-            .light_line_style(RGBColor(235, 235, 235))
+            .house_style(15, 12)
             .draw()
             .map_err(pe)?;
         let shares: Vec<(f64, f64)> = d
@@ -831,9 +835,7 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
             .y_label_formatter(&|y| crate::util::thousands(*y as usize))
             .x_desc("Predicted probability of a stay over 30 days")
             .y_desc("Rows")
-            .axis_desc_style((FONT, 16))
-            .label_style((FONT, 15))
-            .light_line_style(RGBColor(235, 235, 235))
+            .house_style(16, 15)
             .draw()
             .map_err(pe)?;
         let w = 1.0 / s.histogram.len().max(1) as f64;
