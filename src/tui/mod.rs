@@ -908,7 +908,7 @@ mod tests {
             s.contains("rolled back from the TUI"),
             "the audit log shows the reason:\n{s}"
         );
-        // A staging alias that never moved cannot be rolled back twice over.
+        // An alias that never moved has nothing to roll back: a warning, no question.
         update(&mut app, Action::AskRollback("canary"));
         assert!(app.confirm.is_none());
         assert!(app.message.as_ref().unwrap().error);
