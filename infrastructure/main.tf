@@ -273,19 +273,16 @@ data "aws_iam_policy_document" "task" {
       values   = [local.prefix, "${local.prefix}/*"]
     }
   }
+  # The server only pulls: it reads runs, artifacts and alias moves and never writes to the
+  # bucket, so a compromised task cannot rewrite the team's models or their history.
   statement {
-    sid = "ObjectsUnderOwnPrefix"
-    actions = [
-      "s3:GetObject",
-      "s3:PutObject",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
-    ]
+    sid       = "ReadObjectsUnderOwnPrefix"
+    actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.sync.arn}/${local.prefix}/*"]
   }
   statement {
     sid       = "BucketKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.main.arn]
     condition {
       test     = "StringEquals"
@@ -296,9 +293,40 @@ data "aws_iam_policy_document" "task" {
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "sync-own-prefix"
+  name   = "pull-own-prefix"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
+}
+
+# What a publisher (the people or the CI job that train and push) needs, to attach to their own
+# role: what the server may do, and write new objects under the prefix; never delete them.
+data "aws_iam_policy_document" "publisher" {
+  source_policy_documents = [data.aws_iam_policy_document.task.json]
+  statement {
+    sid = "WriteObjectsUnderOwnPrefix"
+    actions = [
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${aws_s3_bucket.sync.arn}/${local.prefix}/*"]
+  }
+  statement {
+    sid       = "EncryptWithBucketKey"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "publisher" {
+  name_prefix = "${local.name}-publish-"
+  description = "Push staytrack runs and alias moves under the team's prefix (attach to the trainers' role)."
+  policy      = data.aws_iam_policy_document.publisher.json
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -435,11 +463,13 @@ resource "aws_ecs_task_definition" "staytrack" {
     name      = "staytrack"
     image     = "${aws_ecr_repository.staytrack.repository_url}:${var.image_tag}"
     essential = true
-    # Pull the team's runs and alias moves at start and every minute after; the server follows
-    # the production alias within a quarter of a second of a pull moving it.
+    # The server starts at once (live on /health, ready on /ready once a model is loaded) while
+    # the team's runs and alias moves are pulled in the background, at start and every minute
+    # after; the server follows the production alias within a quarter of a second of a pull
+    # moving it. A slow first pull of a large bucket therefore never fails a health check.
     entryPoint = ["/bin/sh", "-c"]
     command = [
-      "staytrack sync pull || true; (while sleep 60; do staytrack sync pull >/dev/null || true; done) & exec staytrack serve --addr 0.0.0.0:8080"
+      "(while true; do staytrack sync pull >/dev/null; sleep 60; done) & exec staytrack serve --addr 0.0.0.0:8080"
     ]
     portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
     readonlyRootFilesystem = true
@@ -492,6 +522,8 @@ resource "aws_ecs_service" "staytrack" {
     container_name   = "staytrack"
     container_port   = 8080
   }
+  # Room for the first pull of a large bucket before the load balancer's checks count.
+  health_check_grace_period_seconds = var.health_check_grace_seconds
   deployment_circuit_breaker {
     enable   = true
     rollback = true

@@ -32,3 +32,8 @@ output "cluster_and_service" {
   description = "ECS cluster and service names (for `aws ecs update-service --force-new-deployment`)."
   value       = "${aws_ecs_cluster.staytrack.name}/${aws_ecs_service.staytrack.name}"
 }
+
+output "publisher_policy_arn" {
+  description = "IAM policy to attach to the role that trains and pushes (the serving task only reads)."
+  value       = aws_iam_policy.publisher.arn
+}

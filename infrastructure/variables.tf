@@ -73,8 +73,18 @@ variable "log_retention_days" {
 }
 
 variable "api_token" {
-  description = "Bearer token for the admin routes; stored in Secrets Manager. Leave null to set the secret's value outside Terraform."
+  description = "Bearer token for the admin routes (at least 32 bytes, or they stay off); stored in Secrets Manager. Leave null to set the secret's value outside Terraform."
   type        = string
   default     = null
   sensitive   = true
+  validation {
+    condition     = var.api_token == null || length(coalesce(var.api_token, "")) >= 32
+    error_message = "api_token must be at least 32 bytes (openssl rand -hex 32); a shorter one leaves the admin routes off."
+  }
+}
+
+variable "health_check_grace_seconds" {
+  description = "Seconds a new task has before the load balancer's health checks count (the first sync pull runs meanwhile)."
+  type        = number
+  default     = 300
 }

@@ -40,6 +40,8 @@ pub enum BundleError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{}: not a usable model: {problem}", .path.display())]
+    Invalid { path: PathBuf, problem: String },
 }
 
 /// Where the training data came from.
@@ -79,10 +81,15 @@ pub struct Bundle {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in d {
-        s.push_str(&format!("{b:02x}"));
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
@@ -127,7 +134,37 @@ impl Bundle {
         if sha256_hex(payload) != sum {
             return Err(BundleError::Checksum { path: p() });
         }
-        serde_json::from_slice(payload).map_err(|source| BundleError::Decode { path: p(), source })
+        let bundle: Bundle = serde_json::from_slice(payload)
+            .map_err(|source| BundleError::Decode { path: p(), source })?;
+        bundle
+            .validate()
+            .map_err(|problem| BundleError::Invalid { path: p(), problem })?;
+        Ok(bundle)
+    }
+
+    /// The structure a checksum cannot vouch for (a bundle can be well-formed JSON with a valid
+    /// checksum and still describe a cyclic tree or a weight for a feature that does not exist):
+    /// checked before a bundle predicts anything.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.pipeline.n_features();
+        if self.spec.columns.is_empty() {
+            return Err("the dataset spec has no columns".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.spec.columns {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("column '{}' appears twice in the spec", c.name));
+            }
+        }
+        self.pipeline.validate(&self.spec)?;
+        self.model.validate(n).map_err(|e| format!("model: {e}"))?;
+        if self.feature_names.len() != n {
+            return Err(format!(
+                "{} feature names for {n} features",
+                self.feature_names.len()
+            ));
+        }
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Bundle, BundleError> {

@@ -77,6 +77,20 @@ pub enum Command {
     /// Generate and check datasets
     #[command(subcommand)]
     Data(DataCommand),
+    /// Look after the prediction log
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Delete logged predictions older than a duration (the server does this by itself with
+    /// --log-retention)
+    Prune {
+        /// Keep this much of the log (30d, 12h, 90m)
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        older_than: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +138,31 @@ pub struct ServeArgs {
     /// Largest request body, in bytes (larger ones get 413)
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
+    /// Most rows in one request (more get 413); batch files go through `staytrack score`
+    #[arg(long, default_value_t = 10_000, value_name = "ROWS")]
+    pub max_rows: usize,
+    /// Request bodies read or scored at once, in bytes; more wait, then get 503
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub max_inflight: usize,
     /// Prediction-log queue size in rows; when it is full, rows are dropped and counted
     #[arg(long, default_value_t = 65536, value_name = "ROWS")]
     pub log_queue: usize,
+    /// Prediction-log queue size in bytes, beside the row bound
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub log_queue_bytes: usize,
+    /// Delete logged predictions older than this (30d, 12h); `forever` keeps them
+    #[arg(long, default_value = "30d", value_name = "DURATION")]
+    pub log_retention: String,
+    /// Seconds a client has to send a request's headers (an idle keep-alive connection closes
+    /// after this too)
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Seconds a shutdown waits for requests in flight before it closes their connections
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub shutdown_timeout: u64,
+    /// Seconds a whole request (its body included) may take before it is answered 408
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub request_timeout: u64,
     /// Do not write predictions to the store
     #[arg(long)]
     pub no_log: bool,
@@ -234,6 +270,11 @@ pub enum DataCommand {
 
 /// Parses arguments, runs, and returns the exit code.
 pub fn main() -> i32 {
+    // Everything staytrack creates is owner-only: the store and the logs hold patient data.
+    // SAFETY: umask only swaps the process's file-mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -297,6 +338,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             data_synth(rows, test_rows, seed, drift, &out)
         }
         Some(Command::Data(DataCommand::Check { file, json })) => data_check(&file, json),
+        Some(Command::Log(LogCommand::Prune { older_than })) => prune_log(&cfg, &older_than),
     }
 }
 
@@ -366,18 +408,57 @@ fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+fn prune_log(cfg: &Config, older_than: &str) -> anyhow::Result<i32> {
+    let keep = crate::util::parse_duration_ms(older_than).with_context(|| {
+        format!("--older-than '{older_than}': use a duration such as 30d, 12h or 90m")
+    })?;
+    let mut store = Store::open(&cfg.db_path)?;
+    let before = crate::util::now_ms().saturating_sub(keep);
+    let n = store.prune_predictions(before)?;
+    println!(
+        "deleted {} logged prediction(s) from before {} UTC; {} remain",
+        crate::util::thousands(n),
+        crate::util::format_ms(before),
+        crate::util::thousands(store.count_predictions()?)
+    );
+    Ok(0)
+}
+
 fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
+    use std::time::Duration;
     anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
+    anyhow::ensure!(a.max_rows >= 1, "--max-rows must be at least 1");
+    anyhow::ensure!(
+        a.header_timeout >= 1 && a.shutdown_timeout <= 3600,
+        "--header-timeout must be at least 1 s and --shutdown-timeout at most 3600 s"
+    );
+    let log_retention = match a.log_retention.as_str() {
+        "forever" | "off" | "never" => None,
+        d => Some(Duration::from_millis(
+            crate::util::parse_duration_ms(d).with_context(|| {
+                format!("--log-retention '{d}': use a duration such as 30d or 12h, or `forever`")
+            })? as u64,
+        )),
+    };
     let opts = crate::serve::ServeOptions {
         addr: a.addr,
         alias: a.alias,
         // The token comes from the environment only, so it never shows in `ps`.
         token: std::env::var("STAYTRACK_TOKEN").ok(),
         max_body: a.max_body,
+        max_rows: a.max_rows,
+        request_timeout: Duration::from_secs(a.request_timeout.max(1)),
+        max_inflight: a.max_inflight,
         log_queue: a.log_queue,
+        log_queue_bytes: a.log_queue_bytes,
+        log_retention,
         log: !a.no_log,
-        poll: std::time::Duration::from_millis(a.poll_ms),
+        poll: Duration::from_millis(a.poll_ms),
         workers: a.workers,
+        conn: crate::serve::conn::ConnLimits {
+            header_timeout: Duration::from_secs(a.header_timeout),
+            shutdown_timeout: Duration::from_secs(a.shutdown_timeout),
+        },
     };
     let mut store = Store::open(&cfg.db_path)?;
     crate::cli_runs::report_recovered(&mut store)?;

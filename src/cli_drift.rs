@@ -80,16 +80,7 @@ enum WindowSpec {
 }
 
 fn parse_duration(s: &str) -> Option<i64> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
-    let ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(n * ms)
+    crate::util::parse_duration_ms(s)
 }
 
 fn parse_window(s: &str) -> anyhow::Result<WindowSpec> {
@@ -162,12 +153,10 @@ pub fn compute(cfg: &Config, a: &DriftArgs) -> anyhow::Result<(StoredDrift, i64)
     }
     let window = a.window.as_deref().map(parse_window).transpose()?;
     let since = match &a.since {
-        Some(s) => {
-            crate::util::now_ms()
-                - parse_duration(s).with_context(|| {
-                    format!("--since '{s}': use a duration such as 30m, 6h or 7d")
-                })?
-        }
+        Some(s) => crate::util::now_ms().saturating_sub(
+            parse_duration(s)
+                .with_context(|| format!("--since '{s}': use a duration such as 30m, 6h or 7d"))?,
+        ),
         None => 0,
     };
     let mut store = Store::open(&cfg.db_path)?;
@@ -287,7 +276,7 @@ fn windowed(
         }
         WindowSpec::Time(ms) => {
             for r in &rows {
-                let start = r.at - r.at.rem_euclid(ms);
+                let start = r.at.saturating_sub(r.at.rem_euclid(ms));
                 match groups.last_mut() {
                     Some((s, g)) if *s == start => g.push(r),
                     _ => groups.push((start, vec![r])),

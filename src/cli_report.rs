@@ -47,7 +47,12 @@ pub fn run_charts(
         .map(|r| {
             let curves = store.curves(&r.id)?;
             Ok(RunChart {
-                label: format!("{} ({}, …{})", r.name, r.family, &r.id[r.id.len() - 6..]),
+                label: format!(
+                    "{} ({}, …{})",
+                    r.name,
+                    r.family,
+                    crate::util::short_id(&r.id, 6)
+                ),
                 metrics: r.metrics.clone(),
                 roc: curve(&curves, "roc"),
                 pr: curve(&curves, "pr"),

@@ -461,7 +461,7 @@ pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> 
     let mut headers: Vec<String> = vec!["".into()];
     headers.extend(
         runs.iter()
-            .map(|r| format!("{} ({})", r.name, &r.id[r.id.len() - 6..])),
+            .map(|r| format!("{} ({})", r.name, crate::util::short_id(&r.id, 6))),
     );
     let mut rows = Vec::new();
     for (key, higher) in METRICS {

@@ -93,15 +93,26 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&sum)?);
             } else {
                 println!(
-                    "pulled {} run(s), {} artifact(s) ({} bytes), replayed {} alias move(s)",
+                    "pulled {} run(s), {} artifact(s) ({} bytes), replayed {} alias move(s), {} older move(s) to the audit log",
                     sum.runs,
                     sum.artifacts,
                     thousands(sum.artifact_bytes as usize),
-                    sum.events
+                    sum.events,
+                    sum.history
                 );
-                for s in &sum.skipped {
+                for s in &sum.waiting {
                     println!("  waiting: {s}");
                 }
+            }
+            if !sum.rejected.is_empty() {
+                eprintln!(
+                    "staytrack: skipped {} object(s) the bucket holds that cannot be used:",
+                    sum.rejected.len()
+                );
+                for r in &sum.rejected {
+                    eprintln!("  {r}");
+                }
+                return Ok(1);
             }
         }
         SyncCommand::Status(a) => {

@@ -32,6 +32,10 @@ pub enum FeatureError {
     Record(#[from] RecordError),
 }
 
+/// The largest standardised value a feature takes: a billion standard deviations, far past any
+/// real value, small enough that sums of them stay finite.
+const SCALED_LIMIT: f64 = 1e9;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Encoder {
@@ -157,6 +161,34 @@ impl FeaturePipeline {
             encoders.push(enc);
         }
         Ok(FeaturePipeline { encoders })
+    }
+
+    /// Checks a pipeline read from a file: every encoder reads a column of the spec, and its
+    /// numbers are finite.
+    pub fn validate(&self, spec: &DatasetSpec) -> Result<(), String> {
+        for e in &self.encoders {
+            if spec.column(e.column()).is_none() {
+                return Err(format!(
+                    "pipeline: column '{}' is not in the spec",
+                    e.column()
+                ));
+            }
+            if let Encoder::Scaled {
+                mean,
+                std,
+                fill,
+                column,
+                ..
+            } = e
+            {
+                if !(mean.is_finite() && fill.is_finite() && std.is_finite() && *std > 0.0) {
+                    return Err(format!(
+                        "pipeline: the scaling of '{column}' is not finite and positive"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn n_features(&self) -> usize {
@@ -287,7 +319,10 @@ impl FeaturePipeline {
                     for (row, &x) in v.iter().enumerate() {
                         let missing = x.is_nan();
                         let value = if missing { *fill } else { x };
-                        out[[row, offset]] = (value - mean) / std;
+                        // Bounded, so an extreme input (±1e308) cannot make a model's sum
+                        // infinite on both sides and its probability not a number.
+                        out[[row, offset]] =
+                            ((value - mean) / std).clamp(-SCALED_LIMIT, SCALED_LIMIT);
                         if *missing_slot && missing {
                             out[[row, offset + 1]] = 1.0;
                         }
@@ -382,6 +417,39 @@ mod tests {
         assert!(d.iter().sum::<f64>().abs() < 1e-12);
         let var = d.iter().map(|v| v * v).sum::<f64>() / 4.0;
         assert!((var - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn extreme_inputs_encode_to_finite_values() {
+        // A scale this small turns 1e308 into infinity; a model's sum of +∞ and −∞ is NaN.
+        let p = FeaturePipeline {
+            encoders: vec![Encoder::Scaled {
+                column: "Admission_Deposit".into(),
+                mean: 0.0,
+                std: 1e-3,
+                fill: 0.0,
+                missing_slot: false,
+            }],
+        };
+        let spec = DatasetSpec::hospital();
+        for v in [1e308, -1e308, f64::MAX, -f64::MAX] {
+            let mut rec = serde_json::Map::new();
+            rec.insert("Admission_Deposit".into(), serde_json::json!(v));
+            for c in spec
+                .columns
+                .iter()
+                .filter(|c| c.name != "Admission_Deposit")
+            {
+                let value = match c.value {
+                    crate::data::spec::ValueType::Text => serde_json::json!("x"),
+                    _ => serde_json::json!(1),
+                };
+                rec.insert(c.name.clone(), value);
+            }
+            rec.remove("Stay");
+            let x = p.transform_records(&spec, &[rec]).unwrap();
+            assert!(x.iter().all(|v| v.is_finite()), "{v}: {x:?}");
+        }
     }
 
     #[test]

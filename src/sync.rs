@@ -22,11 +22,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::sha256_hex;
 use crate::config::Config;
-use crate::tracking::sync::{EventDoc, RunDoc};
-use crate::tracking::Store;
+use crate::tracking::sync::{
+    valid_run_id, ArtifactRef, DocError, EventDoc, RunDoc, MAX_EVENT_BYTES, MAX_RUN_DOC_BYTES,
+};
+use crate::tracking::{RegistryError, Replayed, Store, StoreError};
 
 /// Objects above this size go up in parts of this size.
 pub const MULTIPART_BYTES: usize = 8 * 1024 * 1024;
+/// A request or a body that makes no progress for this long is given up.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where the bucket is. Credentials never pass through here: they come from the standard AWS
 /// chain (environment, profile, web identity, instance metadata).
@@ -171,6 +175,17 @@ impl Remote {
         format!("{}{rest}", self.prefix)
     }
 
+    /// `s3://bucket/prefix`: what the store's bookkeeping of pushed and applied moves is kept
+    /// per, so a second bucket gets every move too.
+    pub fn id(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// Where an object is, for messages.
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
     fn err(&self, key: &str, cause: String) -> SyncError {
         SyncError::Object {
             bucket: self.bucket.clone(),
@@ -206,21 +221,106 @@ impl Remote {
         }
     }
 
-    pub async fn get(&self, key: &str) -> Result<Vec<u8>, SyncError> {
-        let o = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.err(key, cause(&e)))?;
-        let body = o
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.err(key, format!("network: reading the object failed ({e})")))?;
-        Ok(body.into_bytes().to_vec())
+    /// An object of at most `max` bytes, refused from its declared length before the body is
+    /// read and cut off if the body runs longer than that.
+    pub async fn get(&self, key: &str, max: u64) -> Result<Vec<u8>, SyncError> {
+        let mut o = self.open(key, max).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next_chunk(key, &mut o.body).await? {
+            if out.len() as u64 + chunk.len() as u64 > max {
+                return Err(self.err(key, format!("larger than the {max} bytes allowed")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    async fn open(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, SyncError> {
+        let o = tokio::time::timeout(
+            STALL,
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send(),
+        )
+        .await
+        .map_err(|_| self.err(key, format!("no answer within {} s", STALL.as_secs())))?
+        .map_err(|e| self.err(key, cause(&e)))?;
+        if o.content_length().is_some_and(|n| n < 0 || n as u64 > max) {
+            return Err(self.err(
+                key,
+                format!(
+                    "declares {} bytes, more than the {max} allowed",
+                    o.content_length().unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(o)
+    }
+
+    /// The next piece of a body; a body that stalls longer than `STALL` is an error.
+    async fn next_chunk(
+        &self,
+        key: &str,
+        body: &mut ByteStream,
+    ) -> Result<Option<bytes::Bytes>, SyncError> {
+        match tokio::time::timeout(STALL, body.next()).await {
+            Err(_) => Err(self.err(
+                key,
+                format!("the download stalled for {} s", STALL.as_secs()),
+            )),
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(b))) => Ok(Some(b)),
+            Ok(Some(Err(e))) => {
+                Err(self.err(key, format!("network: reading the object failed ({e})")))
+            }
+        }
+    }
+
+    /// Streams an artifact into `dest` (temporary file, fsync, rename), hashing as it goes; stops
+    /// at the declared size and keeps nothing unless the bytes hash to `sha256`.
+    pub async fn download(
+        &self,
+        key: &str,
+        dest: &Path,
+        bytes: u64,
+        sha256: &str,
+    ) -> Result<u64, SyncError> {
+        use sha2::Digest;
+        use std::io::Write;
+        let mut o = self.open(key, bytes).await?;
+        let io = |e: std::io::Error| self.err(key, format!("writing {}: {e}", dest.display()));
+        let tmp = crate::util::TempFile::beside(dest).map_err(io)?;
+        let mut file = std::io::BufWriter::new(tmp.file().map_err(io)?);
+        let mut hash = sha2::Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = self.next_chunk(key, &mut o.body).await? {
+            n += chunk.len() as u64;
+            if n > bytes {
+                return Err(self.err(key, format!("longer than its declared {bytes} bytes")));
+            }
+            hash.update(&chunk);
+            file.write_all(&chunk).map_err(io)?;
+        }
+        let found = crate::bundle::hex(&hash.finalize());
+        if found != sha256 {
+            return Err(SyncError::Corrupt {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                expected: sha256.to_string(),
+                found,
+            });
+        }
+        let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        tmp.persist(dest).map_err(io)?;
+        Ok(n)
     }
 
     /// Writes `bytes` unless the key exists; returns false when it already did.
@@ -346,28 +446,45 @@ pub struct Summary {
     pub runs: usize,
     pub artifacts: usize,
     pub artifact_bytes: u64,
+    /// Alias moves written (push) or that moved an alias (pull).
     pub events: usize,
-    pub skipped: Vec<String>,
+    /// Pull: older moves written to the audit log without moving their alias.
+    pub history: usize,
+    /// Pull: moves whose run is not in the bucket yet; a later pull applies them.
+    pub waiting: Vec<String>,
+    /// Objects refused, as `s3://bucket/key: why`; the rest went ahead without them.
+    pub rejected: Vec<String>,
 }
 
-fn local_artifact(cfg: &Config, sha: &str, file: &str) -> PathBuf {
-    let file = if file.is_empty() {
-        format!("{sha}.bundle")
-    } else {
-        file.to_string()
+/// The workspace's copy of an artifact: `artifacts/<first two hex digits>/<sha256>.<ext>`.
+fn local_artifact(cfg: &Config, a: &ArtifactRef) -> Result<PathBuf, DocError> {
+    Ok(cfg.artifacts_dir.join(&a.sha256[..2]).join(a.local_name()?))
+}
+
+/// Whether `path` is a regular file of `bytes` bytes hashing to `sha256` (read in pieces, so
+/// a huge or endless file costs no memory).
+fn have_artifact(path: &Path, bytes: u64, sha256: &str) -> bool {
+    use sha2::Digest;
+    use std::io::Read;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
     };
-    cfg.artifacts_dir
-        .join(sha.get(..2).unwrap_or("__"))
-        .join(file)
-}
-
-fn event_key(ev: &EventDoc) -> String {
-    let body = serde_json::to_vec(ev).unwrap_or_default();
-    format!(
-        "registry/events/{:013}-{}.json",
-        ev.at,
-        &sha256_hex(&body)[..12]
-    )
+    if !meta.is_file() || meta.len() != bytes {
+        return false;
+    }
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hash.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+    crate::bundle::hex(&hash.finalize()) == sha256
 }
 
 /// Uploads every finished run, artifact and alias event the bucket lacks.
@@ -397,7 +514,7 @@ pub async fn push(
             if have_artifacts.contains(&key) {
                 continue;
             }
-            let path = local_artifact(cfg, &a.sha256, &a.file);
+            let path = local_artifact(cfg, a).with_context(|| format!("run {id}"))?;
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("run {id}: artifact {} at {}", a.name, path.display()))?;
             let found = sha256_hex(&bytes);
@@ -417,114 +534,176 @@ pub async fn push(
         if remote.put_new(&run_key, body).await? {
             sum.runs += 1;
         }
-        store.sync_mark("pushed_run", &id)?;
     }
     if only.is_none() {
-        for (local_id, ev) in store.unpushed_events()? {
-            let key = remote.key(&event_key(&ev));
+        let rid = remote.id();
+        for (local_id, ev) in store.unpushed_events(&rid)? {
+            let rel = ev.key();
             if remote
-                .put_new(&key, serde_json::to_vec_pretty(&ev)?)
+                .put_new(&remote.key(&rel), serde_json::to_vec_pretty(&ev)?)
                 .await?
             {
                 sum.events += 1;
             }
-            store.sync_mark("pushed_event", &local_id.to_string())?;
-            store.sync_mark("applied_event", &key)?;
+            store.mark_event_synced(&rid, local_id, &rel)?;
         }
     }
     Ok(sum)
 }
 
-/// Fetches runs the store lacks (artifacts verified first), then replays alias events in order.
+/// Fetches runs the store lacks (every document validated and every artifact verified before
+/// anything is written), then replays the bucket's alias moves by their original time. A bad
+/// object is skipped and reported in `rejected`; it never stops the rest.
 pub async fn pull(cfg: &Config, remote: &Remote) -> anyhow::Result<Summary> {
     let mut store = Store::open(&cfg.db_path)?;
     let mut sum = Summary::default();
-    let runs = remote.list("runs/").await?;
-    for key in &runs {
-        let Some(id) = key
-            .strip_prefix(&remote.key("runs/"))
-            .and_then(|k| k.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        if store.run_exists(id)? {
-            continue;
-        }
-        let bytes = remote.get(key).await?;
-        let doc: RunDoc = serde_json::from_slice(&bytes)
-            .map_err(|e| remote.err(key, format!("not a run document ({e})")))?;
-        anyhow::ensure!(doc.id == id, "{}: holds run {}, not {id}", key, doc.id);
-        for a in &doc.artifacts {
-            let path = local_artifact(cfg, &a.sha256, &a.file);
-            if std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == a.sha256) {
-                continue;
-            }
-            let akey = remote.key(&format!("artifacts/{}", a.sha256));
-            let bytes = remote.get(&akey).await?;
-            let found = sha256_hex(&bytes);
-            if found != a.sha256 {
-                return Err(SyncError::Corrupt {
-                    bucket: remote.bucket.clone(),
-                    key: akey,
-                    expected: a.sha256.clone(),
-                    found,
-                }
-                .into());
-            }
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            sum.artifact_bytes += bytes.len() as u64;
-            crate::util::atomic_write(&path, &bytes)?;
-            sum.artifacts += 1;
-        }
-        let inserted = store.import_run(&doc, |a| {
-            local_artifact(cfg, &a.sha256, &a.file)
-                .display()
-                .to_string()
-        })?;
-        if inserted {
-            sum.runs += 1;
+    for key in &remote.list("runs/").await? {
+        match pull_run(cfg, remote, &mut store, key, &mut sum).await {
+            Ok(()) => {}
+            Err(PullError::Object(why)) => sum.rejected.push(format!("{}: {why}", remote.url(key))),
+            Err(PullError::Local(e)) => return Err(e),
         }
     }
-    let events = remote.list("registry/events/").await?;
-    for key in &events {
-        if store.sync_marked("applied_event", key)? {
+    let rid = remote.id();
+    let events_dir = remote.key("registry/events/");
+    let mut pending = Vec::new();
+    for key in remote.list("registry/events/").await? {
+        let rel = key.strip_prefix(&remote.prefix).unwrap_or(&key).to_string();
+        if store.sync_marked("applied_event", &format!("{rid}#{rel}"))? {
             continue;
         }
-        let ev: EventDoc = serde_json::from_slice(&remote.get(key).await?)
-            .map_err(|e| remote.err(key, format!("not an alias event ({e})")))?;
-        if !store.run_exists(&ev.run_id)? {
-            // The run has not been pushed yet; a later pull applies the move.
-            sum.skipped
-                .push(format!("{key}: run {} is not in the bucket yet", ev.run_id));
-            continue;
-        }
-        // Last writer wins: a move older than the alias's latest local move is history.
-        let newer_local = store
-            .alias_events(Some(&ev.alias), 1)?
-            .first()
-            .is_some_and(|last| last.at > ev.at);
-        if !newer_local {
-            let before = store.last_event_id()?;
-            let reason = ev.reason.clone().unwrap_or_default();
-            store.promote_run(
-                &ev.run_id,
-                &ev.alias,
-                &format!("{} (via sync)", ev.actor),
-                Some(&reason).filter(|r| !r.is_empty()).map(|s| s.as_str()),
-            )?;
-            if let Some(after) = store.last_event_id()? {
-                if Some(after) != before {
-                    // The replayed move is the bucket's already: never push it back.
-                    store.sync_mark("pushed_event", &after.to_string())?;
-                }
+        let ev = async {
+            if key
+                .strip_prefix(&events_dir)
+                .is_none_or(|k| k.contains('/'))
+            {
+                return Err("not an alias event key".to_string());
             }
-            sum.events += 1;
+            let bytes = remote
+                .get(&key, MAX_EVENT_BYTES)
+                .await
+                .map_err(|e| cause_of(&e))?;
+            let ev: EventDoc =
+                serde_json::from_slice(&bytes).map_err(|e| format!("not an alias event ({e})"))?;
+            ev.validate(&rel).map_err(|e| e.to_string())?;
+            Ok(ev)
         }
-        store.sync_mark("applied_event", key)?;
+        .await;
+        match ev {
+            Ok(ev) => pending.push((rel, key, ev)),
+            Err(why) => sum.rejected.push(format!("{}: {why}", remote.url(&key))),
+        }
+    }
+    // The bucket's history in its own order, whatever order the moves were pushed in.
+    pending.sort_by(|a, b| (a.2.at, &a.0).cmp(&(b.2.at, &b.0)));
+    for (rel, key, ev) in pending {
+        if !store.run_exists(&ev.run_id)? {
+            sum.waiting.push(format!(
+                "{}: run {} is not in the bucket yet",
+                remote.url(&key),
+                ev.run_id
+            ));
+            continue;
+        }
+        match store.replay_event(&ev, &remote.url(&key)) {
+            Ok(r) => {
+                match &r {
+                    Replayed::Moved { .. } => sum.events += 1,
+                    Replayed::History { .. } => sum.history += 1,
+                    Replayed::AlreadyHere { .. } => {}
+                }
+                store.mark_event_synced(&rid, r.event_id(), &rel)?;
+            }
+            Err(RegistryError::Store(e)) => return Err(e.into()),
+            Err(e) => sum.rejected.push(format!("{}: {e}", remote.url(&key))),
+        }
     }
     Ok(sum)
+}
+
+/// Why one object could not be pulled: the object's fault (skip it) or this machine's (stop).
+enum PullError {
+    Object(String),
+    Local(anyhow::Error),
+}
+
+impl From<StoreError> for PullError {
+    fn from(e: StoreError) -> Self {
+        PullError::Local(e.into())
+    }
+}
+
+/// The words of a sync error without the bucket and key (the report adds them once).
+fn cause_of(e: &SyncError) -> String {
+    match e {
+        SyncError::Object { cause, .. } => cause.clone(),
+        SyncError::Corrupt {
+            expected, found, ..
+        } => format!("sha256 is {found}, expected {expected}: the object is corrupted"),
+    }
+}
+
+async fn pull_run(
+    cfg: &Config,
+    remote: &Remote,
+    store: &mut Store,
+    key: &str,
+    sum: &mut Summary,
+) -> Result<(), PullError> {
+    let obj = PullError::Object;
+    let id = key
+        .strip_prefix(&remote.key("runs/"))
+        .and_then(|k| k.strip_suffix(".json"))
+        .ok_or_else(|| obj("not a run document key".into()))?;
+    if !valid_run_id(id) {
+        return Err(obj(format!(
+            "'{}' is not a run id (1 to 64 ASCII letters, digits or '-')",
+            id.escape_debug()
+        )));
+    }
+    if store.run_exists(id)? {
+        return Ok(());
+    }
+    let bytes = remote
+        .get(key, MAX_RUN_DOC_BYTES)
+        .await
+        .map_err(|e| obj(cause_of(&e)))?;
+    let doc: RunDoc =
+        serde_json::from_slice(&bytes).map_err(|e| obj(format!("not a run document ({e})")))?;
+    doc.validate().map_err(|e| obj(e.to_string()))?;
+    if doc.id != id {
+        return Err(obj(format!("holds run {}, not {id}", doc.id)));
+    }
+    let mut paths = Vec::with_capacity(doc.artifacts.len());
+    for a in &doc.artifacts {
+        let path = local_artifact(cfg, a).map_err(|e| obj(e.to_string()))?;
+        let n = a.bytes as u64;
+        if !have_artifact(&path, n, &a.sha256) {
+            let akey = remote.key(&format!("artifacts/{}", a.sha256));
+            if let Some(dir) = path.parent() {
+                crate::util::create_private_dir(dir)
+                    .map_err(|e| PullError::Local(anyhow::anyhow!("{}: {e}", dir.display())))?;
+            }
+            let got = remote
+                .download(&akey, &path, n, &a.sha256)
+                .await
+                .map_err(|e| obj(format!("artifact {}: {e}", a.name)))?;
+            sum.artifact_bytes += got;
+            sum.artifacts += 1;
+        }
+        paths.push((a.name.clone(), path.display().to_string()));
+    }
+    let inserted = store.import_run(&doc, |a| {
+        paths
+            .iter()
+            .find(|(n, _)| *n == a.name)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
+    })?;
+    if inserted {
+        sum.runs += 1;
+    }
+    Ok(())
 }
 
 /// What is ahead (local only) and behind (bucket only).
@@ -551,9 +730,11 @@ pub async fn status(cfg: &Config, remote: &Remote) -> anyhow::Result<Status> {
         })
         .collect();
     let local: BTreeSet<String> = store.finished_run_ids()?.into_iter().collect();
+    let rid = remote.id();
     let mut unapplied = 0;
     for key in remote.list("registry/events/").await? {
-        if !store.sync_marked("applied_event", &key)? {
+        let rel = key.strip_prefix(&remote.prefix).unwrap_or(&key);
+        if !store.sync_marked("applied_event", &format!("{rid}#{rel}"))? {
             unapplied += 1;
         }
     }
@@ -568,19 +749,21 @@ pub async fn status(cfg: &Config, remote: &Remote) -> anyhow::Result<Status> {
         prefix: remote.prefix.clone(),
         ahead_runs: local.difference(&remote_runs).cloned().collect(),
         behind_runs: behind,
-        unpushed_events: store.unpushed_events()?.len(),
+        unpushed_events: store.unpushed_events(&rid)?.len(),
         unapplied_events: unapplied,
     })
 }
 
-/// Uploads a consistent snapshot of the store made with SQLite's online backup.
+/// Uploads a consistent snapshot of the store made with SQLite's online backup. The snapshot
+/// lives in a private temporary folder in the workspace that is removed however this ends.
 pub async fn backup(cfg: &Config, remote: &Remote) -> anyhow::Result<(String, u64)> {
     let store = Store::open(&cfg.db_path)?;
-    let dir = tempfile_dir(&cfg.workspace)?;
-    let snap = dir.join("snapshot.db");
+    let dir = crate::util::TempDir::new_in(&cfg.workspace, ".backup")
+        .with_context(|| format!("creating a temporary folder in {}", cfg.workspace.display()))?;
+    let snap = dir.path().join("snapshot.db");
     store.backup_to(&snap)?;
     let bytes = std::fs::read(&snap)?;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let stamp = crate::util::format_ms(crate::util::now_ms())
         .replace([' ', ':'], "")
         .replace('-', "");
@@ -591,10 +774,4 @@ pub async fn backup(cfg: &Config, remote: &Remote) -> anyhow::Result<(String, u6
     let n = bytes.len() as u64;
     remote.put_new(&key, bytes).await?;
     Ok((key, n))
-}
-
-fn tempfile_dir(workspace: &Path) -> anyhow::Result<PathBuf> {
-    let dir = workspace.join(format!(".backup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }

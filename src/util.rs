@@ -1,38 +1,163 @@
-//! Small helpers shared by every module: atomic writes, time stamps, run ids, text tables.
+//! Small helpers shared by every module: atomic writes, owner-only files, time stamps, run ids,
+//! text tables.
 
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+/// Mode of every file staytrack creates: the store and the logs hold patient-level inputs.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every folder staytrack creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// `create_dir_all` whose new folders are owner-only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// Makes an existing file owner-only (a file made before staytrack set modes, say).
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A new owner-only file, failing if `path` exists (so a planted link is never followed).
+fn create_new_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// A temporary file beside its destination, removed when dropped unless `persist`ed.
+pub struct TempFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl TempFile {
+    pub fn beside(dest: &Path) -> std::io::Result<TempFile> {
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        let file = create_new_private(&path)?;
+        Ok(TempFile {
+            path,
+            file: Some(file),
+        })
+    }
+
+    /// The open file, to write into (once).
+    pub fn file(&self) -> std::io::Result<std::fs::File> {
+        match &self.file {
+            Some(f) => f.try_clone(),
+            None => Err(std::io::Error::other("the temporary file is closed")),
+        }
+    }
+
+    /// Renames the file onto `dest` and syncs the folder.
+    pub fn persist(mut self, dest: &Path) -> std::io::Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        std::fs::rename(&self.path, dest)?;
+        self.path = PathBuf::new();
+        if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A private temporary folder, removed with everything in it when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new_in(parent: &Path, prefix: &str) -> std::io::Result<TempDir> {
+        create_private_dir(parent)?;
+        let dir = parent.join(format!("{prefix}-{}-{}", std::process::id(), now_ms()));
+        std::fs::DirBuilder::new().mode(DIR_MODE).create(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The last `n` characters of an id, for tables (ids from another store may hold any text).
+pub fn short_id(id: &str, n: usize) -> &str {
+    let start = id
+        .char_indices()
+        .rev()
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    &id[start..]
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
 /// a temporary file in the same folder, fsync, rename, then fsync of the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let tmp = TempFile::beside(path)?;
+        let mut f = tmp.file()?;
         f.write_all(bytes)?;
-        f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        tmp.persist(path)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
     result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// `30m`, `6h`, `7d`, `45s` in milliseconds; None for anything else, zero, or a duration too
+/// long to count.
+pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
+    let ms: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(ms)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -167,6 +292,45 @@ mod tests {
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
         assert!(a < b);
         assert_ne!(new_run_id(), new_run_id());
+    }
+
+    #[test]
+    fn durations_never_overflow() {
+        assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
+        assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
+        assert_eq!(parse_duration_ms("9223372036854775807d"), None);
+        assert_eq!(parse_duration_ms("99999999999999999999d"), None);
+        for bad in ["", "d", "0h", "-1h", "1w", "1", "1hh"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn short_ids_never_split_a_character() {
+        assert_eq!(short_id("0193-abcdef", 6), "abcdef");
+        assert_eq!(short_id("ab", 6), "ab");
+        assert_eq!(short_id("ééééééé", 6), "éééééé");
+        assert_eq!(short_id("x\u{1F600}\u{1F600}", 2), "\u{1F600}\u{1F600}");
+        assert_eq!(short_id("", 6), "");
+    }
+
+    #[test]
+    fn written_files_are_owner_only_and_temporaries_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        atomic_write(&p, b"x").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, FILE_MODE);
+        {
+            let t = TempDir::new_in(dir.path(), ".backup").unwrap();
+            std::fs::write(t.path().join("a"), b"a").unwrap();
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("f.txt")]);
     }
 
     #[test]

@@ -5,12 +5,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 mod common;
+
+use common::server::Server;
 
 use serde_json::{json, Value};
 use staytrack::bundle::Bundle;
@@ -69,73 +71,6 @@ fn run_id(ws: &Path, family: &str) -> String {
     let o = run(ws, &["runs", "list", "--json", "--family", family]);
     let runs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
     runs[0]["id"].as_str().unwrap().to_string()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    addr: String,
-}
-
-impl Server {
-    fn start(ws: &Path, token: Option<&str>, extra: &[&str]) -> Server {
-        Server::start_with(ws, token, &["serve"], extra)
-    }
-
-    fn start_with(ws: &Path, token: Option<&str>, how: &[&str], extra: &[&str]) -> Server {
-        let mut cmd = bin();
-        cmd.args(how)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("STAYTRACK_HOME", ws)
-            .env_remove("STAYTRACK_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(t) = token {
-            cmd.env("STAYTRACK_TOKEN", t);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .unwrap();
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            addr,
-        }
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the server did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn agent() -> ureq::Agent {
@@ -679,7 +614,22 @@ fn admin_routes_need_the_configured_token() {
     assert!(v["error"].as_str().unwrap().contains("STAYTRACK_TOKEN"));
     drop(srv);
 
+    // A token shorter than 32 bytes leaves the admin routes off, and says why.
     let srv = Server::start(ws.path(), Some("s3cret-token"), &[]);
+    let (s, v) = call_with(
+        &agent(),
+        "POST",
+        &format!("{}/v1/models/promote", srv.base),
+        Some("application/json"),
+        Some(body.as_bytes()),
+        Some("s3cret-token"),
+    );
+    assert_eq!(s, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("32 bytes"), "{v}");
+    drop(srv);
+
+    let secret = "s3cret-token-of-at-least-32-bytes!";
+    let srv = Server::start(ws.path(), Some(secret), &[]);
     let promote = format!("{}/v1/models/promote", srv.base);
     let a = agent();
     for token in [None, Some("wrong")] {
@@ -693,7 +643,7 @@ fn admin_routes_need_the_configured_token() {
         );
         assert_eq!(s, 401);
     }
-    let t = Some("s3cret-token");
+    let t = Some(secret);
     let (s, v) = call_with(&a, "POST", &promote, None, Some(b"{}"), t);
     assert_eq!(s, 422, "{v}");
     let (s, v) = call_with(

@@ -153,6 +153,45 @@ impl Model {
         }
     }
 
+    /// Checks a model read from a file against the number of features its pipeline makes.
+    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+        let trees = |trees: &[tree::Tree]| -> Result<(), String> {
+            if trees.is_empty() {
+                return Err("the model has no trees".into());
+            }
+            for (i, t) in trees.iter().enumerate() {
+                t.validate(n_features)
+                    .map_err(|e| format!("tree {i}: {e}"))?;
+            }
+            Ok(())
+        };
+        match self {
+            Model::Lr { weights, intercept } => {
+                if weights.len() != n_features {
+                    return Err(format!(
+                        "{} weights for {n_features} features",
+                        weights.len()
+                    ));
+                }
+                if !intercept.is_finite() || weights.iter().any(|w| !w.is_finite()) {
+                    return Err("a weight is not a finite number".into());
+                }
+                Ok(())
+            }
+            Model::Tree { tree } => trees(std::slice::from_ref(tree)),
+            Model::Forest { trees: t } => trees(t),
+            Model::Gbdt {
+                base_score,
+                trees: t,
+            } => {
+                if !base_score.is_finite() {
+                    return Err("the base score is not a finite number".into());
+                }
+                trees(t)
+            }
+        }
+    }
+
     /// A one-line description of the fitted model's size.
     pub fn describe(&self) -> String {
         match self {

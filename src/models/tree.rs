@@ -46,23 +46,72 @@ impl Tree {
         }
     }
 
+    /// Checks a tree read from a file before it predicts: parallel arrays of one length, every
+    /// split's children after it and each node with one parent (so a walk from the root ends
+    /// within `len` steps), split features inside `n_features`, finite leaf values.
+    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+        let n = self.feature.len();
+        if n == 0 {
+            return Err("a tree has no nodes".into());
+        }
+        if [
+            self.threshold.len(),
+            self.left.len(),
+            self.right.len(),
+            self.value.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+        {
+            return Err("a tree's node arrays differ in length".into());
+        }
+        let mut parents = vec![0u8; n];
+        for i in 0..n {
+            if self.feature[i] == LEAF {
+                if !self.value[i].is_finite() {
+                    return Err(format!("node {i}: the leaf value is not a finite number"));
+                }
+                continue;
+            }
+            if self.feature[i] as usize >= n_features {
+                return Err(format!(
+                    "node {i}: splits on feature {} of {n_features}",
+                    self.feature[i]
+                ));
+            }
+            if self.threshold[i].is_nan() {
+                return Err(format!("node {i}: the threshold is not a number"));
+            }
+            for c in [self.left[i] as usize, self.right[i] as usize] {
+                if c <= i || c >= n {
+                    return Err(format!("node {i}: child {c} is not a later node of {n}"));
+                }
+                parents[c] += 1;
+                if parents[c] > 1 {
+                    return Err(format!("node {c} has more than one parent"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn n_leaves(&self) -> usize {
         self.feature.iter().filter(|&&f| f == LEAF).count()
     }
 
     pub fn depth(&self) -> usize {
-        fn d(t: &Tree, i: usize) -> usize {
-            if t.feature[i] == LEAF {
-                0
-            } else {
-                1 + d(t, t.left[i] as usize).max(d(t, t.right[i] as usize))
+        // Children come after their parent, so one pass from the end knows both subtrees.
+        let n = self.feature.len();
+        let mut depth = vec![0usize; n];
+        for i in (0..n).rev() {
+            if self.feature[i] != LEAF {
+                let (l, r) = (self.left[i] as usize, self.right[i] as usize);
+                let dl = depth.get(l).copied().unwrap_or(0);
+                let dr = depth.get(r).copied().unwrap_or(0);
+                depth[i] = 1 + dl.max(dr);
             }
         }
-        if self.feature.is_empty() {
-            0
-        } else {
-            d(self, 0)
-        }
+        depth.first().copied().unwrap_or(0)
     }
 }
 
@@ -591,6 +640,39 @@ pub fn split_lookup(b: &Binned, n_features: usize) -> Vec<(usize, usize)> {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn hostile_trees_are_refused() {
+        let good = Tree {
+            feature: vec![0, LEAF, LEAF],
+            threshold: vec![0.5, 0.0, 0.0],
+            left: vec![1, 0, 0],
+            right: vec![2, 0, 0],
+            value: vec![0.0, 0.2, 0.8],
+        };
+        assert!(good.validate(1).is_ok());
+        assert_eq!(good.depth(), 1);
+        let mut cyclic = good.clone();
+        cyclic.left[0] = 0;
+        assert!(cyclic.validate(1).unwrap_err().contains("not a later node"));
+        let mut out = good.clone();
+        out.right[0] = 9;
+        assert!(out.validate(1).is_err());
+        let mut shared = good.clone();
+        shared.right[0] = 1;
+        assert!(shared
+            .validate(1)
+            .unwrap_err()
+            .contains("more than one parent"));
+        assert!(good.validate(0).unwrap_err().contains("feature 0 of 0"));
+        let mut nan = good.clone();
+        nan.value[2] = f64::NAN;
+        assert!(nan.validate(1).is_err());
+        let mut short = good.clone();
+        short.value.pop();
+        assert!(short.validate(1).is_err());
+        assert!(Tree::default().validate(1).is_err());
+    }
 
     #[test]
     fn edges_put_equal_values_in_one_bin() {

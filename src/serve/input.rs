@@ -1,11 +1,146 @@
 //! Request bodies in every format the server speaks, turned into plain records (one JSON object
 //! per row, keyed by the raw CSV column names), and the JSON error every route answers with.
+//!
+//! A body is hostile until shown otherwise: before it is parsed its rows and values are counted
+//! from the bytes, and column names are checked against the model's spec before any row is
+//! built, so what a request can allocate is bounded by its size and the row limit.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use crate::data::DatasetSpec;
+
 pub type Record = Map<String, Value>;
+
+/// The longest column name a request may use.
+pub const MAX_NAME: usize = 256;
+/// The longest text value a request may send in a cell.
+pub const MAX_TEXT: usize = 1024;
+
+/// What a request is checked against: the served model's columns and the row limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    spec: Option<&'a DatasetSpec>,
+    pub max_rows: usize,
+}
+
+impl<'a> Expect<'a> {
+    pub fn new(spec: &'a DatasetSpec, max_rows: usize) -> Expect<'a> {
+        Expect {
+            spec: Some(spec),
+            max_rows,
+        }
+    }
+
+    /// Any column names (for parsing without a model).
+    pub fn any(max_rows: usize) -> Expect<'static> {
+        Expect {
+            spec: None,
+            max_rows,
+        }
+    }
+
+    fn n_columns(&self) -> usize {
+        self.spec.map_or(64, |s| s.columns.len())
+    }
+
+    /// The most JSON values a body of `max_rows` rows can need (a cell, its name, and room for
+    /// the envelope).
+    fn max_values(&self) -> usize {
+        (self.max_rows + 1)
+            .saturating_mul(2 * self.n_columns() + 4)
+            .saturating_add(64)
+    }
+
+    /// A column name the model knows, of sane length; checked before any row uses it.
+    pub fn column(&self, name: &str) -> Result<(), ApiError> {
+        if name.len() > MAX_NAME {
+            return Err(ApiError::unprocessable(format!(
+                "a column name of {} bytes is longer than the {MAX_NAME} allowed",
+                name.len()
+            )));
+        }
+        if let Some(spec) = self.spec {
+            if spec.column(name).is_none() {
+                let mut e = ApiError::unprocessable(format!(
+                    "unknown field(s) {} (the model's columns are {})",
+                    name.escape_debug(),
+                    spec.columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                e.fields = vec![name.to_string()];
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn rows(&self, n: usize) -> Result<(), ApiError> {
+        if n > self.max_rows {
+            return Err(too_many_rows(self.max_rows));
+        }
+        Ok(())
+    }
+
+    /// Every record's names and text values, after parsing (which names the model knows is
+    /// the frame's to say, record by record).
+    pub fn records(&self, records: &[Record]) -> Result<(), ApiError> {
+        self.rows(records.len())?;
+        for (i, r) in records.iter().enumerate() {
+            for (k, v) in r {
+                if k.len() > MAX_NAME {
+                    return Err(ApiError::unprocessable(format!(
+                        "record {i}: a field name of {} bytes is longer than the {MAX_NAME} allowed",
+                        k.len()
+                    )));
+                }
+                if let Value::String(t) = v {
+                    if t.len() > MAX_TEXT {
+                        let mut e = ApiError::unprocessable(format!(
+                            "record {i}: the value of '{k}' is {} bytes, longer than the {MAX_TEXT} allowed",
+                            t.len()
+                        ));
+                        e.fields = vec![k.clone()];
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn too_many_rows(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request holds more than {max} rows, the server's limit (--max-rows); send fewer rows per request or score the file with `staytrack score`"),
+    )
+}
+
+/// Counts a JSON body's values and nesting from its bytes, without parsing it, so a body whose
+/// parsed form would be many times its size is refused first.
+pub fn precheck_json(body: &[u8], expect: &Expect) -> Result<(), ApiError> {
+    let mut values = 1usize;
+    scan_json(body, |b, in_string| {
+        if !in_string && matches!(b, b',' | b':' | b'[' | b'{') {
+            values += 1;
+        }
+    });
+    if values > expect.max_values() {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request holds more values than {} rows of the model's columns can; the server takes at most {} rows (--max-rows)",
+                expect.max_rows, expect.max_rows
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// An error answer: a status and `{"error": "...", "fields": [...]}`.
 #[derive(Debug)]
@@ -67,10 +202,30 @@ pub fn parse_json_checked(body: &[u8]) -> Result<(Value, bool), ApiError> {
 /// The body with every bare `NaN` token replaced by `null`, or None when it has none.
 fn nan_to_null(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len() + 8);
-    let (mut in_str, mut escaped, mut changed) = (false, false, false);
+    let mut changed = false;
+    let mut skip = 0;
     let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
+    scan_json(body, |b, in_string| {
+        if skip > 0 {
+            skip -= 1;
+        } else if !in_string && body[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            changed = true;
+            skip = 2;
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    });
+    changed.then_some(out)
+}
+
+/// Calls `f` with each byte of a JSON text and whether it lies inside a string (quotes and
+/// escapes included), without parsing.
+fn scan_json(body: &[u8], mut f: impl FnMut(u8, bool)) {
+    let (mut in_str, mut escaped) = (false, false);
+    for &b in body {
+        let inside = in_str;
         if in_str {
             if escaped {
                 escaped = false;
@@ -79,34 +234,25 @@ fn nan_to_null(body: &[u8]) -> Option<Vec<u8>> {
             } else if b == b'"' {
                 in_str = false;
             }
-            out.push(b);
-            i += 1;
         } else if b == b'"' {
             in_str = true;
-            out.push(b);
-            i += 1;
-        } else if body[i..].starts_with(b"NaN") {
-            out.extend_from_slice(b"null");
-            changed = true;
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
         }
+        f(b, inside || in_str);
     }
-    changed.then_some(out)
 }
 
 /// `/predict` and `/predict_outcome`: one object, or a list of objects. The flag says which.
-pub fn plain_records(v: Value) -> Result<(Vec<Record>, bool), ApiError> {
-    match v {
+pub fn plain_records(v: Value, expect: &Expect) -> Result<(Vec<Record>, bool), ApiError> {
+    let out = match v {
         Value::Object(m) => Ok((vec![m], true)),
         Value::Array(items) => Ok((objects(items, "the body")?, false)),
         other => Err(ApiError::unprocessable(format!(
             "expected a JSON object (one record) or an array of objects, found {}",
             kind(&other)
         ))),
-    }
+    }?;
+    expect.records(&out.0)?;
+    Ok(out)
 }
 
 fn objects(items: Vec<Value>, what: &str) -> Result<Vec<Record>, ApiError> {
@@ -154,7 +300,7 @@ const MLFLOW_KEYS: [&str; 4] = [
 
 /// MLflow's `/invocations` JSON: exactly one of `dataframe_split`, `dataframe_records`,
 /// `instances`, `inputs`, and optional `params`.
-pub fn mlflow_json(v: Value) -> Result<MlflowRequest, ApiError> {
+pub fn mlflow_json(v: Value, expect: &Expect) -> Result<MlflowRequest, ApiError> {
     let Value::Object(mut top) = v else {
         return Err(ApiError::bad_request(format!(
             "expected a JSON object with one of {}",
@@ -190,7 +336,7 @@ pub fn mlflow_json(v: Value) -> Result<MlflowRequest, ApiError> {
     let key = present[0];
     let value = top.remove(key).unwrap_or(Value::Null);
     let records = match key {
-        "dataframe_split" => dataframe_split(value)?,
+        "dataframe_split" => dataframe_split(value, expect)?,
         "dataframe_records" => match value {
             Value::Array(items) => objects(items, "dataframe_records")?,
             other => {
@@ -202,11 +348,12 @@ pub fn mlflow_json(v: Value) -> Result<MlflowRequest, ApiError> {
         },
         _ => tensor_input(value, key)?,
     };
+    expect.records(&records)?;
     Ok(MlflowRequest { records, proba })
 }
 
 /// pandas' `to_json(orient="split")`: `{"columns": [...], "data": [[...], ...]}`.
-fn dataframe_split(v: Value) -> Result<Vec<Record>, ApiError> {
+fn dataframe_split(v: Value, expect: &Expect) -> Result<Vec<Record>, ApiError> {
     let Value::Object(mut m) = v else {
         return Err(ApiError::bad_request(
             "dataframe_split must be an object with columns and data",
@@ -229,6 +376,10 @@ fn dataframe_split(v: Value) -> Result<Vec<Record>, ApiError> {
             ))
         }
     };
+    // Names are copied into every row: check them once, first.
+    for c in &columns {
+        expect.column(c)?;
+    }
     let rows = match m.remove("data") {
         Some(Value::Array(rows)) => rows,
         _ => {
@@ -242,6 +393,7 @@ fn dataframe_split(v: Value) -> Result<Vec<Record>, ApiError> {
             "dataframe_split.data holds no rows",
         ));
     }
+    expect.rows(rows.len())?;
     rows.into_iter()
         .enumerate()
         .map(|(i, row)| match row {
@@ -317,7 +469,7 @@ fn columns_to_records(cols: Vec<(String, Value)>, what: &str) -> Result<Vec<Reco
 
 /// Open Inference Protocol v2: `{"inputs": [{"name", "shape", "datatype", "data"}, ...]}`, one
 /// input tensor per column.
-pub fn v2_records(v: Value) -> Result<(Vec<Record>, Option<Value>), ApiError> {
+pub fn v2_records(v: Value, expect: &Expect) -> Result<(Vec<Record>, Option<Value>), ApiError> {
     let Value::Object(mut top) = v else {
         return Err(ApiError::bad_request("expected a JSON object with inputs"));
     };
@@ -342,6 +494,7 @@ pub fn v2_records(v: Value) -> Result<(Vec<Record>, Option<Value>), ApiError> {
                 )))
             }
         };
+        expect.column(&name)?;
         let data = match t.remove("data") {
             Some(Value::Array(d)) => d,
             _ => {
@@ -369,16 +522,22 @@ pub fn v2_records(v: Value) -> Result<(Vec<Record>, Option<Value>), ApiError> {
                 }
             }
         }
+        expect.rows(flat.len())?;
         cols.push((name, Value::Array(flat)));
     }
-    Ok((columns_to_records(cols, "inputs")?, id))
+    let records = columns_to_records(cols, "inputs")?;
+    expect.records(&records)?;
+    Ok((records, id))
 }
 
 /// MLflow's `text/csv`: a header row and data rows, cells as text (empty cells are missing).
-pub fn csv_records(body: &[u8]) -> Result<Vec<Record>, ApiError> {
+pub fn csv_records(body: &[u8], expect: &Expect) -> Result<Vec<Record>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the CSV body is not valid UTF-8"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Counted from the bytes: a header and at most max_rows lines (blank lines aside).
+    let n_lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    expect.rows(n_lines.saturating_sub(1))?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = split_csv_line(
         lines
@@ -386,7 +545,10 @@ pub fn csv_records(body: &[u8]) -> Result<Vec<Record>, ApiError> {
             .ok_or_else(|| ApiError::unprocessable("the CSV body is empty"))?,
     )
     .map_err(|e| ApiError::bad_request(format!("CSV header: {e}")))?;
-    let mut records = Vec::new();
+    for h in &header {
+        expect.column(h)?;
+    }
+    let mut records = Vec::with_capacity(n_lines.saturating_sub(1));
     for (i, line) in lines.enumerate() {
         let row = i + 1;
         let cells = split_csv_line(line)
@@ -415,6 +577,7 @@ pub fn csv_records(body: &[u8]) -> Result<Vec<Record>, ApiError> {
     if records.is_empty() {
         return Err(ApiError::unprocessable("the CSV body has no data rows"));
     }
+    expect.records(&records)?;
     Ok(records)
 }
 
@@ -460,6 +623,56 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const ANY: Expect<'static> = Expect {
+        spec: None,
+        max_rows: 1000,
+    };
+
+    #[test]
+    fn limits_are_checked_before_rows_are_built() {
+        let spec = DatasetSpec::hospital();
+        let e = Expect::new(&spec, 3);
+        // Unknown and overlong names, in every format, before any row exists.
+        let long = "x".repeat(MAX_NAME + 1);
+        let csv = format!("{long},Age\n1,2\n");
+        assert_eq!(
+            csv_records(csv.as_bytes(), &e).unwrap_err().status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let err = csv_records(b"Nope,Age\n1,2\n", &e).unwrap_err();
+        assert!(
+            err.message.contains("unknown field(s) Nope"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.fields, vec!["Nope".to_string()]);
+        let split = json!({"dataframe_split": {"columns": ["Nope"], "data": [[1]]}});
+        assert!(mlflow_json(split, &e).unwrap_err().message.contains("Nope"));
+        // Rows over the limit: 413 naming the limit.
+        let rows = "Age\n1\n2\n3\n4\n";
+        let err = csv_records(rows.as_bytes(), &e).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.message.contains("--max-rows"), "{}", err.message);
+        let many = json!([{"Age": "1"}, {"Age": "1"}, {"Age": "1"}, {"Age": "1"}]);
+        assert_eq!(
+            plain_records(many, &e).unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        // An expanding body is refused from its bytes.
+        let tiny = format!("[{}{{}}]", "{},".repeat(10_000));
+        assert_eq!(
+            precheck_json(tiny.as_bytes(), &e).unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert!(precheck_json(br#"[{"Age": "21-30", "x": "a,b,c:d"}]"#, &e).is_ok());
+        // Long text values.
+        let long_value = json!({"Age": "y".repeat(MAX_TEXT + 1)});
+        assert!(plain_records(long_value, &e)
+            .unwrap_err()
+            .message
+            .contains("longer than"));
+    }
+
     #[test]
     fn nan_outside_strings_is_null() {
         let v = parse_json(br#"{"a": NaN, "b": "NaN", "c": [1, NaN], "d": "x\"NaN"}"#).unwrap();
@@ -485,15 +698,16 @@ mod tests {
             json!({"inputs": {"a": [1, 2], "b": ["x", "y"]}}),
         ];
         for b in bodies {
-            let r = mlflow_json(b.clone()).unwrap();
+            let r = mlflow_json(b.clone(), &ANY).unwrap();
             assert_eq!(r.records, want, "{b}");
             assert!(!r.proba);
         }
-        let csv = csv_records(b"a,b\n1,x\r\n2,\"y\"\n").unwrap();
+        let csv = csv_records(b"a,b\n1,x\r\n2,\"y\"\n", &ANY).unwrap();
         assert_eq!(csv[1]["b"], json!("y"));
         assert_eq!(csv[0]["a"], json!("1"));
         let p = mlflow_json(
             json!({"instances": [{"a": 1}], "params": {"predict_method": "predict_proba"}}),
+            &ANY,
         )
         .unwrap();
         assert!(p.proba);
@@ -501,30 +715,32 @@ mod tests {
 
     #[test]
     fn mlflow_shape_errors_say_what_is_wrong() {
-        let two = mlflow_json(json!({"instances": [], "inputs": []})).unwrap_err();
+        let two = mlflow_json(json!({"instances": [], "inputs": []}), &ANY).unwrap_err();
         assert!(
             two.message.contains("instances and inputs"),
             "{}",
             two.message
         );
-        let none = mlflow_json(json!({"rows": []})).unwrap_err();
+        let none = mlflow_json(json!({"rows": []}), &ANY).unwrap_err();
         assert!(none.message.contains("none"), "{}", none.message);
-        let ragged =
-            mlflow_json(json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}))
-                .unwrap_err();
+        let ragged = mlflow_json(
+            json!({"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}),
+            &ANY,
+        )
+        .unwrap_err();
         assert_eq!(ragged.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
             ragged.message.contains("row 0 has 1 values for 2"),
             "{}",
             ragged.message
         );
-        let uneven = mlflow_json(json!({"inputs": {"a": [1, 2], "b": ["x"]}})).unwrap_err();
+        let uneven = mlflow_json(json!({"inputs": {"a": [1, 2], "b": ["x"]}}), &ANY).unwrap_err();
         assert!(
             uneven.message.contains("'b' has 1 values"),
             "{}",
             uneven.message
         );
-        let csv = csv_records(b"a,b\n1\n").unwrap_err();
+        let csv = csv_records(b"a,b\n1\n", &ANY).unwrap_err();
         assert!(
             csv.message.contains("row 1 has 1 fields"),
             "{}",
@@ -534,16 +750,22 @@ mod tests {
 
     #[test]
     fn v2_tensors_become_records() {
-        let (r, id) = v2_records(json!({"id": "q1", "inputs": [
-            {"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]},
-            {"name": "b", "shape": [2, 1], "datatype": "BYTES", "data": [["x"], ["y"]]}
-        ]}))
+        let (r, id) = v2_records(
+            json!({"id": "q1", "inputs": [
+                {"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]},
+                {"name": "b", "shape": [2, 1], "datatype": "BYTES", "data": [["x"], ["y"]]}
+            ]}),
+            &ANY,
+        )
         .unwrap();
         assert_eq!(id, Some(json!("q1")));
         assert_eq!(r.len(), 2);
         assert_eq!(r[1]["b"], json!("y"));
-        let bad =
-            v2_records(json!({"inputs": [{"name": "a", "shape": [3], "data": [1]}]})).unwrap_err();
+        let bad = v2_records(
+            json!({"inputs": [{"name": "a", "shape": [3], "data": [1]}]}),
+            &ANY,
+        )
+        .unwrap_err();
         assert!(bad.message.contains("shape says 3 rows"), "{}", bad.message);
     }
 }

@@ -5,6 +5,7 @@
 //! are scored in memory, and predictions reach SQLite through a bounded background queue.
 //! Handlers stay thin: they parse a format (`input`), score (`score`), and shape an answer.
 
+pub mod conn;
 pub mod input;
 pub mod log;
 pub mod metrics;
@@ -38,8 +39,8 @@ pub const MODEL_NAME: &str = "staytrack";
 pub const THRESHOLD: f64 = 0.5;
 /// Batches larger than this are scored off the async workers.
 const INLINE_ROWS: usize = 64;
-/// A request (body included) that takes longer than this is answered 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The shortest admin token accepted; a shorter one leaves the admin routes off.
+pub const MIN_TOKEN_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -48,12 +49,24 @@ pub struct ServeOptions {
     /// Bearer token for the admin routes; None disables them.
     pub token: Option<String>,
     pub max_body: usize,
+    /// Rows one request may hold.
+    pub max_rows: usize,
+    /// A request (body included) that takes longer than this is answered 408.
+    pub request_timeout: Duration,
+    /// Request bodies being read or scored at once, in bytes; a request that would exceed it
+    /// waits, then gets 503.
+    pub max_inflight: usize,
     pub log_queue: usize,
+    /// The prediction-log queue's bound in bytes, beside its bound in rows.
+    pub log_queue_bytes: usize,
+    /// Logged predictions older than this are deleted; None keeps them.
+    pub log_retention: Option<Duration>,
     /// Whether to log predictions at all.
     pub log: bool,
     pub poll: Duration,
     /// Async worker threads; 0 means one per core.
     pub workers: usize,
+    pub conn: conn::ConnLimits,
 }
 
 pub struct AppState {
@@ -62,6 +75,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     token: Option<String>,
     max_body: usize,
+    max_rows: usize,
+    request_timeout: Duration,
+    /// Body bytes in flight, in KiB permits.
+    inflight: Arc<tokio::sync::Semaphore>,
+    inflight_kib: u32,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; returns the exit code.
@@ -81,7 +99,11 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
     let log = if opts.log {
         Some(log::PredictionLog::start(
             cfg.db_path.clone(),
-            opts.log_queue,
+            log::LogLimits {
+                rows: opts.log_queue,
+                bytes: opts.log_queue_bytes,
+                retention: opts.log_retention,
+            },
             metrics.clone(),
         )?)
     } else {
@@ -89,13 +111,11 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
     };
     // A failed first load is reported and retried by the poller, like any later one.
     let _ = slot.refresh();
-    let state = Arc::new(AppState {
-        slot,
-        log,
-        metrics,
-        token: opts.token.clone().filter(|t| !t.is_empty()),
-        max_body: opts.max_body,
-    });
+    let short_token = opts
+        .token
+        .as_ref()
+        .is_some_and(|t| !t.is_empty() && t.len() < MIN_TOKEN_BYTES);
+    let state = Arc::new(AppState::new(slot, log, metrics, &opts));
     let workers = match opts.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -132,16 +152,27 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
                 None => "no model yet".into(),
             }
         );
-        if state.token.is_none() {
+        if short_token {
+            println!(
+                "staytrack serve: admin routes disabled: STAYTRACK_TOKEN is shorter than {MIN_TOKEN_BYTES} bytes (make one with `openssl rand -hex 32`)"
+            );
+        } else if state.token.is_none() {
             println!("staytrack serve: admin routes disabled (set STAYTRACK_TOKEN to enable)");
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        axum::serve(listener, router(state.clone()))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let drained = conn::serve(listener, router(state.clone()), opts.conn, shutdown_signal()).await;
+        if drained.cut > 0 {
+            eprintln!(
+                "staytrack serve: closed {} connection(s) still open after {} s",
+                drained.cut,
+                opts.conn.shutdown_timeout.as_secs()
+            );
+        }
         anyhow::Ok(())
     });
+    // Scoring off the async workers must not hold the exit past the deadline either.
+    rt.shutdown_timeout(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
     if let Some(log) = &state.log {
         log.close();
@@ -173,6 +204,29 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     eprintln!("staytrack serve: stopping; finishing requests in flight");
+}
+
+impl AppState {
+    pub fn new(
+        slot: ModelSlot,
+        log: Option<log::PredictionLog>,
+        metrics: Arc<Metrics>,
+        opts: &ServeOptions,
+    ) -> AppState {
+        // Never less than one largest body, so every allowed request can run.
+        let kib = (opts.max_inflight.max(opts.max_body) / 1024).clamp(1, u32::MAX as usize / 2);
+        AppState {
+            slot,
+            log,
+            metrics,
+            token: opts.token.clone().filter(|t| t.len() >= MIN_TOKEN_BYTES),
+            max_body: opts.max_body,
+            max_rows: opts.max_rows.max(1),
+            request_timeout: opts.request_timeout,
+            inflight: Arc::new(tokio::sync::Semaphore::new(kib)),
+            inflight_kib: kib as u32,
+        }
+    }
 }
 
 /// Every route. Public so tests and benchmarks can mount it on their own listener.
@@ -210,17 +264,56 @@ async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // What the body may cost while it is read and parsed: its declared length, or the largest
+    // allowed when it is sent in chunks.
+    let has_body =
+        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let weight = if has_body {
+        (declared.unwrap_or(s.max_body as u64).min(s.max_body as u64) / 1024 + 1)
+            .min(s.inflight_kib as u64) as u32
+    } else {
+        0
+    };
     let resp = if declared.is_some_and(|n| n > s.max_body as u64) {
         // Refused from the header alone, before waiting for a body that will not be read.
         too_large().into_response()
     } else {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        let permit = if weight > 0 {
+            match tokio::time::timeout(
+                s.request_timeout / 3,
+                s.inflight.clone().acquire_many_owned(weight),
+            )
+            .await
+            {
+                Ok(Ok(p)) => Some(p),
+                _ => {
+                    let resp = ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "the server is busy: {} MiB of request bodies are being read or scored (--max-inflight); try again",
+                            s.inflight_kib / 1024
+                        ),
+                    )
+                    .into_response();
+                    s.metrics.observe(
+                        route.as_ref().map_or("unmatched", |m| m.as_str()),
+                        503,
+                        t.elapsed(),
+                    );
+                    return resp;
+                }
+            }
+        } else {
+            None
+        };
+        let _permit = permit;
+        match tokio::time::timeout(s.request_timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "the request was not complete after {} s",
-                    REQUEST_TIMEOUT.as_secs()
+                    s.request_timeout.as_secs()
                 ),
             )
             .into_response(),
@@ -270,7 +363,7 @@ async fn ready(State(s): State<Arc<AppState>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "ready": false,
-                "error": no_model(&s).message,
+                "error": s.slot.last_error().unwrap_or_else(|| no_model(&s).message),
             })),
         )
             .into_response(),
@@ -326,23 +419,28 @@ struct Scored {
     case_ids: Vec<Option<i64>>,
 }
 
-/// Scores records. `raw` is the request body when it is exactly the one record, so the log can
-/// keep it as sent instead of encoding the record again.
+/// The served model, or 503 while there is none.
+fn serving(s: &AppState) -> Result<Arc<Loaded>, ApiError> {
+    s.slot.current().ok_or_else(|| no_model(s))
+}
+
+/// What a request is checked against: the model's columns and the row limit.
+fn expect<'a>(s: &AppState, model: &'a Loaded) -> input::Expect<'a> {
+    input::Expect::new(&model.bundle.spec, s.max_rows)
+}
+
+/// Scores records with `model`, the one their columns were checked against.
 async fn score(
     s: &Arc<AppState>,
+    model: Arc<Loaded>,
     records: Vec<Record>,
     source: &'static str,
-    raw: Option<&Bytes>,
 ) -> Result<Scored, ApiError> {
-    let model = s.slot.current().ok_or_else(|| no_model(s))?;
     if records.len() <= INLINE_ROWS {
-        let raw = raw
-            .filter(|_| records.len() == 1)
-            .and_then(|b| std::str::from_utf8(b).ok());
-        return score_now(s, model, records, source, raw);
+        return score_now(s, model, records, source);
     }
     let s = s.clone();
-    tokio::task::spawn_blocking(move || score_now(&s, model, records, source, None))
+    tokio::task::spawn_blocking(move || score_now(&s, model, records, source))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring failed"))?
 }
@@ -352,7 +450,6 @@ fn score_now(
     model: Arc<Loaded>,
     records: Vec<Record>,
     source: &'static str,
-    raw: Option<&str>,
 ) -> Result<Scored, ApiError> {
     let spec = &model.bundle.spec;
     let frame = Frame::from_records(spec, &records).map_err(record_error)?;
@@ -363,6 +460,12 @@ fn score_now(
         }
         err
     })?;
+    // No probability that is not a number ever leaves the server or reaches the log.
+    if let Some(i) = probs.iter().position(|p| !p.is_finite()) {
+        return Err(ApiError::unprocessable(format!(
+            "record {i}: the model gives no probability for these values; check its numbers are within a sane range"
+        )));
+    }
     let classes: Vec<i64> = probs.iter().map(|p| (*p >= THRESHOLD) as i64).collect();
     let id_col = spec
         .columns
@@ -381,6 +484,8 @@ fn score_now(
     s.metrics.count_classes(classes.iter().copied());
     if let Some(log) = &s.log {
         let at = crate::util::now_ms();
+        // The record as parsed (its names checked against the model, its values bounded), not
+        // the request's bytes, which may carry anything around it.
         let rows = records
             .iter()
             .zip(&probs)
@@ -390,10 +495,7 @@ fn score_now(
                 at,
                 model_version: Some(model.version),
                 case_id: *id,
-                inputs: match raw {
-                    Some(text) => text.trim().to_string(),
-                    None => serde_json::to_string(r).unwrap_or_default(),
-                },
+                inputs: serde_json::to_string(r).unwrap_or_default(),
                 probability: *p,
                 class: *c,
                 source: source.to_string(),
@@ -430,9 +532,11 @@ async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
-    let (value, clean) = input::parse_json_checked(&body)?;
-    let (records, single) = input::plain_records(value)?;
-    let r = score(&s, records, "/predict", clean.then_some(&body)).await?;
+    let model = serving(&s)?;
+    let want = expect(&s, &model);
+    input::precheck_json(&body, &want)?;
+    let (records, single) = input::plain_records(input::parse_json(&body)?, &want)?;
+    let r = score(&s, model, records, "/predict").await?;
     let one = |i: usize| Prediction {
         case_id: r.case_ids[i],
         class: r.classes[i],
@@ -457,9 +561,11 @@ async fn predict_outcome(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
-    let (value, clean) = input::parse_json_checked(&body)?;
-    let (records, _) = input::plain_records(value)?;
-    let r = score(&s, records, "/predict_outcome", clean.then_some(&body)).await?;
+    let model = serving(&s)?;
+    let want = expect(&s, &model);
+    input::precheck_json(&body, &want)?;
+    let (records, _) = input::plain_records(input::parse_json(&body)?, &want)?;
+    let r = score(&s, model, records, "/predict_outcome").await?;
     Ok(Json(json!({
         "Class": r.classes,
         "probability": r.probs.iter().map(|p| [1.0 - p, *p]).collect::<Vec<_>>(),
@@ -483,10 +589,15 @@ async fn invocations(
         .trim()
         .to_ascii_lowercase();
     let body = body_bytes(body)?;
+    let model = serving(&s)?;
+    let want = expect(&s, &model);
     let req = match ctype.as_str() {
-        "application/json" => input::mlflow_json(input::parse_json(&body)?)?,
+        "application/json" => {
+            input::precheck_json(&body, &want)?;
+            input::mlflow_json(input::parse_json(&body)?, &want)?
+        }
         "text/csv" => input::MlflowRequest {
-            records: input::csv_records(&body)?,
+            records: input::csv_records(&body, &want)?,
             proba: false,
         },
         other => {
@@ -499,7 +610,7 @@ async fn invocations(
             ))
         }
     };
-    let r = score(&s, req.records, "/invocations", None).await?;
+    let r = score(&s, model, req.records, "/invocations").await?;
     let predictions: Value = if req.proba {
         r.probs.iter().map(|p| json!([1.0 - p, p])).collect()
     } else {
@@ -580,8 +691,11 @@ async fn v2_infer(
 ) -> Result<Response, ApiError> {
     v2_model(&s, &name)?;
     let body = body_bytes(body)?;
-    let (records, id) = input::v2_records(input::parse_json(&body)?)?;
-    let r = score(&s, records, "/v2/infer", None).await?;
+    let model = serving(&s)?;
+    let want = expect(&s, &model);
+    input::precheck_json(&body, &want)?;
+    let (records, id) = input::v2_records(input::parse_json(&body)?, &want)?;
+    let r = score(&s, model, records, "/v2/infer").await?;
     let n = r.probs.len();
     let mut out = json!({
         "model_name": name,
@@ -634,7 +748,7 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &s.token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "admin routes are disabled: start the server with STAYTRACK_TOKEN set",
+            "admin routes are disabled: start the server with STAYTRACK_TOKEN set to a secret of at least 32 bytes",
         ));
     };
     let given = headers
@@ -739,7 +853,8 @@ fn registry_error(e: RegistryError) -> ApiError {
         | RegistryError::NotFinished { .. }
         | RegistryError::NoBundle(_)
         | RegistryError::NoSuchAlias(_)
-        | RegistryError::NothingToRollBack(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | RegistryError::NothingToRollBack(_)
+        | RegistryError::UnknownRun(_) => StatusCode::UNPROCESSABLE_ENTITY,
         RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.to_string())

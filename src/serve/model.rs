@@ -59,6 +59,14 @@ impl ModelSlot {
         self.current().map(|m| m.version)
     }
 
+    /// Why the alias's model could not be loaded, while that is so.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Runs `f` on the slot's store connection (registry reads and admin moves).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
         let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());

@@ -15,7 +15,7 @@ use rusqlite::Connection;
 
 pub use drift::DriftRow;
 pub use predictions::PredictionRow;
-pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError};
+pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError, Replayed};
 pub use runs::{ArtifactRow, NewRun, RunRecord, RunStatus, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,32 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Creates the database file owner-only before SQLite opens it (SQLite gives its WAL and shared
+/// memory files the database's mode), and narrows the mode of files made before.
+fn private_files(path: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::util::FILE_MODE)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        crate::util::make_private(Path::new(&p)).map_err(io)?;
+    }
+    Ok(())
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -78,11 +104,12 @@ impl Store {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            crate::util::create_private_dir(dir).map_err(|source| StoreError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        private_files(path)?;
         let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
         set_wal(&conn).map_err(wrap)?;
@@ -116,6 +143,7 @@ impl Store {
     /// A consistent copy of the whole store at `path`, through SQLite's online backup, while
     /// other connections keep writing.
     pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        private_files(path)?;
         let mut dst = Connection::open(path).map_err(|e| self.err(e))?;
         let b = rusqlite::backup::Backup::new(&self.conn, &mut dst).map_err(|e| self.err(e))?;
         b.run_to_completion(256, std::time::Duration::from_millis(5), None)

@@ -20,8 +20,9 @@ pub struct PredictionRow {
 }
 
 impl Store {
-    /// Appends `rows` in one transaction: all of them or none.
-    pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<(), StoreError> {
+    /// Appends `rows` in one transaction: all of them or none. A row whose probability is not a
+    /// finite number is never stored; returns how many rows were written.
+    pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<usize, StoreError> {
         let res = (|| {
             let tx = self
                 .conn
@@ -31,7 +32,7 @@ impl Store {
                     "INSERT INTO predictions (at, model_version, case_id, inputs, probability, class, source)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
-                for r in rows {
+                for r in rows.iter().filter(|r| r.probability.is_finite()) {
                     st.execute(params![
                         r.at,
                         r.model_version,
@@ -45,7 +46,28 @@ impl Store {
             }
             tx.commit()
         })();
-        res.map_err(|e| self.err(e))
+        res.map_err(|e| self.err(e))?;
+        Ok(rows.iter().filter(|r| r.probability.is_finite()).count())
+    }
+
+    /// Deletes predictions logged before `before_ms`, in short transactions so a server writing
+    /// the log is never held up for long; returns how many went.
+    pub fn prune_predictions(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .conn
+                .execute(
+                    "DELETE FROM predictions WHERE id IN
+                       (SELECT id FROM predictions WHERE at < ?1 ORDER BY at LIMIT 10000)",
+                    [before_ms],
+                )
+                .map_err(|e| self.err(e))?;
+            total += n;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
     }
 
     pub fn count_predictions(&self) -> Result<usize, StoreError> {
@@ -83,5 +105,49 @@ impl Store {
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })();
         res.map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(at: i64, p: f64) -> PredictionRow {
+        PredictionRow {
+            at,
+            model_version: Some(1),
+            case_id: Some(1),
+            inputs: "{}".into(),
+            probability: p,
+            class: (p >= 0.5) as i64,
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_row_that_is_not_a_number_never_costs_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let rows = [
+            row(1, 0.2),
+            row(2, f64::NAN),
+            row(3, f64::INFINITY),
+            row(4, 0.9),
+        ];
+        assert_eq!(store.log_predictions(&rows).unwrap(), 2);
+        assert_eq!(store.count_predictions().unwrap(), 2);
+        let kept = store.recent_predictions(0, 10).unwrap();
+        assert!(kept.iter().all(|r| r.probability.is_finite()));
+    }
+
+    #[test]
+    fn pruning_deletes_only_rows_older_than_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let rows: Vec<_> = (0..25_000).map(|i| row(i, 0.5)).collect();
+        store.log_predictions(&rows).unwrap();
+        assert_eq!(store.prune_predictions(20_000).unwrap(), 20_000);
+        assert_eq!(store.count_predictions().unwrap(), 5_000);
+        assert_eq!(store.prune_predictions(20_000).unwrap(), 0);
     }
 }

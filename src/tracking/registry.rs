@@ -8,6 +8,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use super::sync::EventDoc;
 use super::{Store, StoreError};
 use crate::util::now_ms;
 
@@ -44,6 +45,33 @@ pub struct AliasEvent {
     pub actor: String,
     pub reason: Option<String>,
     pub at: i64,
+    /// The bucket object a pulled move was replayed from; `None` for a move made here.
+    pub pulled_from: Option<String>,
+}
+
+/// What replaying a move from a bucket did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Replayed {
+    /// The move is the alias's newest: the alias now points where it says.
+    Moved {
+        event_id: i64,
+        alias_move: AliasMove,
+    },
+    /// An older move than the alias's newest: kept in the audit log, the alias unchanged.
+    History { event_id: i64 },
+    /// The store holds this move already.
+    AlreadyHere { event_id: i64 },
+}
+
+impl Replayed {
+    /// The audit-log row that holds the move.
+    pub fn event_id(&self) -> i64 {
+        match self {
+            Replayed::Moved { event_id, .. }
+            | Replayed::History { event_id }
+            | Replayed::AlreadyHere { event_id } => *event_id,
+        }
+    }
 }
 
 /// The result of moving an alias.
@@ -74,6 +102,8 @@ pub enum RegistryError {
     NoSuchAlias(String),
     #[error("alias '{0}' has no earlier version to roll back to")]
     NothingToRollBack(String),
+    #[error("run {0} is not in this store")]
+    UnknownRun(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -111,24 +141,7 @@ impl Store {
             .find(|a| a.name == "bundle")
             .ok_or_else(|| RegistryError::NoBundle(summary.id.clone()))?;
         self.registry_tx(|tx| {
-            let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM model_versions WHERE run_id = ?1",
-                    [&summary.id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let version = match existing {
-                Some(v) => v,
-                None => {
-                    tx.execute(
-                        "INSERT INTO model_versions (version, run_id, sha256, created_at, description)
-                         VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions), ?1, ?2, ?3, ?4)",
-                        params![summary.id, bundle.sha256, now_ms(), summary.name],
-                    )?;
-                    tx.last_insert_rowid()
-                }
-            };
+            let version = version_of(tx, &summary.id, &bundle.sha256, &summary.name)?;
             let mv = move_alias(tx, alias, version, actor, reason)?;
             Ok(Ok(AliasMove {
                 run_id: summary.id.clone(),
@@ -299,8 +312,11 @@ impl Store {
     ) -> Result<Vec<AliasEvent>, StoreError> {
         let res = (|| {
             let mut st = self.conn.prepare(
-                "SELECT id, alias, from_version, to_version, actor, reason, at FROM alias_events
-                 WHERE ?1 IS NULL OR alias = ?1 ORDER BY id DESC LIMIT ?2",
+                "SELECT id, alias, from_version, to_version,
+                        actor || CASE WHEN pulled_from IS NULL THEN '' ELSE ' (via sync)' END,
+                        reason, at, pulled_from
+                 FROM alias_events
+                 WHERE ?1 IS NULL OR alias = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
             )?;
             let rows = st.query_map(params![alias, limit as i64], |r| {
                 Ok(AliasEvent {
@@ -311,12 +327,152 @@ impl Store {
                     actor: r.get(4)?,
                     reason: r.get(5)?,
                     at: r.get(6)?,
+                    pulled_from: r.get(7)?,
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })();
         res.map_err(|e| self.err(e))
     }
+}
+
+impl Store {
+    /// Replays a move pulled from a bucket (`origin` is its object key) with its original time,
+    /// actor and reason, in one transaction. Moves are ordered by (time, key): the alias follows
+    /// a move only when it is newer than every move the store knows for that alias, so replaying
+    /// a bucket's moves in any order ends where its history ends. An older move is still written
+    /// to the audit log.
+    pub fn replay_event(&mut self, ev: &EventDoc, origin: &str) -> Result<Replayed, RegistryError> {
+        if !valid_alias(&ev.alias) {
+            return Err(RegistryError::BadAlias(ev.alias.clone()));
+        }
+        let key = ev.key();
+        self.registry_tx(|tx| {
+            let run: Option<(String, Option<String>, String)> = tx
+                .query_row(
+                    "SELECT r.status, (SELECT sha256 FROM artifacts WHERE run_id = r.id AND name = 'bundle'), r.name
+                     FROM runs r WHERE r.id = ?1",
+                    [&ev.run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((status, bundle, name)) = run else {
+                return Ok(Err(RegistryError::UnknownRun(ev.run_id.clone())));
+            };
+            if status != "finished" {
+                return Ok(Err(RegistryError::NotFinished {
+                    run: ev.run_id.clone(),
+                    status,
+                }));
+            }
+            let Some(sha) = bundle else {
+                return Ok(Err(RegistryError::NoBundle(ev.run_id.clone())));
+            };
+            let here: Option<i64> = tx
+                .query_row(
+                    "SELECT e.id FROM alias_events e JOIN model_versions v ON v.version = e.to_version
+                     WHERE e.alias = ?1 AND e.at = ?2 AND v.run_id = ?3
+                       AND (e.pulled_from = ?4 OR (e.actor = ?5 AND e.reason IS ?6))",
+                    params![ev.alias, ev.at, ev.run_id, origin, ev.actor, ev.reason],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(event_id) = here {
+                return Ok(Ok(Replayed::AlreadyHere { event_id }));
+            }
+            let version = version_of(tx, &ev.run_id, &sha, &name)?;
+            let newest: Option<EventDoc> = tx
+                .query_row(
+                    "SELECT e.alias, COALESCE(v.run_id, ''), e.actor, e.reason, e.at
+                     FROM alias_events e LEFT JOIN model_versions v ON v.version = e.to_version
+                     WHERE e.alias = ?1 ORDER BY e.at DESC, e.id DESC LIMIT 1",
+                    [&ev.alias],
+                    |r| {
+                        Ok(EventDoc {
+                            alias: r.get(0)?,
+                            run_id: r.get(1)?,
+                            actor: r.get(2)?,
+                            reason: r.get(3)?,
+                            at: r.get(4)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let is_newest = newest
+                .as_ref()
+                .is_none_or(|n| (ev.at, key.as_str()) > (n.at, n.key().as_str()));
+            let from: Option<i64> = if is_newest {
+                tx.query_row(
+                    "SELECT version FROM aliases WHERE alias = ?1",
+                    [&ev.alias],
+                    |r| r.get(0),
+                )
+                .optional()?
+            } else {
+                // Where the alias stood just before this move, by time.
+                tx.query_row(
+                    "SELECT to_version FROM alias_events WHERE alias = ?1 AND at <= ?2
+                     ORDER BY at DESC, id DESC LIMIT 1",
+                    params![ev.alias, ev.at],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten()
+            };
+            if is_newest {
+                tx.execute(
+                    "INSERT INTO aliases (alias, version, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    params![ev.alias, version, ev.at],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at, pulled_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![ev.alias, from, version, ev.actor, ev.reason, ev.at, origin],
+            )?;
+            let event_id = tx.last_insert_rowid();
+            Ok(Ok(if is_newest {
+                Replayed::Moved {
+                    event_id,
+                    alias_move: AliasMove {
+                        alias: ev.alias.clone(),
+                        from_version: from,
+                        to_version: version,
+                        run_id: ev.run_id.clone(),
+                        changed: from != Some(version),
+                    },
+                }
+            } else {
+                Replayed::History { event_id }
+            }))
+        })
+    }
+}
+
+/// The version registered for `run`, registering one when it has none.
+fn version_of(
+    tx: &rusqlite::Transaction<'_>,
+    run: &str,
+    sha256: &str,
+    description: &str,
+) -> rusqlite::Result<i64> {
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM model_versions WHERE run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(v) = existing {
+        return Ok(v);
+    }
+    tx.execute(
+        "INSERT INTO model_versions (version, run_id, sha256, created_at, description)
+         VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions), ?1, ?2, ?3, ?4)",
+        params![run, sha256, now_ms(), description],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// Writes the alias and its audit event inside the caller's transaction.

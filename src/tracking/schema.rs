@@ -125,6 +125,12 @@ CREATE TABLE sync_state (
     PRIMARY KEY (kind, key)
 );
 "#,
+    // 3: alias moves replayed from a bucket keep the key they came from, so a move is never
+    // replayed twice and its original time orders it among the others.
+    r#"
+ALTER TABLE alias_events ADD COLUMN pulled_from TEXT;
+CREATE INDEX alias_events_by_alias_time ON alias_events(alias, at, id);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -142,6 +148,9 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v = user_version(&tx)?;
+        if v < 0 {
+            return Err(MigrateError::Foreign { found: v });
+        }
         if v > latest() {
             return Err(MigrateError::Newer {
                 found: v,
@@ -162,6 +171,8 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
 pub enum MigrateError {
     #[error("the database has schema version {found}, newer than this staytrack's {known}; upgrade staytrack")]
     Newer { found: i64, known: i64 },
+    #[error("the database has schema version {found}, which staytrack never writes; it is not a staytrack store")]
+    Foreign { found: i64 },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }

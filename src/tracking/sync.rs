@@ -10,6 +10,59 @@ use crate::util::now_ms;
 
 pub const RUN_DOC_FORMAT: u32 = 1;
 
+/// The largest run document a pull reads; a larger object is refused before it is fetched.
+pub const MAX_RUN_DOC_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest alias event a pull reads.
+pub const MAX_EVENT_BYTES: u64 = 64 * 1024;
+/// The largest artifact a pull downloads.
+pub const MAX_ARTIFACT_BYTES: i64 = 4 * 1024 * 1024 * 1024;
+/// Bounds on a document's parts, far above what training writes.
+const MAX_PARAMS: usize = 1_000;
+const MAX_METRICS: usize = 1_000_000;
+const MAX_CURVES: usize = 64;
+const MAX_ARTIFACTS: usize = 64;
+const MAX_TEXT: usize = 4_096;
+
+/// Why a document from a bucket was refused: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct DocError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> DocError {
+    DocError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Run ids are file names and SQL keys: ASCII letters, digits and '-', 1 to 64 of them.
+pub fn valid_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Text from a bucket that ends up in tables and terminals: bounded, no control characters.
+fn check_text(field: &str, s: &str, max: usize, empty_ok: bool) -> Result<(), DocError> {
+    if s.len() > max {
+        return Err(bad(field, format!("longer than {max} bytes")));
+    }
+    if !empty_ok && s.is_empty() {
+        return Err(bad(field, "is empty"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(bad(field, "holds control characters"));
+    }
+    Ok(())
+}
+
 /// A finished run, everything it recorded, and references to its artifacts by digest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunDoc {
@@ -45,14 +98,206 @@ pub struct ArtifactRef {
     pub file: String,
 }
 
+impl ArtifactRef {
+    /// The file name inside the content-addressed folder: `<sha256>.<ext>`, never a path.
+    pub fn local_name(&self) -> Result<String, DocError> {
+        if self.file.is_empty() {
+            return Ok(format!("{}.bundle", self.sha256));
+        }
+        let ext = self
+            .file
+            .strip_prefix(self.sha256.as_str())
+            .and_then(|rest| rest.strip_prefix('.'))
+            .filter(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                bad(
+                    format!("artifacts.{}.file", self.name),
+                    format!("'{}' is not <sha256>.<extension>", self.file.escape_debug()),
+                )
+            })?;
+        Ok(format!("{}.{ext}", self.sha256))
+    }
+}
+
+impl RunDoc {
+    /// Checks everything a pull would write to the disk or the store, before it does.
+    pub fn validate(&self) -> Result<(), DocError> {
+        if self.format != RUN_DOC_FORMAT {
+            return Err(bad(
+                "format",
+                format!(
+                    "{} is not {RUN_DOC_FORMAT}, the format this staytrack reads",
+                    self.format
+                ),
+            ));
+        }
+        if !valid_run_id(&self.id) {
+            return Err(bad("id", "use 1 to 64 ASCII letters, digits or '-'"));
+        }
+        check_text("experiment", &self.experiment, 256, false)?;
+        check_text("name", &self.name, 256, true)?;
+        if crate::models::Family::parse(&self.family).is_none() {
+            return Err(bad(
+                "family",
+                format!("'{}' is not a model family", self.family.escape_debug()),
+            ));
+        }
+        if self.status != "finished" {
+            return Err(bad("status", "only finished runs are shared"));
+        }
+        for (field, t) in [
+            ("created_at", Some(self.created_at)),
+            ("started_at", self.started_at),
+            ("finished_at", self.finished_at),
+        ] {
+            if t.is_some_and(|t| t < 0) {
+                return Err(bad(field, "is negative"));
+            }
+        }
+        for (field, t) in [
+            ("status_reason", &self.status_reason),
+            ("data_path", &self.data_path),
+            ("data_sha256", &self.data_sha256),
+            ("host", &self.host),
+        ] {
+            if let Some(t) = t {
+                check_text(field, t, MAX_TEXT, true)?;
+            }
+        }
+        if self.params.len() > MAX_PARAMS {
+            return Err(bad("params", format!("more than {MAX_PARAMS}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (k, v) in &self.params {
+            check_text("params key", k, 128, false)?;
+            check_text(&format!("params.{k}"), v, MAX_TEXT, true)?;
+            if !seen.insert(k) {
+                return Err(bad(format!("params.{k}"), "appears twice"));
+            }
+        }
+        if self.metrics.len() > MAX_METRICS {
+            return Err(bad("metrics", format!("more than {MAX_METRICS}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (k, step, v, _) in &self.metrics {
+            check_text("metrics key", k, 128, false)?;
+            if !v.is_finite() {
+                return Err(bad(format!("metrics.{k}"), "is not a finite number"));
+            }
+            if !seen.insert((k, step)) {
+                return Err(bad(
+                    format!("metrics.{k}"),
+                    format!("step {step} appears twice"),
+                ));
+            }
+        }
+        if self.curves.len() > MAX_CURVES {
+            return Err(bad("curves", format!("more than {MAX_CURVES}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (kind, points) in &self.curves {
+            check_text("curves kind", kind, 64, false)?;
+            if serde_json::from_str::<serde_json::Value>(points).is_err() {
+                return Err(bad(format!("curves.{kind}"), "is not JSON"));
+            }
+            if !seen.insert(kind) {
+                return Err(bad(format!("curves.{kind}"), "appears twice"));
+            }
+        }
+        if self.artifacts.len() > MAX_ARTIFACTS {
+            return Err(bad("artifacts", format!("more than {MAX_ARTIFACTS}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.artifacts {
+            if a.name.is_empty()
+                || a.name.len() > 64
+                || !a
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(bad(
+                    "artifacts.name",
+                    format!("'{}' is not a plain name", a.name.escape_debug()),
+                ));
+            }
+            if !seen.insert(&a.name) {
+                return Err(bad(format!("artifacts.{}", a.name), "appears twice"));
+            }
+            if !is_sha256(&a.sha256) {
+                return Err(bad(
+                    format!("artifacts.{}.sha256", a.name),
+                    "is not 64 lowercase hex digits",
+                ));
+            }
+            if !(0..=MAX_ARTIFACT_BYTES).contains(&a.bytes) {
+                return Err(bad(
+                    format!("artifacts.{}.bytes", a.name),
+                    format!("{} is outside 0..={MAX_ARTIFACT_BYTES}", a.bytes),
+                ));
+            }
+            a.local_name()?;
+        }
+        Ok(())
+    }
+}
+
 /// An alias move as the bucket keeps it: by run id, not by this store's version number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventDoc {
     pub alias: String,
     pub run_id: String,
     pub actor: String,
     pub reason: Option<String>,
     pub at: i64,
+}
+
+/// The latest time an event may carry (year 2286), so its key keeps 13 digits.
+const MAX_EVENT_AT: i64 = 9_999_999_999_999;
+
+impl EventDoc {
+    /// The object key under the prefix: the move's time, then a digest of its content, so keys
+    /// sort by time and one move has one key whichever store pushes it.
+    pub fn key(&self) -> String {
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        format!(
+            "registry/events/{:013}-{}.json",
+            self.at,
+            &crate::bundle::sha256_hex(&body)[..12]
+        )
+    }
+
+    /// Checks a pulled move before it is replayed; `key` is where it was found (under the
+    /// prefix), which must be the key its content gives.
+    pub fn validate(&self, key: &str) -> Result<(), DocError> {
+        if !crate::tracking::registry::valid_alias(&self.alias) {
+            return Err(bad(
+                "alias",
+                format!(
+                    "'{}' is not valid: 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter",
+                    self.alias.escape_debug()
+                ),
+            ));
+        }
+        if !valid_run_id(&self.run_id) {
+            return Err(bad("run_id", "use 1 to 64 ASCII letters, digits or '-'"));
+        }
+        check_text("actor", &self.actor, 256, false)?;
+        if let Some(r) = &self.reason {
+            check_text("reason", r, MAX_TEXT, true)?;
+        }
+        if !(0..=MAX_EVENT_AT).contains(&self.at) {
+            return Err(bad(
+                "at",
+                format!("{} is not a time staytrack writes", self.at),
+            ));
+        }
+        if self.key() != key {
+            return Err(bad("key", format!("the content belongs at {}", self.key())));
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -256,17 +501,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Local alias events not pushed yet, oldest first, as (local id, document).
-    pub fn unpushed_events(&self) -> Result<Vec<(i64, EventDoc)>, StoreError> {
+    /// Alias events not pushed to `remote` yet (moves made here and moves pulled from other
+    /// buckets alike), oldest first, as (local id, document with the original actor).
+    pub fn unpushed_events(&self, remote: &str) -> Result<Vec<(i64, EventDoc)>, StoreError> {
         let res = (|| {
             let mut st = self.conn.prepare(
                 "SELECT e.id, e.alias, v.run_id, e.actor, e.reason, e.at
                  FROM alias_events e JOIN model_versions v ON v.version = e.to_version
                  WHERE NOT EXISTS (SELECT 1 FROM sync_state s
-                                   WHERE s.kind = 'pushed_event' AND s.key = CAST(e.id AS TEXT))
-                 ORDER BY e.id",
+                                   WHERE s.kind = 'pushed_event' AND s.key = ?1 || '#' || e.id)
+                 ORDER BY e.at, e.id",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map([remote], |r| {
                 Ok((
                     r.get(0)?,
                     EventDoc {
@@ -283,10 +529,15 @@ impl Store {
         res.map_err(|e| self.err(e))
     }
 
-    /// The newest alias event id, to mark events that replaying a pulled event created.
-    pub fn last_event_id(&self) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row("SELECT MAX(id) FROM alias_events", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+    /// Records that event `local_id` is in `remote`, under `key`: never pushed there again, and
+    /// never replayed from there.
+    pub fn mark_event_synced(
+        &mut self,
+        remote: &str,
+        local_id: i64,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.sync_mark("pushed_event", &format!("{remote}#{local_id}"))?;
+        self.sync_mark("applied_event", &format!("{remote}#{key}"))
     }
 }

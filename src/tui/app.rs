@@ -534,7 +534,7 @@ fn target_run(app: &App) -> Option<&RunSummary> {
 }
 
 fn short(id: &str) -> &str {
-    &id[id.len().saturating_sub(6)..]
+    crate::util::short_id(id, 6)
 }
 
 /// The confirmation for moving `alias` to the target run: its metrics against the model the

@@ -362,7 +362,7 @@ pub fn apply(
                 app.set_runs(list_runs(store)?, crate::util::now_ms());
                 app.say(format!(
                     "deleted run …{} and {} file(s)",
-                    &run_id[run_id.len().saturating_sub(6)..],
+                    crate::util::short_id(&run_id, 6),
                     files.len()
                 ));
             }
@@ -553,7 +553,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         let mut version = store.data_version()?;
         let mut message: Option<(app::Message, Instant)> = None;
         // Lets the end-to-end test check that a panic gives the terminal back.
-        let panic_after_draw = std::env::var_os("STAYTRACK_TEST_PANIC").is_some();
+        // Debug builds only: a release binary never panics on an environment variable.
+        let panic_after_draw =
+            cfg!(debug_assertions) && std::env::var_os("STAYTRACK_TEST_PANIC").is_some();
         while !app.quit {
             app.now = crate::util::now_ms();
             terminal.draw(|f| views::draw(f, &app))?;

@@ -1,8 +1,48 @@
 //! Helpers shared by the integration tests that drive the real binary.
 #![allow(dead_code)]
 
+pub mod moto;
+pub mod server;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+/// `staytrack` on `ws` with throwaway AWS credentials (for moto) and `user` as the actor.
+pub fn command(ws: &Path, user: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_staytrack"));
+    c.env("STAYTRACK_HOME", ws)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("USER", user);
+    c
+}
+
+/// A workspace with `rows` synthetic rows and a finished run of each of `families` (comma-separated).
+pub fn trained(families: &str, rows: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &[
+            "data",
+            "synth",
+            "--rows",
+            &rows.to_string(),
+            "--test-rows",
+            "30",
+        ],
+    );
+    ok(dir.path(), &["train", "--model", families]);
+    dir
+}
+
+/// The id of the newest run of `family`.
+pub fn run_of(ws: &Path, family: &str) -> String {
+    json(&ok(ws, &["runs", "list", "--json", "--family", family]))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
 
 /// Runs `staytrack` on the workspace `ws`.
 pub fn run(ws: &Path, args: &[&str]) -> Output {

@@ -113,7 +113,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             a.name,
             a.path,
             a.bytes,
-            &a.sha256[..12.min(a.sha256.len())]
+            a.sha256.get(..12).unwrap_or(&a.sha256)
         )));
     }
     f.render_widget(

@@ -85,7 +85,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),
             format_ms(r.created_at),
-            r.id[r.id.len().saturating_sub(6)..].to_string(),
+            crate::util::short_id(&r.id, 6).to_string(),
         ])
         .style(Style::new().fg(colour))
     });

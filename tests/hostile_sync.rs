@@ -1,0 +1,523 @@
+//! A bucket that lies: `staytrack sync pull` against moto's S3 server holding hostile objects
+//! (path traversal, absolute and device paths, malformed, huge, short and non-ASCII ids, wrong
+//! formats, corrupt and oversized artifacts, bad aliases, forged event keys), and alias moves
+//! pushed out of order. A bad object is skipped and named; the rest is pulled; nothing is
+//! written outside the workspace; the store stays sound.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::moto::Moto;
+use common::{json, ok, run_of};
+use serde_json::{json, Value};
+
+fn with_env(ws: &Path, args: &[&str], user: &str) -> Output {
+    common::command(ws, user).args(args).output().unwrap()
+}
+
+fn sync(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> Output {
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--bucket",
+        bucket,
+        "--prefix",
+        "team",
+        "--endpoint",
+        &moto.url,
+    ]);
+    with_env(ws, &all, "sync")
+}
+
+fn sync_json(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> (Option<i32>, Value, String) {
+    let o = sync(ws, moto, bucket, args);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (
+        o.status.code(),
+        v,
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+fn promote(ws: &Path, run: &str, alias: &str, who: &str, why: &str) {
+    let o = with_env(
+        ws,
+        &["promote", run, "--alias", alias, "--reason", why],
+        who,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Distinct milliseconds, so the moves have an order of their own.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+}
+
+fn registry(ws: &Path) -> Value {
+    json(&ok(ws, &["registry", "--json"]))
+}
+
+fn alias_run(ws: &Path, alias: &str) -> Option<String> {
+    registry(ws)["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["alias"] == alias)
+        .map(|a| a["run_id"].as_str().unwrap().to_string())
+}
+
+/// (alias, at, actor without the sync marker, reason) of every move, sorted by time.
+fn history(ws: &Path) -> Vec<(String, i64, String, String)> {
+    let mut v: Vec<_> = registry(ws)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["alias"].as_str().unwrap().to_string(),
+                e["at"].as_i64().unwrap(),
+                e["actor"]
+                    .as_str()
+                    .unwrap()
+                    .trim_end_matches(" (via sync)")
+                    .to_string(),
+                e["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn integrity(ws: &Path) -> String {
+    let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
+    db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_pull_ends_where_the_bucket_s_history_ends_with_original_times_and_actors() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    moto.bucket("second");
+    let a = common::trained("lr,tree", 2000);
+    let wa = a.path();
+    let (lr, tree) = (run_of(wa, "lr"), run_of(wa, "tree"));
+    promote(wa, &lr, "production", "alice", "m1 first model");
+    promote(wa, &tree, "production", "alice", "m2 trees");
+    assert_eq!(
+        sync_json(wa, &moto, "shared", &["push", "--json"]).1["events"],
+        2
+    );
+
+    // B pulls, moves production itself, and pushes only later.
+    let b = tempfile::tempdir().unwrap();
+    let wb = b.path();
+    let (code, v, err) = sync_json(wb, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["events"], 2);
+    assert_eq!(alias_run(wb, "production"), Some(tree.clone()));
+    promote(wb, &lr, "production", "bob", "m3 late");
+
+    // Meanwhile A moves twice more and pushes first.
+    promote(wa, &lr, "production", "alice", "m4");
+    promote(wa, &tree, "staging", "alice", "m5 staging");
+    promote(wa, &tree, "production", "alice", "m6 trees again");
+    assert_eq!(
+        sync_json(wa, &moto, "shared", &["push", "--json"]).1["events"],
+        3
+    );
+    // B's older move arrives last.
+    assert_eq!(
+        sync_json(wb, &moto, "shared", &["push", "--json"]).1["events"],
+        1
+    );
+
+    // A fresh workspace ends where the history ends: m6, not the first move ever made.
+    let c = tempfile::tempdir().unwrap();
+    let wc = c.path();
+    let (code, v, err) = sync_json(wc, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(alias_run(wc, "production"), Some(tree.clone()), "{v}");
+    assert_eq!(alias_run(wc, "staging"), Some(tree.clone()));
+    let st = sync_json(wc, &moto, "shared", &["status", "--json"]).1;
+    assert_eq!(st["unapplied_events"], 0, "{st}");
+    assert_eq!(st["unpushed_events"], 0, "{st}");
+    // Every move, with the time and actor it was made with.
+    let all = history(wc);
+    assert_eq!(all.len(), 6, "{all:?}");
+    let mut expected = history(wa);
+    expected.extend(history(wb).into_iter().filter(|e| e.3 == "m3 late"));
+    expected.sort();
+    assert_eq!(all, expected);
+    assert!(all.iter().any(|e| e.2 == "cli:bob" && e.3 == "m3 late"));
+    let events = registry(wc)["events"].clone();
+    assert!(events
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"].as_str().unwrap().ends_with("(via sync)")));
+
+    // The two that moved meanwhile agree after pulling: B follows m6, A keeps m3 as history.
+    for ws in [wa, wb] {
+        let (code, _, err) = sync_json(ws, &moto, "shared", &["pull", "--json"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(alias_run(ws, "production"), Some(tree.clone()));
+        assert_eq!(history(ws), all);
+    }
+    // Pulling again changes nothing.
+    let (_, v, _) = sync_json(wc, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(
+        (v["events"].as_u64(), v["history"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(history(wc), all);
+
+    // A second bucket gets every move, pulled ones included, and ends the same.
+    let (_, v, _) = sync_json(wc, &moto, "second", &["push", "--json"]);
+    assert_eq!(
+        (v["runs"].as_u64(), v["events"].as_u64()),
+        (Some(2), Some(6))
+    );
+    let d = tempfile::tempdir().unwrap();
+    sync_json(d.path(), &moto, "second", &["pull", "--json"]);
+    assert_eq!(alias_run(d.path(), "production"), Some(tree.clone()));
+    assert_eq!(history(d.path()), all);
+    for ws in [wa, wb, wc, d.path()] {
+        assert_eq!(integrity(ws), "ok");
+    }
+}
+
+/// Everything under `dir`, as paths relative to it.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn hostile_objects_are_skipped_and_named_and_the_rest_is_pulled() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let a = common::trained("lr", 2000);
+    let wa = a.path();
+    let lr = run_of(wa, "lr");
+    promote(wa, &lr, "production", "alice", "good");
+    let (_, pushed, err) = sync_json(wa, &moto, "shared", &["push", "--json"]);
+    assert_eq!(pushed["runs"], 1, "{err}");
+    let doc: Value =
+        serde_json::from_slice(&moto.object("shared", &format!("team/runs/{lr}.json"))).unwrap();
+    let sha = doc["artifacts"][0]["sha256"].as_str().unwrap().to_string();
+    let bundle = moto.object("shared", &format!("team/artifacts/{sha}"));
+
+    // A sandbox: the workspace is one folder inside it, so any write outside shows up.
+    let sandbox = tempfile::tempdir().unwrap();
+    let wc = sandbox.path().join("ws");
+    std::fs::create_dir(&wc).unwrap();
+
+    // Run documents: each a copy of the good one with one thing wrong.
+    let variant = |id: &str, f: &dyn Fn(&mut Value)| -> (String, Vec<u8>) {
+        let mut d = doc.clone();
+        d["id"] = json!(id);
+        f(&mut d);
+        (
+            format!("team/runs/{id}.json"),
+            serde_json::to_vec(&d).unwrap(),
+        )
+    };
+    let id = |n: u32| format!("0000aaaa-0000-7000-8000-{n:012}");
+    let fake_sha = |n: u8| format!("{:064x}", n as u128 + 1);
+    let mut hostile: Vec<(String, Vec<u8>, &str)> = vec![
+        {
+            let (k, b) = variant(&id(1), &|d| {
+                d["artifacts"][0]["file"] = json!("../../escaped")
+            });
+            (k, b, "not <sha256>")
+        },
+        {
+            let (k, b) = variant(&id(2), &|d| {
+                d["artifacts"][0]["file"] = json!("/tmp/absolute")
+            });
+            (k, b, "not <sha256>")
+        },
+        {
+            let (k, b) = variant(&id(3), &|d| d["artifacts"][0]["file"] = json!("/dev/zero"));
+            (k, b, "not <sha256>")
+        },
+        {
+            let (k, b) = variant(&id(4), &|d| {
+                d["artifacts"][0]["file"] = json!(format!("{sha}.bundle/../../x"))
+            });
+            (k, b, "not <sha256>")
+        },
+        {
+            let (k, b) = variant(&id(5), &|d| d["format"] = json!(2));
+            (k, b, "format")
+        },
+        {
+            let (k, b) = variant(&id(6), &|d| d["format"] = json!("one"));
+            (k, b, "not a run document")
+        },
+        {
+            let (k, b) = variant(&id(7), &|d| d["status"] = json!("running"));
+            (k, b, "status")
+        },
+        {
+            let (k, b) = variant(&id(8), &|d| d["family"] = json!("rm -rf"));
+            (k, b, "family")
+        },
+        {
+            let (k, b) = variant(&id(9), &|d| d["artifacts"][0]["bytes"] = json!(-5));
+            (k, b, "bytes")
+        },
+        {
+            let (k, b) = variant(&id(10), &|d| {
+                d["artifacts"][0]["sha256"] = json!("../../etc")
+            });
+            (k, b, "sha256")
+        },
+        {
+            let (k, b) = variant(&id(11), &|d| d["name"] = json!("evil\u{1b}[2J"));
+            (k, b, "control")
+        },
+        (
+            format!("team/runs/{}.json", id(12)),
+            b"{\"id\": ".to_vec(),
+            "not a run document",
+        ),
+        {
+            let (k, b) = variant(&id(13), &|d| d["id"] = json!("someone-else"));
+            (k, b, "holds run")
+        },
+        {
+            // A short artifact: declared bigger than the object is.
+            let f = fake_sha(1);
+            let (k, b) = variant(&id(14), &|d| {
+                d["artifacts"][0]["sha256"] = json!(f);
+                d["artifacts"][0]["file"] = json!(format!("{f}.bundle"));
+                d["artifacts"][0]["bytes"] = json!(1_000_000);
+            });
+            (k, b, "corrupted")
+        },
+        {
+            // A long artifact: more bytes than declared.
+            let f = fake_sha(2);
+            let (k, b) = variant(&id(15), &|d| {
+                d["artifacts"][0]["sha256"] = json!(f);
+                d["artifacts"][0]["file"] = json!(format!("{f}.bundle"));
+                d["artifacts"][0]["bytes"] = json!(10);
+            });
+            (k, b, "more than the 10 allowed")
+        },
+        {
+            // An artifact the bucket does not have.
+            let f = fake_sha(3);
+            let (k, b) = variant(&id(16), &|d| {
+                d["artifacts"][0]["sha256"] = json!(f);
+                d["artifacts"][0]["file"] = json!(format!("{f}.bundle"));
+            });
+            (k, b, "artifact")
+        },
+        (
+            "team/runs/has_underscore%.json".to_string(),
+            variant("has_underscore%", &|_| {}).1,
+            "not a run id",
+        ),
+        (
+            format!("team/runs/{}.json", "9".repeat(300)),
+            variant(&"9".repeat(300), &|_| {}).1,
+            "not a run id",
+        ),
+        (
+            "team/runs/ééé-ü.json".to_string(),
+            variant("ééé-ü", &|_| {}).1,
+            "not a run id",
+        ),
+        (
+            "team/runs/.json".to_string(),
+            b"{}".to_vec(),
+            "not a run id",
+        ),
+        (
+            "team/runs/nested/x.json".to_string(),
+            b"{}".to_vec(),
+            "not a run id",
+        ),
+        (
+            "team/runs/not-json.txt".to_string(),
+            b"x".to_vec(),
+            "not a run document key",
+        ),
+    ];
+    // Artifacts for the short and long variants: 3 bytes whose hash is not fake_sha(1), and 20.
+    moto.put("shared", &format!("team/artifacts/{}", fake_sha(1)), b"abc");
+    moto.put(
+        "shared",
+        &format!("team/artifacts/{}", fake_sha(2)),
+        &[7u8; 20],
+    );
+
+    // Alias events: each wrong in one way.
+    let good_event =
+        json!({"alias": "production", "run_id": lr, "actor": "x", "reason": null, "at": 1});
+    let event_key = |ev: &Value| -> String {
+        let e: staytrack::tracking::sync::EventDoc = serde_json::from_value(ev.clone()).unwrap();
+        format!("team/{}", e.key())
+    };
+    let with = |k: &str, v: Value| {
+        let mut e = good_event.clone();
+        e[k] = v;
+        e
+    };
+    for (ev, why) in [
+        (with("alias", json!("Prod")), "alias"),
+        (with("alias", json!("../x")), "alias"),
+        (with("alias", json!("a".repeat(100))), "alias"),
+        (with("run_id", json!("x_%")), "run_id"),
+        (with("actor", json!("")), "actor"),
+        (with("actor", json!("\u{7}bell")), "control"),
+        (with("reason", json!("r".repeat(5000))), "reason"),
+    ] {
+        let key = event_key(&ev);
+        hostile.push((key, serde_json::to_vec(&ev).unwrap(), why));
+    }
+    // Well-formed events under keys their content does not give (a replay of one move under
+    // many names), at negative or far-future times, and not JSON.
+    hostile.push((
+        "team/registry/events/0000000000001-forgedforged.json".into(),
+        serde_json::to_vec(&good_event).unwrap(),
+        "belongs at",
+    ));
+    let neg = with("at", json!(-5));
+    hostile.push((
+        "team/registry/events/-000000000005-aaaaaaaaaaaa.json".into(),
+        serde_json::to_vec(&neg).unwrap(),
+        "not a time",
+    ));
+    hostile.push((
+        "team/registry/events/0000000000002-notjsonatall.json".into(),
+        b"[1, 2".to_vec(),
+        "not an alias event",
+    ));
+    hostile.push((
+        "team/registry/events/0000000000003-withunknown1.json".into(),
+        serde_json::to_vec(&with("extra", json!(1))).unwrap(),
+        "not an alias event",
+    ));
+    hostile.push((
+        "team/registry/events/0000000000004-toobigtoread.json".into(),
+        vec![b' '; 100 * 1024],
+        "more than the 65536 allowed",
+    ));
+    hostile.push((
+        "team/registry/events/nested/0000000000005-abcdefabcdef.json".into(),
+        b"{}".to_vec(),
+        "not an alias event key",
+    ));
+    // A move to a run that is not in the bucket waits rather than fails.
+    let waiting = with("run_id", json!("0000ffff-0000-7000-8000-000000000000"));
+    let waiting_key = event_key(&waiting);
+    moto.put(
+        "shared",
+        &waiting_key,
+        &serde_json::to_vec(&waiting).unwrap(),
+    );
+
+    for (k, b, _) in &hostile {
+        moto.put("shared", k, b);
+    }
+    // A file the bucket tries to reach through the artifacts folder.
+    let outside = sandbox.path().join("escaped");
+    assert!(!outside.exists());
+
+    let (code, v, err) = sync_json(&wc, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(1), "a pull that skipped objects says so: {err}");
+    // The good run and its move arrived despite everything else.
+    assert_eq!(v["runs"], 1, "{v}");
+    assert_eq!(alias_run(&wc, "production"), Some(lr.clone()));
+    let rejected: Vec<String> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    for (k, _, why) in &hostile {
+        let line = rejected
+            .iter()
+            .find(|r| r.starts_with(&format!("s3://shared/{k}:")))
+            .unwrap_or_else(|| panic!("{k} was not reported: {rejected:#?}"));
+        assert!(line.contains(why), "{k}: expected '{why}' in {line}");
+        assert!(err.contains(k.as_str()), "{k} not on stderr");
+    }
+    assert_eq!(rejected.len(), hostile.len(), "{rejected:#?}");
+    assert!(
+        v["waiting"].as_array().unwrap()[0]
+            .as_str()
+            .unwrap()
+            .contains("not in the bucket yet"),
+        "{v}"
+    );
+    // Nothing outside the workspace; inside it, only the store and the one verified bundle.
+    let all = files(sandbox.path());
+    assert!(all.iter().all(|f| f.starts_with("ws/")), "{all:?}");
+    let artifacts = files(&wc.join("artifacts"));
+    assert_eq!(artifacts, vec![format!("{}/{sha}.bundle", &sha[..2])]);
+    assert_eq!(
+        std::fs::read(
+            wc.join("artifacts")
+                .join(&sha[..2])
+                .join(format!("{sha}.bundle"))
+        )
+        .unwrap(),
+        bundle
+    );
+    assert_eq!(integrity(&wc), "ok");
+    // The same objects are reported again, and nothing else changes.
+    let (code, v, _) = sync_json(&wc, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["rejected"].as_array().unwrap().len(), hostile.len());
+    assert_eq!(v["runs"], 0);
+    let runs = json(&ok(&wc, &["runs", "list", "--json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_local_file_in_the_artifact_s_place_is_checked_not_trusted() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let a = common::trained("lr", 2000);
+    let lr = run_of(a.path(), "lr");
+    sync_json(a.path(), &moto, "shared", &["push", "--json"]);
+    let doc: Value =
+        serde_json::from_slice(&moto.object("shared", &format!("team/runs/{lr}.json"))).unwrap();
+    let sha = doc["artifacts"][0]["sha256"].as_str().unwrap().to_string();
+    let b = tempfile::tempdir().unwrap();
+    // Something already sits where the artifact goes: a wrong file, then a link to a device.
+    let dir = b.path().join("artifacts").join(&sha[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join(format!("{sha}.bundle"));
+    std::fs::write(&target, b"stale").unwrap();
+    let (code, v, err) = sync_json(b.path(), &moto, "shared", &["pull", "--json"]);
+    assert_eq!((code, v["artifacts"].as_u64()), (Some(0), Some(1)), "{err}");
+    let served = std::fs::read(&target).unwrap();
+    assert_eq!(staytrack::bundle::sha256_hex(&served), sha);
+    let c = tempfile::tempdir().unwrap();
+    let dir = c.path().join("artifacts").join(&sha[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join(format!("{sha}.bundle"))).unwrap();
+    let (code, v, err) = sync_json(c.path(), &moto, "shared", &["pull", "--json"]);
+    // The link is replaced by the verified file (never read as the artifact).
+    assert_eq!((code, v["runs"].as_u64()), (Some(0), Some(1)), "{err}");
+    let meta = std::fs::symlink_metadata(dir.join(format!("{sha}.bundle"))).unwrap();
+    assert!(meta.is_file());
+}
