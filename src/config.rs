@@ -30,43 +30,6 @@ impl Config {
         self.workspace.join("staytrack.toml")
     }
 
-    /// Sync settings: the `[sync]` table of the settings file, then `STAYTRACK_SYNC_*` variables
-    /// over it (flags go over both, in the command).
-    pub fn sync_settings(&self) -> anyhow::Result<crate::sync::SyncSettings> {
-        #[derive(serde::Deserialize, Default)]
-        struct File {
-            #[serde(default)]
-            sync: crate::sync::SyncSettings,
-        }
-        let path = self.settings_file();
-        let mut s = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                toml::from_str::<File>(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                    .sync
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
-            Err(e) => anyhow::bail!("{}: {e}", path.display()),
-        };
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if let Some(v) = var("STAYTRACK_SYNC_BUCKET") {
-            s.bucket = Some(v);
-        }
-        if let Some(v) = var("STAYTRACK_SYNC_PREFIX") {
-            s.prefix = v;
-        }
-        if let Some(v) = var("STAYTRACK_SYNC_ENDPOINT") {
-            s.endpoint = Some(v);
-        }
-        if let Some(v) = var("STAYTRACK_SYNC_REGION") {
-            s.region = Some(v);
-        }
-        if let Some(v) = var("STAYTRACK_SYNC_AUTO") {
-            s.auto = matches!(v.as_str(), "1" | "true" | "yes");
-        }
-        Ok(s)
-    }
-
     pub fn train_file(&self) -> PathBuf {
         self.data_dir.join("train_data.csv")
     }

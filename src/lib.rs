@@ -3,11 +3,6 @@
 
 pub mod bundle;
 pub mod cli;
-pub mod cli_drift;
-pub mod cli_registry;
-pub mod cli_report;
-pub mod cli_runs;
-pub mod cli_sync;
 pub mod config;
 pub mod data;
 pub mod drift;

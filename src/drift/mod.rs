@@ -13,6 +13,7 @@
 //! out of every test (as Evidently drops them), and the dataset drifts when the share of drifted
 //! columns is at least 0.5. Test and threshold can be set per column.
 
+pub mod monitor;
 pub mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::cli_drift::StoredDrift;
+use crate::drift::monitor::StoredDrift;
 use crate::drift::ColumnDrift;
 use crate::metrics::{Confusion, Curve};
 
@@ -863,4 +863,41 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
+}
+
+/// A stored curve (or matrix, or list) of `kind`, or its empty value when missing or unreadable.
+pub fn curve<T: serde::de::DeserializeOwned + Default>(
+    curves: &std::collections::BTreeMap<String, String>,
+    kind: &str,
+) -> T {
+    curves
+        .get(kind)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default()
+}
+
+/// The chart data of finished runs, read from the store.
+pub fn run_charts(
+    store: &crate::tracking::Store,
+    runs: &[crate::tracking::RunSummary],
+) -> anyhow::Result<Vec<RunChart>> {
+    runs.iter()
+        .map(|r| {
+            let curves = store.curves(&r.id)?;
+            Ok(RunChart {
+                label: format!(
+                    "{} ({}, …{})",
+                    r.name,
+                    r.family,
+                    crate::util::short_id(&r.id, 6)
+                ),
+                metrics: r.metrics.clone(),
+                roc: curve(&curves, "roc"),
+                pr: curve(&curves, "pr"),
+                calibration: curve(&curves, "calibration"),
+                confusion: curve(&curves, "confusion"),
+                importance: curve(&curves, "importance"),
+            })
+        })
+        .collect()
 }

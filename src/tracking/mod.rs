@@ -1,12 +1,12 @@
 //! The tracking store: one SQLite file holding experiments, runs, params, metrics, curves,
 //! artifacts, the model registry, predictions and drift reports.
 
+pub mod documents;
 pub mod drift;
 pub mod predictions;
 pub mod registry;
 pub mod runs;
 pub mod schema;
-pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -8,7 +8,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use super::sync::EventDoc;
+use super::documents::EventDoc;
 use super::{Store, StoreError};
 use crate::util::now_ms;
 
@@ -106,6 +106,14 @@ pub enum RegistryError {
     UnknownRun(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Who moved an alias, for the audit log.
+pub fn actor() -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_string(),
+    }
 }
 
 /// Alias names are path segments and config values, so they stay plain.

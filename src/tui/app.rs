@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use crate::cli_drift::StoredDrift;
+use crate::drift::monitor::StoredDrift;
 use crate::models::{Family, FitProgress, Params};
 use crate::score::ScoreSummary;
 use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunStatus, RunSummary};

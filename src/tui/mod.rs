@@ -22,7 +22,7 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::cli_drift::{DriftArgs, StoredDrift};
+use crate::drift::monitor::{Current, MonitorOptions, StoredDrift, WindowSpec};
 use crate::config::Config;
 use crate::score::{ScoreSummary, Stage};
 use crate::tracking::{RunStatus, Store};
@@ -45,7 +45,7 @@ pub fn load_registry(store: &Store) -> anyhow::Result<Registry> {
     })
 }
 
-use crate::cli_report::curve as parse_curve;
+use crate::report::curve as parse_curve;
 
 /// Loads the selected runs' curves when the selection changed; runs already loaded are kept.
 pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
@@ -189,7 +189,7 @@ impl Tasks {
                 let synced = if ids.is_empty() {
                     None
                 } else {
-                    crate::cli_sync::auto_push_quietly(&cfg, &ids)
+                    crate::sync::auto_push(&cfg, &ids)
                 };
                 Ok((out.len(), synced))
             })();
@@ -214,20 +214,24 @@ impl Tasks {
     fn drift(&self, current: Option<PathBuf>) {
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         std::thread::spawn(move || {
-            let windowed = current.is_none();
-            let args = DriftArgs {
-                current,
-                window: windowed.then(|| "1h".to_string()),
-                since: windowed.then(|| "1d".to_string()),
-                reference: None,
+            // A file given: that file; none: the last day of the server's log, hour by hour.
+            let opts = MonitorOptions {
                 alias: "production".into(),
-                psi: false,
-                tests: Vec::new(),
-                thresholds: Vec::new(),
-                share: crate::drift::DEFAULT_SHARE,
-                json: false,
+                reference: None,
+                current: match current {
+                    Some(path) => Current::File(path),
+                    None => Current::Log {
+                        window: WindowSpec::Time(3_600_000),
+                        since_ms: crate::util::now_ms() - 86_400_000,
+                        label: "1h".into(),
+                    },
+                },
+                drift: crate::drift::Options {
+                    share: Some(crate::drift::DEFAULT_SHARE),
+                    ..Default::default()
+                },
             };
-            let res = crate::cli_drift::compute(&cfg, &args);
+            let res = crate::drift::monitor::monitor(&cfg, &opts);
             let _ = tx.send(TaskMsg::Drifted(res.map_err(|e| format!("{e:#}"))));
         });
     }
@@ -302,7 +306,7 @@ impl Tasks {
                             .iter()
                             .map(|r| store.get_run(&r.id))
                             .collect::<Result<Vec<_>, _>>()?;
-                        let charts = crate::cli_report::run_charts(&store, &runs)?;
+                        let charts = crate::report::run_charts(&store, &runs)?;
                         crate::report::render_runs(&charts, &dir)
                     }
                     What::Score(s) => Ok(vec![crate::report::render_score(&s, &dir)?]),
@@ -325,7 +329,7 @@ pub fn apply(
     let actor = || {
         format!(
             "tui:{}",
-            crate::cli_registry::actor().trim_start_matches("cli:")
+            crate::tracking::registry::actor().trim_start_matches("cli:")
         )
     };
     match effect {
@@ -1245,12 +1249,12 @@ mod tests {
             crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
         app.drift.report = Some((
             7,
-            crate::cli_drift::StoredDrift {
+            crate::drift::monitor::StoredDrift {
                 reference: "training profile".into(),
                 current: "shifted.csv (500 rows)".into(),
                 model_version: Some(1),
                 report,
-                windows: vec![crate::cli_drift::WindowSummary {
+                windows: vec![crate::drift::monitor::WindowSummary {
                     label: "w".into(),
                     start_ms: 0,
                     rows: 500,

@@ -37,7 +37,7 @@ pub struct SyncArgs {
 }
 
 fn settings(cfg: &Config, a: &SyncArgs) -> anyhow::Result<SyncSettings> {
-    let mut s = cfg.sync_settings()?;
+    let mut s = SyncSettings::load(cfg)?;
     if let Some(b) = &a.bucket {
         s.bucket = Some(b.clone());
     }
@@ -53,15 +53,8 @@ fn settings(cfg: &Config, a: &SyncArgs) -> anyhow::Result<SyncSettings> {
     Ok(s)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
-    let rt = runtime()?;
+    let rt = sync::runtime()?;
     match cmd {
         SyncCommand::Push(a) => {
             let s = settings(cfg, &a)?;
@@ -158,39 +151,4 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// After training, with `auto = true`: push the new runs; a failure leaves them local and says so.
-pub fn auto_push(cfg: &Config, run_ids: &[String]) {
-    if let Some(line) = auto_push_quietly(cfg, run_ids) {
-        eprintln!("{line}");
-    }
-}
-
-/// `auto_push` returning its one line instead of printing it (the TUI shows it in its status
-/// bar); `None` when sync is not set to push automatically.
-pub fn auto_push_quietly(cfg: &Config, run_ids: &[String]) -> Option<String> {
-    let s = match cfg.sync_settings() {
-        Ok(s) if s.auto && s.bucket.is_some() => s,
-        Ok(_) => return None,
-        Err(e) => return Some(format!("sync: {e:#}")),
-    };
-    let res = runtime().and_then(|rt| {
-        rt.block_on(async {
-            let r = Remote::connect(&s).await?;
-            sync::push(cfg, &r, Some(run_ids)).await
-        })
-    });
-    Some(match res {
-        Ok(sum) => format!(
-            "sync: pushed {} run(s) and {} artifact(s) to s3://{}",
-            sum.runs,
-            sum.artifacts,
-            s.bucket.as_deref().unwrap_or_default()
-        ),
-        Err(e) => format!(
-            "sync: the runs stay safe in {}; push them later with `staytrack sync push` ({e:#})",
-            cfg.db_path.display()
-        ),
-    })
 }

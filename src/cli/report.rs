@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::cli_drift::StoredDrift;
+use crate::drift::monitor::StoredDrift;
 use crate::config::Config;
-use crate::report::{self, RunChart};
+use crate::report::{self, run_charts};
 use crate::tracking::{RunStatus, Store};
 
 #[derive(Debug, Args)]
@@ -25,43 +25,6 @@ pub struct ReportArgs {
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-}
-
-/// A stored curve (or matrix, or list) of `kind`, or its empty value when missing or unreadable.
-pub fn curve<T: serde::de::DeserializeOwned + Default>(
-    curves: &std::collections::BTreeMap<String, String>,
-    kind: &str,
-) -> T {
-    curves
-        .get(kind)
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_default()
-}
-
-/// The chart data of finished runs, read from the store.
-pub fn run_charts(
-    store: &Store,
-    runs: &[crate::tracking::RunSummary],
-) -> anyhow::Result<Vec<RunChart>> {
-    runs.iter()
-        .map(|r| {
-            let curves = store.curves(&r.id)?;
-            Ok(RunChart {
-                label: format!(
-                    "{} ({}, …{})",
-                    r.name,
-                    r.family,
-                    crate::util::short_id(&r.id, 6)
-                ),
-                metrics: r.metrics.clone(),
-                roc: curve(&curves, "roc"),
-                pr: curve(&curves, "pr"),
-                calibration: curve(&curves, "calibration"),
-                confusion: curve(&curves, "confusion"),
-                importance: curve(&curves, "importance"),
-            })
-        })
-        .collect()
 }
 
 pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {

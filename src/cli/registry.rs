@@ -33,17 +33,9 @@ pub struct PromoteArgs {
     pub json: bool,
 }
 
-/// Who moved an alias, for the audit log.
-pub fn actor() -> String {
-    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
-        Ok(user) if !user.is_empty() => format!("cli:{user}"),
-        _ => "cli".to_string(),
-    }
-}
-
 pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(&cfg.db_path)?;
-    let actor = actor();
+    let actor = crate::tracking::registry::actor();
     let reason = args.reason.as_deref();
     let before = store.alias_target(&args.alias)?;
     let mv = if args.rollback {

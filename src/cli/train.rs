@@ -1,30 +1,56 @@
-//! The `train` and `runs show|compare|diff` commands: argument handling and text output around
-//! `train` and `tracking`.
+//! `staytrack train`: one run per family (or per sweep point), live progress, a results table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Args;
 
-use crate::cli::{ensure_data, TrainArgs, EXIT_ERROR};
+use super::{ensure_data, open_store, EXIT_ERROR};
 use crate::config::Config;
 use crate::models::{Family, Params};
-use crate::tracking::{RunSummary, Store};
 use crate::train::{self, Event, Job};
-use crate::util::{format_ms, render_table, thousands};
+use crate::util::{render_table, thousands};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Families to train: lr, tree, forest, gbdt, or all (comma-separated or repeated)
+    #[arg(
+        long = "model",
+        short = 'm',
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub models: Vec<String>,
+    /// Override a parameter: key=value applies to every selected family that has the key;
+    /// family.key=value to one family
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// A TOML sweep file: one table per family, lists of values are crossed
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["models", "params"])]
+    pub sweep: Option<PathBuf>,
+    /// Training CSV [default: the workspace's data/train_data.csv]
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Name prefix for the runs [default: the family]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Seed for the split and the models
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of rows held out for validation (stratified)
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_fraction: f64,
+    /// Print the results as JSON
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Exit status of a batch stopped with Ctrl-C, as shells report SIGINT.
 const EXIT_CANCELLED: i32 = 130;
-
-/// Marks runs of dead processes as failed and says so.
-pub fn report_recovered(store: &mut Store) -> anyhow::Result<()> {
-    for id in store.recover_interrupted()? {
-        eprintln!("staytrack: run {id} was interrupted (its process ended); marked failed");
-    }
-    Ok(())
-}
 
 fn selected_families(models: &[String]) -> anyhow::Result<Vec<Family>> {
     let mut out = Vec::new();
@@ -131,8 +157,7 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
             cfg.train_file()
         }
     };
-    let mut store = Store::open(&cfg.db_path)?;
-    report_recovered(&mut store)?;
+    let mut store = open_store(cfg)?;
     let cancel = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&cancel))
         .context("installing the Ctrl-C handler")?;
@@ -165,7 +190,9 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     let outcomes = outcomes?;
     if !outcomes.is_empty() {
         let ids: Vec<String> = outcomes.iter().map(|o| o.run_id.clone()).collect();
-        crate::cli_sync::auto_push(cfg, &ids);
+        if let Some(line) = crate::sync::auto_push(cfg, &ids) {
+            eprintln!("{line}");
+        }
     }
     if args.json {
         let rows: Vec<serde_json::Value> = outcomes
@@ -291,283 +318,4 @@ fn print_progress(rx: std::sync::mpsc::Receiver<Event>, total: usize) -> (usize,
         }
     }
     (failed, cancelled)
-}
-
-fn open(cfg: &Config) -> anyhow::Result<Store> {
-    let mut store = Store::open(&cfg.db_path)?;
-    report_recovered(&mut store)?;
-    Ok(store)
-}
-
-/// Metrics shown in tables, and whether higher is better.
-const METRICS: [(&str, bool); 12] = [
-    ("roc_auc", true),
-    ("pr_auc", true),
-    ("log_loss", false),
-    ("brier", false),
-    ("f1", true),
-    ("accuracy", true),
-    ("precision", true),
-    ("recall", true),
-    ("best_f1", true),
-    ("best_threshold", true),
-    ("fit_seconds", false),
-    ("predict_seconds", false),
-];
-
-fn fmt_metric(v: Option<&f64>) -> String {
-    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
-}
-
-pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
-    let store = open(cfg)?;
-    let run = store.get_run(id)?;
-    let curves = store.curves(&run.id)?;
-    let artifacts = store.artifacts(&run.id)?;
-    if json {
-        let curves: BTreeMap<String, serde_json::Value> = curves
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    serde_json::from_str(v).unwrap_or(serde_json::Value::Null),
-                )
-            })
-            .collect();
-        let out = serde_json::json!({ "run": run, "curves": curves, "artifacts": artifacts });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(0);
-    }
-    println!(
-        "run {} · {} · {} · {}",
-        run.id,
-        run.name,
-        run.family,
-        run.status.as_str()
-    );
-    if let Some(r) = &run.status_reason {
-        println!("reason: {r}");
-    }
-    println!(
-        "created {} UTC{}{}",
-        format_ms(run.created_at),
-        run.started_at
-            .map(|t| format!(", started {}", format_ms(t)))
-            .unwrap_or_default(),
-        run.duration_ms(crate::util::now_ms())
-            .map(|d| format!(", took {:.1} s", d as f64 / 1000.0))
-            .unwrap_or_default()
-    );
-    if let Some(rows) = run.data_rows {
-        println!(
-            "data: {} rows, seed {}",
-            thousands(rows as usize),
-            run.seed.unwrap_or(0)
-        );
-    }
-    println!();
-    let params: Vec<Vec<String>> = run
-        .params
-        .iter()
-        .map(|(k, v)| vec![k.clone(), v.clone()])
-        .collect();
-    print!("{}", render_table(&["PARAM", "VALUE"], &params));
-    println!();
-    let metrics: Vec<Vec<String>> = run
-        .metrics
-        .iter()
-        .map(|(k, v)| vec![k.clone(), format!("{v:.6}")])
-        .collect();
-    print!(
-        "{}",
-        render_table(&["METRIC (validation)", "VALUE"], &metrics)
-    );
-    for (kind, title) in [
-        ("confusion", "at threshold 0.5"),
-        ("confusion_best", "at the F1-best threshold"),
-    ] {
-        if let Some(c) = curves
-            .get(kind)
-            .and_then(|j| serde_json::from_str::<crate::metrics::Confusion>(j).ok())
-        {
-            println!();
-            let t = if kind == "confusion_best" {
-                format!(
-                    " ({:.4})",
-                    run.metrics
-                        .get("best_threshold")
-                        .copied()
-                        .unwrap_or(f64::NAN)
-                )
-            } else {
-                String::new()
-            };
-            println!("confusion matrix {title}{t}:");
-            let neg = (c.tn + c.fp).max(1) as f64;
-            let pos = (c.fn_ + c.tp).max(1) as f64;
-            let cell = |n: u64, of: f64| {
-                format!("{} ({:.1} %)", thousands(n as usize), 100.0 * n as f64 / of)
-            };
-            print!(
-                "{}",
-                render_table(
-                    &["", "predicted ≤30 days", "predicted >30 days"],
-                    &[
-                        vec!["actual ≤30 days".into(), cell(c.tn, neg), cell(c.fp, neg)],
-                        vec!["actual >30 days".into(), cell(c.fn_, pos), cell(c.tp, pos)],
-                    ]
-                )
-            );
-        }
-    }
-    if let Some(imp) = curves
-        .get("importance")
-        .and_then(|j| serde_json::from_str::<Vec<(String, f64)>>(j).ok())
-    {
-        println!();
-        let rows: Vec<Vec<String>> = imp
-            .iter()
-            .take(10)
-            .map(|(n, v)| vec![n.clone(), format!("{:.3}", v)])
-            .collect();
-        print!("{}", render_table(&["TOP FEATURES", "IMPORTANCE"], &rows));
-    }
-    for a in &artifacts {
-        println!();
-        println!(
-            "{}: {} ({} bytes, sha256 {})",
-            a.name,
-            a.path,
-            thousands(a.bytes as usize),
-            a.sha256
-        );
-    }
-    Ok(0)
-}
-
-fn load_runs(store: &Store, ids: &[String]) -> anyhow::Result<Vec<RunSummary>> {
-    ids.iter()
-        .map(|i| store.get_run(i).map_err(Into::into))
-        .collect()
-}
-
-pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> {
-    let store = open(cfg)?;
-    let runs = load_runs(&store, ids)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
-        return Ok(0);
-    }
-    let mut headers: Vec<String> = vec!["".into()];
-    headers.extend(
-        runs.iter()
-            .map(|r| format!("{} ({})", r.name, crate::util::short_id(&r.id, 6))),
-    );
-    let mut rows = Vec::new();
-    for (key, higher) in METRICS {
-        let vals: Vec<Option<f64>> = runs.iter().map(|r| r.metrics.get(key).copied()).collect();
-        if vals.iter().all(Option::is_none) {
-            continue;
-        }
-        let best = vals
-            .iter()
-            .flatten()
-            .copied()
-            .reduce(|a, b| if (b > a) == higher { b } else { a });
-        let mut row = vec![key.to_string()];
-        for v in &vals {
-            let mark = if runs.len() > 1 && v.is_some() && *v == best && key != "best_threshold" {
-                " *"
-            } else {
-                ""
-            };
-            row.push(format!("{}{mark}", fmt_metric(v.as_ref())));
-        }
-        rows.push(row);
-    }
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-    rows.push(vec![String::new(); runs.len() + 1]);
-    rows.push(
-        std::iter::once("family".to_string())
-            .chain(runs.iter().map(|r| r.family.clone()))
-            .collect(),
-    );
-    for k in keys {
-        let mut row = vec![k.clone()];
-        row.extend(
-            runs.iter()
-                .map(|r| r.params.get(k).cloned().unwrap_or_else(|| "-".into())),
-        );
-        rows.push(row);
-    }
-    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-    print!("{}", render_table(&h, &rows));
-    println!("* best of the compared runs");
-    Ok(0)
-}
-
-/// Every key of `a` or `b`, in order, with its value on each side.
-fn pair_up<V: Clone>(
-    a: &BTreeMap<String, V>,
-    b: &BTreeMap<String, V>,
-) -> Vec<(String, Option<V>, Option<V>)> {
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .map(|k| (k.clone(), a.get(k).cloned(), b.get(k).cloned()))
-        .collect()
-}
-
-pub fn diff(cfg: &Config, a: &str, b: &str, all: bool, json: bool) -> anyhow::Result<i32> {
-    let store = open(cfg)?;
-    let (ra, rb) = (store.get_run(a)?, store.get_run(b)?);
-    let mut params = pair_up(&ra.params, &rb.params);
-    params.retain(|(_, x, y)| all || x != y);
-    let metrics = pair_up(&ra.metrics, &rb.metrics);
-    if json {
-        let out = serde_json::json!({
-            "a": ra.id, "b": rb.id,
-            "family": [ra.family, rb.family],
-            "params": params.iter().map(|(k, x, y)| serde_json::json!({"key": k, "a": x, "b": y})).collect::<Vec<_>>(),
-            "metrics": metrics.iter().map(|(k, x, y)| serde_json::json!({
-                "key": k, "a": x, "b": y, "delta": x.zip(*y).map(|(x, y)| y - x)
-            })).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(0);
-    }
-    println!("a = {} ({}, {})", ra.id, ra.name, ra.family);
-    println!("b = {} ({}, {})", rb.id, rb.name, rb.family);
-    println!();
-    if params.is_empty() && ra.family == rb.family {
-        println!("same params");
-    } else {
-        let mut rows: Vec<Vec<String>> = Vec::new();
-        if ra.family != rb.family {
-            rows.push(vec!["family".into(), ra.family.clone(), rb.family.clone()]);
-        }
-        for (k, x, y) in &params {
-            rows.push(vec![
-                k.clone(),
-                x.clone().unwrap_or_else(|| "-".into()),
-                y.clone().unwrap_or_else(|| "-".into()),
-            ]);
-        }
-        print!("{}", render_table(&["PARAM", "A", "B"], &rows));
-    }
-    println!();
-    let rows: Vec<Vec<String>> = metrics
-        .iter()
-        .map(|(k, x, y)| {
-            vec![
-                k.clone(),
-                fmt_metric(x.as_ref()),
-                fmt_metric(y.as_ref()),
-                x.zip(*y)
-                    .map(|(x, y)| format!("{:+.4}", y - x))
-                    .unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
-    print!("{}", render_table(&["METRIC", "A", "B", "B − A"], &rows));
-    Ok(0)
 }

@@ -1,6 +1,6 @@
-//! What sync reads from and writes to the store: finished runs as self-contained documents,
-//! alias events keyed by run (version numbers are local to a store), and the bookkeeping of what
-//! has been pushed or applied.
+//! The documents a bucket holds, and their rows in the store: finished runs as self-contained
+//! documents, alias events keyed by run (version numbers are local to a store), their validation,
+//! and the bookkeeping of what has been pushed or applied where.
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,215 @@
+//! The command line: clap types, dispatch to one file per command group, exit codes. Commands
+//! parse their arguments into a service's options, call the service and print the result; no
+//! module outside `cli/` uses anything here.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 130 interrupted.
+
+pub mod data;
+pub mod drift;
+pub mod registry;
+pub mod report;
+pub mod runs;
+pub mod score;
+pub mod serve;
+pub mod sync;
+pub mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::tracking::Store;
+
+pub const EXIT_ERROR: i32 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "staytrack",
+    version,
+    about = "Train, track, compare, promote, serve and monitor length-of-stay models from one terminal",
+    long_about = "Train, track, compare, promote, serve and monitor models that predict whether a \
+                  hospital stay lasts more than 30 days. With no command, opens the terminal UI \
+                  on the workspace, generating the synthetic dataset on first use."
+)]
+pub struct Cli {
+    /// Workspace folder holding staytrack.db, artifacts/ and data/ [default: current folder]
+    #[arg(long, global = true, env = "STAYTRACK_HOME", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Run the HTTP prediction server (same as `staytrack serve`)
+    #[arg(long)]
+    pub serve: bool,
+
+    #[command(flatten, next_help_heading = "Server options (with --serve)")]
+    pub serve_args: serve::ServeArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the interactive terminal UI (the default)
+    Tui,
+    /// Train models and record the runs
+    Train(train::TrainArgs),
+    /// List, show, compare and diff runs
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Move a model alias (production, staging, ...) to a run's model, or roll it back
+    Promote(registry::PromoteArgs),
+    /// Model versions, aliases and the audit log of alias moves
+    Registry {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a CSV file with the production model
+    Score(score::ScoreArgs),
+    /// Serve predictions over HTTP, following an alias as it moves
+    Serve(serve::ServeArgs),
+    /// Check data drift against the production model's training profile
+    Drift(drift::DriftArgs),
+    /// Render PNG reports of runs and drift
+    Report(report::ReportArgs),
+    /// Share runs and models through an S3 bucket
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// Check that a server answers /health (for container health checks; exit 0 or 1)
+    Health {
+        /// The URL to GET (plain HTTP)
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+        /// Seconds to wait for the answer
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// Generate and check datasets
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Look after the prediction log
+    #[command(subcommand)]
+    Log(serve::LogCommand),
+}
+
+/// Parses arguments, runs, and returns the exit code.
+pub fn main() -> i32 {
+    // Everything staytrack creates is owner-only: the store and the logs hold patient data.
+    // SAFETY: umask only swaps the process's file-mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let cfg = Config::resolve(cli.workspace.as_deref());
+    if cli.serve {
+        return serve::serve(&cfg, cli.serve_args);
+    }
+    match cli.command {
+        None => main_job(&cfg),
+        Some(Command::Tui) => crate::tui::run(&cfg),
+        Some(Command::Train(args)) => train::train(&cfg, args),
+        Some(Command::Promote(args)) => registry::promote(&cfg, args),
+        Some(Command::Registry { json }) => registry::registry(&cfg, json),
+        Some(Command::Score(a)) => score::score(&cfg, a),
+        Some(Command::Serve(args)) => serve::serve(&cfg, args),
+        Some(Command::Drift(args)) => drift::run(&cfg, args),
+        Some(Command::Report(args)) => report::run(&cfg, args),
+        Some(Command::Sync(cmd)) => sync::run(&cfg, cmd),
+        Some(Command::Health { url, timeout }) => serve::health(&url, timeout),
+        Some(Command::Runs(cmd)) => runs::run(&cfg, cmd),
+        Some(Command::Data(cmd)) => data::run(&cfg, cmd),
+        Some(Command::Log(cmd)) => serve::log(&cfg, cmd),
+    }
+}
+
+/// Generates the default data when it is missing, and says so in one line.
+pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
+    let e = crate::data::ensure_default_data(&cfg.data_dir)?;
+    if e.train_created {
+        let what = if e.test_created {
+            "train_data.csv and test_data.csv"
+        } else {
+            "train_data.csv"
+        };
+        eprintln!(
+            "staytrack: no {} found; generated the synthetic {what} there (seed 42). \
+             Put the real Kaggle files in {} to use them instead.",
+            cfg.train_file().display(),
+            cfg.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// With a terminal, the TUI; without one (a pipe, a script), the workspace status in text.
+fn main_job(cfg: &Config) -> anyhow::Result<i32> {
+    ensure_data(cfg)?;
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return crate::tui::run(cfg);
+    }
+    let store = open_store(cfg)?;
+    let runs = store.list_runs()?;
+    println!(
+        "staytrack {} · workspace {} · store {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.workspace.display(),
+        cfg.db_path.display()
+    );
+    for f in [cfg.train_file(), cfg.test_file()] {
+        match std::fs::metadata(&f) {
+            Ok(m) => println!("data: {} ({:.1} MB)", f.display(), m.len() as f64 / 1e6),
+            Err(_) => println!("data: {} (missing)", f.display()),
+        }
+    }
+    let mut by_status: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &runs {
+        *by_status.entry(r.status.as_str()).or_default() += 1;
+    }
+    let counts: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!(
+        "runs: {}{}",
+        runs.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        }
+    );
+    let best = runs
+        .iter()
+        .filter(|r| r.metrics.contains_key("roc_auc"))
+        .max_by(|a, b| a.metrics["roc_auc"].total_cmp(&b.metrics["roc_auc"]));
+    match best {
+        Some(r) => println!(
+            "best: {} ({}, run {}), validation ROC AUC {:.4}",
+            r.name, r.family, r.id, r.metrics["roc_auc"]
+        ),
+        None => println!("next: `staytrack train` trains all four model families"),
+    }
+    println!(
+        "The terminal UI opens when staytrack runs in a terminal; `staytrack --help` lists the \
+         commands."
+    );
+    Ok(0)
+}
+
+/// Marks runs of dead processes as failed and says so.
+/// Opens the store, marking runs whose process ended without finishing as failed, and says so.
+pub fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let mut store = Store::open(&cfg.db_path)?;
+    for id in store.recover_interrupted()? {
+        eprintln!("staytrack: run {id} was interrupted (its process ended); marked failed");
+    }
+    Ok(store)
+}

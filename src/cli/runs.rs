@@ -1,0 +1,462 @@
+//! `staytrack runs list | show | compare | diff`: the store's runs as tables or JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clap::Subcommand;
+
+use super::open_store;
+use crate::config::Config;
+use crate::tracking::{RunSummary, Store};
+use crate::util::{format_ms, render_table, thousands};
+
+pub fn run(cfg: &Config, cmd: RunsCommand) -> anyhow::Result<i32> {
+    match cmd {
+        RunsCommand::List {
+            status,
+            family,
+            sort,
+            limit,
+            json,
+        } => runs_list(
+            cfg,
+            &ListFilter {
+                status,
+                family,
+                sort,
+                limit,
+            },
+            json,
+        ),
+        RunsCommand::Show { id, json } => show(cfg, &id, json),
+        RunsCommand::Compare { ids, json } => compare(cfg, &ids, json),
+        RunsCommand::Diff { a, b, all, json } => diff(cfg, &a, &b, all, json),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first
+    List {
+        /// Only runs with this status (queued, running, finished, failed, cancelled)
+        #[arg(long)]
+        status: Option<String>,
+        /// Only runs of this family (lr, tree, forest, gbdt)
+        #[arg(long)]
+        family: Option<String>,
+        /// Order by a metric, best first (roc_auc, pr_auc, f1, accuracy: higher is better;
+        /// log_loss, brier: lower is better) instead of newest first
+        #[arg(long, value_name = "METRIC")]
+        sort: Option<String>,
+        /// At most this many runs
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run in full
+    Show {
+        /// Run id, or a unique prefix or suffix of it
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare runs side by side (the best value of each metric is marked *)
+    Compare {
+        #[arg(required = true, num_args = 1..)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The params that differ between two runs, and the metric deltas (second minus first)
+    Diff {
+        a: String,
+        b: String,
+        /// Show every param, not only those that differ
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which runs `runs list` shows, and in which order.
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub family: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+}
+
+fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i32> {
+    if let Some(s) = &filter.status {
+        anyhow::ensure!(
+            crate::tracking::RunStatus::parse(s).is_some(),
+            "--status '{s}': use queued, running, finished, failed or cancelled"
+        );
+    }
+    if let Some(f) = &filter.family {
+        anyhow::ensure!(
+            crate::models::Family::parse(f).is_some(),
+            "--family '{f}': use lr, tree, forest or gbdt"
+        );
+    }
+    let lower_is_better = match filter.sort.as_deref() {
+        None => false,
+        Some("roc_auc" | "pr_auc" | "f1" | "accuracy" | "precision" | "recall" | "best_f1") => {
+            false
+        }
+        Some("log_loss" | "brier" | "fit_seconds" | "predict_seconds") => true,
+        Some(other) => anyhow::bail!(
+            "--sort '{other}': use roc_auc, pr_auc, f1, accuracy, precision, recall, best_f1, \
+             log_loss, brier, fit_seconds or predict_seconds"
+        ),
+    };
+    let store = open_store(cfg)?;
+    let mut runs = store.list_runs()?;
+    runs.retain(|r| {
+        filter
+            .status
+            .as_deref()
+            .is_none_or(|s| r.status.as_str() == s)
+            && filter.family.as_deref().is_none_or(|f| r.family == f)
+    });
+    if let Some(key) = &filter.sort {
+        // Runs without the metric go last.
+        runs.sort_by(|a, b| {
+            let (x, y) = (a.metrics.get(key), b.metrics.get(key));
+            match (x, y) {
+                (Some(x), Some(y)) if lower_is_better => x.total_cmp(y),
+                (Some(x), Some(y)) => y.total_cmp(x),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+        });
+    }
+    if let Some(n) = filter.limit {
+        runs.truncate(n);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        println!("no runs yet in {}", cfg.db_path.display());
+        return Ok(0);
+    }
+    let now = crate::util::now_ms();
+    let metric = |r: &crate::tracking::RunSummary, k: &str| {
+        r.metrics
+            .get(k)
+            .map(|v| format!("{v:.4}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.name.clone(),
+                r.family.clone(),
+                r.status.as_str().to_string(),
+                metric(r, "roc_auc"),
+                metric(r, "f1"),
+                r.duration_ms(now)
+                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                format_ms(r.created_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(
+            &[
+                "ID",
+                "NAME",
+                "FAMILY",
+                "STATUS",
+                "ROC AUC",
+                "F1",
+                "TIME",
+                "CREATED (UTC)"
+            ],
+            &rows
+        )
+    );
+    Ok(0)
+}
+
+/// Metrics shown in tables, and whether higher is better.
+const METRICS: [(&str, bool); 12] = [
+    ("roc_auc", true),
+    ("pr_auc", true),
+    ("log_loss", false),
+    ("brier", false),
+    ("f1", true),
+    ("accuracy", true),
+    ("precision", true),
+    ("recall", true),
+    ("best_f1", true),
+    ("best_threshold", true),
+    ("fit_seconds", false),
+    ("predict_seconds", false),
+];
+
+fn fmt_metric(v: Option<&f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
+}
+
+pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
+    let store = open_store(cfg)?;
+    let run = store.get_run(id)?;
+    let curves = store.curves(&run.id)?;
+    let artifacts = store.artifacts(&run.id)?;
+    if json {
+        let curves: BTreeMap<String, serde_json::Value> = curves
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::from_str(v).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect();
+        let out = serde_json::json!({ "run": run, "curves": curves, "artifacts": artifacts });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    println!(
+        "run {} · {} · {} · {}",
+        run.id,
+        run.name,
+        run.family,
+        run.status.as_str()
+    );
+    if let Some(r) = &run.status_reason {
+        println!("reason: {r}");
+    }
+    println!(
+        "created {} UTC{}{}",
+        format_ms(run.created_at),
+        run.started_at
+            .map(|t| format!(", started {}", format_ms(t)))
+            .unwrap_or_default(),
+        run.duration_ms(crate::util::now_ms())
+            .map(|d| format!(", took {:.1} s", d as f64 / 1000.0))
+            .unwrap_or_default()
+    );
+    if let Some(rows) = run.data_rows {
+        println!(
+            "data: {} rows, seed {}",
+            thousands(rows as usize),
+            run.seed.unwrap_or(0)
+        );
+    }
+    println!();
+    let params: Vec<Vec<String>> = run
+        .params
+        .iter()
+        .map(|(k, v)| vec![k.clone(), v.clone()])
+        .collect();
+    print!("{}", render_table(&["PARAM", "VALUE"], &params));
+    println!();
+    let metrics: Vec<Vec<String>> = run
+        .metrics
+        .iter()
+        .map(|(k, v)| vec![k.clone(), format!("{v:.6}")])
+        .collect();
+    print!(
+        "{}",
+        render_table(&["METRIC (validation)", "VALUE"], &metrics)
+    );
+    for (kind, title) in [
+        ("confusion", "at threshold 0.5"),
+        ("confusion_best", "at the F1-best threshold"),
+    ] {
+        if let Some(c) = curves
+            .get(kind)
+            .and_then(|j| serde_json::from_str::<crate::metrics::Confusion>(j).ok())
+        {
+            println!();
+            let t = if kind == "confusion_best" {
+                format!(
+                    " ({:.4})",
+                    run.metrics
+                        .get("best_threshold")
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                )
+            } else {
+                String::new()
+            };
+            println!("confusion matrix {title}{t}:");
+            let neg = (c.tn + c.fp).max(1) as f64;
+            let pos = (c.fn_ + c.tp).max(1) as f64;
+            let cell = |n: u64, of: f64| {
+                format!("{} ({:.1} %)", thousands(n as usize), 100.0 * n as f64 / of)
+            };
+            print!(
+                "{}",
+                render_table(
+                    &["", "predicted ≤30 days", "predicted >30 days"],
+                    &[
+                        vec!["actual ≤30 days".into(), cell(c.tn, neg), cell(c.fp, neg)],
+                        vec!["actual >30 days".into(), cell(c.fn_, pos), cell(c.tp, pos)],
+                    ]
+                )
+            );
+        }
+    }
+    if let Some(imp) = curves
+        .get("importance")
+        .and_then(|j| serde_json::from_str::<Vec<(String, f64)>>(j).ok())
+    {
+        println!();
+        let rows: Vec<Vec<String>> = imp
+            .iter()
+            .take(10)
+            .map(|(n, v)| vec![n.clone(), format!("{:.3}", v)])
+            .collect();
+        print!("{}", render_table(&["TOP FEATURES", "IMPORTANCE"], &rows));
+    }
+    for a in &artifacts {
+        println!();
+        println!(
+            "{}: {} ({} bytes, sha256 {})",
+            a.name,
+            a.path,
+            thousands(a.bytes as usize),
+            a.sha256
+        );
+    }
+    Ok(0)
+}
+
+fn load_runs(store: &Store, ids: &[String]) -> anyhow::Result<Vec<RunSummary>> {
+    ids.iter()
+        .map(|i| store.get_run(i).map_err(Into::into))
+        .collect()
+}
+
+pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> {
+    let store = open_store(cfg)?;
+    let runs = load_runs(&store, ids)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(0);
+    }
+    let mut headers: Vec<String> = vec!["".into()];
+    headers.extend(
+        runs.iter()
+            .map(|r| format!("{} ({})", r.name, crate::util::short_id(&r.id, 6))),
+    );
+    let mut rows = Vec::new();
+    for (key, higher) in METRICS {
+        let vals: Vec<Option<f64>> = runs.iter().map(|r| r.metrics.get(key).copied()).collect();
+        if vals.iter().all(Option::is_none) {
+            continue;
+        }
+        let best = vals
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|a, b| if (b > a) == higher { b } else { a });
+        let mut row = vec![key.to_string()];
+        for v in &vals {
+            let mark = if runs.len() > 1 && v.is_some() && *v == best && key != "best_threshold" {
+                " *"
+            } else {
+                ""
+            };
+            row.push(format!("{}{mark}", fmt_metric(v.as_ref())));
+        }
+        rows.push(row);
+    }
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+    rows.push(vec![String::new(); runs.len() + 1]);
+    rows.push(
+        std::iter::once("family".to_string())
+            .chain(runs.iter().map(|r| r.family.clone()))
+            .collect(),
+    );
+    for k in keys {
+        let mut row = vec![k.clone()];
+        row.extend(
+            runs.iter()
+                .map(|r| r.params.get(k).cloned().unwrap_or_else(|| "-".into())),
+        );
+        rows.push(row);
+    }
+    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+    print!("{}", render_table(&h, &rows));
+    println!("* best of the compared runs");
+    Ok(0)
+}
+
+/// Every key of `a` or `b`, in order, with its value on each side.
+fn pair_up<V: Clone>(
+    a: &BTreeMap<String, V>,
+    b: &BTreeMap<String, V>,
+) -> Vec<(String, Option<V>, Option<V>)> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .map(|k| (k.clone(), a.get(k).cloned(), b.get(k).cloned()))
+        .collect()
+}
+
+pub fn diff(cfg: &Config, a: &str, b: &str, all: bool, json: bool) -> anyhow::Result<i32> {
+    let store = open_store(cfg)?;
+    let (ra, rb) = (store.get_run(a)?, store.get_run(b)?);
+    let mut params = pair_up(&ra.params, &rb.params);
+    params.retain(|(_, x, y)| all || x != y);
+    let metrics = pair_up(&ra.metrics, &rb.metrics);
+    if json {
+        let out = serde_json::json!({
+            "a": ra.id, "b": rb.id,
+            "family": [ra.family, rb.family],
+            "params": params.iter().map(|(k, x, y)| serde_json::json!({"key": k, "a": x, "b": y})).collect::<Vec<_>>(),
+            "metrics": metrics.iter().map(|(k, x, y)| serde_json::json!({
+                "key": k, "a": x, "b": y, "delta": x.zip(*y).map(|(x, y)| y - x)
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    println!("a = {} ({}, {})", ra.id, ra.name, ra.family);
+    println!("b = {} ({}, {})", rb.id, rb.name, rb.family);
+    println!();
+    if params.is_empty() && ra.family == rb.family {
+        println!("same params");
+    } else {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        if ra.family != rb.family {
+            rows.push(vec!["family".into(), ra.family.clone(), rb.family.clone()]);
+        }
+        for (k, x, y) in &params {
+            rows.push(vec![
+                k.clone(),
+                x.clone().unwrap_or_else(|| "-".into()),
+                y.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        print!("{}", render_table(&["PARAM", "A", "B"], &rows));
+    }
+    println!();
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|(k, x, y)| {
+            vec![
+                k.clone(),
+                fmt_metric(x.as_ref()),
+                fmt_metric(y.as_ref()),
+                x.zip(*y)
+                    .map(|(x, y)| format!("{:+.4}", y - x))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    print!("{}", render_table(&["METRIC", "A", "B", "B − A"], &rows));
+    Ok(0)
+}

@@ -1,0 +1,52 @@
+//! `staytrack score`: a CSV through the model behind an alias.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::ensure_data;
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// CSV to score [default: the workspace's data/test_data.csv]
+    pub file: Option<PathBuf>,
+    /// Where to write the predictions [default: predictions/<file>.v<version>.csv]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The alias whose model scores
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    /// Probability at or above which a stay is predicted long
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
+    let input = match a.file {
+        Some(f) => f,
+        None => {
+            ensure_data(cfg)?;
+            cfg.test_file()
+        }
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let s = crate::score::score_file(
+        cfg,
+        &input,
+        a.out.as_deref(),
+        &a.alias,
+        a.threshold,
+        &|_| {},
+        &never,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", crate::score::describe(&s));
+    }
+    Ok(0)
+}

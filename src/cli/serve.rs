@@ -1,0 +1,169 @@
+//! `staytrack serve`, `staytrack health` and `staytrack log prune`: the server's options, its
+//! container health check, and the prediction log's upkeep.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::{open_store, EXIT_ERROR};
+use crate::config::Config;
+use crate::tracking::Store;
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; loopback unless told otherwise
+    #[arg(long, env = "STAYTRACK_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Serve the model behind this alias, and follow the alias when it moves
+    #[arg(long, env = "STAYTRACK_ALIAS", default_value = "production")]
+    pub alias: String,
+    /// Largest request body, in bytes (larger ones get 413)
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Most rows in one request (more get 413); batch files go through `staytrack score`
+    #[arg(long, default_value_t = 10_000, value_name = "ROWS")]
+    pub max_rows: usize,
+    /// Request bodies read or scored at once, in bytes; more wait, then get 503
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub max_inflight: usize,
+    /// Prediction-log queue size in rows; when it is full, rows are dropped and counted
+    #[arg(long, default_value_t = 65536, value_name = "ROWS")]
+    pub log_queue: usize,
+    /// Prediction-log queue size in bytes, beside the row bound
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub log_queue_bytes: usize,
+    /// Delete logged predictions older than this (30d, 12h); `forever` keeps them
+    #[arg(long, default_value = "30d", value_name = "DURATION")]
+    pub log_retention: String,
+    /// Seconds a client has to send a request's headers (an idle keep-alive connection closes
+    /// after this too)
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Seconds a shutdown waits for requests in flight before it closes their connections
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub shutdown_timeout: u64,
+    /// Seconds a whole request (its body included) may take before it is answered 408
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub request_timeout: u64,
+    /// Do not write predictions to the store
+    #[arg(long)]
+    pub no_log: bool,
+    /// How often to check whether the alias moved, in milliseconds
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub poll_ms: u64,
+    /// Worker threads answering requests [default: one per core]
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub workers: usize,
+}
+
+pub fn log(cfg: &Config, cmd: LogCommand) -> anyhow::Result<i32> {
+    match cmd {
+        LogCommand::Prune { older_than } => prune_log(cfg, &older_than),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Delete logged predictions older than a duration (the server does this by itself with
+    /// --log-retention)
+    Prune {
+        /// Keep this much of the log (30d, 12h, 90m)
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        older_than: String,
+    },
+}
+
+pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
+    use std::time::Duration;
+    anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
+    anyhow::ensure!(a.max_rows >= 1, "--max-rows must be at least 1");
+    anyhow::ensure!(
+        a.header_timeout >= 1 && a.shutdown_timeout <= 3600,
+        "--header-timeout must be at least 1 s and --shutdown-timeout at most 3600 s"
+    );
+    let log_retention = match a.log_retention.as_str() {
+        "forever" | "off" | "never" => None,
+        d => Some(Duration::from_millis(
+            crate::util::parse_duration_ms(d).with_context(|| {
+                format!("--log-retention '{d}': use a duration such as 30d or 12h, or `forever`")
+            })? as u64,
+        )),
+    };
+    let opts = crate::serve::ServeOptions {
+        addr: a.addr,
+        alias: a.alias,
+        // The token comes from the environment only, so it never shows in `ps`.
+        token: std::env::var("STAYTRACK_TOKEN").ok(),
+        max_body: a.max_body,
+        max_rows: a.max_rows,
+        request_timeout: Duration::from_secs(a.request_timeout.max(1)),
+        max_inflight: a.max_inflight,
+        log_queue: a.log_queue,
+        log_queue_bytes: a.log_queue_bytes,
+        log_retention,
+        log: !a.no_log,
+        poll: Duration::from_millis(a.poll_ms),
+        workers: a.workers,
+        conn: crate::serve::conn::ConnLimits {
+            header_timeout: Duration::from_secs(a.header_timeout),
+            shutdown_timeout: Duration::from_secs(a.shutdown_timeout),
+        },
+    };
+    drop(open_store(cfg)?);
+    crate::serve::run(cfg, opts)
+}
+
+/// GET `url` over plain HTTP/1.1 with std only, so the slim image needs no curl.
+pub fn health(url: &str, timeout: u64) -> anyhow::Result<i32> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("--url '{url}': only http:// URLs are supported"))?;
+    let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let limit = std::time::Duration::from_secs(timeout.max(1));
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .with_context(|| format!("{url}: cannot resolve {addr}"))?
+        .next()
+        .with_context(|| format!("{url}: no address for {addr}"))?;
+    let mut conn = std::net::TcpStream::connect_timeout(&sock, limit)
+        .with_context(|| format!("{url}: cannot connect"))?;
+    conn.set_read_timeout(Some(limit))?;
+    conn.set_write_timeout(Some(limit))?;
+    write!(
+        conn,
+        "GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    conn.take(64 * 1024)
+        .read_to_end(&mut answer)
+        .with_context(|| format!("{url}: no answer within {timeout} s"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("{url}: {status}");
+        Ok(0)
+    } else {
+        eprintln!("{url}: unhealthy: {status}");
+        Ok(EXIT_ERROR)
+    }
+}
+
+fn prune_log(cfg: &Config, older_than: &str) -> anyhow::Result<i32> {
+    let keep = crate::util::parse_duration_ms(older_than).with_context(|| {
+        format!("--older-than '{older_than}': use a duration such as 30d, 12h or 90m")
+    })?;
+    let mut store = Store::open(&cfg.db_path)?;
+    let before = crate::util::now_ms().saturating_sub(keep);
+    let n = store.prune_predictions(before)?;
+    println!(
+        "deleted {} logged prediction(s) from before {} UTC; {} remain",
+        crate::util::thousands(n),
+        crate::util::format_ms(before),
+        crate::util::thousands(store.count_predictions()?)
+    );
+    Ok(0)
+}

@@ -1,0 +1,273 @@
+//! Drift monitoring: the current data (a CSV, or the prediction log cut into windows) against
+//! the reference (the served model's training profile, or a CSV), stored as a report. The CLI,
+//! the TUI and reports all go through `monitor`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::{Column, DriftReport, Options};
+use crate::bundle::Bundle;
+use crate::config::Config;
+use crate::data::profile::PREDICTION_COLUMN;
+use crate::data::{self, DatasetSpec, Frame, Labels};
+use crate::drift;
+use crate::tracking::{DriftRow, Store};
+use crate::util::{format_ms, thousands};
+
+/// What is stored for one `staytrack drift`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredDrift {
+    pub reference: String,
+    pub current: String,
+    pub model_version: Option<i64>,
+    pub report: DriftReport,
+    /// Per window, oldest first (empty for a CSV).
+    pub windows: Vec<WindowSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub label: String,
+    pub start_ms: i64,
+    pub rows: usize,
+    pub drifted: usize,
+    pub share: f64,
+    pub dataset_drift: bool,
+    pub prediction_statistic: Option<f64>,
+    /// Each column's statistic, in report order.
+    pub statistics: Vec<(String, f64, bool)>,
+}
+
+/// How the prediction log is cut into windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    /// Milliseconds of log per window.
+    Time(i64),
+    /// Predictions per window.
+    Rows(usize),
+}
+
+impl WindowSpec {
+    /// `30m`, `1h`, `1d` or `10000rows`.
+        pub fn parse(s: &str) -> anyhow::Result<WindowSpec> {
+        if let Some(n) = s.strip_suffix("rows") {
+            let n: usize =
+                n.parse().ok().filter(|n| *n > 0).with_context(|| {
+                    format!("--window '{s}': rows need a positive count (10000rows)")
+                })?;
+            return Ok(WindowSpec::Rows(n));
+        }
+        crate::util::parse_duration_ms(s).map(WindowSpec::Time).with_context(|| {
+            format!("--window '{s}': use a duration (30m, 1h, 1d) or a row count (10000rows)")
+        })
+    }
+}
+
+/// Where the current data comes from.
+#[derive(Debug, Clone)]
+pub enum Current {
+    /// A CSV with the dataset's columns.
+    File(PathBuf),
+    /// The prediction log logged since `since_ms`, cut into windows.
+    Log {
+        window: WindowSpec,
+        since_ms: i64,
+        /// How the window was asked for (`1h`), for the report.
+        label: String,
+    },
+}
+
+/// What a drift check compares.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    /// The alias whose model supplies the reference profile and scores the current data.
+    pub alias: String,
+    /// A reference CSV instead of the model's training profile.
+    pub reference: Option<PathBuf>,
+    pub current: Current,
+    pub drift: Options,
+}
+
+/// Compares the current data with the reference, stores the report and returns it with its id.
+pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift, i64)> {
+    let spec = DatasetSpec::hospital();
+    let opts = &o.drift;
+    let mut store = Store::open(&cfg.db_path)?;
+    let target = store.alias_target(&o.alias)?;
+    let bundle = match &target {
+        Some(t) => Some(
+            Bundle::load_registered(&cfg.artifacts_dir, &t.sha256, t.path.as_deref())
+                .map_err(|e| anyhow::anyhow!("the '{}' model: {e}", o.alias))?,
+        ),
+        None => None,
+    };
+    let (reference, reference_name) = match (&o.reference, &bundle) {
+        (Some(path), _) => {
+            let frame = data::load_csv(path, &spec, Labels::Optional)?;
+            (drift::from_frame(&frame), path.display().to_string())
+        }
+        (None, Some(b)) => (
+            drift::from_profile(&b.profile),
+            format!(
+                "training profile of '{}' (version {}, run {})",
+                o.alias,
+                target.as_ref().map_or(0, |t| t.version),
+                b.run_id
+            ),
+        ),
+        (None, None) => anyhow::bail!(
+            "no model is promoted to '{}', so there is no training profile to compare with; \
+             promote a run (`staytrack promote RUN`) or give --reference FILE",
+            o.alias
+        ),
+    };
+    let prediction_ref = bundle
+        .as_ref()
+        .and_then(|b| b.prediction_profile.as_ref())
+        .map(drift::profile_column);
+
+    let stored = match &o.current {
+        Current::File(path) => {
+            let frame = data::load_csv(&path, &spec, Labels::Optional)?;
+            let current = drift::from_frame(&frame);
+            let mut report = drift::compare(&reference, &current, opts)?;
+            if let (Some(b), Some(pr)) = (&bundle, &prediction_ref) {
+                let probs = b.predict(&frame)?;
+                let pc = drift::numeric_column(PREDICTION_COLUMN, probs);
+                report.prediction = Some(drift::column_drift(pr, &pc, &Options::default())?);
+            }
+            StoredDrift {
+                reference: reference_name,
+                current: format!("{} ({} rows)", path.display(), thousands(frame.n_rows())),
+                model_version: target.as_ref().map(|t| t.version),
+                report,
+                windows: Vec::new(),
+            }
+        }
+        Current::Log {
+            window,
+            since_ms,
+            label,
+        } => windowed(
+            &store,
+            &spec,
+            &reference,
+            prediction_ref.as_ref(),
+            opts,
+            *window,
+            *since_ms,
+            label,
+            reference_name,
+            target.as_ref().map(|t| t.version),
+        )?,
+    };
+    let rows = stored.windows.last().map_or(
+        stored
+            .report
+            .columns
+            .first()
+            .map_or(0, |c| c.current_rows as usize),
+        |w| w.rows,
+    );
+    let id = store.save_drift_report(&DriftRow {
+        id: 0,
+        created_at: crate::util::now_ms(),
+        model_version: stored.model_version,
+        reference: stored.reference.clone(),
+        current: stored.current.clone(),
+        rows: rows as i64,
+        drifted_share: stored.report.share,
+        dataset_drift: stored.report.dataset_drift,
+        report: serde_json::to_string(&stored)?,
+    })?;
+    Ok((stored, id))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn windowed(
+    store: &Store,
+    spec: &DatasetSpec,
+    reference: &[Column],
+    prediction_ref: Option<&Column>,
+    opts: &Options,
+    w: WindowSpec,
+    since: i64,
+    label: &str,
+    reference_name: String,
+    version: Option<i64>,
+) -> anyhow::Result<StoredDrift> {
+    let rows = store.recent_predictions(since, usize::MAX >> 1)?;
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "the prediction log in {} has no predictions{}; serve some first (`staytrack serve`)",
+        store.path().display(),
+        if since > 0 { " in that period" } else { "" }
+    );
+    let mut groups: Vec<(i64, Vec<&crate::tracking::PredictionRow>)> = Vec::new();
+    match w {
+        WindowSpec::Rows(n) => {
+            for chunk in rows.chunks(n) {
+                groups.push((chunk[0].at, chunk.iter().collect()));
+            }
+        }
+        WindowSpec::Time(ms) => {
+            for r in &rows {
+                let start = r.at.saturating_sub(r.at.rem_euclid(ms));
+                match groups.last_mut() {
+                    Some((s, g)) if *s == start => g.push(r),
+                    _ => groups.push((start, vec![r])),
+                }
+            }
+        }
+    }
+    let mut windows = Vec::new();
+    let mut last = None;
+    for (start, group) in &groups {
+        let records: Vec<serde_json::Map<String, serde_json::Value>> = group
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.inputs).ok())
+            .collect();
+        let frame = Frame::from_records(spec, &records)
+            .map_err(|e| anyhow::anyhow!("a logged prediction's inputs: {e}"))?;
+        let current = drift::from_frame(&frame);
+        let mut report = match drift::compare(reference, &current, opts) {
+            Ok(r) => r,
+            // A window too small to hold every column is skipped, not fatal.
+            Err(drift::DriftError::Empty(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(pr) = prediction_ref {
+            let pc = drift::numeric_column(PREDICTION_COLUMN, group.iter().map(|r| r.probability));
+            report.prediction = drift::column_drift(pr, &pc, &Options::default()).ok();
+        }
+        windows.push(WindowSummary {
+            label: format_ms(*start),
+            start_ms: *start,
+            rows: group.len(),
+            drifted: report.drifted,
+            share: report.share,
+            dataset_drift: report.dataset_drift,
+            prediction_statistic: report.prediction.as_ref().map(|p| p.statistic),
+            statistics: report
+                .columns
+                .iter()
+                .map(|c| (c.column.clone(), c.statistic, c.drifted))
+                .collect(),
+        });
+        last = Some(report);
+    }
+    let report = last.context("no window had values in every column")?;
+    Ok(StoredDrift {
+        reference: reference_name,
+        current: format!(
+            "prediction log, {} rows in {} window(s) of {label}",
+            thousands(rows.len()),
+            windows.len()
+        ),
+        model_version: version,
+        report,
+        windows,
+    })
+}
