@@ -371,7 +371,8 @@ fn hostile_objects_are_skipped_and_named_and_the_rest_is_pulled() {
     let good_event =
         json!({"alias": "production", "run_id": lr, "actor": "x", "reason": null, "at": 1});
     let event_key = |ev: &Value| -> String {
-        let e: staytrack::tracking::documents::EventDoc = serde_json::from_value(ev.clone()).unwrap();
+        let e: staytrack::tracking::documents::EventDoc =
+            serde_json::from_value(ev.clone()).unwrap();
         format!("team/{}", e.key())
     };
     let with = |k: &str, v: Value| {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::drift::monitor::StoredDrift;
 use crate::config::Config;
+use crate::drift::monitor::StoredDrift;
 use crate::report::{self, run_charts};
 use crate::tracking::{RunStatus, Store};
 

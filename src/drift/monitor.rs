@@ -51,17 +51,18 @@ pub enum WindowSpec {
 
 impl WindowSpec {
     /// `30m`, `1h`, `1d` or `10000rows`.
-        pub fn parse(s: &str) -> anyhow::Result<WindowSpec> {
+    pub fn parse(s: &str) -> anyhow::Result<WindowSpec> {
         if let Some(n) = s.strip_suffix("rows") {
-            let n: usize =
-                n.parse().ok().filter(|n| *n > 0).with_context(|| {
-                    format!("--window '{s}': rows need a positive count (10000rows)")
-                })?;
+            let n: usize = n.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("--window '{s}': rows need a positive count (10000rows)")
+            })?;
             return Ok(WindowSpec::Rows(n));
         }
-        crate::util::parse_duration_ms(s).map(WindowSpec::Time).with_context(|| {
-            format!("--window '{s}': use a duration (30m, 1h, 1d) or a row count (10000rows)")
-        })
+        crate::util::parse_duration_ms(s)
+            .map(WindowSpec::Time)
+            .with_context(|| {
+                format!("--window '{s}': use a duration (30m, 1h, 1d) or a row count (10000rows)")
+            })
     }
 }
 

@@ -22,8 +22,8 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::drift::monitor::{Current, MonitorOptions, StoredDrift, WindowSpec};
 use crate::config::Config;
+use crate::drift::monitor::{Current, MonitorOptions, StoredDrift, WindowSpec};
 use crate::score::{ScoreSummary, Stage};
 use crate::tracking::{RunStatus, Store};
 use app::{update, Action, App, Details, Effect, Registry, Screen};

@@ -1,0 +1,180 @@
+//! Admin routes behind the bearer token: the registry as JSON, promotion and reload.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::tracking::{RegistryError, StoreError};
+use input::ApiError;
+
+use super::scoring::*;
+use super::*;
+
+/// `GET /v1/models`: what is served, every version, every alias and the recent audit log.
+pub(super) async fn models(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let s2 = s.clone();
+    let (versions, aliases, events) = tokio::task::spawn_blocking(move || {
+        s2.slot.with_store(|st| {
+            Ok::<_, StoreError>((
+                st.model_versions()?,
+                st.aliases()?,
+                st.alias_events(None, 50)?,
+            ))
+        })
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "registry read failed"))?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let serving = s.slot.current().map(|m| {
+        json!({
+            "alias": s.slot.alias, "version": m.version, "run_id": m.run_id,
+            "run_name": m.bundle.run_name, "family": m.bundle.params.family.name(),
+            "sha256": m.sha256, "loaded_at": m.loaded_at,
+            "validation_roc_auc": m.bundle.metrics.roc_auc,
+        })
+    });
+    Ok(Json(json!({
+        "serving": serving,
+        "versions": versions,
+        "aliases": aliases,
+        "events": events,
+    }))
+    .into_response())
+}
+
+/// Admin routes need `Authorization: Bearer <STAYTRACK_TOKEN>`; with no token they are off.
+pub(super) fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &s.token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin routes are disabled: start the server with STAYTRACK_TOKEN set to a secret of at least 32 bytes",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer <STAYTRACK_TOKEN>)",
+        ))
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a guess was right.
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8;
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0 && a.len() == b.len()
+}
+
+/// `POST /v1/models/promote` `{"run_id" | "version", "alias"?, "reason"?}`.
+pub(super) async fn admin_promote(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    let body = body_bytes(body)?;
+    let v = input::parse_json(&body)?;
+    let field = |k: &str| v.get(k).filter(|x| !x.is_null());
+    let alias = match field("alias") {
+        None => s.slot.alias.clone(),
+        Some(Value::String(a)) => a.clone(),
+        Some(_) => return Err(ApiError::unprocessable("field 'alias' must be a string")),
+    };
+    let reason = match field("reason") {
+        None => None,
+        Some(Value::String(r)) => Some(r.clone()),
+        Some(_) => return Err(ApiError::unprocessable("field 'reason' must be a string")),
+    };
+    enum Target {
+        Run(String),
+        Version(i64),
+    }
+    let target = match (field("run_id"), field("version")) {
+        (Some(Value::String(r)), None) => Target::Run(r.clone()),
+        (None, Some(n)) => Target::Version(
+            n.as_i64()
+                .ok_or_else(|| ApiError::unprocessable("field 'version' must be an integer"))?,
+        ),
+        (Some(_), None) => return Err(ApiError::unprocessable("field 'run_id' must be a string")),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "give exactly one of 'run_id' and 'version'",
+            ))
+        }
+    };
+    let s2 = s.clone();
+    let mv = tokio::task::spawn_blocking(move || {
+        s2.slot.with_store(|st| match target {
+            Target::Run(r) => st.promote_run(&r, &alias, "api", reason.as_deref()),
+            Target::Version(v) => st.set_alias(&alias, v, "api", reason.as_deref()),
+        })
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "promotion failed"))?
+    .map_err(registry_error)?;
+    let serving = refresh_now(&s).await?;
+    Ok(Json(json!({ "move": mv, "serving_version": serving })).into_response())
+}
+
+pub(super) async fn admin_reload(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    let serving = refresh_now(&s).await?;
+    Ok(Json(json!({ "alias": s.slot.alias, "serving_version": serving })).into_response())
+}
+
+pub(super) async fn refresh_now(s: &Arc<AppState>) -> Result<Option<i64>, ApiError> {
+    let s2 = s.clone();
+    tokio::task::spawn_blocking(move || s2.slot.refresh())
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "reload failed"))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))
+}
+
+pub(super) fn registry_error(e: RegistryError) -> ApiError {
+    let status = match &e {
+        RegistryError::Store(StoreError::NoSuchRun(_)) | RegistryError::NoSuchVersion(_) => {
+            StatusCode::NOT_FOUND
+        }
+        RegistryError::Store(StoreError::AmbiguousRun(_))
+        | RegistryError::BadAlias(_)
+        | RegistryError::NotFinished { .. }
+        | RegistryError::NoBundle(_)
+        | RegistryError::NoSuchAlias(_)
+        | RegistryError::NothingToRollBack(_)
+        | RegistryError::UnknownRun(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secre", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+        assert!(!constant_time_eq(b"secretx", b"secret"));
+    }
+}

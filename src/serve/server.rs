@@ -1,0 +1,296 @@
+//! The server's life: start, the router, per-request accounting and limits, liveness and
+//! readiness, metrics, and shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use input::ApiError;
+use metrics::Metrics;
+use model::ModelSlot;
+
+use super::*;
+use super::{admin::*, scoring::*, v2::*};
+
+/// Runs the server until SIGTERM or Ctrl-C; returns the exit code.
+pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        crate::tracking::registry::valid_alias(&opts.alias),
+        "--alias '{}': use lowercase letters, digits, '-' or '_'",
+        opts.alias
+    );
+    let metrics = Arc::new(Metrics::default());
+    let slot = ModelSlot::new(
+        &opts.alias,
+        &cfg.db_path,
+        &cfg.artifacts_dir,
+        metrics.clone(),
+    )?;
+    let log = if opts.log {
+        Some(log::PredictionLog::start(
+            cfg.db_path.clone(),
+            log::LogLimits {
+                rows: opts.log_queue,
+                bytes: opts.log_queue_bytes,
+                retention: opts.log_retention,
+            },
+            metrics.clone(),
+        )?)
+    } else {
+        None
+    };
+    // A failed first load is reported and retried by the poller, like any later one.
+    let _ = slot.refresh();
+    let short_token = opts
+        .token
+        .as_ref()
+        .is_some_and(|t| !t.is_empty() && t.len() < MIN_TOKEN_BYTES);
+    let state = Arc::new(AppState::new(slot, log, metrics, &opts));
+    let workers = match opts.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (state, stop, poll) = (state.clone(), stop.clone(), opts.poll);
+        std::thread::Builder::new()
+            .name("alias-poller".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(poll);
+                    let _ = state.slot.refresh();
+                }
+            })?
+    };
+    let served = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(opts.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.addr))?;
+        let local = listener.local_addr()?;
+        println!(
+            "staytrack serve: listening on http://{local} (workspace {}, alias '{}', {})",
+            cfg.workspace.display(),
+            opts.alias,
+            match state.slot.version() {
+                Some(v) => format!("version {v}"),
+                None => "no model yet".into(),
+            }
+        );
+        if short_token {
+            println!(
+                "staytrack serve: admin routes disabled: STAYTRACK_TOKEN is shorter than {MIN_TOKEN_BYTES} bytes (make one with `openssl rand -hex 32`)"
+            );
+        } else if state.token.is_none() {
+            println!("staytrack serve: admin routes disabled (set STAYTRACK_TOKEN to enable)");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let drained = conn::serve(listener, router(state.clone()), opts.conn, shutdown_signal()).await;
+        if drained.cut > 0 {
+            eprintln!(
+                "staytrack serve: closed {} connection(s) still open after {} s",
+                drained.cut,
+                opts.conn.shutdown_timeout.as_secs()
+            );
+        }
+        anyhow::Ok(())
+    });
+    // Scoring off the async workers must not hold the exit past the deadline either.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    if let Some(log) = &state.log {
+        log.close();
+    }
+    let _ = poller.join();
+    served?;
+    let m = &state.metrics;
+    println!(
+        "staytrack serve: stopped; {} predictions, {} logged, {} not logged",
+        m.predictions[0].load(Ordering::Relaxed) + m.predictions[1].load(Ordering::Relaxed),
+        m.log_written.load(Ordering::Relaxed),
+        m.log_dropped.load(Ordering::Relaxed)
+    );
+    Ok(0)
+}
+
+pub(super) async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    eprintln!("staytrack serve: stopping; finishing requests in flight");
+}
+
+/// Every route. Public so tests and benchmarks can mount it on their own listener.
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.max_body;
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(prometheus))
+        .route("/v1/models", get(models))
+        .route("/v1/models/promote", post(admin_promote))
+        .route("/v1/reload", post(admin_reload))
+        .route("/predict", post(predict))
+        .route("/predict_outcome", post(predict_outcome))
+        .route("/invocations", post(invocations))
+        .route("/v2", get(v2_server))
+        .route("/v2/health/live", get(health))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2/models/{name}", get(v2_metadata))
+        .route("/v2/models/{name}/ready", get(v2_model_ready))
+        .route("/v2/models/{name}/infer", post(v2_infer))
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Counts each request by its route pattern and status, and times it.
+pub(super) async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let t = Instant::now();
+    // A cheap clone (the pattern is shared), not a new string per request.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // What the body may cost while it is read and parsed: its declared length, or the largest
+    // allowed when it is sent in chunks.
+    let has_body =
+        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let weight = if has_body {
+        (declared.unwrap_or(s.max_body as u64).min(s.max_body as u64) / 1024 + 1)
+            .min(s.inflight_kib as u64) as u32
+    } else {
+        0
+    };
+    let resp = if declared.is_some_and(|n| n > s.max_body as u64) {
+        // Refused from the header alone, before waiting for a body that will not be read.
+        too_large().into_response()
+    } else {
+        let permit = if weight > 0 {
+            match tokio::time::timeout(
+                s.request_timeout / 3,
+                s.inflight.clone().acquire_many_owned(weight),
+            )
+            .await
+            {
+                Ok(Ok(p)) => Some(p),
+                _ => {
+                    let resp = ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "the server is busy: {} MiB of request bodies are being read or scored (--max-inflight); try again",
+                            s.inflight_kib / 1024
+                        ),
+                    )
+                    .into_response();
+                    s.metrics.observe(
+                        route.as_ref().map_or("unmatched", |m| m.as_str()),
+                        503,
+                        t.elapsed(),
+                    );
+                    return resp;
+                }
+            }
+        } else {
+            None
+        };
+        let _permit = permit;
+        match tokio::time::timeout(s.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request was not complete after {} s",
+                    s.request_timeout.as_secs()
+                ),
+            )
+            .into_response(),
+        }
+    };
+    s.metrics.observe(
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
+        resp.status().as_u16(),
+        t.elapsed(),
+    );
+    resp
+}
+
+pub(super) async fn not_found(State(s): State<Arc<AppState>>, req: Request) -> ApiError {
+    s.metrics.observe("unmatched", 404, Duration::ZERO);
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route {} {}", req.method(), req.uri().path()),
+    )
+}
+
+pub(super) async fn method_not_allowed(State(s): State<Arc<AppState>>, req: Request) -> ApiError {
+    s.metrics.observe(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", |m| m.as_str()),
+        405,
+        Duration::ZERO,
+    );
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+pub(super) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "live": true }))
+}
+
+pub(super) async fn ready(State(s): State<Arc<AppState>>) -> Response {
+    match s.slot.current() {
+        Some(m) => Json(json!({
+            "ready": true, "alias": s.slot.alias, "model_version": m.version, "run_id": m.run_id,
+        }))
+        .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "ready": false,
+                "error": s.slot.last_error().unwrap_or_else(|| no_model(&s).message),
+            })),
+        )
+            .into_response(),
+    }
+}
+
+pub(super) async fn prometheus(State(s): State<Arc<AppState>>) -> Response {
+    let queued = s.log.as_ref().map_or(0, |l| l.queued());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(&s.slot.alias, s.slot.version(), queued),
+    )
+        .into_response()
+}
