@@ -135,7 +135,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..9 {
         let t = Instant::now();
         app.set_runs(tui::list_runs(&store)?, staytrack::util::now_ms());
-        app.registry = tui::load_registry(&store)?;
+        app.registry = tui::load_registry(&store, app.registry.cursor)?;
         reload.push(t.elapsed());
     }
     stats("reload after another process commits", reload, 100.0, true);

@@ -1,182 +1,15 @@
 //! Request bodies in every format the server speaks, turned into plain records (one JSON object
 //! per row, keyed by the raw CSV column names), and the JSON error every route answers with.
-//!
-//! A body is hostile until shown otherwise: before it is parsed its rows and values are counted
-//! from the bytes, and column names are checked against the model's spec before any row is
-//! built, so what a request can allocate is bounded by its size and the row limit.
+//! Every parser takes the `Expect` of `limits`, so what a request can allocate is bounded by its
+//! size and the row limit.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use crate::data::DatasetSpec;
+pub use super::error::ApiError;
+use super::limits::scan_json;
+pub use super::limits::{precheck_json, Expect, MAX_NAME, MAX_TEXT};
 
 pub type Record = Map<String, Value>;
-
-/// The longest column name a request may use.
-pub const MAX_NAME: usize = 256;
-/// The longest text value a request may send in a cell.
-pub const MAX_TEXT: usize = 1024;
-
-/// What a request is checked against: the served model's columns and the row limit.
-#[derive(Debug, Clone, Copy)]
-pub struct Expect<'a> {
-    spec: Option<&'a DatasetSpec>,
-    pub max_rows: usize,
-}
-
-impl<'a> Expect<'a> {
-    pub fn new(spec: &'a DatasetSpec, max_rows: usize) -> Expect<'a> {
-        Expect {
-            spec: Some(spec),
-            max_rows,
-        }
-    }
-
-    /// Any column names (for parsing without a model).
-    pub fn any(max_rows: usize) -> Expect<'static> {
-        Expect {
-            spec: None,
-            max_rows,
-        }
-    }
-
-    fn n_columns(&self) -> usize {
-        self.spec.map_or(64, |s| s.columns.len())
-    }
-
-    /// The most JSON values a body of `max_rows` rows can need (a cell, its name, and room for
-    /// the envelope).
-    fn max_values(&self) -> usize {
-        (self.max_rows + 1)
-            .saturating_mul(2 * self.n_columns() + 4)
-            .saturating_add(64)
-    }
-
-    /// A column name the model knows, of sane length; checked before any row uses it.
-    pub fn column(&self, name: &str) -> Result<(), ApiError> {
-        if name.len() > MAX_NAME {
-            return Err(ApiError::unprocessable(format!(
-                "a column name of {} bytes is longer than the {MAX_NAME} allowed",
-                name.len()
-            )));
-        }
-        if let Some(spec) = self.spec {
-            if spec.column(name).is_none() {
-                let mut e = ApiError::unprocessable(format!(
-                    "unknown field(s) {} (the model's columns are {})",
-                    name.escape_debug(),
-                    spec.columns
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                e.fields = vec![name.to_string()];
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    fn rows(&self, n: usize) -> Result<(), ApiError> {
-        if n > self.max_rows {
-            return Err(too_many_rows(self.max_rows));
-        }
-        Ok(())
-    }
-
-    /// Every record's names and text values, after parsing (which names the model knows is
-    /// the frame's to say, record by record).
-    pub fn records(&self, records: &[Record]) -> Result<(), ApiError> {
-        self.rows(records.len())?;
-        for (i, r) in records.iter().enumerate() {
-            for (k, v) in r {
-                if k.len() > MAX_NAME {
-                    return Err(ApiError::unprocessable(format!(
-                        "record {i}: a field name of {} bytes is longer than the {MAX_NAME} allowed",
-                        k.len()
-                    )));
-                }
-                if let Value::String(t) = v {
-                    if t.len() > MAX_TEXT {
-                        let mut e = ApiError::unprocessable(format!(
-                            "record {i}: the value of '{k}' is {} bytes, longer than the {MAX_TEXT} allowed",
-                            t.len()
-                        ));
-                        e.fields = vec![k.clone()];
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn too_many_rows(max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request holds more than {max} rows, the server's limit (--max-rows); send fewer rows per request or score the file with `staytrack score`"),
-    )
-}
-
-/// Counts a JSON body's values and nesting from its bytes, without parsing it, so a body whose
-/// parsed form would be many times its size is refused first.
-pub fn precheck_json(body: &[u8], expect: &Expect) -> Result<(), ApiError> {
-    let mut values = 1usize;
-    scan_json(body, |b, in_string| {
-        if !in_string && matches!(b, b',' | b':' | b'[' | b'{') {
-            values += 1;
-        }
-    });
-    if values > expect.max_values() {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request holds more values than {} rows of the model's columns can; the server takes at most {} rows (--max-rows)",
-                expect.max_rows, expect.max_rows
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// An error answer: a status and `{"error": "...", "fields": [...]}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-    pub fields: Vec<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-            fields: Vec::new(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn unprocessable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.message });
-        if !self.fields.is_empty() {
-            body["fields"] = Value::from(self.fields);
-        }
-        (self.status, axum::Json(body)).into_response()
-    }
-}
 
 /// Parses a JSON body. Python's `json` module writes `NaN` for a missing value (pandas'
 /// `to_dict` rows carry them), which strict JSON forbids; outside strings it is read as null.
@@ -218,27 +51,6 @@ fn nan_to_null(body: &[u8]) -> Option<Vec<u8>> {
         i += 1;
     });
     changed.then_some(out)
-}
-
-/// Calls `f` with each byte of a JSON text and whether it lies inside a string (quotes and
-/// escapes included), without parsing.
-fn scan_json(body: &[u8], mut f: impl FnMut(u8, bool)) {
-    let (mut in_str, mut escaped) = (false, false);
-    for &b in body {
-        let inside = in_str;
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-        } else if b == b'"' {
-            in_str = true;
-        }
-        f(b, inside || in_str);
-    }
 }
 
 /// `/predict` and `/predict_outcome`: one object, or a list of objects. The flag says which.
@@ -621,12 +433,11 @@ fn split_csv_line(line: &str) -> Result<Vec<String>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DatasetSpec;
+    use axum::http::StatusCode;
     use serde_json::json;
 
-    const ANY: Expect<'static> = Expect {
-        spec: None,
-        max_rows: 1000,
-    };
+    const ANY: Expect<'static> = Expect::any(1000);
 
     #[test]
     fn limits_are_checked_before_rows_are_built() {

@@ -7,7 +7,9 @@
 
 pub mod admin;
 pub mod conn;
+pub mod error;
 pub mod input;
+pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod model;

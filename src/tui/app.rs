@@ -345,12 +345,13 @@ pub struct CompareRun {
 pub struct Registry {
     pub versions: Vec<ModelVersion>,
     pub events: Vec<AliasEvent>,
+    /// The version under the cursor.
+    pub cursor: usize,
 }
 
-pub struct App {
-    pub screen: Screen,
-    pub runs: Vec<RunSummary>,
-    /// Indices into `runs`, filtered and sorted: what the table shows.
+/// The Runs screen: which runs the table shows, in which order, and what is selected.
+pub struct RunList {
+    /// Indices into `App::runs`, filtered and sorted: what the table shows.
     pub view: Vec<usize>,
     pub cursor: usize,
     pub selected: BTreeSet<String>,
@@ -358,17 +359,32 @@ pub struct App {
     pub descending: bool,
     pub filter: String,
     pub filtering: bool,
+    /// The first row on screen; the view keeps the cursor visible.
+    pub offset: Cell<usize>,
+}
+
+/// The Compare screen.
+#[derive(Default)]
+pub struct CompareState {
+    /// The selected runs' details, in selection order, loaded by the event loop.
+    pub runs: Vec<CompareRun>,
+    /// The run the deltas are against.
+    pub baseline: Option<String>,
+    /// Only the params that differ.
+    pub diff_only: bool,
+    /// The first run column shown.
+    pub offset: usize,
+}
+
+pub struct App {
+    pub screen: Screen,
+    /// Every run in the store, as the lists show them.
+    pub runs: Vec<RunSummary>,
+    pub list: RunList,
     pub help: bool,
     pub quit: bool,
     pub registry: Registry,
-    /// The selected runs' details, in selection order, loaded by the event loop.
-    pub compare: Vec<CompareRun>,
-    /// The run the Compare screen shows deltas against.
-    pub baseline: Option<String>,
-    /// Compare shows only the params that differ.
-    pub diff_only: bool,
-    /// Compare: the first run column shown.
-    pub compare_offset: usize,
+    pub compare: CompareState,
     pub confirm: Option<Confirm>,
     /// The last outcome worth telling (a promotion, an error).
     pub message: Option<Message>,
@@ -378,14 +394,10 @@ pub struct App {
     pub details: Option<Details>,
     /// Live progress of runs this process trains.
     pub live: HashMap<String, FitProgress>,
-    /// Registry: the version under the cursor.
-    pub reg_cursor: usize,
     pub score: ScoreState,
     pub drift: DriftState,
     /// The default training file for new runs.
     pub train_file: String,
-    /// The first runs-table row on screen; the view keeps the cursor visible.
-    pub runs_offset: Cell<usize>,
     /// Where each screen's clickable rows start, set while drawing: (top row, first index).
     pub rows_at: Cell<(u16, usize)>,
 }
@@ -395,31 +407,29 @@ impl App {
         let mut app = App {
             screen: Screen::Runs,
             runs,
-            view: Vec::new(),
-            cursor: 0,
-            selected: BTreeSet::new(),
-            sort: SortKey::Created,
-            descending: true,
-            filter: String::new(),
-            filtering: false,
+            list: RunList {
+                view: Vec::new(),
+                cursor: 0,
+                selected: BTreeSet::new(),
+                sort: SortKey::Created,
+                descending: true,
+                filter: String::new(),
+                filtering: false,
+                offset: Cell::new(0),
+            },
             help: false,
             quit: false,
             registry: Registry::default(),
-            compare: Vec::new(),
-            baseline: None,
-            diff_only: false,
-            compare_offset: 0,
+            compare: CompareState::default(),
             confirm: None,
             message: None,
             now,
             form: None,
             details: None,
             live: HashMap::new(),
-            reg_cursor: 0,
             score: ScoreState::default(),
             drift: DriftState::default(),
             train_file: "data/train_data.csv".into(),
-            runs_offset: Cell::new(0),
             rows_at: Cell::new((0, 0)),
         };
         app.refresh_view();
@@ -433,8 +443,8 @@ impl App {
         self.now = now;
         self.refresh_view();
         if let Some(id) = current {
-            if let Some(pos) = self.view.iter().position(|&i| self.runs[i].id == id) {
-                self.cursor = pos;
+            if let Some(pos) = self.list.view.iter().position(|&i| self.runs[i].id == id) {
+                self.list.cursor = pos;
             }
         }
     }
@@ -454,11 +464,11 @@ impl App {
     }
 
     pub fn current(&self) -> Option<&RunSummary> {
-        self.view.get(self.cursor).map(|&i| &self.runs[i])
+        self.list.view.get(self.list.cursor).map(|&i| &self.runs[i])
     }
 
     fn refresh_view(&mut self) {
-        let f = self.filter.to_lowercase();
+        let f = self.list.filter.to_lowercase();
         let mut view: Vec<usize> = (0..self.runs.len())
             .filter(|&i| {
                 let r = &self.runs[i];
@@ -470,7 +480,7 @@ impl App {
             })
             .collect();
         let now = self.now;
-        let key = self.sort;
+        let key = self.list.sort;
         let runs = &self.runs;
         // Sort keys are computed once per run, not once per comparison: a metric lookup is a
         // map search, and 10,000 runs take 130,000 comparisons.
@@ -502,14 +512,14 @@ impl App {
                     numbers[a].total_cmp(&numbers[b])
                 }
             };
-            if self.descending {
+            if self.list.descending {
                 ord.reverse()
             } else {
                 ord
             }
         });
-        self.view = view;
-        self.cursor = self.cursor.min(self.view.len().saturating_sub(1));
+        self.list.view = view;
+        self.list.cursor = self.list.cursor.min(self.list.view.len().saturating_sub(1));
     }
 }
 
@@ -527,7 +537,7 @@ fn alias_run<'a>(app: &'a App, alias: &str) -> Option<&'a RunSummary> {
 /// the cursor.
 fn target_run(app: &App) -> Option<&RunSummary> {
     if app.screen == Screen::Registry {
-        let v = app.registry.versions.get(app.reg_cursor)?;
+        let v = app.registry.versions.get(app.registry.cursor)?;
         return app.runs.iter().find(|r| r.id == v.run_id);
     }
     app.current()
@@ -665,7 +675,7 @@ fn tab_at(x: u16) -> Option<usize> {
 /// How many rows the current screen's cursor moves over.
 fn rows(app: &App) -> usize {
     match app.screen {
-        Screen::Runs => app.view.len(),
+        Screen::Runs => app.list.view.len(),
         Screen::Registry => app.registry.versions.len(),
         Screen::Drift => app
             .drift
@@ -678,8 +688,8 @@ fn rows(app: &App) -> usize {
 
 fn cursor_mut(app: &mut App) -> Option<&mut usize> {
     match app.screen {
-        Screen::Runs => Some(&mut app.cursor),
-        Screen::Registry => Some(&mut app.reg_cursor),
+        Screen::Runs => Some(&mut app.list.cursor),
+        Screen::Registry => Some(&mut app.registry.cursor),
         Screen::Drift => Some(&mut app.drift.cursor),
         _ => None,
     }
@@ -782,13 +792,13 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::Cancel => app.confirm = None,
         Action::PinBaseline => {
             let id = if app.screen == Screen::Compare {
-                app.compare.first().map(|c| c.run.id.clone())
+                app.compare.runs.first().map(|c| c.run.id.clone())
             } else {
                 app.current().map(|r| r.id.clone())
             };
-            app.baseline = if app.baseline == id { None } else { id };
+            app.compare.baseline = if app.compare.baseline == id { None } else { id };
         }
-        Action::ToggleDiffOnly => app.diff_only = !app.diff_only,
+        Action::ToggleDiffOnly => app.compare.diff_only = !app.compare.diff_only,
         Action::Quit => app.quit = true,
         Action::Down => move_cursor(app, |c, _| c + 1),
         Action::Up => move_cursor(app, |c, _| c.saturating_sub(1)),
@@ -796,8 +806,8 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::Bottom => move_cursor(app, |_, last| last),
         Action::ToggleSelect => {
             if let Some(id) = app.current().map(|r| r.id.clone()) {
-                if !app.selected.remove(&id) {
-                    app.selected.insert(id);
+                if !app.list.selected.remove(&id) {
+                    app.list.selected.insert(id);
                 }
             }
         }
@@ -816,29 +826,29 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::NextSort => {
             let i = SortKey::ALL
                 .iter()
-                .position(|k| *k == app.sort)
+                .position(|k| *k == app.list.sort)
                 .unwrap_or(0);
-            app.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
+            app.list.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
             app.refresh_view();
         }
         Action::ReverseSort => {
-            app.descending = !app.descending;
+            app.list.descending = !app.list.descending;
             app.refresh_view();
         }
-        Action::StartFilter => app.filtering = true,
+        Action::StartFilter => app.list.filtering = true,
         Action::FilterChar(c) => {
-            app.filter.push(c);
-            app.cursor = 0;
+            app.list.filter.push(c);
+            app.list.cursor = 0;
             app.refresh_view();
         }
         Action::FilterBackspace => {
-            app.filter.pop();
+            app.list.filter.pop();
             app.refresh_view();
         }
-        Action::FilterDone => app.filtering = false,
+        Action::FilterDone => app.list.filtering = false,
         Action::FilterCancel => {
-            app.filtering = false;
-            app.filter.clear();
+            app.list.filtering = false;
+            app.list.filter.clear();
             app.refresh_view();
         }
         Action::ToggleHelp => app.help = !app.help,
@@ -879,9 +889,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             }
         }
         Action::Export => return Some(Effect::Export),
-        Action::ScrollLeft => app.compare_offset = app.compare_offset.saturating_sub(1),
+        Action::ScrollLeft => app.compare.offset = app.compare.offset.saturating_sub(1),
         Action::ScrollRight => {
-            app.compare_offset = (app.compare_offset + 1).min(app.compare.len().saturating_sub(1))
+            app.compare.offset =
+                (app.compare.offset + 1).min(app.compare.runs.len().saturating_sub(1))
         }
         Action::Click(x, y) => {
             if y == 0 {

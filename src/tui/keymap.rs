@@ -156,7 +156,7 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         Char(c) => Some(c),
         _ => None,
     };
-    if app.filtering {
+    if app.list.filtering {
         return find(Scope::Filter, key.code).or(typed.map(Action::FilterChar));
     }
     if app.score.editing {

@@ -35,7 +35,7 @@ const COLOURS: [Color; 6] = [
 ];
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    if app.compare.is_empty() {
+    if app.compare.runs.is_empty() {
         f.render_widget(
             Paragraph::new("Select runs on the Runs screen with Space, then come back here."),
             area,
@@ -52,22 +52,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
     let [roc_area, confusion_area] = Layout::vertical([
         Constraint::Min(8),
-        Constraint::Length(app.compare.len() as u16 + 2),
+        Constraint::Length(app.compare.runs.len() as u16 + 2),
     ])
     .areas(right);
     let left = metrics_area;
     // Runs beyond the width scroll sideways (h / l); the best of each metric is over all of them.
-    let all = &app.compare;
+    let all = &app.compare.runs;
     let visible = ((left.width.saturating_sub(24)) / 20).max(1) as usize;
-    let off = app.compare_offset.min(all.len().saturating_sub(visible));
+    let off = app.compare.offset.min(all.len().saturating_sub(visible));
     let runs = &all[off..(off + visible).min(all.len())];
     let base = app
+        .compare
         .baseline
         .as_ref()
         .and_then(|b| runs.iter().find(|c| &c.run.id == b));
     let mut header = vec!["metric".to_string()];
     header.extend(runs.iter().map(|c| {
-        let pin = if Some(&c.run.id) == app.baseline.as_ref() {
+        let pin = if Some(&c.run.id) == app.compare.baseline.as_ref() {
             " (base)"
         } else {
             ""
@@ -151,7 +152,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .map(|c| c.run.params.get(k).cloned().unwrap_or_else(|| "-".into()))
             .collect();
         let differs = vals.iter().any(|v| v != &vals[0]);
-        if app.diff_only && !differs {
+        if app.compare.diff_only && !differs {
             return None;
         }
         let mut cells = vec![k.clone()];
@@ -166,7 +167,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(
                 Block::default()
                     .borders(Borders::ALL)
-                    .title(if app.diff_only {
+                    .title(if app.compare.diff_only {
                         " Params that differ (d shows all) "
                     } else {
                         " Params (d shows only those that differ) "

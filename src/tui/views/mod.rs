@@ -192,10 +192,10 @@ fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
 }
 
 fn status_line(f: &mut Frame, area: Rect, app: &App) {
-    let text = if app.filtering {
+    let text = if app.list.filtering {
         Line::from(vec![
             Span::styled("filter: ", Style::new().fg(Color::Yellow)),
-            Span::raw(app.filter.clone()),
+            Span::raw(app.list.filter.clone()),
             Span::raw("▏"),
         ])
     } else if let Some(m) = &app.message {
@@ -206,11 +206,11 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
     } else {
         Line::from(format!(
             "{} of {} runs · {} selected · sorted by {}{} · ? help · q quit",
-            app.view.len(),
+            app.list.view.len(),
             app.runs.len(),
-            app.selected.len(),
-            app.sort.label(),
-            if app.descending { " ↓" } else { " ↑" }
+            app.list.selected.len(),
+            app.list.sort.label(),
+            if app.list.descending { " ↓" } else { " ↑" }
         ))
     };
     f.render_widget(Paragraph::new(text), area);

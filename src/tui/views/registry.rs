@@ -31,7 +31,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     });
     app.rows_at.set((top.y + 2, 0));
     let mut state = TableState::default()
-        .with_selected((!app.registry.versions.is_empty()).then_some(app.reg_cursor));
+        .with_selected((!app.registry.versions.is_empty()).then_some(app.registry.cursor));
     f.render_stateful_widget(
         Table::new(
             versions,

@@ -11,7 +11,7 @@ use crate::util::format_ms;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // The sorted column carries an arrow.
-    let arrow = if app.descending { "▼" } else { "▲" };
+    let arrow = if app.list.descending { "▼" } else { "▲" };
     let header = Row::new(
         [
             (" ", None),
@@ -26,7 +26,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ("RUN", None),
         ]
         .map(|(name, key)| {
-            if key == Some(app.sort) {
+            if key == Some(app.list.sort) {
                 format!("{name}{arrow}")
             } else {
                 name.to_string()
@@ -42,17 +42,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     // Only the rows on screen are built, so a store of 10,000 runs draws as fast as ten.
     let height = area.height.saturating_sub(3) as usize;
-    let mut offset = app.runs_offset.get();
-    if app.cursor < offset {
-        offset = app.cursor;
-    } else if height > 0 && app.cursor >= offset + height {
-        offset = app.cursor + 1 - height;
+    let mut offset = app.list.offset.get();
+    if app.list.cursor < offset {
+        offset = app.list.cursor;
+    } else if height > 0 && app.list.cursor >= offset + height {
+        offset = app.list.cursor + 1 - height;
     }
-    offset = offset.min(app.view.len().saturating_sub(height.max(1)));
-    app.runs_offset.set(offset);
+    offset = offset.min(app.list.view.len().saturating_sub(height.max(1)));
+    app.list.offset.set(offset);
     app.rows_at.set((area.y + 2, offset));
-    let end = (offset + height).min(app.view.len());
-    let rows = app.view[offset..end].iter().map(|&i| {
+    let end = (offset + height).min(app.list.view.len());
+    let rows = app.list.view[offset..end].iter().map(|&i| {
         let r = &app.runs[i];
         let status = match (r.status, app.live.get(&r.id)) {
             (RunStatus::Running, Some(p)) if p.total > 0 => {
@@ -69,7 +69,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             RunStatus::Cancelled => Color::DarkGray,
         };
         Row::new(vec![
-            if app.selected.contains(&r.id) {
+            if app.list.selected.contains(&r.id) {
                 "●"
             } else {
                 " "
@@ -101,16 +101,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(19),
         Constraint::Length(6),
     ];
-    let title = if app.filter.is_empty() {
+    let title = if app.list.filter.is_empty() {
         " Runs (n new · Enter details · Space select · p promote · ? keys) ".to_string()
     } else {
-        format!(" Runs matching '{}' ", app.filter)
+        format!(" Runs matching '{}' ", app.list.filter)
     };
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state =
-        TableState::default().with_selected((!app.view.is_empty()).then(|| app.cursor - offset));
+    let mut state = TableState::default()
+        .with_selected((!app.list.view.is_empty()).then(|| app.list.cursor - offset));
     f.render_stateful_widget(table, area, &mut state);
 }

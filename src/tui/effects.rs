@@ -1,0 +1,198 @@
+//! Carrying out what `update` asks for (store writes here, long work as a background task), and
+//! applying what a background task reports.
+
+use std::sync::atomic::Ordering;
+
+use super::app::{App, Effect};
+use crate::tracking::Store;
+
+use super::{load::*, tasks::*};
+
+/// Does what `update` asked for: store writes here, long work on a background task.
+pub fn apply(
+    store: &mut Store,
+    app: &mut App,
+    tasks: &mut Tasks,
+    effect: Effect,
+) -> anyhow::Result<()> {
+    let actor = || {
+        format!(
+            "tui:{}",
+            crate::tracking::registry::actor().trim_start_matches("cli:")
+        )
+    };
+    match effect {
+        Effect::Promote { run_id, alias } => {
+            match store.promote_run(&run_id, alias, &actor(), None) {
+                Ok(m) if m.changed => app.say(format!(
+                    "{alias}: {} → version {}",
+                    m.from_version
+                        .map_or("none".into(), |v| format!("version {v}")),
+                    m.to_version
+                )),
+                Ok(m) => app.say(format!("{alias} already serves version {}", m.to_version)),
+                Err(e) => app.warn(format!("not promoted: {e}")),
+            }
+            app.registry = load_registry(store, app.registry.cursor)?;
+        }
+        Effect::Rollback { alias } => {
+            match store.rollback_alias(alias, &actor(), Some("rolled back from the TUI")) {
+                Ok(m) => app.say(format!(
+                    "{alias} rolled back: version {} → {}",
+                    m.from_version.map_or("none".into(), |v| v.to_string()),
+                    m.to_version
+                )),
+                Err(e) => app.warn(format!("not rolled back: {e}")),
+            }
+            app.registry = load_registry(store, app.registry.cursor)?;
+        }
+        Effect::Delete { run_id } => match store.delete_run(&run_id) {
+            Ok(files) => {
+                for f in &files {
+                    let _ = std::fs::remove_file(f);
+                }
+                app.list.selected.remove(&run_id);
+                app.set_runs(list_runs(store)?, crate::util::now_ms());
+                app.say(format!(
+                    "deleted run …{} and {} file(s)",
+                    crate::util::short_id(&run_id, 6),
+                    files.len()
+                ));
+            }
+            Err(e) => app.warn(e.to_string()),
+        },
+        Effect::Cancel { run_id } => match tasks.cancels.get(&run_id) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                app.say("cancelling: the run stops at its next step");
+            }
+            None => app.warn(
+                "that run was started by another process; stop it there (Ctrl-C in its terminal)",
+            ),
+        },
+        Effect::Train(job) => {
+            app.say(format!(
+                "preparing {} for {} ({})…",
+                job.data.display(),
+                job.name,
+                job.params.family
+            ));
+            tasks.train(job);
+        }
+        Effect::LoadDetails { run_id } => match load_details(store, &run_id) {
+            Ok(d) => app.details = Some(d),
+            Err(e) => app.warn(format!("{e:#}")),
+        },
+        Effect::Score { path } => {
+            if tasks.score_cancel.is_some() {
+                app.warn("already scoring");
+            } else {
+                tasks.score(path);
+            }
+        }
+        Effect::CancelScore => {
+            if let Some(c) = &tasks.score_cancel {
+                c.store(true, Ordering::Relaxed);
+            }
+        }
+        Effect::Drift { current } => tasks.drift(current),
+        Effect::Export => match tasks.export(app) {
+            Ok(()) => app.say("exporting charts…"),
+            Err(e) => app.warn(e),
+        },
+    }
+    Ok(())
+}
+
+/// Applies what a background task reported. Returns whether the store changed.
+pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
+    use crate::train::Event as E;
+    match msg {
+        TaskMsg::Train(ev, cancel) => match ev {
+            E::Queued { run_id, .. } => {
+                tasks.cancels.insert(run_id, cancel);
+                return true;
+            }
+            E::Started { .. } => return true,
+            E::Progress { run_id, progress } => {
+                app.live.insert(run_id, progress);
+            }
+            E::Finished { run_id, result } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.say(format!(
+                    "{} finished: ROC AUC {:.4} in {:.1} s",
+                    result.name, result.evaluation.roc_auc, result.fit_seconds
+                ));
+                return true;
+            }
+            E::Failed { run_id, reason } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.warn(format!("run failed: {reason}"));
+                return true;
+            }
+            E::Cancelled { run_id } => {
+                app.live.remove(&run_id);
+                tasks.cancels.remove(&run_id);
+                app.say("run cancelled");
+                return true;
+            }
+        },
+        TaskMsg::TrainEnded(res) => {
+            tasks.training = tasks.training.saturating_sub(1);
+            match res {
+                Err(e) => app.warn(format!("training did not start: {e}")),
+                Ok((_, Some(sync))) if sync.contains("stay safe") => app.warn(sync),
+                Ok((_, Some(sync))) => app.say(sync),
+                Ok((_, None)) => {}
+            }
+            return true;
+        }
+        TaskMsg::Score(stage) => app.score.running = Some(stage.ratio()),
+        TaskMsg::Scored(res) => {
+            tasks.score_cancel = None;
+            app.score.running = None;
+            match res {
+                Ok(s) => {
+                    app.say(format!(
+                        "scored {} rows; predictions in {}",
+                        crate::util::thousands(s.rows),
+                        s.output.display()
+                    ));
+                    app.score.last = Some(s);
+                }
+                Err(e) => app.warn(e),
+            }
+        }
+        TaskMsg::Drifted(res) => {
+            app.drift.running = None;
+            match res {
+                Ok((d, id)) => {
+                    app.say(format!(
+                        "drift report {id}: {} of {} columns drifted",
+                        d.report.drifted,
+                        d.report.columns.len()
+                    ));
+                    app.drift.cursor = app
+                        .drift
+                        .cursor
+                        .min(d.report.columns.len().saturating_sub(1));
+                    app.drift.report = Some((id, d));
+                }
+                Err(e) => app.warn(e),
+            }
+        }
+        TaskMsg::Exported(res) => match res {
+            Ok(files) => {
+                let dir = files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map_or(String::new(), |d| d.display().to_string());
+                app.say(format!("wrote {} PNG file(s) to {dir}", files.len()));
+            }
+            Err(e) => app.warn(format!("export failed: {e}")),
+        },
+    }
+    false
+}

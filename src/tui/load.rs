@@ -1,0 +1,98 @@
+//! What the screens read from the store: the run list (brief), the registry, the runs on
+//! Compare, one run in full, and the first state.
+
+use super::app::{App, Details, Registry};
+use crate::config::Config;
+use crate::drift::monitor::StoredDrift;
+use crate::tracking::Store;
+
+use crate::report::curve as parse_curve;
+
+/// The metrics the runs table, its sorts and the promotion question read; Compare and the
+/// details view load a run whole.
+pub const LIST_METRICS: &[&str] = &["roc_auc", "pr_auc", "f1", "log_loss", "accuracy"];
+
+/// Every run, with the metrics the lists show.
+pub fn list_runs(store: &Store) -> anyhow::Result<Vec<crate::tracking::RunSummary>> {
+    Ok(store.list_runs_brief(LIST_METRICS)?)
+}
+
+/// Reads the registry for the Registry screen, keeping its cursor where it was.
+pub fn load_registry(store: &Store, cursor: usize) -> anyhow::Result<Registry> {
+    Ok(Registry {
+        versions: store.model_versions()?,
+        events: store.alias_events(None, 200)?,
+        cursor,
+    })
+}
+
+/// Loads the selected runs' curves when the selection changed; runs already loaded are kept.
+pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
+    let ids: Vec<&String> = app.list.selected.iter().collect();
+    let loaded: Vec<&String> = app.compare.runs.iter().map(|c| &c.run.id).collect();
+    if ids == loaded {
+        return Ok(());
+    }
+    let mut have: std::collections::HashMap<String, super::app::CompareRun> =
+        std::mem::take(&mut app.compare.runs)
+            .into_iter()
+            .map(|c| (c.run.id.clone(), c))
+            .collect();
+    let mut out = Vec::new();
+    for id in app.list.selected.clone() {
+        if let Some(c) = have.remove(&id) {
+            out.push(c);
+            continue;
+        }
+        let Ok(run) = store.get_run(&id) else {
+            continue;
+        };
+        let curves = store.curves(&id)?;
+        out.push(super::app::CompareRun {
+            run,
+            roc: parse_curve(&curves, "roc"),
+            confusion: parse_curve(&curves, "confusion"),
+        });
+    }
+    app.compare.runs = out;
+    Ok(())
+}
+
+/// Everything the store keeps about one run, for the details view.
+pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
+    let run = store.get_run(run_id)?;
+    let curves = store.curves(run_id)?;
+    let mut history = Vec::new();
+    for key in run.metrics.keys() {
+        let h = store.metric_history(run_id, key)?;
+        if h.len() > 1 {
+            history.push((key.clone(), h));
+        }
+    }
+    Ok(Details {
+        roc: parse_curve(&curves, "roc"),
+        confusion: parse_curve(&curves, "confusion"),
+        confusion_best: parse_curve(&curves, "confusion_best"),
+        importance: parse_curve(&curves, "importance"),
+        artifacts: store.artifacts(run_id)?,
+        history,
+        scroll: 0,
+        run: Some(run),
+    })
+}
+
+/// Opens the store and builds the first state: runs, registry, the latest drift report.
+pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
+    let mut store = Store::open(&cfg.db_path)?;
+    store.recover_interrupted()?;
+    let mut app = App::new(list_runs(&store)?, crate::util::now_ms());
+    app.registry = load_registry(&store, app.registry.cursor)?;
+    app.train_file = cfg.train_file().display().to_string();
+    app.score.path = cfg.test_file().display().to_string();
+    if let Some(row) = store.drift_report(None)? {
+        if let Ok(d) = serde_json::from_str::<StoredDrift>(&row.report) {
+            app.drift.report = Some((row.id, d));
+        }
+    }
+    Ok((store, app))
+}

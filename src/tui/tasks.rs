@@ -1,0 +1,231 @@
+//! Background work (training batches, scoring, drift, exports) on threads of its own, reporting
+//! to the event loop over one channel.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use super::app::{App, Screen};
+use crate::config::Config;
+use crate::drift::monitor::{Current, MonitorOptions, StoredDrift, WindowSpec};
+use crate::score::{ScoreSummary, Stage};
+use crate::tracking::{RunStatus, Store};
+
+/// What background tasks send back to the event loop.
+pub enum TaskMsg {
+    /// A training event, with the cancel flag of the batch it belongs to.
+    Train(crate::train::Event, Arc<AtomicBool>),
+    /// Runs finished, and what an automatic sync push said.
+    TrainEnded(Result<(usize, Option<String>), String>),
+    Score(Stage),
+    Scored(Result<ScoreSummary, String>),
+    Drifted(Result<(StoredDrift, i64), String>),
+    Exported(Result<Vec<PathBuf>, String>),
+}
+
+/// The background tasks: training batches, scoring, drift and exports run on their own threads
+/// (CPU-bound work must not hold the event loop) and report over one channel.
+pub struct Tasks {
+    cfg: Config,
+    tx: Sender<TaskMsg>,
+    pub rx: Receiver<TaskMsg>,
+    /// Cancel flags of the runs this process trains.
+    pub(crate) cancels: HashMap<String, Arc<AtomicBool>>,
+    pub(crate) score_cancel: Option<Arc<AtomicBool>>,
+    /// Training batches still going.
+    pub training: usize,
+}
+
+impl Tasks {
+    pub fn new(cfg: &Config) -> Tasks {
+        let (tx, rx) = channel();
+        Tasks {
+            cfg: cfg.clone(),
+            tx,
+            rx,
+            cancels: HashMap::new(),
+            score_cancel: None,
+            training: 0,
+        }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.training > 0 || self.score_cancel.is_some()
+    }
+
+    pub(crate) fn train(&mut self, job: super::app::Job) {
+        let super::app::Job {
+            data,
+            name,
+            params,
+            seed,
+            valid_fraction,
+        } = job;
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.training += 1;
+        std::thread::spawn(move || {
+            let res = (|| -> anyhow::Result<(usize, Option<String>)> {
+                let mut store = Store::open(&cfg.db_path)?;
+                let data = if data.is_relative() && !data.exists() {
+                    cfg.workspace.join(data)
+                } else {
+                    data
+                };
+                let prepared = crate::train::prepare(&data, seed, valid_fraction)?;
+                let (etx, erx) = channel();
+                let forward = {
+                    let (tx, cancel) = (tx.clone(), cancel.clone());
+                    std::thread::spawn(move || {
+                        for ev in erx {
+                            let _ = tx.send(TaskMsg::Train(ev, cancel.clone()));
+                        }
+                    })
+                };
+                let job = crate::train::Job { name, params };
+                let out = crate::train::run_jobs(
+                    &mut store,
+                    &cfg.artifacts_dir,
+                    &prepared,
+                    &[job],
+                    &etx,
+                    &cancel,
+                );
+                drop(etx);
+                let _ = forward.join();
+                let out = out?;
+                let ids: Vec<String> = out.iter().map(|o| o.run_id.clone()).collect();
+                let synced = if ids.is_empty() {
+                    None
+                } else {
+                    crate::sync::auto_push(&cfg, &ids)
+                };
+                Ok((out.len(), synced))
+            })();
+            let _ = tx.send(TaskMsg::TrainEnded(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    pub(crate) fn score(&mut self, path: PathBuf) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.score_cancel = Some(cancel.clone());
+        std::thread::spawn(move || {
+            let progress = |s: Stage| {
+                let _ = tx.send(TaskMsg::Score(s));
+            };
+            let res =
+                crate::score::score_file(&cfg, &path, None, "production", 0.5, &progress, &cancel);
+            let _ = tx.send(TaskMsg::Scored(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    pub(crate) fn drift(&self, current: Option<PathBuf>) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            // A file given: that file; none: the last day of the server's log, hour by hour.
+            let opts = MonitorOptions {
+                alias: "production".into(),
+                reference: None,
+                current: match current {
+                    Some(path) => Current::File(path),
+                    None => Current::Log {
+                        window: WindowSpec::Time(3_600_000),
+                        since_ms: crate::util::now_ms() - 86_400_000,
+                        label: "1h".into(),
+                    },
+                },
+                drift: crate::drift::Options {
+                    share: Some(crate::drift::DEFAULT_SHARE),
+                    ..Default::default()
+                },
+            };
+            let res = crate::drift::monitor::monitor(&cfg, &opts);
+            let _ = tx.send(TaskMsg::Drifted(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    /// Writes the charts of what `app` shows, in the workspace's reports/ folder.
+    pub(crate) fn export(&self, app: &App) -> Result<(), String> {
+        enum What {
+            Runs(Vec<crate::tracking::RunSummary>),
+            Score(ScoreSummary),
+            Drift(StoredDrift),
+        }
+        let finished = |r: &&crate::tracking::RunSummary| r.status == RunStatus::Finished;
+        let what = if let Some(r) = app.details.as_ref().and_then(|d| d.run.clone()) {
+            What::Runs(vec![r])
+        } else {
+            match app.screen {
+                Screen::Runs | Screen::Compare => {
+                    let picked: Vec<_> = if app.list.selected.is_empty() {
+                        app.current()
+                            .into_iter()
+                            .filter(finished)
+                            .cloned()
+                            .collect()
+                    } else {
+                        app.runs
+                            .iter()
+                            .filter(|r| app.list.selected.contains(&r.id))
+                            .filter(finished)
+                            .cloned()
+                            .collect()
+                    };
+                    What::Runs(picked)
+                }
+                Screen::Registry => What::Runs(
+                    app.registry
+                        .versions
+                        .iter()
+                        .filter(|v| !v.aliases.is_empty())
+                        .filter_map(|v| app.runs.iter().find(|r| r.id == v.run_id))
+                        .filter(finished)
+                        .cloned()
+                        .collect(),
+                ),
+                Screen::Score => What::Score(
+                    app.score
+                        .last
+                        .clone()
+                        .ok_or("nothing scored yet: Enter scores the file")?,
+                ),
+                Screen::Drift => What::Drift(
+                    app.drift
+                        .report
+                        .as_ref()
+                        .map(|(_, d)| d.clone())
+                        .ok_or("no drift report yet: Enter computes one")?,
+                ),
+            }
+        };
+        if let What::Runs(r) = &what {
+            if r.is_empty() {
+                return Err("no finished run to chart: select runs with Space".into());
+            }
+        }
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let dir = cfg.workspace.join("reports");
+            let res = (|| -> anyhow::Result<Vec<PathBuf>> {
+                match what {
+                    What::Runs(runs) => {
+                        let store = Store::open(&cfg.db_path)?;
+                        let runs = runs
+                            .iter()
+                            .map(|r| store.get_run(&r.id))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let charts = crate::report::run_charts(&store, &runs)?;
+                        crate::report::render_runs(&charts, &dir)
+                    }
+                    What::Score(s) => Ok(vec![crate::report::render_score(&s, &dir)?]),
+                    What::Drift(d) => crate::report::render_drift(&d, &dir),
+                }
+            })();
+            let _ = tx.send(TaskMsg::Exported(res.map_err(|e| format!("{e:#}"))));
+        });
+        Ok(())
+    }
+}

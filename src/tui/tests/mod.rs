@@ -1,0 +1,437 @@
+//! The TUI on a real store, drawn with TestBackend: every screen, dialog and key path.
+
+mod tasks;
+
+use crate::models::Family;
+use crate::tracking::{NewRun, RunRecord, RunStatus, Store};
+use crate::tui::app::{update, Action, App, Effect, FormKey, Screen, SortKey};
+use crate::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// A store with three finished runs and one failed run.
+fn seeded() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("staytrack.db")).unwrap();
+    for (name, family, auc) in [
+        ("lr", "lr", 0.759),
+        ("tree", "tree", 0.791),
+        ("gbdt", "gbdt", 0.853),
+    ] {
+        let id = store
+            .create_run(&NewRun {
+                name: name.into(),
+                family: family.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        store.set_status(&id, RunStatus::Running, None).unwrap();
+        let rec = RunRecord {
+            metrics: vec![("roc_auc".into(), 0, auc), ("f1".into(), 0, auc - 0.1)],
+            artifacts: vec![crate::tracking::ArtifactRow {
+                name: "bundle".into(),
+                path: format!("artifacts/{name}.bundle"),
+                sha256: format!("{name:0>64}"),
+                bytes: 1,
+            }],
+            ..Default::default()
+        };
+        store.finish_run(&id, &rec).unwrap();
+    }
+    let id = store
+        .create_run(&NewRun {
+            name: "broken".into(),
+            family: "forest".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .set_status(&id, RunStatus::Failed, Some("out of memory"))
+        .unwrap();
+    (dir, store)
+}
+
+fn cfg_for(dir: &tempfile::TempDir) -> crate::config::Config {
+    crate::config::Config::resolve(Some(dir.path()))
+}
+
+/// The frame's text at `cols`×`rows`, one line per row.
+fn render(app: &App, cols: u16, rows: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(cols, rows)).unwrap();
+    t.draw(|f| views::draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(app: &App) -> String {
+    render(app, 120, 16)
+}
+
+#[test]
+fn the_runs_screen_lists_every_run_and_sorts_and_filters() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), crate::util::now_ms());
+    let s = screen(&app);
+    for want in [
+        "1 Runs",
+        "2 Compare",
+        "NAME",
+        "ROC AUC",
+        "gbdt",
+        "0.8530",
+        "broken",
+        "failed",
+        "4 of 4 runs",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    // Sort by ROC AUC, best first: gbdt above tree above lr.
+    while app.list.sort != SortKey::RocAuc {
+        update(&mut app, Action::NextSort);
+    }
+    let s = screen(&app);
+    assert!(s.contains("ROC AUC▼"), "the sorted column is marked:\n{s}");
+    let pos = |n: &str| s.find(&format!("│ {n} ")).or_else(|| s.find(n)).unwrap();
+    assert!(pos("gbdt") < pos("tree") && pos("tree") < pos("lr "), "{s}");
+    // Filter.
+    update(&mut app, Action::StartFilter);
+    for c in "tre".chars() {
+        update(&mut app, Action::FilterChar(c));
+    }
+    let s = screen(&app);
+    assert!(
+        s.contains("1 of 4 runs") || s.contains("filter: tre"),
+        "{s}"
+    );
+    assert_eq!(app.list.view.len(), 1);
+    update(&mut app, Action::FilterCancel);
+    assert_eq!(app.list.view.len(), 4);
+    // Select two runs for Compare.
+    update(&mut app, Action::ToggleSelect);
+    update(&mut app, Action::Down);
+    update(&mut app, Action::ToggleSelect);
+    assert_eq!(app.list.selected.len(), 2);
+    assert!(screen(&app).contains("2 selected"));
+}
+
+#[test]
+fn promoting_from_the_runs_screen_asks_then_moves_the_alias() {
+    let (_d, mut store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    app.registry = super::load_registry(&store, app.registry.cursor).unwrap();
+    while app.current().map(|r| r.name.as_str()) != Some("lr") {
+        update(&mut app, Action::Down);
+    }
+    assert!(update(&mut app, Action::AskPromote("production")).is_none());
+    let s = screen(&app);
+    assert!(s.contains("Promote lr (lr) to production?"), "{s}");
+    assert!(s.contains("nothing is on production yet"), "{s}");
+    let effect = update(&mut app, Action::Confirm).expect("an effect");
+    let mut tasks = super::Tasks::new(&cfg_for(&_d));
+    super::apply(&mut store, &mut app, &mut tasks, effect).unwrap();
+    assert_eq!(
+        store.alias_target("production").unwrap().unwrap().version,
+        1
+    );
+    // The next promotion shows deltas against lr.
+    update(&mut app, Action::Top);
+    while app.current().map(|r| r.name.as_str()) != Some("gbdt") {
+        update(&mut app, Action::Down);
+    }
+    update(&mut app, Action::AskPromote("production"));
+    let s = screen(&app);
+    assert!(s.contains("ROC AUC   0.8530  (+0.0940)"), "{s}");
+    update(&mut app, Action::Cancel);
+    assert!(app.confirm.is_none());
+    assert_eq!(
+        store.alias_target("production").unwrap().unwrap().version,
+        1
+    );
+    update(&mut app, Action::Goto(2));
+    let s = screen(&app);
+    assert!(s.contains("production") && s.contains("none → 1"), "{s}");
+}
+
+#[test]
+fn compare_shows_the_selected_runs_side_by_side_with_the_best_marked() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    for name in ["lr", "gbdt"] {
+        update(&mut app, Action::Top);
+        while app.current().map(|r| r.name.as_str()) != Some(name) {
+            update(&mut app, Action::Down);
+        }
+        update(&mut app, Action::ToggleSelect);
+    }
+    super::load_compare(&store, &mut app).unwrap();
+    assert_eq!(app.compare.runs.len(), 2);
+    update(&mut app, Action::Goto(1));
+    let s = screen(&app);
+    assert!(
+        s.contains("roc_auc") && s.contains("0.8530 *") && s.contains("0.7590"),
+        "{s}"
+    );
+    // The best value is green as well as starred.
+    let mut t = Terminal::new(TestBackend::new(120, 16)).unwrap();
+    t.draw(|f| views::draw(f, &app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let cells: Vec<_> = buf.content().iter().collect();
+    let text: String = cells.iter().map(|c| c.symbol()).collect();
+    let at = text.find("0.8530 *").unwrap();
+    let idx = text[..at].chars().count();
+    assert_eq!(cells[idx].fg, ratatui::style::Color::Green);
+    let worse = text[..text.find("0.7590").unwrap()].chars().count();
+    assert_ne!(cells[worse].fg, ratatui::style::Color::Green);
+    update(&mut app, Action::PinBaseline);
+    let s = screen(&app);
+    assert!(s.contains("lr (base)") || s.contains("gbdt (base)"), "{s}");
+    assert!(s.contains("+0.0940") || s.contains("-0.0940"), "{s}");
+}
+
+fn big_screen(app: &App) -> String {
+    render(app, 200, 60)
+}
+
+fn goto(app: &mut App, name: &str) {
+    update(app, Action::Top);
+    while app.current().map(|r| r.name.as_str()) != Some(name) {
+        update(app, Action::Down);
+    }
+}
+
+#[test]
+fn help_lists_every_key_and_screens_cycle() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    update(&mut app, Action::ToggleHelp);
+    let s = big_screen(&app);
+    assert!(s.contains("Keys (? closes)"), "{s}");
+    for k in super::keymap::KEYS {
+        let head: String = k.help.chars().take(24).collect();
+        assert!(s.contains(&head), "help lacks '{}':\n{s}", k.help);
+    }
+    // Keys go through the same table: q quits only when no dialog is open.
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    assert_eq!(
+        super::keymap::action(&app, key('q')),
+        Some(Action::ToggleHelp)
+    );
+    update(&mut app, Action::ToggleHelp);
+    assert_eq!(super::keymap::action(&app, key('q')), Some(Action::Quit));
+    assert_eq!(
+        super::keymap::action(&app, key('d')),
+        Some(Action::AskDelete)
+    );
+    app.screen = Screen::Compare;
+    assert_eq!(
+        super::keymap::action(&app, key('d')),
+        Some(Action::ToggleDiffOnly)
+    );
+    // Open modes take every key: the form types, a confirmation knows y and n only.
+    update(&mut app, Action::NewRun);
+    assert_eq!(
+        super::keymap::action(&app, key('q')),
+        Some(Action::Form(FormKey::Char('q')))
+    );
+    update(&mut app, Action::Form(FormKey::Cancel));
+    app.screen = Screen::Runs;
+    update(&mut app, Action::AskDelete);
+    assert_eq!(super::keymap::action(&app, key('y')), Some(Action::Confirm));
+    assert_eq!(super::keymap::action(&app, key('j')), None);
+    update(&mut app, Action::Cancel);
+    app.screen = Screen::Runs;
+    update(&mut app, Action::NextScreen);
+    assert_eq!(app.screen, Screen::Compare);
+    update(&mut app, Action::PrevScreen);
+    update(&mut app, Action::PrevScreen);
+    assert_eq!(app.screen, Screen::Drift);
+    update(&mut app, Action::Goto(0));
+    assert_eq!(app.screen, Screen::Runs);
+    // Clicks: a tab switches screens, a row moves the cursor.
+    let _ = screen(&app);
+    update(&mut app, Action::Click(2, 4));
+    assert_eq!(app.list.cursor, 1, "the second row of the table");
+    let x = " 1 Runs │ 2 Compare │ ".chars().count() as u16 + 2;
+    update(&mut app, Action::Click(x, 0));
+    assert_eq!(app.screen, Screen::Registry);
+}
+
+#[test]
+fn registry_moves_aliases_and_rolls_back_after_asking() {
+    let (d, mut store) = seeded();
+    let mut tasks = super::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    for name in ["lr", "gbdt"] {
+        goto(&mut app, name);
+        update(&mut app, Action::AskPromote("production"));
+        let e = update(&mut app, Action::Confirm).unwrap();
+        super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    }
+    update(&mut app, Action::Goto(2));
+    // Versions are listed newest first: the cursor's version goes to staging.
+    let first = app.registry.versions[0].version;
+    update(&mut app, Action::AskPromote("staging"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert_eq!(store.alias_version("staging").unwrap(), Some(first));
+    update(&mut app, Action::AskRollback("production"));
+    let s = screen(&app);
+    assert!(
+        s.contains("Roll production back?") && s.contains("version 2 → version 1"),
+        "{s}"
+    );
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert_eq!(store.alias_version("production").unwrap(), Some(1));
+    let s = big_screen(&app);
+    assert!(s.contains("production rolled back: version 2 → 1"), "{s}");
+    assert!(
+        s.contains("rolled back from the TUI"),
+        "the audit log shows the reason:\n{s}"
+    );
+    // An alias that never moved has nothing to roll back: a warning, no question.
+    update(&mut app, Action::AskRollback("canary"));
+    assert!(app.confirm.is_none());
+    assert!(app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn deleting_asks_first_and_keeps_registered_and_running_runs() {
+    let (d, mut store) = seeded();
+    let mut tasks = super::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, "lr");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    // Registered: refused before any question.
+    update(&mut app, Action::AskDelete);
+    assert!(app.confirm.is_none());
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("model version 1"));
+    // The store refuses it too, whatever the UI says.
+    let lr = app.current().unwrap().id.clone();
+    assert!(store.delete_run(&lr).is_err());
+    goto(&mut app, "broken");
+    update(&mut app, Action::AskDelete);
+    assert!(screen(&app).contains("Delete broken (forest)?"));
+    update(&mut app, Action::Cancel);
+    assert_eq!(store.count_runs().unwrap(), 4);
+    update(&mut app, Action::AskDelete);
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert_eq!(store.count_runs().unwrap(), 3);
+    assert!(!screen(&app).contains("broken"));
+    // A running run can be cancelled (asks), not deleted.
+    let id = store
+        .create_run(&NewRun {
+            name: "busy".into(),
+            family: "gbdt".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    store.set_status(&id, RunStatus::Running, None).unwrap();
+    app.set_runs(store.list_runs().unwrap(), 0);
+    goto(&mut app, "busy");
+    update(&mut app, Action::AskDelete);
+    assert!(app.confirm.is_none());
+    update(&mut app, Action::AskCancel);
+    assert!(screen(&app).contains("Cancel busy (gbdt)?"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("another process"),
+        "a run this process does not train is not ours to cancel"
+    );
+}
+
+#[test]
+fn details_show_params_metrics_and_the_artifact() {
+    let (d, mut store) = seeded();
+    let mut tasks = super::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, "gbdt");
+    let e = update(&mut app, Action::Open).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let s = big_screen(&app);
+    for want in [
+        "gbdt (gbdt)",
+        "status   finished",
+        "roc_auc",
+        "0.853000",
+        "artifacts/gbdt.bundle",
+        "ROC curve",
+        "Top features",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    update(&mut app, Action::CloseDetails);
+    assert!(app.details.is_none());
+}
+
+#[test]
+fn the_new_run_form_validates_and_starts_a_run() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    update(&mut app, Action::NewRun);
+    let s = big_screen(&app);
+    assert!(
+        s.contains("New run") && s.contains("◀ gbdt ▶") && s.contains("learning_rate"),
+        "{s}"
+    );
+    update(&mut app, Action::Form(FormKey::Right));
+    assert_eq!(app.form.as_ref().unwrap().family, Family::Lr);
+    assert!(big_screen(&app).contains("max_iter"));
+    // Type a name, then a bad value for the first param.
+    update(&mut app, Action::Form(FormKey::Next));
+    for c in "mine".chars() {
+        update(&mut app, Action::Form(FormKey::Char(c)));
+    }
+    for _ in 0..2 {
+        update(&mut app, Action::Form(FormKey::Next));
+    }
+    // The seed: a bad one is refused, then restored.
+    update(&mut app, Action::Form(FormKey::Char('x')));
+    assert!(update(&mut app, Action::Form(FormKey::Submit)).is_none());
+    assert!(big_screen(&app).contains("seed '42x'"));
+    update(&mut app, Action::Form(FormKey::Backspace));
+    update(&mut app, Action::Form(FormKey::Next));
+    update(&mut app, Action::Form(FormKey::Next));
+    let key = app.form.as_ref().unwrap().params[0].0.clone();
+    for _ in 0..10 {
+        update(&mut app, Action::Form(FormKey::Backspace));
+    }
+    update(&mut app, Action::Form(FormKey::Char('x')));
+    assert!(update(&mut app, Action::Form(FormKey::Submit)).is_none());
+    let s = big_screen(&app);
+    assert!(s.contains(&format!("parameter '{key}'")), "{s}");
+    update(&mut app, Action::Form(FormKey::Backspace));
+    update(&mut app, Action::Form(FormKey::Char('2')));
+    match update(&mut app, Action::Form(FormKey::Submit)) {
+        Some(Effect::Train(job)) => {
+            assert_eq!(job.name, "mine");
+            assert_eq!(job.params.family, Family::Lr);
+            assert_eq!(job.params.get(&key), 2.0);
+            assert_eq!(job.data, std::path::PathBuf::from("data/train_data.csv"));
+            assert_eq!((job.seed, job.valid_fraction), (42, 0.2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.form.is_none());
+}

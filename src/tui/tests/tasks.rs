@@ -1,0 +1,262 @@
+//! Background tasks seen from the UI: training with progress, failures said, exports, scoring,
+//! drift.
+
+use super::*;
+/// Waits for the next message of a background task.
+fn next_task(tasks: &crate::tui::tasks::Tasks) -> crate::tui::tasks::TaskMsg {
+    tasks
+        .rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a background task reports within a minute")
+}
+
+#[test]
+fn a_run_that_cannot_start_says_why_and_records_nothing() {
+    let (d, mut store) = seeded();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    update(&mut app, Action::NewRun);
+    let form = app.form.as_mut().unwrap();
+    form.data = d.path().join("missing.csv").display().to_string();
+    let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert!(tasks.busy());
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert!(!tasks.busy());
+    let m = app.message.clone().unwrap();
+    assert!(m.error && m.text.contains("missing.csv"), "{m:?}");
+    assert_eq!(store.count_runs().unwrap(), 4);
+}
+
+#[test]
+fn a_run_trains_in_the_background_with_progress_and_an_unreachable_bucket_is_said() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(&d);
+    crate::data::synth::write_files(
+        &crate::data::synth::SynthOptions {
+            train_rows: 2000,
+            test_rows: 10,
+            ..Default::default()
+        },
+        &cfg.data_dir,
+    )
+    .unwrap();
+    // Automatic push to a bucket nobody serves: the run must finish anyway, and say so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        cfg.settings_file(),
+        format!("[sync]\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:{port}\"\nregion = \"us-east-1\"\nauto = true\n"),
+    )
+    .unwrap();
+    let mut store = Store::open(&cfg.db_path).unwrap();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(Vec::new(), 0);
+    app.train_file = cfg.train_file().display().to_string();
+    update(&mut app, Action::NewRun);
+    update(&mut app, Action::Form(FormKey::Right));
+    let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let (mut progress, mut changed) = (0, false);
+    while tasks.busy() {
+        let msg = next_task(&tasks);
+        if let crate::tui::tasks::TaskMsg::Train(crate::train::Event::Progress { .. }, _) = &msg {
+            progress += 1;
+        }
+        changed |= crate::tui::on_task(&mut app, &mut tasks, msg);
+    }
+    assert!(changed && progress > 0, "progress events: {progress}");
+    let runs = store.list_runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Finished);
+    assert_eq!(runs[0].family, "lr");
+    let m = app.message.clone().unwrap();
+    assert!(m.error && m.text.contains("stay safe"), "{m:?}");
+}
+
+#[test]
+fn export_writes_the_screen_s_charts_and_says_where() {
+    let (d, mut store) = seeded();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    app.screen = Screen::Score;
+    // Nothing to export yet: said at once, no task.
+    crate::tui::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing scored yet"));
+    app.score.last = Some(crate::score::ScoreSummary {
+        input: "data/test_data.csv".into(),
+        output: "predictions/test_data.v1.csv".into(),
+        alias: "production".into(),
+        model_version: 1,
+        run_id: "r".into(),
+        rows: 100,
+        threshold: 0.5,
+        positives: 40,
+        positive_share: 0.4,
+        mean_probability: 0.45,
+        histogram: vec![5, 10, 10, 10, 15, 10, 10, 10, 10, 10],
+        roc_auc: None,
+        accuracy: None,
+        seconds: 0.1,
+    });
+    crate::tui::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    let png = d.path().join("reports/score-test_data.v1.png");
+    let text = &app.message.as_ref().unwrap().text;
+    assert!(
+        text.contains("wrote 1 PNG file(s)") && text.contains("reports"),
+        "{text}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn the_score_screen_shows_progress_then_the_summary() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    app.screen = Screen::Score;
+    app.score.path = "data/test_data.csv".into();
+    assert!(big_screen(&app).contains("not scored yet"));
+    assert!(matches!(
+        update(&mut app, Action::Open),
+        Some(Effect::Score { .. })
+    ));
+    app.score.running = Some(
+        crate::score::Stage::Scoring {
+            done: 50,
+            total: 100,
+        }
+        .ratio(),
+    );
+    assert!(
+        big_screen(&app).contains("scoring… 52 %"),
+        "{}",
+        big_screen(&app)
+    );
+    assert_eq!(
+        update(&mut app, Action::AskCancel),
+        Some(Effect::CancelScore)
+    );
+    app.score.running = None;
+    app.score.last = Some(crate::score::ScoreSummary {
+        input: "data/test_data.csv".into(),
+        output: "predictions/test_data.v3.csv".into(),
+        alias: "production".into(),
+        model_version: 3,
+        run_id: "r".into(),
+        rows: 137_057,
+        threshold: 0.5,
+        positives: 55_000,
+        positive_share: 55_000.0 / 137_057.0,
+        mean_probability: 0.41,
+        histogram: vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+        roc_auc: None,
+        accuracy: None,
+        seconds: 0.4,
+    });
+    let s = big_screen(&app);
+    for want in [
+        "137,057 of data/test_data.csv",
+        "55,000 (40.1 %)",
+        "predictions/test_data.v3.csv",
+        "done in 0.40 s",
+        "0.9",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    update(&mut app, Action::EditPath);
+    update(&mut app, Action::PathBackspace);
+    update(&mut app, Action::PathChar('X'));
+    update(&mut app, Action::PathDone);
+    assert_eq!(app.score.path, "data/test_data.csX");
+}
+
+#[test]
+fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    app.screen = Screen::Drift;
+    assert!(screen(&app).contains("No drift report yet"));
+    let reference = vec![
+        crate::drift::numeric_column("Admission_Deposit", (0..500).map(|i| i as f64)),
+        crate::drift::numeric_column("Visitors", (0..500).map(|i| (i % 7) as f64)),
+    ];
+    let current = vec![
+        crate::drift::numeric_column("Admission_Deposit", (0..500).map(|i| 400.0 + i as f64)),
+        crate::drift::numeric_column("Visitors", (0..500).map(|i| (i % 7) as f64)),
+    ];
+    let report =
+        crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
+    app.drift.report = Some((
+        7,
+        crate::drift::monitor::StoredDrift {
+            reference: "training profile".into(),
+            current: "shifted.csv (500 rows)".into(),
+            model_version: Some(1),
+            report,
+            windows: vec![crate::drift::monitor::WindowSummary {
+                label: "w".into(),
+                start_ms: 0,
+                rows: 500,
+                drifted: 1,
+                share: 0.5,
+                dataset_drift: true,
+                prediction_statistic: None,
+                statistics: Vec::new(),
+            }],
+        },
+    ));
+    let s = big_screen(&app);
+    for want in [
+        "Report 7: shifted.csv (500 rows) against training profile",
+        "DATASET DRIFT: 1 of 2",
+        "Admission_Deposit",
+        "DRIFT",
+        "Admission_Deposit: reference (cyan) vs current (red)",
+        "Drift across windows",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    update(&mut app, Action::Down);
+    assert!(big_screen(&app).contains("Visitors: reference (cyan) vs current (yellow)"));
+    assert!(matches!(
+        update(&mut app, Action::DriftWindows),
+        Some(Effect::Drift { current: None })
+    ));
+    assert!(
+        update(&mut app, Action::Open).is_none(),
+        "one drift task at a time"
+    );
+}
+
+#[test]
+fn compare_scrolls_sideways_when_runs_do_not_fit() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    for name in ["lr", "tree", "gbdt"] {
+        goto(&mut app, name);
+        update(&mut app, Action::ToggleSelect);
+    }
+    crate::tui::load_compare(&store, &mut app).unwrap();
+    app.screen = Screen::Compare;
+    let mut t = Terminal::new(TestBackend::new(70, 30)).unwrap();
+    let text = |t: &mut Terminal<TestBackend>, app: &App| {
+        t.draw(|f| views::draw(f, app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        buf.content().iter().map(|c| c.symbol()).collect::<String>()
+    };
+    let s = text(&mut t, &app);
+    assert!(s.contains("runs 1-2"), "{s}");
+    update(&mut app, Action::ScrollRight);
+    let s = text(&mut t, &app);
+    assert!(s.contains("runs 2-3"), "{s}");
+}
