@@ -131,6 +131,9 @@ impl Metric {
     ];
 
     /// The name the store keeps it under.
+    /// What a promotion shows against the model it replaces.
+    pub const HEADLINE: [Metric; 4] = [Metric::RocAuc, Metric::PrAuc, Metric::F1, Metric::LogLoss];
+
     pub fn key(self) -> &'static str {
         match self {
             Metric::RocAuc => "roc_auc",
@@ -500,6 +503,35 @@ pub fn evaluate(y: &[u8], p: &[f64]) -> Result<Evaluation, MetricsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_metric_knows_its_direction_and_ranks_by_it() {
+        use super::{Direction, Metric};
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.key()), Some(m));
+            assert!(!m.label().is_empty());
+            let best = m.best([0.2, 0.9, 0.5]);
+            match m.direction() {
+                Direction::HigherIsBetter => assert_eq!(best, Some(0.9), "{m}"),
+                Direction::LowerIsBetter => assert_eq!(best, Some(0.2), "{m}"),
+                Direction::Unranked => assert_eq!(best, None, "{m}"),
+            }
+        }
+        let lower: Vec<&str> = Metric::ALL
+            .into_iter()
+            .filter(|m| m.direction() == Direction::LowerIsBetter)
+            .map(Metric::key)
+            .collect();
+        assert_eq!(
+            lower,
+            ["log_loss", "brier", "fit_seconds", "predict_seconds"]
+        );
+        assert_eq!(Metric::BestThreshold.direction(), Direction::Unranked);
+        assert_eq!(Metric::RocAuc.best([f64::NAN, 0.7]), Some(0.7));
+        assert!(Metric::parse_or_list("auc", "--metric")
+            .unwrap_err()
+            .contains("roc_auc"));
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64) {

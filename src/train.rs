@@ -17,6 +17,7 @@ use crate::data::profile::{ColumnProfile, PREDICTION_COLUMN};
 use crate::data::split::stratified_split;
 use crate::data::{DatasetSpec, Labels};
 use crate::features::FeaturePipeline;
+use crate::metrics::Metric;
 use crate::metrics::{self, Evaluation};
 use crate::models::{self, Family, FitContext, FitError, FitProgress, Params};
 use crate::tracking::{ArtifactRow, NewRun, RunRecord, RunStatus, Store};
@@ -286,7 +287,8 @@ fn run_one(
     for (k, v) in evaluation.scalars() {
         rec.metrics.push((k.to_string(), 0, v));
     }
-    rec.metrics.push(("fit_seconds".into(), 0, fit_seconds));
+    rec.metrics
+        .push((Metric::FitSeconds.key().into(), 0, fit_seconds));
     rec.metrics
         .push(("predict_seconds".into(), 0, predict_seconds));
     for (k, step, v) in &fitted.history {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::metrics::Metric;
 use crate::tracking::Store;
 
 pub const EXIT_ERROR: i32 = 1;
@@ -188,12 +189,15 @@ fn main_job(cfg: &Config) -> anyhow::Result<i32> {
     );
     let best = runs
         .iter()
-        .filter(|r| r.metrics.contains_key("roc_auc"))
-        .max_by(|a, b| a.metrics["roc_auc"].total_cmp(&b.metrics["roc_auc"]));
+        .filter(|r| r.metrics.contains_key(Metric::RocAuc.key()))
+        .max_by(|a, b| a.metrics[Metric::RocAuc.key()].total_cmp(&b.metrics[Metric::RocAuc.key()]));
     match best {
         Some(r) => println!(
             "best: {} ({}, run {}), validation ROC AUC {:.4}",
-            r.name, r.family, r.id, r.metrics["roc_auc"]
+            r.name,
+            r.family,
+            r.id,
+            r.metrics[Metric::RocAuc.key()]
         ),
         None => println!("next: `staytrack train` trains all four model families"),
     }

@@ -3,6 +3,7 @@
 use clap::Args;
 
 use crate::config::Config;
+use crate::metrics::{Direction, Metric};
 use crate::tracking::{AliasMove, Store};
 use crate::util::{format_ms, render_table};
 
@@ -14,7 +15,8 @@ pub struct PromoteArgs {
     /// Promote the finished run with the best validation ROC AUC (or --metric)
     #[arg(long, conflicts_with_all = ["run", "version", "rollback"])]
     pub best: bool,
-    /// With --best: the metric to rank by (log_loss and brier rank lowest first)
+    /// With --best: the metric to rank by, in its own direction (log_loss, brier and the
+    /// timings rank lowest first)
     #[arg(long, default_value = "roc_auc", requires = "best")]
     pub metric: String,
     /// The alias to move (production, staging, or any name of your own)
@@ -57,24 +59,27 @@ pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The id of the finished run that ranks first by `metric`.
+/// The id of the finished run that ranks first by `metric`, in the metric's own direction.
 fn best_run(store: &Store, metric: &str) -> anyhow::Result<String> {
-    let lower = matches!(metric, "log_loss" | "brier");
+    let m = Metric::parse_or_list(metric, "--metric").map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        m.direction() != Direction::Unranked,
+        "--metric {metric}: a setting, not a score; rank by another metric"
+    );
     let runs = store.list_runs()?;
     let mut scored: Vec<_> = runs
         .iter()
         .filter(|r| r.status == crate::tracking::RunStatus::Finished)
-        .filter_map(|r| r.metrics.get(metric).map(|v| (*v, r)))
+        .filter_map(|r| r.metrics.get(m.key()).map(|v| (*v, r)))
         .filter(|(v, _)| v.is_finite())
         .collect();
     anyhow::ensure!(
         !scored.is_empty(),
         "--best: no finished run has the metric '{metric}'; train first (`staytrack train`)"
     );
+    // Ties go to the newest run.
     scored.sort_by(|a, b| {
-        let o = a.0.total_cmp(&b.0);
-        if lower { o } else { o.reverse() }
-            // Ties go to the newest run.
+        m.best_first(a.0, b.0)
             .then(b.1.created_at.cmp(&a.1.created_at))
     });
     Ok(scored[0].1.id.clone())
@@ -104,7 +109,8 @@ fn print_move(store: &Store, mv: &AliasMove, before_run: Option<String>) -> anyh
         Some(id) => Some(store.get_run(&id)?),
         None => None,
     };
-    for key in ["roc_auc", "pr_auc", "f1", "log_loss"] {
+    for m in Metric::HEADLINE {
+        let key = m.key();
         let Some(new) = run.metrics.get(key) else {
             continue;
         };
@@ -141,7 +147,7 @@ pub fn registry(cfg: &Config, json: bool) -> anyhow::Result<i32> {
     let auc = |id: &str| {
         runs.iter()
             .find(|r| r.id == id)
-            .and_then(|r| r.metrics.get("roc_auc"))
+            .and_then(|r| r.metrics.get(Metric::RocAuc.key()))
             .map_or("-".into(), |v| format!("{v:.4}"))
     };
     let rows: Vec<Vec<String>> = versions

@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use super::open_store;
 use crate::config::Config;
+use crate::metrics::Metric;
 use crate::tracking::{RunSummary, Store};
 use crate::util::{format_ms, render_table, thousands};
 
@@ -43,8 +44,8 @@ pub enum RunsCommand {
         /// Only runs of this family (lr, tree, forest, gbdt)
         #[arg(long)]
         family: Option<String>,
-        /// Order by a metric, best first (roc_auc, pr_auc, f1, accuracy: higher is better;
-        /// log_loss, brier: lower is better) instead of newest first
+        /// Order by a metric, best first (log_loss, brier and the timings rank lowest first)
+        /// instead of newest first
         #[arg(long, value_name = "METRIC")]
         sort: Option<String>,
         /// At most this many runs
@@ -101,17 +102,11 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
             "--family '{f}': use lr, tree, forest or gbdt"
         );
     }
-    let lower_is_better = match filter.sort.as_deref() {
-        None => false,
-        Some("roc_auc" | "pr_auc" | "f1" | "accuracy" | "precision" | "recall" | "best_f1") => {
-            false
-        }
-        Some("log_loss" | "brier" | "fit_seconds" | "predict_seconds") => true,
-        Some(other) => anyhow::bail!(
-            "--sort '{other}': use roc_auc, pr_auc, f1, accuracy, precision, recall, best_f1, \
-             log_loss, brier, fit_seconds or predict_seconds"
-        ),
-    };
+    let sort = filter
+        .sort
+        .as_deref()
+        .map(|k| Metric::parse_or_list(k, "--sort").map_err(anyhow::Error::msg))
+        .transpose()?;
     let store = open_store(cfg)?;
     let mut runs = store.list_runs()?;
     runs.retain(|r| {
@@ -121,18 +116,16 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
             .is_none_or(|s| r.status.as_str() == s)
             && filter.family.as_deref().is_none_or(|f| r.family == f)
     });
-    if let Some(key) = &filter.sort {
-        // Runs without the metric go last.
-        runs.sort_by(|a, b| {
-            let (x, y) = (a.metrics.get(key), b.metrics.get(key));
-            match (x, y) {
-                (Some(x), Some(y)) if lower_is_better => x.total_cmp(y),
-                (Some(x), Some(y)) => y.total_cmp(x),
+    if let Some(m) = sort {
+        // Best first; runs without the metric go last.
+        runs.sort_by(
+            |a, b| match (a.metrics.get(m.key()), b.metrics.get(m.key())) {
+                (Some(x), Some(y)) => m.best_first(*x, *y),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => std::cmp::Ordering::Equal,
-            }
-        });
+            },
+        );
     }
     if let Some(n) = filter.limit {
         runs.truncate(n);
@@ -146,12 +139,7 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
         return Ok(0);
     }
     let now = crate::util::now_ms();
-    let metric = |r: &crate::tracking::RunSummary, k: &str| {
-        r.metrics
-            .get(k)
-            .map(|v| format!("{v:.4}"))
-            .unwrap_or_else(|| "-".into())
-    };
+    let metric = |r: &crate::tracking::RunSummary, m: Metric| fmt_metric(m, r.metrics.get(m.key()));
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -160,8 +148,8 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
                 r.name.clone(),
                 r.family.clone(),
                 r.status.as_str().to_string(),
-                metric(r, "roc_auc"),
-                metric(r, "f1"),
+                metric(r, Metric::RocAuc),
+                metric(r, Metric::F1),
                 r.duration_ms(now)
                     .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                     .unwrap_or_else(|| "-".into()),
@@ -188,24 +176,8 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
     Ok(0)
 }
 
-/// Metrics shown in tables, and whether higher is better.
-const METRICS: [(&str, bool); 12] = [
-    ("roc_auc", true),
-    ("pr_auc", true),
-    ("log_loss", false),
-    ("brier", false),
-    ("f1", true),
-    ("accuracy", true),
-    ("precision", true),
-    ("recall", true),
-    ("best_f1", true),
-    ("best_threshold", true),
-    ("fit_seconds", false),
-    ("predict_seconds", false),
-];
-
-fn fmt_metric(v: Option<&f64>) -> String {
-    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
+fn fmt_metric(m: Metric, v: Option<&f64>) -> String {
+    v.map(|v| m.format(*v)).unwrap_or_else(|| "-".into())
 }
 
 pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
@@ -353,24 +325,23 @@ pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> 
             .map(|r| format!("{} ({})", r.name, crate::util::short_id(&r.id, 6))),
     );
     let mut rows = Vec::new();
-    for (key, higher) in METRICS {
-        let vals: Vec<Option<f64>> = runs.iter().map(|r| r.metrics.get(key).copied()).collect();
+    for m in Metric::ALL {
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| r.metrics.get(m.key()).copied())
+            .collect();
         if vals.iter().all(Option::is_none) {
             continue;
         }
-        let best = vals
-            .iter()
-            .flatten()
-            .copied()
-            .reduce(|a, b| if (b > a) == higher { b } else { a });
-        let mut row = vec![key.to_string()];
+        let best = m.best(vals.iter().flatten().copied());
+        let mut row = vec![m.key().to_string()];
         for v in &vals {
-            let mark = if runs.len() > 1 && v.is_some() && *v == best && key != "best_threshold" {
+            let mark = if runs.len() > 1 && v.is_some() && *v == best {
                 " *"
             } else {
                 ""
             };
-            row.push(format!("{}{mark}", fmt_metric(v.as_ref())));
+            row.push(format!("{}{mark}", fmt_metric(m, v.as_ref())));
         }
         rows.push(row);
     }
@@ -449,8 +420,8 @@ pub fn diff(cfg: &Config, a: &str, b: &str, all: bool, json: bool) -> anyhow::Re
         .map(|(k, x, y)| {
             vec![
                 k.clone(),
-                fmt_metric(x.as_ref()),
-                fmt_metric(y.as_ref()),
+                fmt_metric(Metric::parse(k).unwrap_or(Metric::RocAuc), x.as_ref()),
+                fmt_metric(Metric::parse(k).unwrap_or(Metric::RocAuc), y.as_ref()),
                 x.zip(*y)
                     .map(|(x, y)| format!("{:+.4}", y - x))
                     .unwrap_or_else(|| "-".into()),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 
 use super::style::*;
+use crate::metrics::Metric;
 use crate::metrics::{Confusion, Curve};
 
 /// One run as the charts need it.
@@ -192,22 +193,30 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
-const BAR_METRICS: [(&str, &str); 6] = [
-    ("roc_auc", "ROC AUC"),
-    ("pr_auc", "PR AUC"),
-    ("f1", "F1"),
-    ("accuracy", "Accuracy"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
+const BAR_METRICS: [Metric; 6] = [
+    Metric::RocAuc,
+    Metric::PrAuc,
+    Metric::F1,
+    Metric::Accuracy,
+    Metric::Precision,
+    Metric::Recall,
 ];
 
+/// `accuracy` ⇒ `Accuracy`, for chart labels.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
-    let names: Vec<String> = BAR_METRICS.iter().map(|(_, n)| n.to_string()).collect();
+    let names: Vec<String> = BAR_METRICS.iter().map(|m| capitalised(m.label())).collect();
     png(dir, "metrics.png", (1400, 640), |root| {
         let groups = BAR_METRICS.len() as f64;
         let lo = runs
             .iter()
-            .flat_map(|r| BAR_METRICS.iter().filter_map(|(k, _)| r.metrics.get(*k)))
+            .flat_map(|r| BAR_METRICS.iter().filter_map(|m| r.metrics.get(m.key())))
             .fold(1.0f64, |a, b| a.min(*b));
         let y0 = ((lo - 0.1).max(0.0) * 10.0).floor() / 10.0;
         let mut chart = ChartBuilder::on(root)
@@ -233,8 +242,8 @@ fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             let bars: Vec<_> = BAR_METRICS
                 .iter()
                 .enumerate()
-                .filter_map(|(g, (k, _))| {
-                    let v = *r.metrics.get(*k)?;
+                .filter_map(|(g, m)| {
+                    let v = *r.metrics.get(m.key())?;
                     let x0 = g as f64 + 0.1 + i as f64 * width;
                     Some(Rectangle::new(
                         [(x0, y0), (x0 + width * 0.92, v)],
@@ -282,7 +291,10 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             let label = format!(
                 "{} (Brier {:.4})",
                 r.label,
-                r.metrics.get("brier").copied().unwrap_or(f64::NAN)
+                r.metrics
+                    .get(Metric::Brier.key())
+                    .copied()
+                    .unwrap_or(f64::NAN)
             );
             line(&mut chart, pts, col, label, 3)?;
         }

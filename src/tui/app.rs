@@ -5,10 +5,14 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use crate::drift::monitor::StoredDrift;
-use crate::models::{Family, FitProgress, Params};
-use crate::score::ScoreSummary;
-use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunStatus, RunSummary};
+use crate::metrics::Metric;
+use crate::models::{Family, FitProgress};
+use crate::tracking::RunSummary;
+
+use super::dialogs::*;
+use super::form::form_key;
+pub use super::form::{FormKey, Job, RunForm};
+pub use super::state::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -136,19 +140,6 @@ pub enum Action {
     Click(u16, u16),
 }
 
-/// A key inside the new-run form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FormKey {
-    Next,
-    Prev,
-    Left,
-    Right,
-    Char(char),
-    Backspace,
-    Submit,
-    Cancel,
-}
-
 /// Work `update` asks the event loop to do (it needs the store or a background task).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -162,218 +153,6 @@ pub enum Effect {
     CancelScore,
     Drift { current: Option<PathBuf> },
     Export,
-}
-
-/// The new-run form: family, name, data file and the family's parameters, each as text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunForm {
-    pub family: Family,
-    pub name: String,
-    pub data: String,
-    /// The split's seed and validation share, as `staytrack train --seed --valid-fraction`.
-    pub seed: String,
-    pub valid_fraction: String,
-    /// (key, value as typed, help), in the family's order.
-    pub params: Vec<(String, String, &'static str)>,
-    /// 0 family, 1 name, 2 data, 3 seed, 4 validation share, 5.. params.
-    pub focus: usize,
-    pub error: Option<String>,
-}
-
-impl RunForm {
-    pub fn new(family: Family, data: String) -> RunForm {
-        let mut f = RunForm {
-            family,
-            name: String::new(),
-            data,
-            seed: "42".into(),
-            valid_fraction: "0.2".into(),
-            params: Vec::new(),
-            focus: 0,
-            error: None,
-        };
-        f.reset_params();
-        f
-    }
-
-    fn reset_params(&mut self) {
-        let defaults = Params::defaults(self.family).as_strings();
-        self.params = self
-            .family
-            .specs()
-            .iter()
-            .map(|s| {
-                let v = defaults
-                    .iter()
-                    .find(|(k, _)| k == s.key)
-                    .map_or(String::new(), |(_, v)| v.clone());
-                (s.key.to_string(), v, s.help)
-            })
-            .collect();
-    }
-
-    /// Fields before the family's params.
-    pub const FIXED: usize = 5;
-
-    fn fields(&self) -> usize {
-        Self::FIXED + self.params.len()
-    }
-
-    fn text(&mut self) -> Option<&mut String> {
-        match self.focus {
-            0 => None,
-            1 => Some(&mut self.name),
-            2 => Some(&mut self.data),
-            3 => Some(&mut self.seed),
-            4 => Some(&mut self.valid_fraction),
-            i => self.params.get_mut(i - Self::FIXED).map(|p| &mut p.1),
-        }
-    }
-
-    /// The run the form describes, or what is wrong with it.
-    pub fn job(&self) -> Result<Job, String> {
-        let given: Vec<(String, String)> = self
-            .params
-            .iter()
-            .map(|(k, v, _)| (k.clone(), v.clone()))
-            .collect();
-        let params = Params::resolve(self.family, &given).map_err(|e| e.to_string())?;
-        if self.data.trim().is_empty() {
-            return Err("the data file is empty".into());
-        }
-        let name = if self.name.trim().is_empty() {
-            self.family.name().to_string()
-        } else {
-            self.name.trim().to_string()
-        };
-        let seed = self
-            .seed
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("seed '{}': a whole number of 0 or more", self.seed))?;
-        let valid_fraction = self
-            .valid_fraction
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| *v > 0.0 && *v < 1.0)
-            .ok_or_else(|| {
-                format!(
-                    "validation share '{}': a number between 0 and 1",
-                    self.valid_fraction
-                )
-            })?;
-        Ok(Job {
-            data: PathBuf::from(self.data.trim()),
-            name,
-            params,
-            seed,
-            valid_fraction,
-        })
-    }
-}
-
-/// A run to start from the form.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub data: PathBuf,
-    pub name: String,
-    pub params: Params,
-    pub seed: u64,
-    pub valid_fraction: f64,
-}
-
-/// A run's details: everything the store keeps about it.
-#[derive(Debug, Clone, Default)]
-pub struct Details {
-    pub run: Option<RunSummary>,
-    pub roc: crate::metrics::Curve,
-    pub confusion: crate::metrics::Confusion,
-    pub confusion_best: crate::metrics::Confusion,
-    pub importance: Vec<(String, f64)>,
-    pub artifacts: Vec<ArtifactRow>,
-    /// Per-step metrics (boosting rounds, iterations), by key.
-    pub history: Vec<(String, Vec<(i64, f64)>)>,
-    pub scroll: u16,
-}
-
-/// The Score screen.
-#[derive(Debug, Clone, Default)]
-pub struct ScoreState {
-    pub path: String,
-    pub editing: bool,
-    /// Progress (0 to 1) while a file is being scored.
-    pub running: Option<f64>,
-    pub last: Option<ScoreSummary>,
-}
-
-/// The Drift screen.
-#[derive(Debug, Clone, Default)]
-pub struct DriftState {
-    /// The report shown and its id in the store.
-    pub report: Option<(i64, StoredDrift)>,
-    pub cursor: usize,
-    /// What is being computed, while it is.
-    pub running: Option<String>,
-}
-
-/// A line for the status bar.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub text: String,
-    pub error: bool,
-}
-
-/// A pending yes/no question.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Confirm {
-    pub title: String,
-    pub lines: Vec<String>,
-    pub effect: Effect,
-}
-
-/// One run on the Compare screen, with what the store keeps beside the summary.
-#[derive(Debug, Clone)]
-pub struct CompareRun {
-    pub run: RunSummary,
-    pub roc: crate::metrics::Curve,
-    pub confusion: crate::metrics::Confusion,
-}
-
-/// The registry as the Registry screen shows it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Registry {
-    pub versions: Vec<ModelVersion>,
-    pub events: Vec<AliasEvent>,
-    /// The version under the cursor.
-    pub cursor: usize,
-}
-
-/// The Runs screen: which runs the table shows, in which order, and what is selected.
-pub struct RunList {
-    /// Indices into `App::runs`, filtered and sorted: what the table shows.
-    pub view: Vec<usize>,
-    pub cursor: usize,
-    pub selected: BTreeSet<String>,
-    pub sort: SortKey,
-    pub descending: bool,
-    pub filter: String,
-    pub filtering: bool,
-    /// The first row on screen; the view keeps the cursor visible.
-    pub offset: Cell<usize>,
-}
-
-/// The Compare screen.
-#[derive(Default)]
-pub struct CompareState {
-    /// The selected runs' details, in selection order, loaded by the event loop.
-    pub runs: Vec<CompareRun>,
-    /// The run the deltas are against.
-    pub baseline: Option<String>,
-    /// Only the params that differ.
-    pub diff_only: bool,
-    /// The first run column shown.
-    pub offset: usize,
 }
 
 pub struct App {
@@ -487,10 +266,11 @@ impl App {
         let numbers: Vec<f64> = match key {
             SortKey::RocAuc | SortKey::PrAuc | SortKey::F1 => {
                 let k = match key {
-                    SortKey::RocAuc => "roc_auc",
-                    SortKey::PrAuc => "pr_auc",
-                    _ => "f1",
-                };
+                    SortKey::RocAuc => Metric::RocAuc,
+                    SortKey::PrAuc => Metric::PrAuc,
+                    _ => Metric::F1,
+                }
+                .key();
                 runs.iter()
                     .map(|r| r.metrics.get(k).copied().unwrap_or(f64::NEG_INFINITY))
                     .collect()
@@ -521,142 +301,6 @@ impl App {
         self.list.view = view;
         self.list.cursor = self.list.cursor.min(self.list.view.len().saturating_sub(1));
     }
-}
-
-/// The run an alias points at now, from the registry.
-fn alias_run<'a>(app: &'a App, alias: &str) -> Option<&'a RunSummary> {
-    let v = app
-        .registry
-        .versions
-        .iter()
-        .find(|v| v.aliases.iter().any(|a| a == alias))?;
-    app.runs.iter().find(|r| r.id == v.run_id)
-}
-
-/// The run an action applies to: the version under the cursor on Registry, else the run under
-/// the cursor.
-fn target_run(app: &App) -> Option<&RunSummary> {
-    if app.screen == Screen::Registry {
-        let v = app.registry.versions.get(app.registry.cursor)?;
-        return app.runs.iter().find(|r| r.id == v.run_id);
-    }
-    app.current()
-}
-
-fn short(id: &str) -> &str {
-    crate::util::short_id(id, 6)
-}
-
-/// The confirmation for moving `alias` to the target run: its metrics against the model the
-/// alias serves now.
-fn promote_question(app: &App, alias: &'static str) -> Option<Confirm> {
-    let run = target_run(app)?;
-    let before = alias_run(app, alias);
-    let mut lines = vec![match before {
-        Some(b) => format!("now: {} ({}), run …{}", b.name, b.family, short(&b.id)),
-        None => format!("nothing is on {alias} yet"),
-    }];
-    for (key, label) in [
-        ("roc_auc", "ROC AUC"),
-        ("pr_auc", "PR AUC"),
-        ("f1", "F1"),
-        ("log_loss", "log loss"),
-    ] {
-        let Some(new) = run.metrics.get(key) else {
-            continue;
-        };
-        lines.push(match before.and_then(|b| b.metrics.get(key)) {
-            Some(old) => format!("{label:<9} {new:.4}  ({:+.4})", new - old),
-            None => format!("{label:<9} {new:.4}"),
-        });
-    }
-    lines.push("y promotes, n or Esc cancels".into());
-    Some(Confirm {
-        title: format!("Promote {} ({}) to {alias}?", run.name, run.family),
-        lines,
-        effect: Effect::Promote {
-            run_id: run.id.clone(),
-            alias,
-        },
-    })
-}
-
-fn rollback_question(app: &App, alias: &'static str) -> Result<Confirm, String> {
-    let last = app
-        .registry
-        .events
-        .iter()
-        .filter(|e| e.alias == alias)
-        .max_by_key(|e| e.id)
-        .ok_or_else(|| format!("{alias} has never moved; there is nothing to roll back"))?;
-    let v = |x: Option<i64>| x.map_or("none".to_string(), |v| format!("version {v}"));
-    Ok(Confirm {
-        title: format!("Roll {alias} back?"),
-        lines: vec![
-            format!(
-                "{alias}: {} → {} (undoes the move of {})",
-                v(last.to_version),
-                v(last.from_version),
-                crate::util::format_ms(last.at)
-            ),
-            "a server following the alias switches to it within a second".into(),
-            "y rolls back, n or Esc cancels".into(),
-        ],
-        effect: Effect::Rollback { alias },
-    })
-}
-
-fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
-    if !matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!(
-            "{} is {}; only a running or queued run can be cancelled",
-            run.name,
-            run.status.as_str()
-        ));
-    }
-    Ok(Confirm {
-        title: format!("Cancel {} ({})?", run.name, run.family),
-        lines: vec![
-            format!(
-                "run …{} is {}; it will end as cancelled",
-                short(&run.id),
-                run.status.as_str()
-            ),
-            "y cancels it, n or Esc keeps it going".into(),
-        ],
-        effect: Effect::Cancel {
-            run_id: run.id.clone(),
-        },
-    })
-}
-
-fn delete_question(app: &App, run: &RunSummary) -> Result<Confirm, String> {
-    if matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!(
-            "{} is {}; cancel it (x) before deleting it",
-            run.name,
-            run.status.as_str()
-        ));
-    }
-    if let Some(v) = app.registry.versions.iter().find(|v| v.run_id == run.id) {
-        return Err(format!(
-            "{} is model version {} in the registry; registered runs are kept",
-            run.name, v.version
-        ));
-    }
-    Ok(Confirm {
-        title: format!("Delete {} ({})?", run.name, run.family),
-        lines: vec![
-            format!(
-                "run …{}: its params, metrics, curves and its model file go; this cannot be undone",
-                short(&run.id)
-            ),
-            "y deletes, n or Esc keeps it".into(),
-        ],
-        effect: Effect::Delete {
-            run_id: run.id.clone(),
-        },
-    })
 }
 
 /// Which tab the column `x` of the header falls in (tabs are " title " with a one-cell divider).
@@ -704,58 +348,6 @@ fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
     if let Some(c) = cursor_mut(app) {
         *c = to(*c, last).min(last);
     }
-}
-
-fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
-    let form = app.form.as_mut()?;
-    let n = form.fields();
-    form.error = None;
-    match key {
-        FormKey::Next => form.focus = (form.focus + 1) % n,
-        FormKey::Prev => form.focus = (form.focus + n - 1) % n,
-        FormKey::Left | FormKey::Right if form.focus == 0 => {
-            let i = Family::ALL
-                .iter()
-                .position(|f| *f == form.family)
-                .unwrap_or(0);
-            let step = if key == FormKey::Right {
-                1
-            } else {
-                Family::ALL.len() - 1
-            };
-            form.family = Family::ALL[(i + step) % Family::ALL.len()];
-            form.reset_params();
-        }
-        FormKey::Left | FormKey::Right => {}
-        FormKey::Char(c) => {
-            if let Some(t) = form.text() {
-                t.push(c);
-            } else if c == 'h' || c == 'l' {
-                return form_key(
-                    app,
-                    if c == 'l' {
-                        FormKey::Right
-                    } else {
-                        FormKey::Left
-                    },
-                );
-            }
-        }
-        FormKey::Backspace => {
-            if let Some(t) = form.text() {
-                t.pop();
-            }
-        }
-        FormKey::Cancel => app.form = None,
-        FormKey::Submit => match form.job() {
-            Ok(job) => {
-                app.form = None;
-                return Some(Effect::Train(job));
-            }
-            Err(e) => form.error = Some(e),
-        },
-    }
-    None
 }
 
 /// Applies one action; returns work for the event loop, if any.

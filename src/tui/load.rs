@@ -4,17 +4,24 @@
 use super::app::{App, Details, Registry};
 use crate::config::Config;
 use crate::drift::monitor::StoredDrift;
+use crate::metrics::Metric;
 use crate::tracking::Store;
 
 use crate::report::curve as parse_curve;
 
 /// The metrics the runs table, its sorts and the promotion question read; Compare and the
 /// details view load a run whole.
-pub const LIST_METRICS: &[&str] = &["roc_auc", "pr_auc", "f1", "log_loss", "accuracy"];
+pub const LIST_METRICS: [Metric; 5] = [
+    Metric::RocAuc,
+    Metric::PrAuc,
+    Metric::F1,
+    Metric::LogLoss,
+    Metric::Accuracy,
+];
 
 /// Every run, with the metrics the lists show.
 pub fn list_runs(store: &Store) -> anyhow::Result<Vec<crate::tracking::RunSummary>> {
-    Ok(store.list_runs_brief(LIST_METRICS)?)
+    Ok(store.list_runs_brief(&LIST_METRICS.map(Metric::key))?)
 }
 
 /// Reads the registry for the Registry screen, keeping its cursor where it was.

@@ -4,9 +4,12 @@
 //! on a panic.
 
 pub mod app;
+mod dialogs;
 mod effects;
+mod form;
 pub mod keymap;
 mod load;
+mod state;
 mod tasks;
 #[cfg(test)]
 mod tests;

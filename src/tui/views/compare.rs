@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::metrics::Metric;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
@@ -13,16 +14,16 @@ use ratatui::Frame;
 
 use crate::tui::app::App;
 
-const METRICS: [(&str, bool); 9] = [
-    ("roc_auc", true),
-    ("pr_auc", true),
-    ("f1", true),
-    ("accuracy", true),
-    ("precision", true),
-    ("recall", true),
-    ("log_loss", false),
-    ("brier", false),
-    ("fit_seconds", false),
+const METRICS: [Metric; 9] = [
+    Metric::RocAuc,
+    Metric::PrAuc,
+    Metric::F1,
+    Metric::Accuracy,
+    Metric::Precision,
+    Metric::Recall,
+    Metric::LogLoss,
+    Metric::Brier,
+    Metric::FitSeconds,
 ];
 
 const COLOURS: [Color; 6] = [
@@ -76,21 +77,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         format!("{}{pin}", c.run.name)
     }));
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let rows = METRICS.iter().map(|(k, higher)| {
+    let rows = METRICS.iter().map(|m| {
+        let k = &m.key();
         let vals: Vec<Option<f64>> = runs
             .iter()
             .map(|c| c.run.metrics.get(*k).copied())
             .collect();
-        let best = all
-            .iter()
-            .filter_map(|c| c.run.metrics.get(*k).copied())
-            .reduce(|a, b| {
-                if (*higher && b > a) || (!*higher && b < a) {
-                    b
-                } else {
-                    a
-                }
-            });
+        let best = m.best(all.iter().filter_map(|c| c.run.metrics.get(*k).copied()));
         let mut cells = vec![Cell::from(k.to_string())];
         for (c, v) in runs.iter().zip(&vals) {
             let is_best = v.is_some() && *v == best && all.len() > 1;
@@ -108,7 +101,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                         }
                         _ => String::new(),
                     };
-                    format!("{v:.4}{star}{delta}")
+                    format!("{}{star}{delta}", m.format(*v))
                 }
             };
             cells.push(if is_best {
@@ -195,7 +188,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .name(format!(
                     "{} {:.3}",
                     c.run.name,
-                    c.run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
+                    c.run
+                        .metrics
+                        .get(Metric::RocAuc.key())
+                        .copied()
+                        .unwrap_or(f64::NAN)
                 ))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)

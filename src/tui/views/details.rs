@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Dataset, GraphType, Paragraph, Wra
 use ratatui::Frame;
 
 use crate::metrics::Confusion;
+use crate::metrics::Metric;
 use crate::tui::app::Details;
 use crate::util::format_ms;
 
@@ -144,7 +145,10 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             vec![Dataset::default()
                 .name(format!(
                     "ROC AUC {:.4}",
-                    run.metrics.get("roc_auc").copied().unwrap_or(f64::NAN)
+                    run.metrics
+                        .get(Metric::RocAuc.key())
+                        .copied()
+                        .unwrap_or(f64::NAN)
                 ))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)

@@ -5,6 +5,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Row, Table, TableState};
 use ratatui::Frame;
 
+use crate::metrics::Metric;
 use crate::tui::app::App;
 use crate::util::format_ms;
 
@@ -16,7 +17,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         app.runs
             .iter()
             .find(|r| r.id == id)
-            .and_then(|r| r.metrics.get("roc_auc"))
+            .and_then(|r| r.metrics.get(Metric::RocAuc.key()))
             .map_or("-".into(), |v| format!("{v:.4}"))
     };
     let versions = app.registry.versions.iter().map(|v| {

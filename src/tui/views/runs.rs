@@ -5,6 +5,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Row, Table, TableState};
 use ratatui::Frame;
 
+use crate::metrics::Metric;
 use crate::tracking::RunStatus;
 use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
@@ -78,9 +79,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             r.name.clone(),
             r.family.clone(),
             status,
-            metric(r, "roc_auc"),
-            metric(r, "pr_auc"),
-            metric(r, "f1"),
+            metric(r, Metric::RocAuc.key()),
+            metric(r, Metric::PrAuc.key()),
+            metric(r, Metric::F1.key()),
             r.duration_ms(app.now)
                 .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),

@@ -1,0 +1,104 @@
+//! What each screen holds besides the run list: compare, registry, score, drift, details, the
+//! status line and pending questions.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+
+use crate::drift::monitor::StoredDrift;
+use crate::score::ScoreSummary;
+use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunSummary};
+
+use super::app::*;
+
+/// A run's details: everything the store keeps about it.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    pub run: Option<RunSummary>,
+    pub roc: crate::metrics::Curve,
+    pub confusion: crate::metrics::Confusion,
+    pub confusion_best: crate::metrics::Confusion,
+    pub importance: Vec<(String, f64)>,
+    pub artifacts: Vec<ArtifactRow>,
+    /// Per-step metrics (boosting rounds, iterations), by key.
+    pub history: Vec<(String, Vec<(i64, f64)>)>,
+    pub scroll: u16,
+}
+
+/// The Score screen.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreState {
+    pub path: String,
+    pub editing: bool,
+    /// Progress (0 to 1) while a file is being scored.
+    pub running: Option<f64>,
+    pub last: Option<ScoreSummary>,
+}
+
+/// The Drift screen.
+#[derive(Debug, Clone, Default)]
+pub struct DriftState {
+    /// The report shown and its id in the store.
+    pub report: Option<(i64, StoredDrift)>,
+    pub cursor: usize,
+    /// What is being computed, while it is.
+    pub running: Option<String>,
+}
+
+/// A line for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// A pending yes/no question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub effect: Effect,
+}
+
+/// One run on the Compare screen, with what the store keeps beside the summary.
+#[derive(Debug, Clone)]
+pub struct CompareRun {
+    pub run: RunSummary,
+    pub roc: crate::metrics::Curve,
+    pub confusion: crate::metrics::Confusion,
+}
+
+/// The registry as the Registry screen shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Registry {
+    pub versions: Vec<ModelVersion>,
+    pub events: Vec<AliasEvent>,
+    /// The version under the cursor.
+    pub cursor: usize,
+}
+
+/// The Runs screen: which runs the table shows, in which order, and what is selected.
+pub struct RunList {
+    /// Indices into `App::runs`, filtered and sorted: what the table shows.
+    pub view: Vec<usize>,
+    pub cursor: usize,
+    pub selected: BTreeSet<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub filter: String,
+    pub filtering: bool,
+    /// The first row on screen; the view keeps the cursor visible.
+    pub offset: Cell<usize>,
+}
+
+/// The Compare screen.
+#[derive(Default)]
+pub struct CompareState {
+    /// The selected runs' details, in selection order, loaded by the event loop.
+    pub runs: Vec<CompareRun>,
+    /// The run the deltas are against.
+    pub baseline: Option<String>,
+    /// Only the params that differ.
+    pub diff_only: bool,
+    /// The first run column shown.
+    pub offset: usize,
+}
