@@ -42,6 +42,18 @@ pub enum BundleError {
     },
     #[error("{}: not a usable model: {problem}", .path.display())]
     Invalid { path: PathBuf, problem: String },
+    #[error("no bundle file at {}", .path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: sha256 differs from the registered {sha256}", .path.display())]
+    NotRegistered { path: PathBuf, sha256: String },
+}
+
+/// Where an artifact with digest `sha256` lives in the workspace: `<dir>/<first two hex digits>/
+/// <sha256>.<ext>`. The one rule every reader and writer of artifacts follows.
+pub fn addressed_path(artifacts_dir: &Path, sha256: &str, ext: &str) -> PathBuf {
+    artifacts_dir
+        .join(sha256.get(..2).unwrap_or("__"))
+        .join(format!("{sha256}.{ext}"))
 }
 
 /// Where the training data came from.
@@ -179,9 +191,10 @@ impl Bundle {
     pub fn save(&self, artifacts_dir: &Path) -> anyhow::Result<(PathBuf, String, u64)> {
         let bytes = self.to_bytes();
         let sha = sha256_hex(&bytes);
-        let dir = artifacts_dir.join(&sha[..2]);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{sha}.bundle"));
+        let path = addressed_path(artifacts_dir, &sha, "bundle");
+        if let Some(dir) = path.parent() {
+            crate::util::create_private_dir(dir)?;
+        }
         if !path.exists() {
             crate::util::atomic_write(&path, &bytes)?;
         }
@@ -194,25 +207,23 @@ impl Bundle {
         artifacts_dir: &Path,
         sha256: &str,
         recorded: Option<&str>,
-    ) -> Result<Bundle, String> {
-        let addressed = artifacts_dir
-            .join(sha256.get(..2).unwrap_or("__"))
-            .join(format!("{sha256}.bundle"));
-        let candidates: Vec<PathBuf> = std::iter::once(addressed)
+    ) -> Result<Bundle, BundleError> {
+        let addressed = addressed_path(artifacts_dir, sha256, "bundle");
+        let path = std::iter::once(addressed.clone())
             .chain(recorded.map(PathBuf::from))
-            .collect();
-        let path = candidates
-            .iter()
             .find(|p| p.is_file())
-            .ok_or_else(|| format!("no bundle file at {}", candidates[0].display()))?;
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            .ok_or(BundleError::Missing { path: addressed })?;
+        let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
+            path: path.clone(),
+            source,
+        })?;
         if sha256_hex(&bytes) != sha256 {
-            return Err(format!(
-                "{}: sha256 differs from the registered {sha256}",
-                path.display()
-            ));
+            return Err(BundleError::NotRegistered {
+                path,
+                sha256: sha256.to_string(),
+            });
         }
-        Bundle::from_bytes(&bytes, path).map_err(|e| e.to_string())
+        Bundle::from_bytes(&bytes, &path)
     }
 
     /// Probabilities for the rows of `frame`.

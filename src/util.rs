@@ -122,6 +122,23 @@ impl Drop for TempDir {
     }
 }
 
+/// Removes the `files` that lie inside `dir` (after resolving links and `..`), and nothing
+/// else; returns the ones removed. A path from the store is data, not an instruction.
+pub fn remove_within(dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(root) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .filter(|f| {
+            f.canonicalize()
+                .is_ok_and(|c| c.starts_with(&root) && c.is_file())
+        })
+        .filter(|f| std::fs::remove_file(f).is_ok())
+        .cloned()
+        .collect()
+}
+
 /// The last `n` characters of an id, for tables (ids from another store may hold any text).
 pub fn short_id(id: &str, n: usize) -> &str {
     let start = id
@@ -292,6 +309,20 @@ mod tests {
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
         assert!(a < b);
         assert_ne!(new_run_id(), new_run_id());
+    }
+
+    #[test]
+    fn removal_stays_inside_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("in");
+        std::fs::create_dir(&inside).unwrap();
+        let (a, b) = (inside.join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let sneaky = inside.join("..").join("b");
+        let gone = remove_within(&inside, &[a.clone(), b.clone(), sneaky]);
+        assert_eq!(gone, vec![a.clone()]);
+        assert!(!a.exists() && b.exists());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use super::EXIT_ERROR;
 use crate::config::Config;
+use crate::data::DEFAULT_SEED;
 use crate::data::{self, synth, DatasetSpec, Labels};
 use crate::util::{render_table, thousands};
 
@@ -37,7 +38,7 @@ pub enum DataCommand {
         #[arg(long, default_value_t = synth::REAL_TEST_ROWS)]
         test_rows: usize,
         /// Seed; the same seed writes byte-identical files
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
         /// Shift distributions in the test file
         #[arg(long, value_enum, default_value_t = synth::Drift::None)]

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::data::DatasetSpec;
 use crate::drift::monitor::{monitor, Current, MonitorOptions, StoredDrift, WindowSpec};
 use crate::drift::{self, Options, Test};
+use crate::tracking::registry::PRODUCTION;
 use crate::util::{render_table, thousands};
 
 #[derive(Debug, Args)]
@@ -28,7 +29,7 @@ pub struct DriftArgs {
     #[arg(long, value_name = "FILE")]
     pub reference: Option<PathBuf>,
     /// The alias whose model supplies the reference profile and scores the current data
-    #[arg(long, default_value = "production")]
+    #[arg(long, default_value = PRODUCTION)]
     pub alias: String,
     /// Use PSI for every column
     #[arg(long)]

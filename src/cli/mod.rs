@@ -143,9 +143,10 @@ pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
             "train_data.csv"
         };
         eprintln!(
-            "staytrack: no {} found; generated the synthetic {what} there (seed 42). \
+            "staytrack: no {} found; generated the synthetic {what} there (seed {}). \
              Put the real Kaggle files in {} to use them instead.",
             cfg.train_file().display(),
+            crate::data::DEFAULT_SEED,
             cfg.data_dir.display()
         );
     }

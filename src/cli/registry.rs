@@ -4,6 +4,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::metrics::{Direction, Metric};
+use crate::tracking::registry::PRODUCTION;
 use crate::tracking::{AliasMove, Store};
 use crate::util::{format_ms, render_table};
 
@@ -20,7 +21,7 @@ pub struct PromoteArgs {
     #[arg(long, default_value = "roc_auc", requires = "best")]
     pub metric: String,
     /// The alias to move (production, staging, or any name of your own)
-    #[arg(long, short = 'a', default_value = "production")]
+    #[arg(long, short = 'a', default_value = PRODUCTION)]
     pub alias: String,
     /// Point the alias at an existing registry version instead of a run
     #[arg(long, conflicts_with = "run")]

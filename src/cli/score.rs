@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::ensure_data;
 use crate::config::Config;
+use crate::tracking::registry::PRODUCTION;
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
@@ -15,10 +16,10 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The alias whose model scores
-    #[arg(long, default_value = "production")]
+    #[arg(long, default_value = PRODUCTION)]
     pub alias: String,
     /// Probability at or above which a stay is predicted long
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = crate::serve::THRESHOLD)]
     pub threshold: f64,
     /// Print the summary as JSON
     #[arg(long)]

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 use super::{open_store, EXIT_ERROR};
 use crate::config::Config;
+use crate::tracking::registry::PRODUCTION;
 use crate::tracking::Store;
 
 #[derive(Debug, Args, Clone)]
@@ -14,7 +15,7 @@ pub struct ServeArgs {
     #[arg(long, env = "STAYTRACK_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
     /// Serve the model behind this alias, and follow the alias when it moves
-    #[arg(long, env = "STAYTRACK_ALIAS", default_value = "production")]
+    #[arg(long, env = "STAYTRACK_ALIAS", default_value = PRODUCTION)]
     pub alias: String,
     /// Largest request body, in bytes (larger ones get 413)
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]

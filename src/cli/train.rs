@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::{ensure_data, open_store, EXIT_ERROR};
 use crate::config::Config;
+use crate::data::DEFAULT_SEED;
 use crate::models::{Family, Params};
 use crate::train::{self, Event, Job};
 use crate::util::{render_table, thousands};
@@ -39,7 +40,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Seed for the split and the models
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Share of rows held out for validation (stratified)
     #[arg(long, default_value_t = 0.2)]
@@ -190,8 +191,8 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     let outcomes = outcomes?;
     if !outcomes.is_empty() {
         let ids: Vec<String> = outcomes.iter().map(|o| o.run_id.clone()).collect();
-        if let Some(line) = crate::sync::auto_push(cfg, &ids) {
-            eprintln!("{line}");
+        if let Some(p) = crate::sync::auto_push(cfg, &ids) {
+            eprintln!("{}", p.line);
         }
     }
     if args.json {

@@ -15,6 +15,9 @@ pub use frame::{CatColumn, ColumnData, Frame, RecordError};
 pub use load::{load_csv, Labels, LoadError};
 pub use spec::{DatasetSpec, Role};
 
+/// The seed of the split, the models and the synthetic data unless one is given.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// Which default files `ensure_default_data` had to create.
 #[derive(Debug, Default)]
 pub struct Ensured {

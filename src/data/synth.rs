@@ -47,7 +47,7 @@ impl Default for SynthOptions {
         SynthOptions {
             train_rows: REAL_TRAIN_ROWS,
             test_rows: REAL_TEST_ROWS,
-            seed: 42,
+            seed: super::DEFAULT_SEED,
             drift: Drift::None,
         }
     }

@@ -137,5 +137,6 @@ impl ModelSlot {
 
     fn load(&self, t: &AliasTarget) -> Result<Bundle, String> {
         Bundle::load_registered(&self.artifacts_dir, &t.sha256, t.path.as_deref())
+            .map_err(|e| e.to_string())
     }
 }

@@ -50,7 +50,11 @@ pub struct Summary {
 
 /// The workspace's copy of an artifact: `artifacts/<first two hex digits>/<sha256>.<ext>`.
 fn local_artifact(cfg: &Config, a: &ArtifactRef) -> Result<PathBuf, DocError> {
-    Ok(cfg.artifacts_dir.join(&a.sha256[..2]).join(a.local_name()?))
+    Ok(crate::bundle::addressed_path(
+        &cfg.artifacts_dir,
+        &a.sha256,
+        a.extension()?,
+    ))
 }
 
 /// Whether `path` is a regular file of `bytes` bytes hashing to `sha256` (read in pieces, so
@@ -376,13 +380,26 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// After training, with `auto = true`: pushes the new runs and returns one line saying what
-/// happened (a failure leaves them local and says so); `None` when sync is not set to push.
-pub fn auto_push(cfg: &Config, run_ids: &[String]) -> Option<String> {
+/// What an automatic push did, in one line for a status bar or stderr.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoPush {
+    /// False when the push failed and the runs stayed local.
+    pub pushed: bool,
+    pub line: String,
+}
+
+/// After training, with `auto = true`: pushes the new runs (a failure leaves them local and says
+/// so); `None` when sync is not set to push.
+pub fn auto_push(cfg: &Config, run_ids: &[String]) -> Option<AutoPush> {
     let s = match SyncSettings::load(cfg) {
         Ok(s) if s.auto && s.bucket.is_some() => s,
         Ok(_) => return None,
-        Err(e) => return Some(format!("sync: {e:#}")),
+        Err(e) => {
+            return Some(AutoPush {
+                pushed: false,
+                line: format!("sync: {e:#}"),
+            })
+        }
     };
     let res = runtime().and_then(|rt| {
         rt.block_on(async {
@@ -391,15 +408,21 @@ pub fn auto_push(cfg: &Config, run_ids: &[String]) -> Option<String> {
         })
     });
     Some(match res {
-        Ok(sum) => format!(
-            "sync: pushed {} run(s) and {} artifact(s) to s3://{}",
-            sum.runs,
-            sum.artifacts,
-            s.bucket.as_deref().unwrap_or_default()
-        ),
-        Err(e) => format!(
-            "sync: the runs stay safe in {}; push them later with `staytrack sync push` ({e:#})",
-            cfg.db_path.display()
-        ),
+        Ok(sum) => AutoPush {
+            pushed: true,
+            line: format!(
+                "sync: pushed {} run(s) and {} artifact(s) to s3://{}",
+                sum.runs,
+                sum.artifacts,
+                s.bucket.as_deref().unwrap_or_default()
+            ),
+        },
+        Err(e) => AutoPush {
+            pushed: false,
+            line: format!(
+                "sync: the runs stay safe in {}; push them later with `staytrack sync push` ({e:#})",
+                cfg.db_path.display()
+            ),
+        },
     })
 }

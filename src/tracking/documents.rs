@@ -99,13 +99,12 @@ pub struct ArtifactRef {
 }
 
 impl ArtifactRef {
-    /// The file name inside the content-addressed folder: `<sha256>.<ext>`, never a path.
-    pub fn local_name(&self) -> Result<String, DocError> {
+    /// The file's extension inside the content-addressed folder (`<sha256>.<ext>`, never a path).
+    pub fn extension(&self) -> Result<&str, DocError> {
         if self.file.is_empty() {
-            return Ok(format!("{}.bundle", self.sha256));
+            return Ok("bundle");
         }
-        let ext = self
-            .file
+        self.file
             .strip_prefix(self.sha256.as_str())
             .and_then(|rest| rest.strip_prefix('.'))
             .filter(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -114,8 +113,7 @@ impl ArtifactRef {
                     format!("artifacts.{}.file", self.name),
                     format!("'{}' is not <sha256>.<extension>", self.file.escape_debug()),
                 )
-            })?;
-        Ok(format!("{}.{ext}", self.sha256))
+            })
     }
 }
 
@@ -236,7 +234,7 @@ impl RunDoc {
                     format!("{} is outside 0..={MAX_ARTIFACT_BYTES}", a.bytes),
                 ));
             }
-            a.local_name()?;
+            a.extension()?;
         }
         Ok(())
     }
@@ -303,21 +301,18 @@ impl EventDoc {
 impl Store {
     /// Ids of finished runs, oldest first.
     pub fn finished_run_ids(&self) -> Result<Vec<String>, StoreError> {
-        let res = (|| {
-            let mut st = self
-                .conn
+        self.read(|conn| {
+            let mut st = conn
                 .prepare("SELECT id FROM runs WHERE status = 'finished' ORDER BY created_at, id")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<Vec<String>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// The document of a run, `None` when there is no such run.
     pub fn export_run(&self, id: &str) -> Result<Option<RunDoc>, StoreError> {
-        let res = (|| {
-            let doc = self
-                .conn
+        self.read(|conn| {
+            let doc = conn
                 .query_row(
                     "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
                             r.started_at, r.finished_at, r.seed, r.data_path, r.data_sha256,
@@ -352,25 +347,23 @@ impl Store {
             let Some(mut doc) = doc else {
                 return Ok(None);
             };
-            let mut st = self
-                .conn
+            let mut st = conn
                 .prepare("SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key")?;
             doc.params = st
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut st = self.conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT key, step, value, logged_at FROM metrics WHERE run_id = ?1 ORDER BY key, step",
             )?;
             doc.metrics = st
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut st = self
-                .conn
+            let mut st = conn
                 .prepare("SELECT kind, points FROM curves WHERE run_id = ?1 ORDER BY kind")?;
             doc.curves = st
                 .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut st = self.conn.prepare(
+            let mut st = conn.prepare(
                 "SELECT name, sha256, bytes, path FROM artifacts WHERE run_id = ?1 ORDER BY name",
             )?;
             doc.artifacts = st
@@ -389,8 +382,7 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(Some(doc))
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// Inserts a pulled run with its results, in one transaction. A run that exists locally is
@@ -400,9 +392,8 @@ impl Store {
         doc: &RunDoc,
         artifact_path: impl Fn(&ArtifactRef) -> String,
     ) -> Result<bool, StoreError> {
-        let res = (|| {
-            let tx = self
-                .conn
+        self.write(|conn| {
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let exists: bool = tx
                 .query_row("SELECT 1 FROM runs WHERE id = ?1", [&doc.id], |_| Ok(()))
@@ -475,37 +466,36 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(true)
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     pub fn sync_marked(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
+        self.read(|c| {
+            c.query_row(
                 "SELECT 1 FROM sync_state WHERE kind = ?1 AND key = ?2",
                 [kind, key],
                 |_| Ok(()),
             )
             .optional()
             .map(|o| o.is_some())
-            .map_err(|e| self.err(e))
+        })
     }
 
     pub fn sync_mark(&mut self, kind: &str, key: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(|c| {
+            c.execute(
                 "INSERT OR IGNORE INTO sync_state (kind, key, at) VALUES (?1, ?2, ?3)",
                 params![kind, key, now_ms()],
             )
             .map(|_| ())
-            .map_err(|e| self.err(e))
+        })
     }
 
     /// Alias events not pushed to `remote` yet (moves made here and moves pulled from other
     /// buckets alike), oldest first, as (local id, document with the original actor).
     pub fn unpushed_events(&self, remote: &str) -> Result<Vec<(i64, EventDoc)>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT e.id, e.alias, v.run_id, e.actor, e.reason, e.at
                  FROM alias_events e JOIN model_versions v ON v.version = e.to_version
                  WHERE NOT EXISTS (SELECT 1 FROM sync_state s
@@ -525,8 +515,7 @@ impl Store {
                 ))
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// Records that event `local_id` is in `remote`, under `key`: never pushed there again, and

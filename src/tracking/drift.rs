@@ -22,8 +22,8 @@ pub struct DriftRow {
 impl Store {
     /// Saves a report; returns its id.
     pub fn save_drift_report(&mut self, r: &DriftRow) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
+        self.write(|c| {
+            c.execute(
                 "INSERT INTO drift_reports (created_at, model_version, reference, current, rows,
                     drifted_share, dataset_drift, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -37,14 +37,14 @@ impl Store {
                     r.report
                 ],
             )
-            .map_err(|e| self.err(e))?;
+        })?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// A report by id, or the newest when `id` is None.
     pub fn drift_report(&self, id: Option<i64>) -> Result<Option<DriftRow>, StoreError> {
-        self.conn
-            .query_row(
+        self.read(|c| {
+            c.query_row(
                 "SELECT id, created_at, model_version, reference, current, rows, drifted_share,
                         dataset_drift, report FROM drift_reports
                  WHERE ?1 IS NULL OR id = ?1 ORDER BY id DESC LIMIT 1",
@@ -64,6 +64,6 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
+        })
     }
 }

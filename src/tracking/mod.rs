@@ -130,7 +130,24 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        schema::user_version(&self.conn).map_err(|e| self.err(e))
+        self.read(|c| schema::user_version(c))
+    }
+
+    /// Runs `f` on the connection; an error names the store's file. Every read goes through here.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        f(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// `read` for writes: the connection is mutable, for transactions.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        f(&mut self.conn).map_err(|source| StoreError::Sqlite { path, source })
     }
 
     pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
@@ -152,8 +169,6 @@ impl Store {
 
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.read(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
     }
 }

@@ -23,9 +23,8 @@ impl Store {
     /// Appends `rows` in one transaction: all of them or none. A row whose probability is not a
     /// finite number is never stored; returns how many rows were written.
     pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<usize, StoreError> {
-        let res = (|| {
-            let tx = self
-                .conn
+        self.write(|conn| {
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut st = tx.prepare_cached(
@@ -45,8 +44,7 @@ impl Store {
                 }
             }
             tx.commit()
-        })();
-        res.map_err(|e| self.err(e))?;
+        })?;
         Ok(rows.iter().filter(|r| r.probability.is_finite()).count())
     }
 
@@ -55,14 +53,13 @@ impl Store {
     pub fn prune_predictions(&mut self, before_ms: i64) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let n = self
-                .conn
-                .execute(
+            let n = self.write(|c| {
+                c.execute(
                     "DELETE FROM predictions WHERE id IN
                        (SELECT id FROM predictions WHERE at < ?1 ORDER BY at LIMIT 10000)",
                     [before_ms],
                 )
-                .map_err(|e| self.err(e))?;
+            })?;
             total += n;
             if n < 10_000 {
                 return Ok(total);
@@ -71,12 +68,12 @@ impl Store {
     }
 
     pub fn count_predictions(&self) -> Result<usize, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM predictions", [], |r| {
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM predictions", [], |r| {
                 r.get::<_, i64>(0)
             })
             .map(|n| n as usize)
-            .map_err(|e| self.err(e))
+        })
     }
 
     /// The newest `limit` predictions logged at or after `since_ms`, oldest first.
@@ -85,8 +82,8 @@ impl Store {
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<PredictionRow>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT at, model_version, case_id, inputs, probability, class, source FROM
                    (SELECT * FROM predictions WHERE at >= ?1 ORDER BY id DESC LIMIT ?2)
                  ORDER BY at, id",
@@ -103,8 +100,7 @@ impl Store {
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 }
 

@@ -116,6 +116,9 @@ pub fn actor() -> String {
     }
 }
 
+/// The alias the server, scoring and drift follow unless told otherwise.
+pub const PRODUCTION: &str = "production";
+
 /// Alias names are path segments and config values, so they stay plain.
 pub fn valid_alias(alias: &str) -> bool {
     let mut chars = alias.chars();
@@ -190,17 +193,14 @@ impl Store {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<Result<T, RegistryError>>,
     ) -> Result<T, RegistryError> {
-        let res = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             if out.is_ok() {
                 tx.commit()?;
             }
             Ok(out)
-        })();
-        res.map_err(|e| self.err(e))?
+        })?
     }
 
     /// Moves `alias` back to the version it pointed at before its last move.
@@ -229,8 +229,8 @@ impl Store {
 
     /// Where `alias` points now, if anywhere.
     pub fn alias_target(&self, alias: &str) -> Result<Option<AliasTarget>, StoreError> {
-        self.conn
-            .query_row(
+        self.read(|c| {
+            c.query_row(
                 "SELECT a.alias, a.version, v.run_id, v.sha256, a.updated_at,
                         (SELECT path FROM artifacts WHERE run_id = v.run_id AND name = 'bundle')
                  FROM aliases a JOIN model_versions v ON v.version = a.version
@@ -248,25 +248,25 @@ impl Store {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
+        })
     }
 
     /// The version `alias` points at, and nothing else: the cheap question a server polls.
     pub fn alias_version(&self, alias: &str) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row(
+        self.read(|c| {
+            c.query_row(
                 "SELECT version FROM aliases WHERE alias = ?1",
                 [alias],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))
+        })
     }
 
     /// Every registered version, newest first, with the aliases on it.
     pub fn model_versions(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT v.version, v.run_id, r.name, r.family, v.sha256, v.created_at, v.description,
                         (SELECT group_concat(alias, ',') FROM
                             (SELECT alias FROM aliases a WHERE a.version = v.version ORDER BY alias))
@@ -289,20 +289,16 @@ impl Store {
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// Every alias and the version it points at, by name.
     pub fn aliases(&self) -> Result<Vec<AliasTarget>, StoreError> {
-        let names: Vec<String> = (|| {
-            let mut st = self
-                .conn
-                .prepare("SELECT alias FROM aliases ORDER BY alias")?;
+        let names: Vec<String> = self.read(|conn| {
+            let mut st = conn.prepare("SELECT alias FROM aliases ORDER BY alias")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<Vec<String>>>()
-        })()
-        .map_err(|e| self.err(e))?;
+        })?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             if let Some(t) = self.alias_target(&n)? {
@@ -318,8 +314,8 @@ impl Store {
         alias: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AliasEvent>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT id, alias, from_version, to_version,
                         actor || CASE WHEN pulled_from IS NULL THEN '' ELSE ' (via sync)' END,
                         reason, at, pulled_from
@@ -339,8 +335,7 @@ impl Store {
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 }
 

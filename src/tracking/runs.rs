@@ -92,10 +92,8 @@ impl Store {
         let id = crate::util::new_run_id();
         let now = now_ms();
         let host = std::env::var("HOSTNAME").ok();
-        let res = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO runs (id, experiment_id, name, family, status, created_at, seed,
                                    data_path, data_sha256, data_rows, pid, host)
@@ -122,8 +120,7 @@ impl Store {
                 }
             }
             tx.commit()
-        })();
-        res.map_err(|e| self.err(e))?;
+        })?;
         Ok(id)
     }
 
@@ -135,8 +132,7 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let n = self
-            .conn
+        let n = self.write(|c| c
             .execute(
                 "UPDATE runs SET status = ?2, status_reason = ?3,
                     started_at = CASE WHEN ?2 = 'running' THEN ?4 ELSE started_at END,
@@ -144,7 +140,7 @@ impl Store {
                  WHERE id = ?1",
                 params![id, status.as_str(), reason, now],
             )
-            .map_err(|e| self.err(e))?;
+            )?;
         if n == 0 {
             return Err(StoreError::NoSuchRun(id.to_string()));
         }
@@ -155,26 +151,22 @@ impl Store {
     /// replaces the earlier value.
     pub fn log_metrics(&mut self, id: &str, values: &[(&str, i64, f64)]) -> Result<(), StoreError> {
         let now = now_ms();
-        let res = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             insert_metrics(&tx, id, now, values.iter().map(|(k, s, v)| (*k, *s, *v)))?;
             tx.commit()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// Every run, newest first, with params and latest metrics.
     pub fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
-        self.query_runs("", &[], None).map_err(|e| self.err(e))
+        self.query_runs("", &[], None)
     }
 
     /// Every run with only the named metrics and no params: what a long list shows, read in a
     /// fraction of the time of `list_runs` on a large store. Metric names are plain identifiers.
     pub fn list_runs_brief(&self, metrics: &[&str]) -> Result<Vec<RunSummary>, StoreError> {
         self.query_runs("", &[], Some(metrics))
-            .map_err(|e| self.err(e))
     }
 
     /// The run whose id is `id`, starts with it or ends with it. Ids begin with their creation
@@ -185,19 +177,15 @@ impl Store {
             return Err(StoreError::NoSuchRun(id.to_string()));
         }
         // A whole id is a primary-key lookup; only a fragment needs the LIKE scan.
-        let exact = self
-            .query_runs("WHERE r.id = ?1", std::slice::from_ref(&clean), None)
-            .map_err(|e| self.err(e))?;
+        let exact = self.query_runs("WHERE r.id = ?1", std::slice::from_ref(&clean), None)?;
         if let Some(run) = exact.into_iter().next() {
             return Ok(run);
         }
-        let mut found = self
-            .query_runs(
-                "WHERE r.id LIKE ?1 OR r.id LIKE ?2",
-                &[format!("{clean}%"), format!("%{clean}")],
-                None,
-            )
-            .map_err(|e| self.err(e))?;
+        let mut found = self.query_runs(
+            "WHERE r.id LIKE ?1 OR r.id LIKE ?2",
+            &[format!("{clean}%"), format!("%{clean}")],
+            None,
+        )?;
         if let Some(i) = found.iter().position(|r| r.id == clean) {
             return Ok(found.swap_remove(i));
         }
@@ -216,108 +204,108 @@ impl Store {
         filter: &str,
         args: &[String],
         brief: Option<&[&str]>,
-    ) -> rusqlite::Result<Vec<RunSummary>> {
-        let sql = format!(
-            "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
                     r.started_at, r.finished_at, r.seed, r.data_rows
              FROM runs r JOIN experiments e ON e.id = r.experiment_id {filter}
              ORDER BY r.created_at DESC, r.id DESC"
-        );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let mut runs: Vec<RunSummary> = st
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                let status: String = r.get(4)?;
-                Ok(RunSummary {
-                    id: r.get(0)?,
-                    experiment: r.get(1)?,
-                    name: r.get(2)?,
-                    family: r.get(3)?,
-                    status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
-                    status_reason: r.get(5)?,
-                    created_at: r.get(6)?,
-                    started_at: r.get(7)?,
-                    finished_at: r.get(8)?,
-                    seed: r.get(9)?,
-                    data_rows: r.get(10)?,
-                    params: BTreeMap::new(),
-                    metrics: BTreeMap::new(),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        if runs.is_empty() {
-            return Ok(runs);
-        }
-        let index: std::collections::HashMap<String, usize> = runs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-        let mut conditions = Vec::new();
-        if !filter.is_empty() {
-            conditions.push(format!("run_id IN (SELECT r.id FROM runs r {filter})"));
-        }
-        let scope = |extra: &[String]| {
-            let all: Vec<&String> = conditions.iter().chain(extra).collect();
-            if all.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "WHERE {}",
-                    all.iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" AND ")
-                )
+            );
+            let mut st = conn.prepare_cached(&sql)?;
+            let mut runs: Vec<RunSummary> = st
+                .query_map(rusqlite::params_from_iter(args), |r| {
+                    let status: String = r.get(4)?;
+                    Ok(RunSummary {
+                        id: r.get(0)?,
+                        experiment: r.get(1)?,
+                        name: r.get(2)?,
+                        family: r.get(3)?,
+                        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+                        status_reason: r.get(5)?,
+                        created_at: r.get(6)?,
+                        started_at: r.get(7)?,
+                        finished_at: r.get(8)?,
+                        seed: r.get(9)?,
+                        data_rows: r.get(10)?,
+                        params: BTreeMap::new(),
+                        metrics: BTreeMap::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if runs.is_empty() {
+                return Ok(runs);
             }
-        };
-        if brief.is_none() {
-            let mut st = self.conn.prepare_cached(&format!(
-                "SELECT run_id, key, value FROM params {}",
-                scope(&[])
+            let index: std::collections::HashMap<String, usize> = runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), i))
+                .collect();
+            let mut conditions = Vec::new();
+            if !filter.is_empty() {
+                conditions.push(format!("run_id IN (SELECT r.id FROM runs r {filter})"));
+            }
+            let scope = |extra: &[String]| {
+                let all: Vec<&String> = conditions.iter().chain(extra).collect();
+                if all.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "WHERE {}",
+                        all.iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" AND ")
+                    )
+                }
+            };
+            if brief.is_none() {
+                let mut st = conn.prepare_cached(&format!(
+                    "SELECT run_id, key, value FROM params {}",
+                    scope(&[])
+                ))?;
+                let mut rows = st.query(rusqlite::params_from_iter(args))?;
+                while let Some(row) = rows.next()? {
+                    if let Some(&i) = index.get(row.get_ref(0)?.as_str()?) {
+                        runs[i].params.insert(row.get(1)?, row.get(2)?);
+                    }
+                }
+            }
+            let keys = brief.map(|keys| {
+                let quoted: Vec<String> = keys
+                    .iter()
+                    .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                    .map(|k| format!("'{k}'"))
+                    .collect();
+                format!("key IN ({})", quoted.join(", "))
+            });
+            // The latest step of each metric: SQLite takes the bare columns of a MAX() aggregate
+            // from the row that holds the maximum.
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT run_id, key, value, MAX(step) FROM metrics {} GROUP BY run_id, key",
+                scope(keys.as_slice())
             ))?;
             let mut rows = st.query(rusqlite::params_from_iter(args))?;
             while let Some(row) = rows.next()? {
                 if let Some(&i) = index.get(row.get_ref(0)?.as_str()?) {
-                    runs[i].params.insert(row.get(1)?, row.get(2)?);
+                    runs[i].metrics.insert(row.get(1)?, row.get(2)?);
                 }
             }
-        }
-        let keys = brief.map(|keys| {
-            let quoted: Vec<String> = keys
-                .iter()
-                .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-                .map(|k| format!("'{k}'"))
-                .collect();
-            format!("key IN ({})", quoted.join(", "))
-        });
-        // The latest step of each metric: SQLite takes the bare columns of a MAX() aggregate
-        // from the row that holds the maximum.
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT run_id, key, value, MAX(step) FROM metrics {} GROUP BY run_id, key",
-            scope(keys.as_slice())
-        ))?;
-        let mut rows = st.query(rusqlite::params_from_iter(args))?;
-        while let Some(row) = rows.next()? {
-            if let Some(&i) = index.get(row.get_ref(0)?.as_str()?) {
-                runs[i].metrics.insert(row.get(1)?, row.get(2)?);
-            }
-        }
-        Ok(runs)
+            Ok(runs)
+        })
     }
 
     /// Number of runs, cheaply.
     pub fn count_runs(&self) -> Result<usize, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as usize)
-            .map_err(|e| self.err(e))
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
     }
 
     /// A number that changes when another connection commits, so a viewer reloads only then.
     pub fn data_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.read(|c| c.query_row("PRAGMA data_version", [], |r| r.get(0)))
     }
 
     /// Deletes a run with its params, metrics, curves and artifact rows, in one transaction.
@@ -325,64 +313,62 @@ impl Store {
     /// history must keep pointing at something). Returns the artifact files no other run
     /// references, for the caller to remove after the commit.
     pub fn delete_run(&mut self, id: &str) -> Result<Vec<std::path::PathBuf>, StoreError> {
-        let res = (|| -> Result<Result<Vec<std::path::PathBuf>, String>, rusqlite::Error> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let status: Option<String> = tx
-                .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
-                .optional()?;
-            let Some(status) = status else {
-                return Ok(Err(String::new()));
-            };
-            if status == "queued" || status == "running" {
-                return Ok(Err(format!("it is {status}; cancel it first")));
-            }
-            let version: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM model_versions WHERE run_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(v) = version {
-                return Ok(Err(format!(
-                    "it is model version {v} in the registry, whose audit log refers to it"
-                )));
-            }
-            let orphans: Vec<std::path::PathBuf> = {
-                let mut st = tx.prepare(
-                    "SELECT path FROM artifacts a WHERE run_id = ?1 AND NOT EXISTS
+        self.write(
+            |conn| -> rusqlite::Result<Result<Vec<std::path::PathBuf>, StoreError>> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let status: Option<String> = tx
+                    .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?;
+                let Some(status) = status else {
+                    return Ok(Err(StoreError::NoSuchRun(id.to_string())));
+                };
+                if status == "queued" || status == "running" {
+                    return Ok(Err(StoreError::Undeletable {
+                        id: id.to_string(),
+                        why: format!("it is {status}; cancel it first"),
+                    }));
+                }
+                let version: Option<i64> = tx
+                    .query_row(
+                        "SELECT version FROM model_versions WHERE run_id = ?1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(v) = version {
+                    return Ok(Err(StoreError::Undeletable {
+                        id: id.to_string(),
+                        why: format!(
+                            "it is model version {v} in the registry, whose audit log refers to it"
+                        ),
+                    }));
+                }
+                let orphans: Vec<std::path::PathBuf> = {
+                    let mut st = tx.prepare(
+                        "SELECT path FROM artifacts a WHERE run_id = ?1 AND NOT EXISTS
                        (SELECT 1 FROM artifacts b WHERE b.sha256 = a.sha256 AND b.run_id <> ?1)",
-                )?;
-                let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
-                rows.map(|r| r.map(std::path::PathBuf::from))
-                    .collect::<rusqlite::Result<_>>()?
-            };
-            for table in ["params", "metrics", "curves", "artifacts"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])?;
-            }
-            tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
-            tx.commit()?;
-            Ok(Ok(orphans))
-        })();
-        match res.map_err(|e| self.err(e))? {
-            Ok(paths) => Ok(paths),
-            Err(why) if why.is_empty() => Err(StoreError::NoSuchRun(id.to_string())),
-            Err(why) => Err(StoreError::Undeletable {
-                id: id.to_string(),
-                why,
-            }),
-        }
+                    )?;
+                    let rows = st.query_map([id], |r| r.get::<_, String>(0))?;
+                    rows.map(|r| r.map(std::path::PathBuf::from))
+                        .collect::<rusqlite::Result<_>>()?
+                };
+                for table in ["params", "metrics", "curves", "artifacts"] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [id])?;
+                }
+                tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+                tx.commit()?;
+                Ok(Ok(orphans))
+            },
+        )?
     }
 
     /// Whether a run id exists (exact match).
     pub fn run_exists(&self, id: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row("SELECT 1 FROM runs WHERE id = ?1", [id], |_| Ok(()))
-            .optional()
-            .map(|o| o.is_some())
-            .map_err(|e| self.err(e))
+        self.read(|c| {
+            c.query_row("SELECT 1 FROM runs WHERE id = ?1", [id], |_| Ok(()))
+                .optional()
+                .map(|o| o.is_some())
+        })
     }
 }
 
@@ -410,9 +396,8 @@ impl Store {
     /// finished run with all of its results, or a running one with none.
     pub fn finish_run(&mut self, id: &str, rec: &RunRecord) -> Result<(), StoreError> {
         let now = now_ms();
-        let res = (|| {
-            let tx = self
-                .conn
+        self.write(|conn| -> rusqlite::Result<Result<(), StoreError>> {
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             insert_metrics(
                 &tx,
@@ -441,31 +426,25 @@ impl Store {
                 params![id, now],
             )?;
             if n == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
+                return Ok(Err(StoreError::NoSuchRun(id.to_string())));
             }
-            tx.commit()
-        })();
-        match res {
-            Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NoSuchRun(id.to_string())),
-            r => r.map_err(|e| self.err(e)),
-        }
+            tx.commit()?;
+            Ok(Ok(()))
+        })?
     }
 
     /// The curves of a run, by kind.
     pub fn curves(&self, id: &str) -> Result<BTreeMap<String, String>, StoreError> {
-        let res = (|| {
-            let mut st = self
-                .conn
-                .prepare("SELECT kind, points FROM curves WHERE run_id = ?1")?;
+        self.read(|conn| {
+            let mut st = conn.prepare("SELECT kind, points FROM curves WHERE run_id = ?1")?;
             let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<BTreeMap<String, String>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     pub fn artifacts(&self, id: &str) -> Result<Vec<ArtifactRow>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT name, path, sha256, bytes FROM artifacts WHERE run_id = ?1 ORDER BY name",
             )?;
             let rows = st.query_map([id], |r| {
@@ -477,20 +456,18 @@ impl Store {
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// All steps of one metric, in step order.
     pub fn metric_history(&self, id: &str, key: &str) -> Result<Vec<(i64, f64)>, StoreError> {
-        let res = (|| {
-            let mut st = self.conn.prepare(
+        self.read(|conn| {
+            let mut st = conn.prepare(
                 "SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step",
             )?;
             let rows = st.query_map(params![id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })();
-        res.map_err(|e| self.err(e))
+        })
     }
 
     /// Marks as failed every queued or running run whose process is gone (killed, crashed, or
@@ -498,10 +475,8 @@ impl Store {
     pub fn recover_interrupted(&mut self) -> Result<Vec<String>, StoreError> {
         let host = std::env::var("HOSTNAME").ok();
         let me = std::process::id() as i64;
-        let res = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let candidates: Vec<(String, Option<i64>, Option<String>, String)> = {
                 let mut st = tx.prepare(
                     "SELECT id, pid, host, status FROM runs WHERE status IN ('queued', 'running')",
@@ -535,8 +510,7 @@ impl Store {
             }
             tx.commit()?;
             Ok(failed)
-        })();
-        res.map_err(|e: rusqlite::Error| self.err(e))
+        })
     }
 }
 

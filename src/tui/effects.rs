@@ -48,9 +48,8 @@ pub fn apply(
         }
         Effect::Delete { run_id } => match store.delete_run(&run_id) {
             Ok(files) => {
-                for f in &files {
-                    let _ = std::fs::remove_file(f);
-                }
+                // Only files inside the workspace's artifacts folder, whatever the store says.
+                let files = crate::util::remove_within(&tasks.cfg.artifacts_dir, &files);
                 app.list.selected.remove(&run_id);
                 app.set_runs(list_runs(store)?, crate::util::now_ms());
                 app.say(format!(
@@ -143,8 +142,8 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
             tasks.training = tasks.training.saturating_sub(1);
             match res {
                 Err(e) => app.warn(format!("training did not start: {e}")),
-                Ok((_, Some(sync))) if sync.contains("stay safe") => app.warn(sync),
-                Ok((_, Some(sync))) => app.say(sync),
+                Ok((_, Some(p))) if !p.pushed => app.warn(p.line),
+                Ok((_, Some(p))) => app.say(p.line),
                 Ok((_, None)) => {}
             }
             return true;

@@ -29,7 +29,7 @@ impl RunForm {
             family,
             name: String::new(),
             data,
-            seed: "42".into(),
+            seed: crate::data::DEFAULT_SEED.to_string(),
             valid_fraction: "0.2".into(),
             params: Vec::new(),
             focus: 0,

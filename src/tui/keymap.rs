@@ -73,6 +73,7 @@ const fn b(
     }
 }
 
+use crate::tracking::registry::PRODUCTION;
 use KeyCode::{BackTab, Backspace, Char, Down, End, Enter, Esc, Home, Tab, Up};
 use Scope::{Everywhere, On};
 
@@ -83,7 +84,7 @@ pub static KEYS: &[Binding] = &[
     b(&[Enter], "Enter", On(Screen::Runs), Action::Open, "details of the run (Esc closes)"),
     b(&[Char('n')], "n", On(Screen::Runs), Action::NewRun, "new run: family, parameters, data file"),
     b(&[Char(' ')], "Space", On(Screen::Runs), Action::ToggleSelect, "select or unselect the run for Compare"),
-    b(&[Char('p')], "p", On(Screen::Runs), Action::AskPromote("production"), "promote the run to production (asks first)"),
+    b(&[Char('p')], "p", On(Screen::Runs), Action::AskPromote(PRODUCTION), "promote the run to production (asks first)"),
     b(&[Char('S')], "S", On(Screen::Runs), Action::AskPromote("staging"), "promote the run to staging (asks first)"),
     b(&[Char('x')], "x", On(Screen::Runs), Action::AskCancel, "cancel the running run (asks first)"),
     b(&[Char('d')], "d", On(Screen::Runs), Action::AskDelete, "delete the run (asks first)"),
@@ -94,9 +95,9 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('d')], "d", On(Screen::Compare), Action::ToggleDiffOnly, "params: only those that differ, or all"),
     b(&[Char('h'), KeyCode::Left], "h / ←", On(Screen::Compare), Action::ScrollLeft, "scroll the run columns left"),
     b(&[Char('l'), KeyCode::Right], "l / →", On(Screen::Compare), Action::ScrollRight, "scroll the run columns right"),
-    b(&[Char('p')], "p", On(Screen::Registry), Action::AskPromote("production"), "point production at the version (asks first)"),
+    b(&[Char('p')], "p", On(Screen::Registry), Action::AskPromote(PRODUCTION), "point production at the version (asks first)"),
     b(&[Char('s')], "s", On(Screen::Registry), Action::AskPromote("staging"), "point staging at the version (asks first)"),
-    b(&[Char('r')], "r", On(Screen::Registry), Action::AskRollback("production"), "roll production back to its previous version"),
+    b(&[Char('r')], "r", On(Screen::Registry), Action::AskRollback(PRODUCTION), "roll production back to its previous version"),
     b(&[Char('R')], "R", On(Screen::Registry), Action::AskRollback("staging"), "roll staging back"),
     b(&[Enter], "Enter", On(Screen::Score), Action::Open, "score the file with the production model"),
     b(&[Char('f')], "f", On(Screen::Score), Action::EditPath, "change the file to score"),

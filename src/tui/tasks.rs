@@ -11,6 +11,7 @@ use super::app::{App, Screen};
 use crate::config::Config;
 use crate::drift::monitor::{Current, MonitorOptions, StoredDrift, WindowSpec};
 use crate::score::{ScoreSummary, Stage};
+use crate::tracking::registry::PRODUCTION;
 use crate::tracking::{RunStatus, Store};
 
 /// What background tasks send back to the event loop.
@@ -18,7 +19,7 @@ pub enum TaskMsg {
     /// A training event, with the cancel flag of the batch it belongs to.
     Train(crate::train::Event, Arc<AtomicBool>),
     /// Runs finished, and what an automatic sync push said.
-    TrainEnded(Result<(usize, Option<String>), String>),
+    TrainEnded(Result<(usize, Option<crate::sync::AutoPush>), String>),
     Score(Stage),
     Scored(Result<ScoreSummary, String>),
     Drifted(Result<(StoredDrift, i64), String>),
@@ -28,7 +29,7 @@ pub enum TaskMsg {
 /// The background tasks: training batches, scoring, drift and exports run on their own threads
 /// (CPU-bound work must not hold the event loop) and report over one channel.
 pub struct Tasks {
-    cfg: Config,
+    pub(crate) cfg: Config,
     tx: Sender<TaskMsg>,
     pub rx: Receiver<TaskMsg>,
     /// Cancel flags of the runs this process trains.
@@ -67,7 +68,7 @@ impl Tasks {
         let cancel = Arc::new(AtomicBool::new(false));
         self.training += 1;
         std::thread::spawn(move || {
-            let res = (|| -> anyhow::Result<(usize, Option<String>)> {
+            let res = (|| -> anyhow::Result<(usize, Option<crate::sync::AutoPush>)> {
                 let mut store = Store::open(&cfg.db_path)?;
                 let data = if data.is_relative() && !data.exists() {
                     cfg.workspace.join(data)
@@ -116,8 +117,15 @@ impl Tasks {
             let progress = |s: Stage| {
                 let _ = tx.send(TaskMsg::Score(s));
             };
-            let res =
-                crate::score::score_file(&cfg, &path, None, "production", 0.5, &progress, &cancel);
+            let res = crate::score::score_file(
+                &cfg,
+                &path,
+                None,
+                PRODUCTION,
+                crate::serve::THRESHOLD,
+                &progress,
+                &cancel,
+            );
             let _ = tx.send(TaskMsg::Scored(res.map_err(|e| format!("{e:#}"))));
         });
     }
@@ -127,7 +135,7 @@ impl Tasks {
         std::thread::spawn(move || {
             // A file given: that file; none: the last day of the server's log, hour by hour.
             let opts = MonitorOptions {
-                alias: "production".into(),
+                alias: PRODUCTION.into(),
                 reference: None,
                 current: match current {
                     Some(path) => Current::File(path),

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Gauge, Paragraph};
 use ratatui::Frame;
 
+use crate::tracking::registry::PRODUCTION;
 use crate::tui::app::App;
 use crate::util::thousands;
 
@@ -22,7 +23,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .registry
         .versions
         .iter()
-        .find(|v| v.aliases.iter().any(|a| a == "production"));
+        .find(|v| v.aliases.iter().any(|a| a == PRODUCTION));
     let model = production.map_or(
         "nothing is promoted to production yet (p on Runs)".into(),
         |v| {
