@@ -20,6 +20,7 @@ use crate::features::FeaturePipeline;
 use crate::metrics::Metric;
 use crate::metrics::{self, Evaluation};
 use crate::models::{self, Family, FitContext, FitError, FitProgress, Params};
+use crate::tracking::CurveKind;
 use crate::tracking::{ArtifactRow, NewRun, RunRecord, RunStatus, Store};
 
 /// One run to train.
@@ -294,21 +295,30 @@ fn run_one(
     for (k, step, v) in &fitted.history {
         rec.metrics.push((k.to_string(), *step, *v));
     }
-    rec.curves.push(("roc".into(), json(&evaluation.roc)));
-    rec.curves.push(("pr".into(), json(&evaluation.pr)));
     rec.curves
-        .push(("calibration".into(), json(&evaluation.calibration)));
+        .push((CurveKind::Roc.key().into(), json(&evaluation.roc)));
     rec.curves
-        .push(("confusion".into(), json(&evaluation.confusion)));
-    rec.curves
-        .push(("confusion_best".into(), json(&evaluation.confusion_best)));
+        .push((CurveKind::Pr.key().into(), json(&evaluation.pr)));
+    rec.curves.push((
+        CurveKind::Calibration.key().into(),
+        json(&evaluation.calibration),
+    ));
+    rec.curves.push((
+        CurveKind::Confusion.key().into(),
+        json(&evaluation.confusion),
+    ));
+    rec.curves.push((
+        CurveKind::ConfusionBest.key().into(),
+        json(&evaluation.confusion_best),
+    ));
     let mut importance: Vec<(String, f64)> = feature_names
         .into_iter()
         .zip(fitted.importance)
         .filter(|(_, v)| *v > 0.0)
         .collect();
     importance.sort_by(|a, b| b.1.total_cmp(&a.1));
-    rec.curves.push(("importance".into(), json(&importance)));
+    rec.curves
+        .push((CurveKind::Importance.key().into(), json(&importance)));
     rec.artifacts.push(ArtifactRow {
         name: "bundle".into(),
         path: bundle_path.display().to_string(),

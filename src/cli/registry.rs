@@ -1,5 +1,6 @@
 //! `staytrack promote` and `staytrack registry`: moving aliases and reading the registry.
 
+use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
@@ -62,7 +63,12 @@ pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
 
 /// The id of the finished run that ranks first by `metric`, in the metric's own direction.
 fn best_run(store: &Store, metric: &str) -> anyhow::Result<String> {
-    let m = Metric::parse_or_list(metric, "--metric").map_err(anyhow::Error::msg)?;
+    let m = Metric::parse(metric).with_context(|| {
+        format!(
+            "--best: no finished run has the metric '{metric}' (the metrics are {})",
+            Metric::ALL.map(Metric::key).join(", ")
+        )
+    })?;
     anyhow::ensure!(
         m.direction() != Direction::Unranked,
         "--metric {metric}: a setting, not a score; rank by another metric"

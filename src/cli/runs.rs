@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::open_store;
 use crate::config::Config;
 use crate::metrics::Metric;
-use crate::tracking::{RunSummary, Store};
+use crate::tracking::{CurveKind, RunSummary, Store};
 use crate::util::{format_ms, render_table, thousands};
 
 pub fn run(cfg: &Config, cmd: RunsCommand) -> anyhow::Result<i32> {
@@ -114,7 +114,10 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
             .status
             .as_deref()
             .is_none_or(|s| r.status.as_str() == s)
-            && filter.family.as_deref().is_none_or(|f| r.family == f)
+            && filter
+                .family
+                .as_deref()
+                .is_none_or(|f| r.family.name() == f)
     });
     if let Some(m) = sort {
         // Best first; runs without the metric go last.
@@ -146,7 +149,7 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
             vec![
                 r.id.clone(),
                 r.name.clone(),
-                r.family.clone(),
+                r.family.to_string(),
                 r.status.as_str().to_string(),
                 metric(r, Metric::RocAuc),
                 metric(r, Metric::F1),
@@ -244,15 +247,15 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
         render_table(&["METRIC (validation)", "VALUE"], &metrics)
     );
     for (kind, title) in [
-        ("confusion", "at threshold 0.5"),
-        ("confusion_best", "at the F1-best threshold"),
+        (CurveKind::Confusion, "at threshold 0.5"),
+        (CurveKind::ConfusionBest, "at the F1-best threshold"),
     ] {
         if let Some(c) = curves
-            .get(kind)
+            .get(kind.key())
             .and_then(|j| serde_json::from_str::<crate::metrics::Confusion>(j).ok())
         {
             println!();
-            let t = if kind == "confusion_best" {
+            let t = if kind == CurveKind::ConfusionBest {
                 format!(
                     " ({:.4})",
                     run.metrics
@@ -349,7 +352,7 @@ pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> 
     rows.push(vec![String::new(); runs.len() + 1]);
     rows.push(
         std::iter::once("family".to_string())
-            .chain(runs.iter().map(|r| r.family.clone()))
+            .chain(runs.iter().map(|r| r.family.to_string()))
             .collect(),
     );
     for k in keys {
@@ -403,7 +406,11 @@ pub fn diff(cfg: &Config, a: &str, b: &str, all: bool, json: bool) -> anyhow::Re
     } else {
         let mut rows: Vec<Vec<String>> = Vec::new();
         if ra.family != rb.family {
-            rows.push(vec!["family".into(), ra.family.clone(), rb.family.clone()]);
+            rows.push(vec![
+                "family".into(),
+                ra.family.to_string(),
+                rb.family.to_string(),
+            ]);
         }
         for (k, x, y) in &params {
             rows.push(vec![

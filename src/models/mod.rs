@@ -1,6 +1,7 @@
 //! Model families behind one `Model` type: logistic regression (L-BFGS), and a decision tree, a
 //! random forest and gradient-boosted trees on staytrack's histogram tree engine.
 
+pub mod binning;
 pub mod ensemble;
 pub mod logistic;
 pub mod params;

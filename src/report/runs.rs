@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::style::*;
 use crate::metrics::Metric;
 use crate::metrics::{Confusion, Curve};
+use crate::tracking::CurveKind;
 
 /// One run as the charts need it.
 #[derive(Debug, Clone)]
@@ -193,14 +194,7 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
-const BAR_METRICS: [Metric; 6] = [
-    Metric::RocAuc,
-    Metric::PrAuc,
-    Metric::F1,
-    Metric::Accuracy,
-    Metric::Precision,
-    Metric::Recall,
-];
+const BAR_METRICS: [Metric; 6] = Metric::SCORES;
 
 /// `accuracy` ⇒ `Accuracy`, for chart labels.
 fn capitalised(s: &str) -> String {
@@ -371,10 +365,10 @@ fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
 /// A stored curve (or matrix, or list) of `kind`, or its empty value when missing or unreadable.
 pub fn curve<T: serde::de::DeserializeOwned + Default>(
     curves: &std::collections::BTreeMap<String, String>,
-    kind: &str,
+    kind: CurveKind,
 ) -> T {
     curves
-        .get(kind)
+        .get(kind.key())
         .and_then(|j| serde_json::from_str(j).ok())
         .unwrap_or_default()
 }
@@ -395,11 +389,11 @@ pub fn run_charts(
                     crate::util::short_id(&r.id, 6)
                 ),
                 metrics: r.metrics.clone(),
-                roc: curve(&curves, "roc"),
-                pr: curve(&curves, "pr"),
-                calibration: curve(&curves, "calibration"),
-                confusion: curve(&curves, "confusion"),
-                importance: curve(&curves, "importance"),
+                roc: curve(&curves, CurveKind::Roc),
+                pr: curve(&curves, CurveKind::Pr),
+                calibration: curve(&curves, CurveKind::Calibration),
+                confusion: curve(&curves, CurveKind::Confusion),
+                importance: curve(&curves, CurveKind::Importance),
             })
         })
         .collect()

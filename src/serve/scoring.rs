@@ -166,17 +166,26 @@ pub(super) struct Prediction {
     model_version: i64,
 }
 
+/// Scores a body of one record or a list of records; says whether it was one.
+async fn score_plain(
+    s: &Arc<AppState>,
+    body: Result<Bytes, BytesRejection>,
+    route: &'static str,
+) -> Result<(Scored, bool), ApiError> {
+    let body = body_bytes(body)?;
+    let model = serving(s)?;
+    let want = expect(s, &model);
+    input::precheck_json(&body, &want)?;
+    let (records, single) = input::plain_records(input::parse_json(&body)?, &want)?;
+    Ok((score(s, model, records, route).await?, single))
+}
+
 /// `POST /predict`: one record ⇒ one answer; a list ⇒ a list of answers.
 pub(super) async fn predict(
     State(s): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
-    let model = serving(&s)?;
-    let want = expect(&s, &model);
-    input::precheck_json(&body, &want)?;
-    let (records, single) = input::plain_records(input::parse_json(&body)?, &want)?;
-    let r = score(&s, model, records, "/predict").await?;
+    let (r, single) = score_plain(&s, body, "/predict").await?;
     let one = |i: usize| Prediction {
         case_id: r.case_ids[i],
         class: r.classes[i],
@@ -200,12 +209,7 @@ pub(super) async fn predict_outcome(
     State(s): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
-    let model = serving(&s)?;
-    let want = expect(&s, &model);
-    input::precheck_json(&body, &want)?;
-    let (records, _) = input::plain_records(input::parse_json(&body)?, &want)?;
-    let r = score(&s, model, records, "/predict_outcome").await?;
+    let (r, _) = score_plain(&s, body, "/predict_outcome").await?;
     Ok(Json(json!({
         "Class": r.classes,
         "probability": r.probs.iter().map(|p| [1.0 - p, *p]).collect::<Vec<_>>(),

@@ -22,7 +22,8 @@ use serde::Serialize;
 use crate::bundle::sha256_hex;
 use crate::config::Config;
 use crate::tracking::documents::{
-    valid_run_id, ArtifactRef, DocError, EventDoc, RunDoc, MAX_EVENT_BYTES, MAX_RUN_DOC_BYTES,
+    valid_run_id, ArtifactRef, DocError, EventDoc, RunDoc, SyncKind, MAX_EVENT_BYTES,
+    MAX_RUN_DOC_BYTES,
 };
 use crate::tracking::{RegistryError, Replayed, Store, StoreError};
 
@@ -165,7 +166,7 @@ pub async fn pull(cfg: &Config, remote: &Remote) -> anyhow::Result<Summary> {
     let mut pending = Vec::new();
     for key in remote.list("registry/events/").await? {
         let rel = key.strip_prefix(&remote.prefix).unwrap_or(&key).to_string();
-        if store.sync_marked("applied_event", &format!("{rid}#{rel}"))? {
+        if store.sync_marked(SyncKind::AppliedEvent, &format!("{rid}#{rel}"))? {
             continue;
         }
         let ev = async {
@@ -330,7 +331,7 @@ pub async fn status(cfg: &Config, remote: &Remote) -> anyhow::Result<Status> {
     let mut unapplied = 0;
     for key in remote.list("registry/events/").await? {
         let rel = key.strip_prefix(&remote.prefix).unwrap_or(&key);
-        if !store.sync_marked("applied_event", &format!("{rid}#{rel}"))? {
+        if !store.sync_marked(SyncKind::AppliedEvent, &format!("{rid}#{rel}"))? {
             unapplied += 1;
         }
     }

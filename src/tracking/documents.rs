@@ -10,6 +10,24 @@ use crate::util::now_ms;
 
 pub const RUN_DOC_FORMAT: u32 = 1;
 
+/// What the sync bookkeeping records, per bucket and prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// A local alias event is in the bucket (key `<remote>#<event id>`).
+    PushedEvent,
+    /// A bucket's alias event is in this store (key `<remote>#<object key>`).
+    AppliedEvent,
+}
+
+impl SyncKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SyncKind::PushedEvent => "pushed_event",
+            SyncKind::AppliedEvent => "applied_event",
+        }
+    }
+}
+
 /// The largest run document a pull reads; a larger object is refused before it is fetched.
 pub const MAX_RUN_DOC_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest alias event a pull reads.
@@ -460,20 +478,16 @@ impl Store {
                     ],
                 )?;
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO sync_state (kind, key, at) VALUES ('pushed_run', ?1, ?2)",
-                params![doc.id, now_ms()],
-            )?;
             tx.commit()?;
             Ok(true)
         })
     }
 
-    pub fn sync_marked(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+    pub fn sync_marked(&self, kind: SyncKind, key: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             c.query_row(
                 "SELECT 1 FROM sync_state WHERE kind = ?1 AND key = ?2",
-                [kind, key],
+                [kind.as_str(), key],
                 |_| Ok(()),
             )
             .optional()
@@ -481,11 +495,11 @@ impl Store {
         })
     }
 
-    pub fn sync_mark(&mut self, kind: &str, key: &str) -> Result<(), StoreError> {
+    pub fn sync_mark(&mut self, kind: SyncKind, key: &str) -> Result<(), StoreError> {
         self.write(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO sync_state (kind, key, at) VALUES (?1, ?2, ?3)",
-                params![kind, key, now_ms()],
+                params![kind.as_str(), key, now_ms()],
             )
             .map(|_| ())
         })
@@ -526,7 +540,7 @@ impl Store {
         local_id: i64,
         key: &str,
     ) -> Result<(), StoreError> {
-        self.sync_mark("pushed_event", &format!("{remote}#{local_id}"))?;
-        self.sync_mark("applied_event", &format!("{remote}#{key}"))
+        self.sync_mark(SyncKind::PushedEvent, &format!("{remote}#{local_id}"))?;
+        self.sync_mark(SyncKind::AppliedEvent, &format!("{remote}#{key}"))
     }
 }

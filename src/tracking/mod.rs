@@ -16,7 +16,7 @@ use rusqlite::Connection;
 pub use drift::DriftRow;
 pub use predictions::PredictionRow;
 pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError, Replayed};
-pub use runs::{ArtifactRow, NewRun, RunRecord, RunStatus, RunSummary};
+pub use runs::{ArtifactRow, CurveKind, NewRun, RunRecord, RunStatus, RunSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use super::{Store, StoreError};
+use crate::models::Family;
 use crate::util::now_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,7 +67,7 @@ pub struct RunSummary {
     pub id: String,
     pub experiment: String,
     pub name: String,
-    pub family: String,
+    pub family: Family,
     pub status: RunStatus,
     pub status_reason: Option<String>,
     pub created_at: i64,
@@ -220,7 +221,16 @@ impl Store {
                         id: r.get(0)?,
                         experiment: r.get(1)?,
                         name: r.get(2)?,
-                        family: r.get(3)?,
+                        family: {
+                            let f: String = r.get(3)?;
+                            Family::parse(&f).ok_or_else(|| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    3,
+                                    rusqlite::types::Type::Text,
+                                    format!("unknown model family '{f}'").into(),
+                                )
+                            })?
+                        },
                         status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
                         status_reason: r.get(5)?,
                         created_at: r.get(6)?,
@@ -369,6 +379,34 @@ impl Store {
                 .optional()
                 .map(|o| o.is_some())
         })
+    }
+}
+
+/// What a stored curve (or matrix, or list) of a run holds; its name is the `kind` it is stored
+/// under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveKind {
+    Roc,
+    Pr,
+    Calibration,
+    /// The confusion matrix at 0.5.
+    Confusion,
+    /// The confusion matrix at the F1-best threshold.
+    ConfusionBest,
+    /// (feature, importance) pairs.
+    Importance,
+}
+
+impl CurveKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            CurveKind::Roc => "roc",
+            CurveKind::Pr => "pr",
+            CurveKind::Calibration => "calibration",
+            CurveKind::Confusion => "confusion",
+            CurveKind::ConfusionBest => "confusion_best",
+            CurveKind::Importance => "importance",
+        }
     }
 }
 

@@ -253,7 +253,7 @@ impl App {
                 let r = &self.runs[i];
                 f.is_empty()
                     || r.name.to_lowercase().contains(&f)
-                    || r.family.contains(&f)
+                    || r.family.name().contains(&f)
                     || r.status.as_str().contains(&f)
                     || r.id.contains(&f)
             })
@@ -286,7 +286,7 @@ impl App {
             let ord = match key {
                 SortKey::Created => x.created_at.cmp(&y.created_at).then(x.id.cmp(&y.id)),
                 SortKey::Name => x.name.cmp(&y.name),
-                SortKey::Family => x.family.cmp(&y.family),
+                SortKey::Family => x.family.name().cmp(y.family.name()),
                 SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
                 SortKey::RocAuc | SortKey::PrAuc | SortKey::F1 | SortKey::Duration => {
                     numbers[a].total_cmp(&numbers[b])

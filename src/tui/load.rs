@@ -8,6 +8,7 @@ use crate::metrics::Metric;
 use crate::tracking::Store;
 
 use crate::report::curve as parse_curve;
+use crate::tracking::CurveKind;
 
 /// The metrics the runs table, its sorts and the promotion question read; Compare and the
 /// details view load a run whole.
@@ -57,8 +58,8 @@ pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
         let curves = store.curves(&id)?;
         out.push(super::app::CompareRun {
             run,
-            roc: parse_curve(&curves, "roc"),
-            confusion: parse_curve(&curves, "confusion"),
+            roc: parse_curve(&curves, CurveKind::Roc),
+            confusion: parse_curve(&curves, CurveKind::Confusion),
         });
     }
     app.compare.runs = out;
@@ -77,10 +78,10 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
         }
     }
     Ok(Details {
-        roc: parse_curve(&curves, "roc"),
-        confusion: parse_curve(&curves, "confusion"),
-        confusion_best: parse_curve(&curves, "confusion_best"),
-        importance: parse_curve(&curves, "importance"),
+        roc: parse_curve(&curves, CurveKind::Roc),
+        confusion: parse_curve(&curves, CurveKind::Confusion),
+        confusion_best: parse_curve(&curves, CurveKind::ConfusionBest),
+        importance: parse_curve(&curves, CurveKind::Importance),
         artifacts: store.artifacts(run_id)?,
         history,
         scroll: 0,

@@ -71,7 +71,7 @@ fn a_run_trains_in_the_background_with_progress_and_an_unreachable_bucket_is_sai
     let runs = store.list_runs().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Finished);
-    assert_eq!(runs[0].family, "lr");
+    assert_eq!(runs[0].family, crate::models::Family::Lr);
     let m = app.message.clone().unwrap();
     assert!(m.error && m.text.contains("stay safe"), "{m:?}");
 }

@@ -9,22 +9,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::tui::app::App;
 
-const METRICS: [Metric; 9] = [
-    Metric::RocAuc,
-    Metric::PrAuc,
-    Metric::F1,
-    Metric::Accuracy,
-    Metric::Precision,
-    Metric::Recall,
-    Metric::LogLoss,
-    Metric::Brier,
-    Metric::FitSeconds,
-];
+const METRICS: [Metric; 9] = Metric::COMPARED;
 
 const COLOURS: [Color; 6] = [
     Color::Cyan,
@@ -121,21 +112,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             std::iter::once(Constraint::Length(22))
                 .chain(runs.iter().map(|_| Constraint::Length(20))),
         )
-            .header(Row::new(header.clone()).style(bold))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(if all.len() > runs.len() {
-                        format!(
-                            " Metrics (* best of all {}) · runs {}-{} · h/l scroll · b pins a baseline ",
-                            all.len(),
-                            off + 1,
-                            off + runs.len()
-                        )
-                    } else {
-                        " Metrics (* best; b pins a baseline) ".to_string()
-                    }),
-            ),
+        .header(Row::new(header.clone()).style(bold))
+        .block(boxed(if all.len() > runs.len() {
+            format!(
+                " Metrics (* best of all {}) · runs {}-{} · h/l scroll · b pins a baseline ",
+                all.len(),
+                off + 1,
+                off + runs.len()
+            )
+        } else {
+            " Metrics (* best; b pins a baseline) ".to_string()
+        })),
         metrics_area,
     );
     let keys: BTreeSet<&String> = runs.iter().flat_map(|c| c.run.params.keys()).collect();
@@ -157,15 +144,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Table::new(params, widths.clone())
             .header(Row::new(pheader).style(bold))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(if app.compare.diff_only {
-                        " Params that differ (d shows all) "
-                    } else {
-                        " Params (d shows only those that differ) "
-                    }),
-            ),
+            .block(boxed(if app.compare.diff_only {
+                " Params that differ (d shows all) "
+            } else {
+                " Params (d shows only those that differ) "
+            })),
         params_area,
     );
     let data: Vec<Vec<(f64, f64)>> = runs
@@ -220,11 +203,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Confusion matrices at 0.5 "),
-        ),
+        Paragraph::new(lines).block(boxed(" Confusion matrices at 0.5 ")),
         confusion_area,
     );
 }

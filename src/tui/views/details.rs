@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::metrics::Confusion;
 use crate::metrics::Metric;
 use crate::tui::app::Details;
@@ -121,7 +122,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((d.scroll, 0))
-            .block(Block::default().borders(Borders::ALL).title(format!(
+            .block(boxed(format!(
                 " {} ({}) · j/k scroll · e exports charts · Esc closes ",
                 run.name, run.family
             ))),
@@ -168,11 +169,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         &d.confusion_best,
     ));
     f.render_widget(
-        Paragraph::new(conf).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Confusion matrices (rate within the actual class) "),
-        ),
+        Paragraph::new(conf).block(boxed(" Confusion matrices (rate within the actual class) ")),
         conf_area,
     );
     let top = d
@@ -192,12 +189,5 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             ))
         })
         .collect();
-    f.render_widget(
-        Paragraph::new(imp).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Top features "),
-        ),
-        imp_area,
-    );
+    f.render_widget(Paragraph::new(imp).block(boxed(" Top features ")), imp_area);
 }

@@ -4,11 +4,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, TableState,
-};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::tui::app::App;
 use crate::util::format_ms;
 
@@ -20,10 +19,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                      production model's training profile; w reads the server's predictions."
                 .into(),
         };
-        f.render_widget(
-            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" Drift ")),
-            area,
-        );
+        f.render_widget(Paragraph::new(text).block(boxed(" Drift ")), area);
         return;
     };
     let r = &d.report;
@@ -75,12 +71,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .as_ref()
         .map_or(String::new(), |w| format!(" · computing {w}…"));
     f.render_widget(
-        Paragraph::new(vec![verdict, Line::from(format!("{prediction}{running}"))]).block(
-            Block::default().borders(Borders::ALL).title(format!(
-                " Report {id}: {} against {} ",
-                d.current, d.reference
-            )),
-        ),
+        Paragraph::new(vec![verdict, Line::from(format!("{prediction}{running}"))]).block(boxed(
+            format!(" Report {id}: {} against {} ", d.current, d.reference),
+        )),
         head,
     );
     let [table_area, chart_area] =
@@ -116,11 +109,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ],
         )
         .header(Row::new(vec!["COLUMN", "KIND", "TEST", "STAT", "THRESHOLD", "DRIFT"]).style(bold))
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Columns (j/k selects) "),
-        )
+        .block(boxed(" Columns (j/k selects) "))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         table_area,
         &mut state,
@@ -149,7 +138,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let n = groups.len().max(1) as u16;
         let width = ((chart_area.width.saturating_sub(2) / n).saturating_sub(1) / 2).max(1);
         let mut chart = BarChart::default()
-            .block(Block::default().borders(Borders::ALL).title(format!(
+            .block(boxed(format!(
                 " {}: reference (cyan) vs current ({}) ",
                 c.column,
                 if c.drifted { "red" } else { "yellow" }
@@ -190,11 +179,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 ],
             )
             .header(Row::new(vec!["WINDOW (UTC)", "ROWS", "COLS", "DRIFTED SHARE", ""]).style(bold))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(" Drift across windows (latest last) "),
-            ),
+            .block(boxed(" Drift across windows (latest last) ")),
             windows_area,
         );
     }

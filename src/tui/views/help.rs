@@ -2,9 +2,10 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Block, Borders, Clear, Row, Table};
+use ratatui::widgets::{Clear, Row, Table};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::tui::keymap::{Scope, KEYS};
 
 pub fn draw(f: &mut Frame, area: Rect) {
@@ -41,8 +42,7 @@ pub fn draw(f: &mut Frame, area: Rect) {
         let chunk: Vec<Row> = rows.by_ref().take(per).collect();
         let title = if i == 0 { " Keys (? closes) " } else { "" };
         f.render_widget(
-            Table::new(chunk, [Constraint::Length(16), Constraint::Min(10)])
-                .block(Block::default().borders(Borders::ALL).title(title)),
+            Table::new(chunk, [Constraint::Length(16), Constraint::Min(10)]).block(boxed(title)),
             *part,
         );
     }

@@ -16,6 +16,13 @@ use ratatui::Frame;
 
 use super::app::{App, Screen};
 
+/// A bordered block with a title: every pane's frame.
+pub fn boxed<'a>(title: impl Into<ratatui::text::Line<'a>>) -> ratatui::widgets::Block<'a> {
+    ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .title(title)
+}
+
 /// A `width`×`height` rectangle in the middle of `area` (clipped to it), for dialogs.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [_, mid, _] = Layout::vertical([
@@ -38,7 +45,7 @@ pub fn roc_chart<'a>(
     datasets: Vec<ratatui::widgets::Dataset<'a>>,
     title: &'a str,
 ) -> ratatui::widgets::Chart<'a> {
-    use ratatui::widgets::{Axis, Block, Borders, Chart, LegendPosition};
+    use ratatui::widgets::{Axis, Chart, LegendPosition};
     let axis = |name: &'a str| {
         Axis::default()
             .title(name)
@@ -46,7 +53,7 @@ pub fn roc_chart<'a>(
             .labels(["0", "0.5", "1"])
     };
     Chart::new(datasets)
-        .block(Block::default().borders(Borders::ALL).title(title))
+        .block(boxed(title))
         .legend_position(Some(LegendPosition::BottomRight))
         .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)))
         .x_axis(axis("FPR"))
@@ -100,7 +107,7 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 /// The new-run form: one line per field, the focused one highlighted.
 fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
-    use ratatui::widgets::{Block, Borders, Clear};
+    use ratatui::widgets::Clear;
     let focus = Style::new().add_modifier(Modifier::REVERSED);
     let label = Style::new().add_modifier(Modifier::BOLD);
     let width = std::iter::once(form.data.chars().count())
@@ -165,14 +172,11 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
     });
     let rect = centered(area, 140, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" New run ")),
-        rect,
-    );
+    f.render_widget(Paragraph::new(lines).block(boxed(" New run ")), rect);
 }
 
 fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
-    use ratatui::widgets::{Block, Borders, Clear};
+    use ratatui::widgets::Clear;
     let rect = centered(area, 70, c.lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
@@ -182,11 +186,7 @@ fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
                 .map(|l| Line::from(l.clone()))
                 .collect::<Vec<_>>(),
         )
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {} ", c.title)),
-        ),
+        .block(boxed(format!(" {} ", c.title))),
         rect,
     );
 }

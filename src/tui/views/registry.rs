@@ -2,9 +2,10 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Row, Table, TableState};
+use ratatui::widgets::{Row, Table, TableState};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::metrics::Metric;
 use crate::tui::app::App;
 use crate::util::format_ms;
@@ -56,11 +57,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ])
             .style(bold),
         )
-        .block(
-            Block::default().borders(Borders::ALL).title(
-                " Versions (p production · s staging · r / R roll production / staging back) ",
-            ),
-        )
+        .block(boxed(
+            " Versions (p production · s staging · r / R roll production / staging back) ",
+        ))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         top,
         &mut state,
@@ -87,7 +86,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ],
         )
         .header(Row::new(vec!["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"]).style(bold))
-        .block(Block::default().borders(Borders::ALL).title(" Audit log ")),
+        .block(boxed(" Audit log ")),
         bottom,
     );
 }

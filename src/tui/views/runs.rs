@@ -2,9 +2,10 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Block, Borders, Row, Table, TableState};
+use ratatui::widgets::{Row, Table, TableState};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::metrics::Metric;
 use crate::tracking::RunStatus;
 use crate::tui::app::{App, SortKey};
@@ -77,7 +78,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
             .to_string(),
             r.name.clone(),
-            r.family.clone(),
+            r.family.to_string(),
             status,
             metric(r, Metric::RocAuc.key()),
             metric(r, Metric::PrAuc.key()),
@@ -109,7 +110,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let table = Table::new(rows, widths)
         .header(header)
-        .block(Block::default().borders(Borders::ALL).title(title))
+        .block(boxed(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default()
         .with_selected((!app.list.view.is_empty()).then(|| app.list.cursor - offset));

@@ -4,9 +4,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Gauge, Paragraph};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Gauge, Paragraph};
 use ratatui::Frame;
 
+use super::boxed;
 use crate::tracking::registry::PRODUCTION;
 use crate::tui::app::App;
 use crate::util::thousands;
@@ -43,12 +44,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         " File to score (f changes it, Enter scores it) "
     };
     f.render_widget(
-        Paragraph::new(vec![Line::from(file)]).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(title)
-                .title_bottom(format!(" {model} ")),
-        ),
+        Paragraph::new(vec![Line::from(file)])
+            .block(boxed(title).title_bottom(format!(" {model} "))),
         file_area,
     );
     let (ratio, label) = match (app.score.running, &app.score.last) {
@@ -58,7 +55,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     f.render_widget(
         Gauge::default()
-            .block(Block::default().borders(Borders::ALL).title(" Progress "))
+            .block(boxed(" Progress "))
             .gauge_style(Style::new().fg(Color::Green))
             .ratio(ratio.clamp(0.0, 1.0))
             .label(label),
@@ -67,7 +64,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let Some(s) = &app.score.last else {
         f.render_widget(
             Paragraph::new("Press Enter to score the file with the production model.")
-                .block(Block::default().borders(Borders::ALL).title(" Result ")),
+                .block(boxed(" Result ")),
             summary_area,
         );
         return;
@@ -105,10 +102,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Span::styled("written to    ", bold),
         Span::raw(s.output.display().to_string()),
     ]));
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Result ")),
-        summary_area,
-    );
+    f.render_widget(Paragraph::new(lines).block(boxed(" Result ")), summary_area);
     let bars: Vec<Bar> = s
         .histogram
         .iter()
@@ -131,7 +125,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .max(1);
     f.render_widget(
         BarChart::default()
-            .block(Block::default().borders(Borders::ALL).title(
+            .block(boxed(
                 " Predicted probability of a stay over 30 days (rows per bin; red: predicted long) ",
             ))
             .data(BarGroup::default().bars(&bars))
