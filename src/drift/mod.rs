@@ -372,6 +372,14 @@ pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrif
         (BTreeMap::new(), BTreeMap::new())
     };
     let keys: BTreeSet<&String> = rc.keys().chain(cc.keys()).collect();
+    let samples = Samples {
+        r,
+        c,
+        rn,
+        cn,
+        rc: &rc,
+        cc: &cc,
+    };
     if categorical && matches!(test, Test::Ks | Test::Wasserstein) {
         return Err(DriftError::WrongTest {
             column: r.name.clone(),
@@ -427,7 +435,7 @@ pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrif
         }
         Test::JensenShannon => stats::jensen_shannon(&shares(&rc, rn), &shares(&cc, cn)),
         Test::Psi => {
-            let (mut a, mut b) = psi_shares(r, c, rn, cn, &rc, &cc, &keys);
+            let (mut a, mut b) = psi_shares(&samples, &keys);
             stats::fill_zeroes(&mut a);
             stats::fill_zeroes(&mut b);
             stats::psi(&a, &b)
@@ -438,7 +446,7 @@ pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrif
     } else {
         statistic >= threshold
     };
-    let (bins, reference_shares, current_shares) = chart_bins(r, c, rn, cn, &rc, &cc);
+    let (bins, reference_shares, current_shares) = chart_bins(&samples);
     Ok(ColumnDrift {
         column: r.name.clone(),
         kind: kind_name(&r.values).to_string(),
@@ -457,17 +465,21 @@ pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrif
     })
 }
 
-/// Evidently's PSI bins: 30 equal-width bins over both samples' range for a numeric column with
-/// more than 20 distinct reference values, else one bin per value.
-fn psi_shares(
-    r: &Column,
-    c: &Column,
+/// One column's two samples, their sizes and their value counts, as the binning rules read them.
+#[derive(Clone, Copy)]
+struct Samples<'a> {
+    r: &'a Column,
+    c: &'a Column,
     rn: f64,
     cn: f64,
-    rc: &BTreeMap<String, f64>,
-    cc: &BTreeMap<String, f64>,
-    keys: &BTreeSet<&String>,
-) -> (Vec<f64>, Vec<f64>) {
+    rc: &'a BTreeMap<String, f64>,
+    cc: &'a BTreeMap<String, f64>,
+}
+
+/// Evidently's PSI bins: 30 equal-width bins over both samples' range for a numeric column with
+/// more than 20 distinct reference values, else one bin per value.
+fn psi_shares(s: &Samples, keys: &BTreeSet<&String>) -> (Vec<f64>, Vec<f64>) {
+    let Samples { r, c, rn, cn, rc, cc } = *s;
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len() > 20 {
             return (histogram(a, b, 30, a, rn).1, histogram(a, b, 30, b, cn).1);
@@ -512,14 +524,8 @@ fn histogram(
 
 /// Bins for charts: up to 20 equal-width bins for numeric columns with many values, else the
 /// values or categories (the 30 most frequent in the reference, the rest as "other").
-fn chart_bins(
-    r: &Column,
-    c: &Column,
-    rn: f64,
-    cn: f64,
-    rc: &BTreeMap<String, f64>,
-    cc: &BTreeMap<String, f64>,
-) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+fn chart_bins(s: &Samples) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    let Samples { r, c, rn, cn, rc, cc } = *s;
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len().max(b.len()) > 20 {
             let (edges, ra) = histogram(a, b, 20, a, rn);
