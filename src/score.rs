@@ -72,6 +72,8 @@ pub fn default_output(cfg: &Config, input: &Path, version: i64) -> PathBuf {
 
 /// Scores `input` with the model behind `alias`, writing `output` (or the default path).
 /// `progress` is called as the work moves on; `cancel` stops between chunks.
+///
+/// Read, predict, write atomically and summarise, in order.
 pub fn score_file(
     cfg: &Config,
     input: &Path,

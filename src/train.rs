@@ -216,6 +216,7 @@ impl From<anyhow::Error> for RunError {
     }
 }
 
+/// The run lifecycle in order (prepare, fit, evaluate, write, record), each step a call.
 fn run_one(
     store: &mut Store,
     artifacts_dir: &Path,

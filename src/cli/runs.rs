@@ -183,6 +183,7 @@ fn fmt_metric(m: Metric, v: Option<&f64>) -> String {
     v.map(|v| m.format(*v)).unwrap_or_else(|| "-".into())
 }
 
+/// One printed page, section by section.
 pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
     let store = open_store(cfg)?;
     let run = store.get_run(id)?;

@@ -138,6 +138,7 @@ pub fn jobs_from_args(
         .collect())
 }
 
+/// Arguments, jobs, progress and the results table, in the order a user sees them.
 pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     let jobs = match &args.sweep {
         Some(file) => {

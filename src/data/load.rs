@@ -114,6 +114,8 @@ pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame
 }
 
 /// Validates CSV bytes; `path` is only used in messages.
+///
+/// One pass: header, then typed columns, then the checks that name the row and column.
 pub fn parse_csv(
     mut bytes: Vec<u8>,
     path: &Path,

@@ -247,6 +247,7 @@ pub fn scaled_missing(real_missing: usize, n: usize) -> usize {
     ((real_missing as f64) * n as f64 / REAL_TRAIN_ROWS as f64).round() as usize
 }
 
+/// One generative story per row, read top to bottom like the data dictionary.
 fn draw_cases(world: &World, n: usize, rng: &mut Rng, drift: Drift) -> Vec<Case> {
     let strong = drift == Drift::Strong;
     let hosp_w: Vec<f64> = world

@@ -330,6 +330,7 @@ fn num_key(x: f64) -> String {
     format!("{x}")
 }
 
+/// Evidently's rules for one column in one place: which test, its threshold, the statistic, the verdict.
 pub fn column_drift(r: &Column, c: &Column, opts: &Options) -> Result<ColumnDrift, DriftError> {
     let categorical = match (&r.values, &c.values) {
         (Values::Numeric(_), Values::Numeric(_)) => false,
@@ -479,7 +480,14 @@ struct Samples<'a> {
 /// Evidently's PSI bins: 30 equal-width bins over both samples' range for a numeric column with
 /// more than 20 distinct reference values, else one bin per value.
 fn psi_shares(s: &Samples, keys: &BTreeSet<&String>) -> (Vec<f64>, Vec<f64>) {
-    let Samples { r, c, rn, cn, rc, cc } = *s;
+    let Samples {
+        r,
+        c,
+        rn,
+        cn,
+        rc,
+        cc,
+    } = *s;
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len() > 20 {
             return (histogram(a, b, 30, a, rn).1, histogram(a, b, 30, b, cn).1);
@@ -525,7 +533,14 @@ fn histogram(
 /// Bins for charts: up to 20 equal-width bins for numeric columns with many values, else the
 /// values or categories (the 30 most frequent in the reference, the rest as "other").
 fn chart_bins(s: &Samples) -> (Vec<String>, Vec<f64>, Vec<f64>) {
-    let Samples { r, c, rn, cn, rc, cc } = *s;
+    let Samples {
+        r,
+        c,
+        rn,
+        cn,
+        rc,
+        cc,
+    } = *s;
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len().max(b.len()) > 20 {
             let (edges, ra) = histogram(a, b, 20, a, rn);

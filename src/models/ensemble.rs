@@ -125,6 +125,7 @@ fn log_loss_of(margins: &[f64], y: &[u8], rows: &[u32]) -> f64 {
     s / rows.len().max(1) as f64
 }
 
+/// The boosting loop with its early stopping, kept whole.
 pub fn fit_gbdt(
     p: &Params,
     x: ArrayView2<f64>,

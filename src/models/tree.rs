@@ -346,6 +346,8 @@ fn goes_left(grp: &BinnedGroup, split_bin: usize, row: usize) -> bool {
 }
 
 /// Grows one tree on `rows` (each row once; weights go into `g` and `h`).
+///
+/// One best-first loop: split, partition the rows, subtract histograms; kept whole so the hot path is visible.
 pub fn grow(
     b: &Binned,
     rows: &mut [u32],

@@ -22,6 +22,8 @@ use super::*;
 use super::{admin::*, scoring::*, v2::*};
 
 /// Runs the server until SIGTERM or Ctrl-C; returns the exit code.
+///
+/// Start-up, the listener and shutdown in the order they happen.
 pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
     anyhow::ensure!(
         crate::tracking::registry::valid_alias(&opts.alias),

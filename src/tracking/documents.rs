@@ -137,6 +137,8 @@ impl ArtifactRef {
 
 impl RunDoc {
     /// Checks everything a pull would write to the disk or the store, before it does.
+    ///
+    /// A checklist of every field a pull would write, in document order.
     pub fn validate(&self) -> Result<(), DocError> {
         if self.format != RUN_DOC_FORMAT {
             return Err(bad(

@@ -345,6 +345,8 @@ impl Store {
     /// a move only when it is newer than every move the store knows for that alias, so replaying
     /// a bucket's moves in any order ends where its history ends. An older move is still written
     /// to the audit log.
+    ///
+    /// One transaction, so the checks and the move cannot be split by another writer.
     pub fn replay_event(&mut self, ev: &EventDoc, origin: &str) -> Result<Replayed, RegistryError> {
         if !valid_alias(&ev.alias) {
             return Err(RegistryError::BadAlias(ev.alias.clone()));

@@ -200,6 +200,8 @@ impl Store {
     /// Runs matching `filter` (a WHERE clause over `runs r`, with `args`), newest first, with
     /// their params and the latest step of each metric; with `brief`, only those metrics and no
     /// params. Params and metrics are read for the matching runs only.
+    ///
+    /// One query and the two passes that attach params and metrics to its rows.
     fn query_runs(
         &self,
         filter: &str,

@@ -351,6 +351,8 @@ fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
 }
 
 /// Applies one action; returns work for the event loop, if any.
+///
+/// One arm per action, like the keymap it answers: the whole state machine reads in one place.
 pub fn update(app: &mut App, action: Action) -> Option<Effect> {
     match action {
         Action::AskPromote(alias) => match promote_question(app, alias) {

@@ -13,7 +13,7 @@ use ratatui::widgets::{Cell, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::boxed;
-use crate::tui::app::App;
+use crate::tui::app::{App, CompareRun};
 
 const METRICS: [Metric; 9] = Metric::COMPARED;
 
@@ -67,6 +67,37 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         };
         format!("{}{pin}", c.run.name)
     }));
+    let view = Visible {
+        all,
+        runs,
+        off,
+        base,
+        header,
+    };
+    metrics_table(f, metrics_area, &view);
+    params_table(f, params_area, app, &view);
+    roc_curves(f, roc_area, runs);
+    confusions(f, confusion_area, runs);
+}
+
+/// The runs on screen, out of all selected ones, and the header naming them.
+struct Visible<'a> {
+    all: &'a [CompareRun],
+    runs: &'a [CompareRun],
+    off: usize,
+    base: Option<&'a CompareRun>,
+    header: Vec<String>,
+}
+
+/// Every metric across the width, the best of each marked, deltas against the baseline.
+fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
+    let Visible {
+        all,
+        runs,
+        off,
+        base,
+        ref header,
+    } = *v;
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows = METRICS.iter().map(|m| {
         let k = &m.key();
@@ -103,9 +134,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
         Row::new(cells)
     });
-    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(22))
-        .chain(runs.iter().map(|_| Constraint::Min(10)))
-        .collect();
     f.render_widget(
         Table::new(
             rows,
@@ -123,8 +151,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         } else {
             " Metrics (* best; b pins a baseline) ".to_string()
         })),
-        metrics_area,
+        area,
     );
+}
+
+/// The params side by side; with `d`, only those that differ.
+fn params_table(f: &mut Frame, area: Rect, app: &App, v: &Visible) {
+    let runs = v.runs;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     let keys: BTreeSet<&String> = runs.iter().flat_map(|c| c.run.params.keys()).collect();
     let params = keys.into_iter().filter_map(|k| {
         let vals: Vec<String> = runs
@@ -139,18 +173,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         cells.extend(vals);
         Some(Row::new(cells).style(if differs { bold } else { Style::new() }))
     });
-    let mut pheader = header.clone();
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(22))
+        .chain(runs.iter().map(|_| Constraint::Min(10)))
+        .collect();
+    let mut pheader = v.header.clone();
     pheader[0] = "param".into();
     f.render_widget(
-        Table::new(params, widths.clone())
+        Table::new(params, widths)
             .header(Row::new(pheader).style(bold))
             .block(boxed(if app.compare.diff_only {
                 " Params that differ (d shows all) "
             } else {
                 " Params (d shows only those that differ) "
             })),
-        params_area,
+        area,
     );
+}
+
+/// The ROC curves overlaid, one colour per run.
+fn roc_curves(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
     let data: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|c| {
@@ -183,7 +224,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .data(d)
         })
         .collect();
-    f.render_widget(super::roc_chart(datasets, " ROC curves "), roc_area);
+    f.render_widget(super::roc_chart(datasets, " ROC curves "), area);
+}
+
+/// Each run's confusion matrix at 0.5, with its rates.
+fn confusions(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
     let lines: Vec<Line> = runs
         .iter()
         .map(|c| {
@@ -204,6 +249,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     f.render_widget(
         Paragraph::new(lines).block(boxed(" Confusion matrices at 0.5 ")),
-        confusion_area,
+        area,
     );
 }

@@ -5,12 +5,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::boxed;
 use crate::metrics::Confusion;
 use crate::metrics::Metric;
+use crate::tracking::RunSummary;
 use crate::tui::app::Details;
 use crate::util::format_ms;
 
@@ -40,14 +41,35 @@ fn confusion_lines(title: &str, m: &Confusion) -> Vec<Line<'static>> {
 pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
     f.render_widget(Clear, area);
     let Some(run) = &d.run else {
-        f.render_widget(
-            Paragraph::new("loading…").block(Block::default().borders(Borders::ALL)),
-            area,
-        );
+        f.render_widget(Paragraph::new("loading…").block(boxed("")), area);
         return;
     };
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let lines = text(run, d);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((d.scroll, 0))
+            .block(boxed(format!(
+                " {} ({}) · j/k scroll · e exports charts · Esc closes ",
+                run.name, run.family
+            ))),
+        left,
+    );
+    let [roc_area, conf_area, imp_area] = Layout::vertical([
+        Constraint::Min(8),
+        Constraint::Length(11),
+        Constraint::Length(12),
+    ])
+    .areas(right);
+    roc_pane(f, roc_area, run, d);
+    confusion_pane(f, conf_area, run, d);
+    importance_pane(f, imp_area, d);
+}
+
+/// The left pane's text: status, data, params, metrics, history and artifacts.
+fn text(run: &RunSummary, d: &Details) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
         Line::from(vec![
@@ -118,22 +140,10 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
             a.sha256.get(..12).unwrap_or(&a.sha256)
         )));
     }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((d.scroll, 0))
-            .block(boxed(format!(
-                " {} ({}) · j/k scroll · e exports charts · Esc closes ",
-                run.name, run.family
-            ))),
-        left,
-    );
-    let [roc_area, conf_area, imp_area] = Layout::vertical([
-        Constraint::Min(8),
-        Constraint::Length(11),
-        Constraint::Length(12),
-    ])
-    .areas(right);
+    lines
+}
+
+fn roc_pane(f: &mut Frame, roc_area: Rect, run: &RunSummary, d: &Details) {
     let pts: Vec<(f64, f64)> = d
         .roc
         .x
@@ -159,10 +169,13 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         ),
         roc_area,
     );
+}
+
+fn confusion_pane(f: &mut Frame, conf_area: Rect, run: &RunSummary, d: &Details) {
     let mut conf = confusion_lines("at 0.5", &d.confusion);
     let best = run
         .metrics
-        .get("best_threshold")
+        .get(Metric::BestThreshold.key())
         .map_or(String::new(), |t| format!(" ({t:.3})"));
     conf.extend(confusion_lines(
         &format!("at the F1-best threshold{best}"),
@@ -172,6 +185,10 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         Paragraph::new(conf).block(boxed(" Confusion matrices (rate within the actual class) ")),
         conf_area,
     );
+}
+
+/// The ten most important features as bars against the first.
+fn importance_pane(f: &mut Frame, imp_area: Rect, d: &Details) {
     let top = d
         .importance
         .first()

@@ -8,6 +8,8 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Row, Table, TableStat
 use ratatui::Frame;
 
 use super::boxed;
+use crate::drift::monitor::StoredDrift;
+use crate::drift::{ColumnDrift, DriftReport};
 use crate::tui::app::App;
 use crate::util::format_ms;
 
@@ -30,6 +32,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(if has_windows { 9 } else { 0 }),
     ])
     .areas(area);
+    head_lines(f, head, app, *id, d);
+    let [table_area, chart_area] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+    columns_table(f, table_area, app, r);
+    if let Some(c) = r.columns.get(app.drift.cursor) {
+        distributions(f, chart_area, c);
+    }
+    if has_windows {
+        windows(f, windows_area, d);
+    }
+}
+
+/// The verdict and the prediction's drift, under the report's title.
+fn head_lines(f: &mut Frame, head: Rect, app: &App, id: i64, d: &StoredDrift) {
+    let r = &d.report;
     let verdict = if r.dataset_drift {
         Line::styled(
             format!(
@@ -76,8 +93,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         )),
         head,
     );
-    let [table_area, chart_area] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+}
+
+/// One row per column: its test, statistic, threshold and verdict; j/k selects.
+fn columns_table(f: &mut Frame, table_area: Rect, app: &App, r: &DriftReport) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows = r.columns.iter().map(|c| {
         Row::new(vec![
@@ -114,73 +133,78 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         table_area,
         &mut state,
     );
-    if let Some(c) = r.columns.get(app.drift.cursor) {
-        // Reference and current share of each bin, side by side, in per-mille.
-        let groups: Vec<BarGroup> = c
-            .bins
-            .iter()
-            .zip(c.reference_shares.iter().zip(&c.current_shares))
-            .take(24)
-            .map(|(label, (rs, cs))| {
-                let short: String = label.chars().take(8).collect();
-                BarGroup::default().label(Line::from(short)).bars(&[
-                    Bar::default()
-                        .value((rs * 1000.0).round() as u64)
-                        .text_value(String::new())
-                        .style(Style::new().fg(Color::Cyan)),
-                    Bar::default()
-                        .value((cs * 1000.0).round() as u64)
-                        .text_value(String::new())
-                        .style(Style::new().fg(if c.drifted { Color::Red } else { Color::Yellow })),
-                ])
-            })
-            .collect();
-        let n = groups.len().max(1) as u16;
-        let width = ((chart_area.width.saturating_sub(2) / n).saturating_sub(1) / 2).max(1);
-        let mut chart = BarChart::default()
-            .block(boxed(format!(
-                " {}: reference (cyan) vs current ({}) ",
-                c.column,
-                if c.drifted { "red" } else { "yellow" }
-            )))
-            .bar_width(width)
-            .bar_gap(0)
-            .group_gap(1);
-        for g in groups {
-            chart = chart.data(g);
-        }
-        f.render_widget(chart, chart_area);
-    }
-    if has_windows {
-        let rows = d.windows.iter().rev().take(7).rev().map(|w| {
-            let bar = "█".repeat((w.share * 20.0).round() as usize);
-            Row::new(vec![
-                format_ms(w.start_ms),
-                w.rows.to_string(),
-                format!("{:>2}/{}", w.drifted, r.columns.len()),
-                format!("{bar:<20}"),
-                if w.dataset_drift { "DRIFT" } else { "ok" }.to_string(),
+}
+
+/// The selected column's reference and current share of each bin, side by side, in per-mille.
+fn distributions(f: &mut Frame, chart_area: Rect, c: &ColumnDrift) {
+    let groups: Vec<BarGroup> = c
+        .bins
+        .iter()
+        .zip(c.reference_shares.iter().zip(&c.current_shares))
+        .take(24)
+        .map(|(label, (rs, cs))| {
+            let short: String = label.chars().take(8).collect();
+            BarGroup::default().label(Line::from(short)).bars(&[
+                Bar::default()
+                    .value((rs * 1000.0).round() as u64)
+                    .text_value(String::new())
+                    .style(Style::new().fg(Color::Cyan)),
+                Bar::default()
+                    .value((cs * 1000.0).round() as u64)
+                    .text_value(String::new())
+                    .style(Style::new().fg(if c.drifted { Color::Red } else { Color::Yellow })),
             ])
-            .style(if w.dataset_drift {
-                Style::new().fg(Color::Red)
-            } else {
-                Style::new()
-            })
-        });
-        f.render_widget(
-            Table::new(
-                rows,
-                [
-                    Constraint::Length(19),
-                    Constraint::Length(8),
-                    Constraint::Length(6),
-                    Constraint::Length(21),
-                    Constraint::Length(6),
-                ],
-            )
-            .header(Row::new(vec!["WINDOW (UTC)", "ROWS", "COLS", "DRIFTED SHARE", ""]).style(bold))
-            .block(boxed(" Drift across windows (latest last) ")),
-            windows_area,
-        );
+        })
+        .collect();
+    let n = groups.len().max(1) as u16;
+    let width = ((chart_area.width.saturating_sub(2) / n).saturating_sub(1) / 2).max(1);
+    let mut chart = BarChart::default()
+        .block(boxed(format!(
+            " {}: reference (cyan) vs current ({}) ",
+            c.column,
+            if c.drifted { "red" } else { "yellow" }
+        )))
+        .bar_width(width)
+        .bar_gap(0)
+        .group_gap(1);
+    for g in groups {
+        chart = chart.data(g);
     }
+    f.render_widget(chart, chart_area);
+}
+
+/// The last windows of the prediction log: rows, drifted columns and the verdict of each.
+fn windows(f: &mut Frame, windows_area: Rect, d: &StoredDrift) {
+    let r = &d.report;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let rows = d.windows.iter().rev().take(7).rev().map(|w| {
+        let bar = "█".repeat((w.share * 20.0).round() as usize);
+        Row::new(vec![
+            format_ms(w.start_ms),
+            w.rows.to_string(),
+            format!("{:>2}/{}", w.drifted, r.columns.len()),
+            format!("{bar:<20}"),
+            if w.dataset_drift { "DRIFT" } else { "ok" }.to_string(),
+        ])
+        .style(if w.dataset_drift {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new()
+        })
+    });
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(19),
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Length(21),
+                Constraint::Length(6),
+            ],
+        )
+        .header(Row::new(vec!["WINDOW (UTC)", "ROWS", "COLS", "DRIFTED SHARE", ""]).style(bold))
+        .block(boxed(" Drift across windows (latest last) ")),
+        windows_area,
+    );
 }

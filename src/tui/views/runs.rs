@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::boxed;
 use crate::metrics::Metric;
 use crate::tracking::RunStatus;
+use crate::tracking::RunSummary;
 use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
 
@@ -36,12 +37,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }),
     )
     .style(Style::new().add_modifier(Modifier::BOLD));
-    let metric = |r: &crate::tracking::RunSummary, k: &str| {
-        r.metrics
-            .get(k)
-            .map(|v| format!("{v:.4}"))
-            .unwrap_or_else(|| "-".into())
-    };
     // Only the rows on screen are built, so a store of 10,000 runs draws as fast as ten.
     let height = area.height.saturating_sub(3) as usize;
     let mut offset = app.list.offset.get();
@@ -54,43 +49,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     app.list.offset.set(offset);
     app.rows_at.set((area.y + 2, offset));
     let end = (offset + height).min(app.list.view.len());
-    let rows = app.list.view[offset..end].iter().map(|&i| {
-        let r = &app.runs[i];
-        let status = match (r.status, app.live.get(&r.id)) {
-            (RunStatus::Running, Some(p)) if p.total > 0 => {
-                let pct = 100 * p.done / p.total;
-                let bar = "█".repeat(pct / 20) + &"░".repeat(5 - pct / 20);
-                format!("{bar} {pct:>3}%")
-            }
-            (s, _) => s.as_str().to_string(),
-        };
-        let colour = match r.status {
-            RunStatus::Finished => Color::Reset,
-            RunStatus::Running | RunStatus::Queued => Color::Yellow,
-            RunStatus::Failed => Color::Red,
-            RunStatus::Cancelled => Color::DarkGray,
-        };
-        Row::new(vec![
-            if app.list.selected.contains(&r.id) {
-                "●"
-            } else {
-                " "
-            }
-            .to_string(),
-            r.name.clone(),
-            r.family.to_string(),
-            status,
-            metric(r, Metric::RocAuc.key()),
-            metric(r, Metric::PrAuc.key()),
-            metric(r, Metric::F1.key()),
-            r.duration_ms(app.now)
-                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
-                .unwrap_or_else(|| "-".into()),
-            format_ms(r.created_at),
-            crate::util::short_id(&r.id, 6).to_string(),
-        ])
-        .style(Style::new().fg(colour))
-    });
+    let rows = app.list.view[offset..end]
+        .iter()
+        .map(|&i| row(app, &app.runs[i]));
     let widths = [
         Constraint::Length(1),
         Constraint::Min(12),
@@ -115,4 +76,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut state = TableState::default()
         .with_selected((!app.list.view.is_empty()).then(|| app.list.cursor - offset));
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// One run as a table row: selection mark, name, family, status (live progress while this
+/// process trains it), the listed metrics, duration, start and the end of the id.
+fn row<'a>(app: &App, r: &RunSummary) -> Row<'a> {
+    let metric = |m: Metric| {
+        r.metrics
+            .get(m.key())
+            .map(|v| m.format(*v))
+            .unwrap_or_else(|| "-".into())
+    };
+    let status = match (r.status, app.live.get(&r.id)) {
+        (RunStatus::Running, Some(p)) if p.total > 0 => {
+            let pct = 100 * p.done / p.total;
+            let bar = "█".repeat(pct / 20) + &"░".repeat(5 - pct / 20);
+            format!("{bar} {pct:>3}%")
+        }
+        (s, _) => s.as_str().to_string(),
+    };
+    let colour = match r.status {
+        RunStatus::Finished => Color::Reset,
+        RunStatus::Running | RunStatus::Queued => Color::Yellow,
+        RunStatus::Failed => Color::Red,
+        RunStatus::Cancelled => Color::DarkGray,
+    };
+    Row::new(vec![
+        if app.list.selected.contains(&r.id) {
+            "●"
+        } else {
+            " "
+        }
+        .to_string(),
+        r.name.clone(),
+        r.family.to_string(),
+        status,
+        metric(Metric::RocAuc),
+        metric(Metric::PrAuc),
+        metric(Metric::F1),
+        r.duration_ms(app.now)
+            .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into()),
+        format_ms(r.created_at),
+        crate::util::short_id(&r.id, 6).to_string(),
+    ])
+    .style(Style::new().fg(colour))
 }

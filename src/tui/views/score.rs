@@ -8,6 +8,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Gauge, Paragraph};
 use ratatui::Frame;
 
 use super::boxed;
+use crate::score::ScoreSummary;
 use crate::tracking::registry::PRODUCTION;
 use crate::tui::app::App;
 use crate::util::thousands;
@@ -20,6 +21,34 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Min(6),
     ])
     .areas(area);
+    file_pane(f, file_area, app);
+    let (ratio, label) = match (app.score.running, &app.score.last) {
+        (Some(r), _) => (r, format!("scoring… {:.0} % (x stops)", 100.0 * r)),
+        (None, Some(s)) => (1.0, format!("done in {:.2} s", s.seconds)),
+        (None, None) => (0.0, "not scored yet".into()),
+    };
+    f.render_widget(
+        Gauge::default()
+            .block(boxed(" Progress "))
+            .gauge_style(Style::new().fg(Color::Green))
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label),
+        gauge_area,
+    );
+    let Some(s) = &app.score.last else {
+        f.render_widget(
+            Paragraph::new("Press Enter to score the file with the production model.")
+                .block(boxed(" Result ")),
+            summary_area,
+        );
+        return;
+    };
+    summary_pane(f, summary_area, s);
+    histogram(f, chart_area, s);
+}
+
+/// The file to score, editable in place, over the model that would score it.
+fn file_pane(f: &mut Frame, file_area: Rect, app: &App) {
     let production = app
         .registry
         .versions
@@ -48,27 +77,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(boxed(title).title_bottom(format!(" {model} "))),
         file_area,
     );
-    let (ratio, label) = match (app.score.running, &app.score.last) {
-        (Some(r), _) => (r, format!("scoring… {:.0} % (x stops)", 100.0 * r)),
-        (None, Some(s)) => (1.0, format!("done in {:.2} s", s.seconds)),
-        (None, None) => (0.0, "not scored yet".into()),
-    };
-    f.render_widget(
-        Gauge::default()
-            .block(boxed(" Progress "))
-            .gauge_style(Style::new().fg(Color::Green))
-            .ratio(ratio.clamp(0.0, 1.0))
-            .label(label),
-        gauge_area,
-    );
-    let Some(s) = &app.score.last else {
-        f.render_widget(
-            Paragraph::new("Press Enter to score the file with the production model.")
-                .block(boxed(" Result ")),
-            summary_area,
-        );
-        return;
-    };
+}
+
+/// Rows, long stays, the metrics when the file has the target, and where the output went.
+fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
         Line::from(vec![
@@ -103,6 +115,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Span::raw(s.output.display().to_string()),
     ]));
     f.render_widget(Paragraph::new(lines).block(boxed(" Result ")), summary_area);
+}
+
+/// Rows per probability bin; bins at or above the threshold in red.
+fn histogram(f: &mut Frame, chart_area: Rect, s: &ScoreSummary) {
     let bars: Vec<Bar> = s
         .histogram
         .iter()
