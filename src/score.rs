@@ -15,6 +15,9 @@ use crate::data::frame::ColumnData;
 use crate::data::{self, DatasetSpec, Labels};
 use crate::tracking::Store;
 
+/// Probability at or above which a stay is predicted long (the class is 1), unless told.
+pub const THRESHOLD: f64 = 0.5;
+
 /// Rows scored per step; the progress gauge moves once per chunk.
 const CHUNK: usize = 16_384;
 /// Bins of the probability histogram.

@@ -19,7 +19,7 @@ pub struct ScoreArgs {
     #[arg(long, default_value = PRODUCTION)]
     pub alias: String,
     /// Probability at or above which a stay is predicted long
-    #[arg(long, default_value_t = crate::serve::THRESHOLD)]
+    #[arg(long, default_value_t = crate::score::THRESHOLD)]
     pub threshold: f64,
     /// Print the summary as JSON
     #[arg(long)]

@@ -131,7 +131,7 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
 
     let stored = match &o.current {
         Current::File(path) => {
-            let frame = data::load_csv(&path, &spec, Labels::Optional)?;
+            let frame = data::load_csv(path, &spec, Labels::Optional)?;
             let current = drift::from_frame(&frame);
             let mut report = drift::compare(&reference, &current, opts)?;
             if let (Some(b), Some(pr)) = (&bundle, &prediction_ref) {

@@ -28,8 +28,7 @@ pub use server::{router, run};
 
 /// The name the v2 protocol serves the model under (the alias is accepted too).
 pub const MODEL_NAME: &str = "staytrack";
-/// Probability at or above which the class is 1.
-pub const THRESHOLD: f64 = 0.5;
+pub use crate::score::THRESHOLD;
 /// Batches larger than this are scored off the async workers.
 const INLINE_ROWS: usize = 64;
 /// The shortest admin token accepted; a shorter one leaves the admin routes off.

@@ -130,7 +130,7 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.read(|c| schema::user_version(c))
+        self.read(schema::user_version)
     }
 
     /// Runs `f` on the connection; an error names the store's file. Every read goes through here.

@@ -122,7 +122,7 @@ impl Tasks {
                 &path,
                 None,
                 PRODUCTION,
-                crate::serve::THRESHOLD,
+                crate::score::THRESHOLD,
                 &progress,
                 &cancel,
             );
