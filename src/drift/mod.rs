@@ -477,17 +477,20 @@ struct Samples<'a> {
     cc: &'a BTreeMap<String, f64>,
 }
 
+impl<'a> Samples<'a> {
+    #[allow(clippy::type_complexity)]
+    fn parts(&self) -> (&'a Column, &'a Column, f64, f64, &'a Counts, &'a Counts) {
+        (self.r, self.c, self.rn, self.cn, self.rc, self.cc)
+    }
+}
+
+/// Values and how often each occurs.
+type Counts = BTreeMap<String, f64>;
+
 /// Evidently's PSI bins: 30 equal-width bins over both samples' range for a numeric column with
 /// more than 20 distinct reference values, else one bin per value.
 fn psi_shares(s: &Samples, keys: &BTreeSet<&String>) -> (Vec<f64>, Vec<f64>) {
-    let Samples {
-        r,
-        c,
-        rn,
-        cn,
-        rc,
-        cc,
-    } = *s;
+    let (r, c, rn, cn, rc, cc) = s.parts();
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len() > 20 {
             return (histogram(a, b, 30, a, rn).1, histogram(a, b, 30, b, cn).1);
@@ -533,14 +536,7 @@ fn histogram(
 /// Bins for charts: up to 20 equal-width bins for numeric columns with many values, else the
 /// values or categories (the 30 most frequent in the reference, the rest as "other").
 fn chart_bins(s: &Samples) -> (Vec<String>, Vec<f64>, Vec<f64>) {
-    let Samples {
-        r,
-        c,
-        rn,
-        cn,
-        rc,
-        cc,
-    } = *s;
+    let (r, c, rn, cn, rc, cc) = s.parts();
     if let (Values::Numeric(a), Values::Numeric(b)) = (&r.values, &c.values) {
         if a.len().max(b.len()) > 20 {
             let (edges, ra) = histogram(a, b, 20, a, rn);

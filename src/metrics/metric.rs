@@ -45,7 +45,6 @@ impl Metric {
         Metric::PredictSeconds,
     ];
 
-    /// The name the store keeps it under.
     /// The scores between 0 and 1, higher better: what bar charts show.
     pub const SCORES: [Metric; 6] = [
         Metric::RocAuc,
@@ -56,22 +55,10 @@ impl Metric {
         Metric::Recall,
     ];
 
-    /// What a comparison shows: the scores, the losses and the fit time.
-    pub const COMPARED: [Metric; 9] = [
-        Metric::RocAuc,
-        Metric::PrAuc,
-        Metric::F1,
-        Metric::Accuracy,
-        Metric::Precision,
-        Metric::Recall,
-        Metric::LogLoss,
-        Metric::Brier,
-        Metric::FitSeconds,
-    ];
-
     /// What a promotion shows against the model it replaces.
     pub const HEADLINE: [Metric; 4] = [Metric::RocAuc, Metric::PrAuc, Metric::F1, Metric::LogLoss];
 
+    /// The name the store keeps it under.
     pub fn key(self) -> &'static str {
         match self {
             Metric::RocAuc => "roc_auc",

@@ -66,9 +66,7 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                 .configure_mesh()
                 .disable_y_mesh()
                 .y_labels(n * 2 + 1)
-                .y_label_formatter(&|y| {
-                    centre_label(&labels, *y, true).cloned().unwrap_or_default()
-                })
+                .y_label_formatter(&row_label(&labels))
                 .x_desc("Statistic (distances drift at or above the tick; p-values drift below it)")
                 .house_style(14, 13)
                 .draw()

@@ -335,9 +335,7 @@ fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                     .configure_mesh()
                     .disable_y_mesh()
                     .y_labels(n * 2 + 1)
-                    .y_label_formatter(&|y| {
-                        centre_label(&labels, *y, true).cloned().unwrap_or_default()
-                    })
+                    .y_label_formatter(&row_label(&labels))
                     .x_label_formatter(&|x| {
                         if max < 0.05 {
                             format!("{:.1} %", x * 100.0)

@@ -75,6 +75,11 @@ pub(crate) fn png(
 /// The label of slot `i` for an axis tick at `v`: slots are unit-wide and labelled at their
 /// centres (`i + 0.5`), so bars and rows read against their names. `from_top` counts slots
 /// from the top of a vertical axis.
+/// The tick formatter of a chart whose rows are `labels`, first at the top.
+pub(crate) fn row_label(labels: &[String]) -> impl Fn(&f64) -> String + '_ {
+    move |y| centre_label(labels, *y, true).cloned().unwrap_or_default()
+}
+
 pub(crate) fn centre_label(labels: &[String], v: f64, from_top: bool) -> Option<&String> {
     let i = v.floor() as usize;
     if (v.fract() - 0.5).abs() >= 0.01 || i >= labels.len() {

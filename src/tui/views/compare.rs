@@ -15,7 +15,21 @@ use ratatui::Frame;
 use super::boxed;
 use crate::tui::app::{App, CompareRun};
 
-const METRICS: [Metric; 9] = Metric::COMPARED;
+/// What Compare shows: the scores, then the losses and the fit time.
+const METRICS: [Metric; 9] = {
+    let s = Metric::SCORES;
+    [
+        s[0],
+        s[1],
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        Metric::LogLoss,
+        Metric::Brier,
+        Metric::FitSeconds,
+    ]
+};
 
 const COLOURS: [Color; 6] = [
     Color::Cyan,

@@ -16,25 +16,20 @@ use crate::tui::app::Details;
 use crate::util::format_ms;
 
 fn confusion_lines(title: &str, m: &Confusion) -> Vec<Line<'static>> {
-    let pos = (m.tp + m.fn_).max(1) as f64;
-    let neg = (m.tn + m.fp).max(1) as f64;
+    // Counts with their rate within the actual class.
+    let row = |actual: u8, a: u64, b: u64| {
+        let n = (a + b).max(1) as f64;
+        Line::from(format!(
+            "  actual {actual}  {a:>9} ({:>4.1}%) {b:>9} ({:>4.1}%)",
+            100.0 * a as f64 / n,
+            100.0 * b as f64 / n
+        ))
+    };
     vec![
         Line::styled(title.to_string(), Style::new().add_modifier(Modifier::BOLD)),
         Line::from("               predicted 0   predicted 1"),
-        Line::from(format!(
-            "  actual 0  {:>9} ({:>4.1}%) {:>9} ({:>4.1}%)",
-            m.tn,
-            100.0 * m.tn as f64 / neg,
-            m.fp,
-            100.0 * m.fp as f64 / neg
-        )),
-        Line::from(format!(
-            "  actual 1  {:>9} ({:>4.1}%) {:>9} ({:>4.1}%)",
-            m.fn_,
-            100.0 * m.fn_ as f64 / pos,
-            m.tp,
-            100.0 * m.tp as f64 / pos
-        )),
+        row(0, m.tn, m.fp),
+        row(1, m.fn_, m.tp),
     ]
 }
 
