@@ -100,6 +100,17 @@ fn health_watch(addr: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<
     })
 }
 
+/// `open`, then `item` `n` times, then `close`: a body that grows without growing the test.
+fn repeated(open: &[u8], item: &[u8], n: usize, close: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(open.len() + item.len() * n + close.len());
+    b.extend_from_slice(open);
+    for _ in 0..n {
+        b.extend_from_slice(item);
+    }
+    b.extend_from_slice(close);
+    b
+}
+
 /// (name, path, content type, body) of every expanding or oversized body.
 fn expanding_bodies() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)> {
     let mut v = Vec::new();
@@ -125,11 +136,7 @@ fn expanding_bodies() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)
     csv.extend_from_slice(b"\n1\n");
     v.push(("csv with a 300-byte name", "/invocations", "text/csv", csv));
     // 1.2M empty-keyed records.
-    let mut j = b"[".to_vec();
-    for _ in 0..1_100_000 {
-        j.extend_from_slice(b"{\"\":0},");
-    }
-    j.extend_from_slice(b"{\"\":0}]");
+    let j = repeated(b"[", b"{\"\":0},", 1_100_000, b"{\"\":0}]");
     v.push((
         "1.1M tiny records",
         "/predict",
@@ -150,15 +157,11 @@ fn expanding_bodies() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)
     j.extend_from_slice(b"\"x\":0}");
     v.push(("one record of 900k keys", "/predict", "application/json", j));
     // dataframe_split with a huge column name and a million rows.
-    let mut j = format!(
+    let open = format!(
         "{{\"dataframe_split\":{{\"columns\":[\"{}\"],\"data\":[",
         "B".repeat(200_000)
-    )
-    .into_bytes();
-    for _ in 0..1_000_000 {
-        j.extend_from_slice(b"[1],");
-    }
-    j.extend_from_slice(b"[1]]}}");
+    );
+    let j = repeated(open.as_bytes(), b"[1],", 1_000_000, b"[1]]}}");
     v.push((
         "dataframe_split of 1M rows",
         "/invocations",
@@ -166,24 +169,19 @@ fn expanding_bodies() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)
         j,
     ));
     // MLflow records, and columns of 2M values each.
-    let mut j = b"{\"instances\":[".to_vec();
-    for _ in 0..1_000_000 {
-        j.extend_from_slice(b"{},");
-    }
-    j.extend_from_slice(b"{}]}");
+    let j = repeated(b"{\"instances\":[", b"{},", 1_000_000, b"{}]}");
     v.push((
         "instances of 1M empty records",
         "/invocations",
         "application/json",
         j,
     ));
-    let mut j =
-        b"{\"inputs\":[{\"name\":\"Age\",\"datatype\":\"BYTES\",\"shape\":[2000000],\"data\":["
-            .to_vec();
-    for _ in 0..2_000_000 {
-        j.extend_from_slice(b"0,");
-    }
-    j.extend_from_slice(b"0]}]}");
+    let j = repeated(
+        b"{\"inputs\":[{\"name\":\"Age\",\"datatype\":\"BYTES\",\"shape\":[2000000],\"data\":[",
+        b"0,",
+        2_000_000,
+        b"0]}]}",
+    );
     v.push((
         "a v2 tensor of 2M values",
         "/v2/models/staytrack/infer",

@@ -9,26 +9,12 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::moto::Moto;
+use common::moto::{sync, Moto};
 use common::{json, ok, run_of};
 use serde_json::{json, Value};
 
 fn with_env(ws: &Path, args: &[&str], user: &str) -> Output {
     common::command(ws, user).args(args).output().unwrap()
-}
-
-fn sync(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> Output {
-    let mut all = vec!["sync"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--bucket",
-        bucket,
-        "--prefix",
-        "team",
-        "--endpoint",
-        &moto.url,
-    ]);
-    with_env(ws, &all, "sync")
 }
 
 fn sync_json(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> (Option<i32>, Value, String) {

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::moto::Moto;
+use common::moto::{sync, Moto};
 use common::{json, ok, run};
 use serde_json::Value;
 
@@ -20,22 +20,6 @@ fn with_credentials(ws: &Path, args: &[&str], secret: &str) -> Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap()
-}
-
-/// `staytrack sync ...` with moto's endpoint and throwaway credentials.
-fn sync(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> Output {
-    let mut all = vec!["sync"];
-    all.extend_from_slice(args);
-    let endpoint = moto.url.clone();
-    all.extend_from_slice(&[
-        "--bucket",
-        bucket,
-        "--prefix",
-        "team",
-        "--endpoint",
-        &endpoint,
-    ]);
-    with_credentials(ws, &all, "test")
 }
 
 fn sync_ok(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> Value {

@@ -107,3 +107,24 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// `staytrack sync ARGS` on `ws` against `bucket` under the prefix `team`, with throwaway
+/// credentials.
+pub fn sync(
+    ws: &std::path::Path,
+    moto: &Moto,
+    bucket: &str,
+    args: &[&str],
+) -> std::process::Output {
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "--bucket",
+        bucket,
+        "--prefix",
+        "team",
+        "--endpoint",
+        &moto.url,
+    ]);
+    super::command(ws, "sync").args(&all).output().unwrap()
+}
