@@ -35,13 +35,25 @@ fn gini_params(p: &Params, groups_per_node: Option<usize>) -> GrowParams {
     }
 }
 
-pub fn fit_tree(
-    p: &Params,
-    x: ArrayView2<f64>,
-    y: &[u8],
-    groups: &[FeatureGroup],
-    ctx: &FitContext,
-) -> Result<Fitted, FitError> {
+/// What every tree family fits on: its params, the dense matrix with its feature groups, the
+/// labels, and the context (seed, progress, cancel).
+#[derive(Clone, Copy)]
+pub struct TrainingSet<'a, 'x, 'c> {
+    pub p: &'a Params,
+    pub x: ArrayView2<'x, f64>,
+    pub y: &'a [u8],
+    pub groups: &'a [FeatureGroup],
+    pub ctx: &'a FitContext<'c>,
+}
+
+pub fn fit_tree(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet {
+        p,
+        x,
+        y,
+        groups,
+        ctx,
+    } = *t;
     ctx.report(0, 1, None);
     let b = Binned::new(x, groups, p.usize("max_bins"));
     let g: Vec<f64> = y.iter().map(|&t| t as f64).collect();
@@ -58,13 +70,14 @@ pub fn fit_tree(
     })
 }
 
-pub fn fit_forest(
-    p: &Params,
-    x: ArrayView2<f64>,
-    y: &[u8],
-    groups: &[FeatureGroup],
-    ctx: &FitContext,
-) -> Result<Fitted, FitError> {
+pub fn fit_forest(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet {
+        p,
+        x,
+        y,
+        groups,
+        ctx,
+    } = *t;
     use rayon::prelude::*;
     let n_trees = p.usize("n_trees");
     ctx.report(0, n_trees, None);
@@ -126,13 +139,14 @@ fn log_loss_of(margins: &[f64], y: &[u8], rows: &[u32]) -> f64 {
 }
 
 /// The boosting loop with its early stopping, kept whole.
-pub fn fit_gbdt(
-    p: &Params,
-    x: ArrayView2<f64>,
-    y: &[u8],
-    groups: &[FeatureGroup],
-    ctx: &FitContext,
-) -> Result<Fitted, FitError> {
+pub fn fit_gbdt(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet {
+        p,
+        x,
+        y,
+        groups,
+        ctx,
+    } = *t;
     let n_rounds = p.usize("n_rounds");
     ctx.report(0, n_rounds, None);
     let n = y.len();

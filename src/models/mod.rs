@@ -241,11 +241,18 @@ pub fn fit(
 ) -> Result<Fitted, FitError> {
     check_classes(y)?;
     ctx.check_cancel()?;
+    let t = ensemble::TrainingSet {
+        p: params,
+        x,
+        y,
+        groups,
+        ctx,
+    };
     match params.family {
         Family::Lr => fit_logistic(params, x, y, ctx),
-        Family::Tree => ensemble::fit_tree(params, x, y, groups, ctx),
-        Family::Forest => ensemble::fit_forest(params, x, y, groups, ctx),
-        Family::Gbdt => ensemble::fit_gbdt(params, x, y, groups, ctx),
+        Family::Tree => ensemble::fit_tree(&t),
+        Family::Forest => ensemble::fit_forest(&t),
+        Family::Gbdt => ensemble::fit_gbdt(&t),
     }
 }
 

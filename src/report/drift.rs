@@ -62,11 +62,10 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                 .y_label_area_size(380)
                 .build_cartesian_2d(0f64..max.max(1e-6), 0f64..n as f64)
                 .map_err(pe)?;
+            let rows = row_label(&labels);
             chart
                 .configure_mesh()
-                .disable_y_mesh()
-                .y_labels(n * 2 + 1)
-                .y_label_formatter(&row_label(&labels))
+                .labelled_rows(n, &rows)
                 .x_desc("Statistic (distances drift at or above the tick; p-values drift below it)")
                 .house_style(14, 13)
                 .draw()

@@ -331,11 +331,10 @@ fn importance(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
                     .y_label_area_size(250)
                     .build_cartesian_2d(0f64..max, 0f64..n as f64)
                     .map_err(pe)?;
+                let rows = row_label(&labels);
                 chart
                     .configure_mesh()
-                    .disable_y_mesh()
-                    .y_labels(n * 2 + 1)
-                    .y_label_formatter(&row_label(&labels))
+                    .labelled_rows(n, &rows)
                     .x_label_formatter(&|x| {
                         if max < 0.05 {
                             format!("{:.1} %", x * 100.0)

@@ -115,6 +115,21 @@ impl<X: Ranged, Y: Ranged, DB: DrawingBackend> HouseStyle
     }
 }
 
+/// A chart whose rows are labels: no horizontal grid, one tick per row, the labels as ticks.
+pub(crate) trait LabelledRows<'b> {
+    fn labelled_rows(&mut self, n: usize, fmt: &'b dyn Fn(&f64) -> String) -> &mut Self;
+}
+
+impl<'b, X: Ranged, Y: Ranged<ValueType = f64>, DB: DrawingBackend> LabelledRows<'b>
+    for plotters::chart::MeshStyle<'_, 'b, X, Y, DB>
+{
+    fn labelled_rows(&mut self, n: usize, fmt: &'b dyn Fn(&f64) -> String) -> &mut Self {
+        self.disable_y_mesh()
+            .y_labels(n * 2 + 1)
+            .y_label_formatter(fmt)
+    }
+}
+
 pub(crate) type Chart<'a, 'b> = ChartContext<
     'a,
     BitMapBackend<'b>,
