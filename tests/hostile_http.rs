@@ -56,6 +56,15 @@ fn raw(addr: &str, head: &str, body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// `GET /health` on a fresh connection: its status code.
+fn health(addr: &str) -> u16 {
+    raw(
+        addr,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    )
+}
+
 fn post(addr: &str, path: &str, ctype: &str, body: &[u8]) -> u16 {
     raw(
         addr,
@@ -84,11 +93,7 @@ fn health_watch(addr: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<
         let (mut good, mut bad) = (0, 0);
         while !stop.load(Ordering::Relaxed) {
             let t = Instant::now();
-            let code = raw(
-                &addr,
-                "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                b"",
-            );
+            let code = health(&addr);
             if code == 200 && t.elapsed() < Duration::from_secs(5) {
                 good += 1;
             } else {
@@ -413,14 +418,7 @@ fn silent_slow_and_idle_clients_are_timed_out() {
     let idle = closed_within(s, limit).expect("an idle keep-alive connection was kept");
     assert!(idle >= Duration::from_millis(1500), "{idle:?}");
     // And the server still answers.
-    assert_eq!(
-        raw(
-            &srv.addr,
-            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            b""
-        ),
-        200
-    );
+    assert_eq!(health(&srv.addr), 200);
 }
 
 #[test]
@@ -453,14 +451,7 @@ fn sigterm_with_a_thousand_stalled_connections_exits_within_the_deadline_and_flu
         stalled.push(s);
     }
     // The server still answers beside them.
-    assert_eq!(
-        raw(
-            &srv.addr,
-            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            b""
-        ),
-        200
-    );
+    assert_eq!(health(&srv.addr), 200);
     let t = Instant::now();
     let status = srv.terminate();
     let took = t.elapsed();
