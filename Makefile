@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -15,11 +15,15 @@ build:
 
 MOTO_ENV ?= $(HOME)/.cache/staytrack/moto
 
+CLIENTS_ENV ?= $(HOME)/.cache/staytrack/clients
+
 ## test: the whole test suite; the sync tests run against moto's S3 server, installed on first
-## use into a virtualenv at $(MOTO_ENV); the terminal UI tests drive the binary through tmux,
-## installed with apt when missing
-test: moto tmux
-	STAYTRACK_TEST_MOTO=$(MOTO_ENV)/bin/moto_server cargo test
+## use into a virtualenv at $(MOTO_ENV); the serving tests drive the real MLflow, tritonclient
+## and prometheus_client clients from a virtualenv at $(CLIENTS_ENV); the terminal UI tests
+## drive the binary through tmux, installed with apt when missing
+test: moto clients tmux
+	STAYTRACK_TEST_MOTO=$(MOTO_ENV)/bin/moto_server \
+	STAYTRACK_TEST_CLIENTS=$(CLIENTS_ENV)/bin/python cargo test
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -27,6 +31,14 @@ tmux:
 	@command -v tmux >/dev/null 2>&1 || { \
 	  echo "installing tmux (apt) for the terminal UI tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
+
+## clients: the serving clients the tests drive (mlflow-skinny needs scipy and pandas to send
+## a DataFrame)
+clients:
+	@$(CLIENTS_ENV)/bin/python -c 'import mlflow.pyfunc.scoring_server.client, tritonclient.http, prometheus_client, scipy' >/dev/null 2>&1 || { \
+	  echo "installing mlflow-skinny, tritonclient[http] and prometheus_client into $(CLIENTS_ENV)"; \
+	  python3 -m venv $(CLIENTS_ENV) && $(CLIENTS_ENV)/bin/pip install --quiet \
+	    'mlflow-skinny>=3.17,<4' 'tritonclient[http]>=2.70,<3' 'prometheus_client>=0.20,<1' pandas numpy scipy; }
 
 moto:
 	@$(MOTO_ENV)/bin/moto_server --help >/dev/null 2>&1 || { \

@@ -8,6 +8,7 @@ use serde_json::Value;
 use staytrack::data::load::parse_csv;
 use staytrack::data::{DatasetSpec, Labels};
 use staytrack::serve::input::{self, Expect};
+use staytrack::serve::oip;
 
 /// Any JSON value, a few levels deep, with names the hospital spec has and names it has not.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -49,7 +50,7 @@ fn all_parsers(body: &[u8]) {
     if let Ok(v) = input::parse_json(body) {
         let _ = input::plain_records(v.clone(), &want);
         let _ = input::mlflow_json(v.clone(), &want);
-        let _ = input::v2_records(v, &want);
+        let _ = oip::parse(body, None, &want);
     }
 }
 
@@ -71,7 +72,7 @@ proptest! {
         for r in [
             input::plain_records(v.clone(), &want).err(),
             input::mlflow_json(v.clone(), &want).err(),
-            input::v2_records(v, &want).err(),
+            oip::parse(&body, None, &want).err(),
         ].into_iter().flatten() {
             prop_assert!(r.status.is_client_error(), "{}", r.status);
             prop_assert!(!r.message.is_empty());

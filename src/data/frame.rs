@@ -121,10 +121,28 @@ pub enum CellError {
     WrongType { expected: &'static str },
 }
 
-/// Parses one raw cell for a column. `None` and blank strings are missing values.
+/// The cells read as a missing value: pandas' default `na_values`, so a file or a request that
+/// pandas (and so an MLflow client) reads as missing is missing here too, in every column.
+pub const MISSING_TOKENS: [&str; 19] = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+];
+
+/// Whether a (trimmed) cell is one of `MISSING_TOKENS`.
+pub fn is_missing_token(raw: &str) -> bool {
+    MISSING_TOKENS.contains(&raw)
+}
+
+/// Parses one raw cell for a column: the one coercion rule of every input path (CSV files,
+/// request bodies, tensors). `None`, blank cells and `MISSING_TOKENS` are missing values.
 pub fn parse_cell(col: &ColumnSpec, raw: Option<&str>) -> Result<Cell, CellError> {
     let raw = match raw.map(str::trim) {
-        None | Some("") => {
+        None => None,
+        Some(s) if is_missing_token(s) => None,
+        s => s,
+    };
+    let raw = match raw {
+        None => {
             return if col.nullable {
                 Ok(Cell::Missing)
             } else {
@@ -354,7 +372,9 @@ impl Frame {
                 let raw = match value {
                     serde_json::Value::Null => None,
                     serde_json::Value::String(s) => Some(s.as_str()),
-                    serde_json::Value::Number(n) => {
+                    // A number for a text column is a mistake (a shifted column, a code
+                    // sent for a label), not a label: it is refused, never coerced.
+                    serde_json::Value::Number(n) if col.value != ValueType::Text => {
                         text = n.to_string();
                         Some(text.as_str())
                     }
@@ -363,7 +383,10 @@ impl Frame {
                             record: i,
                             field: col.name.clone(),
                             expected: col.value.describe(),
-                            found: json_kind(other).to_string(),
+                            found: match other {
+                                serde_json::Value::Number(n) => format!("the number {n}"),
+                                _ => json_kind(other).to_string(),
+                            },
                         })
                     }
                 };
@@ -451,5 +474,52 @@ mod tests {
         let d = spec_col("Admission_Deposit");
         assert!(parse_cell(&d, Some("NaN")).is_err());
         assert!(parse_cell(&d, Some("inf")).is_err());
+    }
+
+    #[test]
+    fn one_missing_rule_for_every_column() {
+        let nullable = [spec_col("Bed Grade"), spec_col("City_Code_Patient")];
+        let required = [
+            spec_col("Age"),
+            spec_col("Admission_Deposit"),
+            spec_col("Hospital_code"),
+        ];
+        for token in MISSING_TOKENS {
+            for c in &nullable {
+                assert_eq!(parse_cell(c, Some(token)), Ok(Cell::Missing), "{token}");
+            }
+            for c in &required {
+                assert_eq!(
+                    parse_cell(c, Some(token)),
+                    Err(CellError::Missing),
+                    "{token}"
+                );
+            }
+        }
+        // A number for a text column is refused; numbers and numeric text for numeric columns
+        // are one value.
+        let spec = DatasetSpec::hospital();
+        let rec = |k: &str, v: serde_json::Value| {
+            let mut m = serde_json::Map::new();
+            for c in spec.features() {
+                let fill = match c.value {
+                    ValueType::Text => serde_json::json!("x"),
+                    _ => serde_json::json!(1),
+                };
+                m.insert(c.name.clone(), fill);
+            }
+            m.insert(k.into(), v);
+            Frame::from_records(&spec, &[m])
+        };
+        let e = rec("Department", serde_json::json!(7)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "record 0, field 'Department': expected text, found the number 7"
+        );
+        assert!(rec("Department", serde_json::json!("7")).is_ok());
+        assert!(rec("Visitors with Patient", serde_json::json!("3")).is_ok());
+        assert!(rec("Bed Grade", serde_json::json!("NaN")).is_ok());
+        let e = rec("Age", serde_json::json!("NaN")).unwrap_err();
+        assert!(matches!(e, RecordError::Missing { .. }), "{e}");
     }
 }

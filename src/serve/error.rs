@@ -1,10 +1,15 @@
-//! The error every route answers with: a status and `{"error": "...", "fields": [...]}`.
+//! The error every route answers with: a status and one body that every client reads.
+//!
+//! `{"error": "...", "error_code": "...", "message": "...", "fields": [...]}`: `error` is what
+//! Open Inference Protocol v2 clients (tritonclient, KServe) read, `error_code` and `message`
+//! are MLflow's (`MlflowException.serialize_as_json`), and `fields` names the request's fields
+//! the error is about, for clients that highlight them.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-/// An error answer: a status and `{"error": "...", "fields": [...]}`.
+/// An error answer: a status, a message and the fields it is about.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -28,14 +33,66 @@ impl ApiError {
     pub fn unprocessable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The body, as JSON.
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::json!({
+            "error": self.message,
+            "error_code": mlflow_code(self.status),
+            "message": self.message,
+        });
+        if !self.fields.is_empty() {
+            body["fields"] = Value::from(self.fields.clone());
+        }
+        body
+    }
+}
+
+/// MLflow's error code for a status: the name in MLflow's `ErrorCode` that means the same
+/// (MLflow itself answers 400 for every bad request; staytrack keeps 413 and 422 apart).
+pub fn mlflow_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 405 | 415 => "BAD_REQUEST",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "RESOURCE_DOES_NOT_EXIST",
+        408 | 504 => "DEADLINE_EXCEEDED",
+        409 => "RESOURCE_CONFLICT",
+        413 | 429 => "REQUEST_LIMIT_EXCEEDED",
+        422 => "INVALID_PARAMETER_VALUE",
+        503 => "TEMPORARILY_UNAVAILABLE",
+        _ => "INTERNAL_ERROR",
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.message });
-        if !self.fields.is_empty() {
-            body["fields"] = Value::from(self.fields);
-        }
+        let body = self.body();
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_speaks_to_every_client() {
+        let mut e = ApiError::unprocessable("record 0: bad");
+        e.fields = vec!["Age".into()];
+        let b = e.body();
+        assert_eq!(b["error"], "record 0: bad");
+        assert_eq!(b["message"], "record 0: bad");
+        assert_eq!(b["error_code"], "INVALID_PARAMETER_VALUE");
+        assert_eq!(b["fields"], serde_json::json!(["Age"]));
+        assert_eq!(
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "x").body()["error_code"],
+            "TEMPORARILY_UNAVAILABLE"
+        );
+        assert!(ApiError::bad_request("x").body().get("fields").is_none());
     }
 }

@@ -246,7 +246,10 @@ fn tensor_input(v: Value, key: &str) -> Result<Vec<Record>, ApiError> {
 }
 
 /// Columns (name, values) of one length into records.
-fn columns_to_records(cols: Vec<(String, Value)>, what: &str) -> Result<Vec<Record>, ApiError> {
+pub(crate) fn columns_to_records(
+    cols: Vec<(String, Value)>,
+    what: &str,
+) -> Result<Vec<Record>, ApiError> {
     let mut lists = Vec::with_capacity(cols.len());
     let mut len: Option<(usize, String)> = None;
     for (name, v) in cols {
@@ -277,69 +280,6 @@ fn columns_to_records(cols: Vec<(String, Value)>, what: &str) -> Result<Vec<Reco
         }
     }
     Ok(records)
-}
-
-/// Open Inference Protocol v2: `{"inputs": [{"name", "shape", "datatype", "data"}, ...]}`, one
-/// input tensor per column.
-pub fn v2_records(v: Value, expect: &Expect) -> Result<(Vec<Record>, Option<Value>), ApiError> {
-    let Value::Object(mut top) = v else {
-        return Err(ApiError::bad_request("expected a JSON object with inputs"));
-    };
-    let id = top.remove("id");
-    let Some(Value::Array(inputs)) = top.remove("inputs") else {
-        return Err(ApiError::bad_request(
-            "inputs must be an array of tensors {name, shape, datatype, data}",
-        ));
-    };
-    let mut cols = Vec::with_capacity(inputs.len());
-    for (i, t) in inputs.into_iter().enumerate() {
-        let Value::Object(mut t) = t else {
-            return Err(ApiError::bad_request(format!(
-                "inputs[{i}] must be a tensor object"
-            )));
-        };
-        let name = match t.remove("name") {
-            Some(Value::String(s)) => s,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "inputs[{i}] needs a name (the column)"
-                )))
-            }
-        };
-        expect.column(&name)?;
-        let data = match t.remove("data") {
-            Some(Value::Array(d)) => d,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "inputs[{i}] ('{name}') needs a data array"
-                )))
-            }
-        };
-        // Row-major data may come nested ([[v], [v]]) for shape [n, 1].
-        let flat: Vec<Value> = data
-            .into_iter()
-            .flat_map(|d| match d {
-                Value::Array(inner) => inner,
-                v => vec![v],
-            })
-            .collect();
-        if let Some(Value::Array(shape)) = t.get("shape") {
-            let n: Option<u64> = shape.first().and_then(Value::as_u64);
-            if let Some(n) = n {
-                if n as usize != flat.len() {
-                    return Err(ApiError::unprocessable(format!(
-                        "inputs[{i}] ('{name}'): shape says {n} rows but data holds {}",
-                        flat.len()
-                    )));
-                }
-            }
-        }
-        expect.rows(flat.len())?;
-        cols.push((name, Value::Array(flat)));
-    }
-    let records = columns_to_records(cols, "inputs")?;
-    expect.records(&records)?;
-    Ok((records, id))
 }
 
 /// MLflow's `text/csv`: a header row and data rows, cells as text (empty cells are missing).
@@ -557,26 +497,5 @@ mod tests {
             "{}",
             csv.message
         );
-    }
-
-    #[test]
-    fn v2_tensors_become_records() {
-        let (r, id) = v2_records(
-            json!({"id": "q1", "inputs": [
-                {"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]},
-                {"name": "b", "shape": [2, 1], "datatype": "BYTES", "data": [["x"], ["y"]]}
-            ]}),
-            &ANY,
-        )
-        .unwrap();
-        assert_eq!(id, Some(json!("q1")));
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[1]["b"], json!("y"));
-        let bad = v2_records(
-            json!({"inputs": [{"name": "a", "shape": [3], "data": [1]}]}),
-            &ANY,
-        )
-        .unwrap_err();
-        assert!(bad.message.contains("shape says 3 rows"), "{}", bad.message);
     }
 }

@@ -37,6 +37,11 @@ impl<'a> Expect<'a> {
         }
     }
 
+    /// The served model's spec, when there is one.
+    pub fn spec(&self) -> Option<&'a DatasetSpec> {
+        self.spec
+    }
+
     fn n_columns(&self) -> usize {
         self.spec.map_or(64, |s| s.columns.len())
     }

@@ -6,16 +6,38 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 14] = [
+/// Upper bounds of the latency buckets, in seconds: from 0.1 ms (an in-memory answer) to ten
+/// minutes; those above the request timeout are left out and the timeout itself is added, so
+/// the top finite bucket is the slowest answer the server can give.
+const BUCKETS: [f64; 20] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0, 120.0, 600.0,
 ];
 
-#[derive(Default)]
+/// The buckets for a server whose requests end after `timeout`.
+fn buckets(timeout: Duration) -> Vec<f64> {
+    let top = timeout.as_secs_f64();
+    let mut b: Vec<f64> = BUCKETS.iter().copied().filter(|b| *b < top).collect();
+    if top > 0.0 && top.is_finite() {
+        b.push(top);
+    }
+    b
+}
+
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
+    counts: Vec<u64>,
     count: u64,
     sum: f64,
+}
+
+impl Histogram {
+    fn new(n: usize) -> Histogram {
+        Histogram {
+            counts: vec![0; n],
+            count: 0,
+            sum: 0.0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -67,9 +89,9 @@ impl Ord for dyn RouteKey + '_ {
     }
 }
 
-#[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    buckets: Vec<f64>,
     pub predictions: [AtomicU64; 2],
     pub log_written: AtomicU64,
     pub log_dropped: AtomicU64,
@@ -77,7 +99,27 @@ pub struct Metrics {
     pub reload_failures: AtomicU64,
 }
 
+impl Default for Metrics {
+    /// The buckets of the default request timeout.
+    fn default() -> Metrics {
+        Metrics::new(Duration::from_secs(30))
+    }
+}
+
 impl Metrics {
+    /// Metrics whose latency buckets reach `request_timeout`.
+    pub fn new(request_timeout: Duration) -> Metrics {
+        Metrics {
+            inner: Mutex::default(),
+            buckets: buckets(request_timeout),
+            predictions: Default::default(),
+            log_written: AtomicU64::default(),
+            log_dropped: AtomicU64::default(),
+            reloads: AtomicU64::default(),
+            reload_failures: AtomicU64::default(),
+        }
+    }
+
     pub fn observe(&self, route: &str, status: u16, took: Duration) {
         let secs = took.as_secs_f64();
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,12 +131,13 @@ impl Metrics {
             }
         }
         if !g.latency.contains_key(route) {
-            g.latency.insert(route.to_string(), Histogram::default());
+            g.latency
+                .insert(route.to_string(), Histogram::new(self.buckets.len()));
         }
         let Some(h) = g.latency.get_mut(route) else {
             return;
         };
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+        if let Some(i) = self.buckets.iter().position(|b| secs <= *b) {
             h.counts[i] += 1;
         }
         h.count += 1;
@@ -134,7 +177,7 @@ impl Metrics {
         for (route, h) in &g.latency {
             let route = escape(route);
             let mut cum = 0;
-            for (b, c) in BUCKETS.iter().zip(h.counts) {
+            for (b, c) in self.buckets.iter().zip(&h.counts) {
                 cum += c;
                 let _ = writeln!(
                     out,
@@ -240,5 +283,15 @@ mod tests {
         assert!(t.contains("le=\"2.5\"} 2"), "{t}");
         assert!(t.contains("le=\"+Inf\"} 3"), "{t}");
         assert!(t.contains("staytrack_model_version{alias=\"production\"} 2"));
+        // The top finite bucket is the request timeout.
+        assert!(t.contains("le=\"30\"} 3"), "{t}");
+        assert!(!t.contains("le=\"60\""), "{t}");
+        let slow = Metrics::new(Duration::from_secs(45));
+        slow.observe("/predict", 200, Duration::from_secs(40));
+        let t = slow.render("production", None, 0);
+        assert!(
+            t.contains("le=\"30\"} 0") && t.contains("le=\"45\"} 1"),
+            "{t}"
+        );
     }
 }

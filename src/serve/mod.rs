@@ -13,6 +13,7 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod oip;
 pub mod scoring;
 pub mod server;
 pub mod v2;

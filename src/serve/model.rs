@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::metrics::Metrics;
 use crate::bundle::Bundle;
-use crate::tracking::{AliasTarget, Store};
+use crate::tracking::Store;
 
 pub struct Loaded {
     pub version: i64,
@@ -24,6 +24,9 @@ pub struct Loaded {
 pub struct ModelSlot {
     pub alias: String,
     current: RwLock<Option<Arc<Loaded>>>,
+    /// Versions asked for by number (the v2 versioned routes), least recently used first.
+    pinned: Mutex<Vec<Arc<Loaded>>>,
+    max_pinned: usize,
     /// The slot's own connection; also serialises reloads.
     store: Mutex<Store>,
     artifacts_dir: PathBuf,
@@ -41,11 +44,78 @@ impl ModelSlot {
         Ok(ModelSlot {
             alias: alias.to_string(),
             current: RwLock::new(None),
+            pinned: Mutex::new(Vec::new()),
+            max_pinned: DEFAULT_PINNED,
             store: Mutex::new(Store::open(db)?),
             artifacts_dir: artifacts_dir.to_path_buf(),
             metrics,
             last_error: Mutex::new(None),
         })
+    }
+
+    /// Keeps at most `n` versions loaded besides the alias's (at least one).
+    pub fn with_pinned(mut self, n: usize) -> ModelSlot {
+        self.max_pinned = n.max(1);
+        self
+    }
+
+    /// A registered version by number: the alias's model when it is that version, else loaded
+    /// on first use and kept among the `max_pinned` most recently asked for. Blocks while a
+    /// bundle loads, so async callers run it off their workers.
+    pub fn at_version(&self, version: i64) -> Result<Arc<Loaded>, VersionError> {
+        if let Some(m) = self.current().filter(|m| m.version == version) {
+            return Ok(m);
+        }
+        if let Some(m) = self.pinned_version(version) {
+            return Ok(m);
+        }
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        // Another request may have loaded it while this one waited for the store.
+        if let Some(m) = self.pinned_version(version) {
+            return Ok(m);
+        }
+        let target = store
+            .version_target(version)
+            .map_err(|e| VersionError::Store(e.to_string()))?;
+        let Some(t) = target else {
+            return Err(VersionError::NotRegistered {
+                version,
+                registered: store.version_numbers().unwrap_or_default(),
+            });
+        };
+        drop(store);
+        let bundle = self
+            .load(&t.sha256, t.path.as_deref())
+            .map_err(|e| VersionError::Load { version, why: e })?;
+        let loaded = Arc::new(Loaded {
+            version,
+            run_id: t.run_id,
+            sha256: t.sha256,
+            bundle,
+            loaded_at: crate::util::now_ms(),
+        });
+        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        if !pinned.iter().any(|m| m.version == version) {
+            pinned.push(loaded.clone());
+            if pinned.len() > self.max_pinned {
+                pinned.remove(0);
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// A version kept loaded, marked as the most recently used.
+    fn pinned_version(&self, version: i64) -> Option<Arc<Loaded>> {
+        let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        let i = pinned.iter().position(|m| m.version == version)?;
+        let m = pinned.remove(i);
+        pinned.push(m.clone());
+        Some(m)
+    }
+
+    /// The registered version numbers, oldest first (empty if the store cannot be read).
+    pub fn versions(&self) -> Vec<i64> {
+        self.with_store(|s| s.version_numbers().unwrap_or_default())
     }
 
     pub fn current(&self) -> Option<Arc<Loaded>> {
@@ -103,15 +173,23 @@ impl ModelSlot {
         if self.version() == Some(target.version) {
             return Ok(Some(target.version));
         }
-        match self.load(&target) {
-            Ok(bundle) => {
-                let loaded = Arc::new(Loaded {
-                    version: target.version,
-                    run_id: target.run_id.clone(),
-                    sha256: target.sha256.clone(),
-                    bundle,
-                    loaded_at: crate::util::now_ms(),
-                });
+        // A version already loaded by number is taken as it is.
+        let loaded = match self.pinned_version(target.version) {
+            Some(m) => Ok(m),
+            None => self
+                .load(&target.sha256, target.path.as_deref())
+                .map(|bundle| {
+                    Arc::new(Loaded {
+                        version: target.version,
+                        run_id: target.run_id.clone(),
+                        sha256: target.sha256.clone(),
+                        bundle,
+                        loaded_at: crate::util::now_ms(),
+                    })
+                }),
+        };
+        match loaded {
+            Ok(loaded) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 eprintln!(
@@ -135,8 +213,43 @@ impl ModelSlot {
         }
     }
 
-    fn load(&self, t: &AliasTarget) -> Result<Bundle, String> {
-        Bundle::load_registered(&self.artifacts_dir, &t.sha256, t.path.as_deref())
-            .map_err(|e| e.to_string())
+    fn load(&self, sha256: &str, path: Option<&str>) -> Result<Bundle, String> {
+        Bundle::load_registered(&self.artifacts_dir, sha256, path).map_err(|e| e.to_string())
+    }
+}
+
+/// The versions kept loaded besides the alias's, unless told otherwise.
+pub const DEFAULT_PINNED: usize = 4;
+
+/// Why a version asked for by number cannot be served.
+#[derive(Debug)]
+pub enum VersionError {
+    NotRegistered { version: i64, registered: Vec<i64> },
+    Load { version: i64, why: String },
+    Store(String),
+}
+
+impl std::fmt::Display for VersionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionError::NotRegistered {
+                version,
+                registered,
+            } => match (registered.first(), registered.last()) {
+                (Some(lo), Some(hi)) => write!(
+                    f,
+                    "no version {version} in the registry; it holds {} version(s), {lo} to {hi}",
+                    registered.len()
+                ),
+                _ => write!(
+                    f,
+                    "no version {version}: the registry holds no versions yet"
+                ),
+            },
+            VersionError::Load { version, why } => {
+                write!(f, "version {version} cannot be loaded: {why}")
+            }
+            VersionError::Store(e) => write!(f, "reading the registry: {e}"),
+        }
     }
 }

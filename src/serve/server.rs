@@ -30,7 +30,7 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
         "--alias '{}': use lowercase letters, digits, '-' or '_'",
         opts.alias
     );
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(opts.request_timeout));
     let slot = ModelSlot::new(
         &opts.alias,
         &cfg.db_path,
@@ -154,6 +154,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(prometheus))
+        .route("/ping", get(ping))
+        .route("/version", get(version))
         .route("/v1/models", get(models))
         .route("/v1/models/promote", post(admin_promote))
         .route("/v1/reload", post(admin_reload))
@@ -166,16 +168,48 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/models/{name}", get(v2_metadata))
         .route("/v2/models/{name}/ready", get(v2_model_ready))
         .route("/v2/models/{name}/infer", post(v2_infer))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(v2_version_metadata),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(v2_version_ready),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(v2_version_infer),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(stamp))
         .with_state(state)
+}
+
+/// When a request arrived, so routes that no route layer wraps (404, 405) are timed too.
+#[derive(Clone, Copy)]
+pub(super) struct Arrived(Instant);
+
+pub(super) async fn stamp(mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(Arrived(Instant::now()));
+    next.run(req).await
+}
+
+/// Time since the request arrived (zero when it was not stamped).
+fn since_arrival(req: &Request) -> Duration {
+    req.extensions()
+        .get::<Arrived>()
+        .map_or(Duration::ZERO, |a| a.0.elapsed())
 }
 
 /// Counts each request by its route pattern and status, and times it.
 pub(super) async fn track(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let t = Instant::now();
+    let t = req
+        .extensions()
+        .get::<Arrived>()
+        .map_or_else(Instant::now, |a| a.0);
     // A cheap clone (the pattern is shared), not a new string per request.
     let route = req.extensions().get::<MatchedPath>().cloned();
     let declared = req
@@ -246,11 +280,8 @@ pub(super) async fn track(State(s): State<Arc<AppState>>, req: Request, next: Ne
 }
 
 pub(super) async fn not_found(State(s): State<Arc<AppState>>, req: Request) -> ApiError {
-    s.metrics.observe("unmatched", 404, Duration::ZERO);
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        format!("no route {} {}", req.method(), req.uri().path()),
-    )
+    s.metrics.observe("unmatched", 404, since_arrival(&req));
+    ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path()))
 }
 
 pub(super) async fn method_not_allowed(State(s): State<Arc<AppState>>, req: Request) -> ApiError {
@@ -259,7 +290,7 @@ pub(super) async fn method_not_allowed(State(s): State<Arc<AppState>>, req: Requ
             .get::<MatchedPath>()
             .map_or("unmatched", |m| m.as_str()),
         405,
-        Duration::ZERO,
+        since_arrival(&req),
     );
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -286,6 +317,25 @@ pub(super) async fn ready(State(s): State<Arc<AppState>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// MLflow's `GET /ping`: 200 and a newline once a model is served, which is what
+/// `ScoringServerClient.wait_server_ready` waits for. Before that, 503 like `/ready` (MLflow
+/// answers 404, which a load balancer would read as "no such route").
+pub(super) async fn ping(State(s): State<Arc<AppState>>) -> Response {
+    match s.slot.current() {
+        Some(_) => ([(header::CONTENT_TYPE, "application/json")], "\n").into_response(),
+        None => no_model(&s).into_response(),
+    }
+}
+
+/// MLflow's `GET /version`: the server's version as bare text.
+pub(super) async fn version() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        env!("CARGO_PKG_VERSION"),
+    )
+        .into_response()
 }
 
 pub(super) async fn prometheus(State(s): State<Arc<AppState>>) -> Response {

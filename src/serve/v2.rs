@@ -1,17 +1,18 @@
-//! The Open Inference Protocol v2 routes: server and model metadata, readiness, inference.
+//! The Open Inference Protocol v2 routes: server and model metadata, readiness and inference,
+//! for the alias's model and for any registered version by number. The wire format is `oip`'s.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::data::Role;
 use input::ApiError;
+use model::{Loaded, VersionError};
 
 use super::*;
 use super::{scoring::*, server::*};
@@ -21,56 +22,75 @@ pub(super) fn v2_model(s: &AppState, name: &str) -> Result<(), ApiError> {
     if name == MODEL_NAME || name == s.slot.alias {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no model named '{name}'; this server serves '{MODEL_NAME}' (alias '{}')",
-                s.slot.alias
-            ),
-        ))
+        Err(ApiError::not_found(format!(
+            "no model named '{name}'; this server serves '{MODEL_NAME}' (alias '{}')",
+            s.slot.alias
+        )))
     }
+}
+
+/// The model a route names: the alias's, or a registered version loaded on first use.
+async fn resolve(s: &Arc<AppState>, version: Option<&str>) -> Result<Arc<Loaded>, ApiError> {
+    let Some(version) = version else {
+        return serving(s);
+    };
+    let v: i64 = version.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "a model version is a positive integer, not '{}'",
+            version.escape_debug()
+        ))
+    })?;
+    let slot = s.clone();
+    tokio::task::spawn_blocking(move || slot.slot.at_version(v))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "loading failed"))?
+        .map_err(|e| match e {
+            VersionError::NotRegistered { .. } => ApiError::not_found(e.to_string()),
+            _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        })
 }
 
 pub(super) async fn v2_server() -> Json<Value> {
     Json(json!({
         "name": MODEL_NAME,
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": [],
+        "extensions": oip::EXTENSIONS,
     }))
+}
+
+async fn metadata(
+    s: Arc<AppState>,
+    name: String,
+    version: Option<String>,
+) -> Result<Response, ApiError> {
+    v2_model(&s, &name)?;
+    let m = resolve(&s, version.as_deref()).await?;
+    let slot = s.clone();
+    let versions = tokio::task::spawn_blocking(move || slot.slot.versions())
+        .await
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "name": name,
+        "versions": versions.iter().map(i64::to_string).collect::<Vec<_>>(),
+        "platform": format!("staytrack-{}", m.bundle.params.family.name()),
+        "inputs": oip::input_metadata(&m.bundle.spec),
+        "outputs": oip::output_metadata(),
+    }))
+    .into_response())
 }
 
 pub(super) async fn v2_metadata(
     State(s): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    v2_model(&s, &name)?;
-    let m = s.slot.current().ok_or_else(|| no_model(&s))?;
-    let inputs: Vec<Value> = m
-        .bundle
-        .spec
-        .columns
-        .iter()
-        .filter(|c| c.role != Role::Target)
-        .map(|c| {
-            let datatype = match c.value {
-                crate::data::spec::ValueType::Int => "INT64",
-                crate::data::spec::ValueType::Float => "FP64",
-                crate::data::spec::ValueType::Text => "BYTES",
-            };
-            json!({ "name": c.name, "datatype": datatype, "shape": [-1] })
-        })
-        .collect();
-    Ok(Json(json!({
-        "name": name,
-        "versions": [m.version.to_string()],
-        "platform": format!("staytrack-{}", m.bundle.params.family.name()),
-        "inputs": inputs,
-        "outputs": [
-            { "name": "probability", "datatype": "FP64", "shape": [-1] },
-            { "name": "class", "datatype": "INT64", "shape": [-1] },
-        ],
-    }))
-    .into_response())
+    metadata(s, name, None).await
+}
+
+pub(super) async fn v2_version_metadata(
+    State(s): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    metadata(s, name, Some(version)).await
 }
 
 pub(super) async fn v2_model_ready(
@@ -81,29 +101,80 @@ pub(super) async fn v2_model_ready(
     Ok(ready(State(s)).await)
 }
 
-pub(super) async fn v2_infer(
+pub(super) async fn v2_version_ready(
     State(s): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    v2_model(&s, &name)?;
+    let m = resolve(&s, Some(&version)).await?;
+    Ok(
+        Json(json!({ "ready": true, "model_version": m.version, "run_id": m.run_id }))
+            .into_response(),
+    )
+}
+
+async fn infer(
+    s: Arc<AppState>,
+    name: String,
+    version: Option<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     v2_model(&s, &name)?;
     let body = body_bytes(body)?;
-    let model = serving(&s)?;
+    let model = resolve(&s, version.as_deref()).await?;
     let want = expect(&s, &model);
-    input::precheck_json(&body, &want)?;
-    let (records, id) = input::v2_records(input::parse_json(&body)?, &want)?;
-    let r = score(&s, model, records, "/v2/infer").await?;
-    let n = r.probs.len();
-    let mut out = json!({
-        "model_name": name,
-        "model_version": r.model.version.to_string(),
-        "outputs": [
-            { "name": "probability", "datatype": "FP64", "shape": [n], "data": r.probs },
-            { "name": "class", "datatype": "INT64", "shape": [n], "data": r.classes },
-        ],
-    });
-    if let Some(id) = id {
-        out["id"] = id;
-    }
-    Ok(Json(out).into_response())
+    let header_length = match headers.get(oip::HEADER_LENGTH) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::bad_request("Inference-Header-Content-Length must be a byte count")
+        })?),
+    };
+    let req = oip::parse(&body, header_length, &want)?;
+    let r = score(&s, model, req.records, "/v2/infer").await?;
+    let out = oip::encode(
+        &name,
+        r.model.version,
+        req.id,
+        &req.outputs,
+        &r.probs,
+        &r.classes,
+    );
+    Ok(match out.binary {
+        None => ([(header::CONTENT_TYPE, "application/json")], out.json).into_response(),
+        Some(binary) => {
+            let json_len = out.json.len();
+            let mut bytes = out.json;
+            bytes.extend_from_slice(&binary);
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                    (
+                        header::HeaderName::from_static(oip::HEADER_LENGTH),
+                        json_len.to_string(),
+                    ),
+                ],
+                Body::from(bytes),
+            )
+                .into_response()
+        }
+    })
+}
+
+pub(super) async fn v2_infer(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    infer(s, name, None, headers, body).await
+}
+
+pub(super) async fn v2_version_infer(
+    State(s): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    infer(s, name, Some(version), headers, body).await
 }

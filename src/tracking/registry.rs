@@ -36,6 +36,15 @@ pub struct AliasTarget {
     pub updated_at: i64,
 }
 
+/// A registered version and where its bundle is, for loading it by number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionTarget {
+    pub version: i64,
+    pub run_id: String,
+    pub sha256: String,
+    pub path: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AliasEvent {
     pub id: i64,
@@ -248,6 +257,36 @@ impl Store {
                 },
             )
             .optional()
+        })
+    }
+
+    /// A registered version's run and bundle, if the version exists.
+    pub fn version_target(&self, version: i64) -> Result<Option<VersionTarget>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT v.version, v.run_id, v.sha256,
+                        (SELECT path FROM artifacts WHERE run_id = v.run_id AND name = 'bundle')
+                 FROM model_versions v WHERE v.version = ?1",
+                [version],
+                |r| {
+                    Ok(VersionTarget {
+                        version: r.get(0)?,
+                        run_id: r.get(1)?,
+                        sha256: r.get(2)?,
+                        path: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// The registered version numbers, oldest first.
+    pub fn version_numbers(&self) -> Result<Vec<i64>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT version FROM model_versions ORDER BY version")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<i64>>>()
         })
     }
 

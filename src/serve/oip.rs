@@ -1,0 +1,918 @@
+//! The Open Inference Protocol v2 wire format for a tabular model: one input tensor per column,
+//! in JSON or in the binary tensor extension, checked against the column's type, its shape and
+//! the row limit before any record is built; and the outputs asked for, each in JSON or binary.
+//!
+//! Binary requests carry an `Inference-Header-Content-Length` header: the body is that many
+//! bytes of JSON, then each binary input's bytes in the order the inputs are listed, little
+//! endian, `BYTES` elements as a 4-byte length and the bytes.
+
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::input::{columns_to_records, parse_json, Record};
+use super::limits::{precheck_json, Expect};
+use crate::data::spec::ValueType;
+use crate::data::DatasetSpec;
+
+/// The header giving the JSON part's length in a binary request or response.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+/// The protocol extensions this server implements, as server metadata lists them.
+pub const EXTENSIONS: [&str; 1] = ["binary_tensor_data"];
+
+/// A tensor element type of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datatype {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F16,
+    Bf16,
+    F32,
+    F64,
+    Bytes,
+}
+
+const NAMES: [(&str, Datatype); 14] = [
+    ("BOOL", Datatype::Bool),
+    ("UINT8", Datatype::U8),
+    ("UINT16", Datatype::U16),
+    ("UINT32", Datatype::U32),
+    ("UINT64", Datatype::U64),
+    ("INT8", Datatype::I8),
+    ("INT16", Datatype::I16),
+    ("INT32", Datatype::I32),
+    ("INT64", Datatype::I64),
+    ("FP16", Datatype::F16),
+    ("BF16", Datatype::Bf16),
+    ("FP32", Datatype::F32),
+    ("FP64", Datatype::F64),
+    ("BYTES", Datatype::Bytes),
+];
+
+impl Datatype {
+    pub fn parse(s: &str) -> Option<Datatype> {
+        NAMES.iter().find(|(n, _)| *n == s).map(|(_, d)| *d)
+    }
+
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, d)| *d == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Bytes per element; None for `BYTES`, whose elements carry their length.
+    fn size(self) -> Option<usize> {
+        use Datatype::*;
+        Some(match self {
+            Bool | U8 | I8 => 1,
+            U16 | I16 | F16 | Bf16 => 2,
+            U32 | I32 | F32 => 4,
+            U64 | I64 | F64 => 8,
+            Bytes => return None,
+        })
+    }
+
+    fn is_int(self) -> bool {
+        use Datatype::*;
+        matches!(self, U8 | U16 | U32 | U64 | I8 | I16 | I32 | I64)
+    }
+
+    fn is_float(self) -> bool {
+        matches!(
+            self,
+            Datatype::F16 | Datatype::Bf16 | Datatype::F32 | Datatype::F64
+        )
+    }
+
+    /// What model metadata advertises for a column.
+    pub fn of(value: ValueType) -> Datatype {
+        match value {
+            ValueType::Int => Datatype::I64,
+            ValueType::Float => Datatype::F64,
+            ValueType::Text => Datatype::Bytes,
+        }
+    }
+
+    /// Whether a column of `value` takes tensors of this type: text only as `BYTES`, integers
+    /// only as integers (a float could carry a fraction), numbers as floats or integers.
+    fn fits(self, value: ValueType) -> bool {
+        match value {
+            ValueType::Text => self == Datatype::Bytes,
+            ValueType::Int => self.is_int(),
+            ValueType::Float => self.is_int() || self.is_float(),
+        }
+    }
+
+    /// The inclusive range of an integer type, as i128 so every type fits.
+    fn int_range(self) -> (i128, i128) {
+        use Datatype::*;
+        match self {
+            U8 => (0, u8::MAX as i128),
+            U16 => (0, u16::MAX as i128),
+            U32 => (0, u32::MAX as i128),
+            U64 => (0, u64::MAX as i128),
+            I8 => (i8::MIN as i128, i8::MAX as i128),
+            I16 => (i16::MIN as i128, i16::MAX as i128),
+            I32 => (i32::MIN as i128, i32::MAX as i128),
+            _ => (i64::MIN as i128, i64::MAX as i128),
+        }
+    }
+}
+
+/// The model's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Probability,
+    Class,
+}
+
+impl Output {
+    pub const ALL: [Output; 2] = [Output::Probability, Output::Class];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Probability => "probability",
+            Output::Class => "class",
+        }
+    }
+
+    pub fn datatype(self) -> Datatype {
+        match self {
+            Output::Probability => Datatype::F64,
+            Output::Class => Datatype::I64,
+        }
+    }
+}
+
+/// An output asked for, and whether it goes back as binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub output: Output,
+    pub binary: bool,
+}
+
+/// A parsed inference request.
+#[derive(Debug)]
+pub struct InferRequest {
+    pub records: Vec<Record>,
+    pub id: Option<Value>,
+    pub outputs: Vec<Wanted>,
+}
+
+/// The model's inputs as metadata lists them: every column but the target.
+pub fn input_metadata(spec: &DatasetSpec) -> Vec<Value> {
+    spec.columns
+        .iter()
+        .filter(|c| c.role != crate::data::Role::Target)
+        .map(|c| json!({ "name": c.name, "datatype": Datatype::of(c.value).name(), "shape": [-1] }))
+        .collect()
+}
+
+pub fn output_metadata() -> Vec<Value> {
+    Output::ALL
+        .iter()
+        .map(|o| json!({ "name": o.name(), "datatype": o.datatype().name(), "shape": [-1] }))
+        .collect()
+}
+
+/// Parses a request body; `header_length` is the `Inference-Header-Content-Length` header.
+pub fn parse(
+    body: &[u8],
+    header_length: Option<&str>,
+    expect: &Expect,
+) -> Result<InferRequest, ApiError> {
+    let (head, mut tail) = match header_length {
+        None => (body, &body[body.len()..]),
+        Some(h) => {
+            let n: usize = h.trim().parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Inference-Header-Content-Length must be a byte count, not '{}'",
+                    h.escape_debug()
+                ))
+            })?;
+            if n > body.len() {
+                return Err(ApiError::bad_request(format!(
+                    "Inference-Header-Content-Length is {n} but the body holds {} bytes",
+                    body.len()
+                )));
+            }
+            body.split_at(n)
+        }
+    };
+    precheck_json(head, expect)?;
+    let Value::Object(mut top) = parse_json(head)? else {
+        return Err(ApiError::bad_request("expected a JSON object with inputs"));
+    };
+    let id = top.remove("id");
+    if let Some(id) = &id {
+        if !id.is_string() {
+            return Err(ApiError::bad_request("id must be a string"));
+        }
+    }
+    let params = parameters(top.get("parameters"), "parameters")?;
+    let binary_default = flag(params, "binary_data_output", "parameters")?.unwrap_or(false);
+    let Some(Value::Array(inputs)) = top.remove("inputs") else {
+        return Err(ApiError::bad_request(
+            "inputs must be an array of tensors {name, shape, datatype, data}",
+        ));
+    };
+    if inputs.is_empty() {
+        return Err(ApiError::bad_request("inputs holds no tensors"));
+    }
+    let mut cols: Vec<(String, Value)> = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.into_iter().enumerate() {
+        let (name, values) = input(i, t, &mut tail, expect)?;
+        if cols.iter().any(|(n, _)| *n == name) {
+            return Err(ApiError::bad_request(format!(
+                "inputs[{i}]: '{name}' is given twice"
+            )));
+        }
+        cols.push((name, Value::Array(values)));
+    }
+    if !tail.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "the body holds {} bytes after the inputs' binary data (binary_data_size)",
+            tail.len()
+        )));
+    }
+    let records = columns_to_records(cols, "inputs")?;
+    expect.records(&records)?;
+    let outputs = wanted(top.remove("outputs"), binary_default)?;
+    Ok(InferRequest {
+        records,
+        id,
+        outputs,
+    })
+}
+
+/// One input tensor: its name and values, checked against its column.
+fn input(
+    i: usize,
+    t: Value,
+    tail: &mut &[u8],
+    expect: &Expect,
+) -> Result<(String, Vec<Value>), ApiError> {
+    let Value::Object(t) = t else {
+        return Err(ApiError::bad_request(format!(
+            "inputs[{i}] must be a tensor object"
+        )));
+    };
+    let name = match t.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "inputs[{i}] needs a name (the column)"
+            )))
+        }
+    };
+    let at = format!("inputs[{i}] ('{name}')");
+    expect.column(&name)?;
+    let datatype = match t.get("datatype") {
+        Some(Value::String(d)) => Datatype::parse(d).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{at}: unknown datatype '{}'; the protocol's are {}",
+                d.escape_debug(),
+                NAMES.map(|(n, _)| n).join(", ")
+            ))
+        })?,
+        _ => return Err(ApiError::bad_request(format!("{at} needs a datatype"))),
+    };
+    // Without a model (parsing alone) every column is taken as text or number by its datatype.
+    if let Some(col) = expect.spec().and_then(|s| s.column(&name)) {
+        if !datatype.fits(col.value) {
+            let mut e = ApiError::bad_request(format!(
+                "{at}: datatype {} does not fit a column of {}; send {}",
+                datatype.name(),
+                col.value.describe(),
+                match col.value {
+                    ValueType::Text => "BYTES",
+                    ValueType::Int => "an integer type (INT64)",
+                    ValueType::Float => "a float type (FP64) or an integer type",
+                }
+            ));
+            e.fields = vec![name.clone()];
+            return Err(e);
+        }
+    }
+    let n = rows(&at, t.get("shape"), expect)?;
+    let params = parameters(t.get("parameters"), &at)?;
+    let binary_size = match params.and_then(|p| p.get("binary_data_size")) {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{at}: parameters.binary_data_size must be a byte count"
+            ))
+        })? as usize),
+    };
+    let values = match (binary_size, t.get("data")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(format!(
+                "{at} has both data and parameters.binary_data_size; send one"
+            )))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(format!(
+                "{at} needs data (or binary data with parameters.binary_data_size)"
+            )))
+        }
+        (Some(size), None) => {
+            if size > tail.len() {
+                return Err(ApiError::bad_request(format!(
+                    "{at}: binary_data_size is {size} but only {} bytes of binary data remain",
+                    tail.len()
+                )));
+            }
+            let (bytes, rest) = tail.split_at(size);
+            *tail = rest;
+            from_binary(&at, datatype, bytes, n)?
+        }
+        (None, Some(data)) => from_json(&at, datatype, data, n)?,
+    };
+    Ok((name, values))
+}
+
+/// The rows a tensor holds from its shape: `[n]` or `[n, 1]`, one column a tensor.
+fn rows(at: &str, shape: Option<&Value>, expect: &Expect) -> Result<usize, ApiError> {
+    let dims: Option<Vec<u64>> = match shape {
+        Some(Value::Array(d)) => d.iter().map(Value::as_u64).collect(),
+        _ => None,
+    };
+    let Some(dims) = dims else {
+        return Err(ApiError::bad_request(format!(
+            "{at} needs a shape: an array of non-negative integers, [rows] or [rows, 1]"
+        )));
+    };
+    let n = match dims[..] {
+        [n] | [n, 1] => n,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "{at}: shape {dims:?} is not [rows] or [rows, 1]; send one column per tensor"
+            )))
+        }
+    };
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    expect.rows(n)?;
+    if n == 0 {
+        return Err(ApiError::bad_request(format!("{at}: shape holds no rows")));
+    }
+    Ok(n)
+}
+
+/// JSON data, flat or nested one level (`[[v], [v]]` for shape `[n, 1]`).
+fn from_json(at: &str, datatype: Datatype, data: &Value, n: usize) -> Result<Vec<Value>, ApiError> {
+    let Value::Array(items) = data else {
+        return Err(ApiError::bad_request(format!(
+            "{at}: data must be an array"
+        )));
+    };
+    let mut out = Vec::with_capacity(n.min(items.len() + 1));
+    for item in items {
+        match item {
+            Value::Array(inner) => {
+                for v in inner {
+                    out.push(json_element(at, datatype, v, out.len())?);
+                }
+            }
+            v => out.push(json_element(at, datatype, v, out.len())?),
+        }
+        if out.len() > n {
+            break;
+        }
+    }
+    if out.len() != n {
+        return Err(ApiError::bad_request(format!(
+            "{at}: shape says {n} rows but data holds {}",
+            if out.len() > n {
+                "more".to_string()
+            } else {
+                out.len().to_string()
+            }
+        )));
+    }
+    Ok(out)
+}
+
+/// One JSON element, as its datatype allows. `null` is a missing value in any type.
+fn json_element(at: &str, datatype: Datatype, v: &Value, i: usize) -> Result<Value, ApiError> {
+    let ok = match v {
+        Value::Null => true,
+        Value::String(_) => datatype == Datatype::Bytes,
+        Value::Number(num) if datatype.is_int() => {
+            let x = num
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| num.as_u64().map(i128::from));
+            let (lo, hi) = datatype.int_range();
+            x.is_some_and(|x| (lo..=hi).contains(&x))
+        }
+        Value::Number(_) => datatype.is_float(),
+        _ => false,
+    };
+    if ok {
+        Ok(v.clone())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{at}: element {i} ({v}) is not {}",
+            match datatype {
+                Datatype::Bytes => "a string (BYTES)".to_string(),
+                d if d.is_int() => format!("an integer within {}", d.name()),
+                d => format!("a number ({})", d.name()),
+            }
+        )))
+    }
+}
+
+/// Binary data of `n` elements. Float NaN is a missing value, as in pandas.
+fn from_binary(
+    at: &str,
+    datatype: Datatype,
+    bytes: &[u8],
+    n: usize,
+) -> Result<Vec<Value>, ApiError> {
+    let Some(size) = datatype.size() else {
+        return bytes_elements(at, bytes, n);
+    };
+    if bytes.len() != n * size {
+        return Err(ApiError::bad_request(format!(
+            "{at}: {n} elements of {} take {} bytes, but binary_data_size is {}",
+            datatype.name(),
+            n * size,
+            bytes.len()
+        )));
+    }
+    let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
+    Ok(bytes
+        .chunks_exact(size)
+        .map(|c| {
+            use Datatype::*;
+            match datatype {
+                U8 => Value::from(c[0]),
+                I8 => Value::from(c[0] as i8),
+                U16 => Value::from(u16::from_le_bytes([c[0], c[1]])),
+                I16 => Value::from(i16::from_le_bytes([c[0], c[1]])),
+                U32 => Value::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                I32 => Value::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                U64 => Value::from(u64::from_le_bytes(c.try_into().unwrap_or_default())),
+                I64 => Value::from(i64::from_le_bytes(c.try_into().unwrap_or_default())),
+                F16 => float(f16_to_f64(u16::from_le_bytes([c[0], c[1]]))),
+                Bf16 => {
+                    float(f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
+                }
+                F32 => float(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64),
+                F64 => float(f64::from_le_bytes(c.try_into().unwrap_or_default())),
+                // Refused before: no column takes booleans.
+                Bool | Bytes => Value::Null,
+            }
+        })
+        .collect())
+}
+
+/// `BYTES` elements: a little-endian u32 length, then that many bytes of UTF-8.
+fn bytes_elements(at: &str, mut bytes: &[u8], n: usize) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::with_capacity(n.min(bytes.len() / 4 + 1));
+    for i in 0..n {
+        let cut = |why: &str| ApiError::bad_request(format!("{at}: BYTES element {i}: {why}"));
+        if bytes.len() < 4 {
+            return Err(cut("the binary data ends before its length"));
+        }
+        let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        if len > bytes.len() - 4 {
+            return Err(cut(&format!(
+                "says {len} bytes but {} remain",
+                bytes.len() - 4
+            )));
+        }
+        let text = std::str::from_utf8(&bytes[4..4 + len]).map_err(|_| cut("not UTF-8 text"))?;
+        out.push(Value::String(text.to_string()));
+        bytes = &bytes[4 + len..];
+    }
+    if !bytes.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{at}: {} bytes follow the {n} BYTES elements the shape gives",
+            bytes.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// IEEE half precision to f64.
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f64;
+    sign * match exp {
+        0 => frac * 2f64.powi(-24),
+        31 if frac == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        e => (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+/// A `parameters` object, if present.
+fn parameters<'a>(
+    v: Option<&'a Value>,
+    at: &str,
+) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            for unsupported in ["shared_memory_region", "classification"] {
+                if m.contains_key(unsupported) {
+                    return Err(ApiError::bad_request(format!(
+                        "{at}: parameters.{unsupported} is not supported by this server{}",
+                        if unsupported == "classification" {
+                            "; ask for the 'class' output"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
+            Ok(Some(m))
+        }
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{at}: parameters must be an object"
+        ))),
+    }
+}
+
+/// A boolean parameter.
+fn flag(
+    params: Option<&Map<String, Value>>,
+    key: &str,
+    at: &str,
+) -> Result<Option<bool>, ApiError> {
+    match params.and_then(|p| p.get(key)) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{at}: parameters.{key} must be true or false, not {other}"
+        ))),
+    }
+}
+
+/// The outputs asked for, in the order asked; every output when none are named.
+fn wanted(outputs: Option<Value>, binary_default: bool) -> Result<Vec<Wanted>, ApiError> {
+    let items = match outputs {
+        None | Some(Value::Null) => {
+            return Ok(Output::ALL
+                .iter()
+                .map(|&output| Wanted {
+                    output,
+                    binary: binary_default,
+                })
+                .collect())
+        }
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "outputs must be a non-empty array of {name, parameters}",
+            ))
+        }
+    };
+    let mut out: Vec<Wanted> = Vec::with_capacity(items.len());
+    for (i, o) in items.iter().enumerate() {
+        let at = format!("outputs[{i}]");
+        let Some(name) = o.get("name").and_then(Value::as_str) else {
+            return Err(ApiError::bad_request(format!("{at} needs a name")));
+        };
+        let Some(output) = Output::ALL.into_iter().find(|x| x.name() == name) else {
+            return Err(ApiError::bad_request(format!(
+                "{at}: the model has no output '{}'; its outputs are probability and class",
+                name.escape_debug()
+            )));
+        };
+        if out.iter().any(|w| w.output == output) {
+            return Err(ApiError::bad_request(format!(
+                "{at}: '{name}' is asked for twice"
+            )));
+        }
+        let params = parameters(o.get("parameters"), &at)?;
+        out.push(Wanted {
+            output,
+            binary: flag(params, "binary_data", &at)?.unwrap_or(binary_default),
+        });
+    }
+    Ok(out)
+}
+
+/// An encoded response: the JSON, and the binary part with the JSON's length when any output
+/// is binary.
+pub struct Encoded {
+    pub json: Vec<u8>,
+    pub binary: Option<Vec<u8>>,
+}
+
+/// The response body for the outputs asked for.
+pub fn encode(
+    model_name: &str,
+    version: i64,
+    id: Option<Value>,
+    outputs: &[Wanted],
+    probs: &[f64],
+    classes: &[i64],
+) -> Encoded {
+    let n = probs.len();
+    let mut binary: Vec<u8> = Vec::new();
+    let mut any_binary = false;
+    let tensors: Vec<Value> = outputs
+        .iter()
+        .map(|w| {
+            let mut t = json!({
+                "name": w.output.name(),
+                "datatype": w.output.datatype().name(),
+                "shape": [n],
+            });
+            if w.binary {
+                any_binary = true;
+                let start = binary.len();
+                match w.output {
+                    Output::Probability => {
+                        probs.iter().for_each(|p| binary.extend(p.to_le_bytes()))
+                    }
+                    Output::Class => classes.iter().for_each(|c| binary.extend(c.to_le_bytes())),
+                }
+                t["parameters"] = json!({ "binary_data_size": binary.len() - start });
+            } else {
+                t["data"] = match w.output {
+                    Output::Probability => json!(probs),
+                    Output::Class => json!(classes),
+                };
+            }
+            t
+        })
+        .collect();
+    let mut out = json!({
+        "model_name": model_name,
+        "model_version": version.to_string(),
+        "outputs": tensors,
+    });
+    if let Some(id) = id {
+        out["id"] = id;
+    }
+    Encoded {
+        json: serde_json::to_vec(&out).unwrap_or_default(),
+        binary: any_binary.then_some(binary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    fn spec() -> DatasetSpec {
+        DatasetSpec::hospital()
+    }
+
+    fn ok(body: &[u8], header: Option<&str>) -> InferRequest {
+        let s = spec();
+        parse(body, header, &Expect::new(&s, 100)).unwrap()
+    }
+
+    fn err(body: &[u8], header: Option<&str>) -> ApiError {
+        let s = spec();
+        parse(body, header, &Expect::new(&s, 100)).unwrap_err()
+    }
+
+    fn binary_request(head: &Value, parts: &[&[u8]]) -> (Vec<u8>, String) {
+        let mut body = serde_json::to_vec(head).unwrap();
+        let n = body.len();
+        for p in parts {
+            body.extend_from_slice(p);
+        }
+        (body, n.to_string())
+    }
+
+    fn bytes_tensor(items: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in items {
+            out.extend((s.len() as u32).to_le_bytes());
+            out.extend(s.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn json_tensors_become_records() {
+        let r = ok(
+            json!({"id": "q1", "inputs": [
+                {"name": "Hospital_code", "shape": [2], "datatype": "INT64", "data": [1, 2]},
+                {"name": "Age", "shape": [2, 1], "datatype": "BYTES", "data": [["21-30"], ["31-40"]]},
+                {"name": "Bed Grade", "shape": [2], "datatype": "FP64", "data": [2.0, null]}
+            ]})
+            .to_string()
+            .as_bytes(),
+            None,
+        );
+        assert_eq!(r.id, Some(json!("q1")));
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.records[1]["Age"], json!("31-40"));
+        assert_eq!(r.records[1]["Bed Grade"], Value::Null);
+        assert_eq!(r.outputs.len(), 2);
+        assert!(r.outputs.iter().all(|w| !w.binary));
+    }
+
+    #[test]
+    fn binary_tensors_decode_every_type() {
+        let ints: Vec<u8> = [7i64, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let floats: Vec<u8> = [2.5f32, f32::NAN]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let half: Vec<u8> = [0x3c00u16, 0x4100]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ages = bytes_tensor(&["21-30", "ü"]);
+        let head = json!({
+            "inputs": [
+                {"name": "Hospital_code", "shape": [2], "datatype": "INT64", "parameters": {"binary_data_size": 16}},
+                {"name": "Bed Grade", "shape": [2, 1], "datatype": "FP32", "parameters": {"binary_data_size": 8}},
+                {"name": "Admission_Deposit", "shape": [2], "datatype": "FP16", "parameters": {"binary_data_size": 4}},
+                {"name": "Age", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": ages.len()}}
+            ],
+            "parameters": {"binary_data_output": true},
+            "outputs": [{"name": "class"}, {"name": "probability", "parameters": {"binary_data": false}}]
+        });
+        let (body, len) = binary_request(&head, &[&ints, &floats, &half, &ages]);
+        let r = ok(&body, Some(&len));
+        assert_eq!(r.records[1]["Hospital_code"], json!(9));
+        assert_eq!(r.records[0]["Bed Grade"], json!(2.5));
+        assert_eq!(r.records[1]["Bed Grade"], Value::Null);
+        assert_eq!(r.records[0]["Admission_Deposit"], json!(1.0));
+        assert_eq!(r.records[1]["Admission_Deposit"], json!(2.5));
+        assert_eq!(r.records[1]["Age"], json!("ü"));
+        assert_eq!(
+            r.outputs,
+            vec![
+                Wanted {
+                    output: Output::Class,
+                    binary: true
+                },
+                Wanted {
+                    output: Output::Probability,
+                    binary: false
+                }
+            ]
+        );
+        // One byte short, one byte over, a lying header.
+        let (short, len) = binary_request(&head, &[&ints, &floats, &half, &ages[..ages.len() - 1]]);
+        assert!(err(&short, Some(&len)).message.contains("remain"));
+        let (long, len) = binary_request(&head, &[&ints, &floats, &half, &ages, b"x"]);
+        assert!(err(&long, Some(&len)).message.contains("1 bytes after"));
+        assert!(err(&body, Some("99999")).message.contains("body holds"));
+        assert!(err(&body, Some("ten")).message.contains("byte count"));
+    }
+
+    #[test]
+    fn datatypes_and_shapes_are_checked() {
+        let one = |name: &str, datatype: &str, shape: Value, data: Value| {
+            let body = json!({"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": data}]});
+            err(body.to_string().as_bytes(), None)
+        };
+        for (e, words) in [
+            (
+                one("Age", "FP128", json!([1]), json!([1])),
+                "unknown datatype 'FP128'",
+            ),
+            (
+                one("Hospital_code", "BYTES", json!([1]), json!(["21"])),
+                "datatype BYTES does not fit",
+            ),
+            (
+                one("Hospital_code", "FP64", json!([1]), json!([2.0])),
+                "datatype FP64 does not fit",
+            ),
+            (
+                one("Department", "INT64", json!([1]), json!([7])),
+                "datatype INT64 does not fit",
+            ),
+            (
+                one("Hospital_code", "INT8", json!([1]), json!([300])),
+                "an integer within INT8",
+            ),
+            (
+                one("Hospital_code", "INT64", json!([1]), json!([1.5])),
+                "an integer within INT64",
+            ),
+            (
+                one("Age", "BYTES", json!([1]), json!([7])),
+                "a string (BYTES)",
+            ),
+            (
+                one("Age", "BYTES", json!([2, 2]), json!([["a", "b"]])),
+                "is not [rows] or [rows, 1]",
+            ),
+            (
+                one("Age", "BYTES", json!([3]), json!(["a"])),
+                "shape says 3 rows but data holds 1",
+            ),
+            (
+                one("Age", "BYTES", json!([-1]), json!(["a"])),
+                "needs a shape",
+            ),
+        ] {
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message);
+            assert!(e.message.contains(words), "{} / {words}", e.message);
+        }
+        // Rows over the limit are refused from the shape, before any data is read.
+        let e = one("Age", "BYTES", json!([101]), json!([]));
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // Integers fit a float column.
+        let body = json!({"inputs": [{"name": "Bed Grade", "datatype": "INT32", "shape": [1], "data": [3]}]});
+        assert_eq!(
+            ok(body.to_string().as_bytes(), None).records[0]["Bed Grade"],
+            json!(3)
+        );
+    }
+
+    #[test]
+    fn outputs_and_parameters_are_checked() {
+        let with = |extra: Value| {
+            let mut body = json!({"inputs": [{"name": "Age", "datatype": "BYTES", "shape": [1], "data": ["21-30"]}]});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            body.to_string()
+        };
+        let r = ok(
+            with(json!({"outputs": [{"name": "class"}]})).as_bytes(),
+            None,
+        );
+        assert_eq!(
+            r.outputs,
+            vec![Wanted {
+                output: Output::Class,
+                binary: false
+            }]
+        );
+        for (extra, words) in [
+            (
+                json!({"outputs": [{"name": "logits"}]}),
+                "no output 'logits'",
+            ),
+            (
+                json!({"outputs": [{"name": "class"}, {"name": "class"}]}),
+                "asked for twice",
+            ),
+            (
+                json!({"outputs": [{"name": "class", "parameters": {"classification": 2}}]}),
+                "classification is not supported",
+            ),
+            (
+                json!({"outputs": [{"name": "class", "parameters": {"binary_data": "yes"}}]}),
+                "must be true or false",
+            ),
+            (
+                json!({"parameters": {"binary_data_output": 1}}),
+                "must be true or false",
+            ),
+            (json!({"parameters": []}), "must be an object"),
+            (json!({"id": 7}), "id must be a string"),
+        ] {
+            let e = err(with(extra).as_bytes(), None);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert!(e.message.contains(words), "{} / {words}", e.message);
+        }
+    }
+
+    #[test]
+    fn responses_put_binary_outputs_after_the_json() {
+        let wanted = [
+            Wanted {
+                output: Output::Probability,
+                binary: true,
+            },
+            Wanted {
+                output: Output::Class,
+                binary: false,
+            },
+        ];
+        let e = encode(
+            "staytrack",
+            3,
+            Some(json!("r")),
+            &wanted,
+            &[0.25, 0.75],
+            &[0, 1],
+        );
+        let head: Value = serde_json::from_slice(&e.json).unwrap();
+        assert_eq!(head["model_version"], "3");
+        assert_eq!(head["id"], "r");
+        assert_eq!(head["outputs"][0]["parameters"]["binary_data_size"], 16);
+        assert!(head["outputs"][0].get("data").is_none());
+        assert_eq!(head["outputs"][1]["data"], json!([0, 1]));
+        let bin = e.binary.unwrap();
+        assert_eq!(f64::from_le_bytes(bin[8..16].try_into().unwrap()), 0.75);
+        let plain = encode("staytrack", 3, None, &wanted[1..], &[0.25], &[0]);
+        assert!(plain.binary.is_none());
+    }
+}
