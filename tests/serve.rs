@@ -481,6 +481,11 @@ fn without_a_model_the_server_waits_for_a_promotion() {
     let (s, v) = call("GET", &u("/ready"), None, None);
     assert_eq!(s, 503);
     assert!(v["error"].as_str().unwrap().contains("staytrack promote"));
+    // MLflow's readiness probe says "not yet" in MLflow's error shape.
+    let (s, v) = call("GET", &u("/ping"), None, None);
+    assert_eq!(s, 503);
+    assert_eq!(v["error_code"], "TEMPORARILY_UNAVAILABLE");
+    assert!(v["message"].as_str().unwrap().contains("staytrack promote"));
     let rec = test_records(ws.path(), 1).remove(0);
     let (s, _) = post_json(&u("/predict"), &Value::Object(rec.clone()));
     assert_eq!(s, 503);
@@ -515,6 +520,111 @@ fn without_a_model_the_server_waits_for_a_promotion() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(post_json(&u("/predict"), &Value::Object(rec)).0, 200);
+    assert_eq!(call("GET", &u("/ping"), None, None), (200, json!("\n")));
+    assert_eq!(
+        call("GET", &u("/version"), None, None),
+        (200, json!(env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[test]
+fn every_registered_version_is_served_by_number_within_the_cache_bound() {
+    let ws = workspace();
+    let (lr, tree) = (run_id(ws.path(), "lr"), run_id(ws.path(), "tree"));
+    run(ws.path(), &["promote", &lr]);
+    run(ws.path(), &["promote", &tree]);
+    run(ws.path(), &["train", "--model", "lr", "--name", "lr-again"]);
+    run(ws.path(), &["promote", &run_id(ws.path(), "lr")]);
+    // The alias is on version 3 and one more version is kept loaded, so asking for 1 and 2 in
+    // turn evicts and reloads each time.
+    let srv = Server::start(ws.path(), None, &["--max-versions", "1"]);
+    let u = |p: &str| format!("{}{p}", srv.base);
+    let recs = test_records(ws.path(), 2);
+    let (_, meta) = call("GET", &u("/v2/models/staytrack"), None, None);
+    assert_eq!(meta["versions"], json!(["1", "2", "3"]));
+    let body = json!({"inputs": meta["inputs"].as_array().unwrap().iter().map(|i| {
+        let name = i["name"].as_str().unwrap();
+        json!({"name": name, "datatype": i["datatype"], "shape": [2],
+               "data": recs.iter().map(|r| r[name].clone()).collect::<Vec<_>>()})
+    }).collect::<Vec<_>>()});
+    let want = [
+        offline(ws.path(), &lr, &recs),
+        offline(ws.path(), &tree, &recs),
+    ];
+    for version in [1, 2, 1, 2, 1] {
+        let (s, v) = post_json(
+            &u(&format!("/v2/models/staytrack/versions/{version}/infer")),
+            &body,
+        );
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["model_version"], json!(version.to_string()));
+        let got = common::floats(&v["outputs"][0]["data"]);
+        assert!(close(got[1], want[version - 1][1]), "{v}");
+        let (s, v) = call(
+            "GET",
+            &u(&format!("/v2/models/staytrack/versions/{version}")),
+            None,
+            None,
+        );
+        assert_eq!(s, 200);
+        assert_eq!(
+            v["platform"],
+            json!(if version == 1 {
+                "staytrack-lr"
+            } else {
+                "staytrack-tree"
+            })
+        );
+    }
+    // The unversioned route stays on the alias.
+    let (_, v) = post_json(&u("/v2/models/staytrack/infer"), &body);
+    assert_eq!(v["model_version"], json!("3"));
+    for (path, status, words) in [
+        (
+            "/v2/models/staytrack/versions/4/infer",
+            404,
+            "no version 4 in the registry; it holds 3 version(s), 1 to 3",
+        ),
+        (
+            "/v2/models/staytrack/versions/abc/infer",
+            400,
+            "positive integer",
+        ),
+        (
+            "/v2/models/staytrack/versions/0/infer",
+            400,
+            "positive integer",
+        ),
+        (
+            "/v2/models/other/versions/1/infer",
+            404,
+            "no model named 'other'",
+        ),
+    ] {
+        let (s, v) = post_json(&u(path), &body);
+        assert_eq!(s, status, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(words), "{path}: {v}");
+    }
+    assert_eq!(
+        call(
+            "GET",
+            &u("/v2/models/staytrack/versions/1/ready"),
+            None,
+            None
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            "GET",
+            &u("/v2/models/staytrack/versions/9/ready"),
+            None,
+            None
+        )
+        .0,
+        404
+    );
 }
 
 #[test]

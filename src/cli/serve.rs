@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Seconds a whole request (its body included) may take before it is answered 408
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub request_timeout: u64,
+    /// Registry versions kept loaded for the v2 versioned routes besides the alias's; the
+    /// least recently asked for is dropped first
+    #[arg(long, default_value_t = crate::serve::model::DEFAULT_PINNED, value_name = "N")]
+    pub max_versions: usize,
     /// Do not write predictions to the store
     #[arg(long)]
     pub no_log: bool,
@@ -77,6 +81,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
     use std::time::Duration;
     anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
     anyhow::ensure!(a.max_rows >= 1, "--max-rows must be at least 1");
+    anyhow::ensure!(a.max_versions >= 1, "--max-versions must be at least 1");
     anyhow::ensure!(
         a.header_timeout >= 1 && a.shutdown_timeout <= 3600,
         "--header-timeout must be at least 1 s and --shutdown-timeout at most 3600 s"
@@ -101,6 +106,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
         log_queue: a.log_queue,
         log_queue_bytes: a.log_queue_bytes,
         log_retention,
+        max_versions: a.max_versions,
         log: !a.no_log,
         poll: Duration::from_millis(a.poll_ms),
         workers: a.workers,

@@ -54,6 +54,8 @@ pub struct ServeOptions {
     pub log_queue_bytes: usize,
     /// Logged predictions older than this are deleted; None keeps them.
     pub log_retention: Option<Duration>,
+    /// Registry versions kept loaded for the versioned routes besides the alias's.
+    pub max_versions: usize,
     /// Whether to log predictions at all.
     pub log: bool,
     pub poll: Duration,

@@ -36,7 +36,8 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
         &cfg.db_path,
         &cfg.artifacts_dir,
         metrics.clone(),
-    )?;
+    )?
+    .with_pinned(opts.max_versions);
     let log = if opts.log {
         Some(log::PredictionLog::start(
             cfg.db_path.clone(),
