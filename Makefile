@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-serve bench-drift bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -114,6 +114,10 @@ bench-load:
 ## bench-peers: staytrack's families against scikit-learn, XGBoost and LightGBM (installs them with pip)
 bench-peers:
 	bash bench/peers.sh
+
+## bench-clients: MLflow's and tritonclient's calls timed against the server, every format
+bench-clients: clients
+	bash bench/clients.sh
 
 ## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
 bench-serve:

@@ -62,6 +62,32 @@ proptest! {
         all_parsers(&body);
     }
 
+    /// A binary v2 request: a valid JSON head naming binary inputs, then any bytes, with any
+    /// declared sizes and header length. Refused with a 4xx or read; never a panic.
+    #[test]
+    fn binary_tensors_take_any_bytes(
+        tail in prop::collection::vec(any::<u8>(), 0..256),
+        sizes in prop::collection::vec(0u64..300, 1..4),
+        rows in 0u64..70,
+        cut in 0usize..64,
+    ) {
+        let spec = DatasetSpec::hospital();
+        let want = Expect::new(&spec, 50);
+        let names = [("Age", "BYTES"), ("Hospital_code", "INT32"), ("Bed Grade", "FP16")];
+        let inputs: Vec<Value> = sizes.iter().zip(names).map(|(size, (name, dt))| serde_json::json!({
+            "name": name, "datatype": dt, "shape": [rows],
+            "parameters": {"binary_data_size": size},
+        })).collect();
+        let head = serde_json::to_vec(&serde_json::json!({"inputs": inputs})).unwrap();
+        let mut body = head.clone();
+        body.extend(&tail);
+        for len in [head.len(), head.len().saturating_sub(cut), head.len() + cut] {
+            if let Err(e) = oip::parse(&body, Some(&len.to_string()), &want) {
+                prop_assert!(e.status.is_client_error(), "{} {}", e.status, e.message);
+            }
+        }
+    }
+
     #[test]
     fn request_parsers_take_any_json(v in json_value()) {
         let body = serde_json::to_vec(&v).unwrap();

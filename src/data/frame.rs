@@ -130,7 +130,13 @@ pub const MISSING_TOKENS: [&str; 19] = [
 
 /// Whether a (trimmed) cell is one of `MISSING_TOKENS`.
 pub fn is_missing_token(raw: &str) -> bool {
-    MISSING_TOKENS.contains(&raw)
+    // Every token but the empty one starts with one of these bytes; most cells do not, so the
+    // list is searched only for the few that might match.
+    match raw.as_bytes().first() {
+        None => true,
+        Some(b'#' | b'-' | b'1' | b'<' | b'N' | b'n') => MISSING_TOKENS.contains(&raw),
+        Some(_) => false,
+    }
 }
 
 /// Parses one raw cell for a column: the one coercion rule of every input path (CSV files,
