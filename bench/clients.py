@@ -8,17 +8,21 @@ own mean time per request from its /metrics histogram (the rest is the client's 
 decoding).
 """
 
+import pathlib
 import statistics
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import requests
 import tritonclient.http as triton
 from prometheus_client.parser import text_string_to_metric_families
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 from mlflow.utils.proto_json_utils import dump_input_data
+
+# The tests' tensor builder, so the benchmark sends exactly what the tests check.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "clients"))
+from clients import triton_inputs  # noqa: E402
 
 
 def timed(call, calls):
@@ -58,20 +62,7 @@ def main():
     meta = tc.get_model_metadata("staytrack")
 
     def tensors(binary):
-        out = []
-        for m in meta["inputs"]:
-            name, dt = m["name"], m["datatype"]
-            col = df[name]
-            if dt == "BYTES":
-                arr = np.array([str(v).encode() for v in col], dtype=np.object_)
-            elif dt == "INT64":
-                arr = col.to_numpy(np.int64)
-            else:
-                arr = col.to_numpy(np.float64)
-            t = triton.InferInput(name, [n], dt)
-            t.set_data_from_numpy(arr, binary_data=binary)
-            out.append(t)
-        return out
+        return triton_inputs(meta, df, binary)
 
     def body_size(inputs, outputs):
         body, _ = triton.InferenceServerClient.generate_request_body(inputs, outputs)
