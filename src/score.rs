@@ -47,6 +47,8 @@ impl Stage {
 pub struct ScoreSummary {
     pub input: PathBuf,
     pub output: PathBuf,
+    /// An earlier output at the default name, left in place (the new one took the next name).
+    pub kept: Option<PathBuf>,
     pub alias: String,
     pub model_version: i64,
     pub run_id: String,
@@ -73,14 +75,22 @@ pub fn default_output(cfg: &Config, input: &Path, version: i64) -> PathBuf {
         .join(format!("{stem}.v{version}.csv"))
 }
 
-/// Scores `input` with the model behind `alias`, writing `output` (or the default path).
+/// Where a scoring writes: a file named by the user, which replaces one already there only when
+/// told to, or the default name, which never replaces an earlier output.
+#[derive(Debug, Clone, Copy)]
+pub enum Output<'a> {
+    Default,
+    File { path: &'a Path, replace: bool },
+}
+
+/// Scores `input` with the model behind `alias`, writing `output`.
 /// `progress` is called as the work moves on; `cancel` stops between chunks.
 ///
 /// Read, predict, write atomically and summarise, in order.
 pub fn score_file(
     cfg: &Config,
     input: &Path,
-    output: Option<&Path>,
+    output: Output,
     alias: &str,
     threshold: f64,
     progress: &dyn Fn(Stage),
@@ -90,6 +100,17 @@ pub fn score_file(
         (0.0..=1.0).contains(&threshold),
         "--threshold must be between 0 and 1 (got {threshold})"
     );
+    if let Output::File {
+        path,
+        replace: false,
+    } = output
+    {
+        anyhow::ensure!(
+            std::fs::symlink_metadata(path).is_err(),
+            "{} exists; pass --force to replace it, or name another file with --out",
+            path.display()
+        );
+    }
     let t = std::time::Instant::now();
     let store = Store::open(&cfg.db_path)?;
     let target = store.alias_target(alias)?.with_context(|| {
@@ -134,10 +155,15 @@ pub fn score_file(
         });
     }
     progress(Stage::Writing);
-    let output = output.map_or_else(
-        || default_output(cfg, input, target.version),
-        Path::to_path_buf,
-    );
+    let (output, kept) = match output {
+        Output::File { path, .. } => (path.to_path_buf(), None),
+        Output::Default => {
+            let default = default_output(cfg, input, target.version);
+            let free = crate::util::unused_path(&default);
+            let kept = (free != default).then_some(default);
+            (free, kept)
+        }
+    };
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the folder {}", dir.display()))?;
@@ -174,6 +200,7 @@ pub fn score_file(
     Ok(ScoreSummary {
         input: input.to_path_buf(),
         output,
+        kept,
         alias: alias.to_string(),
         model_version: target.version,
         run_id: target.run_id,
@@ -220,6 +247,13 @@ pub fn describe(s: &ScoreSummary) -> String {
             i as f64 / BINS as f64,
             (i + 1) as f64 / BINS as f64,
             crate::util::thousands(c)
+        );
+    }
+    if let Some(k) = &s.kept {
+        let _ = writeln!(
+            out,
+            "{} is kept; these predictions get a new name",
+            k.display()
         );
     }
     let _ = writeln!(out, "predictions written to {}", s.output.display());

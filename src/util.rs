@@ -149,6 +149,25 @@ pub fn short_id(id: &str, n: usize) -> &str {
     &id[start..]
 }
 
+/// `path` if nothing is there, else the first of `<stem>-2.<ext>`, `<stem>-3.<ext>`, ... that is
+/// free: how an output that would replace an earlier one gets a new name instead.
+pub fn unused_path(path: &Path) -> PathBuf {
+    if std::fs::symlink_metadata(path).is_err() {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (2u64..)
+        .map(|n| path.with_file_name(format!("{stem}-{n}{ext}")))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a part:
 /// a temporary file in the same folder, fsync, rename, then fsync of the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -161,3 +161,60 @@ fn a_bad_file_is_named_and_nothing_is_written() {
     let o = run(ws, &["score", "--threshold", "2"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn a_second_score_keeps_the_first_file_and_an_explicit_out_is_replaced_only_with_force() {
+    let (dir, id) = workspace();
+    let ws = dir.path();
+    ok(ws, &["promote", &id]);
+    let first = json(&ok(ws, &["score", "--json"]));
+    let first_out = std::path::PathBuf::from(first["output"].as_str().unwrap());
+    assert!(first_out.ends_with("predictions/test_data.v1.csv"));
+    let before = std::fs::read(&first_out).unwrap();
+    // A smaller file scored by the same version: a new name, the first file untouched.
+    let text = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
+    let few: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
+    let small = ws.join("small").join("test_data.csv");
+    std::fs::create_dir_all(small.parent().unwrap()).unwrap();
+    std::fs::write(&small, few).unwrap();
+    let o = ok(ws, &["score", small.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("test_data.v1.csv is kept") && said.contains("test_data.v1-2.csv"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&first_out).unwrap(), before);
+    let second = ws.join("predictions/test_data.v1-2.csv");
+    assert_eq!(
+        std::fs::read_to_string(&second).unwrap().lines().count(),
+        11
+    );
+    // --out naming a file that is there: refused, then replaced with --force.
+    let o = run(
+        ws,
+        &[
+            "score",
+            small.to_str().unwrap(),
+            "--out",
+            first_out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("exists; pass --force"), "{err}");
+    assert_eq!(std::fs::read(&first_out).unwrap(), before);
+    ok(
+        ws,
+        &[
+            "score",
+            small.to_str().unwrap(),
+            "--out",
+            first_out.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&first_out).unwrap().lines().count(),
+        11
+    );
+}

@@ -135,16 +135,21 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
     assert_eq!((status.as_str(), family.as_str()), ("finished", "lr"));
     assert_eq!(alias_version(ws), None);
 
-    // Promote, after the confirmation.
+    // Promote, with a reason typed into the dialog (its letters, n and q included, type).
     t.keys(&["p"]);
     t.wait_for("Promote lr (lr) to production?", 10);
-    t.keys(&["y"]);
+    t.keys(&["-l", "first model, no queue yet"]);
+    t.wait_for("reason: first model, no queue yet", 10);
+    t.keys(&["Enter"]);
     t.wait_for("production: none → version 1", 10);
     assert_eq!(alias_version(ws), Some(1));
-    let actor: String = db
-        .query_row("SELECT actor FROM alias_events", [], |r| r.get(0))
+    let (actor, reason): (String, String) = db
+        .query_row("SELECT actor, reason FROM alias_events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert!(actor.starts_with("tui:"), "{actor}");
+    assert_eq!(reason, "first model, no queue yet");
 
     // Score the test file with it.
     t.keys(&["4"]);
@@ -154,10 +159,27 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
     assert!(s.contains("production: version 1 (lr, lr)"), "{s}");
     let out = ws.join("predictions/test_data.v1.csv");
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1001);
+    // A second, smaller file of the same name: a new file, the first one kept.
+    let few: String = std::fs::read_to_string(ws.join("data/test_data.csv"))
+        .unwrap()
+        .lines()
+        .take(31)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::create_dir_all(ws.join("later")).unwrap();
+    std::fs::write(ws.join("later/test_data.csv"), few).unwrap();
+    t.keys(&["f", "C-u"]);
+    t.keys(&["-l", &ws.join("later/test_data.csv").display().to_string()]);
+    t.keys(&["Enter", "Enter"]);
+    let s = t.wait_for("scored 30 rows", 60);
+    assert!(s.contains("test_data.v1.csv is kept"), "{s}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1001);
+    let second = ws.join("predictions/test_data.v1-2.csv");
+    assert_eq!(std::fs::read_to_string(second).unwrap().lines().count(), 31);
 
     // The help overlay, then quit: exit status 0 and the terminal back to its normal screen.
     t.keys(&["?"]);
-    t.wait_for("Keys (? closes)", 10);
+    t.wait_for("? closes", 10);
     t.keys(&["?"]);
     t.keys(&["q"]);
     let s = t.wait_for("staytrack exited with", 10);

@@ -12,9 +12,13 @@ use crate::tracking::registry::PRODUCTION;
 pub struct ScoreArgs {
     /// CSV to score [default: the workspace's data/test_data.csv]
     pub file: Option<PathBuf>,
-    /// Where to write the predictions [default: predictions/<file>.v<version>.csv]
+    /// Where to write the predictions [default: predictions/<file>.v<version>.csv, or the next
+    /// free name (`-2`, `-3`, ...) when an earlier output is there]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace the --out file if it exists
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// The alias whose model scores
     #[arg(long, default_value = PRODUCTION)]
     pub alias: String,
@@ -38,7 +42,13 @@ pub fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
     let s = crate::score::score_file(
         cfg,
         &input,
-        a.out.as_deref(),
+        match a.out.as_deref() {
+            Some(path) => crate::score::Output::File {
+                path,
+                replace: a.force,
+            },
+            None => crate::score::Output::Default,
+        },
         &a.alias,
         a.threshold,
         &|_| {},

@@ -138,20 +138,45 @@ pub enum Action {
     ScrollRight,
     /// A click at a terminal cell (column, row).
     Click(u16, u16),
+    /// A dialog's reason field.
+    ReasonChar(char),
+    ReasonBackspace,
+    /// Ctrl-U: empty the text field being edited.
+    ClearText,
 }
+
+/// The longest reason a dialog takes.
+pub const MAX_REASON: usize = 200;
 
 /// Work `update` asks the event loop to do (it needs the store or a background task).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Promote { run_id: String, alias: &'static str },
-    Rollback { alias: &'static str },
-    Delete { run_id: String },
-    Cancel { run_id: String },
+    Promote {
+        run_id: String,
+        alias: &'static str,
+        reason: Option<String>,
+    },
+    Rollback {
+        alias: &'static str,
+        reason: Option<String>,
+    },
+    Delete {
+        run_id: String,
+    },
+    Cancel {
+        run_id: String,
+    },
     Train(Job),
-    LoadDetails { run_id: String },
-    Score { path: PathBuf },
+    LoadDetails {
+        run_id: String,
+    },
+    Score {
+        path: PathBuf,
+    },
     CancelScore,
-    Drift { current: Option<PathBuf> },
+    Drift {
+        current: Option<PathBuf>,
+    },
     Export,
 }
 
@@ -161,6 +186,8 @@ pub struct App {
     pub runs: Vec<RunSummary>,
     pub list: RunList,
     pub help: bool,
+    /// The help's first line shown.
+    pub help_scroll: u16,
     pub quit: bool,
     pub registry: Registry,
     pub compare: CompareState,
@@ -177,6 +204,10 @@ pub struct App {
     pub drift: DriftState,
     /// The default training file for new runs.
     pub train_file: String,
+    /// The workspace folder, against which relative paths typed in the TUI are also tried.
+    pub workspace: PathBuf,
+    /// The last new-run form started, so the next one opens with its family and entries.
+    pub last_form: Option<RunForm>,
     /// Where each screen's clickable rows start, set while drawing: (top row, first index).
     pub rows_at: Cell<(u16, usize)>,
 }
@@ -197,6 +228,7 @@ impl App {
                 offset: Cell::new(0),
             },
             help: false,
+            help_scroll: 0,
             quit: false,
             registry: Registry::default(),
             compare: CompareState::default(),
@@ -209,6 +241,8 @@ impl App {
             score: ScoreState::default(),
             drift: DriftState::default(),
             train_file: "data/train_data.csv".into(),
+            workspace: PathBuf::from("."),
+            last_form: None,
             rows_at: Cell::new((0, 0)),
         };
         app.refresh_view();
@@ -340,6 +374,12 @@ fn cursor_mut(app: &mut App) -> Option<&mut usize> {
 }
 
 fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
+    if app.help {
+        // Bounded by the longest help (the narrowest box); drawing stops at the last line.
+        let most = super::views::help::lines(20).len();
+        app.help_scroll = to(app.help_scroll as usize, most).min(most) as u16;
+        return;
+    }
     if let Some(d) = app.details.as_mut() {
         d.scroll = to(d.scroll as usize, u16::MAX as usize) as u16;
         return;
@@ -355,35 +395,61 @@ fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
 /// One arm per action, like the keymap it answers: the whole state machine reads in one place.
 pub fn update(app: &mut App, action: Action) -> Option<Effect> {
     match action {
-        Action::AskPromote(alias) => match promote_question(app, alias) {
-            Some(c) => app.confirm = Some(c),
-            None => app.warn(if app.screen == Screen::Registry {
-                "no version under the cursor"
-            } else {
-                "no run under the cursor"
-            }),
-        },
-        Action::AskRollback(alias) => match rollback_question(app, alias) {
-            Ok(c) => app.confirm = Some(c),
-            Err(e) => app.warn(e),
-        },
+        Action::AskPromote(alias) => app.confirm = Some(promote_question(app, alias)),
+        Action::AskRollback(alias) => app.confirm = Some(rollback_question(app, alias)),
         Action::AskCancel => {
             if app.screen == Screen::Score {
                 return app.score.running.is_some().then_some(Effect::CancelScore);
             }
-            match app.current().map(cancel_question) {
-                Some(Ok(c)) => app.confirm = Some(c),
-                Some(Err(e)) => app.warn(e),
-                None => app.warn("no run under the cursor"),
+            app.confirm = Some(match app.current() {
+                Some(run) => cancel_question(run),
+                None => Confirm::notice("Nothing to cancel", "there is no run under the cursor"),
+            });
+        }
+        Action::AskDelete => {
+            app.confirm = Some(match app.current() {
+                Some(run) => delete_question(app, run),
+                None => Confirm::notice("Nothing to delete", "there is no run under the cursor"),
+            });
+        }
+        Action::Confirm => {
+            let c = app.confirm.take()?;
+            let reason = c.reason.filter(|r| !r.trim().is_empty());
+            return c.effect.map(|e| match e {
+                Effect::Promote { run_id, alias, .. } => Effect::Promote {
+                    run_id,
+                    alias,
+                    reason,
+                },
+                Effect::Rollback { alias, .. } => Effect::Rollback { alias, reason },
+                other => other,
+            });
+        }
+        Action::Cancel => app.confirm = None,
+        Action::ReasonChar(c) => {
+            if let Some(r) = app.confirm.as_mut().and_then(|c| c.reason.as_mut()) {
+                if r.chars().count() < MAX_REASON {
+                    r.push(c);
+                }
             }
         }
-        Action::AskDelete => match app.current().map(|r| delete_question(app, r)) {
-            Some(Ok(c)) => app.confirm = Some(c),
-            Some(Err(e)) => app.warn(e),
-            None => app.warn("no run under the cursor"),
-        },
-        Action::Confirm => return app.confirm.take().map(|c| c.effect),
-        Action::Cancel => app.confirm = None,
+        Action::ReasonBackspace => {
+            if let Some(r) = app.confirm.as_mut().and_then(|c| c.reason.as_mut()) {
+                r.pop();
+            }
+        }
+        Action::ClearText => {
+            if let Some(r) = app.confirm.as_mut().and_then(|c| c.reason.as_mut()) {
+                r.clear();
+            } else if app.list.filtering {
+                app.list.filter.clear();
+                app.refresh_view();
+            } else if app.score.editing {
+                app.score.path.clear();
+            } else if app.form.is_some() {
+                return form_key(app, FormKey::Clear);
+            }
+        }
         Action::PinBaseline => {
             let id = if app.screen == Screen::Compare {
                 app.compare.runs.first().map(|c| c.run.id.clone())
@@ -445,7 +511,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             app.list.filter.clear();
             app.refresh_view();
         }
-        Action::ToggleHelp => app.help = !app.help,
+        Action::ToggleHelp => {
+            app.help = !app.help;
+            app.help_scroll = 0;
+        }
         Action::Open => match app.screen {
             Screen::Runs => {
                 let id = app.current()?.id.clone();
@@ -466,7 +535,17 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             _ => app.warn("busy: wait for the task to finish"),
         },
         Action::CloseDetails => app.details = None,
-        Action::NewRun => app.form = Some(RunForm::new(Family::Gbdt, app.train_file.clone())),
+        Action::NewRun => {
+            app.form = Some(match app.last_form.clone() {
+                Some(mut f) => {
+                    f.name.clear();
+                    f.focus = 0;
+                    f.error = None;
+                    f
+                }
+                None => RunForm::new(Family::Gbdt, app.train_file.clone()),
+            })
+        }
         Action::Form(k) => return form_key(app, k),
         Action::EditPath => app.score.editing = true,
         Action::PathChar(c) => app.score.path.push(c),

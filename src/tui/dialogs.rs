@@ -31,45 +31,89 @@ pub(crate) fn short(id: &str) -> &str {
 }
 
 /// The confirmation for moving `alias` to the target run: its metrics against the model the
-/// alias serves now.
-pub(crate) fn promote_question(app: &App, alias: &'static str) -> Option<Confirm> {
-    let run = target_run(app)?;
+/// alias serves now, a warning when it is worse on any of them, and a reason to type. A notice
+/// instead when there is no run or the alias already serves it.
+pub(crate) fn promote_question(app: &App, alias: &'static str) -> Confirm {
+    let Some(run) = target_run(app) else {
+        return Confirm::notice(
+            "Nothing to promote",
+            if app.screen == Screen::Registry {
+                "there is no version under the cursor"
+            } else {
+                "there is no run under the cursor; press n to train one"
+            },
+        );
+    };
+    if let Some(v) = app
+        .registry
+        .versions
+        .iter()
+        .find(|v| v.run_id == run.id && v.aliases.iter().any(|a| a == alias))
+    {
+        return Confirm::notice(
+            format!("{alias} already serves it"),
+            format!(
+                "{alias} already serves {} ({}), version {}; nothing to do",
+                run.name, run.family, v.version
+            ),
+        );
+    }
     let before = alias_run(app, alias);
     let mut lines = vec![match before {
         Some(b) => format!("now: {} ({}), run …{}", b.name, b.family, short(&b.id)),
         None => format!("nothing is on {alias} yet"),
     }];
+    let mut worse = Vec::new();
     for m in Metric::HEADLINE {
         let (key, label) = (m.key(), m.label());
         let Some(new) = run.metrics.get(key) else {
             continue;
         };
         lines.push(match before.and_then(|b| b.metrics.get(key)) {
-            Some(old) => format!("{label:<9} {new:.4}  ({:+.4})", new - old),
+            Some(old) => {
+                if m.best_first(*new, *old) == std::cmp::Ordering::Greater {
+                    worse.push(format!("{label} {:+.4}", new - old));
+                }
+                format!("{label:<9} {new:.4}  ({:+.4})", new - old)
+            }
             None => format!("{label:<9} {new:.4}"),
         });
     }
-    lines.push("y promotes, n or Esc cancels".into());
-    Some(Confirm {
+    if !worse.is_empty() {
+        lines.insert(
+            0,
+            format!("⚠ worse than what {alias} serves now: {}", worse.join(", ")),
+        );
+    }
+    lines.push("Type a reason (kept in the audit log); Enter promotes, Esc cancels".into());
+    Confirm {
         title: format!("Promote {} ({}) to {alias}?", run.name, run.family),
         lines,
-        effect: Effect::Promote {
+        effect: Some(Effect::Promote {
             run_id: run.id.clone(),
             alias,
-        },
-    })
+            reason: None,
+        }),
+        reason: Some(String::new()),
+        warning: !worse.is_empty(),
+    }
 }
 
-pub(crate) fn rollback_question(app: &App, alias: &'static str) -> Result<Confirm, String> {
-    let last = app
+pub(crate) fn rollback_question(app: &App, alias: &'static str) -> Confirm {
+    let Some(last) = app
         .registry
         .events
         .iter()
         .filter(|e| e.alias == alias)
         .max_by_key(|e| e.id)
-        .ok_or_else(|| format!("{alias} has never moved; there is nothing to roll back"))?;
+    else {
+        return Confirm::notice(
+            "Nothing to roll back",
+            format!("{alias} has never moved; there is nothing to roll back"),
+        );
+    };
     let v = |x: Option<i64>| x.map_or("none".to_string(), |v| format!("version {v}"));
-    Ok(Confirm {
+    Confirm {
         title: format!("Roll {alias} back?"),
         lines: vec![
             format!(
@@ -79,23 +123,31 @@ pub(crate) fn rollback_question(app: &App, alias: &'static str) -> Result<Confir
                 crate::util::format_ms(last.at)
             ),
             "a server following the alias switches to it within a second".into(),
-            "y rolls back, n or Esc cancels".into(),
+            "Type a reason (kept in the audit log); Enter rolls back, Esc cancels".into(),
         ],
-        effect: Effect::Rollback { alias },
-    })
+        effect: Some(Effect::Rollback {
+            alias,
+            reason: None,
+        }),
+        reason: Some(String::new()),
+        warning: false,
+    }
 }
 
-pub(crate) fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
+pub(crate) fn cancel_question(run: &RunSummary) -> Confirm {
     if !matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!(
-            "{} is {}; only a running or queued run can be cancelled",
-            run.name,
-            run.status.as_str()
-        ));
+        return Confirm::notice(
+            "Nothing to cancel",
+            format!(
+                "{} is {}; only a running or queued run can be cancelled",
+                run.name,
+                run.status.as_str()
+            ),
+        );
     }
-    Ok(Confirm {
-        title: format!("Cancel {} ({})?", run.name, run.family),
-        lines: vec![
+    Confirm::question(
+        format!("Cancel {} ({})?", run.name, run.family),
+        vec![
             format!(
                 "run …{} is {}; it will end as cancelled",
                 short(&run.id),
@@ -103,37 +155,43 @@ pub(crate) fn cancel_question(run: &RunSummary) -> Result<Confirm, String> {
             ),
             "y cancels it, n or Esc keeps it going".into(),
         ],
-        effect: Effect::Cancel {
+        Effect::Cancel {
             run_id: run.id.clone(),
         },
-    })
+    )
 }
 
-pub(crate) fn delete_question(app: &App, run: &RunSummary) -> Result<Confirm, String> {
+pub(crate) fn delete_question(app: &App, run: &RunSummary) -> Confirm {
     if matches!(run.status, RunStatus::Running | RunStatus::Queued) {
-        return Err(format!(
-            "{} is {}; cancel it (x) before deleting it",
-            run.name,
-            run.status.as_str()
-        ));
+        return Confirm::notice(
+            "Not deleted",
+            format!(
+                "{} is {}; cancel it (x) before deleting it",
+                run.name,
+                run.status.as_str()
+            ),
+        );
     }
     if let Some(v) = app.registry.versions.iter().find(|v| v.run_id == run.id) {
-        return Err(format!(
-            "{} is model version {} in the registry; registered runs are kept",
-            run.name, v.version
-        ));
+        return Confirm::notice(
+            "Not deleted",
+            format!(
+                "{} is model version {} in the registry; registered runs are kept",
+                run.name, v.version
+            ),
+        );
     }
-    Ok(Confirm {
-        title: format!("Delete {} ({})?", run.name, run.family),
-        lines: vec![
+    Confirm::question(
+        format!("Delete {} ({})?", run.name, run.family),
+        vec![
             format!(
                 "run …{}: its params, metrics, curves and its model file go; this cannot be undone",
                 short(&run.id)
             ),
             "y deletes, n or Esc keeps it".into(),
         ],
-        effect: Effect::Delete {
+        Effect::Delete {
             run_id: run.id.clone(),
         },
-    })
+    )
 }

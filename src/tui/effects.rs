@@ -22,8 +22,12 @@ pub fn apply(
         )
     };
     match effect {
-        Effect::Promote { run_id, alias } => {
-            match store.promote_run(&run_id, alias, &actor(), None) {
+        Effect::Promote {
+            run_id,
+            alias,
+            reason,
+        } => {
+            match store.promote_run(&run_id, alias, &actor(), reason.as_deref()) {
                 Ok(m) if m.changed => app.say(format!(
                     "{alias}: {} → version {}",
                     m.from_version
@@ -35,8 +39,9 @@ pub fn apply(
             }
             app.registry = load_registry(store, app.registry.cursor)?;
         }
-        Effect::Rollback { alias } => {
-            match store.rollback_alias(alias, &actor(), Some("rolled back from the TUI")) {
+        Effect::Rollback { alias, reason } => {
+            let reason = reason.unwrap_or_else(|| "rolled back from the TUI".into());
+            match store.rollback_alias(alias, &actor(), Some(&reason)) {
                 Ok(m) => app.say(format!(
                     "{alias} rolled back: version {} → {}",
                     m.from_version.map_or("none".into(), |v| v.to_string()),
@@ -155,9 +160,13 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
             match res {
                 Ok(s) => {
                     app.say(format!(
-                        "scored {} rows; predictions in {}",
+                        "scored {} rows; predictions in {}{}",
                         crate::util::thousands(s.rows),
-                        s.output.display()
+                        s.output.display(),
+                        s.kept.as_ref().map_or(String::new(), |k| format!(
+                            " ({} is kept)",
+                            k.file_name().unwrap_or_default().to_string_lossy()
+                        ))
                     ));
                     app.score.last = Some(s);
                 }

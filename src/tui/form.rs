@@ -135,6 +135,8 @@ pub enum FormKey {
     Right,
     Char(char),
     Backspace,
+    /// Empty the focused text field.
+    Clear,
     Submit,
     Cancel,
 }
@@ -179,10 +181,23 @@ pub(crate) fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
                 t.pop();
             }
         }
+        FormKey::Clear => {
+            if let Some(t) = form.text() {
+                t.clear();
+            }
+        }
         FormKey::Cancel => app.form = None,
         FormKey::Submit => match form.job() {
+            // A file that is not there keeps the form and every entry, with the reason.
+            Ok(job) if !job.data.is_file() && !app.workspace.join(&job.data).is_file() => {
+                form.error = Some(format!(
+                    "no file at {}; type the path of a training CSV",
+                    job.data.display()
+                ));
+                form.focus = 2;
+            }
             Ok(job) => {
-                app.form = None;
+                app.last_form = app.form.take();
                 return Some(Effect::Train(job));
             }
             Err(e) => form.error = Some(e),

@@ -11,6 +11,8 @@ pub enum Scope {
     Everywhere,
     On(Screen),
     Confirm,
+    /// A dialog with a reason to type (promotions and rollbacks).
+    Reason,
     Form,
     Filter,
     Path,
@@ -26,6 +28,7 @@ impl Scope {
         v.extend([
             Scope::Details,
             Scope::Confirm,
+            Scope::Reason,
             Scope::Form,
             Scope::Filter,
             Scope::Path,
@@ -38,7 +41,8 @@ impl Scope {
         match self {
             Scope::Everywhere => "everywhere",
             Scope::On(s) => s.title(),
-            Scope::Confirm => "a confirmation",
+            Scope::Confirm => "a confirmation (a notice: any key closes it)",
+            Scope::Reason => "a promotion or rollback (other keys type the reason)",
             Scope::Form => "the new-run form (other keys type)",
             Scope::Filter => "the filter (other keys type)",
             Scope::Path => "the file to score (other keys type)",
@@ -120,23 +124,34 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('q')], "q / Ctrl-C", Everywhere, Action::Quit, "quit"),
     b(&[Char('y'), Enter], "y / Enter", Scope::Confirm, Action::Confirm, "yes, do it"),
     b(&[Char('n'), Esc, Char('q')], "n / Esc / q", Scope::Confirm, Action::Cancel, "no, leave it"),
+    b(&[Enter], "Enter", Scope::Reason, Action::Confirm, "do it, with the reason typed"),
+    b(&[Esc], "Esc", Scope::Reason, Action::Cancel, "leave it"),
+    b(&[Backspace], "Backspace", Scope::Reason, Action::ReasonBackspace, "delete a character"),
+    b(&[], "Ctrl-U", Scope::Reason, Action::ClearText, "clear the reason"),
     b(&[Tab, Down], "Tab / ↓", Scope::Form, Action::Form(FormKey::Next), "next field"),
     b(&[BackTab, Up], "Shift-Tab / ↑", Scope::Form, Action::Form(FormKey::Prev), "previous field"),
     b(&[KeyCode::Left], "←", Scope::Form, Action::Form(FormKey::Left), "on family: the previous model family"),
     b(&[KeyCode::Right], "→", Scope::Form, Action::Form(FormKey::Right), "on family: the next model family"),
     b(&[Backspace], "Backspace", Scope::Form, Action::Form(FormKey::Backspace), "delete a character"),
+    b(&[], "Ctrl-U", Scope::Form, Action::ClearText, "clear the field"),
     b(&[Enter], "Enter", Scope::Form, Action::Form(FormKey::Submit), "start the run in the background"),
     b(&[Esc], "Esc", Scope::Form, Action::Form(FormKey::Cancel), "close the form"),
     b(&[Enter], "Enter", Scope::Filter, Action::FilterDone, "keep the filter"),
     b(&[Esc], "Esc", Scope::Filter, Action::FilterCancel, "clear the filter"),
     b(&[Backspace], "Backspace", Scope::Filter, Action::FilterBackspace, "delete a character"),
+    b(&[], "Ctrl-U", Scope::Filter, Action::ClearText, "clear the filter"),
     b(&[Enter, Esc], "Enter / Esc", Scope::Path, Action::PathDone, "stop editing"),
     b(&[Backspace], "Backspace", Scope::Path, Action::PathBackspace, "delete a character"),
+    b(&[], "Ctrl-U", Scope::Path, Action::ClearText, "clear the path"),
     b(&[Esc, Char('q'), Enter], "Esc / q / Enter", Scope::Details, Action::CloseDetails, "close the details"),
     b(&[Char('j'), Down], "j / ↓", Scope::Details, Action::Down, "scroll down"),
     b(&[Char('k'), Up], "k / ↑", Scope::Details, Action::Up, "scroll up"),
     b(&[Char('g'), Home], "g / Home", Scope::Details, Action::Top, "back to the top"),
     b(&[Char('e')], "e", Scope::Details, Action::Export, "export the run's charts as PNG files"),
+    b(&[Char('j'), Down], "j / ↓", Scope::Help, Action::Down, "scroll down"),
+    b(&[Char('k'), Up], "k / ↑", Scope::Help, Action::Up, "scroll up"),
+    b(&[Char('g'), Home], "g / Home", Scope::Help, Action::Top, "back to the top"),
+    b(&[Char('G'), End], "G / End", Scope::Help, Action::Bottom, "to the end"),
     b(&[Char('?'), Esc, Char('q')], "? / Esc / q", Scope::Help, Action::ToggleHelp, "close the help"),
 ];
 
@@ -150,11 +165,20 @@ fn find(scope: Scope, code: KeyCode) -> Option<Action> {
 /// The action for a key press, if any. A mode that is open takes every key; otherwise the
 /// screen's bindings come before those that apply everywhere.
 pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == Char('c') {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    if control && key.code == Char('c') {
         return Some(Action::Quit);
     }
+    let editing = app.list.filtering
+        || app.score.editing
+        || app.form.is_some()
+        || app.confirm.as_ref().is_some_and(|c| c.reason.is_some());
+    if control && key.code == Char('u') && editing {
+        return Some(Action::ClearText);
+    }
+    // A control chord is never typed into a field.
     let typed = match key.code {
-        Char(c) => Some(c),
+        Char(c) if !control => Some(c),
         _ => None,
     };
     if app.list.filtering {
@@ -163,8 +187,13 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
     if app.score.editing {
         return find(Scope::Path, key.code).or(typed.map(Action::PathChar));
     }
-    if app.confirm.is_some() {
-        return find(Scope::Confirm, key.code);
+    if let Some(c) = &app.confirm {
+        return match (&c.effect, &c.reason) {
+            // A notice: any key closes it and does nothing else.
+            (None, _) => Some(Action::Cancel),
+            (Some(_), Some(_)) => find(Scope::Reason, key.code).or(typed.map(Action::ReasonChar)),
+            (Some(_), None) => find(Scope::Confirm, key.code),
+        };
     }
     if app.form.is_some() {
         return find(Scope::Form, key.code).or(typed.map(|c| Action::Form(FormKey::Char(c))));

@@ -96,6 +96,7 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
     let mut app = App::new(list_runs(&store)?, crate::util::now_ms());
     app.registry = load_registry(&store, app.registry.cursor)?;
     app.train_file = cfg.train_file().display().to_string();
+    app.workspace = cfg.workspace.clone();
     app.score.path = cfg.test_file().display().to_string();
     if let Some(row) = store.drift_report(None)? {
         if let Ok(d) = serde_json::from_str::<StoredDrift>(&row.report) {

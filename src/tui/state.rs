@@ -51,12 +51,42 @@ pub struct Message {
     pub error: bool,
 }
 
-/// A pending yes/no question.
+/// A dialog: a yes/no question, or a notice that any key closes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
-    pub effect: Effect,
+    /// What confirming does; None for a notice (a refusal), which any key closes, so the key
+    /// that closes it never acts on the screen below.
+    pub effect: Option<Effect>,
+    /// The reason typed into the dialog (promotions and rollbacks), kept with the audit event.
+    pub reason: Option<String>,
+    /// The lines warn (the candidate is worse than what the alias serves).
+    pub warning: bool,
+}
+
+impl Confirm {
+    /// A question that `y` or Enter answers.
+    pub fn question(title: String, lines: Vec<String>, effect: Effect) -> Confirm {
+        Confirm {
+            title,
+            lines,
+            effect: Some(effect),
+            reason: None,
+            warning: false,
+        }
+    }
+
+    /// A notice that any key closes.
+    pub fn notice(title: impl Into<String>, text: impl Into<String>) -> Confirm {
+        Confirm {
+            title: title.into(),
+            lines: vec![text.into(), "any key closes".into()],
+            effect: None,
+            reason: None,
+            warning: false,
+        }
+    }
 }
 
 /// One run on the Compare screen, with what the store keeps beside the summary.

@@ -120,7 +120,7 @@ impl Tasks {
             let res = crate::score::score_file(
                 &cfg,
                 &path,
-                None,
+                crate::score::Output::Default,
                 PRODUCTION,
                 crate::score::THRESHOLD,
                 &progress,
@@ -214,9 +214,19 @@ impl Tasks {
                 return Err("no finished run to chart: select runs with Space".into());
             }
         }
+        let label = match (&what, app.details.is_some()) {
+            (What::Runs(_), true) => "details",
+            _ => app.screen.title(),
+        }
+        .to_lowercase();
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         std::thread::spawn(move || {
-            let dir = cfg.workspace.join("reports");
+            // Each export gets a folder of its own, so no export replaces an earlier one.
+            let dir = crate::util::unused_path(&cfg.workspace.join("reports").join(format!(
+                "{}-{}",
+                crate::util::format_ms(crate::util::now_ms()).replace([' ', ':'], "-"),
+                label
+            )));
             let res = (|| -> anyhow::Result<Vec<PathBuf>> {
                 match what {
                     What::Runs(runs) => {

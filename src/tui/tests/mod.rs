@@ -5,7 +5,9 @@ mod tasks;
 use crate::models::Family;
 use crate::tracking::{NewRun, RunRecord, RunStatus, Store};
 use crate::tui::app::{update, Action, App, Effect, FormKey, Screen, SortKey};
+use crate::tui::keymap;
 use crate::tui::views;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -211,12 +213,12 @@ fn help_lists_every_key_and_screens_cycle() {
     let (_d, store) = seeded();
     let mut app = App::new(store.list_runs().unwrap(), 0);
     update(&mut app, Action::ToggleHelp);
+    // Every key is shown whole at every size: `help_scrolls_to_every_key_whole_at_every_size`.
     let s = big_screen(&app);
-    assert!(s.contains("Keys (? closes)"), "{s}");
-    for k in super::keymap::KEYS {
-        let head: String = k.help.chars().take(24).collect();
-        assert!(s.contains(&head), "help lacks '{}':\n{s}", k.help);
-    }
+    assert!(s.contains("j/k scroll · ? closes"), "{s}");
+    update(&mut app, Action::Bottom);
+    assert!(app.help_scroll > 0);
+    assert!(big_screen(&app).contains("close the help"));
     // Keys go through the same table: q quits only when no dialog is open.
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
@@ -288,19 +290,27 @@ fn registry_moves_aliases_and_rolls_back_after_asking() {
         s.contains("Roll production back?") && s.contains("version 2 → version 1"),
         "{s}"
     );
+    // The reason is typed into the dialog (keys like q and n type, they do not close it).
+    for c in "queue latency".chars() {
+        let a = keymap::action(&app, KeyEvent::from(KeyCode::Char(c))).unwrap();
+        update(&mut app, a);
+    }
     let e = update(&mut app, Action::Confirm).unwrap();
     super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
     assert_eq!(store.alias_version("production").unwrap(), Some(1));
     let s = big_screen(&app);
     assert!(s.contains("production rolled back: version 2 → 1"), "{s}");
     assert!(
-        s.contains("rolled back from the TUI"),
+        s.contains("queue latency"),
         "the audit log shows the reason:\n{s}"
     );
-    // An alias that never moved has nothing to roll back: a warning, no question.
+    // An alias that never moved has nothing to roll back: a notice that any key closes.
     update(&mut app, Action::AskRollback("canary"));
-    assert!(app.confirm.is_none());
-    assert!(app.message.as_ref().unwrap().error);
+    let notice = app.confirm.as_ref().unwrap();
+    assert!(notice.effect.is_none());
+    assert!(screen(&app).contains("canary has never moved"));
+    let a = keymap::action(&app, KeyEvent::from(KeyCode::Char('r'))).unwrap();
+    assert_eq!(a, Action::Cancel);
 }
 
 #[test]
@@ -312,15 +322,14 @@ fn deleting_asks_first_and_keeps_registered_and_running_runs() {
     update(&mut app, Action::AskPromote("production"));
     let e = update(&mut app, Action::Confirm).unwrap();
     super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
-    // Registered: refused before any question.
+    // Registered: refused with a notice before any question, and the `n` that dismisses it
+    // (as a "no") does not open the new-run form behind it.
     update(&mut app, Action::AskDelete);
-    assert!(app.confirm.is_none());
-    assert!(app
-        .message
-        .as_ref()
-        .unwrap()
-        .text
-        .contains("model version 1"));
+    assert!(app.confirm.as_ref().unwrap().effect.is_none());
+    assert!(screen(&app).contains("model version 1"));
+    let a = keymap::action(&app, KeyEvent::from(KeyCode::Char('n'))).unwrap();
+    update(&mut app, a);
+    assert!(app.confirm.is_none() && app.form.is_none());
     // The store refuses it too, whatever the UI says.
     let lr = app.current().unwrap().id.clone();
     assert!(store.delete_run(&lr).is_err());
@@ -346,7 +355,7 @@ fn deleting_asks_first_and_keeps_registered_and_running_runs() {
     app.set_runs(store.list_runs().unwrap(), 0);
     goto(&mut app, "busy");
     update(&mut app, Action::AskDelete);
-    assert!(app.confirm.is_none());
+    assert!(app.confirm.take().unwrap().effect.is_none());
     update(&mut app, Action::AskCancel);
     assert!(screen(&app).contains("Cancel busy (gbdt)?"));
     let e = update(&mut app, Action::Confirm).unwrap();
@@ -387,8 +396,11 @@ fn details_show_params_metrics_and_the_artifact() {
 
 #[test]
 fn the_new_run_form_validates_and_starts_a_run() {
-    let (_d, store) = seeded();
+    let (d, store) = seeded();
     let mut app = App::new(store.list_runs().unwrap(), 0);
+    app.workspace = d.path().to_path_buf();
+    let train = d.path().join("data/train_data.csv");
+    app.train_file = train.display().to_string();
     update(&mut app, Action::NewRun);
     let s = big_screen(&app);
     assert!(
@@ -423,15 +435,182 @@ fn the_new_run_form_validates_and_starts_a_run() {
     assert!(s.contains(&format!("parameter '{key}'")), "{s}");
     update(&mut app, Action::Form(FormKey::Backspace));
     update(&mut app, Action::Form(FormKey::Char('2')));
+    // No data file yet: the form stays, with every entry, and says why.
+    assert!(update(&mut app, Action::Form(FormKey::Submit)).is_none());
+    let form = app.form.as_ref().unwrap();
+    assert_eq!((form.name.as_str(), form.family), ("mine", Family::Lr));
+    assert!(form.error.as_ref().unwrap().contains("no file at"));
+    std::fs::create_dir_all(d.path().join("data")).unwrap();
+    std::fs::write(d.path().join("data/train_data.csv"), "x\n").unwrap();
     match update(&mut app, Action::Form(FormKey::Submit)) {
         Some(Effect::Train(job)) => {
             assert_eq!(job.name, "mine");
             assert_eq!(job.params.family, Family::Lr);
             assert_eq!(job.params.get(&key), 2.0);
-            assert_eq!(job.data, std::path::PathBuf::from("data/train_data.csv"));
+            assert_eq!(job.data, train);
             assert_eq!((job.seed, job.valid_fraction), (42, 0.2));
         }
         other => panic!("{other:?}"),
     }
     assert!(app.form.is_none());
+    // The next form opens where this one left off, but for the run's name.
+    update(&mut app, Action::NewRun);
+    let form = app.form.as_ref().unwrap();
+    assert_eq!((form.name.as_str(), form.family), ("", Family::Lr));
+    assert_eq!(form.params[0].1, "2");
+    // Ctrl-U empties the field being edited, and a control chord types nothing.
+    update(&mut app, Action::Form(FormKey::Next));
+    for c in "abc".chars() {
+        update(&mut app, Action::Form(FormKey::Char(c)));
+    }
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), crossterm::event::KeyModifiers::CONTROL);
+    assert_eq!(keymap::action(&app, ctrl('a')), None);
+    let a = keymap::action(&app, ctrl('u')).unwrap();
+    update(&mut app, a);
+    assert_eq!(app.form.as_ref().unwrap().name, "");
+}
+
+/// The three sizes every screen, dialog and the help are checked at.
+const SIZES: [(u16, u16); 3] = [(160, 48), (80, 24), (60, 20)];
+
+/// One drawing at `cols`×`rows`, as rows of text.
+fn draw_rows(cols: u16, rows: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(cols, rows)).unwrap();
+    t.draw(draw).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..rows)
+        .map(|y| (0..cols).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+/// What a box holds, its borders dropped and its rows joined with single spaces, so a phrase
+/// wrapped over several rows reads whole and a cut one does not.
+fn box_text(rows: &[String]) -> String {
+    let inner: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.chars()
+                .map(|c| {
+                    if "│─┌┐└┘".contains(c) {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    inner
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn help_scrolls_to_every_key_whole_at_every_size() {
+    use crate::tui::keymap::{Scope, KEYS};
+    for (cols, rows) in SIZES {
+        // Scroll a line at a time and keep the top row of the box each time: the help as a
+        // reader scrolling through it sees it.
+        let mut seen: Vec<String> = Vec::new();
+        let mut last_title = String::new();
+        for scroll in 0..200u16 {
+            let frame = draw_rows(cols, rows, |f| views::help::draw(f, f.area(), scroll));
+            if scroll > 0
+                && frame[0] == last_title
+                && seen.last() == Some(&frame[rows as usize - 2])
+            {
+                break;
+            }
+            last_title = frame[0].clone();
+            if scroll == 0 {
+                seen.extend(frame[1..rows as usize - 1].iter().cloned());
+            } else {
+                seen.push(frame[rows as usize - 2].clone());
+            }
+        }
+        let text = box_text(&seen);
+        for scope in Scope::all() {
+            let keys: Vec<_> = KEYS.iter().filter(|k| k.scope == scope).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            assert!(
+                text.contains(scope.label()),
+                "{cols}×{rows}: {}",
+                scope.label()
+            );
+            for k in keys {
+                assert!(
+                    text.contains(&format!("{} {}", k.shown, k.help)),
+                    "{cols}×{rows}: '{} {}' is not shown whole:\n{}",
+                    k.shown,
+                    k.help,
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dialogs_wrap_every_line_whole_at_every_size() {
+    let (d, mut store) = seeded();
+    let mut tasks = super::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, "gbdt");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    // A worse candidate: warned, with the deltas.
+    goto(&mut app, "lr");
+    update(&mut app, Action::AskPromote("production"));
+    for c in "a long reason that has to wrap over more than one line of the dialog box".chars() {
+        update(&mut app, Action::ReasonChar(c));
+    }
+    let worse = app.confirm.clone().unwrap();
+    assert!(worse.warning);
+    assert!(worse.lines[0].contains("worse than what production serves now: ROC AUC -0.0940"));
+    let mut dialogs = vec![worse];
+    update(&mut app, Action::Cancel);
+    update(&mut app, Action::Goto(2));
+    update(&mut app, Action::AskRollback("production"));
+    dialogs.push(app.confirm.take().unwrap());
+    update(&mut app, Action::Goto(0));
+    goto(&mut app, "broken");
+    update(&mut app, Action::AskDelete);
+    dialogs.push(app.confirm.take().unwrap());
+    goto(&mut app, "gbdt");
+    update(&mut app, Action::AskDelete);
+    dialogs.push(app.confirm.take().unwrap());
+    // The version production already serves: a notice, not a question with +0.0000 deltas.
+    update(&mut app, Action::AskPromote("production"));
+    let same = app.confirm.take().unwrap();
+    assert!(same.effect.is_none());
+    assert!(
+        same.lines[0].contains("already serves gbdt"),
+        "{:?}",
+        same.lines
+    );
+    dialogs.push(same);
+    for (cols, rows) in SIZES {
+        for c in &dialogs {
+            let frame = draw_rows(cols, rows, |f| views::confirm(f, f.area(), c));
+            let text = box_text(&frame);
+            let mut want = c.lines.clone();
+            want.push(c.title.clone());
+            if let Some(r) = &c.reason {
+                want.push(format!("reason: {r}"));
+            }
+            for line in want {
+                let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    text.contains(&line),
+                    "{cols}×{rows}: '{line}' is cut:\n{}",
+                    frame.join("\n")
+                );
+            }
+        }
+    }
 }

@@ -17,7 +17,10 @@ fn a_run_that_cannot_start_says_why_and_records_nothing() {
     let mut app = App::new(store.list_runs().unwrap(), 0);
     update(&mut app, Action::NewRun);
     let form = app.form.as_mut().unwrap();
-    form.data = d.path().join("missing.csv").display().to_string();
+    // A file that is there but is no training file: the run fails in the background and
+    // says why (a file that is not there is refused by the form itself).
+    std::fs::write(d.path().join("bad.csv"), "not,a\ntraining,file\n").unwrap();
+    form.data = d.path().join("bad.csv").display().to_string();
     let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
     crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
     assert!(tasks.busy());
@@ -25,7 +28,7 @@ fn a_run_that_cannot_start_says_why_and_records_nothing() {
     crate::tui::on_task(&mut app, &mut tasks, msg);
     assert!(!tasks.busy());
     let m = app.message.clone().unwrap();
-    assert!(m.error && m.text.contains("missing.csv"), "{m:?}");
+    assert!(m.error && m.text.contains("bad.csv"), "{m:?}");
     assert_eq!(store.count_runs().unwrap(), 4);
 }
 
@@ -93,6 +96,7 @@ fn export_writes_the_screen_s_charts_and_says_where() {
     app.score.last = Some(crate::score::ScoreSummary {
         input: "data/test_data.csv".into(),
         output: "predictions/test_data.v1.csv".into(),
+        kept: None,
         alias: "production".into(),
         model_version: 1,
         run_id: "r".into(),
@@ -106,17 +110,26 @@ fn export_writes_the_screen_s_charts_and_says_where() {
         accuracy: None,
         seconds: 0.1,
     });
-    crate::tui::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
-    let msg = next_task(&tasks);
-    crate::tui::on_task(&mut app, &mut tasks, msg);
-    let png = d.path().join("reports/score-test_data.v1.png");
-    let text = &app.message.as_ref().unwrap().text;
-    assert!(
-        text.contains("wrote 1 PNG file(s)") && text.contains("reports"),
-        "{text}"
-    );
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
+    // Two exports of the same screen: two folders, the first export left as it was.
+    let mut pngs = Vec::new();
+    for _ in 0..2 {
+        crate::tui::apply(&mut store, &mut app, &mut tasks, Effect::Export).unwrap();
+        let msg = next_task(&tasks);
+        crate::tui::on_task(&mut app, &mut tasks, msg);
+        let text = app.message.as_ref().unwrap().text.clone();
+        assert!(text.contains("wrote 1 PNG file(s) to "), "{text}");
+        let dir = std::path::PathBuf::from(text.split(" to ").nth(1).unwrap());
+        assert!(dir.starts_with(d.path().join("reports")), "{text}");
+        assert!(
+            dir.to_string_lossy().ends_with("score") || dir.to_string_lossy().ends_with("score-2")
+        );
+        pngs.push(dir.join("score-test_data.v1.png"));
+    }
+    assert_ne!(pngs[0], pngs[1]);
+    for png in &pngs {
+        let bytes = std::fs::read(png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+    }
 }
 
 #[test]
@@ -150,6 +163,7 @@ fn the_score_screen_shows_progress_then_the_summary() {
     app.score.last = Some(crate::score::ScoreSummary {
         input: "data/test_data.csv".into(),
         output: "predictions/test_data.v3.csv".into(),
+        kept: None,
         alias: "production".into(),
         model_version: 3,
         run_id: "r".into(),

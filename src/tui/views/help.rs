@@ -1,49 +1,74 @@
-//! The help overlay, generated from the keymap: one section per scope.
+//! The help overlay, generated from the keymap: one section per scope, every description
+//! wrapped to the box, scrolled with the cursor keys when it is taller than the terminal.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Clear, Row, Table};
+use ratatui::text::Line;
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, wrap};
 use crate::tui::keymap::{Scope, KEYS};
 
-pub fn draw(f: &mut Frame, area: Rect) {
-    let mut rows = Vec::new();
+/// Width of the keys column.
+const KEY_WIDTH: usize = 16;
+
+/// The help's lines for a box `inner` characters wide.
+pub fn lines(inner: usize) -> Vec<Line<'static>> {
+    let text_width = inner.saturating_sub(KEY_WIDTH + 1).max(8);
+    let mut out = Vec::new();
+    let entry = |keys: String, help: &str, out: &mut Vec<Line<'static>>| {
+        for (i, part) in wrap(help, text_width).into_iter().enumerate() {
+            let left = if i == 0 { keys.as_str() } else { "" };
+            out.push(Line::from(format!("{left:<KEY_WIDTH$} {part}")));
+        }
+    };
     for scope in Scope::all() {
         let keys: Vec<_> = KEYS.iter().filter(|k| k.scope == scope).collect();
         if keys.is_empty() {
             continue;
         }
-        rows.push(
-            Row::new(vec![scope.label().to_string(), String::new()])
-                .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
-        );
+        for part in wrap(scope.label(), inner) {
+            out.push(Line::styled(
+                part,
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ));
+        }
         for k in keys {
-            rows.push(Row::new(vec![format!("  {}", k.shown), k.help.to_string()]));
+            entry(format!("  {}", k.shown), k.help, &mut out);
         }
     }
-    rows.push(Row::new(vec![
-        "mouse".to_string(),
-        "scroll moves the cursor; click a tab or a row".to_string(),
-    ]));
-    // Two columns when one would not fit the terminal's height.
-    let cols = if rows.len() as u16 + 2 > area.height {
-        2
+    entry(
+        "mouse".into(),
+        "scroll moves the cursor; click a tab or a row",
+        &mut out,
+    );
+    out
+}
+
+pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
+    let width = area.width.min(100);
+    let rect = super::centered(area, width, area.height);
+    let inner = width.saturating_sub(2) as usize;
+    let lines = lines(inner);
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(visible);
+    let scroll = (scroll as usize).min(max);
+    let title = if max > 0 {
+        format!(
+            " Keys {}–{} of {} · j/k scroll · ? closes ",
+            scroll + 1,
+            (scroll + visible).min(lines.len()),
+            lines.len()
+        )
     } else {
-        1
+        " Keys · ? closes ".to_string()
     };
-    let per = rows.len().div_ceil(cols);
-    let rect = super::centered(area, 96 * cols as u16, per as u16 + 2);
     f.render_widget(Clear, rect);
-    let parts = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(rect);
-    let mut rows = rows.into_iter();
-    for (i, part) in parts.iter().enumerate() {
-        let chunk: Vec<Row> = rows.by_ref().take(per).collect();
-        let title = if i == 0 { " Keys (? closes) " } else { "" };
-        f.render_widget(
-            Table::new(chunk, [Constraint::Length(16), Constraint::Min(10)]).block(boxed(title)),
-            *part,
-        );
-    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll as u16, 0))
+            .block(boxed(super::fit(&title, inner))),
+        rect,
+    );
 }

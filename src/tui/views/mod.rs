@@ -101,7 +101,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         confirm(f, f.area(), c);
     }
     if app.help {
-        help::draw(f, f.area());
+        help::draw(f, f.area(), app.help_scroll);
     }
 }
 
@@ -175,18 +175,81 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
     f.render_widget(Paragraph::new(lines).block(boxed(" New run ")), rect);
 }
 
-fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
+/// `text` broken into lines of at most `width` characters, at spaces where it can be (a word
+/// longer than a line is split), so nothing is cut off.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than a whole line.
+            let rest = word.split_off(width);
+            out.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// `text` in at most `width` characters, ending in `…` when it had to be cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut s: String = text.chars().take(width - 1).collect();
+    s.push('…');
+    s
+}
+
+/// A dialog: its lines wrapped to the box, the warning in red, the reason being typed.
+pub(crate) fn confirm(f: &mut Frame, area: Rect, c: &crate::tui::app::Confirm) {
     use ratatui::widgets::Clear;
-    let rect = centered(area, 70, c.lines.len() as u16 + 2);
+    let width = area.width.min(80);
+    let inner = width.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for l in &c.lines {
+        let style = if c.warning && l.starts_with('⚠') {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        lines.extend(wrap(l, inner).into_iter().map(|w| Line::styled(w, style)));
+    }
+    if let Some(reason) = &c.reason {
+        lines.extend(
+            wrap(&format!("reason: {reason}▏"), inner)
+                .into_iter()
+                .map(|w| Line::styled(w, Style::new().fg(Color::Yellow))),
+        );
+    }
+    let rect = centered(area, width, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(
-            c.lines
-                .iter()
-                .map(|l| Line::from(l.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .block(boxed(format!(" {} ", c.title))),
+        Paragraph::new(lines).block(boxed(format!(
+            " {} ",
+            fit(&c.title, inner.saturating_sub(2))
+        ))),
         rect,
     );
 }
