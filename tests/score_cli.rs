@@ -164,9 +164,10 @@ fn a_bad_file_is_named_and_nothing_is_written() {
 
 #[test]
 fn a_second_score_keeps_the_first_file_and_an_explicit_out_is_replaced_only_with_force() {
-    let (dir, id) = workspace();
+    let (dir, _) = workspace();
     let ws = dir.path();
-    ok(ws, &["promote", &id]);
+    // A run is addressed by its name where its id would go.
+    ok(ws, &["promote", "lr"]);
     let first = json(&ok(ws, &["score", "--json"]));
     let first_out = std::path::PathBuf::from(first["output"].as_str().unwrap());
     assert!(first_out.ends_with("predictions/test_data.v1.csv"));

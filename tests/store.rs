@@ -137,11 +137,27 @@ fn runs_params_metrics_and_status_round_trip() {
             ..Default::default()
         })
         .unwrap();
-    assert!(matches!(
-        store.get_run(&id[..4]),
-        Err(StoreError::AmbiguousRun(_))
-    ));
+    let e = store.get_run(&id[..4]).unwrap_err();
+    assert!(matches!(e, StoreError::AmbiguousRun { .. }));
+    assert!(
+        e.to_string().contains(&other),
+        "the candidates are listed: {e}"
+    );
     assert_eq!(store.get_run(&other).unwrap().name, "b");
+    // A name used once addresses its run; a name used twice is an error listing both.
+    assert_eq!(store.get_run("b").unwrap().id, other);
+    let again = store
+        .create_run(&NewRun {
+            name: "b".into(),
+            family: "gbdt".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let e = store.get_run("b").unwrap_err().to_string();
+    assert!(
+        e.contains("'b' matches 2 runs") && e.contains(&other) && e.contains(&again),
+        "{e}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::util::{format_ms, render_table};
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
-    /// Run whose model to promote (id, or a unique prefix or suffix)
+    /// Run whose model to promote (id, name, or a unique start or end of the id)
     #[arg(required_unless_present_any = ["version", "rollback", "best"])]
     pub run: Option<String>,
     /// Promote the finished run with the best validation ROC AUC (or --metric)

@@ -12,7 +12,7 @@ use crate::tracking::{RunStatus, Store};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Runs to chart (id, or a unique prefix or suffix); repeat for several
+    /// Runs to chart (id, name, or a unique start or end of the id); repeat for several
     /// [default: the finished runs, newest first, at most 8]
     #[arg(long = "run", value_name = "ID")]
     pub runs: Vec<String>,

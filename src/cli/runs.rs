@@ -57,7 +57,7 @@ pub enum RunsCommand {
     },
     /// Show one run in full
     Show {
-        /// Run id, or a unique prefix or suffix of it
+        /// Run id, its name, or a unique start or end of the id
         id: String,
         #[arg(long)]
         json: bool,

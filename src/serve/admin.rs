@@ -153,7 +153,7 @@ pub(super) fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Store(StoreError::NoSuchRun(_)) | RegistryError::NoSuchVersion(_) => {
             StatusCode::NOT_FOUND
         }
-        RegistryError::Store(StoreError::AmbiguousRun(_))
+        RegistryError::Store(StoreError::AmbiguousRun { .. })
         | RegistryError::BadAlias(_)
         | RegistryError::NotFinished { .. }
         | RegistryError::NoBundle(_)

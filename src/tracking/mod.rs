@@ -35,10 +35,14 @@ pub enum StoreError {
         path: PathBuf,
         source: schema::MigrateError,
     },
-    #[error("no run with id '{0}'")]
+    #[error("no run with the id or name '{0}'")]
     NoSuchRun(String),
-    #[error("run id prefix '{0}' matches more than one run; give more characters")]
-    AmbiguousRun(String),
+    #[error("'{given}' matches {} runs: {}; give more of the id", .candidates.len(), .candidates.join(", "))]
+    AmbiguousRun {
+        given: String,
+        /// Each run that matched, as `id (name, family)`.
+        candidates: Vec<String>,
+    },
     #[error("run {id} cannot be deleted: {why}")]
     Undeletable { id: String, why: String },
 }

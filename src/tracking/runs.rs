@@ -170,17 +170,24 @@ impl Store {
         self.query_runs("", &[], Some(metrics))
     }
 
-    /// The run whose id is `id`, starts with it or ends with it. Ids begin with their creation
-    /// time, so runs of one batch share a prefix; the random end tells them apart.
+    /// The run `id` names: its whole id, its name when no other run has it, or a unique start
+    /// or end of its id. Ids begin with their creation time, so runs of one batch share a
+    /// prefix; the random end tells them apart. More than one match is an error listing them.
     pub fn get_run(&self, id: &str) -> Result<RunSummary, StoreError> {
+        // A whole id is a primary-key lookup; only a fragment needs the LIKE scan.
+        let exact = self.query_runs("WHERE r.id = ?1", &[id.to_string()], None)?;
+        if let Some(run) = exact.into_iter().next() {
+            return Ok(run);
+        }
+        let mut named = self.query_runs("WHERE r.name = ?1", &[id.to_string()], None)?;
+        match named.len() {
+            0 => {}
+            1 => return Ok(named.remove(0)),
+            _ => return Err(ambiguous(id, &named)),
+        }
         let clean = id.replace(['%', '_'], "");
         if clean.is_empty() {
             return Err(StoreError::NoSuchRun(id.to_string()));
-        }
-        // A whole id is a primary-key lookup; only a fragment needs the LIKE scan.
-        let exact = self.query_runs("WHERE r.id = ?1", std::slice::from_ref(&clean), None)?;
-        if let Some(run) = exact.into_iter().next() {
-            return Ok(run);
         }
         let mut found = self.query_runs(
             "WHERE r.id LIKE ?1 OR r.id LIKE ?2",
@@ -193,7 +200,7 @@ impl Store {
         match found.len() {
             0 => Err(StoreError::NoSuchRun(id.to_string())),
             1 => Ok(found.remove(0)),
-            _ => Err(StoreError::AmbiguousRun(id.to_string())),
+            _ => Err(ambiguous(id, &found)),
         }
     }
 
@@ -587,5 +594,21 @@ fn process_alive(pid: i64) -> bool {
         }
     } else {
         true
+    }
+}
+
+/// The error for `given` matching several runs, naming each (the first ten).
+fn ambiguous(given: &str, runs: &[RunSummary]) -> StoreError {
+    let mut candidates: Vec<String> = runs
+        .iter()
+        .take(10)
+        .map(|r| format!("{} ({}, {})", r.id, r.name, r.family.name()))
+        .collect();
+    if runs.len() > 10 {
+        candidates.push(format!("and {} more", runs.len() - 10));
+    }
+    StoreError::AmbiguousRun {
+        given: given.to_string(),
+        candidates,
     }
 }
