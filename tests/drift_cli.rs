@@ -208,6 +208,30 @@ fn the_prediction_log_is_cut_into_windows() {
     // Only the last hour's 1,000 rows are newer than 90 minutes.
     assert_eq!(recent["windows"].as_array().unwrap().len(), 1);
     assert_eq!(recent["windows"][0]["rows"], 1000);
+
+    // Windows under the minimum are "too few rows", never drift; the minimum comes from the
+    // flag, else `[drift] min_rows` in staytrack.toml.
+    let o = common::run(ws, &["drift", "--window", "1000rows", "--min-rows", "1001"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("too few rows") && err.contains("holds 1000 row(s), fewer than the 1001"),
+        "{err}"
+    );
+    std::fs::write(ws.join("staytrack.toml"), "[drift]\nmin_rows = 600\n").unwrap();
+    let mixed = json(&ok(ws, &["drift", "--window", "700rows", "--json"]));
+    let w = mixed["windows"].as_array().unwrap();
+    // 3,000 rows in windows of 700: four full windows and one of 200.
+    assert_eq!(w.len(), 5);
+    assert!(w[..4].iter().all(|w| w["too_few"] == false));
+    assert_eq!(
+        (w[4]["rows"].as_u64(), w[4]["too_few"].as_bool()),
+        (Some(200), Some(true))
+    );
+    assert_eq!(w[4]["dataset_drift"], false);
+    let text =
+        String::from_utf8_lossy(&ok(ws, &["drift", "--window", "700rows"]).stdout).to_string();
+    assert!(text.contains("too few rows"), "{text}");
 }
 
 #[test]

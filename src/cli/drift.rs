@@ -22,6 +22,10 @@ pub struct DriftArgs {
     /// (10000rows); the last window gets the full table
     #[arg(long, value_name = "SPEC")]
     pub window: Option<String>,
+    /// With --window: a window with fewer predictions is reported as too few rows, not tested
+    /// [default: `[drift] min_rows` in staytrack.toml, else 100]
+    #[arg(long, value_name = "ROWS", requires = "window")]
+    pub min_rows: Option<usize>,
     /// With --window: only predictions from the last DURATION (30m, 6h, 7d)
     #[arg(long, value_name = "DURATION", requires = "window")]
     pub since: Option<String>,
@@ -123,6 +127,10 @@ fn options(cfg: &Config, a: &DriftArgs) -> anyhow::Result<MonitorOptions> {
         reference: a.reference.clone(),
         current,
         drift,
+        min_rows: match a.min_rows {
+            Some(n) => n,
+            None => crate::drift::monitor::min_rows_setting(cfg)?,
+        },
     })
 }
 
@@ -134,6 +142,15 @@ fn print_report(s: &StoredDrift, id: i64) {
             .windows
             .iter()
             .map(|w| {
+                if w.too_few {
+                    return vec![
+                        w.label.clone(),
+                        thousands(w.rows),
+                        "-".into(),
+                        "too few rows".into(),
+                        "-".into(),
+                    ];
+                }
                 vec![
                     w.label.clone(),
                     thousands(w.rows),

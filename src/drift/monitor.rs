@@ -38,6 +38,37 @@ pub struct WindowSummary {
     pub prediction_statistic: Option<f64>,
     /// Each column's statistic, in report order.
     pub statistics: Vec<(String, f64, bool)>,
+    /// The window held fewer rows than a drift verdict needs: no test was run on it.
+    #[serde(default)]
+    pub too_few: bool,
+}
+
+/// The fewest rows a window needs for a drift verdict, unless `[drift] min_rows` says otherwise:
+/// below it, a two-sample test flags almost every column on noise alone.
+pub const DEFAULT_MIN_ROWS: usize = 100;
+
+/// `[drift] min_rows` from the workspace's settings file, or `DEFAULT_MIN_ROWS`.
+pub fn min_rows_setting(cfg: &Config) -> anyhow::Result<usize> {
+    #[derive(serde::Deserialize, Default)]
+    struct File {
+        #[serde(default)]
+        drift: DriftSettings,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct DriftSettings {
+        min_rows: Option<usize>,
+    }
+    let path = cfg.settings_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(toml::from_str::<File>(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            .drift
+            .min_rows
+            .unwrap_or(DEFAULT_MIN_ROWS)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_MIN_ROWS),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    }
 }
 
 /// How the prediction log is cut into windows.
@@ -89,6 +120,8 @@ pub struct MonitorOptions {
     pub reference: Option<PathBuf>,
     pub current: Current,
     pub drift: Options,
+    /// Windows of the prediction log with fewer rows are reported as too few, not tested.
+    pub min_rows: usize,
 }
 
 /// Compares the current data with the reference, stores the report and returns it with its id.
@@ -162,6 +195,7 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
             label,
             reference_name,
             target.as_ref().map(|t| t.version),
+            o.min_rows,
         )?,
     };
     let rows = stored.windows.last().map_or(
@@ -198,6 +232,7 @@ fn windowed(
     label: &str,
     reference_name: String,
     version: Option<i64>,
+    min_rows: usize,
 ) -> anyhow::Result<StoredDrift> {
     let rows = store.recent_predictions(since, usize::MAX >> 1)?;
     anyhow::ensure!(
@@ -226,6 +261,20 @@ fn windowed(
     let mut windows = Vec::new();
     let mut last = None;
     for (start, group) in &groups {
+        if group.len() < min_rows.max(1) {
+            windows.push(WindowSummary {
+                label: format_ms(*start),
+                start_ms: *start,
+                rows: group.len(),
+                drifted: 0,
+                share: 0.0,
+                dataset_drift: false,
+                prediction_statistic: None,
+                statistics: Vec::new(),
+                too_few: true,
+            });
+            continue;
+        }
         let records: Vec<serde_json::Map<String, serde_json::Value>> = group
             .iter()
             .filter_map(|r| serde_json::from_str(&r.inputs).ok())
@@ -256,10 +305,21 @@ fn windowed(
                 .iter()
                 .map(|c| (c.column.clone(), c.statistic, c.drifted))
                 .collect(),
+            too_few: false,
         });
         last = Some(report);
     }
-    let report = last.context("no window had values in every column")?;
+    let Some(report) = last else {
+        let most = groups.iter().map(|(_, g)| g.len()).max().unwrap_or(0);
+        anyhow::bail!(
+            "too few rows for a drift verdict: the largest of the {} window(s) holds {} row(s), \
+             fewer than the {} a window needs (--min-rows, or `[drift] min_rows` in \
+             staytrack.toml); use longer windows or wait for more predictions",
+            groups.len(),
+            most,
+            min_rows
+        );
+    };
     Ok(StoredDrift {
         reference: reference_name,
         current: format!(

@@ -149,8 +149,11 @@ impl Tasks {
                     share: Some(crate::drift::DEFAULT_SHARE),
                     ..Default::default()
                 },
+                min_rows: crate::drift::monitor::DEFAULT_MIN_ROWS,
             };
-            let res = crate::drift::monitor::monitor(&cfg, &opts);
+            let res = crate::drift::monitor::min_rows_setting(&cfg).and_then(|min_rows| {
+                crate::drift::monitor::monitor(&cfg, &MonitorOptions { min_rows, ..opts })
+            });
             let _ = tx.send(TaskMsg::Drifted(res.map_err(|e| format!("{e:#}"))));
         });
     }

@@ -226,6 +226,7 @@ fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
                 dataset_drift: true,
                 prediction_statistic: None,
                 statistics: Vec::new(),
+                too_few: false,
             }],
         },
     ));

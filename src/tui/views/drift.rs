@@ -178,6 +178,16 @@ fn windows(f: &mut Frame, windows_area: Rect, d: &StoredDrift) {
     let r = &d.report;
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows = d.windows.iter().rev().take(7).rev().map(|w| {
+        if w.too_few {
+            return Row::new(vec![
+                format_ms(w.start_ms),
+                w.rows.to_string(),
+                "-".into(),
+                "too few rows".into(),
+                String::new(),
+            ])
+            .style(Style::new().fg(Color::DarkGray));
+        }
         let bar = "█".repeat((w.share * 20.0).round() as usize);
         Row::new(vec![
             format_ms(w.start_ms),
