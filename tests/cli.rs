@@ -229,3 +229,22 @@ fn first_run_generates_the_data_once_and_never_touches_existing_files() {
     staytrack(ws, &[]);
     assert_eq!(std::fs::read_to_string(&train).unwrap(), mine);
 }
+
+#[test]
+fn tui_without_a_terminal_says_so_and_prints_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    std::fs::create_dir_all(ws.join("data")).unwrap();
+    let o = staytrack(ws, &["data", "synth", "--rows", "200", "--test-rows", "20"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    // Output captured: standard output is not a terminal.
+    let o = staytrack(ws, &["tui"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("no terminal here"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+    assert!(
+        out.contains("workspace") && out.contains("train_data.csv"),
+        "{out}"
+    );
+}

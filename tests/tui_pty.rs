@@ -240,3 +240,29 @@ fn a_panic_gives_the_terminal_back() {
     t.keys(&["echo cooked-mode-ok", "Enter"]);
     t.wait_for("cooked-mode-ok", 10);
 }
+
+#[test]
+fn a_first_start_generates_the_data_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    let t = Tmux::new("first");
+    t.start(ws, 100, 30, &[]);
+    // The data is generated before the UI opens; the UI then says it was and what to do next.
+    let s = t.wait_for("Press n to train your first run", 60);
+    assert!(s.contains("generated the synthetic"), "{s}");
+    assert!(ws.join("data/train_data.csv").is_file());
+    // `n` opens the form on that file.
+    t.keys(&["n"]);
+    let s = t.wait_for("New run", 10);
+    assert!(s.contains("train_data.csv"), "{s}");
+    // Esc alone (an Esc followed at once by q reads as Alt-q), then q once the form is gone.
+    t.keys(&["Escape"]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("New run") {
+        assert!(Instant::now() < end, "Esc did not close the form");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["q"]);
+    let s = t.wait_for("staytrack exited with", 10);
+    assert!(s.contains("staytrack exited with 0"), "{s}");
+}

@@ -116,8 +116,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return serve::serve(&cfg, cli.serve_args);
     }
     match cli.command {
-        None => main_job(&cfg),
-        Some(Command::Tui) => crate::tui::run(&cfg),
+        None => main_job(&cfg, false),
+        Some(Command::Tui) => main_job(&cfg, true),
         Some(Command::Train(args)) => train::train(&cfg, args),
         Some(Command::Promote(args)) => registry::promote(&cfg, args),
         Some(Command::Registry { json }) => registry::registry(&cfg, json),
@@ -133,32 +133,47 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Generates the default data when it is missing, and says so in one line.
-pub fn ensure_data(cfg: &Config) -> anyhow::Result<()> {
-    let e = crate::data::ensure_default_data(&cfg.data_dir)?;
-    if e.train_created {
-        let what = if e.test_created {
-            "train_data.csv and test_data.csv"
-        } else {
-            "train_data.csv"
-        };
+/// Generates the default data when it is missing, saying so before (it takes a moment) and
+/// after in one line each; returns the second line when data was generated.
+pub fn ensure_data(cfg: &Config) -> anyhow::Result<Option<String>> {
+    if !cfg.train_file().exists() {
         eprintln!(
-            "staytrack: no {} found; generated the synthetic {what} there (seed {}). \
-             Put the real Kaggle files in {} to use them instead.",
-            cfg.train_file().display(),
-            crate::data::DEFAULT_SEED,
+            "staytrack: first start: generating the synthetic data in {} …",
             cfg.data_dir.display()
         );
     }
-    Ok(())
+    let e = crate::data::ensure_default_data(&cfg.data_dir)?;
+    if !e.train_created {
+        return Ok(None);
+    }
+    let what = if e.test_created {
+        "train_data.csv and test_data.csv"
+    } else {
+        "train_data.csv"
+    };
+    let said = format!(
+        "generated the synthetic {what} in {} (seed {}); put the real Kaggle files there to \
+         use them instead",
+        cfg.data_dir.display(),
+        crate::data::DEFAULT_SEED,
+    );
+    eprintln!("staytrack: {said}");
+    Ok(Some(said))
 }
 
 /// With a terminal, the TUI; without one (a pipe, a script), the workspace status in text.
-fn main_job(cfg: &Config) -> anyhow::Result<i32> {
-    ensure_data(cfg)?;
+/// `asked` is true for `staytrack tui`, which then says why no UI opens.
+fn main_job(cfg: &Config, asked: bool) -> anyhow::Result<i32> {
+    let generated = ensure_data(cfg)?;
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        return crate::tui::run(cfg);
+        return crate::tui::run(cfg, generated);
+    }
+    if asked {
+        eprintln!(
+            "staytrack tui: no terminal here (standard input or output is not one), so no \
+             UI opens; the workspace status follows"
+        );
     }
     let store = open_store(cfg)?;
     let runs = store.list_runs()?;

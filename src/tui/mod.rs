@@ -47,9 +47,12 @@ fn restore() {
     );
 }
 
-/// Runs the UI until `q`.
-pub fn run(cfg: &Config) -> anyhow::Result<i32> {
+/// Runs the UI until `q`; `notice` (what happened before it opened) shows in the status line.
+pub fn run(cfg: &Config, notice: Option<String>) -> anyhow::Result<i32> {
     let (mut store, mut app) = open(cfg)?;
+    if let Some(n) = notice {
+        app.say(n);
+    }
     let mut tasks = Tasks::new(cfg);
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -614,3 +614,80 @@ fn dialogs_wrap_every_line_whole_at_every_size() {
         }
     }
 }
+
+#[test]
+fn every_screen_draws_at_every_size_with_names_and_numbers_whole() {
+    let (d, mut store) = seeded();
+    let mut tasks = super::Tasks::new(&cfg_for(&d));
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, "gbdt");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    super::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    for name in ["lr", "gbdt"] {
+        goto(&mut app, name);
+        update(&mut app, Action::ToggleSelect);
+    }
+    super::load_compare(&store, &mut app).unwrap();
+    let reference = vec![crate::drift::numeric_column(
+        "Admission_Deposit",
+        (0..500).map(|i| i as f64),
+    )];
+    let current = vec![crate::drift::numeric_column(
+        "Admission_Deposit",
+        (0..500).map(|i| 400.0 + i as f64),
+    )];
+    let report =
+        crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
+    app.drift.report = Some((
+        1,
+        crate::drift::monitor::StoredDrift {
+            reference: "training profile".into(),
+            current: "shifted.csv (500 rows)".into(),
+            model_version: Some(1),
+            report,
+            windows: Vec::new(),
+        },
+    ));
+    for (cols, rows) in SIZES {
+        for screen in Screen::ALL {
+            app.screen = screen;
+            let frame = render(&app, cols, rows);
+            assert!(
+                frame.contains("1 Runs"),
+                "{cols}×{rows} {screen:?}:\n{frame}"
+            );
+            if screen == Screen::Runs {
+                // Every name whole, the production run marked, ROC AUC to four places.
+                for name in ["lr", "tree", "gbdt", "broken"] {
+                    assert!(
+                        frame
+                            .lines()
+                            .any(|l| l.split_whitespace().any(|w| w == name)),
+                        "{cols}×{rows}: '{name}' is not whole:\n{frame}"
+                    );
+                }
+                assert!(frame.contains("production"), "{cols}×{rows}:\n{frame}");
+                assert!(frame.contains("0.8530"), "{cols}×{rows}:\n{frame}");
+            }
+        }
+    }
+    // An empty store says what to do first.
+    let empty = App::new(Vec::new(), 0);
+    for (cols, rows) in SIZES {
+        let text = render(&empty, cols, rows)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(text.contains("Press n to train your first run"), "{text}");
+    }
+    // Below the smallest size, one line says what is needed.
+    let tiny = render(&app, 40, 10);
+    assert!(
+        tiny.lines()
+            .next()
+            .unwrap()
+            .contains("needs at least 60×16 (this is 40×10)"),
+        "{tiny}"
+    );
+}

@@ -60,7 +60,22 @@ pub fn roc_chart<'a>(
         .y_axis(axis("TPR"))
 }
 
+/// The smallest terminal the screens are laid out for.
+pub const MIN_SIZE: (u16, u16) = (60, 16);
+
 pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let text = format!(
+            "needs at least {}×{} (this is {}×{})",
+            MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+        );
+        f.render_widget(
+            Paragraph::new(wrap(&text, area.width as usize).join("\n")),
+            area,
+        );
+        return;
+    }
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),

@@ -2,40 +2,114 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::{Row, Table, TableState};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, fit};
 use crate::metrics::Metric;
+use crate::tracking::registry::PRODUCTION;
 use crate::tracking::RunStatus;
 use crate::tracking::RunSummary;
 use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
 
+/// A column of the runs table: its header, the sort key it shows, its width, and the narrowest
+/// terminal it is shown on (the least useful columns go first as the terminal narrows, so no
+/// value is ever cut).
+struct Col {
+    name: &'static str,
+    key: Option<SortKey>,
+    width: u16,
+    min_area: u16,
+}
+
+const COLS: [Col; 11] = [
+    Col {
+        name: " ",
+        key: None,
+        width: 1,
+        min_area: 0,
+    },
+    Col {
+        name: "NAME",
+        key: Some(SortKey::Name),
+        width: 0,
+        min_area: 0,
+    },
+    Col {
+        name: "ALIAS",
+        key: None,
+        width: 10,
+        min_area: 0,
+    },
+    Col {
+        name: "FAMILY",
+        key: Some(SortKey::Family),
+        width: 7,
+        min_area: 70,
+    },
+    Col {
+        name: "STATUS",
+        key: Some(SortKey::Status),
+        width: 10,
+        min_area: 0,
+    },
+    Col {
+        name: "ROC AUC",
+        key: Some(SortKey::RocAuc),
+        width: 8,
+        min_area: 0,
+    },
+    Col {
+        name: "PR AUC",
+        key: Some(SortKey::PrAuc),
+        width: 8,
+        min_area: 95,
+    },
+    Col {
+        name: "F1",
+        key: Some(SortKey::F1),
+        width: 8,
+        min_area: 104,
+    },
+    Col {
+        name: "RUN TIME",
+        key: Some(SortKey::Duration),
+        width: 9,
+        min_area: 80,
+    },
+    Col {
+        name: "STARTED (UTC)",
+        key: Some(SortKey::Created),
+        width: 19,
+        min_area: 124,
+    },
+    Col {
+        name: "RUN",
+        key: None,
+        width: 6,
+        min_area: 132,
+    },
+];
+
+/// The narrowest the name column gets before a column is dropped.
+const MIN_NAME: u16 = 12;
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let cols: Vec<&Col> = COLS.iter().filter(|c| area.width >= c.min_area).collect();
+    // What the name column gets: the width the others and the gaps leave.
+    let fixed: u16 = cols.iter().map(|c| c.width).sum::<u16>() + cols.len() as u16 - 1 + 2;
+    let name_width = area.width.saturating_sub(fixed).max(MIN_NAME);
     // The sorted column carries an arrow.
     let arrow = if app.list.descending { "▼" } else { "▲" };
-    let header = Row::new(
-        [
-            (" ", None),
-            ("NAME", Some(SortKey::Name)),
-            ("FAMILY", Some(SortKey::Family)),
-            ("STATUS", Some(SortKey::Status)),
-            ("ROC AUC", Some(SortKey::RocAuc)),
-            ("PR AUC", Some(SortKey::PrAuc)),
-            ("F1", Some(SortKey::F1)),
-            ("TIME", Some(SortKey::Duration)),
-            ("STARTED (UTC)", Some(SortKey::Created)),
-            ("RUN", None),
-        ]
-        .map(|(name, key)| {
-            if key == Some(app.list.sort) {
-                format!("{name}{arrow}")
-            } else {
-                name.to_string()
-            }
-        }),
-    )
+    let header = Row::new(cols.iter().map(|c| {
+        if c.key.is_some() && c.key == Some(app.list.sort) {
+            format!("{}{arrow}", c.name)
+        } else {
+            c.name.to_string()
+        }
+    }))
     .style(Style::new().add_modifier(Modifier::BOLD));
     // Only the rows on screen are built, so a store of 10,000 runs draws as fast as ten.
     let height = area.height.saturating_sub(3) as usize;
@@ -49,38 +123,96 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     app.list.offset.set(offset);
     app.rows_at.set((area.y + 2, offset));
     let end = (offset + height).min(app.list.view.len());
-    let rows = app.list.view[offset..end]
+    // Which aliases sit on each run's version, from the registry (a handful of rows).
+    let aliases = |id: &str| -> String {
+        app.registry
+            .versions
+            .iter()
+            .filter(|v| v.run_id == id)
+            .flat_map(|v| v.aliases.iter())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let rows = app.list.view[offset..end].iter().map(|&i| {
+        let r = &app.runs[i];
+        let cells = row_cells(app, r, &aliases(&r.id));
+        let cells: Vec<Cell> = COLS
+            .iter()
+            .zip(cells)
+            .filter(|(c, _)| area.width >= c.min_area)
+            .map(|(c, (text, style))| {
+                let w = if c.width == 0 { name_width } else { c.width };
+                Cell::from(fit(&text, w as usize)).style(style)
+            })
+            .collect();
+        Row::new(cells).style(Style::new().fg(status_colour(r.status)))
+    });
+    let widths: Vec<Constraint> = cols
         .iter()
-        .map(|&i| row(app, &app.runs[i]));
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Min(12),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(19),
-        Constraint::Length(6),
-    ];
+        .map(|c| Constraint::Length(if c.width == 0 { name_width } else { c.width }))
+        .collect();
     let title = if app.list.filter.is_empty() {
         " Runs (n new · Enter details · Space select · p promote · ? keys) ".to_string()
     } else {
         format!(" Runs matching '{}' ", app.list.filter)
     };
+    let inner = area.width.saturating_sub(2) as usize;
     let table = Table::new(rows, widths)
         .header(header)
-        .block(boxed(title))
+        .block(boxed(fit(&title, inner)))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default()
         .with_selected((!app.list.view.is_empty()).then(|| app.list.cursor - offset));
     f.render_stateful_widget(table, area, &mut state);
+    if app.runs.is_empty() {
+        empty_state(f, area, app);
+    }
 }
 
-/// One run as a table row: selection mark, name, family, status (live progress while this
-/// process trains it), the listed metrics, duration, start and the end of the id.
-fn row<'a>(app: &App, r: &RunSummary) -> Row<'a> {
+/// What a first start shows instead of an empty table: what to do next.
+fn empty_state(f: &mut Frame, area: Rect, app: &App) {
+    let inner = area.width.saturating_sub(6) as usize;
+    let text = [
+        "No runs yet.".to_string(),
+        String::new(),
+        "Press n to train your first run: the form starts with gbdt on the workspace's \
+         training file, and the run trains in the background."
+            .to_string(),
+        format!("Training file: {}", app.train_file),
+        "Or run `staytrack train` in a shell; its runs show up here. ? lists every key.".into(),
+    ];
+    let lines: Vec<Line> = text
+        .iter()
+        .flat_map(|t| super::wrap(t, inner))
+        .map(Line::from)
+        .collect();
+    let h = (lines.len() as u16).min(area.height.saturating_sub(4));
+    let rect = Rect {
+        x: area.x + 3,
+        y: area.y + 3,
+        width: area.width.saturating_sub(6),
+        height: h,
+    };
+    f.render_widget(
+        Paragraph::new(lines).style(Style::new().fg(Color::Cyan)),
+        rect,
+    );
+}
+
+fn status_colour(s: RunStatus) -> Color {
+    match s {
+        RunStatus::Finished => Color::Reset,
+        RunStatus::Running | RunStatus::Queued => Color::Yellow,
+        RunStatus::Failed => Color::Red,
+        RunStatus::Cancelled => Color::DarkGray,
+    }
+}
+
+/// One run's cells, in `COLS` order: selection mark, name, the aliases on it, family, status
+/// (live progress while this process trains it), the listed metrics, run time, start and the
+/// end of the id.
+fn row_cells(app: &App, r: &RunSummary, aliases: &str) -> Vec<(String, Style)> {
     let metric = |m: Metric| {
         r.metrics
             .get(m.key())
@@ -95,30 +227,36 @@ fn row<'a>(app: &App, r: &RunSummary) -> Row<'a> {
         }
         (s, _) => s.as_str().to_string(),
     };
-    let colour = match r.status {
-        RunStatus::Finished => Color::Reset,
-        RunStatus::Running | RunStatus::Queued => Color::Yellow,
-        RunStatus::Failed => Color::Red,
-        RunStatus::Cancelled => Color::DarkGray,
+    let plain = Style::new();
+    let alias_style = if aliases.split(',').any(|a| a == PRODUCTION) {
+        Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().fg(Color::Cyan)
     };
-    Row::new(vec![
-        if app.list.selected.contains(&r.id) {
-            "●"
-        } else {
-            " "
-        }
-        .to_string(),
-        r.name.clone(),
-        r.family.to_string(),
-        status,
-        metric(Metric::RocAuc),
-        metric(Metric::PrAuc),
-        metric(Metric::F1),
-        r.duration_ms(app.now)
-            .map(|d| format!("{:.1}s", d as f64 / 1000.0))
-            .unwrap_or_else(|| "-".into()),
-        format_ms(r.created_at),
-        crate::util::short_id(&r.id, 6).to_string(),
-    ])
-    .style(Style::new().fg(colour))
+    vec![
+        (
+            if app.list.selected.contains(&r.id) {
+                "●"
+            } else {
+                " "
+            }
+            .to_string(),
+            plain,
+        ),
+        (r.name.clone(), plain),
+        (aliases.to_string(), alias_style),
+        (r.family.to_string(), plain),
+        (status, plain),
+        (metric(Metric::RocAuc), plain),
+        (metric(Metric::PrAuc), plain),
+        (metric(Metric::F1), plain),
+        (
+            r.duration_ms(app.now)
+                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
+            plain,
+        ),
+        (format_ms(r.created_at), plain),
+        (crate::util::short_id(&r.id, 6).to_string(), plain),
+    ]
 }
