@@ -58,6 +58,18 @@ impl Test {
         }
     }
 
+    /// The name in at most 12 characters, for narrow tables.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Test::Ks => "K-S p-value",
+            Test::ChiSquare => "chi² p-value",
+            Test::ZTest => "Z p-value",
+            Test::Wasserstein => "Wasserstein",
+            Test::JensenShannon => "JS distance",
+            Test::Psi => "PSI",
+        }
+    }
+
     /// p-value tests drift below the threshold; distances at or above it.
     pub fn is_p_value(self) -> bool {
         matches!(self, Test::Ks | Test::ChiSquare | Test::ZTest)
@@ -564,6 +576,16 @@ fn chart_bins(s: &Samples) -> (Vec<String>, Vec<f64>, Vec<f64>) {
         b.total_cmp(a).then(x.cmp(y))
     });
     let (top, rest) = keys.split_at(keys.len().min(30));
+    // Bands and codes ("0-10", "11-20", "91-100") read in their own order, not by frequency.
+    let mut top = top.to_vec();
+    if top.iter().all(|k| leading_number(k).is_some()) {
+        top.sort_by(|x, y| {
+            leading_number(x)
+                .unwrap_or(0.0)
+                .total_cmp(&leading_number(y).unwrap_or(0.0))
+                .then(x.cmp(y))
+        });
+    }
     let mut labels: Vec<String> = top.iter().map(|k| k.to_string()).collect();
     let mut ra: Vec<f64> = top
         .iter()
@@ -581,10 +603,43 @@ fn chart_bins(s: &Samples) -> (Vec<String>, Vec<f64>, Vec<f64>) {
     (labels, ra, ca)
 }
 
+/// The number a label starts with (`"41-50"` is 41, `"7"` is 7), if it starts with one.
+fn leading_number(label: &str) -> Option<f64> {
+    let end = label
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || (*c == '.' && *i > 0)))
+        .map_or(label.len(), |(i, _)| i);
+    label[..end].parse().ok()
+}
+
+/// A bin edge as a chart labels it: whole numbers as they are, others to four significant
+/// digits with no trailing zeros (`3181.2`, not `3181.200`).
 fn short(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
+        return format!("{}", x as i64);
+    }
+    let digits = (4 - (x.abs().log10().floor() as i32 + 1)).clamp(0, 6) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        format!("{x:.3}")
+        s
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn bin_labels_are_short_and_bands_keep_their_order() {
+        assert_eq!(short(3181.2), "3181");
+        assert_eq!(short(3181.0), "3181");
+        assert_eq!(short(1.6), "1.6");
+        assert_eq!(short(0.05), "0.05");
+        assert_eq!(short(12.345), "12.35");
+        assert_eq!(leading_number("41-50"), Some(41.0));
+        assert_eq!(leading_number("More than 100 Days"), None);
+        assert_eq!(leading_number("7"), Some(7.0));
     }
 }

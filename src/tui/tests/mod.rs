@@ -629,14 +629,30 @@ fn every_screen_draws_at_every_size_with_names_and_numbers_whole() {
         update(&mut app, Action::ToggleSelect);
     }
     super::load_compare(&store, &mut app).unwrap();
-    let reference = vec![crate::drift::numeric_column(
-        "Admission_Deposit",
-        (0..500).map(|i| i as f64),
-    )];
-    let current = vec![crate::drift::numeric_column(
-        "Admission_Deposit",
-        (0..500).map(|i| 400.0 + i as f64),
-    )];
+    // A long numeric name and a code column of 32 values, as the hospital file has.
+    let codes = |shift: usize| crate::drift::Column {
+        name: "Hospital_code".into(),
+        values: crate::drift::Values::Categorical(
+            (1..=32)
+                .map(|c: usize| (c.to_string(), (10 + (c + shift) % 7) as f64))
+                .collect(),
+        ),
+        missing: 0.0,
+    };
+    let reference = vec![
+        crate::drift::numeric_column(
+            "Available Extra Rooms in Hospital",
+            (0..500).map(|i| (i % 9) as f64),
+        ),
+        codes(0),
+    ];
+    let current = vec![
+        crate::drift::numeric_column(
+            "Available Extra Rooms in Hospital",
+            (0..500).map(|i| (i % 5) as f64),
+        ),
+        codes(3),
+    ];
     let report =
         crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
     app.drift.report = Some((
@@ -670,7 +686,33 @@ fn every_screen_draws_at_every_size_with_names_and_numbers_whole() {
                 assert!(frame.contains("production"), "{cols}×{rows}:\n{frame}");
                 assert!(frame.contains("0.8530"), "{cols}×{rows}:\n{frame}");
             }
+            if screen == Screen::Drift {
+                // Column names whole, or ending in … where the pane is too narrow; the test's
+                // name whole.
+                assert!(
+                    frame.contains("Available Extra Rooms in Hospital")
+                        || frame.contains("Available Extra Rooms in…")
+                        || frame.contains("Available Extra Room…"),
+                    "{cols}×{rows}:\n{frame}"
+                );
+                assert!(!frame.contains("Available Extra Rooms in Ho "), "{frame}");
+                assert!(
+                    frame.contains("Wasserstein") || frame.contains("K-S p-value"),
+                    "{frame}"
+                );
+            }
         }
+    }
+    // The code column: every bin shown, or the title says how many of them are.
+    app.screen = Screen::Drift;
+    app.drift.cursor = 1;
+    for (cols, rows) in SIZES {
+        let frame = render(&app, cols, rows);
+        let flat = frame.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("of 31 bins") || flat.contains("of 32 bins"),
+            "{cols}×{rows}: the bins left out are not said:\n{frame}"
+        );
     }
     // An empty store says what to do first.
     let empty = App::new(Vec::new(), 0);

@@ -236,13 +236,13 @@ fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
         "DATASET DRIFT: 1 of 2",
         "Admission_Deposit",
         "DRIFT",
-        "Admission_Deposit: reference (cyan) vs current (red)",
+        "K-S p-value: reference cyan, current red",
         "Drift across windows",
     ] {
         assert!(s.contains(want), "{want} missing:\n{s}");
     }
     update(&mut app, Action::Down);
-    assert!(big_screen(&app).contains("Visitors: reference (cyan) vs current (yellow)"));
+    assert!(big_screen(&app).contains("K-S p-value: reference cyan, current yellow"));
     assert!(matches!(
         update(&mut app, Action::DriftWindows),
         Some(Effect::Drift { current: None })

@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, fit, wrap};
 use crate::drift::monitor::StoredDrift;
 use crate::drift::{ColumnDrift, DriftReport};
 use crate::tui::app::App;
@@ -26,15 +26,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let r = &d.report;
     let has_windows = !d.windows.is_empty();
+    let head_text = head_text(app, *id, d);
+    let inner = area.width.saturating_sub(2) as usize;
+    let head_height = head_text
+        .iter()
+        .map(|(t, _)| wrap(t, inner).len())
+        .sum::<usize>() as u16
+        + 2;
     let [head, body, windows_area] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(head_height),
         Constraint::Min(8),
         Constraint::Length(if has_windows { 9 } else { 0 }),
     ])
     .areas(area);
     head_lines(f, head, app, *id, d);
-    let [table_area, chart_area] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+    // Side by side when there is room for both; else the chart under the table.
+    let [table_area, chart_area] = if body.width >= 130 {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body)
+    } else {
+        Layout::vertical([Constraint::Min(5), Constraint::Length(10)]).areas(body)
+    };
     columns_table(f, table_area, app, r);
     if let Some(c) = r.columns.get(app.drift.cursor) {
         distributions(f, chart_area, c);
@@ -44,11 +55,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// The verdict and the prediction's drift, under the report's title.
-fn head_lines(f: &mut Frame, head: Rect, app: &App, id: i64, d: &StoredDrift) {
+/// The report's title, verdict and the prediction's drift, each with its style.
+fn head_text(app: &App, id: i64, d: &StoredDrift) -> Vec<(String, Style)> {
     let r = &d.report;
     let verdict = if r.dataset_drift {
-        Line::styled(
+        (
             format!(
                 "DATASET DRIFT: {} of {} columns drifted ({:.0} % ≥ {:.0} %)",
                 r.drifted,
@@ -59,7 +70,7 @@ fn head_lines(f: &mut Frame, head: Rect, app: &App, id: i64, d: &StoredDrift) {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         )
     } else {
-        Line::styled(
+        (
             format!(
                 "no dataset drift: {} of {} columns drifted ({:.0} % < {:.0} %)",
                 r.drifted,
@@ -87,64 +98,106 @@ fn head_lines(f: &mut Frame, head: Rect, app: &App, id: i64, d: &StoredDrift) {
         .running
         .as_ref()
         .map_or(String::new(), |w| format!(" · computing {w}…"));
-    f.render_widget(
-        Paragraph::new(vec![verdict, Line::from(format!("{prediction}{running}"))]).block(boxed(
-            format!(" Report {id}: {} against {} ", d.current, d.reference),
-        )),
-        head,
-    );
+    vec![
+        (
+            format!("Report {id}: {} against {}", d.current, d.reference),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        verdict,
+        (format!("{prediction}{running}"), Style::new()),
+    ]
 }
 
-/// One row per column: its test, statistic, threshold and verdict; j/k selects.
+/// The report's title, the verdict and the prediction's drift, wrapped to the pane.
+fn head_lines(f: &mut Frame, head: Rect, app: &App, id: i64, d: &StoredDrift) {
+    let inner = head.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = head_text(app, id, d)
+        .into_iter()
+        .flat_map(|(t, style)| {
+            wrap(&t, inner)
+                .into_iter()
+                .map(move |w| Line::styled(w, style))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(boxed(" Drift ")), head);
+}
+
+/// One row per column: its test, statistic, threshold and verdict; j/k selects. Names are
+/// whole where the pane allows, else end in `…`; the threshold goes first on a narrow pane.
 fn columns_table(f: &mut Frame, table_area: Rect, app: &App, r: &DriftReport) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let wide = table_area.width >= 70;
+    let fixed: u16 = 12 + 7 + 5 + if wide { 9 + 11 + 2 } else { 0 } + 3 + 2 + 2;
+    let longest = r
+        .columns
+        .iter()
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(6) as u16;
+    let name_width = table_area
+        .width
+        .saturating_sub(fixed)
+        .clamp(6, longest.max(6));
     let rows = r.columns.iter().map(|c| {
-        Row::new(vec![
-            c.column.clone(),
-            c.kind.clone(),
-            c.test.name().to_string(),
-            format!("{:.4}", c.statistic),
-            format!("{}", c.threshold),
-            if c.drifted { "DRIFT" } else { "ok" }.to_string(),
-        ])
-        .style(if c.drifted {
+        let mut cells = vec![fit(&c.column, name_width as usize)];
+        if wide {
+            cells.push(c.kind.clone());
+        }
+        cells.push(c.test.short_name().to_string());
+        cells.push(format!("{:.4}", c.statistic));
+        if wide {
+            cells.push(format!("{}", c.threshold));
+        }
+        cells.push(if c.drifted { "DRIFT" } else { "ok" }.to_string());
+        Row::new(cells).style(if c.drifted {
             Style::new().fg(Color::Red)
         } else {
             Style::new()
         })
     });
+    let mut widths = vec![Constraint::Length(name_width)];
+    let mut header = vec!["COLUMN"];
+    if wide {
+        widths.push(Constraint::Length(11));
+        header.push("KIND");
+    }
+    widths.extend([Constraint::Length(12), Constraint::Length(7)]);
+    header.extend(["TEST", "STAT"]);
+    if wide {
+        widths.push(Constraint::Length(9));
+        header.push("THRESHOLD");
+    }
+    widths.push(Constraint::Length(5));
+    header.push("DRIFT");
     app.rows_at.set((table_area.y + 2, 0));
     let mut state = TableState::default().with_selected(Some(app.drift.cursor));
     f.render_stateful_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Min(14),
-                Constraint::Length(11),
-                Constraint::Length(22),
-                Constraint::Length(7),
-                Constraint::Length(9),
-                Constraint::Length(5),
-            ],
-        )
-        .header(Row::new(vec!["COLUMN", "KIND", "TEST", "STAT", "THRESHOLD", "DRIFT"]).style(bold))
-        .block(boxed(" Columns (j/k selects) "))
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
+        Table::new(rows, widths)
+            .header(Row::new(header).style(bold))
+            .block(boxed(" Columns (j/k selects) "))
+            .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         table_area,
         &mut state,
     );
 }
 
 /// The selected column's reference and current share of each bin, side by side, in per-mille.
+/// As many bins as the pane holds (each needs three cells); the title says when some are left
+/// out and gives the range, and bins are labelled only when every label fits under its bars.
 fn distributions(f: &mut Frame, chart_area: Rect, c: &ColumnDrift) {
+    let inner = chart_area.width.saturating_sub(2);
+    let room = (inner / 3).max(1) as usize;
+    let shown = c.bins.len().min(room);
+    let width = ((inner / shown.max(1) as u16).saturating_sub(1) / 2).max(1);
+    let group = (2 * width) as usize;
+    let labelled = c.bins[..shown].iter().all(|l| l.chars().count() <= group);
     let groups: Vec<BarGroup> = c
         .bins
         .iter()
         .zip(c.reference_shares.iter().zip(&c.current_shares))
-        .take(24)
+        .take(shown)
         .map(|(label, (rs, cs))| {
-            let short: String = label.chars().take(8).collect();
-            BarGroup::default().label(Line::from(short)).bars(&[
+            let g = BarGroup::default().bars(&[
                 Bar::default()
                     .value((rs * 1000.0).round() as u64)
                     .text_value(String::new())
@@ -153,17 +206,36 @@ fn distributions(f: &mut Frame, chart_area: Rect, c: &ColumnDrift) {
                     .value((cs * 1000.0).round() as u64)
                     .text_value(String::new())
                     .style(Style::new().fg(if c.drifted { Color::Red } else { Color::Yellow })),
-            ])
+            ]);
+            if labelled {
+                g.label(Line::from(label.clone()))
+            } else {
+                g
+            }
         })
         .collect();
-    let n = groups.len().max(1) as u16;
-    let width = ((chart_area.width.saturating_sub(2) / n).saturating_sub(1) / 2).max(1);
+    // What is shown goes on top; the test and the colours below.
+    let mut title = c.column.clone();
+    if !labelled || shown < c.bins.len() {
+        title.push_str(&format!(
+            ": {} of {} bins, {} … {}",
+            shown,
+            c.bins.len(),
+            c.bins.first().map_or("", String::as_str),
+            c.bins[..shown].last().map_or("", String::as_str)
+        ));
+    }
+    let legend = format!(
+        "{}: reference cyan, current {}",
+        c.test.name(),
+        if c.drifted { "red" } else { "yellow" }
+    );
+    let room = inner.saturating_sub(2) as usize;
     let mut chart = BarChart::default()
-        .block(boxed(format!(
-            " {}: reference (cyan) vs current ({}) ",
-            c.column,
-            if c.drifted { "red" } else { "yellow" }
-        )))
+        .block(
+            boxed(format!(" {} ", fit(&title, room)))
+                .title_bottom(format!(" {} ", fit(&legend, room))),
+        )
         .bar_width(width)
         .bar_gap(0)
         .group_gap(1);
