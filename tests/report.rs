@@ -114,7 +114,7 @@ fn runs_and_drift_render_to_png_files() {
         &["report", "--run", "nope", "--out", out.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no run with id 'nope'"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no run with the id or name 'nope'"));
     let o = run(ws, &["report", "--drift", "99", "--drift-only"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no drift report 99"));
