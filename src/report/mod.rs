@@ -9,7 +9,7 @@
 mod drift;
 mod runs;
 mod score;
-mod style;
+pub(crate) mod style;
 
 pub use drift::render_drift;
 pub use runs::{curve, render_runs, run_charts, RunChart};

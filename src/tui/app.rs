@@ -451,12 +451,22 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             }
         }
         Action::PinBaseline => {
-            let id = if app.screen == Screen::Compare {
-                app.compare.runs.first().map(|c| c.run.id.clone())
+            if app.screen == Screen::Compare {
+                // Each press moves the baseline to the next compared run; after the last, none.
+                let ids: Vec<&String> = app.compare.runs.iter().map(|c| &c.run.id).collect();
+                let next = match app.compare.baseline.as_ref() {
+                    None => ids.first().map(|id| (*id).clone()),
+                    Some(b) => ids
+                        .iter()
+                        .position(|id| *id == b)
+                        .and_then(|i| ids.get(i + 1))
+                        .map(|id| (*id).clone()),
+                };
+                app.compare.baseline = next;
             } else {
-                app.current().map(|r| r.id.clone())
-            };
-            app.compare.baseline = if app.compare.baseline == id { None } else { id };
+                let id = app.current().map(|r| r.id.clone());
+                app.compare.baseline = if app.compare.baseline == id { None } else { id };
+            }
         }
         Action::ToggleDiffOnly => app.compare.diff_only = !app.compare.diff_only,
         Action::Quit => app.quit = true,
@@ -564,8 +574,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::Export => return Some(Effect::Export),
         Action::ScrollLeft => app.compare.offset = app.compare.offset.saturating_sub(1),
         Action::ScrollRight => {
-            app.compare.offset =
-                (app.compare.offset + 1).min(app.compare.runs.len().saturating_sub(1))
+            app.compare.offset = (app.compare.offset + 1).min(app.compare.max_offset.get())
         }
         Action::Click(x, y) => {
             if y == 0 {

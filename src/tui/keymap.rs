@@ -95,7 +95,7 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('s')], "s", On(Screen::Runs), Action::NextSort, "sort by the next column"),
     b(&[Char('r')], "r", On(Screen::Runs), Action::ReverseSort, "reverse the sort"),
     b(&[Char('/')], "/", On(Screen::Runs), Action::StartFilter, "filter by name, family, status or id"),
-    b(&[Char('b')], "b", On(Screen::Compare), Action::PinBaseline, "pin the first run as the baseline (again unpins)"),
+    b(&[Char('b')], "b", On(Screen::Compare), Action::PinBaseline, "baseline: the next compared run (after the last, none); it stays in view"),
     b(&[Char('d')], "d", On(Screen::Compare), Action::ToggleDiffOnly, "params: only those that differ, or all"),
     b(&[Char('h'), KeyCode::Left], "h / ←", On(Screen::Compare), Action::ScrollLeft, "scroll the run columns left"),
     b(&[Char('l'), KeyCode::Right], "l / →", On(Screen::Compare), Action::ScrollRight, "scroll the run columns right"),

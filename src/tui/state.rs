@@ -129,6 +129,9 @@ pub struct CompareState {
     pub baseline: Option<String>,
     /// Only the params that differ.
     pub diff_only: bool,
-    /// The first run column shown.
+    /// The first run column shown (besides the baseline, which always is).
     pub offset: usize,
+    /// The largest useful offset at the last drawing's width, so scrolling never moves state
+    /// that the screen does not show.
+    pub max_offset: std::cell::Cell<usize>,
 }

@@ -170,6 +170,15 @@ impl Tasks {
             What::Runs(vec![r])
         } else {
             match app.screen {
+                // The compared runs in Compare's order, so each keeps its colour in the PNGs.
+                Screen::Compare if !app.compare.runs.is_empty() => What::Runs(
+                    app.compare
+                        .runs
+                        .iter()
+                        .map(|c| c.run.clone())
+                        .filter(|r| r.status == RunStatus::Finished)
+                        .collect(),
+                ),
                 Screen::Runs | Screen::Compare => {
                     let picked: Vec<_> = if app.list.selected.is_empty() {
                         app.current()

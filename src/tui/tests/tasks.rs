@@ -270,8 +270,41 @@ fn compare_scrolls_sideways_when_runs_do_not_fit() {
         buf.content().iter().map(|c| c.symbol()).collect::<String>()
     };
     let s = text(&mut t, &app);
-    assert!(s.contains("runs 1-2"), "{s}");
+    assert!(s.contains("runs 1-2 of 3"), "{s}");
     update(&mut app, Action::ScrollRight);
     let s = text(&mut t, &app);
-    assert!(s.contains("runs 2-3"), "{s}");
+    assert!(s.contains("runs 2-3 of 3"), "{s}");
+    // At the end, `l` moves nothing, not even state the screen does not show.
+    update(&mut app, Action::ScrollRight);
+    assert_eq!(app.compare.offset, 1);
+    update(&mut app, Action::ScrollLeft);
+    assert_eq!(app.compare.offset, 0);
+    // b picks each compared run in turn as the baseline, then none; the baseline stays in the
+    // first column while the others scroll, and its deltas with it.
+    let names: Vec<String> = app
+        .compare
+        .runs
+        .iter()
+        .map(|c| c.run.name.clone())
+        .collect();
+    update(&mut app, Action::PinBaseline);
+    update(&mut app, Action::PinBaseline);
+    let base = &names[1];
+    assert_eq!(
+        app.compare.baseline.as_ref(),
+        Some(&app.compare.runs[1].run.id)
+    );
+    for _ in 0..3 {
+        let s = text(&mut t, &app);
+        assert!(s.contains(&format!("{base} (base)")), "{s}");
+        assert!(s.contains("baseline + runs"), "{s}");
+        assert!(
+            s.contains("(+0.") || s.contains("(-0."),
+            "deltas are shown: {s}"
+        );
+        update(&mut app, Action::ScrollRight);
+    }
+    update(&mut app, Action::PinBaseline);
+    update(&mut app, Action::PinBaseline);
+    assert_eq!(app.compare.baseline, None);
 }

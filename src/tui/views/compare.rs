@@ -31,15 +31,6 @@ const METRICS: [Metric; 9] = {
     ]
 };
 
-const COLOURS: [Color; 6] = [
-    Color::Cyan,
-    Color::Yellow,
-    Color::Green,
-    Color::Magenta,
-    Color::Red,
-    Color::Blue,
-];
-
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.compare.runs.is_empty() {
         f.render_widget(
@@ -62,43 +53,59 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(right);
     let left = metrics_area;
-    // Runs beyond the width scroll sideways (h / l); the best of each metric is over all of them.
+    // Runs beyond the width scroll sideways (h / l); a pinned baseline stays in the first run
+    // column, so its values and every delta against it stay on screen. The best of each metric
+    // is over all runs.
     let all = &app.compare.runs;
-    let visible = ((left.width.saturating_sub(24)) / 20).max(1) as usize;
-    let off = app.compare.offset.min(all.len().saturating_sub(visible));
-    let runs = &all[off..(off + visible).min(all.len())];
     let base = app
         .compare
         .baseline
         .as_ref()
-        .and_then(|b| runs.iter().find(|c| &c.run.id == b));
+        .and_then(|b| all.iter().find(|c| &c.run.id == b));
+    let others: Vec<&CompareRun> = all
+        .iter()
+        .filter(|c| base.is_none_or(|b| b.run.id != c.run.id))
+        .collect();
+    let columns = ((left.width.saturating_sub(24)) / 20).max(1) as usize;
+    let visible = columns.saturating_sub(usize::from(base.is_some())).max(1);
+    let max_off = others.len().saturating_sub(visible);
+    app.compare.max_offset.set(max_off);
+    let off = app.compare.offset.min(max_off);
+    let runs: Vec<&CompareRun> = base
+        .into_iter()
+        .chain(others.iter().skip(off).take(visible).copied())
+        .collect();
     let mut header = vec!["metric".to_string()];
     header.extend(runs.iter().map(|c| {
-        let pin = if Some(&c.run.id) == app.compare.baseline.as_ref() {
+        let pin = if base.is_some_and(|b| b.run.id == c.run.id) {
             " (base)"
         } else {
             ""
         };
-        format!("{}{pin}", c.run.name)
+        super::fit(&format!("{}{pin}", c.run.name), 19)
     }));
     let view = Visible {
         all,
-        runs,
+        runs: &runs,
         off,
+        others: others.len(),
         base,
         header,
     };
     metrics_table(f, metrics_area, &view);
     params_table(f, params_area, app, &view);
-    roc_curves(f, roc_area, runs);
-    confusions(f, confusion_area, runs);
+    roc_curves(f, roc_area, all, &runs);
+    confusions(f, confusion_area, &runs);
 }
 
 /// The runs on screen, out of all selected ones, and the header naming them.
 struct Visible<'a> {
     all: &'a [CompareRun],
-    runs: &'a [CompareRun],
+    /// The baseline (if pinned) first, then the scrolled window of the others.
+    runs: &'a [&'a CompareRun],
     off: usize,
+    /// How many runs scroll (all but the baseline).
+    others: usize,
     base: Option<&'a CompareRun>,
     header: Vec<String>,
 }
@@ -109,6 +116,7 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
         all,
         runs,
         off,
+        others,
         base,
         ref header,
     } = *v;
@@ -156,14 +164,17 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
         )
         .header(Row::new(header.clone()).style(bold))
         .block(boxed(if all.len() > runs.len() {
+            let shown = runs.len() - usize::from(base.is_some());
             format!(
-                " Metrics (* best of all {}) · runs {}-{} · h/l scroll · b pins a baseline ",
+                " Metrics (* best of all {}) · {}runs {}-{} of {} · h/l scroll · b baseline ",
                 all.len(),
+                if base.is_some() { "baseline + " } else { "" },
                 off + 1,
-                off + runs.len()
+                off + shown,
+                others
             )
         } else {
-            " Metrics (* best; b pins a baseline) ".to_string()
+            " Metrics (* best; b picks a baseline) ".to_string()
         })),
         area,
     );
@@ -204,8 +215,16 @@ fn params_table(f: &mut Frame, area: Rect, app: &App, v: &Visible) {
     );
 }
 
+/// A run's colour: its place among all compared runs in the report palette, so a run has one
+/// colour here, while scrolling, and in the exported PNG charts.
+fn run_colour(all: &[CompareRun], c: &CompareRun) -> Color {
+    let i = all.iter().position(|x| x.run.id == c.run.id).unwrap_or(0);
+    let rgb = crate::report::style::color(i);
+    Color::Rgb(rgb.0, rgb.1, rgb.2)
+}
+
 /// The ROC curves overlaid, one colour per run.
-fn roc_curves(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
+fn roc_curves(f: &mut Frame, area: Rect, all: &[CompareRun], runs: &[&CompareRun]) {
     let data: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|c| {
@@ -220,8 +239,7 @@ fn roc_curves(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
     let datasets: Vec<Dataset> = runs
         .iter()
         .zip(&data)
-        .enumerate()
-        .map(|(i, (c, d))| {
+        .map(|(c, d)| {
             Dataset::default()
                 .name(format!(
                     "{} {:.3}",
@@ -234,7 +252,7 @@ fn roc_curves(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
                 ))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(COLOURS[i % COLOURS.len()]))
+                .style(Style::new().fg(run_colour(all, c)))
                 .data(d)
         })
         .collect();
@@ -242,7 +260,7 @@ fn roc_curves(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
 }
 
 /// Each run's confusion matrix at 0.5, with its rates.
-fn confusions(f: &mut Frame, area: Rect, runs: &[CompareRun]) {
+fn confusions(f: &mut Frame, area: Rect, runs: &[&CompareRun]) {
     let lines: Vec<Line> = runs
         .iter()
         .map(|c| {
