@@ -70,6 +70,8 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                 .house_style(14, 13)
                 .draw()
                 .map_err(pe)?;
+            // Data units per pixel, to keep a value's label clear of its threshold tick.
+            let per_px = max.max(1e-6) / chart.plotting_area().dim_in_pixel().0.max(1) as f64;
             for (i, c) in cols.iter().enumerate() {
                 let y = (n - 1 - i) as f64;
                 let fill = if c.drifted {
@@ -94,10 +96,17 @@ fn drift_summary(d: &StoredDrift, dir: &Path) -> anyhow::Result<PathBuf> {
                         BLACK.stroke_width(3),
                     )))
                     .map_err(pe)?;
+                // A label that would run into the tick starts just past it instead.
+                let label_end = v + 56.0 * per_px;
+                let x = if c.threshold >= v - 3.0 * per_px && c.threshold <= label_end {
+                    c.threshold + 5.0 * per_px
+                } else {
+                    v + 3.0 * per_px
+                };
                 chart
                     .draw_series(std::iter::once(Text::new(
                         format!("{:.4}", c.statistic),
-                        (v, y + 0.5),
+                        (x, y + 0.5),
                         anchored(12, plotters::style::text_anchor::HPos::Left),
                     )))
                     .map_err(pe)?;

@@ -41,11 +41,14 @@ fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> 
     let size = (420 * cols as u32, 80 + 420 * rows as u32);
     png(dir, "confusion_matrices.png", size, |root| {
         let (head, body) = root.split_vertically(70);
-        head.titled(
-            "Confusion matrices on the validation rows (threshold 0.5)",
-            (FONT, 26).into_font().style(FontStyle::Bold),
-        )
-        .map_err(pe)?;
+        // One panel is 420 pixels wide: a title that fits it.
+        let (title, size) = if cols == 1 {
+            ("Confusion matrix (validation, threshold 0.5)", 18)
+        } else {
+            ("Confusion matrices on the validation rows (threshold 0.5)", 26)
+        };
+        head.titled(title, (FONT, size).into_font().style(FontStyle::Bold))
+            .map_err(pe)?;
         let panels = body.split_evenly((rows, cols));
         for (run, area) in runs.iter().zip(panels.iter()) {
             let c = run.confusion;

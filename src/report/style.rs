@@ -196,13 +196,19 @@ pub(crate) fn dashed<'a, 'b: 'a>(
     label: String,
 ) -> anyhow::Result<()> {
     let legend_style = ShapeStyle {
-        stroke_width: 1,
+        stroke_width: 2,
         ..style
     };
+    // The legend's sample is dashed like the line: three dashes.
     chart
         .draw_series(DashedLineSeries::new(vec![from, to], 6, 4, style))
         .map_err(pe)?
         .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], legend_style));
+        .legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (5, 0)], legend_style)
+                + PathElement::new(vec![(9, 0), (14, 0)], legend_style)
+                + PathElement::new(vec![(18, 0), (23, 0)], legend_style)
+        });
     Ok(())
 }
