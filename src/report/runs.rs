@@ -45,7 +45,10 @@ fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> 
         let (title, size) = if cols == 1 {
             ("Confusion matrix (validation, threshold 0.5)", 18)
         } else {
-            ("Confusion matrices on the validation rows (threshold 0.5)", 26)
+            (
+                "Confusion matrices on the validation rows (threshold 0.5)",
+                26,
+            )
         };
         head.titled(title, (FONT, size).into_font().style(FontStyle::Bold))
             .map_err(pe)?;

@@ -125,7 +125,7 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                 app.live.remove(&run_id);
                 tasks.cancels.remove(&run_id);
                 app.say(format!(
-                    "{} finished: ROC AUC {:.4} in {:.1} s",
+                    "{} finished: ROC AUC {:.4}; model fit {:.1} s (RUN TIME adds loading and evaluation)",
                     result.name, result.evaluation.roc_auc, result.fit_seconds
                 ));
                 return true;

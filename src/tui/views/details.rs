@@ -87,7 +87,11 @@ fn text(run: &RunSummary, d: &Details) -> Vec<Line<'static>> {
             Span::raw(
                 run.duration_ms(crate::util::now_ms())
                     .map_or(String::new(), |ms| {
-                        format!(" ({:.1} s)", ms as f64 / 1000.0)
+                        format!(
+                            " (run time {:.1} s, with loading and evaluation; the model's fit \
+                             alone is the fit seconds metric)",
+                            ms as f64 / 1000.0
+                        )
                     }),
             ),
         ]),

@@ -209,6 +209,10 @@ fn distributions(f: &mut Frame, chart_area: Rect, c: &ColumnDrift) {
             ]);
             if labelled {
                 g.label(Line::from(label.clone()))
+            } else if group >= 4 {
+                // Wide enough for a readable start: cut with an ellipsis, the title gives the
+                // range.
+                g.label(Line::from(fit(label, group)))
             } else {
                 g
             }

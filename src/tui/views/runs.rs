@@ -228,7 +228,9 @@ fn row_cells(app: &App, r: &RunSummary, aliases: &str) -> Vec<(String, Style)> {
         (s, _) => s.as_str().to_string(),
     };
     let plain = Style::new();
-    let alias_style = if aliases.split(',').any(|a| a == PRODUCTION) {
+    let alias_style = if aliases.is_empty() {
+        plain
+    } else if aliases.split(',').any(|a| a == PRODUCTION) {
         Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)
     } else {
         Style::new().fg(Color::Cyan)
