@@ -714,6 +714,32 @@ fn every_screen_draws_at_every_size_with_names_and_numbers_whole() {
             "{cols}×{rows}: the bins left out are not said:\n{frame}"
         );
     }
+    // The new-run form: every field named, the focused field's help whole (beside it, or
+    // under the form on a narrow terminal).
+    app.screen = Screen::Runs;
+    update(&mut app, Action::NewRun);
+    for _ in 0..4 {
+        update(&mut app, Action::Form(FormKey::Next));
+    }
+    for (cols, rows) in SIZES {
+        let frame = render(&app, cols, rows);
+        let flat = box_text(&frame.lines().map(String::from).collect::<Vec<_>>());
+        for want in [
+            "family",
+            "valid_fraction",
+            "share of rows held out for validation (stratified)",
+        ] {
+            assert!(flat.contains(want), "{cols}×{rows}: '{want}':\n{frame}");
+        }
+    }
+    update(&mut app, Action::Form(FormKey::Cancel));
+    // The registry: both tables fit, the reason of a move readable.
+    app.screen = Screen::Registry;
+    for (cols, rows) in SIZES {
+        let frame = render(&app, cols, rows);
+        assert!(frame.contains("production"), "{cols}×{rows}:\n{frame}");
+        assert!(frame.contains("0.8530"), "{cols}×{rows}:\n{frame}");
+    }
     // An empty store says what to do first.
     let empty = App::new(Vec::new(), 0);
     for (cols, rows) in SIZES {

@@ -120,72 +120,111 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
 }
 
-/// The new-run form: one line per field, the focused one highlighted.
+/// The new-run form: one line per field, the focused one highlighted. Each field's help sits
+/// beside it when the terminal is wide enough, else the focused field's help is under the form.
 fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
     use ratatui::widgets::Clear;
     let focus = Style::new().add_modifier(Modifier::REVERSED);
     let label = Style::new().add_modifier(Modifier::BOLD);
-    let width = std::iter::once(form.data.chars().count())
-        .chain(std::iter::once(form.name.chars().count()))
-        .chain(form.params.iter().map(|p| p.1.chars().count()))
-        .max()
-        .unwrap_or(0)
-        .clamp(14, 48)
-        + 2;
-    let field = |i: usize, name: &str, value: String, help: &str| {
-        let mut spans = vec![
-            Span::styled(format!("{name:<22}"), label),
-            Span::styled(
-                format!("{value:<width$}"),
-                if form.focus == i { focus } else { Style::new() },
-            ),
-        ];
-        if !help.is_empty() {
-            spans.push(Span::styled(
-                format!(" {help}"),
-                Style::new().fg(Color::DarkGray),
-            ));
-        }
-        Line::from(spans)
-    };
+    let grey = Style::new().fg(Color::DarkGray);
     let families: Vec<&str> = crate::models::Family::ALL
         .iter()
         .map(|f| f.name())
         .collect();
-    let mut lines = vec![
-        field(
-            0,
-            "family",
+    let family_help = format!("← → choose: {}", families.join(", "));
+    let mut fields: Vec<(String, String, &str)> = vec![
+        (
+            "family".into(),
             format!("◀ {} ▶", form.family.name()),
-            &format!("← → choose: {}", families.join(", ")),
+            family_help.as_str(),
         ),
-        field(1, "name", form.name.clone(), "empty: the family"),
-        field(2, "data", form.data.clone(), "training CSV"),
-        field(3, "seed", form.seed.clone(), "for the split and the model"),
-        field(
-            4,
-            "valid_fraction",
+        ("name".into(), form.name.clone(), "empty: the family"),
+        ("data".into(), form.data.clone(), "training CSV"),
+        (
+            "seed".into(),
+            form.seed.clone(),
+            "for the split and the model",
+        ),
+        (
+            "valid_fraction".into(),
             form.valid_fraction.clone(),
             "share of rows held out for validation (stratified)",
         ),
     ];
-    for (i, (k, v, help)) in form.params.iter().enumerate() {
-        lines.push(field(
-            crate::tui::app::RunForm::FIXED + i,
-            k,
-            v.clone(),
-            help,
-        ));
+    fields.extend(
+        form.params
+            .iter()
+            .map(|(k, v, h)| (k.clone(), v.clone(), *h)),
+    );
+    let rect_width = area.width.min(140);
+    let inner = rect_width.saturating_sub(2) as usize;
+    let value_room = inner.saturating_sub(23).max(8);
+    let width = fields
+        .iter()
+        .map(|(_, v, _)| v.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(14, 48)
+        .min(value_room)
+        + 2;
+    let longest_help = fields
+        .iter()
+        .map(|(_, _, h)| h.chars().count())
+        .max()
+        .unwrap_or(0);
+    let helps_beside = 22 + width + 1 + longest_help <= inner;
+    let mut lines: Vec<Line> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value, help))| {
+            let mut spans = vec![
+                Span::styled(format!("{:<22}", fit(name, 21)), label),
+                Span::styled(
+                    format!("{:<width$}", fit(value, width - 1)),
+                    if form.focus == i { focus } else { Style::new() },
+                ),
+            ];
+            if helps_beside && !help.is_empty() {
+                spans.push(Span::styled(format!(" {help}"), grey));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    // The help and the footer always show; on a short terminal the fields scroll with the
+    // focus.
+    let mut tail: Vec<Line> = vec![Line::from("")];
+    if !helps_beside {
+        if let Some((name, _, help)) = fields.get(form.focus) {
+            tail.extend(
+                wrap(&format!("{name}: {help}"), inner)
+                    .into_iter()
+                    .map(|w| Line::styled(w, grey)),
+            );
+        }
     }
-    lines.push(Line::from(""));
-    lines.push(match &form.error {
-        Some(e) => Line::styled(e.clone(), Style::new().fg(Color::Red)),
-        None => Line::styled(
-            "Tab/↓ next field · Enter starts the run in the background · Esc cancels",
-            Style::new().fg(Color::DarkGray),
+    let foot = match &form.error {
+        Some(e) => (e.clone(), Style::new().fg(Color::Red)),
+        None => (
+            "Tab/↓ next field · Enter starts the run in the background · Esc cancels".into(),
+            grey,
         ),
-    });
-    let rect = centered(area, 140, lines.len() as u16 + 2);
+    };
+    tail.extend(
+        wrap(&foot.0, inner)
+            .into_iter()
+            .map(|w| Line::styled(w, foot.1)),
+    );
+    let room = (area.height.saturating_sub(2) as usize)
+        .saturating_sub(tail.len())
+        .max(1);
+    if lines.len() > room {
+        let first = (form.focus + 1)
+            .saturating_sub(room)
+            .min(lines.len() - room);
+        lines = lines.drain(first..first + room).collect();
+    }
+    lines.extend(tail);
+    let rect = centered(area, rect_width, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(Paragraph::new(lines).block(boxed(" New run ")), rect);
 }
@@ -222,6 +261,39 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         out.push(line);
     }
     out
+}
+
+/// A table column: its header, its width (0: the one that takes what the others leave), and
+/// the narrowest pane it is shown in, so the least useful columns go first as a terminal
+/// narrows and no value is cut in the middle.
+pub struct Col {
+    pub name: &'static str,
+    pub width: u16,
+    pub min_area: u16,
+}
+
+/// The columns of `cols` a pane `width` wide shows (their indices), and the width each gets.
+pub fn fit_columns(cols: &[Col], width: u16, flex_min: u16) -> Vec<(usize, u16)> {
+    let shown: Vec<usize> = (0..cols.len())
+        .filter(|&i| width >= cols[i].min_area)
+        .collect();
+    let fixed: u16 = shown.iter().map(|&i| cols[i].width).sum::<u16>()
+        + shown.len().saturating_sub(1) as u16
+        + 2;
+    let flex = width.saturating_sub(fixed).max(flex_min);
+    shown
+        .into_iter()
+        .map(|i| {
+            (
+                i,
+                if cols[i].width == 0 {
+                    flex
+                } else {
+                    cols[i].width
+                },
+            )
+        })
+        .collect()
 }
 
 /// `text` in at most `width` characters, ending in `…` when it had to be cut.

@@ -5,15 +5,102 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Row, Table, TableState};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, fit, fit_columns, Col};
 use crate::metrics::Metric;
 use crate::tui::app::App;
 use crate::util::format_ms;
 
+const VERSION_COLS: [Col; 6] = [
+    Col {
+        name: "VERSION",
+        width: 7,
+        min_area: 0,
+    },
+    Col {
+        name: "ALIASES",
+        width: 18,
+        min_area: 0,
+    },
+    Col {
+        name: "RUN",
+        width: 0,
+        min_area: 0,
+    },
+    Col {
+        name: "FAMILY",
+        width: 7,
+        min_area: 76,
+    },
+    Col {
+        name: "ROC AUC",
+        width: 8,
+        min_area: 0,
+    },
+    Col {
+        name: "REGISTERED (UTC)",
+        width: 19,
+        min_area: 100,
+    },
+];
+
+const EVENT_COLS: [Col; 5] = [
+    Col {
+        name: "WHEN (UTC)",
+        width: 19,
+        min_area: 0,
+    },
+    Col {
+        name: "ALIAS",
+        width: 10,
+        min_area: 0,
+    },
+    Col {
+        name: "MOVE",
+        width: 10,
+        min_area: 0,
+    },
+    Col {
+        name: "BY",
+        width: 20,
+        min_area: 96,
+    },
+    Col {
+        name: "REASON",
+        width: 0,
+        min_area: 0,
+    },
+];
+
+/// A table of `cols` in `area`: the columns that fit, every cell cut to its column with `…`.
+fn table<'a>(
+    area: Rect,
+    cols: &[Col],
+    rows: impl Iterator<Item = Vec<String>>,
+    title: &str,
+) -> Table<'a> {
+    let shown = fit_columns(cols, area.width, 10);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let rows: Vec<Row> = rows
+        .map(|cells| {
+            Row::new(
+                shown
+                    .iter()
+                    .map(|&(i, w)| fit(&cells[i], w as usize))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    Table::new(rows, shown.iter().map(|&(_, w)| Constraint::Length(w)))
+        .header(Row::new(shown.iter().map(|&(i, _)| cols[i].name)).style(bold))
+        .block(boxed(format!(
+            " {} ",
+            fit(title, area.width.saturating_sub(4) as usize)
+        )))
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
     let auc = |id: &str| {
         app.runs
             .iter()
@@ -22,71 +109,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .map_or("-".into(), |v| format!("{v:.4}"))
     };
     let versions = app.registry.versions.iter().map(|v| {
-        Row::new(vec![
+        vec![
             v.version.to_string(),
             v.aliases.join(", "),
             v.run_name.clone(),
             v.family.clone(),
             auc(&v.run_id),
             format_ms(v.created_at),
-        ])
+        ]
     });
     app.rows_at.set((top.y + 2, 0));
     let mut state = TableState::default()
         .with_selected((!app.registry.versions.is_empty()).then_some(app.registry.cursor));
     f.render_stateful_widget(
-        Table::new(
+        table(
+            top,
+            &VERSION_COLS,
             versions,
-            [
-                Constraint::Length(8),
-                Constraint::Length(22),
-                Constraint::Min(12),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(19),
-            ],
+            "Versions (p production · s staging · r / R roll production / staging back)",
         )
-        .header(
-            Row::new(vec![
-                "VERSION",
-                "ALIASES",
-                "RUN",
-                "FAMILY",
-                "ROC AUC",
-                "REGISTERED (UTC)",
-            ])
-            .style(bold),
-        )
-        .block(boxed(
-            " Versions (p production · s staging · r / R roll production / staging back) ",
-        ))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         top,
         &mut state,
     );
     let v = |x: Option<i64>| x.map_or("none".to_string(), |v| v.to_string());
     let events = app.registry.events.iter().map(|e| {
-        Row::new(vec![
+        vec![
             format_ms(e.at),
             e.alias.clone(),
             format!("{} → {}", v(e.from_version), v(e.to_version)),
             e.actor.clone(),
             e.reason.clone().unwrap_or_default(),
-        ])
+        ]
     });
-    f.render_widget(
-        Table::new(
-            events,
-            [
-                Constraint::Length(19),
-                Constraint::Length(12),
-                Constraint::Length(14),
-                Constraint::Length(22),
-                Constraint::Min(10),
-            ],
-        )
-        .header(Row::new(vec!["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"]).style(bold))
-        .block(boxed(" Audit log ")),
-        bottom,
-    );
+    f.render_widget(table(bottom, &EVENT_COLS, events, "Audit log"), bottom);
 }

@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{boxed, fit};
+use super::{boxed, fit, fit_columns, Col};
 use crate::metrics::Metric;
 use crate::tracking::registry::PRODUCTION;
 use crate::tracking::RunStatus;
@@ -14,100 +14,92 @@ use crate::tracking::RunSummary;
 use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
 
-/// A column of the runs table: its header, the sort key it shows, its width, and the narrowest
-/// terminal it is shown on (the least useful columns go first as the terminal narrows, so no
-/// value is ever cut).
-struct Col {
-    name: &'static str,
-    key: Option<SortKey>,
-    width: u16,
-    min_area: u16,
-}
-
+/// The runs table's columns; the least useful go first as the terminal narrows.
 const COLS: [Col; 11] = [
     Col {
         name: " ",
-        key: None,
         width: 1,
         min_area: 0,
     },
     Col {
         name: "NAME",
-        key: Some(SortKey::Name),
         width: 0,
         min_area: 0,
     },
     Col {
         name: "ALIAS",
-        key: None,
         width: 10,
         min_area: 0,
     },
     Col {
         name: "FAMILY",
-        key: Some(SortKey::Family),
         width: 7,
         min_area: 70,
     },
     Col {
         name: "STATUS",
-        key: Some(SortKey::Status),
         width: 10,
         min_area: 0,
     },
     Col {
         name: "ROC AUC",
-        key: Some(SortKey::RocAuc),
         width: 8,
         min_area: 0,
     },
     Col {
         name: "PR AUC",
-        key: Some(SortKey::PrAuc),
         width: 8,
         min_area: 95,
     },
     Col {
         name: "F1",
-        key: Some(SortKey::F1),
         width: 8,
         min_area: 104,
     },
     Col {
         name: "RUN TIME",
-        key: Some(SortKey::Duration),
         width: 9,
         min_area: 80,
     },
     Col {
         name: "STARTED (UTC)",
-        key: Some(SortKey::Created),
         width: 19,
         min_area: 124,
     },
     Col {
         name: "RUN",
-        key: None,
         width: 6,
         min_area: 132,
     },
 ];
 
-/// The narrowest the name column gets before a column is dropped.
+/// The sort key each column shows, in `COLS` order.
+const SORTS: [Option<SortKey>; 11] = [
+    None,
+    Some(SortKey::Name),
+    None,
+    Some(SortKey::Family),
+    Some(SortKey::Status),
+    Some(SortKey::RocAuc),
+    Some(SortKey::PrAuc),
+    Some(SortKey::F1),
+    Some(SortKey::Duration),
+    Some(SortKey::Created),
+    None,
+];
+
+/// The narrowest the name column gets.
 const MIN_NAME: u16 = 12;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let cols: Vec<&Col> = COLS.iter().filter(|c| area.width >= c.min_area).collect();
-    // What the name column gets: the width the others and the gaps leave.
-    let fixed: u16 = cols.iter().map(|c| c.width).sum::<u16>() + cols.len() as u16 - 1 + 2;
-    let name_width = area.width.saturating_sub(fixed).max(MIN_NAME);
+    let shown = fit_columns(&COLS, area.width, MIN_NAME);
     // The sorted column carries an arrow.
     let arrow = if app.list.descending { "▼" } else { "▲" };
-    let header = Row::new(cols.iter().map(|c| {
-        if c.key.is_some() && c.key == Some(app.list.sort) {
-            format!("{}{arrow}", c.name)
+    let header = Row::new(shown.iter().map(|&(i, _)| {
+        if SORTS[i].is_some() && SORTS[i] == Some(app.list.sort) {
+            format!("{}{arrow}", COLS[i].name)
         } else {
-            c.name.to_string()
+            COLS[i].name.to_string()
         }
     }))
     .style(Style::new().add_modifier(Modifier::BOLD));
@@ -137,21 +129,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let rows = app.list.view[offset..end].iter().map(|&i| {
         let r = &app.runs[i];
         let cells = row_cells(app, r, &aliases(&r.id));
-        let cells: Vec<Cell> = COLS
+        let cells: Vec<Cell> = shown
             .iter()
-            .zip(cells)
-            .filter(|(c, _)| area.width >= c.min_area)
-            .map(|(c, (text, style))| {
-                let w = if c.width == 0 { name_width } else { c.width };
-                Cell::from(fit(&text, w as usize)).style(style)
+            .map(|&(i, w)| {
+                let (text, style) = &cells[i];
+                Cell::from(fit(text, w as usize)).style(*style)
             })
             .collect();
         Row::new(cells).style(Style::new().fg(status_colour(r.status)))
     });
-    let widths: Vec<Constraint> = cols
-        .iter()
-        .map(|c| Constraint::Length(if c.width == 0 { name_width } else { c.width }))
-        .collect();
+    let widths: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w)).collect();
     let title = if app.list.filter.is_empty() {
         " Runs (n new · Enter details · Space select · p promote · ? keys) ".to_string()
     } else {
