@@ -686,6 +686,12 @@ fn every_screen_draws_at_every_size_with_names_and_numbers_whole() {
                 assert!(frame.contains("production"), "{cols}×{rows}:\n{frame}");
                 assert!(frame.contains("0.8530"), "{cols}×{rows}:\n{frame}");
             }
+            if screen == Screen::Compare {
+                assert!(
+                    frame.contains("gbdt (production)"),
+                    "{cols}×{rows}:\n{frame}"
+                );
+            }
             if screen == Screen::Drift {
                 // Column names whole, or ending in … where the pane is too narrow; the test's
                 // name whole.

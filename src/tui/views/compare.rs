@@ -12,7 +12,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::boxed;
+use super::boxed_in;
 use crate::tui::app::{App, CompareRun};
 
 /// What Compare shows: the scores, then the losses and the fit time.
@@ -77,12 +77,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     let mut header = vec!["metric".to_string()];
     header.extend(runs.iter().map(|c| {
-        let pin = if base.is_some_and(|b| b.run.id == c.run.id) {
-            " (base)"
+        // The baseline and the aliases on the run, as every run table marks them.
+        let mut marks: Vec<&str> = Vec::new();
+        if base.is_some_and(|b| b.run.id == c.run.id) {
+            marks.push("base");
+        }
+        marks.extend(
+            app.registry
+                .versions
+                .iter()
+                .filter(|v| v.run_id == c.run.id)
+                .flat_map(|v| v.aliases.iter().map(String::as_str)),
+        );
+        let name = if marks.is_empty() {
+            c.run.name.clone()
         } else {
-            ""
+            format!("{} ({})", c.run.name, marks.join(", "))
         };
-        super::fit(&format!("{}{pin}", c.run.name), 19)
+        super::fit(&name, 19)
     }));
     let view = Visible {
         all,
@@ -163,19 +175,22 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
                 .chain(runs.iter().map(|_| Constraint::Length(20))),
         )
         .header(Row::new(header.clone()).style(bold))
-        .block(boxed(if all.len() > runs.len() {
-            let shown = runs.len() - usize::from(base.is_some());
-            format!(
-                " Metrics (* best of all {}) · {}runs {}-{} of {} · h/l scroll · b baseline ",
-                all.len(),
-                if base.is_some() { "baseline + " } else { "" },
-                off + 1,
-                off + shown,
-                others
-            )
-        } else {
-            " Metrics (* best; b picks a baseline) ".to_string()
-        })),
+        .block(boxed_in(
+            &if all.len() > runs.len() {
+                let shown = runs.len() - usize::from(base.is_some());
+                format!(
+                    " Metrics (* best of all {}) · {}runs {}-{} of {} · h/l scroll · b baseline ",
+                    all.len(),
+                    if base.is_some() { "baseline + " } else { "" },
+                    off + 1,
+                    off + shown,
+                    others
+                )
+            } else {
+                " Metrics (* best; b picks a baseline) ".to_string()
+            },
+            area,
+        )),
         area,
     );
 }
@@ -206,11 +221,14 @@ fn params_table(f: &mut Frame, area: Rect, app: &App, v: &Visible) {
     f.render_widget(
         Table::new(params, widths)
             .header(Row::new(pheader).style(bold))
-            .block(boxed(if app.compare.diff_only {
-                " Params that differ (d shows all) "
-            } else {
-                " Params (d shows only those that differ) "
-            })),
+            .block(boxed_in(
+                if app.compare.diff_only {
+                    "Params that differ (d shows all)"
+                } else {
+                    "Params (d shows only those that differ)"
+                },
+                area,
+            )),
         area,
     );
 }
@@ -280,7 +298,7 @@ fn confusions(f: &mut Frame, area: Rect, runs: &[&CompareRun]) {
         })
         .collect();
     f.render_widget(
-        Paragraph::new(lines).block(boxed(" Confusion matrices at 0.5 ")),
+        Paragraph::new(lines).block(boxed_in("Confusion matrices at 0.5", area)),
         area,
     );
 }

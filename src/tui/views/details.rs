@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, boxed_in};
 use crate::metrics::Confusion;
 use crate::metrics::Metric;
 use crate::tracking::RunSummary;
@@ -46,10 +46,13 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((d.scroll, 0))
-            .block(boxed(format!(
-                " {} ({}) · j/k scroll · e exports charts · Esc closes ",
-                run.name, run.family
-            ))),
+            .block(boxed_in(
+                &format!(
+                    "{} ({}) · j/k scroll · e exports charts · Esc closes",
+                    run.name, run.family
+                ),
+                left,
+            )),
         left,
     );
     let [roc_area, conf_area, imp_area] = Layout::vertical([
@@ -181,7 +184,10 @@ fn confusion_pane(f: &mut Frame, conf_area: Rect, run: &RunSummary, d: &Details)
         &d.confusion_best,
     ));
     f.render_widget(
-        Paragraph::new(conf).block(boxed(" Confusion matrices (rate within the actual class) ")),
+        Paragraph::new(conf).block(boxed_in(
+            "Confusion matrices (rate within the actual class)",
+            conf_area,
+        )),
         conf_area,
     );
 }

@@ -21,7 +21,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                      production model's training profile; w reads the server's predictions."
                 .into(),
         };
-        f.render_widget(Paragraph::new(text).block(boxed(" Drift ")), area);
+        f.render_widget(
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(boxed(" Drift ")),
+            area,
+        );
         return;
     };
     let r = &d.report;

@@ -23,6 +23,12 @@ pub fn boxed<'a>(title: impl Into<ratatui::text::Line<'a>>) -> ratatui::widgets:
         .title(title)
 }
 
+/// `boxed` with the title fitted to `area`, ending in `…` when it is longer.
+pub fn boxed_in<'a>(title: &str, area: Rect) -> ratatui::widgets::Block<'a> {
+    let room = area.width.saturating_sub(4) as usize;
+    boxed(format!(" {} ", fit(title.trim(), room)))
+}
+
 /// A `width`×`height` rectangle in the middle of `area` (clipped to it), for dialogs.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [_, mid, _] = Layout::vertical([

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Gauge, Paragraph};
 use ratatui::Frame;
 
-use super::boxed;
+use super::{boxed, boxed_in};
 use crate::score::ScoreSummary;
 use crate::tracking::registry::PRODUCTION;
 use crate::tui::app::App;
@@ -74,7 +74,7 @@ fn file_pane(f: &mut Frame, file_area: Rect, app: &App) {
     };
     f.render_widget(
         Paragraph::new(vec![Line::from(file)])
-            .block(boxed(title).title_bottom(format!(" {model} "))),
+            .block(boxed_in(title, file_area).title_bottom(format!(" {model} "))),
         file_area,
     );
 }
@@ -141,8 +141,9 @@ fn histogram(f: &mut Frame, chart_area: Rect, s: &ScoreSummary) {
         .max(1);
     f.render_widget(
         BarChart::default()
-            .block(boxed(
-                " Predicted probability of a stay over 30 days (rows per bin; red: predicted long) ",
+            .block(boxed_in(
+                "Predicted probability of a stay over 30 days (rows per bin; red: predicted long)",
+                chart_area,
             ))
             .data(BarGroup::default().bars(&bars))
             .bar_width(width)
