@@ -208,16 +208,12 @@ fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
         crate::drift::numeric_column("Admission_Deposit", (0..500).map(|i| 400.0 + i as f64)),
         crate::drift::numeric_column("Visitors", (0..500).map(|i| (i % 7) as f64)),
     ];
-    let report =
-        crate::drift::compare(&reference, &current, &crate::drift::Options::default()).unwrap();
     app.drift.report = Some((
         7,
-        crate::drift::monitor::StoredDrift {
-            reference: "training profile".into(),
-            current: "shifted.csv (500 rows)".into(),
-            model_version: Some(1),
-            report,
-            windows: vec![crate::drift::monitor::WindowSummary {
+        stored_drift(
+            &reference,
+            &current,
+            vec![crate::drift::monitor::WindowSummary {
                 label: "w".into(),
                 start_ms: 0,
                 rows: 500,
@@ -228,7 +224,7 @@ fn the_drift_screen_shows_the_table_the_verdict_and_a_column() {
                 statistics: Vec::new(),
                 too_few: false,
             }],
-        },
+        ),
     ));
     let s = big_screen(&app);
     for want in [
