@@ -278,6 +278,15 @@ pub struct Col {
     pub min_area: u16,
 }
 
+/// A column, as the tables list them.
+pub const fn col(name: &'static str, width: u16, min_area: u16) -> Col {
+    Col {
+        name,
+        width,
+        min_area,
+    }
+}
+
 /// The columns of `cols` a pane `width` wide shows (their indices), and the width each gets.
 pub fn fit_columns(cols: &[Col], width: u16, flex_min: u16) -> Vec<(usize, u16)> {
     let shown: Vec<usize> = (0..cols.len())

@@ -5,70 +5,26 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{boxed, fit, fit_columns, Col};
+use super::{boxed, col, fit, fit_columns, Col};
 use crate::metrics::Metric;
 use crate::tui::app::App;
 use crate::util::format_ms;
 
 const VERSION_COLS: [Col; 6] = [
-    Col {
-        name: "VERSION",
-        width: 7,
-        min_area: 0,
-    },
-    Col {
-        name: "ALIASES",
-        width: 18,
-        min_area: 0,
-    },
-    Col {
-        name: "RUN",
-        width: 0,
-        min_area: 0,
-    },
-    Col {
-        name: "FAMILY",
-        width: 7,
-        min_area: 76,
-    },
-    Col {
-        name: "ROC AUC",
-        width: 8,
-        min_area: 0,
-    },
-    Col {
-        name: "REGISTERED (UTC)",
-        width: 19,
-        min_area: 100,
-    },
+    col("VERSION", 7, 0),
+    col("ALIASES", 18, 0),
+    col("RUN", 0, 0),
+    col("FAMILY", 7, 76),
+    col("ROC AUC", 8, 0),
+    col("REGISTERED (UTC)", 19, 100),
 ];
 
 const EVENT_COLS: [Col; 5] = [
-    Col {
-        name: "WHEN (UTC)",
-        width: 19,
-        min_area: 0,
-    },
-    Col {
-        name: "ALIAS",
-        width: 10,
-        min_area: 0,
-    },
-    Col {
-        name: "MOVE",
-        width: 10,
-        min_area: 0,
-    },
-    Col {
-        name: "BY",
-        width: 20,
-        min_area: 96,
-    },
-    Col {
-        name: "REASON",
-        width: 0,
-        min_area: 0,
-    },
+    col("WHEN (UTC)", 19, 0),
+    col("ALIAS", 10, 0),
+    col("MOVE", 10, 0),
+    col("BY", 20, 96),
+    col("REASON", 0, 0),
 ];
 
 /// A table of `cols` in `area`: the columns that fit, every cell cut to its column with `…`.

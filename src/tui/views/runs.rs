@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{boxed, fit, fit_columns, Col};
+use super::{boxed, col, fit, fit_columns, Col};
 use crate::metrics::Metric;
 use crate::tracking::registry::PRODUCTION;
 use crate::tracking::RunStatus;
@@ -16,61 +16,17 @@ use crate::util::format_ms;
 
 /// The runs table's columns; the least useful go first as the terminal narrows.
 const COLS: [Col; 11] = [
-    Col {
-        name: " ",
-        width: 1,
-        min_area: 0,
-    },
-    Col {
-        name: "NAME",
-        width: 0,
-        min_area: 0,
-    },
-    Col {
-        name: "ALIAS",
-        width: 10,
-        min_area: 0,
-    },
-    Col {
-        name: "FAMILY",
-        width: 7,
-        min_area: 70,
-    },
-    Col {
-        name: "STATUS",
-        width: 10,
-        min_area: 0,
-    },
-    Col {
-        name: "ROC AUC",
-        width: 8,
-        min_area: 0,
-    },
-    Col {
-        name: "PR AUC",
-        width: 8,
-        min_area: 95,
-    },
-    Col {
-        name: "F1",
-        width: 8,
-        min_area: 104,
-    },
-    Col {
-        name: "RUN TIME",
-        width: 9,
-        min_area: 80,
-    },
-    Col {
-        name: "STARTED (UTC)",
-        width: 19,
-        min_area: 124,
-    },
-    Col {
-        name: "RUN",
-        width: 6,
-        min_area: 132,
-    },
+    col(" ", 1, 0),
+    col("NAME", 0, 0),
+    col("ALIAS", 10, 0),
+    col("FAMILY", 7, 70),
+    col("STATUS", 10, 0),
+    col("ROC AUC", 8, 0),
+    col("PR AUC", 8, 95),
+    col("F1", 8, 104),
+    col("RUN TIME", 9, 80),
+    col("STARTED (UTC)", 19, 124),
+    col("RUN", 6, 132),
 ];
 
 /// The sort key each column shows, in `COLS` order.
