@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 mod metric;
+pub mod paired;
 
 pub use metric::{Direction, Metric};
 
