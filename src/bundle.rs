@@ -86,10 +86,38 @@ pub struct Bundle {
     /// prediction drift. Absent in bundles written before it existed.
     #[serde(default)]
     pub prediction_profile: Option<ColumnProfile>,
+    /// The validation rows as the model scored them at training time: what paired comparisons
+    /// between runs and their export read. Absent in bundles written before it existed.
+    #[serde(default)]
+    pub validation: Option<ValidationSet>,
     /// Validation metrics at training time.
     pub metrics: Evaluation,
     pub feature_names: Vec<String>,
     pub importance: Vec<f64>,
+}
+
+/// The validation rows of a run: each row's id (the spec's first id column, else its place in
+/// the file), its label and the model's probability, in the split's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationSet {
+    /// The name of the id column (`row` when the file has none).
+    pub id_column: String,
+    pub ids: Vec<i64>,
+    pub labels: Vec<u8>,
+    pub probabilities: Vec<f64>,
+}
+
+impl ValidationSet {
+    /// The rows as CSV: `<id column>,label,probability`, probabilities to full precision.
+    pub fn to_csv(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(self.ids.len() * 32);
+        let _ = writeln!(out, "{},label,probability", self.id_column);
+        for ((id, l), p) in self.ids.iter().zip(&self.labels).zip(&self.probabilities) {
+            let _ = writeln!(out, "{id},{l},{p}");
+        }
+        out
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

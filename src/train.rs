@@ -44,6 +44,10 @@ pub struct Prepared {
     pub y_train: Vec<u8>,
     pub x_valid: Array2<f64>,
     pub y_valid: Vec<u8>,
+    /// The validation rows' ids: the spec's first id column ("row" and the row's place in the
+    /// file when there is none), so runs on the same split can be paired row by row.
+    pub valid_id_column: String,
+    pub valid_ids: Vec<i64>,
 }
 
 /// Loads `path`, splits it (stratified, `valid_fraction`, `seed`), fits the feature pipeline on
@@ -77,6 +81,24 @@ pub fn prepare(path: &Path, seed: u64, valid_fraction: f64) -> anyhow::Result<Pr
             u8::from(pos > 0)
         );
     }
+    let id_column = spec
+        .columns
+        .iter()
+        .find(|c| c.role == crate::data::Role::Id)
+        .map(|c| c.name.clone());
+    let (valid_id_column, valid_ids) = match id_column
+        .as_deref()
+        .and_then(|name| Some((name, frame.column(name)?)))
+    {
+        Some((name, crate::data::ColumnData::Id(ids))) => (
+            name.to_string(),
+            split.valid.iter().map(|&i| ids[i]).collect(),
+        ),
+        _ => (
+            "row".to_string(),
+            split.valid.iter().map(|&i| i as i64 + 1).collect(),
+        ),
+    };
     let train = frame.take(&split.train);
     let valid = frame.take(&split.valid);
     let pipeline = FeaturePipeline::fit(&train)?;
@@ -91,6 +113,8 @@ pub fn prepare(path: &Path, seed: u64, valid_fraction: f64) -> anyhow::Result<Pr
         x_valid: pipeline.transform(&valid)?,
         y_train: train.target.clone().unwrap_or_default(),
         y_valid: valid.target.clone().unwrap_or_default(),
+        valid_id_column,
+        valid_ids,
         spec,
         pipeline,
     })
@@ -280,6 +304,12 @@ fn run_one(
         },
         profile: data.profile.clone(),
         prediction_profile: Some(ColumnProfile::numeric(PREDICTION_COLUMN, &p)),
+        validation: Some(crate::bundle::ValidationSet {
+            id_column: data.valid_id_column.clone(),
+            ids: data.valid_ids.clone(),
+            labels: data.y_valid.clone(),
+            probabilities: p.clone(),
+        }),
         metrics: evaluation.clone(),
         feature_names: feature_names.clone(),
         importance: fitted.importance.clone(),

@@ -6,7 +6,7 @@
 mod common;
 
 use serde_json::Value;
-use staytrack::metrics::paired::{bootstrap, delong, mcnemar, RESAMPLES};
+use staytrack::metrics::paired::{bootstrap, delong, mcnemar, Score, RESAMPLES};
 
 fn close(a: f64, b: f64, what: &str) {
     assert!(
@@ -92,15 +92,76 @@ fn identical_runs_differ_by_nothing_and_lr_against_gbdt_is_far_beyond_noise() {
     let d = delong(y, &lr, &gbdt, 0.95).unwrap();
     assert!(d.diff > 0.0 && d.p_value < 1e-6, "{d:?}");
     assert!(d.ci.0 > 0.0, "the interval excludes no difference: {d:?}");
-    let b = bootstrap(
-        y,
-        &lr,
-        &gbdt,
-        staytrack::metrics::roc_auc,
-        RESAMPLES / 10,
-        42,
-        0.95,
-    )
-    .unwrap();
+    let b = bootstrap(y, &lr, &gbdt, Score::RocAuc, RESAMPLES / 10, 42, 0.95).unwrap();
     assert!(b.ci.0 > 0.0 && (b.diff - d.diff).abs() < 1e-12, "{b:?}");
+}
+
+#[test]
+fn runs_compare_pairs_runs_on_shared_rows_and_says_when_it_cannot() {
+    let ws = common::trained("lr,gbdt", 3000);
+    let ws = ws.path();
+    // The same family and seed again: the same probabilities, so no difference at all.
+    common::ok(ws, &["train", "--model", "lr", "--name", "lr-again"]);
+    // Another seed: another split, not comparable.
+    common::ok(
+        ws,
+        &[
+            "train", "--model", "lr", "--name", "lr-seed7", "--seed", "7",
+        ],
+    );
+    let v = common::json(&common::ok(
+        ws,
+        &[
+            "runs", "compare", "lr", "gbdt", "lr-again", "lr-seed7", "--json",
+        ],
+    ));
+    assert_eq!(v["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(v["baseline"], common::run_of_name(ws, "lr"));
+    let paired = v["paired"].as_array().unwrap();
+    assert_eq!(paired.len(), 3);
+    let gbdt = &paired[0];
+    assert!(gbdt["roc_auc"]["diff"].as_f64().unwrap() > 0.0, "{gbdt}");
+    let keys: Vec<&str> = gbdt["bootstrap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[0].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["pr_auc", "f1", "accuracy", "log_loss", "brier"]);
+    let again = &paired[1];
+    assert_eq!(again["roc_auc"]["diff"], 0.0);
+    assert_eq!(again["roc_auc"]["p_value"], 1.0);
+    assert_eq!(again["accuracy"]["p_value"], 1.0);
+    let seed7 = &paired[2];
+    assert!(
+        seed7["why"]
+            .as_str()
+            .unwrap()
+            .contains("split differently (seed 42"),
+        "{seed7}"
+    );
+    // The text table marks the difference and names the test.
+    let o = common::ok(ws, &["runs", "compare", "lr", "gbdt", "--baseline", "lr"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("paired against lr") && text.contains("DeLong"),
+        "{text}"
+    );
+
+    // The validation predictions, as CSV; an existing file is replaced only with --force.
+    let out = ws.join("lr-valid.csv");
+    common::ok(
+        ws,
+        &["runs", "predictions", "lr", "--out", out.to_str().unwrap()],
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("case_id,label,probability"));
+    assert_eq!(lines.count(), 600, "a fifth of 3,000 rows");
+    let o = common::run(
+        ws,
+        &["runs", "predictions", "lr", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exists; pass --force"));
 }

@@ -29,7 +29,12 @@ pub fn run(cfg: &Config, cmd: RunsCommand) -> anyhow::Result<i32> {
             json,
         ),
         RunsCommand::Show { id, json } => show(cfg, &id, json),
-        RunsCommand::Compare { ids, json } => compare(cfg, &ids, json),
+        RunsCommand::Compare {
+            ids,
+            baseline,
+            json,
+        } => compare(cfg, &ids, baseline.as_deref(), json),
+        RunsCommand::Predictions { id, out, force } => predictions(cfg, &id, out, force),
         RunsCommand::Diff { a, b, all, json } => diff(cfg, &a, &b, all, json),
     }
 }
@@ -62,12 +67,29 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Compare runs side by side (the best value of each metric is marked *)
+    /// Compare runs side by side (the best value of each metric is marked *), and each against
+    /// a baseline on the validation rows they share: DeLong's test for ROC AUC, paired bootstrap
+    /// intervals for the other scores, McNemar's exact test for accuracy
     Compare {
         #[arg(required = true, num_args = 1..)]
         ids: Vec<String>,
+        /// The run the others are tested against [default: the first one given]
+        #[arg(long, value_name = "RUN")]
+        baseline: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// A run's validation predictions as CSV (id, label, probability), as it scored them when
+    /// it was trained
+    Predictions {
+        /// Run id, its name, or a unique start or end of the id
+        id: String,
+        /// Write to this file [default: standard output]
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Replace the --out file if it exists
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// The params that differ between two runs, and the metric deltas (second minus first)
     Diff {
@@ -316,11 +338,72 @@ fn load_runs(store: &Store, ids: &[String]) -> anyhow::Result<Vec<RunSummary>> {
         .collect()
 }
 
-pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> {
+pub fn predictions(
+    cfg: &Config,
+    id: &str,
+    out: Option<std::path::PathBuf>,
+    force: bool,
+) -> anyhow::Result<i32> {
+    let store = open_store(cfg)?;
+    let run = store.get_run(id)?;
+    let (_, v) = crate::compare::validation_of(&store, &cfg.artifacts_dir, &run)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let csv = v.to_csv();
+    match out {
+        // A reader that stops early (`| head`) is not an error.
+        None => {
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(csv.as_bytes());
+        }
+        Some(path) => {
+            anyhow::ensure!(
+                force || std::fs::symlink_metadata(&path).is_err(),
+                "{} exists; pass --force to replace it",
+                path.display()
+            );
+            crate::util::atomic_write(&path, csv.as_bytes())?;
+            eprintln!(
+                "wrote {} validation predictions of {} to {}",
+                crate::util::thousands(v.ids.len()),
+                run.name,
+                path.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn compare(
+    cfg: &Config,
+    ids: &[String],
+    baseline: Option<&str>,
+    json: bool,
+) -> anyhow::Result<i32> {
     let store = open_store(cfg)?;
     let runs = load_runs(&store, ids)?;
+    let base = match baseline {
+        Some(b) => store.get_run(b)?,
+        None => runs[0].clone(),
+    };
+    let others: Vec<RunSummary> = runs.iter().filter(|r| r.id != base.id).cloned().collect();
+    // A baseline without validation predictions leaves the table, with the reason said.
+    let paired = crate::compare::compare(
+        &store,
+        &cfg.artifacts_dir,
+        &base,
+        &others,
+        crate::score::THRESHOLD,
+    );
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        let out = serde_json::json!({
+            "runs": runs,
+            "baseline": base.id,
+            "paired": match &paired {
+                Ok(p) => serde_json::to_value(p)?,
+                Err(e) => serde_json::json!({ "error": e }),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
     let mut headers: Vec<String> = vec!["".into()];
@@ -367,7 +450,99 @@ pub fn compare(cfg: &Config, ids: &[String], json: bool) -> anyhow::Result<i32> 
     let h: Vec<&str> = headers.iter().map(String::as_str).collect();
     print!("{}", render_table(&h, &rows));
     println!("* best of the compared runs");
+    if !others.is_empty() {
+        print_paired(&base, &others, &paired);
+    }
     Ok(0)
+}
+
+/// The paired tests as a table: each run's difference from the baseline per metric, its 95 %
+/// interval and test, `●` where the interval leaves out zero.
+fn print_paired(
+    base: &RunSummary,
+    others: &[RunSummary],
+    paired: &Result<Vec<crate::compare::Outcome>, String>,
+) {
+    use crate::compare::Outcome;
+    println!(
+        "\npaired against {} ({}) on the validation rows both were scored on, 95 % intervals:",
+        base.name,
+        crate::util::short_id(&base.id, 6)
+    );
+    let outcomes = match paired {
+        Ok(o) => o,
+        Err(e) => {
+            println!("  no paired comparison: {e}");
+            return;
+        }
+    };
+    let name = |id: &str| {
+        others
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(id.to_string(), |r| {
+                format!("{} ({})", r.name, crate::util::short_id(&r.id, 6))
+            })
+    };
+    let mark = |lo: f64, hi: f64| if lo > 0.0 || hi < 0.0 { " ●" } else { "" };
+    let p_text = |p: f64| {
+        if p < 1e-12 {
+            "p < 1e-12".to_string()
+        } else {
+            format!("p = {p:.3e}")
+        }
+    };
+    let mut rows = Vec::new();
+    for o in outcomes {
+        match o {
+            Outcome::NotComparable { run_id, why } => {
+                rows.push(vec![
+                    name(run_id),
+                    "-".into(),
+                    "not comparable".into(),
+                    String::new(),
+                    why.clone(),
+                ]);
+            }
+            Outcome::Paired(p) => {
+                let d = &p.roc_auc;
+                rows.push(vec![
+                    name(&p.run_id),
+                    "roc_auc".into(),
+                    format!("{:+.4}{}", d.diff, mark(d.ci.0, d.ci.1)),
+                    format!("[{:+.4}, {:+.4}]", d.ci.0, d.ci.1),
+                    format!("DeLong {}", p_text(d.p_value)),
+                ]);
+                for (key, b) in &p.bootstrap {
+                    let test = if key == Metric::Accuracy.key() {
+                        format!(
+                            "bootstrap; McNemar {} ({} vs {} rows right by one only)",
+                            p_text(p.accuracy.p_value),
+                            p.accuracy.only_b,
+                            p.accuracy.only_a
+                        )
+                    } else {
+                        format!("bootstrap ({} resamples)", b.resamples)
+                    };
+                    rows.push(vec![
+                        String::new(),
+                        key.clone(),
+                        format!("{:+.4}{}", b.diff, mark(b.ci.0, b.ci.1)),
+                        format!("[{:+.4}, {:+.4}]", b.ci.0, b.ci.1),
+                        test,
+                    ]);
+                }
+            }
+        }
+    }
+    print!(
+        "{}",
+        render_table(
+            &["RUN", "METRIC", "DIFFERENCE", "95 % INTERVAL", "TEST"],
+            &rows
+        )
+    );
+    println!("● the interval leaves out no difference; differences are run minus baseline");
 }
 
 /// Every key of `a` or `b`, in order, with its value on each side.

@@ -262,44 +262,262 @@ fn binomial_two_sided_half(k: u64, n: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
-/// A paired bootstrap of `metric(y, b) − metric(y, a)`: `resamples` draws of the rows with
-/// replacement (the same draw for both models), seeded; the interval is the `level` percentile
-/// interval of the differences. Draws where the metric is undefined (one class) are skipped.
+/// A score the paired bootstrap evaluates. A resample is a count per row (how often it was
+/// drawn), and every score is computed from the counts over rows sorted once, so a resample
+/// costs O(n) whatever the score: 2,000 resamples of 63,688 rows take a second, not a minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Score {
+    RocAuc,
+    PrAuc,
+    /// F1 at a threshold (positive at p ≥ it).
+    F1(f64),
+    Accuracy(f64),
+    LogLoss,
+    Brier,
+}
+
+impl Score {
+    pub fn metric(self) -> super::Metric {
+        use super::Metric;
+        match self {
+            Score::RocAuc => Metric::RocAuc,
+            Score::PrAuc => Metric::PrAuc,
+            Score::F1(_) => Metric::F1,
+            Score::Accuracy(_) => Metric::Accuracy,
+            Score::LogLoss => Metric::LogLoss,
+            Score::Brier => Metric::Brier,
+        }
+    }
+
+    /// The score on all rows as they are, by the metric functions every report uses.
+    pub fn exact(self, y: &[u8], p: &[f64]) -> Result<f64, MetricsError> {
+        match self {
+            Score::RocAuc => super::roc_auc(y, p),
+            Score::PrAuc => super::average_precision(y, p),
+            Score::F1(t) => Ok(super::Confusion::at(y, p, t).f1()),
+            Score::Accuracy(t) => Ok(super::Confusion::at(y, p, t).accuracy()),
+            Score::LogLoss => super::log_loss(y, p),
+            Score::Brier => super::brier(y, p),
+        }
+    }
+
+    /// The score on rows weighted by `w`; `m` holds the model's rows ranked and each row's
+    /// loss terms, computed once. None where it is undefined (one class drawn).
+    fn weighted(self, y: &[u8], p: &[f64], m: &Ranked, w: &[u32]) -> Option<f64> {
+        let order = &m.order;
+        let total: f64 = w.iter().map(|c| *c as f64).sum();
+        match self {
+            Score::RocAuc | Score::PrAuc => {
+                let pos: f64 = y.iter().zip(w).map(|(l, c)| (*l as f64) * *c as f64).sum();
+                let neg = total - pos;
+                if pos == 0.0 || neg == 0.0 {
+                    return None;
+                }
+                let (mut tp, mut fp, mut area, mut recall0) = (0.0, 0.0, 0.0, 0.0);
+                let mut i = 0;
+                while i < order.len() {
+                    // One group of tied probabilities at a time.
+                    let (mut gp, mut gn) = (0.0, 0.0);
+                    let mut j = i;
+                    while j < order.len() && p[order[j]] == p[order[i]] {
+                        let k = order[j];
+                        let c = w[k] as f64;
+                        if y[k] == 1 {
+                            gp += c;
+                        } else {
+                            gn += c;
+                        }
+                        j += 1;
+                    }
+                    if self == Score::RocAuc {
+                        // Negatives here rank below every positive above, and tie with these.
+                        area += gn * (tp + 0.5 * gp);
+                    }
+                    tp += gp;
+                    fp += gn;
+                    if self == Score::PrAuc && tp + fp > 0.0 {
+                        let recall = tp / pos;
+                        area += (recall - recall0) * (tp / (tp + fp));
+                        recall0 = recall;
+                    }
+                    i = j;
+                }
+                Some(if self == Score::RocAuc {
+                    area / (pos * neg)
+                } else {
+                    area
+                })
+            }
+            Score::F1(t) | Score::Accuracy(t) => {
+                let mut c = super::Confusion::default();
+                for ((l, q), n) in y.iter().zip(p).zip(w) {
+                    let n = *n as u64;
+                    match (*q >= t, *l == 1) {
+                        (true, true) => c.tp += n,
+                        (true, false) => c.fp += n,
+                        (false, true) => c.fn_ += n,
+                        (false, false) => c.tn += n,
+                    }
+                }
+                Some(if let Score::F1(_) = self {
+                    c.f1()
+                } else {
+                    c.accuracy()
+                })
+            }
+            Score::LogLoss | Score::Brier => {
+                let terms = if self == Score::LogLoss {
+                    &m.log_loss
+                } else {
+                    &m.squared
+                };
+                let s: f64 = terms.iter().zip(w).map(|(t, n)| t * *n as f64).sum();
+                Some(s / total)
+            }
+        }
+    }
+}
+
+/// A model's rows as the bootstrap reads them: ranked by descending probability, and each
+/// row's log-loss and squared-error terms, computed once for every resample.
+struct Ranked {
+    order: Vec<usize>,
+    log_loss: Vec<f64>,
+    squared: Vec<f64>,
+}
+
+impl Ranked {
+    fn new(y: &[u8], p: &[f64]) -> Ranked {
+        let eps = f64::EPSILON;
+        Ranked {
+            order: descending(p),
+            log_loss: y
+                .iter()
+                .zip(p)
+                .map(|(l, q)| {
+                    let q = q.clamp(eps, 1.0 - eps);
+                    if *l == 1 {
+                        -q.ln()
+                    } else {
+                        -(1.0 - q).ln()
+                    }
+                })
+                .collect(),
+            squared: y
+                .iter()
+                .zip(p)
+                .map(|(l, q)| (q - *l as f64).powi(2))
+                .collect(),
+        }
+    }
+}
+
+/// Rows by descending probability (ties in row order).
+fn descending(p: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&i, &j| p[j].total_cmp(&p[i]).then(i.cmp(&j)));
+    order
+}
+
+/// Resamples drawn from one random stream: the bootstrap's unit of work, so the result for a
+/// seed is the same on any number of cores.
+const CHUNK: usize = 50;
+
+/// A paired bootstrap of `score(b) − score(a)` for each of `scores`: `resamples` draws of the
+/// rows with replacement (the same draws for both models and every score), seeded; each
+/// interval is the `level` percentile interval of the differences. Draws where a score is
+/// undefined (one class) are skipped for it. The draws run in parallel, one core a chunk.
+pub fn bootstrap_all(
+    y: &[u8],
+    a: &[f64],
+    b: &[f64],
+    scores: &[Score],
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Result<Vec<Bootstrap>, MetricsError> {
+    check(y, a, b)?;
+    let full: Vec<f64> = scores
+        .iter()
+        .map(|s| Ok(s.exact(y, b)? - s.exact(y, a)?))
+        .collect::<Result<_, MetricsError>>()?;
+    let n = y.len();
+    let (oa, ob) = (Ranked::new(y, a), Ranked::new(y, b));
+    let chunks = resamples.div_ceil(CHUNK);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |c| c.get())
+        .min(chunks.max(1));
+    // Per chunk, per score, the differences it drew.
+    let mut parts: Vec<(usize, Vec<Vec<f64>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    let mut w = vec![0u32; n];
+                    loop {
+                        let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if c >= chunks {
+                            return done;
+                        }
+                        let mut rng = Rng::derive(seed, c as u64);
+                        let mut diffs = vec![Vec::with_capacity(CHUNK); scores.len()];
+                        for _ in 0..CHUNK.min(resamples - c * CHUNK) {
+                            w.iter_mut().for_each(|x| *x = 0);
+                            for _ in 0..n {
+                                w[rng.below(n as u64) as usize] += 1;
+                            }
+                            for (s, d) in scores.iter().zip(diffs.iter_mut()) {
+                                if let (Some(sb), Some(sa)) =
+                                    (s.weighted(y, b, &ob, &w), s.weighted(y, a, &oa, &w))
+                                {
+                                    d.push(sb - sa);
+                                }
+                            }
+                        }
+                        done.push((c, diffs));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    parts.sort_by_key(|(c, _)| *c);
+    let tail = (1.0 - level) / 2.0;
+    Ok(scores
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let mut d: Vec<f64> = parts
+                .iter()
+                .flat_map(|(_, p)| p[i].iter().copied())
+                .collect();
+            d.sort_by(f64::total_cmp);
+            Bootstrap {
+                diff: full[i],
+                ci: (percentile(&d, tail), percentile(&d, 1.0 - tail)),
+                level,
+                resamples,
+                seed,
+            }
+        })
+        .collect())
+}
+
+/// `bootstrap_all` for one score.
 pub fn bootstrap(
     y: &[u8],
     a: &[f64],
     b: &[f64],
-    metric: impl Fn(&[u8], &[f64]) -> Result<f64, MetricsError>,
+    score: Score,
     resamples: usize,
     seed: u64,
     level: f64,
 ) -> Result<Bootstrap, MetricsError> {
-    check(y, a, b)?;
-    let diff = metric(y, b)? - metric(y, a)?;
-    let n = y.len();
-    let mut rng = Rng::new(seed);
-    let (mut ys, mut pa, mut pb) = (vec![0u8; n], vec![0.0; n], vec![0.0; n]);
-    let mut diffs = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        for k in 0..n {
-            let i = rng.below(n as u64) as usize;
-            ys[k] = y[i];
-            pa[k] = a[i];
-            pb[k] = b[i];
-        }
-        if let (Ok(mb), Ok(ma)) = (metric(&ys, &pb), metric(&ys, &pa)) {
-            diffs.push(mb - ma);
-        }
-    }
-    diffs.sort_by(f64::total_cmp);
-    let tail = (1.0 - level) / 2.0;
-    Ok(Bootstrap {
-        diff,
-        ci: (percentile(&diffs, tail), percentile(&diffs, 1.0 - tail)),
-        level,
-        resamples,
-        seed,
-    })
+    Ok(bootstrap_all(y, a, b, &[score], resamples, seed, level)?.remove(0))
 }
 
 /// numpy's `percentile` of sorted values at quantile `q` (linear interpolation).
@@ -324,7 +542,7 @@ mod tests {
         assert_eq!((d.diff, d.p_value), (0.0, 1.0));
         let m = mcnemar(&y, &p, &p, 0.5).unwrap();
         assert_eq!((m.only_a, m.only_b, m.p_value), (0, 0, 1.0));
-        let b = bootstrap(&y, &p, &p, super::super::roc_auc, 200, 7, 0.95).unwrap();
+        let b = bootstrap(&y, &p, &p, Score::RocAuc, 200, 7, 0.95).unwrap();
         assert_eq!((b.diff, b.ci), (0.0, (0.0, 0.0)));
     }
 
@@ -347,10 +565,41 @@ mod tests {
             .zip(&a)
             .map(|(l, p)| (p * 0.5 + *l as f64 * 0.5).min(1.0))
             .collect();
-        let run = |seed| bootstrap(&y, &a, &b, super::super::roc_auc, 300, seed, 0.95).unwrap();
+        let run = |seed| bootstrap(&y, &a, &b, Score::RocAuc, 300, seed, 0.95).unwrap();
         assert_eq!(run(1), run(1));
         assert_ne!(run(1).ci, run(2).ci);
         let r = run(1);
         assert!(r.ci.0 < r.diff && r.diff < r.ci.1, "{r:?}");
+    }
+
+    #[test]
+    fn weighted_scores_on_every_row_once_are_the_scores() {
+        let y: Vec<u8> = (0..500).map(|i| ((i * 7) % 5 < 2) as u8).collect();
+        // Rounded, so many tie.
+        let p: Vec<f64> = (0..500)
+            .map(|i| ((((i * 37) % 100) as f64 / 100.0) * 0.6 + y[i] as f64 * 0.4).min(1.0))
+            .map(|v| (v * 20.0).round() / 20.0)
+            .collect();
+        let order = Ranked::new(&y, &p);
+        let ones = vec![1u32; p.len()];
+        for s in [
+            Score::RocAuc,
+            Score::PrAuc,
+            Score::F1(0.5),
+            Score::Accuracy(0.5),
+            Score::LogLoss,
+            Score::Brier,
+        ] {
+            let w = s.weighted(&y, &p, &order, &ones).unwrap();
+            let e = s.exact(&y, &p).unwrap();
+            assert!((w - e).abs() < 1e-12, "{s:?}: {w} vs {e}");
+        }
+        // Counts of two are the row twice.
+        let twice: Vec<u8> = y.iter().chain(&y).copied().collect();
+        let p2: Vec<f64> = p.iter().chain(&p).copied().collect();
+        let w = Score::PrAuc
+            .weighted(&y, &p, &order, &vec![2u32; p.len()])
+            .unwrap();
+        assert!((w - Score::PrAuc.exact(&twice, &p2).unwrap()).abs() < 1e-12);
     }
 }

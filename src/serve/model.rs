@@ -214,7 +214,11 @@ impl ModelSlot {
     }
 
     fn load(&self, sha256: &str, path: Option<&str>) -> Result<Bundle, String> {
-        Bundle::load_registered(&self.artifacts_dir, sha256, path).map_err(|e| e.to_string())
+        let mut bundle = Bundle::load_registered(&self.artifacts_dir, sha256, path)
+            .map_err(|e| e.to_string())?;
+        // Serving never reads the validation rows; they are not kept in memory.
+        bundle.validation = None;
+        Ok(bundle)
     }
 }
 

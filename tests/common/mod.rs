@@ -44,6 +44,14 @@ pub fn run_of(ws: &Path, family: &str) -> String {
         .to_string()
 }
 
+/// The id of the run named `name`.
+pub fn run_of_name(ws: &Path, name: &str) -> String {
+    json(&ok(ws, &["runs", "show", name, "--json"]))["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Runs `staytrack` on the workspace `ws`.
 pub fn run(ws: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_staytrack"))
