@@ -236,9 +236,7 @@ fn params_table(f: &mut Frame, area: Rect, app: &App, v: &Visible) {
 /// A run's colour: its place among all compared runs in the report palette, so a run has one
 /// colour here, while scrolling, and in the exported PNG charts.
 fn run_colour(all: &[CompareRun], c: &CompareRun) -> Color {
-    let i = all.iter().position(|x| x.run.id == c.run.id).unwrap_or(0);
-    let rgb = crate::report::style::color(i);
-    Color::Rgb(rgb.0, rgb.1, rgb.2)
+    super::palette(all.iter().position(|x| x.run.id == c.run.id).unwrap_or(0))
 }
 
 /// The ROC curves overlaid, one colour per run.

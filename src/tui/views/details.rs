@@ -2,7 +2,7 @@
 //! curve, both confusion matrices, the top features and the per-step metric history.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Dataset, GraphType, Paragraph, Wrap};
@@ -165,7 +165,8 @@ fn roc_pane(f: &mut Frame, roc_area: Rect, run: &RunSummary, d: &Details) {
                 ))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(Color::Cyan))
+                // The first palette colour, as the run's exported charts draw it.
+                .style(Style::new().fg(super::palette(0)))
                 .data(&pts)],
             " ROC curve ",
         ),

@@ -23,6 +23,13 @@ pub fn boxed<'a>(title: impl Into<ratatui::text::Line<'a>>) -> ratatui::widgets:
         .title(title)
 }
 
+/// The colour of the `i`-th run of a chart: the report palette's, so a run looks the same in
+/// the TUI and in the PNG files.
+pub fn palette(i: usize) -> Color {
+    let rgb = crate::report::style::color(i);
+    Color::Rgb(rgb.0, rgb.1, rgb.2)
+}
+
 /// `boxed` with the title fitted to `area`, ending in `…` when it is longer.
 pub fn boxed_in<'a>(title: &str, area: Rect) -> ratatui::widgets::Block<'a> {
     let room = area.width.saturating_sub(4) as usize;
