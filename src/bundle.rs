@@ -108,6 +108,42 @@ pub struct ValidationSet {
 }
 
 impl ValidationSet {
+    /// One id, label and probability per row; labels 0 or 1; probabilities in [0, 1]; an id
+    /// column name that is a plain name (it heads a CSV).
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.ids.len();
+        if self.labels.len() != n || self.probabilities.len() != n {
+            return Err(format!(
+                "{n} ids, {} labels and {} probabilities",
+                self.labels.len(),
+                self.probabilities.len()
+            ));
+        }
+        if self.id_column.is_empty()
+            || self.id_column.len() > 256
+            || self.id_column.contains(['\n', '\r', ',', '"'])
+        {
+            return Err(format!(
+                "the id column name {:?} is not a plain name",
+                self.id_column
+            ));
+        }
+        if let Some(i) = self.labels.iter().position(|l| *l > 1) {
+            return Err(format!("row {i}: label {} is not 0 or 1", self.labels[i]));
+        }
+        if let Some(i) = self
+            .probabilities
+            .iter()
+            .position(|p| !(0.0..=1.0).contains(p))
+        {
+            return Err(format!(
+                "row {i}: probability {} is not in [0, 1]",
+                self.probabilities[i]
+            ));
+        }
+        Ok(())
+    }
+
     /// The rows as CSV: `<id column>,label,probability`, probabilities to full precision.
     pub fn to_csv(&self) -> String {
         use std::fmt::Write;
@@ -203,6 +239,9 @@ impl Bundle {
                 "{} feature names for {n} features",
                 self.feature_names.len()
             ));
+        }
+        if let Some(v) = &self.validation {
+            v.validate().map_err(|e| format!("validation rows: {e}"))?;
         }
         Ok(())
     }

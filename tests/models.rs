@@ -229,4 +229,36 @@ fn a_bundle_reloads_to_the_same_probabilities_and_refuses_corruption() {
     }
     let e = Bundle::from_bytes(b"hello\n{}", Path::new("y")).unwrap_err();
     assert!(matches!(e, BundleError::NotABundle { .. }));
+
+    // The validation rows it keeps are the split's, and checked on load: rows that lie (too few
+    // labels, a probability of 7, an id column that would break a CSV) are refused with a
+    // checksum that is right; a bundle without them (written before they existed) loads.
+    let bundle = Bundle::load(&outcomes[0].bundle_path).unwrap();
+    let v = bundle.validation.clone().unwrap();
+    assert_eq!(v.ids.len(), data.y_valid.len());
+    assert_eq!(v.labels, data.y_valid);
+    assert_eq!(
+        (v.id_column.as_str(), v.ids.clone()),
+        ("case_id", data.valid_ids.clone())
+    );
+    let reload = |b: &Bundle| Bundle::from_bytes(&b.to_bytes(), Path::new("z.bundle"));
+    let mut lies = bundle.clone();
+    lies.validation.as_mut().unwrap().labels.pop();
+    let e = reload(&lies).unwrap_err().to_string();
+    assert!(e.contains("validation rows") && e.contains("labels"), "{e}");
+    let mut lies = bundle.clone();
+    lies.validation.as_mut().unwrap().probabilities[3] = 7.0;
+    assert!(reload(&lies)
+        .unwrap_err()
+        .to_string()
+        .contains("row 3: probability 7"));
+    let mut lies = bundle.clone();
+    lies.validation.as_mut().unwrap().id_column = "id,\"x\"".into();
+    assert!(reload(&lies)
+        .unwrap_err()
+        .to_string()
+        .contains("not a plain name"));
+    let mut old = bundle.clone();
+    old.validation = None;
+    assert!(reload(&old).unwrap().validation.is_none());
 }
