@@ -189,16 +189,7 @@ pub fn registry(cfg: &Config, json: bool) -> anyhow::Result<i32> {
     println!();
     let rows: Vec<Vec<String>> = events
         .iter()
-        .map(|e| {
-            let v = |x: Option<i64>| x.map_or("-".into(), |v| v.to_string());
-            vec![
-                format_ms(e.at),
-                e.alias.clone(),
-                format!("{} → {}", v(e.from_version), v(e.to_version)),
-                e.actor.clone(),
-                e.reason.clone().unwrap_or_default(),
-            ]
-        })
+        .map(|e| e.audit_row().to_vec())
         .collect();
     print!(
         "{}",

@@ -58,6 +58,21 @@ pub struct AliasEvent {
     pub pulled_from: Option<String>,
 }
 
+impl AliasEvent {
+    /// The move as the audit log shows it, in every front end: when (UTC), alias,
+    /// `from → to` (`none` where there was no version), who, and why.
+    pub fn audit_row(&self) -> [String; 5] {
+        let v = |x: Option<i64>| x.map_or("none".to_string(), |v| v.to_string());
+        [
+            crate::util::format_ms(self.at),
+            self.alias.clone(),
+            format!("{} → {}", v(self.from_version), v(self.to_version)),
+            self.actor.clone(),
+            self.reason.clone().unwrap_or_default(),
+        ]
+    }
+}
+
 /// What replaying a move from a bucket did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Replayed {

@@ -88,15 +88,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         top,
         &mut state,
     );
-    let v = |x: Option<i64>| x.map_or("none".to_string(), |v| v.to_string());
-    let events = app.registry.events.iter().map(|e| {
-        vec![
-            format_ms(e.at),
-            e.alias.clone(),
-            format!("{} → {}", v(e.from_version), v(e.to_version)),
-            e.actor.clone(),
-            e.reason.clone().unwrap_or_default(),
-        ]
-    });
+    let events = app.registry.events.iter().map(|e| e.audit_row().to_vec());
     f.render_widget(table(bottom, &EVENT_COLS, events, "Audit log"), bottom);
 }
