@@ -187,10 +187,7 @@ pub fn registry(cfg: &Config, json: bool) -> anyhow::Result<i32> {
         )
     );
     println!();
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| e.audit_row().to_vec())
-        .collect();
+    let rows: Vec<Vec<String>> = events.iter().map(|e| e.audit_row().to_vec()).collect();
     print!(
         "{}",
         render_table(&["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"], &rows)
