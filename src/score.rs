@@ -100,16 +100,8 @@ pub fn score_file(
         (0.0..=1.0).contains(&threshold),
         "--threshold must be between 0 and 1 (got {threshold})"
     );
-    if let Output::File {
-        path,
-        replace: false,
-    } = output
-    {
-        anyhow::ensure!(
-            std::fs::symlink_metadata(path).is_err(),
-            "{} exists; pass --force to replace it, or name another file with --out",
-            path.display()
-        );
+    if let Output::File { path, replace } = output {
+        crate::util::ensure_free(path, replace)?;
     }
     let t = std::time::Instant::now();
     let store = Store::open(&cfg.db_path)?;

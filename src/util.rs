@@ -149,6 +149,17 @@ pub fn short_id(id: &str, n: usize) -> &str {
     &id[start..]
 }
 
+/// Refuses to write `path` when something is there and the user did not say to replace it:
+/// an output never replaces an earlier one silently. The one rule for every `--out`.
+pub fn ensure_free(path: &Path, replace: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        replace || std::fs::symlink_metadata(path).is_err(),
+        "{} exists; pass --force to replace it, or name another file with --out",
+        path.display()
+    );
+    Ok(())
+}
+
 /// `path` if nothing is there, else the first of `<stem>-2.<ext>`, `<stem>-3.<ext>`, ... that is
 /// free: how an output that would replace an earlier one gets a new name instead.
 pub fn unused_path(path: &Path) -> PathBuf {

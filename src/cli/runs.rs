@@ -356,11 +356,7 @@ pub fn predictions(
             let _ = std::io::stdout().lock().write_all(csv.as_bytes());
         }
         Some(path) => {
-            anyhow::ensure!(
-                force || std::fs::symlink_metadata(&path).is_err(),
-                "{} exists; pass --force to replace it",
-                path.display()
-            );
+            crate::util::ensure_free(&path, force)?;
             crate::util::atomic_write(&path, csv.as_bytes())?;
             eprintln!(
                 "wrote {} validation predictions of {} to {}",
