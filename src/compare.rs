@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::bundle::{Bundle, ValidationSet};
 use crate::metrics::paired::{self, Bootstrap, DeLong, McNemar, Score};
-use crate::metrics::MetricsError;
+use crate::metrics::{Metric, MetricsError};
 use crate::tracking::{RunSummary, Store};
 
 /// The confidence level of every interval.
@@ -86,6 +86,79 @@ fn not_comparable(
         return Some("their validation rows differ".into());
     }
     None
+}
+
+/// One metric's paired test of a candidate against a baseline.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct MetricTest {
+    pub metric: String,
+    /// `DeLong`, `McNemar` or `bootstrap`.
+    pub test: String,
+    pub baseline: f64,
+    pub candidate: f64,
+    /// `candidate − baseline`.
+    pub diff: f64,
+    pub p_value: f64,
+    /// The interval of the difference (none for McNemar's test).
+    pub ci: Option<(f64, f64)>,
+}
+
+/// The validation rows of `baseline` and `candidate`, when they are the same rows.
+pub fn shared_rows(
+    store: &Store,
+    artifacts_dir: &Path,
+    baseline: &RunSummary,
+    candidate: &RunSummary,
+) -> Result<(ValidationSet, ValidationSet), String> {
+    let (ba, va) = validation_of(store, artifacts_dir, baseline)?;
+    let (bb, vb) = validation_of(store, artifacts_dir, candidate)?;
+    match not_comparable(&ba, &va, &bb, &vb) {
+        Some(why) => Err(why),
+        None => Ok((va, vb)),
+    }
+}
+
+/// `metric` of `b` against `a` on the same rows, by the test `runs compare` reports for it:
+/// DeLong's for ROC AUC, McNemar's for accuracy, the paired bootstrap otherwise.
+pub fn metric_test(
+    metric: Metric,
+    a: &ValidationSet,
+    b: &ValidationSet,
+    threshold: f64,
+) -> Result<MetricTest, String> {
+    let y = &a.labels;
+    let (pa, pb) = (&a.probabilities, &b.probabilities);
+    let err = |e: MetricsError| e.to_string();
+    let score = Score::of(metric, threshold)
+        .ok_or_else(|| format!("{} has no paired test", metric.key()))?;
+    let (baseline, candidate) = (
+        score.exact(y, pa).map_err(err)?,
+        score.exact(y, pb).map_err(err)?,
+    );
+    let (test, p_value, ci) = match score {
+        Score::RocAuc => {
+            let d = paired::delong(y, pa, pb, LEVEL).map_err(err)?;
+            ("DeLong", d.p_value, Some(d.ci))
+        }
+        Score::Accuracy(t) => (
+            "McNemar",
+            paired::mcnemar(y, pa, pb, t).map_err(err)?.p_value,
+            None,
+        ),
+        s => {
+            let b = paired::bootstrap(y, pa, pb, s, paired::RESAMPLES, SEED, LEVEL).map_err(err)?;
+            ("bootstrap", b.p_value, Some(b.ci))
+        }
+    };
+    Ok(MetricTest {
+        metric: metric.key().to_string(),
+        test: test.to_string(),
+        baseline,
+        candidate,
+        diff: candidate - baseline,
+        p_value,
+        ci,
+    })
 }
 
 /// Each of `others` against `baseline`, on their shared validation rows.

@@ -30,6 +30,17 @@ impl Config {
         self.workspace.join("staytrack.toml")
     }
 
+    /// The settings file's text, `None` when there is none; an unreadable file is an error
+    /// naming it.
+    pub fn read_settings(&self) -> anyhow::Result<Option<String>> {
+        let path = self.settings_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => anyhow::bail!("{}: {e}", path.display()),
+        }
+    }
+
     pub fn train_file(&self) -> PathBuf {
         self.data_dir.join("train_data.csv")
     }

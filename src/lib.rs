@@ -10,6 +10,7 @@ pub mod drift;
 pub mod features;
 pub mod metrics;
 pub mod models;
+pub mod promote;
 pub mod report;
 pub mod score;
 pub mod serve;

@@ -975,7 +975,11 @@ fn concurrent_promotions_keep_the_alias_and_its_log_in_step() {
                 let mut store = staytrack::tracking::Store::open(&db).unwrap();
                 for i in 0..25 {
                     store
-                        .promote_run(&runs[(i + t) % 2], "production", "test", None)
+                        .promote_run(
+                            &runs[(i + t) % 2],
+                            "production",
+                            &staytrack::tracking::registry::Audit::by("test", None),
+                        )
                         .unwrap();
                 }
             })

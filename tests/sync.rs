@@ -115,7 +115,12 @@ fn two_workspaces_end_with_the_same_runs_artifacts_and_aliases() {
     }
     assert_eq!(production(wb), Some(lr.clone()));
 
-    // B moves production; A follows after a pull.
+    // B moves production, weighed by a policy; A follows after a pull, evidence and all.
+    std::fs::write(
+        wb.join("staytrack.toml"),
+        "[promote]\nmax_model_mb = 1000\n",
+    )
+    .unwrap();
     ok(wb, &["promote", &tree, "--reason", "B prefers the tree"]);
     let pushed = sync_ok(wb, &moto, "shared", &["push", "--json"]);
     assert_eq!(
@@ -127,6 +132,9 @@ fn two_workspaces_end_with_the_same_runs_artifacts_and_aliases() {
     assert_eq!(production(wa), Some(tree.clone()));
     let reg = json(&ok(wa, &["registry", "--json"]));
     assert_eq!(reg["events"][0]["reason"], "B prefers the tree");
+    let evidence = &reg["events"][0]["evidence"];
+    assert_eq!(evidence["passed"], true, "{evidence}");
+    assert_eq!(evidence["checks"][0]["rule"], "max_model_mb", "{evidence}");
     assert!(reg["events"][0]["actor"]
         .as_str()
         .unwrap()

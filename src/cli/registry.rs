@@ -2,9 +2,11 @@
 
 use anyhow::Context;
 use clap::Args;
+use serde_json::json;
 
 use crate::config::Config;
-use crate::metrics::{Direction, Metric};
+use crate::metrics::Metric;
+use crate::promote::{self, Evidence, PromoteError, Request, Target};
 use crate::tracking::registry::PRODUCTION;
 use crate::tracking::{AliasMove, Store};
 use crate::util::{format_ms, render_table};
@@ -33,6 +35,9 @@ pub struct PromoteArgs {
     /// Why, for the audit log
     #[arg(long)]
     pub reason: Option<String>,
+    /// Promote even when a `[promote]` rule fails; needs --reason, and the override is audited
+    #[arg(long, requires = "reason", conflicts_with = "rollback")]
+    pub force: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -40,56 +45,68 @@ pub struct PromoteArgs {
 pub fn promote(cfg: &Config, args: PromoteArgs) -> anyhow::Result<i32> {
     let mut store = Store::open(&cfg.db_path)?;
     let actor = crate::tracking::registry::actor();
-    let reason = args.reason.as_deref();
-    let before = store.alias_target(&args.alias)?;
-    let mv = if args.rollback {
-        store.rollback_alias(&args.alias, &actor, reason)?
-    } else if let Some(v) = args.version {
-        store.set_alias(&args.alias, v, &actor, reason)?
-    } else if args.best {
-        let run = best_run(&store, &args.metric)?;
-        store.promote_run(&run, &args.alias, &actor, reason)?
-    } else {
-        let run = args.run.as_deref().unwrap_or_default();
-        store.promote_run(run, &args.alias, &actor, reason)?
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&mv)?);
+    if args.rollback {
+        // A rollback restores a model that already served: never weighed by the policy.
+        let before = store.alias_target(&args.alias)?.map(|b| b.run_id);
+        let mv = store.rollback_alias(&args.alias, &actor, args.reason.as_deref())?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&mv)?);
+            return Ok(0);
+        }
+        print_move(&store, &mv, before)?;
         return Ok(0);
     }
-    print_move(&store, &mv, before.map(|b| b.run_id))?;
+    let target = if let Some(v) = args.version {
+        Target::Version(v)
+    } else if args.best {
+        Target::Best(Metric::parse(&args.metric).with_context(|| {
+            format!(
+                "--best: no finished run has the metric '{}' (the metrics are {})",
+                args.metric,
+                Metric::ALL.map(Metric::key).join(", ")
+            )
+        })?)
+    } else {
+        Target::Run(args.run.clone().unwrap_or_default())
+    };
+    let req = Request {
+        target,
+        alias: args.alias.clone(),
+        actor,
+        reason: args.reason.clone(),
+        force: args.force,
+    };
+    let done = match promote::promote(&mut store, cfg, &req) {
+        Ok(done) => done,
+        Err(PromoteError::Refused(e)) if args.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "refused": true, "evidence": e }))?
+            );
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+        return Ok(0);
+    }
+    print_move(&store, &done.alias_move, done.before_run.clone())?;
+    if let Some(e) = &done.evidence {
+        println!(
+            "[promote] {}{}",
+            e.summary(),
+            if e.forced {
+                "; the override and this evidence are in the audit log"
+            } else {
+                ""
+            }
+        );
+        for l in e.lines() {
+            println!("  {l}");
+        }
+    }
     Ok(0)
-}
-
-/// The id of the finished run that ranks first by `metric`, in the metric's own direction.
-fn best_run(store: &Store, metric: &str) -> anyhow::Result<String> {
-    let m = Metric::parse(metric).with_context(|| {
-        format!(
-            "--best: no finished run has the metric '{metric}' (the metrics are {})",
-            Metric::ALL.map(Metric::key).join(", ")
-        )
-    })?;
-    anyhow::ensure!(
-        m.direction() != Direction::Unranked,
-        "--metric {metric}: a setting, not a score; rank by another metric"
-    );
-    let runs = store.list_runs()?;
-    let mut scored: Vec<_> = runs
-        .iter()
-        .filter(|r| r.status == crate::tracking::RunStatus::Finished)
-        .filter_map(|r| r.metrics.get(m.key()).map(|v| (*v, r)))
-        .filter(|(v, _)| v.is_finite())
-        .collect();
-    anyhow::ensure!(
-        !scored.is_empty(),
-        "--best: no finished run has the metric '{metric}'; train first (`staytrack train`)"
-    );
-    // Ties go to the newest run.
-    scored.sort_by(|a, b| {
-        m.best_first(a.0, b.0)
-            .then(b.1.created_at.cmp(&a.1.created_at))
-    });
-    Ok(scored[0].1.id.clone())
 }
 
 /// One line for the move, and the validation metrics against the model it replaced.
@@ -187,10 +204,38 @@ pub fn registry(cfg: &Config, json: bool) -> anyhow::Result<i32> {
         )
     );
     println!();
-    let rows: Vec<Vec<String>> = events.iter().map(|e| e.audit_row().to_vec()).collect();
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let mut row = e.audit_row().to_vec();
+            row.push(Evidence::cell(e));
+            row
+        })
+        .collect();
     print!(
         "{}",
-        render_table(&["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON"], &rows)
+        render_table(
+            &["WHEN (UTC)", "ALIAS", "MOVE", "BY", "REASON", "EVIDENCE"],
+            &rows
+        )
     );
+    // The newest weighed moves, rule by rule (all of it: `registry --json`).
+    for e in events
+        .iter()
+        .filter_map(|e| Some((e, Evidence::of_event(e)?)))
+        .take(3)
+    {
+        let row = e.0.audit_row();
+        println!(
+            "\n{} {} {}: [promote] {}",
+            row[0],
+            row[1],
+            row[2],
+            e.1.summary()
+        );
+        for l in e.1.lines() {
+            println!("  {l}");
+        }
+    }
     Ok(0)
 }

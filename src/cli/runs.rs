@@ -481,13 +481,7 @@ fn print_paired(
             })
     };
     let mark = |lo: f64, hi: f64| if lo > 0.0 || hi < 0.0 { " ●" } else { "" };
-    let p_text = |p: f64| {
-        if p < 1e-12 {
-            "p < 1e-12".to_string()
-        } else {
-            format!("p = {p:.3e}")
-        }
-    };
+    let p_text = |p: f64| crate::metrics::paired::format_p(p);
     let mut rows = Vec::new();
     for o in outcomes {
         match o {

@@ -59,16 +59,14 @@ pub fn min_rows_setting(cfg: &Config) -> anyhow::Result<usize> {
     struct DriftSettings {
         min_rows: Option<usize>,
     }
-    let path = cfg.settings_file();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(toml::from_str::<File>(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            .drift
-            .min_rows
-            .unwrap_or(DEFAULT_MIN_ROWS)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_MIN_ROWS),
-        Err(e) => anyhow::bail!("{}: {e}", path.display()),
-    }
+    let Some(text) = cfg.read_settings()? else {
+        return Ok(DEFAULT_MIN_ROWS);
+    };
+    Ok(toml::from_str::<File>(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.settings_file().display()))?
+        .drift
+        .min_rows
+        .unwrap_or(DEFAULT_MIN_ROWS))
 }
 
 /// How the prediction log is cut into windows.

@@ -46,9 +46,22 @@ pub struct Bootstrap {
     /// The difference on the rows as they are.
     pub diff: f64,
     pub ci: (f64, f64),
+    /// Two-sided bootstrap p-value of "no difference": twice the smaller share of resampled
+    /// differences on either side of 0, at most 1.
+    pub p_value: f64,
     pub level: f64,
     pub resamples: usize,
     pub seed: u64,
+}
+
+/// A p-value as reports print it: `p = 3.142e-2`, or `p < 1e-12` below what the normal tail
+/// resolves.
+pub fn format_p(p: f64) -> String {
+    if p < 1e-12 {
+        "p < 1e-12".to_string()
+    } else {
+        format!("p = {p:.3e}")
+    }
 }
 
 /// The resamples a bootstrap takes unless told otherwise.
@@ -277,6 +290,20 @@ pub enum Score {
 }
 
 impl Score {
+    /// The score for `metric` at `threshold`, if the bootstrap knows it.
+    pub fn of(metric: super::Metric, threshold: f64) -> Option<Score> {
+        use super::Metric;
+        Some(match metric {
+            Metric::RocAuc => Score::RocAuc,
+            Metric::PrAuc => Score::PrAuc,
+            Metric::F1 => Score::F1(threshold),
+            Metric::Accuracy => Score::Accuracy(threshold),
+            Metric::LogLoss => Score::LogLoss,
+            Metric::Brier => Score::Brier,
+            _ => return None,
+        })
+    }
+
     pub fn metric(self) -> super::Metric {
         use super::Metric;
         match self {
@@ -496,9 +523,16 @@ pub fn bootstrap_all(
                 .flat_map(|(_, p)| p[i].iter().copied())
                 .collect();
             d.sort_by(f64::total_cmp);
+            let side = |f: fn(&f64) -> bool| d.iter().filter(|x| f(x)).count() as f64;
+            let p_value = if d.is_empty() {
+                f64::NAN
+            } else {
+                (2.0 * side(|x| *x <= 0.0).min(side(|x| *x >= 0.0)) / d.len() as f64).min(1.0)
+            };
             Bootstrap {
                 diff: full[i],
                 ci: (percentile(&d, tail), percentile(&d, 1.0 - tail)),
+                p_value,
                 level,
                 resamples,
                 seed,

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::promote::{self, PromoteError};
 use crate::tracking::{RegistryError, StoreError};
 use input::ApiError;
 
@@ -80,7 +81,8 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0 && a.len() == b.len()
 }
 
-/// `POST /v1/models/promote` `{"run_id" | "version", "alias"?, "reason"?}`.
+/// `POST /v1/models/promote` `{"run_id" | "version", "alias"?, "reason"?, "force"?}`: the
+/// same promotion as the CLI's, weighed by the same policy. A refusal is 409 with the evidence.
 pub(super) async fn admin_promote(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -100,10 +102,7 @@ pub(super) async fn admin_promote(
         Some(Value::String(r)) => Some(r.clone()),
         Some(_) => return Err(ApiError::unprocessable("field 'reason' must be a string")),
     };
-    enum Target {
-        Run(String),
-        Version(i64),
-    }
+    use promote::Target;
     let target = match (field("run_id"), field("version")) {
         (Some(Value::String(r)), None) => Target::Run(r.clone()),
         (None, Some(n)) => Target::Version(
@@ -117,18 +116,48 @@ pub(super) async fn admin_promote(
             ))
         }
     };
+    let force = match field("force") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "field 'force' must be true or false",
+            ))
+        }
+    };
+    let req = promote::Request {
+        target,
+        alias,
+        actor: "api".into(),
+        reason,
+        force,
+    };
     let s2 = s.clone();
-    let mv = tokio::task::spawn_blocking(move || {
-        s2.slot.with_store(|st| match target {
-            Target::Run(r) => st.promote_run(&r, &alias, "api", reason.as_deref()),
-            Target::Version(v) => st.set_alias(&alias, v, "api", reason.as_deref()),
-        })
+    let done = tokio::task::spawn_blocking(move || {
+        s2.slot.with_store(|st| promote::promote(st, &s2.cfg, &req))
     })
     .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "promotion failed"))?
-    .map_err(registry_error)?;
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "promotion failed"))?;
+    let done = match done {
+        Ok(d) => d,
+        Err(promote::PromoteError::Refused(e)) => {
+            let mut body = ApiError::new(
+                StatusCode::CONFLICT,
+                PromoteError::Refused(e.clone()).to_string(),
+            )
+            .body();
+            body["evidence"] = serde_json::to_value(&e).unwrap_or_default();
+            return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+        }
+        Err(e) => return Err(promote_error(e)),
+    };
     let serving = refresh_now(&s).await?;
-    Ok(Json(json!({ "move": mv, "serving_version": serving })).into_response())
+    Ok(Json(json!({
+        "move": done.alias_move,
+        "evidence": done.evidence,
+        "serving_version": serving
+    }))
+    .into_response())
 }
 
 pub(super) async fn admin_reload(
@@ -148,6 +177,18 @@ pub(super) async fn refresh_now(s: &Arc<AppState>) -> Result<Option<i64>, ApiErr
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))
 }
 
+fn promote_error(e: PromoteError) -> ApiError {
+    match e {
+        PromoteError::Registry(e) => registry_error(e),
+        PromoteError::Refused(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        // A broken settings file is the server's fault, not the client's.
+        PromoteError::Policy(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
+        PromoteError::ForceWithoutReason | PromoteError::NoCandidate(_) => {
+            ApiError::unprocessable(e.to_string())
+        }
+    }
+}
+
 pub(super) fn registry_error(e: RegistryError) -> ApiError {
     let status = match &e {
         RegistryError::Store(StoreError::NoSuchRun(_)) | RegistryError::NoSuchVersion(_) => {
@@ -160,6 +201,7 @@ pub(super) fn registry_error(e: RegistryError) -> ApiError {
         | RegistryError::NoSuchAlias(_)
         | RegistryError::NothingToRollBack(_)
         | RegistryError::UnknownRun(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        RegistryError::Moved { .. } => StatusCode::CONFLICT,
         RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.to_string())

@@ -66,6 +66,8 @@ pub struct ServeOptions {
 
 pub struct AppState {
     pub slot: ModelSlot,
+    /// The workspace: the admin route's promotions read its `[promote]` policy and artifacts.
+    pub cfg: crate::config::Config,
     pub log: Option<log::PredictionLog>,
     pub metrics: Arc<Metrics>,
     token: Option<String>,
@@ -79,6 +81,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
+        cfg: &crate::config::Config,
         slot: ModelSlot,
         log: Option<log::PredictionLog>,
         metrics: Arc<Metrics>,
@@ -87,6 +90,7 @@ impl AppState {
         // Never less than one largest body, so every allowed request can run.
         let kib = (opts.max_inflight.max(opts.max_body) / 1024).clamp(1, u32::MAX as usize / 2);
         AppState {
+            cfg: cfg.clone(),
             slot,
             log,
             metrics,

@@ -57,7 +57,7 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
         .token
         .as_ref()
         .is_some_and(|t| !t.is_empty() && t.len() < MIN_TOKEN_BYTES);
-    let state = Arc::new(AppState::new(slot, log, metrics, &opts));
+    let state = Arc::new(AppState::new(cfg, slot, log, metrics, &opts));
     let workers = match opts.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())

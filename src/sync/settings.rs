@@ -29,15 +29,13 @@ impl SyncSettings {
             #[serde(default)]
             sync: SyncSettings,
         }
-        let path = cfg.settings_file();
-        let mut s = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+        let mut s = match cfg.read_settings()? {
+            Some(text) => {
                 toml::from_str::<File>(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.settings_file().display()))?
                     .sync
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
-            Err(e) => anyhow::bail!("{}: {e}", path.display()),
+            None => Default::default(),
         };
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(v) = var("STAYTRACK_SYNC_BUCKET") {

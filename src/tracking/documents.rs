@@ -269,7 +269,13 @@ pub struct EventDoc {
     pub actor: String,
     pub reason: Option<String>,
     pub at: i64,
+    /// What a promotion policy weighed; absent (and so out of the key's digest) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
 }
+
+/// The largest evidence document a pulled move may carry, serialised.
+const MAX_EVIDENCE: usize = 64 * 1024;
 
 /// The latest time an event may carry (year 2286), so its key keeps 13 digits.
 const MAX_EVENT_AT: i64 = 9_999_999_999_999;
@@ -304,6 +310,14 @@ impl EventDoc {
         check_text("actor", &self.actor, 256, false)?;
         if let Some(r) = &self.reason {
             check_text("reason", r, MAX_TEXT, true)?;
+        }
+        if let Some(e) = &self.evidence {
+            if !e.is_object() {
+                return Err(bad("evidence", "is not a JSON object"));
+            }
+            if e.to_string().len() > MAX_EVIDENCE {
+                return Err(bad("evidence", format!("longer than {MAX_EVIDENCE} bytes")));
+            }
         }
         if !(0..=MAX_EVENT_AT).contains(&self.at) {
             return Err(bad(
@@ -512,7 +526,7 @@ impl Store {
     pub fn unpushed_events(&self, remote: &str) -> Result<Vec<(i64, EventDoc)>, StoreError> {
         self.read(|conn| {
             let mut st = conn.prepare(
-                "SELECT e.id, e.alias, v.run_id, e.actor, e.reason, e.at
+                "SELECT e.id, e.alias, v.run_id, e.actor, e.reason, e.at, e.evidence
                  FROM alias_events e JOIN model_versions v ON v.version = e.to_version
                  WHERE NOT EXISTS (SELECT 1 FROM sync_state s
                                    WHERE s.kind = 'pushed_event' AND s.key = ?1 || '#' || e.id)
@@ -527,6 +541,10 @@ impl Store {
                         actor: r.get(3)?,
                         reason: r.get(4)?,
                         at: r.get(5)?,
+                        // Evidence that is not JSON (a store edited by hand) stays home.
+                        evidence: r
+                            .get::<_, Option<String>>(6)?
+                            .and_then(|t| serde_json::from_str(&t).ok()),
                     },
                 ))
             })?;

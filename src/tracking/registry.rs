@@ -56,6 +56,8 @@ pub struct AliasEvent {
     pub at: i64,
     /// The bucket object a pulled move was replayed from; `None` for a move made here.
     pub pulled_from: Option<String>,
+    /// What the promotion policy weighed (JSON), when a policy guarded the move.
+    pub evidence: Option<serde_json::Value>,
 }
 
 impl AliasEvent {
@@ -98,6 +100,28 @@ impl Replayed {
     }
 }
 
+/// What the audit log keeps of a move besides the move itself: who, why, on what evidence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Audit<'a> {
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    /// The promotion policy's evidence, as JSON.
+    pub evidence: Option<&'a serde_json::Value>,
+    /// The version the alias must still point at (`Some(None)`: not set), checked inside the
+    /// move's transaction, so evidence weighed against one model never replaces another.
+    pub expect_from: Option<Option<i64>>,
+}
+
+impl<'a> Audit<'a> {
+    pub fn by(actor: &'a str, reason: Option<&'a str>) -> Audit<'a> {
+        Audit {
+            actor,
+            reason,
+            ..Audit::default()
+        }
+    }
+}
+
 /// The result of moving an alias.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AliasMove {
@@ -128,6 +152,16 @@ pub enum RegistryError {
     NothingToRollBack(String),
     #[error("run {0} is not in this store")]
     UnknownRun(String),
+    #[error(
+        "alias '{alias}' moved to {} while the promotion was weighed (it was {}); try again",
+        found.map_or("nothing".to_string(), |v| format!("version {v}")),
+        expected.map_or("unset".to_string(), |v| format!("version {v}"))
+    )]
+    Moved {
+        alias: String,
+        expected: Option<i64>,
+        found: Option<i64>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -157,8 +191,7 @@ impl Store {
         &mut self,
         run: &str,
         alias: &str,
-        actor: &str,
-        reason: Option<&str>,
+        audit: &Audit<'_>,
     ) -> Result<AliasMove, RegistryError> {
         if !valid_alias(alias) {
             return Err(RegistryError::BadAlias(alias.to_string()));
@@ -177,7 +210,10 @@ impl Store {
             .ok_or_else(|| RegistryError::NoBundle(summary.id.clone()))?;
         self.registry_tx(|tx| {
             let version = version_of(tx, &summary.id, &bundle.sha256, &summary.name)?;
-            let mv = move_alias(tx, alias, version, actor, reason)?;
+            let mv = match move_alias(tx, alias, version, audit)? {
+                Ok(mv) => mv,
+                Err(e) => return Ok(Err(e)),
+            };
             Ok(Ok(AliasMove {
                 run_id: summary.id.clone(),
                 ..mv
@@ -190,8 +226,7 @@ impl Store {
         &mut self,
         alias: &str,
         version: i64,
-        actor: &str,
-        reason: Option<&str>,
+        audit: &Audit<'_>,
     ) -> Result<AliasMove, RegistryError> {
         if !valid_alias(alias) {
             return Err(RegistryError::BadAlias(alias.to_string()));
@@ -207,7 +242,10 @@ impl Store {
             let Some(run_id) = run_id else {
                 return Ok(Err(RegistryError::NoSuchVersion(version)));
             };
-            let mv = move_alias(tx, alias, version, actor, reason)?;
+            let mv = match move_alias(tx, alias, version, audit)? {
+                Ok(mv) => mv,
+                Err(e) => return Ok(Err(e)),
+            };
             Ok(Ok(AliasMove { run_id, ..mv }))
         })
     }
@@ -248,7 +286,7 @@ impl Store {
                 last.to_version.map_or("-".into(), |v| v.to_string())
             )
         });
-        self.set_alias(alias, to, actor, Some(&reason))
+        self.set_alias(alias, to, &Audit::by(actor, Some(&reason)))
     }
 
     /// Where `alias` points now, if anywhere.
@@ -372,7 +410,7 @@ impl Store {
             let mut st = conn.prepare(
                 "SELECT id, alias, from_version, to_version,
                         actor || CASE WHEN pulled_from IS NULL THEN '' ELSE ' (via sync)' END,
-                        reason, at, pulled_from
+                        reason, at, pulled_from, evidence
                  FROM alias_events
                  WHERE ?1 IS NULL OR alias = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
             )?;
@@ -386,6 +424,9 @@ impl Store {
                     reason: r.get(5)?,
                     at: r.get(6)?,
                     pulled_from: r.get(7)?,
+                    evidence: r
+                        .get::<_, Option<String>>(8)?
+                        .map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t))),
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -453,6 +494,7 @@ impl Store {
                             actor: r.get(2)?,
                             reason: r.get(3)?,
                             at: r.get(4)?,
+                            evidence: None,
                         })
                     },
                 )
@@ -486,9 +528,18 @@ impl Store {
                 )?;
             }
             tx.execute(
-                "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at, pulled_from)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![ev.alias, from, version, ev.actor, ev.reason, ev.at, origin],
+                "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at, pulled_from, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    ev.alias,
+                    from,
+                    version,
+                    ev.actor,
+                    ev.reason,
+                    ev.at,
+                    origin,
+                    ev.evidence.as_ref().map(|e| e.to_string())
+                ],
             )?;
             let event_id = tx.last_insert_rowid();
             Ok(Ok(if is_newest {
@@ -539,9 +590,8 @@ fn move_alias(
     tx: &rusqlite::Transaction<'_>,
     alias: &str,
     version: i64,
-    actor: &str,
-    reason: Option<&str>,
-) -> rusqlite::Result<AliasMove> {
+    audit: &Audit<'_>,
+) -> rusqlite::Result<Result<AliasMove, RegistryError>> {
     let from: Option<i64> = tx
         .query_row(
             "SELECT version FROM aliases WHERE alias = ?1",
@@ -549,6 +599,15 @@ fn move_alias(
             |r| r.get(0),
         )
         .optional()?;
+    if let Some(expected) = audit.expect_from {
+        if expected != from {
+            return Ok(Err(RegistryError::Moved {
+                alias: alias.to_string(),
+                expected,
+                found: from,
+            }));
+        }
+    }
     let changed = from != Some(version);
     if changed {
         let now = now_ms();
@@ -558,16 +617,24 @@ fn move_alias(
             params![alias, version, now],
         )?;
         tx.execute(
-            "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![alias, from, version, actor, reason, now],
+            "INSERT INTO alias_events (alias, from_version, to_version, actor, reason, at, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                alias,
+                from,
+                version,
+                audit.actor,
+                audit.reason,
+                now,
+                audit.evidence.map(|e| e.to_string())
+            ],
         )?;
     }
-    Ok(AliasMove {
+    Ok(Ok(AliasMove {
         alias: alias.to_string(),
         from_version: from,
         to_version: version,
         run_id: String::new(),
         changed,
-    })
+    }))
 }

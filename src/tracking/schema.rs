@@ -131,6 +131,11 @@ CREATE TABLE sync_state (
 ALTER TABLE alias_events ADD COLUMN pulled_from TEXT;
 CREATE INDEX alias_events_by_alias_time ON alias_events(alias, at, id);
 "#,
+    // 4: the evidence a promotion policy weighed (JSON), kept with the move it allowed or that
+    // was forced past it.
+    r#"
+ALTER TABLE alias_events ADD COLUMN evidence TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

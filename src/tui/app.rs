@@ -112,6 +112,8 @@ pub enum Action {
     /// Compare: pin the run under the cursor (or the first compared run) as the baseline.
     PinBaseline,
     ToggleDiffOnly,
+    /// Compare: deltas or their intervals.
+    ToggleIntervals,
     /// Runs: open the details of the run under the cursor; Score: score the file; Drift:
     /// compare the Score screen's file with the reference.
     Open,
@@ -155,6 +157,8 @@ pub enum Effect {
         run_id: String,
         alias: &'static str,
         reason: Option<String>,
+        /// Past a failed `[promote]` rule (the reason is then required).
+        force: bool,
     },
     Rollback {
         alias: &'static str,
@@ -414,12 +418,24 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         }
         Action::Confirm => {
             let c = app.confirm.take()?;
-            let reason = c.reason.filter(|r| !r.trim().is_empty());
+            let reason = c.reason.clone().filter(|r| !r.trim().is_empty());
+            if matches!(c.effect, Some(Effect::Promote { force: true, .. })) && reason.is_none() {
+                // An override is never anonymous: the dialog stays until a reason is typed.
+                app.confirm = Some(c);
+                app.warn("type why the policy is overridden; it is kept in the audit log");
+                return None;
+            }
             return c.effect.map(|e| match e {
-                Effect::Promote { run_id, alias, .. } => Effect::Promote {
+                Effect::Promote {
+                    run_id,
+                    alias,
+                    force,
+                    ..
+                } => Effect::Promote {
                     run_id,
                     alias,
                     reason,
+                    force,
                 },
                 Effect::Rollback { alias, .. } => Effect::Rollback { alias, reason },
                 other => other,
@@ -469,6 +485,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             }
         }
         Action::ToggleDiffOnly => app.compare.diff_only = !app.compare.diff_only,
+        Action::ToggleIntervals => app.compare.intervals = !app.compare.intervals,
         Action::Quit => app.quit = true,
         Action::Down => move_cursor(app, |c, _| c + 1),
         Action::Up => move_cursor(app, |c, _| c.saturating_sub(1)),
@@ -530,6 +547,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                 let id = app.current()?.id.clone();
                 return Some(Effect::LoadDetails { run_id: id });
             }
+            Screen::Registry => app.confirm = Some(evidence_notice(app)),
             Screen::Score if app.score.running.is_none() => {
                 app.score.running = Some(0.0);
                 return Some(Effect::Score {

@@ -93,9 +93,84 @@ pub(crate) fn promote_question(app: &App, alias: &'static str) -> Confirm {
             run_id: run.id.clone(),
             alias,
             reason: None,
+            force: false,
         }),
         reason: Some(String::new()),
         warning: !worse.is_empty(),
+    }
+}
+
+/// The `[promote]` policy refused a move: each rule with its numbers, and the way past it (a
+/// reason, kept with the evidence in the audit log).
+pub(crate) fn refused_question(
+    evidence: &crate::promote::Evidence,
+    run_id: String,
+    alias: &'static str,
+) -> Confirm {
+    let mut lines = evidence.lines();
+    lines.push(String::new());
+    lines.push(
+        "To promote anyway, type why (kept with this evidence in the audit log) and press \
+         Enter; Esc leaves the alias where it is"
+            .into(),
+    );
+    Confirm {
+        title: format!(
+            "[promote] refused {} for {alias}",
+            evidence.candidate.run_name
+        ),
+        lines,
+        effect: Some(Effect::Promote {
+            run_id,
+            alias,
+            reason: None,
+            force: true,
+        }),
+        reason: Some(String::new()),
+        warning: true,
+    }
+}
+
+/// The evidence of the newest move to the version under the Registry cursor, rule by rule.
+pub(crate) fn evidence_notice(app: &App) -> Confirm {
+    let Some(v) = app.registry.versions.get(app.registry.cursor) else {
+        return Confirm::notice("No evidence", "there is no version under the cursor");
+    };
+    let newest = app
+        .registry
+        .events
+        .iter()
+        .filter(|e| e.to_version == Some(v.version))
+        .max_by_key(|e| (e.at, e.id));
+    let Some(e) = newest else {
+        return Confirm::notice(
+            "No evidence",
+            format!(
+                "version {} has not been moved to in the log shown",
+                v.version
+            ),
+        );
+    };
+    let row = e.audit_row();
+    let title = format!("Version {}: {} {} by {}", v.version, row[1], row[2], row[3]);
+    let mut lines = vec![format!(
+        "{}; reason: {}",
+        row[0],
+        if row[4].is_empty() { "none" } else { &row[4] }
+    )];
+    match crate::promote::Evidence::of_event(e) {
+        Some(ev) => {
+            lines.push(format!("[promote] {}", ev.summary()));
+            lines.extend(ev.lines());
+        }
+        None => lines.push("no [promote] policy guarded this move".into()),
+    }
+    Confirm {
+        title,
+        lines,
+        effect: None,
+        reason: None,
+        warning: false,
     }
 }
 

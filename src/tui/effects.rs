@@ -26,18 +26,27 @@ pub fn apply(
             run_id,
             alias,
             reason,
+            force,
         } => {
-            match store.promote_run(&run_id, alias, &actor(), reason.as_deref()) {
-                Ok(m) if m.changed => app.say(format!(
-                    "{alias}: {} → version {}",
-                    m.from_version
-                        .map_or("none".into(), |v| format!("version {v}")),
-                    m.to_version
-                )),
-                Ok(m) => app.say(format!("{alias} already serves version {}", m.to_version)),
-                Err(e) => app.warn(format!("not promoted: {e}")),
+            let req = crate::promote::Request {
+                target: crate::promote::Target::Run(run_id.clone()),
+                alias: alias.to_string(),
+                actor: actor(),
+                reason,
+                force,
+            };
+            match crate::promote::Policy::load(&tasks.cfg) {
+                // Weighing reads models and may time predictions: off the event loop.
+                Ok(p) if p.guards(alias) => {
+                    app.say(format!("weighing the promotion to {alias} by [promote]…"));
+                    tasks.promote(req, run_id, alias);
+                }
+                _ => {
+                    let res = crate::promote::promote(store, &tasks.cfg, &req);
+                    on_promoted(app, run_id, alias, res);
+                    app.registry = load_registry(store, app.registry.cursor)?;
+                }
             }
-            app.registry = load_registry(store, app.registry.cursor)?;
         }
         Effect::Rollback { alias, reason } => {
             let reason = reason.unwrap_or_else(|| "rolled back from the TUI".into());
@@ -106,6 +115,39 @@ pub fn apply(
         },
     }
     Ok(())
+}
+
+/// Says what a promotion did, or asks again when the policy refused it.
+pub(crate) fn on_promoted(
+    app: &mut App,
+    run_id: String,
+    alias: &'static str,
+    res: Result<crate::promote::Promoted, crate::promote::PromoteError>,
+) {
+    use crate::promote::PromoteError;
+    match res {
+        Ok(p) => {
+            let m = &p.alias_move;
+            let weighed = p
+                .evidence
+                .as_ref()
+                .map_or(String::new(), |e| format!("; [promote] {}", e.summary()));
+            if m.changed {
+                app.say(format!(
+                    "{alias}: {} → version {}{weighed}",
+                    m.from_version
+                        .map_or("none".into(), |v| format!("version {v}")),
+                    m.to_version
+                ));
+            } else {
+                app.say(format!("{alias} already serves version {}", m.to_version));
+            }
+        }
+        Err(PromoteError::Refused(e)) => {
+            app.confirm = Some(super::dialogs::refused_question(&e, run_id, alias));
+        }
+        Err(e) => app.warn(format!("not promoted: {e}")),
+    }
 }
 
 /// Applies what a background task reported. Returns whether the store changed.
@@ -190,6 +232,53 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                 }
                 Err(e) => app.warn(e),
             }
+        }
+        TaskMsg::Paired {
+            baseline,
+            runs,
+            res,
+        } => {
+            let c = &mut app.compare;
+            if c.tested_against.as_ref() != Some(&baseline) {
+                return false; // the baseline moved on meanwhile
+            }
+            for r in &runs {
+                c.testing.remove(r);
+            }
+            match res {
+                Ok(outcomes) => {
+                    let not: Vec<String> = outcomes
+                        .iter()
+                        .filter_map(|o| match o {
+                            crate::compare::Outcome::NotComparable { why, .. } => Some(why.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    for (r, o) in runs.into_iter().zip(outcomes) {
+                        c.tests.insert(r, o);
+                    }
+                    if !not.is_empty() {
+                        app.warn(format!("not paired with the baseline: {}", not.join("; ")));
+                    }
+                }
+                Err(e) => {
+                    // Kept as not comparable, so the test is not retried on every key.
+                    for r in runs {
+                        c.tests.insert(
+                            r.clone(),
+                            crate::compare::Outcome::NotComparable {
+                                run_id: r,
+                                why: e.clone(),
+                            },
+                        );
+                    }
+                    app.warn(format!("no paired tests against the baseline: {e}"));
+                }
+            }
+        }
+        TaskMsg::Promoted { run_id, alias, res } => {
+            on_promoted(app, run_id, alias, res);
+            return true;
         }
         TaskMsg::Exported(res) => match res {
             Ok(files) => {

@@ -99,6 +99,9 @@ pub fn run(cfg: &Config, notice: Option<String>) -> anyhow::Result<i32> {
                         apply(&mut store, &mut app, &mut tasks, effect)?;
                     }
                     load_compare(&store, &mut app)?;
+                    if let Some((base, runs)) = app.compare.untested() {
+                        tasks.paired(base, runs);
+                    }
                 }
             }
             while let Ok(msg) = tasks.rx.try_recv() {

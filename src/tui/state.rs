@@ -134,4 +134,35 @@ pub struct CompareState {
     /// The largest useful offset at the last drawing's width, so scrolling never moves state
     /// that the screen does not show.
     pub max_offset: std::cell::Cell<usize>,
+    /// Paired tests of compared runs against `tested_against` (the baseline), by run id.
+    pub tests: std::collections::HashMap<String, crate::compare::Outcome>,
+    pub tested_against: Option<String>,
+    /// Runs whose paired tests are being computed in the background.
+    pub testing: BTreeSet<String>,
+    /// The deltas' 95 % intervals instead of the deltas (`c`).
+    pub intervals: bool,
+}
+
+impl CompareState {
+    /// The compared runs that still need a paired test against the baseline, forgetting tests
+    /// against an earlier baseline. None when there is no baseline or nothing is missing.
+    pub fn untested(&mut self) -> Option<(String, Vec<String>)> {
+        let base = self.baseline.clone()?;
+        if self.tested_against.as_ref() != Some(&base) {
+            self.tests.clear();
+            self.testing.clear();
+            self.tested_against = Some(base.clone());
+        }
+        let missing: Vec<String> = self
+            .runs
+            .iter()
+            .map(|c| c.run.id.clone())
+            .filter(|id| *id != base && !self.tests.contains_key(id) && !self.testing.contains(id))
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        self.testing.extend(missing.iter().cloned());
+        Some((base, missing))
+    }
 }

@@ -24,6 +24,18 @@ pub enum TaskMsg {
     Scored(Result<ScoreSummary, String>),
     Drifted(Result<(StoredDrift, i64), String>),
     Exported(Result<Vec<PathBuf>, String>),
+    /// Paired tests of runs against a baseline, or why there are none.
+    Paired {
+        baseline: String,
+        runs: Vec<String>,
+        res: Result<Vec<crate::compare::Outcome>, String>,
+    },
+    /// A promotion the `[promote]` policy weighed.
+    Promoted {
+        run_id: String,
+        alias: &'static str,
+        res: Result<crate::promote::Promoted, crate::promote::PromoteError>,
+    },
 }
 
 /// The background tasks: training batches, scoring, drift and exports run on their own threads
@@ -106,6 +118,49 @@ impl Tasks {
                 Ok((out.len(), synced))
             })();
             let _ = tx.send(TaskMsg::TrainEnded(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    /// Paired tests of `runs` against `baseline` (a bootstrap takes seconds on a large file).
+    pub(crate) fn paired(&self, baseline: String, runs: Vec<String>) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let res = (|| -> Result<Vec<crate::compare::Outcome>, String> {
+                let store = Store::open(&cfg.db_path).map_err(|e| e.to_string())?;
+                let base = store.get_run(&baseline).map_err(|e| e.to_string())?;
+                let others = runs
+                    .iter()
+                    .map(|r| store.get_run(r))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                crate::compare::compare(
+                    &store,
+                    &cfg.artifacts_dir,
+                    &base,
+                    &others,
+                    crate::score::THRESHOLD,
+                )
+            })();
+            let _ = tx.send(TaskMsg::Paired {
+                baseline,
+                runs,
+                res,
+            });
+        });
+    }
+
+    pub(crate) fn promote(
+        &self,
+        req: crate::promote::Request,
+        run_id: String,
+        alias: &'static str,
+    ) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let res = Store::open(&cfg.db_path)
+                .map_err(|e| crate::promote::PromoteError::Registry(e.into()))
+                .and_then(|mut store| crate::promote::promote(&mut store, &cfg, &req));
+            let _ = tx.send(TaskMsg::Promoted { run_id, alias, res });
         });
     }
 

@@ -304,3 +304,135 @@ fn compare_scrolls_sideways_when_runs_do_not_fit() {
     update(&mut app, Action::PinBaseline);
     assert_eq!(app.compare.baseline, None);
 }
+
+/// A real workspace with finished lr and gbdt runs on a small synthetic file.
+fn trained_workspace() -> (tempfile::TempDir, crate::config::Config, Store) {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(&d);
+    crate::data::synth::write_files(
+        &crate::data::synth::SynthOptions {
+            train_rows: 4000,
+            test_rows: 10,
+            ..Default::default()
+        },
+        &cfg.data_dir,
+    )
+    .unwrap();
+    let mut store = Store::open(&cfg.db_path).unwrap();
+    let prepared = crate::train::prepare(&cfg.train_file(), 7, 0.2).unwrap();
+    let jobs: Vec<crate::train::Job> = [Family::Lr, Family::Gbdt]
+        .into_iter()
+        .map(|f| crate::train::Job {
+            name: f.name().into(),
+            params: crate::models::Params::defaults(f),
+        })
+        .collect();
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    crate::train::run_jobs(
+        &mut store,
+        &cfg.artifacts_dir,
+        &prepared,
+        &jobs,
+        &tx,
+        &cancel,
+    )
+    .unwrap();
+    (d, cfg, store)
+}
+
+#[test]
+fn the_promotion_policy_refuses_in_the_tui_and_an_override_needs_a_reason() {
+    let (_d, cfg, mut store) = trained_workspace();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    // gbdt on production first, with no policy: at once, nothing weighed.
+    goto(&mut app, "gbdt");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    assert_eq!(store.alias_version("production").unwrap(), Some(1));
+    std::fs::write(
+        cfg.settings_file(),
+        "[promote]\nmetric = \"roc_auc\"\nmax_p = 0.05\n",
+    )
+    .unwrap();
+    // lr is worse: weighed in the background, then refused with the numbers.
+    goto(&mut app, "lr");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let msg = next_task(&tasks);
+    assert!(crate::tui::on_task(&mut app, &mut tasks, msg));
+    let s = render(&app, 160, 30);
+    assert!(s.contains("[promote] refused lr for production"), "{s}");
+    assert!(s.contains("✗ roc_auc") && s.contains("DeLong"), "{s}");
+    assert_eq!(store.alias_version("production").unwrap(), Some(1));
+    // Enter without a reason keeps the dialog open and moves nothing.
+    assert!(update(&mut app, Action::Confirm).is_none());
+    assert!(app.confirm.is_some());
+    for c in "fairness audit".chars() {
+        update(&mut app, Action::ReasonChar(c));
+    }
+    let e = update(&mut app, Action::Confirm).unwrap();
+    assert!(matches!(e, Effect::Promote { force: true, .. }), "{e:?}");
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert_eq!(store.alias_version("production").unwrap(), Some(2));
+    let ev = &store.alias_events(Some("production"), 1).unwrap()[0];
+    assert_eq!(ev.reason.as_deref(), Some("fairness audit"));
+    assert_eq!(ev.evidence.as_ref().unwrap()["forced"], true);
+    // The Registry screen shows the evidence, in its column and rule by rule on Enter.
+    app.registry = crate::tui::load_registry(&store, 0).unwrap();
+    update(&mut app, Action::Goto(2));
+    let s = render(&app, 160, 30);
+    assert!(
+        s.contains("EVIDENCE") && s.contains("forced past roc_auc"),
+        "{s}"
+    );
+    update(&mut app, Action::Open);
+    let s = render(&app, 160, 30);
+    assert!(
+        s.contains("✗ roc_auc") && s.contains("fairness audit"),
+        "{s}"
+    );
+}
+
+#[test]
+fn compare_marks_real_differences_against_the_baseline_and_shows_intervals_on_demand() {
+    let (_d, cfg, store) = trained_workspace();
+    let tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    for name in ["lr", "gbdt"] {
+        goto(&mut app, name);
+        update(&mut app, Action::ToggleSelect);
+    }
+    update(&mut app, Action::Goto(1));
+    crate::tui::load_compare(&store, &mut app).unwrap();
+    assert!(app.compare.untested().is_none(), "no baseline, no tests");
+    update(&mut app, Action::PinBaseline);
+    let base = app.compare.baseline.clone().unwrap();
+    let (b, runs) = app.compare.untested().expect("the other run needs a test");
+    assert_eq!((b, runs.len()), (base.clone(), 1));
+    // Asked once: a second look finds it under way.
+    assert!(app.compare.untested().is_none());
+    assert!(render(&app, 160, 40).contains('…'));
+    tasks.paired(base, runs);
+    let msg = next_task(&tasks);
+    let mut tasks = tasks;
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert!(app.compare.testing.is_empty());
+    let s = render(&app, 160, 40);
+    let roc = s.lines().find(|l| l.contains("roc_auc")).unwrap();
+    // lr against gbdt (or the reverse) on the same 800 rows: DeLong sees the gap.
+    assert!(roc.contains('●'), "{s}");
+    assert!(s.contains("● differs from the baseline"), "{s}");
+    update(&mut app, Action::ToggleIntervals);
+    let s = render(&app, 160, 40);
+    let roc = s.lines().find(|l| l.contains("roc_auc")).unwrap();
+    assert!(roc.contains("[+") || roc.contains("[-"), "{s}");
+    // Another baseline forgets the old tests and asks for new ones.
+    update(&mut app, Action::PinBaseline);
+    assert!(app.compare.untested().is_some());
+}

@@ -31,6 +31,15 @@ const METRICS: [Metric; 9] = {
     ]
 };
 
+/// A run column's width: wider when it holds intervals (`0.8405 * [+0.059,+0.082]●`).
+fn run_width(app: &App) -> u16 {
+    if app.compare.intervals {
+        28
+    } else {
+        20
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.compare.runs.is_empty() {
         f.render_widget(
@@ -66,7 +75,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .filter(|c| base.is_none_or(|b| b.run.id != c.run.id))
         .collect();
-    let columns = ((left.width.saturating_sub(24)) / 20).max(1) as usize;
+    let columns = ((left.width.saturating_sub(24)) / run_width(app)).max(1) as usize;
     let visible = columns.saturating_sub(usize::from(base.is_some())).max(1);
     let max_off = others.len().saturating_sub(visible);
     app.compare.max_offset.set(max_off);
@@ -94,7 +103,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         } else {
             format!("{} ({})", c.run.name, marks.join(", "))
         };
-        super::fit(&name, 19)
+        super::fit(&name, run_width(app) as usize - 1)
     }));
     let view = Visible {
         all,
@@ -103,6 +112,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         others: others.len(),
         base,
         header,
+        app,
     };
     metrics_table(f, metrics_area, &view);
     params_table(f, params_area, app, &view);
@@ -120,6 +130,38 @@ struct Visible<'a> {
     others: usize,
     base: Option<&'a CompareRun>,
     header: Vec<String>,
+    app: &'a App,
+}
+
+/// A run's paired test against the baseline on `metric`: the difference's 95 % interval, if
+/// the test is done and covers the metric.
+fn interval(app: &App, run_id: &str, metric: Metric) -> Option<(f64, f64)> {
+    let crate::compare::Outcome::Paired(p) = app.compare.tests.get(run_id)? else {
+        return None;
+    };
+    if metric == Metric::RocAuc {
+        return Some(p.roc_auc.ci);
+    }
+    p.bootstrap
+        .iter()
+        .find(|(k, _)| k == metric.key())
+        .map(|(_, b)| b.ci)
+}
+
+/// The delta cell's suffix against the baseline: `●` when the interval leaves out zero, `…`
+/// while the test runs; with intervals on, the interval instead of the delta.
+fn delta_text(app: &App, run_id: &str, metric: Metric, delta: f64) -> String {
+    let ci = interval(app, run_id, metric);
+    let mark = match ci {
+        Some((lo, hi)) if lo > 0.0 || hi < 0.0 => "●",
+        Some(_) => "",
+        None if app.compare.testing.contains(run_id) => "…",
+        None => "",
+    };
+    match ci {
+        Some((lo, hi)) if app.compare.intervals => format!(" [{lo:+.3},{hi:+.3}]{mark}"),
+        _ => format!(" ({delta:+.4}){mark}"),
+    }
 }
 
 /// Every metric across the width, the best of each marked, deltas against the baseline.
@@ -131,6 +173,7 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
         others,
         base,
         ref header,
+        app,
     } = *v;
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows = METRICS.iter().map(|m| {
@@ -153,7 +196,7 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
                     };
                     let delta = match base.and_then(|b| b.run.metrics.get(*k)) {
                         Some(b) if b.is_finite() && c.run.id != base.map_or("", |b| &b.run.id) => {
-                            format!(" ({:+.4})", v - b)
+                            delta_text(app, &c.run.id, *m, v - b)
                         }
                         _ => String::new(),
                     };
@@ -172,7 +215,7 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
         Table::new(
             rows,
             std::iter::once(Constraint::Length(22))
-                .chain(runs.iter().map(|_| Constraint::Length(20))),
+                .chain(runs.iter().map(|_| Constraint::Length(run_width(app)))),
         )
         .header(Row::new(header.clone()).style(bold))
         .block(boxed_in(
@@ -186,6 +229,8 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
                     off + shown,
                     others
                 )
+            } else if base.is_some() {
+                " Metrics (* best · ● differs from the baseline, 95 % · c intervals) ".to_string()
             } else {
                 " Metrics (* best; b picks a baseline) ".to_string()
             },

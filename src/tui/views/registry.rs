@@ -19,12 +19,13 @@ const VERSION_COLS: [Col; 6] = [
     col("REGISTERED (UTC)", 19, 100),
 ];
 
-const EVENT_COLS: [Col; 5] = [
+const EVENT_COLS: [Col; 6] = [
     col("WHEN (UTC)", 19, 0),
     col("ALIAS", 10, 0),
     col("MOVE", 10, 0),
     col("BY", 20, 96),
     col("REASON", 0, 0),
+    col("EVIDENCE", 24, 110),
 ];
 
 /// A table of `cols` in `area`: the columns that fit, every cell cut to its column with `…`.
@@ -82,12 +83,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             top,
             &VERSION_COLS,
             versions,
-            "Versions (p production · s staging · r / R roll production / staging back)",
+            "Versions (p production · s staging · r / R roll production / staging back · Enter evidence)",
         )
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
         top,
         &mut state,
     );
-    let events = app.registry.events.iter().map(|e| e.audit_row().to_vec());
+    let events = app.registry.events.iter().map(|e| {
+        let mut row = e.audit_row().to_vec();
+        row.push(crate::promote::Evidence::cell(e));
+        row
+    });
     f.render_widget(table(bottom, &EVENT_COLS, events, "Audit log"), bottom);
 }

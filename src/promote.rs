@@ -1,0 +1,721 @@
+//! Promotion on evidence: the `[promote]` policy of `staytrack.toml`, weighed on every move of a
+//! guarded alias to a new model, whichever front end asks (CLI, TUI, the admin route, `--best`).
+//!
+//! A policy is a list of rules; each gives a verdict with its numbers. A move that fails one is
+//! refused unless forced with a reason; the evidence (JSON) is kept with the move in the audit
+//! log either way. Rollbacks are never weighed: they restore a model that already served.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Bundle;
+use crate::compare::{self, MetricTest};
+use crate::config::Config;
+use crate::metrics::{Direction, Metric};
+use crate::tracking::registry::{valid_alias, AliasMove, Audit, RegistryError, PRODUCTION};
+use crate::tracking::{RunStatus, RunSummary, Store};
+
+/// The `[promote]` table: the rules a move of a guarded alias must pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The aliases the rules guard.
+    #[serde(default = "default_aliases")]
+    pub aliases: Vec<String>,
+    /// The candidate must beat the model the alias serves on this metric (in its direction)…
+    pub metric: Option<String>,
+    /// …by at least this much…
+    #[serde(default)]
+    pub min_gain: f64,
+    /// …with the paired test's two-sided p-value below this.
+    pub max_p: Option<f64>,
+    /// The share of columns drifted between the candidate's training profile and the newest
+    /// logged predictions may not exceed this.
+    pub max_drift_share: Option<f64>,
+    /// How many of the newest logged predictions the drift rule reads.
+    #[serde(default = "default_drift_rows")]
+    pub drift_rows: usize,
+    /// The candidate's model file may not be larger (megabytes, 10^6 bytes).
+    pub max_model_mb: Option<f64>,
+    /// The 99th percentile of the time to predict one validation row may not be longer.
+    pub max_predict_ms: Option<f64>,
+}
+
+fn default_aliases() -> Vec<String> {
+    vec![PRODUCTION.to_string()]
+}
+
+fn default_drift_rows() -> usize {
+    5_000
+}
+
+/// Validation rows the latency rule predicts, one at a time.
+const LATENCY_ROWS: usize = 1_000;
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            aliases: default_aliases(),
+            metric: None,
+            min_gain: 0.0,
+            max_p: None,
+            max_drift_share: None,
+            drift_rows: default_drift_rows(),
+            max_model_mb: None,
+            max_predict_ms: None,
+        }
+    }
+}
+
+impl Policy {
+    /// The `[promote]` table of the workspace's settings file; no rules when there is none.
+    pub fn load(cfg: &Config) -> Result<Policy, String> {
+        #[derive(Deserialize, Default)]
+        struct File {
+            #[serde(default)]
+            promote: Option<Policy>,
+        }
+        let path = cfg.settings_file();
+        let Some(text) = cfg.read_settings().map_err(|e| format!("{e:#}"))? else {
+            return Ok(Policy::default());
+        };
+        let policy = toml::from_str::<File>(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .promote
+            .unwrap_or_default();
+        policy
+            .check()
+            .map_err(|e| format!("{} [promote] {e}", path.display()))?;
+        Ok(policy)
+    }
+
+    /// Every limit in its range, so a typo cannot wave every candidate through.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(a) = self.aliases.iter().find(|a| !valid_alias(a)) {
+            return Err(format!("aliases: '{a}' is not a valid alias name"));
+        }
+        if let Some(m) = &self.metric {
+            let metric = Metric::parse(m).ok_or_else(|| {
+                format!(
+                    "metric: '{m}' is not a metric (one of {})",
+                    gated_metrics().join(", ")
+                )
+            })?;
+            if crate::metrics::paired::Score::of(metric, 0.5).is_none() {
+                return Err(format!(
+                    "metric: '{m}' has no paired test; use one of {}",
+                    gated_metrics().join(", ")
+                ));
+            }
+        } else if self.max_p.is_some() || self.min_gain != 0.0 {
+            return Err("min_gain and max_p need a metric to test (metric = \"roc_auc\")".into());
+        }
+        let finite = |k: &str, v: f64, ok: bool, range: &str| {
+            if v.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(format!("{k}: {v} is out of range ({range})"))
+            }
+        };
+        finite("min_gain", self.min_gain, self.min_gain >= 0.0, "0 or more")?;
+        if let Some(p) = self.max_p {
+            finite("max_p", p, p > 0.0 && p <= 1.0, "above 0, at most 1")?;
+        }
+        if let Some(s) = self.max_drift_share {
+            finite("max_drift_share", s, (0.0..=1.0).contains(&s), "0 to 1")?;
+        }
+        if let Some(s) = self.max_model_mb {
+            finite("max_model_mb", s, s > 0.0, "above 0")?;
+        }
+        if let Some(s) = self.max_predict_ms {
+            finite("max_predict_ms", s, s > 0.0, "above 0")?;
+        }
+        if self.drift_rows == 0 {
+            return Err("drift_rows: 0 rows cannot show drift".into());
+        }
+        Ok(())
+    }
+
+    /// Whether moves of `alias` are weighed: the alias is guarded and there is a rule.
+    pub fn guards(&self, alias: &str) -> bool {
+        self.aliases.iter().any(|a| a == alias)
+            && (self.metric.is_some()
+                || self.max_drift_share.is_some()
+                || self.max_model_mb.is_some()
+                || self.max_predict_ms.is_some())
+    }
+}
+
+fn gated_metrics() -> Vec<&'static str> {
+    Metric::ALL
+        .into_iter()
+        .filter(|m| crate::metrics::paired::Score::of(*m, 0.5).is_some())
+        .map(Metric::key)
+        .collect()
+}
+
+/// One rule's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The rule had nothing to weigh (no model on the alias yet, no logged predictions).
+    Skip,
+}
+
+/// A rule, its verdict and the numbers behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    /// The settings key of the rule (`metric`, `max_drift_share`, `max_model_mb`,
+    /// `max_predict_ms`).
+    pub rule: String,
+    pub verdict: Verdict,
+    /// The verdict in words, with its numbers.
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<MetricTest>,
+}
+
+/// A model on one side of a move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Side {
+    pub run_id: String,
+    pub run_name: String,
+    pub family: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+impl Side {
+    fn of(run: &RunSummary, version: Option<i64>) -> Side {
+        Side {
+            run_id: run.id.clone(),
+            run_name: run.name.clone(),
+            family: run.family.to_string(),
+            version,
+        }
+    }
+}
+
+/// What the policy weighed for one move, as the audit log keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    pub alias: String,
+    pub candidate: Side,
+    /// The model the alias served when the move was weighed.
+    pub current: Option<Side>,
+    pub policy: Policy,
+    pub checks: Vec<Check>,
+    pub passed: bool,
+    /// The move was made although a rule failed (`--force`).
+    #[serde(default)]
+    pub forced: bool,
+}
+
+impl Evidence {
+    /// The evidence a move in the audit log was weighed on, if it was and it reads back.
+    pub fn of_event(e: &crate::tracking::AliasEvent) -> Option<Evidence> {
+        serde_json::from_value(e.evidence.clone()?).ok()
+    }
+
+    /// The audit log's EVIDENCE cell for a move: the summary, `-` when no policy weighed it.
+    pub fn cell(e: &crate::tracking::AliasEvent) -> String {
+        match (&e.evidence, Evidence::of_event(e)) {
+            (None, _) => "-".into(),
+            (Some(_), Some(ev)) => ev.summary(),
+            (Some(_), None) => "unreadable".into(),
+        }
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
+    }
+
+    /// One line per rule: `✓`, `✗` or `–`, the rule, and its numbers.
+    pub fn lines(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .map(|c| {
+                let mark = match c.verdict {
+                    Verdict::Pass => "✓",
+                    Verdict::Fail => "✗",
+                    Verdict::Skip => "–",
+                };
+                format!("{mark} {}: {}", c.rule, c.detail)
+            })
+            .collect()
+    }
+
+    /// A one-line summary for tables: `passed`, `forced past max_p, …` or `refused: …`.
+    pub fn summary(&self) -> String {
+        let failed: Vec<&str> = self.failed().map(|c| c.rule.as_str()).collect();
+        match (failed.is_empty(), self.forced) {
+            (true, _) => format!("passed {} rule(s)", self.checks.len()),
+            (false, true) => format!("forced past {}", failed.join(", ")),
+            (false, false) => format!("failed {}", failed.join(", ")),
+        }
+    }
+}
+
+/// Which model to move the alias to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A run, by id, name or a unique start or end of its id.
+    Run(String),
+    /// A registered version.
+    Version(i64),
+    /// The finished run that ranks first by the metric.
+    Best(Metric),
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub target: Target,
+    pub alias: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// Move even when a rule fails; needs a reason.
+    pub force: bool,
+}
+
+/// A move that was made, and the evidence it was weighed on (none when the alias is not
+/// guarded or did not move).
+#[derive(Debug, Clone, Serialize)]
+pub struct Promoted {
+    #[serde(flatten)]
+    pub alias_move: AliasMove,
+    pub evidence: Option<Evidence>,
+    /// The run the alias served before.
+    #[serde(skip)]
+    pub before_run: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    #[error("{}", refusal(.0))]
+    Refused(Box<Evidence>),
+    #[error(
+        "--force overrides the promotion policy only with a reason for the audit log \
+         (--reason TEXT)"
+    )]
+    ForceWithoutReason,
+    #[error("{0}")]
+    Policy(String),
+    #[error("{0}")]
+    NoCandidate(String),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+fn refusal(e: &Evidence) -> String {
+    let mut s = format!(
+        "not promoted: {} of the [promote] rules for '{}' failed",
+        e.failed().count(),
+        e.alias
+    );
+    for l in e.lines() {
+        s.push_str("\n  ");
+        s.push_str(&l);
+    }
+    s.push_str(
+        "\nto promote anyway: --force --reason TEXT (the override is kept in the audit log)",
+    );
+    s
+}
+
+/// Moves an alias to a model, weighing the policy first when it guards the alias.
+pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promoted, PromoteError> {
+    if !valid_alias(&req.alias) {
+        return Err(RegistryError::BadAlias(req.alias.clone()).into());
+    }
+    let policy = Policy::load(cfg).map_err(PromoteError::Policy)?;
+    let candidate = match &req.target {
+        Target::Run(r) => store.get_run(r).map_err(RegistryError::from)?,
+        Target::Version(v) => {
+            let t = store
+                .version_target(*v)
+                .map_err(RegistryError::from)?
+                .ok_or(RegistryError::NoSuchVersion(*v))?;
+            store.get_run(&t.run_id).map_err(RegistryError::from)?
+        }
+        Target::Best(m) => best_run(store, *m)?,
+    };
+    let current = store
+        .alias_target(&req.alias)
+        .map_err(RegistryError::from)?;
+    let before_run = current.as_ref().map(|c| c.run_id.clone());
+    let mut evidence = None;
+    if policy.guards(&req.alias) && before_run.as_deref() != Some(candidate.id.as_str()) {
+        let mut e = weigh(store, cfg, &policy, &req.alias, &candidate)?;
+        if !e.passed {
+            if !req.force {
+                return Err(PromoteError::Refused(Box::new(e)));
+            }
+            if req.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                return Err(PromoteError::ForceWithoutReason);
+            }
+            e.forced = true;
+        }
+        evidence = Some(e);
+    }
+    let json = evidence
+        .as_ref()
+        .map(|e| serde_json::to_value(e).unwrap_or_default());
+    let audit = Audit {
+        actor: &req.actor,
+        reason: req.reason.as_deref(),
+        evidence: json.as_ref(),
+        // The evidence compared against this model: the move only stands if it is still there.
+        expect_from: evidence
+            .as_ref()
+            .map(|_| current.as_ref().map(|c| c.version)),
+    };
+    let alias_move = match &req.target {
+        Target::Version(v) => store.set_alias(&req.alias, *v, &audit)?,
+        _ => store.promote_run(&candidate.id, &req.alias, &audit)?,
+    };
+    Ok(Promoted {
+        alias_move,
+        evidence,
+        before_run,
+    })
+}
+
+/// The finished run that ranks first by `metric`, in the metric's own direction; ties go to the
+/// newest run.
+pub fn best_run(store: &Store, metric: Metric) -> Result<RunSummary, PromoteError> {
+    if metric.direction() == Direction::Unranked {
+        return Err(PromoteError::NoCandidate(format!(
+            "--metric {}: a setting, not a score; rank by another metric",
+            metric.key()
+        )));
+    }
+    let runs = store.list_runs().map_err(RegistryError::from)?;
+    let mut scored: Vec<_> = runs
+        .into_iter()
+        .filter(|r| r.status == RunStatus::Finished)
+        .filter_map(|r| r.metrics.get(metric.key()).copied().map(|v| (v, r)))
+        .filter(|(v, _)| v.is_finite())
+        .collect();
+    scored.sort_by(|a, b| {
+        metric
+            .best_first(a.0, b.0)
+            .then(b.1.created_at.cmp(&a.1.created_at))
+    });
+    scored.into_iter().next().map(|(_, r)| r).ok_or_else(|| {
+        PromoteError::NoCandidate(format!(
+            "--best: no finished run has the metric '{}'; train first (`staytrack train`)",
+            metric.key()
+        ))
+    })
+}
+
+/// Weighs every rule of `policy` for moving `alias` to `candidate`.
+pub fn weigh(
+    store: &Store,
+    cfg: &Config,
+    policy: &Policy,
+    alias: &str,
+    candidate: &RunSummary,
+) -> Result<Evidence, PromoteError> {
+    let current = match store.alias_target(alias).map_err(RegistryError::from)? {
+        Some(t) => Some((
+            store.get_run(&t.run_id).map_err(RegistryError::from)?,
+            t.version,
+        )),
+        None => None,
+    };
+    let candidate_version = store
+        .model_versions()
+        .map_err(RegistryError::from)?
+        .into_iter()
+        .find(|v| v.run_id == candidate.id)
+        .map(|v| v.version);
+    let bundle = store
+        .artifacts(&candidate.id)
+        .map_err(RegistryError::from)?
+        .into_iter()
+        .find(|a| a.name == "bundle");
+    let loaded = bundle.as_ref().map(|a| {
+        Bundle::load_registered(&cfg.artifacts_dir, &a.sha256, Some(&a.path))
+            .map_err(|e| e.to_string())
+    });
+    let mut checks = Vec::new();
+    if let Some(m) = policy.metric.as_deref().and_then(Metric::parse) {
+        checks.push(beat_rule(
+            store,
+            cfg,
+            policy,
+            m,
+            candidate,
+            current.as_ref(),
+        ));
+    }
+    if let Some(limit) = policy.max_drift_share {
+        checks.push(match &loaded {
+            Some(Ok(b)) => drift_rule(store, cfg, policy, limit, b),
+            Some(Err(e)) => fail("max_drift_share", format!("the model cannot be read: {e}")),
+            None => fail("max_drift_share", "the run has no model file".into()),
+        });
+    }
+    if let Some(limit) = policy.max_model_mb {
+        checks.push(match &bundle {
+            Some(a) => {
+                let mb = a.bytes as f64 / 1e6;
+                Check {
+                    verdict: if mb <= limit {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail
+                    },
+                    detail: format!("the model file is {mb:.2} MB; the limit is {limit} MB"),
+                    measured: Some(mb),
+                    limit: Some(limit),
+                    ..check("max_model_mb")
+                }
+            }
+            None => fail("max_model_mb", "the run has no model file".into()),
+        });
+    }
+    if let Some(limit) = policy.max_predict_ms {
+        checks.push(match &loaded {
+            Some(Ok(b)) => latency_rule(cfg, limit, b),
+            Some(Err(e)) => fail("max_predict_ms", format!("the model cannot be read: {e}")),
+            None => fail("max_predict_ms", "the run has no model file".into()),
+        });
+    }
+    Ok(Evidence {
+        alias: alias.to_string(),
+        candidate: Side::of(candidate, candidate_version),
+        current: current.as_ref().map(|(r, v)| Side::of(r, Some(*v))),
+        policy: policy.clone(),
+        passed: checks.iter().all(|c| c.verdict != Verdict::Fail),
+        checks,
+        forced: false,
+    })
+}
+
+fn check(rule: &str) -> Check {
+    Check {
+        rule: rule.to_string(),
+        verdict: Verdict::Skip,
+        detail: String::new(),
+        measured: None,
+        limit: None,
+        test: None,
+    }
+}
+
+fn fail(rule: &str, detail: String) -> Check {
+    Check {
+        verdict: Verdict::Fail,
+        detail,
+        ..check(rule)
+    }
+}
+
+/// The candidate against the model the alias serves, on their shared validation rows.
+fn beat_rule(
+    store: &Store,
+    cfg: &Config,
+    policy: &Policy,
+    metric: Metric,
+    candidate: &RunSummary,
+    current: Option<&(RunSummary, i64)>,
+) -> Check {
+    let key = metric.key();
+    let Some((now, version)) = current else {
+        return Check {
+            detail: "nothing is served on the alias yet; there is no model to beat".into(),
+            ..check(key)
+        };
+    };
+    let rows = compare::shared_rows(store, &cfg.artifacts_dir, now, candidate);
+    let test = match rows
+        .and_then(|(a, b)| compare::metric_test(metric, &a, &b, crate::score::THRESHOLD))
+    {
+        Ok(t) => t,
+        Err(why) => {
+            return fail(
+                key,
+                format!(
+                    "no paired test against version {version} ({}): {why}",
+                    now.name
+                ),
+            )
+        }
+    };
+    // The gain in the metric's own direction: lower log loss is a gain.
+    let gain = match metric.direction() {
+        Direction::LowerIsBetter => -test.diff,
+        _ => test.diff,
+    };
+    let mut needs = format!("a gain of at least {:+.4}", policy.min_gain);
+    let mut ok = gain >= policy.min_gain;
+    if let Some(p) = policy.max_p {
+        needs.push_str(&format!(" with p < {p}"));
+        ok &= test.p_value < p;
+    }
+    Check {
+        verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+        detail: format!(
+            "{:.4} against {:.4} of version {version} ({}): gain {gain:+.4}, {} ({}); the policy needs {needs}",
+            test.candidate,
+            test.baseline,
+            now.name,
+            crate::metrics::paired::format_p(test.p_value),
+            test.test,
+        ),
+        measured: Some(gain),
+        limit: Some(policy.min_gain),
+        test: Some(test),
+        ..check(key)
+    }
+}
+
+/// The share of drifted columns between the candidate's training profile and the newest
+/// logged predictions.
+fn drift_rule(store: &Store, cfg: &Config, policy: &Policy, limit: f64, b: &Bundle) -> Check {
+    const RULE: &str = "max_drift_share";
+    let min_rows = crate::drift::monitor::min_rows_setting(cfg)
+        .unwrap_or(crate::drift::monitor::DEFAULT_MIN_ROWS);
+    let rows = match store.recent_predictions(0, policy.drift_rows) {
+        Ok(r) => r,
+        Err(e) => return fail(RULE, format!("the prediction log cannot be read: {e}")),
+    };
+    if rows.len() < min_rows.max(1) {
+        return Check {
+            detail: format!(
+                "{} prediction(s) logged, fewer than the {min_rows} a drift verdict needs",
+                rows.len()
+            ),
+            ..check(RULE)
+        };
+    }
+    let records: Vec<serde_json::Map<String, serde_json::Value>> = rows
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.inputs).ok())
+        .collect();
+    let report = crate::data::Frame::from_records(&b.spec, &records)
+        .map_err(|e| format!("a logged prediction's inputs: {e}"))
+        .and_then(|frame| {
+            crate::drift::compare(
+                &crate::drift::from_profile(&b.profile),
+                &crate::drift::from_frame(&frame),
+                &crate::drift::Options {
+                    share: Some(crate::drift::DEFAULT_SHARE),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())
+        });
+    match report {
+        Ok(r) => {
+            let drifted: Vec<&str> = r
+                .columns
+                .iter()
+                .filter(|c| c.drifted)
+                .map(|c| c.column.as_str())
+                .collect();
+            Check {
+                verdict: if r.share <= limit {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
+                detail: format!(
+                    "{} of {} columns drifted ({:.2}) in the newest {} predictions against the \
+                     candidate's training data{}; the limit is {limit}",
+                    r.drifted,
+                    r.columns.len(),
+                    r.share,
+                    rows.len(),
+                    if drifted.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", drifted.join(", "))
+                    }
+                ),
+                measured: Some(r.share),
+                limit: Some(limit),
+                ..check(RULE)
+            }
+        }
+        Err(e) => fail(RULE, e),
+    }
+}
+
+/// The 99th percentile of the time to predict one validation row, over up to
+/// `LATENCY_ROWS` rows one at a time, as a request of one row is served.
+fn latency_rule(cfg: &Config, limit: f64, b: &Bundle) -> Check {
+    const RULE: &str = "max_predict_ms";
+    let frame = match validation_frame(cfg, b) {
+        Ok(f) => f,
+        Err(e) => return fail(RULE, format!("cannot measure: {e}")),
+    };
+    let mut ms = Vec::with_capacity(frame.n_rows());
+    for i in 0..frame.n_rows() {
+        let one = frame.take(&[i]);
+        let start = Instant::now();
+        if let Err(e) = b.predict(&one) {
+            return fail(RULE, format!("validation row {i} cannot be predicted: {e}"));
+        }
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    let p99 = ms[((ms.len() as f64 * 0.99).ceil() as usize).clamp(1, ms.len()) - 1];
+    let p50 = ms[ms.len() / 2];
+    Check {
+        verdict: if p99 <= limit {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        detail: format!(
+            "one row takes {p99:.3} ms at the 99th percentile ({p50:.3} ms median) over {} \
+             validation rows; the limit is {limit} ms",
+            ms.len()
+        ),
+        measured: Some(p99),
+        limit: Some(limit),
+        ..check(RULE)
+    }
+}
+
+/// The first `LATENCY_ROWS` validation rows of the run's data, re-read from the data file
+/// and split as training split it; refused when the file is not the one trained on.
+fn validation_frame(cfg: &Config, b: &Bundle) -> Result<crate::data::Frame, String> {
+    let recorded = PathBuf::from(&b.data.path);
+    let path = [recorded.clone(), cfg.workspace.join(&recorded)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("the training data {} is not there", recorded.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if crate::bundle::sha256_hex(&bytes) != b.data.sha256 {
+        return Err(format!(
+            "{} changed since the run was trained (its sha256 differs)",
+            path.display()
+        ));
+    }
+    let frame = crate::data::load::parse_csv(
+        bytes,
+        Path::new(&path),
+        &b.spec,
+        crate::data::Labels::Required,
+    )
+    .map_err(|e| e.to_string())?;
+    let y = frame.target.clone().unwrap_or_default();
+    let split = crate::data::split::stratified_split(&y, b.data.valid_fraction, b.data.seed);
+    let rows: Vec<usize> = split.valid.into_iter().take(LATENCY_ROWS).collect();
+    if rows.is_empty() {
+        return Err("the split has no validation rows".into());
+    }
+    Ok(frame.take(&rows))
+}
