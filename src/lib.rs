@@ -18,4 +18,5 @@ pub mod sync;
 pub mod tracking;
 pub mod train;
 pub mod tui;
+pub mod tune;
 pub mod util;

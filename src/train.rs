@@ -229,7 +229,7 @@ pub fn run_jobs(
     Ok(outcomes)
 }
 
-enum RunError {
+pub(crate) enum RunError {
     Cancelled,
     Failed(String),
 }
@@ -238,6 +238,49 @@ impl From<anyhow::Error> for RunError {
     fn from(e: anyhow::Error) -> Self {
         RunError::Failed(format!("{e:#}"))
     }
+}
+
+/// A model fitted and scored on the validation rows, not recorded yet.
+pub(crate) struct Fit {
+    pub fitted: models::Fitted,
+    /// The validation rows' probabilities.
+    pub p: Vec<f64>,
+    pub evaluation: Evaluation,
+    pub fit_seconds: f64,
+    pub predict_seconds: f64,
+    /// Training rows the model saw.
+    pub train_rows: usize,
+}
+
+/// Fits `params` on `x`, `y` (the training rows or a share of them) and scores the validation
+/// rows.
+pub(crate) fn fit_and_evaluate(
+    data: &Prepared,
+    params: &Params,
+    x: ndarray::ArrayView2<f64>,
+    y: &[u8],
+    ctx: &FitContext,
+) -> Result<Fit, RunError> {
+    let t = Instant::now();
+    let fitted = match models::fit(params, x, y, &data.pipeline.groups(), ctx) {
+        Ok(f) => f,
+        Err(FitError::Cancelled) => return Err(RunError::Cancelled),
+        Err(e) => return Err(RunError::Failed(e.to_string())),
+    };
+    let fit_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let p = fitted.model.predict_proba(data.x_valid.view());
+    let predict_seconds = t.elapsed().as_secs_f64();
+    let evaluation = metrics::evaluate(&data.y_valid, &p)
+        .map_err(|e| RunError::Failed(format!("evaluating on the validation split: {e}")))?;
+    Ok(Fit {
+        fitted,
+        p,
+        evaluation,
+        fit_seconds,
+        predict_seconds,
+        train_rows: y.len(),
+    })
 }
 
 /// The run lifecycle in order (prepare, fit, evaluate, write, record), each step a call.
@@ -264,24 +307,29 @@ fn run_one(
         cancel,
         progress: &progress,
     };
-    let t = Instant::now();
-    let fitted = match models::fit(
-        &job.params,
-        data.x_train.view(),
-        &data.y_train,
-        &data.pipeline.groups(),
-        &ctx,
-    ) {
-        Ok(f) => f,
-        Err(FitError::Cancelled) => return Err(RunError::Cancelled),
-        Err(e) => return Err(RunError::Failed(e.to_string())),
-    };
-    let fit_seconds = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let p = fitted.model.predict_proba(data.x_valid.view());
-    let predict_seconds = t.elapsed().as_secs_f64();
-    let evaluation = metrics::evaluate(&data.y_valid, &p)
-        .map_err(|e| RunError::Failed(format!("evaluating on the validation split: {e}")))?;
+    let fit = fit_and_evaluate(data, &job.params, data.x_train.view(), &data.y_train, &ctx)?;
+    record(store, artifacts_dir, data, job, id, fit, Vec::new())
+}
+
+/// Writes a fit's bundle and records the run as finished, with `extra` metrics (key, step,
+/// value) beside the evaluation's.
+pub(crate) fn record(
+    store: &mut Store,
+    artifacts_dir: &Path,
+    data: &Prepared,
+    job: &Job,
+    id: &str,
+    fit: Fit,
+    extra: Vec<(String, i64, f64)>,
+) -> Result<Outcome, RunError> {
+    let Fit {
+        fitted,
+        p,
+        evaluation,
+        fit_seconds,
+        predict_seconds,
+        train_rows,
+    } = fit;
     let feature_names = data.pipeline.feature_names();
     let bundle = Bundle {
         format: BUNDLE_FORMAT,
@@ -297,7 +345,7 @@ fn run_one(
             path: data.path.display().to_string(),
             sha256: data.sha256.clone(),
             rows: data.rows,
-            train_rows: data.y_train.len(),
+            train_rows,
             valid_rows: data.y_valid.len(),
             valid_fraction: data.valid_fraction,
             seed: data.seed,
@@ -326,6 +374,7 @@ fn run_one(
     for (k, step, v) in &fitted.history {
         rec.metrics.push((k.to_string(), *step, *v));
     }
+    rec.metrics.extend(extra);
     rec.curves
         .push((CurveKind::Roc.key().into(), json(&evaluation.roc)));
     rec.curves

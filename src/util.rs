@@ -207,6 +207,21 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
     n.checked_mul(ms)
 }
 
+/// A number as charts and tables label it (a bin edge, a parameter): whole numbers as they are, others to four significant
+/// digits with no trailing zeros (`3181.2`, not `3181.200`).
+pub fn short_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
+    let digits = (4 - (x.abs().log10().floor() as i32 + 1)).clamp(0, 6) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

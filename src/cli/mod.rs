@@ -13,6 +13,7 @@ pub mod score;
 pub mod serve;
 pub mod sync;
 pub mod train;
+pub mod tune;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,8 @@ pub enum Command {
     Tui,
     /// Train models and record the runs
     Train(train::TrainArgs),
+    /// Search each family's parameters within a time budget (Hyperband); trials are runs
+    Tune(tune::TuneArgs),
     /// List, show, compare and diff runs
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         None => main_job(&cfg, false),
         Some(Command::Tui) => main_job(&cfg, true),
         Some(Command::Train(args)) => train::train(&cfg, args),
+        Some(Command::Tune(args)) => tune::tune(&cfg, args),
         Some(Command::Promote(args)) => registry::promote(&cfg, args),
         Some(Command::Registry { json }) => registry::registry(&cfg, json),
         Some(Command::Score(a)) => score::score(&cfg, a),

@@ -22,6 +22,10 @@ pub struct ReportArgs {
     /// Only the drift charts
     #[arg(long, conflicts_with = "runs")]
     pub drift_only: bool,
+    /// A sweep of `staytrack tune` (its name): a parallel-coordinates chart of its trials
+    /// per family, and nothing else
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["runs", "drift", "drift_only"])]
+    pub sweep: Option<String>,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
@@ -30,6 +34,17 @@ pub struct ReportArgs {
 pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
     let store = Store::open(&cfg.db_path)?;
     let mut written = Vec::new();
+    if let Some(sweep) = &a.sweep {
+        let summary = crate::tune::sweep_summary(&store, sweep)?.with_context(|| {
+            format!(
+                "no finished trial belongs to a sweep named '{sweep}' (`staytrack tune` names it)"
+            )
+        })?;
+        for p in report::render_sweep(&summary, &a.out)? {
+            println!("{}", p.display());
+        }
+        return Ok(0);
+    }
     if !a.drift_only {
         let runs = if a.runs.is_empty() {
             let mut all = store.list_runs()?;

@@ -53,7 +53,7 @@ pub struct TrainArgs {
 /// Exit status of a batch stopped with Ctrl-C, as shells report SIGINT.
 const EXIT_CANCELLED: i32 = 130;
 
-fn selected_families(models: &[String]) -> anyhow::Result<Vec<Family>> {
+pub(crate) fn selected_families(models: &[String]) -> anyhow::Result<Vec<Family>> {
     let mut out = Vec::new();
     for m in models {
         let m = m.trim();

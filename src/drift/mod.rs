@@ -16,6 +16,7 @@
 pub mod monitor;
 pub mod stats;
 
+use crate::util::short_number as short;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -610,21 +611,6 @@ fn leading_number(label: &str) -> Option<f64> {
         .find(|(i, c)| !(c.is_ascii_digit() || (*c == '.' && *i > 0)))
         .map_or(label.len(), |(i, _)| i);
     label[..end].parse().ok()
-}
-
-/// A bin edge as a chart labels it: whole numbers as they are, others to four significant
-/// digits with no trailing zeros (`3181.2`, not `3181.200`).
-fn short(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return format!("{}", x as i64);
-    }
-    let digits = (4 - (x.abs().log10().floor() as i32 + 1)).clamp(0, 6) as usize;
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 #[cfg(test)]

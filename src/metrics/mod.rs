@@ -367,6 +367,27 @@ pub fn evaluate(y: &[u8], p: &[f64]) -> Result<Evaluation, MetricsError> {
     })
 }
 
+/// Spearman's rank correlation: Pearson's on midranks (ties share their mean rank), as
+/// scipy's `spearmanr`. NaN when either side is constant or the lengths differ.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
+    let (rx, ry) = (paired::midranks(x), paired::midranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

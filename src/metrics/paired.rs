@@ -90,7 +90,7 @@ fn check(y: &[u8], a: &[f64], b: &[f64]) -> Result<(usize, usize), MetricsError>
 }
 
 /// Midranks (1-based, ties sharing their mean rank) of `v`, as the fast algorithm needs them.
-fn midranks(v: &[f64]) -> Vec<f64> {
+pub(crate) fn midranks(v: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..v.len()).collect();
     order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
     let mut ranks = vec![0.0; v.len()];

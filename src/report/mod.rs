@@ -10,7 +10,9 @@ mod drift;
 mod runs;
 mod score;
 pub(crate) mod style;
+mod sweep;
 
 pub use drift::render_drift;
 pub use runs::{curve, render_runs, run_charts, RunChart};
 pub use score::render_score;
+pub use sweep::render_sweep;

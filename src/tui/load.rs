@@ -84,6 +84,10 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
         importance: parse_curve(&curves, CurveKind::Importance),
         artifacts: store.artifacts(run_id)?,
         history,
+        sweep: match run.params.get(crate::tune::SWEEP_KEY) {
+            Some(name) => crate::tune::sweep_summary(store, name)?,
+            None => None,
+        },
         scroll: 0,
         run: Some(run),
     })

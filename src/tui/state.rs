@@ -21,6 +21,9 @@ pub struct Details {
     pub artifacts: Vec<ArtifactRow>,
     /// Per-step metrics (boosting rounds, iterations), by key.
     pub history: Vec<(String, Vec<(i64, f64)>)>,
+    /// The sweep the run is a trial of (`staytrack tune`): every trial, best first, and
+    /// parameter importance.
+    pub sweep: Option<crate::tune::SweepSummary>,
     pub scroll: u16,
 }
 

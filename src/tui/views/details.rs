@@ -131,6 +131,45 @@ fn text(run: &RunSummary, d: &Details) -> Vec<Line<'static>> {
             }
         }
     }
+    if let Some(sw) = &d.sweep {
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            format!(
+                "sweep {} (`staytrack report --sweep {}` charts it)",
+                sw.sweep, sw.sweep
+            ),
+            bold,
+        ));
+        for (family, trials, importance) in &sw.families {
+            if !importance.is_empty() {
+                let imp: Vec<String> = importance
+                    .iter()
+                    .map(|(k, rho, _)| format!("{k} {rho:+.2}"))
+                    .collect();
+                lines.push(Line::from(format!(
+                    "  {family} importance (Spearman's ρ with ROC AUC, {} fits): {}",
+                    importance[0].2,
+                    imp.join(", ")
+                )));
+            }
+            for t in trials {
+                let here = if t.run_id == run.id { "▶" } else { " " };
+                let stop = if t.early_stopped {
+                    "stopped early"
+                } else if t.budget_stopped {
+                    "stopped by the budget"
+                } else {
+                    ""
+                };
+                lines.push(Line::from(format!(
+                    " {here}{:<32} {:.4}  {:>9} rows  {stop}",
+                    crate::tui::views::fit(&t.name, 32),
+                    t.roc_auc,
+                    crate::util::thousands(t.train_rows),
+                )));
+            }
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::styled("artifacts", bold));
     for a in &d.artifacts {
