@@ -436,3 +436,48 @@ fn compare_marks_real_differences_against_the_baseline_and_shows_intervals_on_de
     update(&mut app, Action::PinBaseline);
     assert!(app.compare.untested().is_some());
 }
+
+#[test]
+fn a_trial_s_details_show_its_sweep_sorted_with_parameter_importance() {
+    let (d, cfg, mut store) = trained_workspace();
+    let space = d.path().join("space.toml");
+    std::fs::write(
+        &space,
+        "[gbdt]\nn_rounds = 20\nmax_leaves = [4, 8, 16]\nlearning_rate = { min = 0.05, max = 0.5, log = true }\n",
+    )
+    .unwrap();
+    let opts = crate::tune::TuneOptions {
+        families: vec![Family::Gbdt],
+        budget: std::time::Duration::from_secs(8),
+        space: Some(space),
+        data: cfg.train_file(),
+        seed: 7,
+        valid_fraction: 0.2,
+        eta: 3,
+        min_rung_rows: 300,
+        name: Some("sw".into()),
+    };
+    let report = crate::tune::tune(&mut store, &cfg, &opts, &|_| {}).unwrap();
+    // The default gbdt run was in the store already: found, not trained again.
+    let default = report.families[0].default_run.clone().unwrap();
+    assert_eq!(store.get_run(&default).unwrap().name, "gbdt");
+    let best = report.families[0].best.clone().unwrap();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, &best.name);
+    let e = update(&mut app, Action::Open).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let sweep = app.details.as_ref().unwrap().sweep.as_ref().unwrap();
+    let (_, trials, importance) = &sweep.families[0];
+    assert_eq!(trials.len(), report.trials.len());
+    assert!(
+        trials.windows(2).all(|w| w[0].roc_auc >= w[1].roc_auc),
+        "best first"
+    );
+    assert_eq!(trials[0].run_id, best.run_id);
+    let keys: Vec<&str> = importance.iter().map(|i| i.0.as_str()).collect();
+    assert!(keys.contains(&"learning_rate"), "{keys:?}");
+    let s = render(&app, 160, 200);
+    assert!(s.contains("sweep sw") && s.contains("importance"), "{s}");
+    assert!(s.contains(&format!("▶{}", best.name)), "{s}");
+}
