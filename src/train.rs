@@ -30,6 +30,9 @@ pub struct Job {
     pub params: Params,
 }
 
+/// The share of rows held out for validation unless told otherwise.
+pub const DEFAULT_VALID_FRACTION: f64 = 0.2;
+
 /// Data loaded, split and encoded once for every run of a batch.
 pub struct Prepared {
     pub path: PathBuf,

@@ -94,6 +94,11 @@ fn identical_runs_differ_by_nothing_and_lr_against_gbdt_is_far_beyond_noise() {
     assert!(d.ci.0 > 0.0, "the interval excludes no difference: {d:?}");
     let b = bootstrap(y, &lr, &gbdt, Score::RocAuc, RESAMPLES / 10, 42, 0.95).unwrap();
     assert!(b.ci.0 > 0.0 && (b.diff - d.diff).abs() < 1e-12, "{b:?}");
+    // Every draw favours gbdt: the p-value is as small as the draws can tell, never 0.
+    let draws = (RESAMPLES / 10) as f64;
+    assert_eq!(b.p_value, 2.0 / (draws + 1.0), "{b:?}");
+    let same = bootstrap(y, &lr, &lr, Score::PrAuc, RESAMPLES / 10, 42, 0.95).unwrap();
+    assert_eq!(same.p_value, 1.0);
 }
 
 #[test]

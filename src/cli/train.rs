@@ -33,21 +33,42 @@ pub struct TrainArgs {
     /// A TOML sweep file: one table per family, lists of values are crossed
     #[arg(long, value_name = "FILE", conflicts_with_all = ["models", "params"])]
     pub sweep: Option<PathBuf>,
-    /// Training CSV [default: the workspace's data/train_data.csv]
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Name prefix for the runs [default: the family]
     #[arg(long)]
     pub name: Option<String>,
-    /// Seed for the split and the models
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
-    /// Share of rows held out for validation (stratified)
-    #[arg(long, default_value_t = 0.2)]
-    pub valid_fraction: f64,
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// The training file and how it is split: what `train` and `tune` read.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Training CSV [default: the workspace's data/train_data.csv]
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Seed for the split, the models (and the sampled parameters of `tune`)
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Share of rows held out for validation (stratified)
+    #[arg(long, default_value_t = crate::train::DEFAULT_VALID_FRACTION)]
+    pub valid_fraction: f64,
+}
+
+impl SplitArgs {
+    /// The file to train on: `--data`, else the workspace's training file (generated on
+    /// first use).
+    pub fn path(&self, cfg: &Config) -> anyhow::Result<PathBuf> {
+        match &self.data {
+            Some(p) => Ok(p.clone()),
+            None => {
+                ensure_data(cfg)?;
+                Ok(cfg.train_file())
+            }
+        }
+    }
 }
 
 /// Exit status of a batch stopped with Ctrl-C, as shells report SIGINT.
@@ -152,13 +173,7 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
             args.name.as_deref(),
         )?,
     };
-    let data_path = match &args.data {
-        Some(p) => p.clone(),
-        None => {
-            ensure_data(cfg)?;
-            cfg.train_file()
-        }
-    };
+    let data_path = args.split.path(cfg)?;
     let mut store = open_store(cfg)?;
     let cancel = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&cancel))
@@ -167,7 +182,7 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         .context("installing the SIGTERM handler")?;
 
     let t = std::time::Instant::now();
-    let data = train::prepare(&data_path, args.seed, args.valid_fraction)?;
+    let data = train::prepare(&data_path, args.split.seed, args.split.valid_fraction)?;
     eprintln!(
         "{}: {} rows ({} train, {} validation, seed {}), {} features, ready in {:.1} s; {} run(s) to train",
         data.path.display(),

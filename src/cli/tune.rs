@@ -7,10 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ensure_data, open_store};
+use super::open_store;
 use crate::compare::Outcome;
 use crate::config::Config;
-use crate::data::DEFAULT_SEED;
 use crate::metrics::paired::format_p;
 use crate::tune::{self, TuneEvent, TuneOptions};
 use crate::util::{render_table, thousands};
@@ -33,18 +32,11 @@ pub struct TuneArgs {
     /// log = true }`, `max_leaves = [15, 31, 63]`, `n_rounds = 2000`
     #[arg(long, value_name = "FILE")]
     pub space: Option<PathBuf>,
-    /// Training CSV [default: the workspace's data/train_data.csv]
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub split: super::train::SplitArgs,
     /// The sweep's name (its trials are named NAME-FAMILY-NN) [default: tune-<time>]
     #[arg(long)]
     pub name: Option<String>,
-    /// Seed for the split, the models and the sampled parameters
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
-    /// Share of rows held out for validation (stratified)
-    #[arg(long, default_value_t = 0.2)]
-    pub valid_fraction: f64,
     /// Each rung keeps the best 1/ETA of its trials, on ETA times more rows
     #[arg(long, default_value_t = 3)]
     pub eta: usize,
@@ -60,21 +52,15 @@ pub fn tune(cfg: &Config, args: TuneArgs) -> anyhow::Result<i32> {
     let families = super::train::selected_families(&args.models)?;
     let budget = crate::util::parse_duration_ms(&args.budget)
         .with_context(|| format!("--budget '{}': use 90s, 5m or 1h", args.budget))?;
-    let data = match &args.data {
-        Some(p) => p.clone(),
-        None => {
-            ensure_data(cfg)?;
-            cfg.train_file()
-        }
-    };
+    let data = args.split.path(cfg)?;
     let mut store = open_store(cfg)?;
     let opts = TuneOptions {
         families,
         budget: Duration::from_millis(budget as u64),
         space: args.space.clone(),
         data,
-        seed: args.seed,
-        valid_fraction: args.valid_fraction,
+        seed: args.split.seed,
+        valid_fraction: args.split.valid_fraction,
         eta: args.eta,
         min_rung_rows: args.min_rung_rows,
         name: args.name.clone(),

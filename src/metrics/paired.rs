@@ -47,7 +47,8 @@ pub struct Bootstrap {
     pub diff: f64,
     pub ci: (f64, f64),
     /// Two-sided bootstrap p-value of "no difference": twice the smaller share of resampled
-    /// differences on either side of 0, at most 1.
+    /// differences on either side of 0, counted as `(k + 1) / (B + 1)` so it is never 0 (it
+    /// cannot resolve below `2 / (B + 1)`), at most 1.
     pub p_value: f64,
     pub level: f64,
     pub resamples: usize,
@@ -527,7 +528,8 @@ pub fn bootstrap_all(
             let p_value = if d.is_empty() {
                 f64::NAN
             } else {
-                (2.0 * side(|x| *x <= 0.0).min(side(|x| *x >= 0.0)) / d.len() as f64).min(1.0)
+                let k = side(|x| *x <= 0.0).min(side(|x| *x >= 0.0));
+                (2.0 * (k + 1.0) / (d.len() as f64 + 1.0)).min(1.0)
             };
             Bootstrap {
                 diff: full[i],

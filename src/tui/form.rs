@@ -30,7 +30,7 @@ impl RunForm {
             name: String::new(),
             data,
             seed: crate::data::DEFAULT_SEED.to_string(),
-            valid_fraction: "0.2".into(),
+            valid_fraction: crate::train::DEFAULT_VALID_FRACTION.to_string(),
             params: Vec::new(),
             focus: 0,
             error: None,
