@@ -223,15 +223,9 @@ impl Bundle {
     /// checked before a bundle predicts anything.
     pub fn validate(&self) -> Result<(), String> {
         let n = self.pipeline.n_features();
-        if self.spec.columns.is_empty() {
-            return Err("the dataset spec has no columns".into());
-        }
-        let mut names = std::collections::HashSet::new();
-        for c in &self.spec.columns {
-            if !names.insert(c.name.as_str()) {
-                return Err(format!("column '{}' appears twice in the spec", c.name));
-            }
-        }
+        self.spec
+            .validate()
+            .map_err(|e| format!("the dataset spec: {e}"))?;
         self.pipeline.validate(&self.spec)?;
         self.model.validate(n).map_err(|e| format!("model: {e}"))?;
         if self.feature_names.len() != n {

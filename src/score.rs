@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::bundle::Bundle;
 use crate::config::Config;
 use crate::data::frame::ColumnData;
-use crate::data::{self, DatasetSpec, Labels};
+use crate::data::{self, Labels};
 use crate::tracking::Store;
 
 /// Probability at or above which a stay is predicted long (the class is 1), unless told.
@@ -54,12 +54,15 @@ pub struct ScoreSummary {
     pub run_id: String,
     pub rows: usize,
     pub threshold: f64,
+    /// The positive class in words and the label column, from the model's spec.
+    pub positive_class: String,
+    pub target_column: String,
     pub positives: usize,
     pub positive_share: f64,
     pub mean_probability: f64,
     /// Counts of probabilities in [i/10, (i+1)/10), the last bin closed.
     pub histogram: Vec<usize>,
-    /// Validation-style metrics when the file has `Stay`.
+    /// Validation-style metrics when the file has the label column.
     pub roc_auc: Option<f64>,
     pub accuracy: Option<f64>,
     pub seconds: f64,
@@ -118,8 +121,8 @@ pub fn score_file(
                 anyhow::anyhow!("the '{alias}' model (version {}): {e}", target.version)
             })?;
     progress(Stage::Reading);
-    let spec = DatasetSpec::hospital();
-    let frame = data::load_csv(input, &spec, Labels::Optional)?;
+    // The file is read by the spec the model was trained with.
+    let frame = data::load_csv(input, &bundle.spec, Labels::Optional)?;
     let n = frame.n_rows();
     anyhow::ensure!(n > 0, "{}: no rows to score", input.display());
     let mut probs = Vec::with_capacity(n);
@@ -160,20 +163,33 @@ pub fn score_file(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the folder {}", dir.display()))?;
     }
-    let ids = |name: &str| match frame.column(name) {
-        Some(ColumnData::Id(v)) => Some(v),
-        _ => None,
-    };
-    let (case, patient) = (ids("case_id"), ids("patientid"));
+    // The spec's id columns, so a scored row can be joined back to its source.
+    let spec = &bundle.spec;
+    let id_names: Vec<&str> = spec.id_columns().map(|c| c.name.as_str()).collect();
+    let id_values: Vec<Option<&Vec<i64>>> = id_names
+        .iter()
+        .map(|name| match frame.column(name) {
+            Some(ColumnData::Id(v)) => Some(v),
+            _ => None,
+        })
+        .collect();
     let mut csv = String::with_capacity(n * 40);
-    csv.push_str("case_id,patientid,probability,long_stay,model_version\n");
+    for name in &id_names {
+        csv.push_str(&crate::util::csv_field(name));
+        csv.push(',');
+    }
+    let _ = writeln!(
+        csv,
+        "probability,{},model_version",
+        crate::util::csv_field(spec.class_column())
+    );
     let mut positives = 0;
     let mut histogram = vec![0usize; BINS];
     for (i, &p) in probs.iter().enumerate() {
         let yes = p >= threshold;
         positives += usize::from(yes);
         histogram[((p * BINS as f64) as usize).min(BINS - 1)] += 1;
-        for c in [case, patient] {
+        for c in &id_values {
             if let Some(v) = c {
                 let _ = write!(csv, "{}", v[i]);
             }
@@ -198,6 +214,8 @@ pub fn score_file(
         run_id: target.run_id,
         rows: n,
         threshold,
+        positive_class: bundle.spec.target.description.clone(),
+        target_column: bundle.spec.target.column.clone(),
         positives,
         positive_share: positives as f64 / n as f64,
         mean_probability: probs.iter().sum::<f64>() / n as f64,
@@ -212,13 +230,14 @@ pub fn score_file(
 pub fn describe(s: &ScoreSummary) -> String {
     let mut out = format!(
         "scored {} rows of {} with '{}' (version {}, run {}) in {:.2} s\n\
-         long stay (p ≥ {}): {} rows, {:.1} %; mean probability {:.4}\n",
+         {} (p ≥ {}): {} rows, {:.1} %; mean probability {:.4}\n",
         crate::util::thousands(s.rows),
         s.input.display(),
         s.alias,
         s.model_version,
         s.run_id,
         s.seconds,
+        s.positive_class,
         s.threshold,
         crate::util::thousands(s.positives),
         100.0 * s.positive_share,
@@ -227,7 +246,8 @@ pub fn describe(s: &ScoreSummary) -> String {
     if let (Some(auc), Some(acc)) = (s.roc_auc, s.accuracy) {
         let _ = writeln!(
             out,
-            "the file has Stay: ROC AUC {auc:.4}, accuracy {acc:.4}"
+            "the file has {}: ROC AUC {auc:.4}, accuracy {acc:.4}",
+            s.target_column
         );
     }
     let max = s.histogram.iter().copied().max().unwrap_or(1).max(1);

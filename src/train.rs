@@ -55,12 +55,17 @@ pub struct Prepared {
 
 /// Loads `path`, splits it (stratified, `valid_fraction`, `seed`), fits the feature pipeline on
 /// the training part only and encodes both parts.
-pub fn prepare(path: &Path, seed: u64, valid_fraction: f64) -> anyhow::Result<Prepared> {
+pub fn prepare(
+    path: &Path,
+    spec: &DatasetSpec,
+    seed: u64,
+    valid_fraction: f64,
+) -> anyhow::Result<Prepared> {
     anyhow::ensure!(
         valid_fraction > 0.0 && valid_fraction < 1.0,
         "the validation fraction must be between 0 and 1 (got {valid_fraction})"
     );
-    let spec = DatasetSpec::hospital();
+    let spec = spec.clone();
     let bytes =
         std::fs::read(path).with_context(|| format!("{}: cannot read the file", path.display()))?;
     let sha256 = sha256_hex(&bytes);

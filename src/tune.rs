@@ -285,7 +285,12 @@ pub fn tune(
     let spaces = load_spaces(cfg, opts.space.as_deref(), &opts.families)?;
     let start = Instant::now();
     let deadline = start + opts.budget;
-    let data = train::prepare(&opts.data, opts.seed, opts.valid_fraction)?;
+    let data = train::prepare(
+        &opts.data,
+        &crate::data::DatasetSpec::of_workspace(cfg)?,
+        opts.seed,
+        opts.valid_fraction,
+    )?;
     let sweep = opts.name.clone().unwrap_or_else(|| {
         format!(
             "tune-{}",

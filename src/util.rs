@@ -222,6 +222,16 @@ pub fn short_number(x: f64) -> String {
     }
 }
 
+/// A CSV field as RFC 4180 writes it: quoted (inner quotes doubled) when it holds a comma, a
+/// quote or a line break, as is otherwise.
+pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -21,7 +21,7 @@ fn prepared(rows: usize, seed: u64) -> (tempfile::TempDir, train::Prepared) {
         dir.path(),
     )
     .unwrap();
-    let p = train::prepare(&w.train, 42, 0.2).unwrap();
+    let p = train::prepare(&w.train, &staytrack::data::DatasetSpec::hospital(), 42, 0.2).unwrap();
     (dir, p)
 }
 

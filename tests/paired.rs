@@ -72,6 +72,7 @@ fn identical_runs_differ_by_nothing_and_lr_against_gbdt_is_far_beyond_noise() {
     // Both models on the same validation rows, from their bundles and the prepared split.
     let prepared = staytrack::train::prepare(
         &ws.join("data/train_data.csv"),
+        &staytrack::data::DatasetSpec::hospital(),
         staytrack::data::DEFAULT_SEED,
         0.2,
     )

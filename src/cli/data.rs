@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::EXIT_ERROR;
 use crate::config::Config;
 use crate::data::DEFAULT_SEED;
-use crate::data::{self, synth, DatasetSpec, Labels};
+use crate::data::{self, infer, synth, DatasetSpec, Labels};
 use crate::util::{render_table, thousands};
 
 pub fn run(cfg: &Config, cmd: DataCommand) -> anyhow::Result<i32> {
@@ -20,10 +20,38 @@ pub fn run(cfg: &Config, cmd: DataCommand) -> anyhow::Result<i32> {
             drift,
             out,
         } => {
+            let spec = DatasetSpec::of_workspace(cfg)?;
+            anyhow::ensure!(
+                out.is_some() || spec.name == DatasetSpec::hospital().name,
+                "this workspace's dataset is '{}' ({}); the synthetic data is the hospital \
+                 dataset's twin, so it is not written into it (give --out DIR to write it elsewhere)",
+                spec.name,
+                cfg.settings_file().display()
+            );
             let out = out.unwrap_or_else(|| cfg.data_dir.clone());
             data_synth(rows, test_rows, seed, drift, &out)
         }
-        DataCommand::Check { file, json } => data_check(&file, json),
+        DataCommand::Init {
+            file,
+            target,
+            positive,
+            ids,
+            name,
+            force,
+        } => data_init(
+            cfg,
+            &file,
+            &infer::InitOptions {
+                target,
+                positive,
+                ids,
+                name,
+            },
+            force,
+        ),
+        DataCommand::Check { file, json } => {
+            data_check(&file, &DatasetSpec::of_workspace(cfg)?, json)
+        }
     }
 }
 
@@ -47,13 +75,99 @@ pub enum DataCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// Validate a CSV file and summarise it
+    /// Write the workspace's dataset spec (`[dataset]` in staytrack.toml), inferred from a CSV
+    Init {
+        file: PathBuf,
+        /// The label column the binary target comes from
+        #[arg(long)]
+        target: String,
+        /// The labels that make the target 1 [default: the rarer of two labels]
+        #[arg(long, value_delimiter = ',')]
+        positive: Vec<String>,
+        /// An id column (whole numbers; never a model input); repeat for several
+        #[arg(long = "id", value_name = "COLUMN")]
+        ids: Vec<String>,
+        /// The dataset's name [default: the file's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace a spec the workspace already has
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a CSV file against the workspace's dataset spec and summarise it
     Check {
         file: PathBuf,
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
     },
+}
+
+fn data_init(
+    cfg: &Config,
+    file: &Path,
+    o: &infer::InitOptions,
+    force: bool,
+) -> anyhow::Result<i32> {
+    let path = cfg.settings_file();
+    let existing = cfg.read_settings()?.unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Has {
+        dataset: Option<toml::Value>,
+    }
+    let has =
+        toml::from_str::<Has>(&existing).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    anyhow::ensure!(
+        has.dataset.is_none() || force,
+        "{} already has a [dataset] spec; --force replaces it (runs trained on it keep theirs)",
+        path.display()
+    );
+    let (spec, notes) = infer::infer_spec(file, o)?;
+    let text = infer::replace_dataset(&existing, &infer::to_toml(&spec));
+    crate::util::atomic_write(&path, text.as_bytes())?;
+    // What was written must read back as the same spec.
+    let back = DatasetSpec::of_workspace(cfg)?;
+    anyhow::ensure!(
+        back == spec,
+        "{}: the written spec reads back differently",
+        path.display()
+    );
+    let role = |r: data::Role| format!("{r:?}").to_lowercase();
+    let rows: Vec<Vec<String>> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                role(c.role),
+                c.value.describe().to_string(),
+                if c.nullable {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render_table(&["COLUMN", "ROLE", "VALUES", "NULLABLE"], &rows)
+    );
+    println!(
+        "target: {} is 1 when it is {} (labels: {})",
+        spec.target.column,
+        spec.target.positive.join(" or "),
+        spec.target.labels.join(", ")
+    );
+    for n in &notes {
+        println!("note: {n}");
+    }
+    println!(
+        "wrote the '{}' spec to {}; every command now reads files by it (`staytrack data check FILE`)",
+        spec.name,
+        path.display()
+    );
+    Ok(0)
 }
 
 fn data_synth(
@@ -82,9 +196,8 @@ fn data_synth(
     Ok(0)
 }
 
-fn data_check(file: &Path, json: bool) -> anyhow::Result<i32> {
-    let spec = DatasetSpec::hospital();
-    let frame = match data::load_csv(file, &spec, Labels::Optional) {
+fn data_check(file: &Path, spec: &DatasetSpec, json: bool) -> anyhow::Result<i32> {
+    let frame = match data::load_csv(file, spec, Labels::Optional) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("invalid: {e}");

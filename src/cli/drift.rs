@@ -84,7 +84,7 @@ pub fn run(cfg: &Config, a: DriftArgs) -> anyhow::Result<i32> {
 
 /// The service's options from the flags, every value checked.
 fn options(cfg: &Config, a: &DriftArgs) -> anyhow::Result<MonitorOptions> {
-    let spec = DatasetSpec::hospital();
+    let spec = DatasetSpec::of_workspace(cfg)?;
     let drift = Options {
         tests: parse_pairs(
             &a.tests,

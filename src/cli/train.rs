@@ -182,7 +182,12 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         .context("installing the SIGTERM handler")?;
 
     let t = std::time::Instant::now();
-    let data = train::prepare(&data_path, args.split.seed, args.split.valid_fraction)?;
+    let data = train::prepare(
+        &data_path,
+        &crate::data::DatasetSpec::of_workspace(cfg)?,
+        args.split.seed,
+        args.split.valid_fraction,
+    )?;
     eprintln!(
         "{}: {} rows ({} train, {} validation, seed {}), {} features, ready in {:.1} s; {} run(s) to train",
         data.path.display(),

@@ -175,9 +175,12 @@ pub fn parse_csv(
         })?;
         wanted.push((col, ca));
     }
-    // Columns are independent: check them on two threads, then keep the error of the lowest row.
+    // Columns are independent: check them on every core, then keep the error of the lowest row.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, wanted.len().max(1));
     let results: Vec<Result<Parsed, LoadError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
+        let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let wanted = &wanted;
                 let rows = &rows;
@@ -185,7 +188,7 @@ pub fn parse_csv(
                     wanted
                         .iter()
                         .enumerate()
-                        .filter(|(i, _)| i % 2 == w)
+                        .filter(|(i, _)| i % workers == w)
                         .map(|(i, (col, ca))| (i, read_column(col, ca, rows, spec, path)))
                         .collect::<Vec<_>>()
                 })

@@ -39,16 +39,19 @@ impl ValueType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
     pub name: String,
     pub role: Role,
     pub value: ValueType,
     /// Whether an empty cell is a legitimate value (a known gap in the data).
+    #[serde(default)]
     pub nullable: bool,
 }
 
 /// The rule that turns the label column into the binary target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TargetRule {
     pub column: String,
     /// Every label the column may hold, in their natural order.
@@ -56,10 +59,15 @@ pub struct TargetRule {
     /// The labels that make the target 1.
     pub positive: Vec<String>,
     /// A short human description of the positive class.
+    #[serde(default)]
     pub description: String,
+    /// The name of the 0/1 column scored files carry [default: `positive`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_column: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
     pub name: String,
     pub columns: Vec<ColumnSpec>,
@@ -81,7 +89,105 @@ pub const STAY_LABELS: [&str; 11] = [
     "More than 100 Days",
 ];
 
+/// Why a spec cannot describe a dataset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("column {index}: the name is empty or holds control characters")]
+    BadName { index: usize },
+    #[error("column '{0}' is listed twice")]
+    Duplicate(String),
+    #[error("no column is a model input (role categorical or numeric)")]
+    NoInputs,
+    #[error("the target column '{0}' is not among the columns")]
+    NoTargetColumn(String),
+    #[error("column '{column}' has role target, but the target rule names '{target}'")]
+    OtherTarget { column: String, target: String },
+    #[error("the target column '{0}' must have role target")]
+    TargetRole(String),
+    #[error("the target has {0} label(s); a binary target needs at least two")]
+    FewLabels(usize),
+    #[error("the target label '{0}' is listed twice")]
+    DuplicateLabel(String),
+    #[error("no positive label: name the labels that make the target 1")]
+    NoPositive,
+    #[error("the positive label '{0}' is not one of the target's labels ({1})")]
+    UnknownPositive(String, String),
+    #[error("every label is positive, so the target would always be 1")]
+    AllPositive,
+}
+
 impl DatasetSpec {
+    /// The spec is one a file can be read by: unique plain column names, at least one input,
+    /// one target column matching a rule with two or more labels, some but not all positive.
+    /// A spec from a settings file or a bundle is checked before anything reads by it.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, c) in self.columns.iter().enumerate() {
+            if c.name.trim().is_empty() || c.name.chars().any(char::is_control) {
+                return Err(SpecError::BadName { index });
+            }
+            if !seen.insert(c.name.as_str()) {
+                return Err(SpecError::Duplicate(c.name.clone()));
+            }
+            if c.role == Role::Target && c.name != self.target.column {
+                return Err(SpecError::OtherTarget {
+                    column: c.name.clone(),
+                    target: self.target.column.clone(),
+                });
+            }
+        }
+        if self.features().next().is_none() {
+            return Err(SpecError::NoInputs);
+        }
+        match self.column(&self.target.column) {
+            None => return Err(SpecError::NoTargetColumn(self.target.column.clone())),
+            Some(c) if c.role != Role::Target => return Err(SpecError::TargetRole(c.name.clone())),
+            Some(_) => {}
+        }
+        let t = &self.target;
+        if t.labels.len() < 2 {
+            return Err(SpecError::FewLabels(t.labels.len()));
+        }
+        let mut labels = std::collections::BTreeSet::new();
+        if let Some(l) = t.labels.iter().find(|l| !labels.insert(l.as_str())) {
+            return Err(SpecError::DuplicateLabel(l.clone()));
+        }
+        if t.positive.is_empty() {
+            return Err(SpecError::NoPositive);
+        }
+        if let Some(p) = t.positive.iter().find(|p| !labels.contains(p.as_str())) {
+            return Err(SpecError::UnknownPositive(p.clone(), t.labels.join(", ")));
+        }
+        if t.labels.iter().all(|l| t.positive.contains(l)) {
+            return Err(SpecError::AllPositive);
+        }
+        Ok(())
+    }
+
+    /// The workspace's dataset: the `[dataset]` table of its settings file, checked; the
+    /// hospital spec when there is none, so a workspace without one reads the Kaggle files.
+    pub fn of_workspace(cfg: &crate::config::Config) -> anyhow::Result<DatasetSpec> {
+        #[derive(Deserialize)]
+        struct File {
+            dataset: Option<DatasetSpec>,
+        }
+        let Some(text) = cfg.read_settings()? else {
+            return Ok(DatasetSpec::hospital());
+        };
+        let path = cfg.settings_file();
+        let spec = toml::from_str::<File>(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            .dataset;
+        match spec {
+            None => Ok(DatasetSpec::hospital()),
+            Some(s) => {
+                s.validate()
+                    .map_err(|e| anyhow::anyhow!("{} [dataset]: {e}", path.display()))?;
+                Ok(s)
+            }
+        }
+    }
+
     /// The AV Healthcare Analytics II spec, with the columns in the order of the real file.
     pub fn hospital() -> Self {
         use Role::*;
@@ -119,8 +225,24 @@ impl DatasetSpec {
                 labels: STAY_LABELS.iter().map(|s| s.to_string()).collect(),
                 positive: STAY_LABELS[3..].iter().map(|s| s.to_string()).collect(),
                 description: "stay of more than 30 days".into(),
+                class_column: Some("long_stay".into()),
             },
         }
+    }
+
+    /// The 0/1 column of scored files: the rule's, else `long_stay` for the hospital spec (its
+    /// bundles predate the setting), else `positive`.
+    pub fn class_column(&self) -> &str {
+        match &self.target.class_column {
+            Some(c) => c,
+            None if self.name == "av-healthcare-analytics-ii" => "long_stay",
+            None => "positive",
+        }
+    }
+
+    /// The id columns, in file order: what scored files carry to tell rows apart.
+    pub fn id_columns(&self) -> impl Iterator<Item = &ColumnSpec> {
+        self.columns.iter().filter(|c| c.role == Role::Id)
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
@@ -170,6 +292,29 @@ mod tests {
         );
         assert_eq!(spec.header(false).len(), 17);
         assert_eq!(spec.features().count(), 15);
+    }
+
+    #[test]
+    fn the_hospital_spec_is_valid_and_bad_specs_say_why() {
+        let good = DatasetSpec::hospital();
+        assert_eq!(good.validate(), Ok(()));
+        let broken = |f: &dyn Fn(&mut DatasetSpec)| {
+            let mut s = good.clone();
+            f(&mut s);
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(broken(&|s| s.columns[1].name = "case_id".into()).contains("twice"));
+        assert!(broken(&|s| s.columns[1].name = " ".into()).contains("column 1"));
+        assert!(broken(&|s| s.target.column = "Age".into()).contains("role target"));
+        assert!(broken(&|s| s.target.column = "Nope".into()).contains("'Nope'"));
+        assert!(broken(&|s| s.target.labels.truncate(1)).contains("at least two"));
+        assert!(broken(&|s| s.target.positive.clear()).contains("no positive"));
+        assert!(broken(&|s| s.target.positive.push("99+".into())).contains("'99+'"));
+        assert!(broken(&|s| s.target.positive = s.target.labels.clone()).contains("always be 1"));
+        assert!(broken(&|s| s
+            .columns
+            .retain(|c| !matches!(c.role, Role::Categorical | Role::Numeric)))
+        .contains("no column is a model input"));
     }
 
     #[test]

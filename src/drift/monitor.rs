@@ -124,7 +124,6 @@ pub struct MonitorOptions {
 
 /// Compares the current data with the reference, stores the report and returns it with its id.
 pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift, i64)> {
-    let spec = DatasetSpec::hospital();
     let opts = &o.drift;
     let mut store = Store::open(&cfg.db_path)?;
     let target = store.alias_target(&o.alias)?;
@@ -134,6 +133,11 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
                 .map_err(|e| anyhow::anyhow!("the '{}' model: {e}", o.alias))?,
         ),
         None => None,
+    };
+    // The model's own spec when there is a model; the workspace's otherwise.
+    let spec = match &bundle {
+        Some(b) => b.spec.clone(),
+        None => DatasetSpec::of_workspace(cfg)?,
     };
     let (reference, reference_name) = match (&o.reference, &bundle) {
         (Some(path), _) => {

@@ -87,7 +87,12 @@ impl Tasks {
                 } else {
                     data
                 };
-                let prepared = crate::train::prepare(&data, seed, valid_fraction)?;
+                let prepared = crate::train::prepare(
+                    &data,
+                    &crate::data::DatasetSpec::of_workspace(&cfg)?,
+                    seed,
+                    valid_fraction,
+                )?;
                 let (etx, erx) = channel();
                 let forward = {
                     let (tx, cancel) = (tx.clone(), cancel.clone());

@@ -98,6 +98,8 @@ fn export_writes_the_screen_s_charts_and_says_where() {
         output: "predictions/test_data.v1.csv".into(),
         kept: None,
         alias: "production".into(),
+        positive_class: "stay of more than 30 days".into(),
+        target_column: "Stay".into(),
         model_version: 1,
         run_id: "r".into(),
         rows: 100,
@@ -165,6 +167,8 @@ fn the_score_screen_shows_progress_then_the_summary() {
         output: "predictions/test_data.v3.csv".into(),
         kept: None,
         alias: "production".into(),
+        positive_class: "stay of more than 30 days".into(),
+        target_column: "Stay".into(),
         model_version: 3,
         run_id: "r".into(),
         rows: 137_057,
@@ -319,7 +323,13 @@ fn trained_workspace() -> (tempfile::TempDir, crate::config::Config, Store) {
     )
     .unwrap();
     let mut store = Store::open(&cfg.db_path).unwrap();
-    let prepared = crate::train::prepare(&cfg.train_file(), 7, 0.2).unwrap();
+    let prepared = crate::train::prepare(
+        &cfg.train_file(),
+        &crate::data::DatasetSpec::hospital(),
+        7,
+        0.2,
+    )
+    .unwrap();
     let jobs: Vec<crate::train::Job> = [Family::Lr, Family::Gbdt]
         .into_iter()
         .map(|f| crate::train::Job {
