@@ -79,7 +79,8 @@ fn file_pane(f: &mut Frame, file_area: Rect, app: &App) {
     );
 }
 
-/// Rows, long stays, the metrics when the file has the target, and where the output went.
+/// Rows, the positive class (in the model's words), the metrics when the file has the label
+/// column, and where the output went.
 fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
@@ -94,9 +95,10 @@ fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
             )),
         ]),
         Line::from(vec![
-            Span::styled("long stays    ", bold),
+            Span::styled("positive      ", bold),
             Span::raw(format!(
-                "{} ({:.1} %) at p ≥ {}; mean probability {:.4}",
+                "{}: {} ({:.1} %) at p ≥ {}; mean probability {:.4}",
+                s.positive_class,
                 thousands(s.positives),
                 100.0 * s.positive_share,
                 s.threshold,
@@ -106,8 +108,11 @@ fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
     ];
     if let (Some(auc), Some(acc)) = (s.roc_auc, s.accuracy) {
         lines.push(Line::from(vec![
-            Span::styled("with Stay     ", bold),
-            Span::raw(format!("ROC AUC {auc:.4}, accuracy {acc:.4}")),
+            Span::styled("labelled      ", bold),
+            Span::raw(format!(
+                "the file has {}: ROC AUC {auc:.4}, accuracy {acc:.4}",
+                s.target_column
+            )),
         ]));
     }
     lines.push(Line::from(vec![
