@@ -156,6 +156,13 @@ fn init_and_the_spec_refuse_what_cannot_be_a_dataset() {
 
     // A spec written by hand is checked before anything reads by it.
     ok(ws, &["data", "init", f, "--target", "readmitted"]);
+    // A file that does not match the spec is named with the column it lacks.
+    let other = ws.join("other.csv");
+    numeric_only(&other, 50, 4);
+    let o = run(ws, &["data", "check", other.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("other.csv") && err.contains("visit"), "{err}");
     let path = ws.join("staytrack.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("name = \"age\"", "name = \"ward\"")).unwrap();
