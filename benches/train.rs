@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     };
     let families: Vec<Family> = args.iter().filter_map(|a| Family::parse(a)).collect();
     let families = if families.is_empty() {
-        Family::ALL.to_vec()
+        Family::ENGINES.to_vec()
     } else {
         families
     };

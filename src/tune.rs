@@ -58,6 +58,13 @@ pub fn default_space(f: Family) -> Space {
             s.insert("min_samples_leaf".into(), r(1.0, 100.0, true));
             s.insert("sample_fraction".into(), r(0.4, 1.0, false));
         }
+        Family::LinfaLr => {
+            s.insert("alpha".into(), r(1e-3, 1e2, true));
+        }
+        Family::LinfaTree => {
+            s.insert("max_depth".into(), r(4.0, 20.0, false));
+            s.insert("min_weight_leaf".into(), r(5.0, 500.0, true));
+        }
         Family::Gbdt => {
             s.insert("learning_rate".into(), r(0.05, 0.2, true));
             s.insert("max_leaves".into(), r(15.0, 63.0, true));

@@ -109,7 +109,13 @@ fn another_dataset_goes_from_init_to_scored_rows() {
         .map(|c| c["column"].as_str().unwrap())
         .collect();
     assert_eq!(cols, ["ward", "age", "dose", "count"]);
-    // The hospital twin is not written into this workspace.
+    // Without --data and with no data/train_data.csv, training says where a file goes (the
+    // hospital twin is not generated into this workspace).
+    let o = run(ws, &["train", "--model", "lr"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--data FILE"));
+    assert!(!ws.join("data").exists());
+    // Nor is it written on request.
     let o = run(ws, &["data", "synth", "--rows", "100"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("'visits'"));
@@ -253,9 +259,12 @@ fn end_to_end(
     init.extend_from_slice(extra);
     ok(ws, &init);
     ok(ws, &["data", "check", f]);
-    ok(ws, &["train", "--data", f, "--model", "all"]);
+    ok(
+        ws,
+        &["train", "--data", f, "--model", "all,linfa-lr,linfa-tree"],
+    );
     let runs = json(&ok(ws, &["runs", "list", "--json"]));
-    assert_eq!(runs.as_array().unwrap().len(), 4);
+    assert_eq!(runs.as_array().unwrap().len(), 6);
     for r in runs.as_array().unwrap() {
         let auc = r["metrics"]["roc_auc"].as_f64().unwrap();
         assert!(auc > 0.6, "{target}: {} has ROC AUC {auc}", r["name"]);

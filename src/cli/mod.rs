@@ -140,6 +140,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// Generates the default data when it is missing, saying so before (it takes a moment) and
 /// after in one line each; returns the second line when data was generated.
 pub fn ensure_data(cfg: &Config) -> anyhow::Result<Option<String>> {
+    // The synthetic twin is the hospital dataset's: another dataset's workspace gets its own
+    // files or none.
+    let spec = crate::data::DatasetSpec::of_workspace(cfg)?;
+    if spec.name != crate::data::DatasetSpec::hospital().name {
+        return Ok(None);
+    }
     if !cfg.train_file().exists() {
         eprintln!(
             "staytrack: first start: generating the synthetic data in {} …",

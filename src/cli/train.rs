@@ -18,7 +18,8 @@ use crate::util::{render_table, thousands};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Families to train: lr, tree, forest, gbdt, or all (comma-separated or repeated)
+    /// Families to train: lr, tree, forest, gbdt, linfa-lr, linfa-tree, or all (staytrack's
+    /// four engines) (comma-separated or repeated)
     #[arg(
         long = "model",
         short = 'm',
@@ -65,7 +66,13 @@ impl SplitArgs {
             Some(p) => Ok(p.clone()),
             None => {
                 ensure_data(cfg)?;
-                Ok(cfg.train_file())
+                let f = cfg.train_file();
+                anyhow::ensure!(
+                    f.exists(),
+                    "no training file at {}: put one there or give --data FILE",
+                    f.display()
+                );
+                Ok(f)
             }
         }
     }
@@ -79,11 +86,12 @@ pub(crate) fn selected_families(models: &[String]) -> anyhow::Result<Vec<Family>
     for m in models {
         let m = m.trim();
         if m == "all" {
-            out.extend(Family::ALL);
+            out.extend(Family::ENGINES);
             continue;
         }
-        let f = Family::parse(m)
-            .with_context(|| format!("unknown model '{m}' (use lr, tree, forest, gbdt or all)"))?;
+        let f = Family::parse(m).with_context(|| {
+            format!("unknown model '{m}' (use lr, tree, forest, gbdt, linfa-lr, linfa-tree or all)")
+        })?;
         out.push(f);
     }
     let mut seen = BTreeSet::new();

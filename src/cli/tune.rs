@@ -16,7 +16,8 @@ use crate::util::{render_table, thousands};
 
 #[derive(Debug, Args)]
 pub struct TuneArgs {
-    /// Families to tune: lr, tree, forest, gbdt, or all (comma-separated or repeated)
+    /// Families to tune: lr, tree, forest, gbdt, linfa-lr, linfa-tree, or all (staytrack's
+    /// four engines) (comma-separated or repeated)
     #[arg(
         long = "model",
         short = 'm',

@@ -318,6 +318,22 @@ mod tests {
     }
 
     #[test]
+    fn a_hospital_spec_from_before_class_columns_still_names_long_stay() {
+        // A bundle written before the rule named its class column has no such key.
+        let mut v = serde_json::to_value(DatasetSpec::hospital()).unwrap();
+        v["target"].as_object_mut().unwrap().remove("class_column");
+        let old: DatasetSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(old.target.class_column, None);
+        assert_eq!(old.class_column(), "long_stay");
+        assert_eq!(old.validate(), Ok(()));
+        let mut other = old.clone();
+        other.name = "visits".into();
+        assert_eq!(other.class_column(), "positive");
+        let ids: Vec<&str> = old.id_columns().map(|c| c.name.as_str()).collect();
+        assert_eq!(ids, ["case_id", "patientid"]);
+    }
+
+    #[test]
     fn target_rule_is_stay_over_thirty_days() {
         let spec = DatasetSpec::hospital();
         assert!(!spec.is_positive("21-30"));

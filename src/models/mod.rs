@@ -3,6 +3,7 @@
 
 pub mod binning;
 pub mod ensemble;
+pub mod linfa;
 pub mod logistic;
 pub mod params;
 pub mod tree;
@@ -23,6 +24,9 @@ pub enum FitError {
     SingleClass(u8),
     #[error("no training rows")]
     NoRows,
+    /// A library the family wraps refused the data.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// A fitted model of any family. Predicts the probability of the positive class.
@@ -42,6 +46,17 @@ pub enum Model {
     Gbdt {
         base_score: f64,
         trees: Vec<tree::Tree>,
+    },
+    /// linfa-logistic's fit, as weights and an intercept towards the positive class.
+    #[serde(rename = "linfa-lr")]
+    LinfaLr {
+        weights: Vec<f64>,
+        intercept: f64,
+    },
+    /// linfa-trees' fit, leaves holding the share of positive training rows.
+    #[serde(rename = "linfa-tree")]
+    LinfaTree {
+        tree: tree::Tree,
     },
 }
 
@@ -105,6 +120,8 @@ impl Model {
             Model::Tree { .. } => Family::Tree,
             Model::Forest { .. } => Family::Forest,
             Model::Gbdt { .. } => Family::Gbdt,
+            Model::LinfaLr { .. } => Family::LinfaLr,
+            Model::LinfaTree { .. } => Family::LinfaTree,
         }
     }
 
@@ -125,7 +142,7 @@ impl Model {
 
     fn predict_chunk(&self, x: ArrayView2<f64>) -> Vec<f64> {
         match self {
-            Model::Lr { weights, intercept } => x
+            Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => x
                 .rows()
                 .into_iter()
                 .map(|r| {
@@ -133,7 +150,7 @@ impl Model {
                     sigmoid(z)
                 })
                 .collect(),
-            Model::Tree { tree } => x
+            Model::Tree { tree } | Model::LinfaTree { tree } => x
                 .rows()
                 .into_iter()
                 .map(|r| tree.predict_row(r).clamp(0.0, 1.0))
@@ -167,7 +184,7 @@ impl Model {
             Ok(())
         };
         match self {
-            Model::Lr { weights, intercept } => {
+            Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => {
                 if weights.len() != n_features {
                     return Err(format!(
                         "{} weights for {n_features} features",
@@ -179,7 +196,7 @@ impl Model {
                 }
                 Ok(())
             }
-            Model::Tree { tree } => trees(std::slice::from_ref(tree)),
+            Model::Tree { tree } | Model::LinfaTree { tree } => trees(std::slice::from_ref(tree)),
             Model::Forest { trees: t } => trees(t),
             Model::Gbdt {
                 base_score,
@@ -196,8 +213,12 @@ impl Model {
     /// A one-line description of the fitted model's size.
     pub fn describe(&self) -> String {
         match self {
-            Model::Lr { weights, .. } => format!("{} coefficients", weights.len()),
-            Model::Tree { tree } => format!("{} leaves, depth {}", tree.n_leaves(), tree.depth()),
+            Model::Lr { weights, .. } | Model::LinfaLr { weights, .. } => {
+                format!("{} coefficients", weights.len())
+            }
+            Model::Tree { tree } | Model::LinfaTree { tree } => {
+                format!("{} leaves, depth {}", tree.n_leaves(), tree.depth())
+            }
             Model::Forest { trees } => format!(
                 "{} trees, {} leaves",
                 trees.len(),
@@ -253,6 +274,8 @@ pub fn fit(
         Family::Tree => ensemble::fit_tree(&t),
         Family::Forest => ensemble::fit_forest(&t),
         Family::Gbdt => ensemble::fit_gbdt(&t),
+        Family::LinfaLr => linfa::fit_lr(params, x, y, ctx),
+        Family::LinfaTree => linfa::fit_tree(params, x, y, ctx),
     }
 }
 

@@ -12,10 +12,26 @@ pub enum Family {
     Tree,
     Forest,
     Gbdt,
+    /// linfa-logistic's logistic regression: a reference beside staytrack's own.
+    #[serde(rename = "linfa-lr")]
+    LinfaLr,
+    /// linfa-trees' decision tree: a reference beside staytrack's own.
+    #[serde(rename = "linfa-tree")]
+    LinfaTree,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::Lr, Family::Tree, Family::Forest, Family::Gbdt];
+    /// Every family, staytrack's engines first.
+    pub const ALL: [Family; 6] = [
+        Family::Lr,
+        Family::Tree,
+        Family::Forest,
+        Family::Gbdt,
+        Family::LinfaLr,
+        Family::LinfaTree,
+    ];
+    /// staytrack's own engines: what `--model all` trains.
+    pub const ENGINES: [Family; 4] = [Family::Lr, Family::Tree, Family::Forest, Family::Gbdt];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -23,6 +39,8 @@ impl Family {
             Family::Tree => "tree",
             Family::Forest => "forest",
             Family::Gbdt => "gbdt",
+            Family::LinfaLr => "linfa-lr",
+            Family::LinfaTree => "linfa-tree",
         }
     }
 
@@ -36,6 +54,8 @@ impl Family {
             Family::Tree => "decision tree",
             Family::Forest => "random forest",
             Family::Gbdt => "gradient-boosted trees",
+            Family::LinfaLr => "logistic regression (linfa-logistic)",
+            Family::LinfaTree => "decision tree (linfa-trees)",
         }
     }
 
@@ -47,6 +67,8 @@ impl Family {
             Family::Tree => TREE_PARAMS,
             Family::Forest => FOREST_PARAMS,
             Family::Gbdt => GBDT_PARAMS,
+            Family::LinfaLr => LINFA_LR_PARAMS,
+            Family::LinfaTree => LINFA_TREE_PARAMS,
         }
     }
 }
@@ -221,6 +243,49 @@ const LR_PARAMS: &[ParamSpec] = &[
         1e-12,
         1.0,
         "stop when every gradient component is below this",
+    ),
+];
+
+const LINFA_LR_PARAMS: &[ParamSpec] = &[
+    ParamSpec::float(
+        "alpha",
+        1.0,
+        0.0,
+        1e6,
+        "L2 penalty, as linfa-logistic's alpha",
+    ),
+    ParamSpec::int(
+        "max_iterations",
+        100,
+        1,
+        100_000,
+        "L-BFGS iterations at most",
+    ),
+    ParamSpec::float(
+        "gradient_tolerance",
+        1e-4,
+        1e-12,
+        1.0,
+        "stop when the gradient's norm is below this",
+    ),
+];
+
+const LINFA_TREE_PARAMS: &[ParamSpec] = &[
+    ParamSpec::int("max_depth", 10, 0, 64, "depth limit (0: none)"),
+    ParamSpec::float(
+        "min_weight_split",
+        2.0,
+        1.0,
+        1e9,
+        "rows a node needs to split",
+    ),
+    ParamSpec::float("min_weight_leaf", 20.0, 1.0, 1e9, "rows per leaf at least"),
+    ParamSpec::float(
+        "min_impurity_decrease",
+        1e-5,
+        0.0,
+        1.0,
+        "a split must lower the Gini impurity by this much",
     ),
 ];
 

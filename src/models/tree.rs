@@ -20,7 +20,7 @@ use crate::features::FeatureGroup;
 use super::binning::quantile_edges;
 pub use super::binning::{predict_binned, split_lookup, Binned, BinnedGroup};
 
-pub(super) const LEAF: u32 = u32::MAX;
+pub(crate) const LEAF: u32 = u32::MAX;
 
 /// A fitted tree as parallel arrays (compact when serialised).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -35,6 +35,19 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The index of the leaf `x` falls in.
+    pub fn leaf_of(&self, x: ArrayView1<f64>) -> usize {
+        let mut i = 0usize;
+        while self.feature[i] != LEAF {
+            i = if x[self.feature[i] as usize] <= self.threshold[i] {
+                self.left[i]
+            } else {
+                self.right[i]
+            } as usize;
+        }
+        i
+    }
+
     pub fn predict_row(&self, x: ArrayView1<f64>) -> f64 {
         let mut i = 0usize;
         loop {
