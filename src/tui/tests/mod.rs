@@ -436,6 +436,12 @@ fn the_new_run_form_validates_and_starts_a_run() {
         s.contains("New run") && s.contains("◀ gbdt ▶") && s.contains("learning_rate"),
         "{s}"
     );
+    // → walks every family, linfa's two after staytrack's, and wraps round to lr.
+    update(&mut app, Action::Form(FormKey::Right));
+    assert_eq!(app.form.as_ref().unwrap().family, Family::LinfaLr);
+    assert!(big_screen(&app).contains("gradient_tolerance"));
+    update(&mut app, Action::Form(FormKey::Right));
+    assert_eq!(app.form.as_ref().unwrap().family, Family::LinfaTree);
     update(&mut app, Action::Form(FormKey::Right));
     assert_eq!(app.form.as_ref().unwrap().family, Family::Lr);
     assert!(big_screen(&app).contains("max_iter"));

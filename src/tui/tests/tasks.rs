@@ -59,7 +59,11 @@ fn a_run_trains_in_the_background_with_progress_and_an_unreachable_bucket_is_sai
     let mut app = App::new(Vec::new(), 0);
     app.train_file = cfg.train_file().display().to_string();
     update(&mut app, Action::NewRun);
-    update(&mut app, Action::Form(FormKey::Right));
+    // From gbdt, three steps round to lr (past linfa's two).
+    for _ in 0..3 {
+        update(&mut app, Action::Form(FormKey::Right));
+    }
+    assert_eq!(app.form.as_ref().unwrap().family, Family::Lr);
     let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
     crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
     let (mut progress, mut changed) = (0, false);
