@@ -32,6 +32,20 @@ fn visits(path: &Path, rows: usize, seed: u64) {
     std::fs::write(path, out).unwrap();
 }
 
+/// The columns `staytrack drift --current file` tested, in order.
+fn drift_columns(ws: &Path, file: &Path) -> Vec<String> {
+    let d = json(&ok(
+        ws,
+        &["drift", "--current", file.to_str().unwrap(), "--json"],
+    ));
+    d["report"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn another_dataset_goes_from_init_to_scored_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,17 +112,7 @@ fn another_dataset_goes_from_init_to_scored_rows() {
     // Drift reads the file by the model's spec: its inputs, none of the hospital's columns.
     let other = ws.join("later.csv");
     visits(&other, 1500, 2);
-    let d = json(&ok(
-        ws,
-        &["drift", "--current", other.to_str().unwrap(), "--json"],
-    ));
-    let cols: Vec<&str> = d["report"]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["column"].as_str().unwrap())
-        .collect();
-    assert_eq!(cols, ["ward", "age", "dose", "count"]);
+    assert_eq!(drift_columns(ws, &other), ["ward", "age", "dose", "count"]);
     // Without --data and with no data/train_data.csv, training says where a file goes (the
     // hospital twin is not generated into this workspace).
     let o = run(ws, &["train", "--model", "lr"]);
@@ -365,17 +369,7 @@ fn end_to_end(
 
     let later = ws.join("later.csv");
     make(&later, 800, 12);
-    let d = json(&ok(
-        ws,
-        &["drift", "--current", later.to_str().unwrap(), "--json"],
-    ));
-    let cols: Vec<&str> = d["report"]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["column"].as_str().unwrap())
-        .collect();
-    assert_eq!(cols, inputs);
+    assert_eq!(drift_columns(ws, &later), inputs);
     let out = ws.join("charts");
     let o = ok(ws, &["report", "--out", out.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("roc_pr_curves.png"));

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use linfa_trees::{DecisionTree, TreeNode};
+use linfa_trees::{DecisionTree, DecisionTreeParams, TreeNode};
 use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2};
 
 use super::{normalise, tree, FitContext, FitError, Fitted, Model, Params};
@@ -71,6 +71,24 @@ fn dataset(x: ArrayView2<f64>, y: &[u8]) -> DatasetBase<Array2<f64>, Array1<bool
     )
 }
 
+/// linfa-logistic's settings from the family's params.
+fn lr_params(p: &Params) -> LogisticRegression<f64> {
+    LogisticRegression::default()
+        .alpha(p.get("alpha"))
+        .max_iterations(p.usize("max_iterations") as u64)
+        .gradient_tolerance(p.get("gradient_tolerance"))
+}
+
+/// linfa-trees' settings from the family's params (`max_depth` 0: no limit).
+fn tree_params(p: &Params) -> DecisionTreeParams<f64, bool> {
+    let depth = p.usize("max_depth");
+    DecisionTree::params()
+        .max_depth((depth > 0).then_some(depth))
+        .min_weight_split(p.get("min_weight_split") as f32)
+        .min_weight_leaf(p.get("min_weight_leaf") as f32)
+        .min_impurity_decrease(p.get("min_impurity_decrease"))
+}
+
 /// linfa-logistic's L2-penalised logistic regression, kept as weights and an intercept.
 pub(super) fn fit_lr(
     p: &Params,
@@ -79,10 +97,7 @@ pub(super) fn fit_lr(
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {
     ctx.check_cancel()?;
-    let fitted = LogisticRegression::default()
-        .alpha(p.get("alpha"))
-        .max_iterations(p.usize("max_iterations") as u64)
-        .gradient_tolerance(p.get("gradient_tolerance"))
+    let fitted = lr_params(p)
         .fit(&dataset(x, y))
         .map_err(|e| FitError::Engine(format!("linfa-logistic: {e}")))?;
     // linfa's sigmoid gives the probability of its positive class; turn it towards `true`.
@@ -106,12 +121,7 @@ pub(super) fn fit_tree(
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {
     ctx.check_cancel()?;
-    let depth = p.usize("max_depth");
-    let fitted: DecisionTree<f64, bool> = DecisionTree::params()
-        .max_depth((depth > 0).then_some(depth))
-        .min_weight_split(p.get("min_weight_split") as f32)
-        .min_weight_leaf(p.get("min_weight_leaf") as f32)
-        .min_impurity_decrease(p.get("min_impurity_decrease"))
+    let fitted = tree_params(p)
         .fit(&dataset(x, y))
         .map_err(|e| FitError::Engine(format!("linfa-trees: {e}")))?;
     let mut t = tree::Tree {
@@ -234,12 +244,7 @@ mod tests {
         // The logistic regression: the same probabilities as linfa's own.
         let p = Params::defaults(crate::models::Family::LinfaLr);
         let ours = p.fit(&ds).unwrap().predict_proba(x.view());
-        let theirs = LogisticRegression::default()
-            .alpha(p.get("alpha"))
-            .max_iterations(p.usize("max_iterations") as u64)
-            .gradient_tolerance(p.get("gradient_tolerance"))
-            .fit(&ds)
-            .unwrap();
+        let theirs = lr_params(&p).fit(&ds).unwrap();
         let pos = theirs.labels().pos.class;
         let probs = theirs.predict_probabilities(&x);
         for (a, b) in ours.iter().zip(probs.iter()) {
@@ -249,14 +254,7 @@ mod tests {
         // The tree: every row in a leaf whose majority is linfa's predicted class.
         let p = Params::defaults(crate::models::Family::LinfaTree);
         let ours = p.fit(&ds).unwrap().predict_proba(x.view());
-        let depth = p.usize("max_depth");
-        let theirs: DecisionTree<f64, bool> = DecisionTree::params()
-            .max_depth((depth > 0).then_some(depth))
-            .min_weight_split(p.get("min_weight_split") as f32)
-            .min_weight_leaf(p.get("min_weight_leaf") as f32)
-            .min_impurity_decrease(p.get("min_impurity_decrease"))
-            .fit(&ds)
-            .unwrap();
+        let theirs = tree_params(&p).fit(&ds).unwrap();
         let classes = theirs.predict(&x);
         for (prob, class) in ours.iter().zip(classes.iter()) {
             if *prob != 0.5 {
