@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod drift;
 pub mod features;
+pub mod feedback;
 pub mod metrics;
 pub mod models;
 pub mod promote;

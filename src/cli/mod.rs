@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod drift;
+pub mod feedback;
 pub mod registry;
 pub mod report;
 pub mod runs;
@@ -58,6 +59,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Search each family's parameters within a time budget (Hyperband); trials are runs
     Tune(tune::TuneArgs),
+    /// Load real outcomes (an id and a label per row) and join them to logged predictions
+    Feedback(feedback::FeedbackArgs),
     /// List, show, compare and diff runs
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Tui) => main_job(&cfg, true),
         Some(Command::Train(args)) => train::train(&cfg, args),
         Some(Command::Tune(args)) => tune::tune(&cfg, args),
+        Some(Command::Feedback(args)) => feedback::run(&cfg, args),
         Some(Command::Promote(args)) => registry::promote(&cfg, args),
         Some(Command::Registry { json }) => registry::registry(&cfg, json),
         Some(Command::Score(a)) => score::score(&cfg, a),

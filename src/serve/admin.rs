@@ -160,6 +160,75 @@ pub(super) async fn admin_promote(
     .into_response())
 }
 
+/// `POST /v1/feedback` `[{"<id>": 7, "<label>": "31-40"}, ...]` or `{"records": [...]}`, with
+/// optional `"id"` and `"label"` naming the fields (the spec's first id column and its label
+/// column otherwise): the outcomes `staytrack feedback` loads, by the served model's spec.
+pub(super) async fn admin_feedback(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    let body = body_bytes(body)?;
+    let v = input::parse_json(&body)?;
+    let field = |k: &str| -> Result<Option<String>, ApiError> {
+        match v.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(x)) => Ok(Some(x.clone())),
+            Some(_) => Err(ApiError::unprocessable(format!(
+                "field '{k}' must be a string"
+            ))),
+        }
+    };
+    let records = match &v {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) => match o.get("records") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "give a list of records, or {\"records\": [...]}",
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::unprocessable(
+                "give a list of records, or {\"records\": [...]}",
+            ))
+        }
+    };
+    if records.len() > s.max_rows {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} records; at most {} per request",
+                records.len(),
+                s.max_rows
+            ),
+        ));
+    }
+    let (id, label) = if matches!(v, Value::Object(_)) {
+        (field("id")?, field("label")?)
+    } else {
+        (None, None)
+    };
+    let spec = match s.slot.current() {
+        Some(m) => m.bundle.spec.clone(),
+        None => crate::data::DatasetSpec::of_workspace(&s.cfg)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?,
+    };
+    let (id, label) = crate::feedback::columns(&spec, id.as_deref(), label.as_deref())
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let s2 = s.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        s2.slot
+            .with_store(|st| crate::feedback::load_records(st, &spec, &records, &id, &label))
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed"))?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    Ok(Json(summary).into_response())
+}
+
 pub(super) async fn admin_reload(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,

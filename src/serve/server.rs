@@ -159,6 +159,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/version", get(version))
         .route("/v1/models", get(models))
         .route("/v1/models/promote", post(admin_promote))
+        .route("/v1/feedback", post(admin_feedback))
         .route("/v1/reload", post(admin_reload))
         .route("/predict", post(predict))
         .route("/predict_outcome", post(predict_outcome))

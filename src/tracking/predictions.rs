@@ -1,6 +1,6 @@
 //! The prediction log: what the server (or a batch score) predicted, for audit and drift.
 
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use super::{Store, StoreError};
@@ -101,6 +101,64 @@ impl Store {
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
+    }
+
+    /// Records outcomes `(case id, 0/1 label, the label as given)` from `source` in one
+    /// transaction. An outcome the store already holds with the same label changes nothing; a
+    /// different label replaces it. Returns (new, unchanged, changed).
+    pub fn upsert_outcomes(
+        &mut self,
+        rows: &[(i64, u8, String)],
+        source: &str,
+    ) -> Result<(usize, usize, usize), StoreError> {
+        let now = crate::util::now_ms();
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (mut new, mut same, mut changed) = (0, 0, 0);
+            {
+                let mut get = tx.prepare_cached("SELECT label FROM outcomes WHERE case_id = ?1")?;
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(case_id) DO UPDATE SET label = excluded.label, raw = excluded.raw,
+                         source = excluded.source, at = excluded.at",
+                )?;
+                for (id, label, raw) in rows {
+                    let had: Option<u8> = get.query_row([id], |r| r.get(0)).optional()?;
+                    match had {
+                        Some(l) if l == *label => {
+                            same += 1;
+                            continue;
+                        }
+                        Some(_) => changed += 1,
+                        None => new += 1,
+                    }
+                    put.execute(params![id, label, raw, source, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok((new, same, changed))
+        })
+    }
+
+    /// How many of `ids` have a logged prediction.
+    pub fn predicted_ids(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM predictions WHERE case_id = ?1)")?;
+            let mut n = 0;
+            for id in ids {
+                if st.query_row([id], |r| r.get::<_, bool>(0))? {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    /// How many outcomes the store holds.
+    pub fn count_outcomes(&self) -> Result<usize, StoreError> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM outcomes", [], |r| r.get::<_, i64>(0)))
+            .map(|n| n as usize)
     }
 }
 

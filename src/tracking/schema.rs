@@ -136,6 +136,17 @@ CREATE INDEX alias_events_by_alias_time ON alias_events(alias, at, id);
     r#"
 ALTER TABLE alias_events ADD COLUMN evidence TEXT;
 "#,
+    // 5: real outcomes, joined to logged predictions by the case id when they arrive.
+    r#"
+CREATE TABLE outcomes (
+    case_id  INTEGER PRIMARY KEY,
+    label    INTEGER NOT NULL CHECK (label IN (0, 1)),
+    raw      TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    at       INTEGER NOT NULL
+);
+CREATE INDEX predictions_by_case ON predictions(case_id);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,54 @@
+//! `staytrack feedback`: real outcomes from a CSV, joined to logged predictions by case id.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{open_store, EXIT_ERROR};
+use crate::config::Config;
+use crate::data::DatasetSpec;
+use crate::feedback;
+use crate::util::thousands;
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// A CSV with an id column and the label column
+    pub file: PathBuf,
+    /// The id column [default: the dataset spec's first id column]
+    #[arg(long, value_name = "COLUMN")]
+    pub id: Option<String>,
+    /// The label column [default: the dataset spec's target column]
+    #[arg(long, value_name = "COLUMN")]
+    pub label: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit 1 when any row was skipped: the others are kept, and each skipped one is named.
+pub fn run(cfg: &Config, a: FeedbackArgs) -> anyhow::Result<i32> {
+    let spec = DatasetSpec::of_workspace(cfg)?;
+    let (id, label) = feedback::columns(&spec, a.id.as_deref(), a.label.as_deref())?;
+    let mut store = open_store(cfg)?;
+    let s = feedback::load_file(&mut store, &spec, &a.file, &id, &label)?;
+    let code = if s.rejected.is_empty() { 0 } else { EXIT_ERROR };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(code);
+    }
+    println!(
+        "{}: {} rows: {} new, {} unchanged, {} changed; {} with no logged prediction yet",
+        a.file.display(),
+        thousands(s.rows),
+        thousands(s.new),
+        thousands(s.unchanged),
+        thousands(s.changed),
+        thousands(s.unknown_ids)
+    );
+    for (row, why) in s.rejected.iter().take(20) {
+        eprintln!("{} row {row}: {why}; skipped", a.file.display());
+    }
+    if s.rejected.len() > 20 {
+        eprintln!("… and {} more rows skipped", s.rejected.len() - 20);
+    }
+    Ok(code)
+}

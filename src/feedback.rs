@@ -1,0 +1,193 @@
+//! Real outcomes, fed back when they arrive: an id and a label per row, from a CSV file
+//! (`staytrack feedback`) or JSON records (`POST /v1/feedback`), stored once per case and joined
+//! to logged predictions by the case id.
+//!
+//! A bad row (no id, an id that is not a whole number, a label the dataset does not have) is
+//! skipped and reported with its row; the others are kept. Loading the same outcomes twice
+//! changes nothing.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::data::DatasetSpec;
+use crate::tracking::Store;
+
+/// What loading outcomes did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FeedbackSummary {
+    /// Rows read.
+    pub rows: usize,
+    /// Outcomes stored for the first time.
+    pub new: usize,
+    /// Outcomes the store already held with the same label.
+    pub unchanged: usize,
+    /// Outcomes whose label replaced a different one.
+    pub changed: usize,
+    /// Good rows whose id has no logged prediction (kept: the prediction may be logged later,
+    /// or on another server).
+    pub unknown_ids: usize,
+    /// Rows skipped, as (row number from 1, why).
+    pub rejected: Vec<(usize, String)>,
+}
+
+/// The columns outcomes come in: the spec's first id column and its label column unless told.
+pub fn columns(
+    spec: &DatasetSpec,
+    id: Option<&str>,
+    label: Option<&str>,
+) -> anyhow::Result<(String, String)> {
+    let id = match id {
+        Some(i) => i.to_string(),
+        None => spec
+            .id_columns()
+            .next()
+            .map(|c| c.name.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the dataset '{}' has no id column; name the one that matches logged \
+                     predictions with --id",
+                    spec.name
+                )
+            })?,
+    };
+    Ok((id, label.unwrap_or(&spec.target.column).to_string()))
+}
+
+/// A label as the target rule reads it: one of the spec's labels, or `0`/`1`.
+fn label_of(spec: &DatasetSpec, raw: &str) -> Result<u8, String> {
+    let t = raw.trim();
+    if spec.label_index(t).is_some() {
+        return Ok(u8::from(spec.is_positive(t)));
+    }
+    match t {
+        "0" => Ok(0),
+        "1" => Ok(1),
+        _ => Err(format!(
+            "'{}' is not a label of '{}' (its labels are {}, or 0/1)",
+            t.escape_debug(),
+            spec.target.column,
+            spec.target.labels.join(", ")
+        )),
+    }
+}
+
+/// Stores `(row, id, label)` cells that passed their reading, and reports.
+fn store_rows(
+    store: &mut Store,
+    spec: &DatasetSpec,
+    cells: Vec<(usize, Option<String>, Option<String>)>,
+    id_col: &str,
+    source: &str,
+) -> anyhow::Result<FeedbackSummary> {
+    let mut out = FeedbackSummary {
+        rows: cells.len(),
+        ..Default::default()
+    };
+    // The last outcome of an id in one load wins, as a later load's would.
+    let mut good: BTreeMap<i64, (u8, String)> = BTreeMap::new();
+    for (row, id, label) in cells {
+        let id = match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => {
+                out.rejected.push((row, format!("no '{id_col}'")));
+                continue;
+            }
+            Some(s) => match s.parse::<i64>() {
+                Ok(v) => v,
+                Err(_) => {
+                    out.rejected.push((
+                        row,
+                        format!("'{id_col}' is '{}', not a whole number", s.escape_debug()),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let raw = label.unwrap_or_default();
+        match label_of(spec, &raw) {
+            Ok(l) => {
+                good.insert(id, (l, raw.trim().to_string()));
+            }
+            Err(e) => out.rejected.push((row, e)),
+        }
+    }
+    let rows: Vec<(i64, u8, String)> = good.into_iter().map(|(i, (l, r))| (i, l, r)).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
+    let (new, unchanged, changed) = store.upsert_outcomes(&rows, source)?;
+    (out.new, out.unchanged, out.changed) = (new, unchanged, changed);
+    Ok(out)
+}
+
+/// Loads outcomes from a CSV file with (at least) the id and label columns.
+pub fn load_file(
+    store: &mut Store,
+    spec: &DatasetSpec,
+    path: &Path,
+    id_col: &str,
+    label_col: &str,
+) -> anyhow::Result<FeedbackSummary> {
+    let p = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{p}: not a CSV file: {}",
+                e.to_string().lines().next().unwrap_or("")
+            )
+        })?;
+    let col = |name: &str| -> anyhow::Result<StringChunked> {
+        Ok(df
+            .column(name)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{p}: no column '{name}' (the columns are {})",
+                    df.get_column_names()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?
+            .str()?
+            .clone())
+    };
+    let (ids, labels) = (col(id_col)?, col(label_col)?);
+    let cells = ids
+        .iter()
+        .zip(labels.iter())
+        .enumerate()
+        .map(|(i, (id, l))| (i + 1, id.map(str::to_string), l.map(str::to_string)))
+        .collect();
+    store_rows(store, spec, cells, id_col, &p.to_string())
+}
+
+/// Loads outcomes from JSON records (`POST /v1/feedback`): each an object with the id and label
+/// fields; numbers and text are both read.
+pub fn load_records(
+    store: &mut Store,
+    spec: &DatasetSpec,
+    records: &[serde_json::Value],
+    id_col: &str,
+    label_col: &str,
+) -> anyhow::Result<FeedbackSummary> {
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::Bool(b)) => Some(u8::from(*b).to_string()),
+        _ => None,
+    };
+    let cells = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, text(r.get(id_col)), text(r.get(label_col))))
+        .collect();
+    store_rows(store, spec, cells, id_col, "api")
+}
