@@ -39,6 +39,7 @@ fn migrates_an_empty_file_and_reopening_changes_nothing() {
         "experiments",
         "metrics",
         "model_versions",
+        "outcomes",
         "params",
         "predictions",
         "runs",
