@@ -7,7 +7,6 @@
 //! changes nothing.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -131,18 +130,7 @@ pub fn load_file(
     label_col: &str,
 ) -> anyhow::Result<FeedbackSummary> {
     let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{p}: not a CSV file: {}",
-                e.to_string().lines().next().unwrap_or("")
-            )
-        })?;
+    let df = crate::data::load::read_text_columns(path)?;
     let col = |name: &str| -> anyhow::Result<StringChunked> {
         Ok(df
             .column(name)

@@ -2,10 +2,7 @@
 //! inference that could be wrong, and the `[dataset]` table that records it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Cursor;
 use std::path::Path;
-
-use polars::prelude::*;
 
 use super::frame::is_missing_token;
 use super::spec::{ColumnSpec, DatasetSpec, Role, TargetRule, ValueType};
@@ -25,18 +22,7 @@ pub const MAX_INT_CATEGORIES: usize = 20;
 /// The spec of `path`, and one note per inference worth a second look.
 pub fn infer_spec(path: &Path, o: &InitOptions) -> anyhow::Result<(DatasetSpec, Vec<String>)> {
     let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{p}: not a CSV file: {}",
-                e.to_string().lines().next().unwrap_or("")
-            )
-        })?;
+    let df = super::load::read_text_columns(path)?;
     anyhow::ensure!(
         df.height() > 0,
         "{p}: a header and no rows; a spec needs data to read"

@@ -104,6 +104,24 @@ fn quote_list(names: &[String]) -> String {
         .join(", ")
 }
 
+/// Every column of a CSV file as text, with no spec: for reading a file whose columns are not
+/// known yet (`data init`) or only a few of which matter (outcomes).
+pub fn read_text_columns(path: &Path) -> anyhow::Result<DataFrame> {
+    let p = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{p}: not a CSV file: {}",
+                e.to_string().lines().next().unwrap_or("")
+            )
+        })
+}
+
 /// Reads and validates `path` against `spec`.
 pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame, LoadError> {
     let bytes = std::fs::read(path).map_err(|cause| LoadError::Io {

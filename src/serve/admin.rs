@@ -81,6 +81,17 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0 && a.len() == b.len()
 }
 
+/// An optional text field of a JSON body: absent or null is `None`, anything but text is 422.
+fn text_field(v: &Value, k: &str) -> Result<Option<String>, ApiError> {
+    match v.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(x)) => Ok(Some(x.clone())),
+        Some(_) => Err(ApiError::unprocessable(format!(
+            "field '{k}' must be a string"
+        ))),
+    }
+}
+
 /// `POST /v1/models/promote` `{"run_id" | "version", "alias"?, "reason"?, "force"?}`: the
 /// same promotion as the CLI's, weighed by the same policy. A refusal is 409 with the evidence.
 pub(super) async fn admin_promote(
@@ -92,16 +103,8 @@ pub(super) async fn admin_promote(
     let body = body_bytes(body)?;
     let v = input::parse_json(&body)?;
     let field = |k: &str| v.get(k).filter(|x| !x.is_null());
-    let alias = match field("alias") {
-        None => s.slot.alias.clone(),
-        Some(Value::String(a)) => a.clone(),
-        Some(_) => return Err(ApiError::unprocessable("field 'alias' must be a string")),
-    };
-    let reason = match field("reason") {
-        None => None,
-        Some(Value::String(r)) => Some(r.clone()),
-        Some(_) => return Err(ApiError::unprocessable("field 'reason' must be a string")),
-    };
+    let alias = text_field(&v, "alias")?.unwrap_or_else(|| s.slot.alias.clone());
+    let reason = text_field(&v, "reason")?;
     use promote::Target;
     let target = match (field("run_id"), field("version")) {
         (Some(Value::String(r)), None) => Target::Run(r.clone()),
@@ -171,15 +174,6 @@ pub(super) async fn admin_feedback(
     authorize(&s, &headers)?;
     let body = body_bytes(body)?;
     let v = input::parse_json(&body)?;
-    let field = |k: &str| -> Result<Option<String>, ApiError> {
-        match v.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(x)) => Ok(Some(x.clone())),
-            Some(_) => Err(ApiError::unprocessable(format!(
-                "field '{k}' must be a string"
-            ))),
-        }
-    };
     let records = match &v {
         Value::Array(a) => a.clone(),
         Value::Object(o) => match o.get("records") {
@@ -207,7 +201,7 @@ pub(super) async fn admin_feedback(
         ));
     }
     let (id, label) = if matches!(v, Value::Object(_)) {
-        (field("id")?, field("label")?)
+        (text_field(&v, "id")?, text_field(&v, "label")?)
     } else {
         (None, None)
     };
