@@ -152,6 +152,22 @@ fn init_and_the_spec_refuse_what_cannot_be_a_dataset() {
         assert_eq!(o.status.code(), Some(1), "{a:?}: {err}");
         assert!(err.contains(want), "{a:?}: {err}");
     }
+    // Files that are no table: empty, a header alone, bytes that are not text.
+    for (name, bytes) in [
+        ("empty.csv", b"".to_vec()),
+        ("header.csv", b"x,y\n".to_vec()),
+        (
+            "binary.csv",
+            (0u8..=255).cycle().take(4096).collect::<Vec<u8>>(),
+        ),
+    ] {
+        let p = ws.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = run(ws, &["data", "init", p.to_str().unwrap(), "--target", "y"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(name), "{name}: {err}");
+    }
     let one = ws.join("one.csv");
     std::fs::write(&one, "x,y\n1,a\n2,a\n").unwrap();
     let o = run(

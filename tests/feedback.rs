@@ -96,6 +96,15 @@ fn outcomes_load_once_count_unknown_ids_and_name_bad_rows() {
     let o = ok(ws, &["feedback", fix.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("0 new, 0 unchanged, 1 changed"), "{out}");
+    // Bytes that are no table are an error naming the file, and nothing is stored.
+    let junk = ws.join("junk.csv");
+    std::fs::write(&junk, (0u8..=255).cycle().take(4096).collect::<Vec<u8>>()).unwrap();
+    let o = run(ws, &["feedback", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("junk.csv"));
+    let store = staytrack::tracking::Store::open(&ws.join("staytrack.db")).unwrap();
+    assert_eq!(store.count_outcomes().unwrap(), 210);
+    drop(store);
     // A file without the columns is an error naming them.
     let o = run(
         ws,

@@ -104,6 +104,12 @@ fn checksummed_bundles_with_a_broken_structure_are_refused() {
             let c = p["spec"]["columns"][1].clone();
             p["spec"]["columns"].as_array_mut().unwrap().push(c);
         }),
+        ("a positive label the target lacks", &lr, |p| {
+            p["spec"]["target"]["positive"] = json!(["forever"]);
+        }),
+        ("a target rule naming no column", &lr, |p| {
+            p["spec"]["target"]["column"] = json!("Nope");
+        }),
     ];
     for (what, base, edit) in &cases {
         let mut p = payload(base);

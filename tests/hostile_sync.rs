@@ -374,6 +374,8 @@ fn hostile_objects_are_skipped_and_named_and_the_rest_is_pulled() {
         (with("actor", json!("")), "actor"),
         (with("actor", json!("\u{7}bell")), "control"),
         (with("reason", json!("r".repeat(5000))), "reason"),
+        (with("evidence", json!("forged")), "evidence"),
+        (with("evidence", json!([1, 2])), "evidence"),
     ] {
         let key = event_key(&ev);
         hostile.push((key, serde_json::to_vec(&ev).unwrap(), why));

@@ -81,6 +81,16 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0 && a.len() == b.len()
 }
 
+/// An admin route's JSON body, once the token is checked.
+fn admin_json(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ApiError> {
+    authorize(s, headers)?;
+    input::parse_json(&body_bytes(body)?)
+}
+
 /// An optional text field of a JSON body: absent or null is `None`, anything but text is 422.
 fn text_field(v: &Value, k: &str) -> Result<Option<String>, ApiError> {
     match v.get(k) {
@@ -99,9 +109,7 @@ pub(super) async fn admin_promote(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers)?;
-    let body = body_bytes(body)?;
-    let v = input::parse_json(&body)?;
+    let v = admin_json(&s, &headers, body)?;
     let field = |k: &str| v.get(k).filter(|x| !x.is_null());
     let alias = text_field(&v, "alias")?.unwrap_or_else(|| s.slot.alias.clone());
     let reason = text_field(&v, "reason")?;
@@ -171,9 +179,7 @@ pub(super) async fn admin_feedback(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers)?;
-    let body = body_bytes(body)?;
-    let v = input::parse_json(&body)?;
+    let v = admin_json(&s, &headers, body)?;
     let records = match &v {
         Value::Array(a) => a.clone(),
         Value::Object(o) => match o.get("records") {
