@@ -11,6 +11,7 @@ pub mod features;
 pub mod feedback;
 pub mod metrics;
 pub mod models;
+pub mod monitor;
 pub mod promote;
 pub mod report;
 pub mod score;

@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::bundle::Bundle;
 use crate::config::Config;
 use crate::data::frame::ColumnData;
+use crate::data::quality::{Checker, QualitySummary, Tally};
 use crate::data::{self, Labels};
-use crate::tracking::Store;
+use crate::tracking::{PredictionRow, Store};
 
 /// Probability at or above which a stay is predicted long (the class is 1), unless told.
 pub const THRESHOLD: f64 = 0.5;
@@ -65,6 +66,10 @@ pub struct ScoreSummary {
     /// Validation-style metrics when the file has the label column.
     pub roc_auc: Option<f64>,
     pub accuracy: Option<f64>,
+    /// Missing, unseen and out-of-range cells against the model's training data.
+    pub quality: QualitySummary,
+    /// Rows added to the prediction log (`--log`), for `monitor` and `feedback`.
+    pub logged: usize,
     pub seconds: f64,
 }
 
@@ -86,7 +91,15 @@ pub enum Output<'a> {
     File { path: &'a Path, replace: bool },
 }
 
-/// Scores `input` with the model behind `alias`, writing `output`.
+/// Which model scores, where the class boundary is, and whether rows go to the prediction log.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreOptions<'a> {
+    pub alias: &'a str,
+    pub threshold: f64,
+    pub log: bool,
+}
+
+/// Scores `input` with the model behind `how.alias`, writing `output`.
 /// `progress` is called as the work moves on; `cancel` stops between chunks.
 ///
 /// Read, predict, write atomically and summarise, in order.
@@ -94,11 +107,15 @@ pub fn score_file(
     cfg: &Config,
     input: &Path,
     output: Output,
-    alias: &str,
-    threshold: f64,
+    how: ScoreOptions,
     progress: &dyn Fn(Stage),
     cancel: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<ScoreSummary> {
+    let ScoreOptions {
+        alias,
+        threshold,
+        log,
+    } = how;
     anyhow::ensure!(
         (0.0..=1.0).contains(&threshold),
         "--threshold must be between 0 and 1 (got {threshold})"
@@ -198,6 +215,16 @@ pub fn score_file(
         let _ = writeln!(csv, "{p:.6},{},{}", u8::from(yes), target.version);
     }
     crate::util::atomic_write(&output, csv.as_bytes())?;
+    let issues = Checker::new(&bundle.spec, &bundle.profile).frame(&frame);
+    let mut tally = Tally::default();
+    for row in &issues {
+        tally.add_row(row);
+    }
+    let logged = if log {
+        log_rows(cfg, &frame, &probs, threshold, target.version, &issues)?
+    } else {
+        0
+    };
     let (roc_auc, accuracy) = match &frame.target {
         Some(y) => match crate::metrics::evaluate(y, &probs) {
             Ok(e) => (Some(e.roc_auc), Some(e.accuracy)),
@@ -222,8 +249,42 @@ pub fn score_file(
         histogram,
         roc_auc,
         accuracy,
+        quality: tally.summary(),
+        logged,
         seconds: t.elapsed().as_secs_f64(),
     })
+}
+
+/// Appends the scored rows to the prediction log, in one transaction, each with its inputs as a
+/// JSON record (what a request to the server would have sent) and its data-quality findings.
+fn log_rows(
+    cfg: &Config,
+    frame: &crate::data::Frame,
+    probs: &[f64],
+    threshold: f64,
+    version: i64,
+    issues: &[Vec<crate::data::quality::Issue>],
+) -> anyhow::Result<usize> {
+    let at = crate::util::now_ms();
+    let id_col = frame.spec.id_columns().next().map(|c| c.name.clone());
+    let ids = id_col.as_deref().and_then(|n| match frame.column(n) {
+        Some(ColumnData::Id(v)) => Some(v),
+        _ => None,
+    });
+    let rows: Vec<PredictionRow> = (0..frame.n_rows())
+        .map(|i| PredictionRow {
+            at,
+            model_version: Some(version),
+            case_id: ids.map(|v| v[i]),
+            inputs: serde_json::Value::Object(frame.record(i)).to_string(),
+            probability: probs[i],
+            class: i64::from(probs[i] >= threshold),
+            source: "score".into(),
+            quality: crate::data::quality::to_stored(&issues[i]),
+        })
+        .collect();
+    let mut store = Store::open(&cfg.db_path)?;
+    Ok(store.log_predictions(&rows)?)
 }
 
 /// The summary as the CLI prints it.
@@ -259,6 +320,14 @@ pub fn describe(s: &ScoreSummary) -> String {
             i as f64 / BINS as f64,
             (i + 1) as f64 / BINS as f64,
             crate::util::thousands(c)
+        );
+    }
+    let _ = writeln!(out, "data quality: {}", s.quality.line());
+    if s.logged > 0 {
+        let _ = writeln!(
+            out,
+            "{} predictions added to the log (`staytrack monitor`)",
+            crate::util::thousands(s.logged)
         );
     }
     if let Some(k) = &s.kept {

@@ -177,6 +177,7 @@ fn the_prediction_log_is_cut_into_windows() {
             probability: 0.3 + (i % 10) as f64 * 0.02,
             class: 0,
             source: "/predict".into(),
+            quality: None,
         })
         .collect();
     store.log_predictions(&rows).unwrap();

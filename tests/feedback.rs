@@ -25,6 +25,7 @@ fn logged() -> (tempfile::TempDir, Vec<(i64, String)>) {
             probability: 0.4,
             class: 0,
             source: "/predict".into(),
+            quality: None,
         })
         .collect();
     store.log_predictions(&rows).unwrap();

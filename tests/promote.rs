@@ -196,6 +196,7 @@ fn the_drift_and_latency_rules_weigh_logged_predictions_and_timed_rows() {
                 probability: 0.5,
                 class: 1,
                 source: "/predict".into(),
+                quality: None,
             })
             .collect();
     store.log_predictions(&rows).unwrap();

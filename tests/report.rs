@@ -81,6 +81,7 @@ fn runs_and_drift_render_to_png_files() {
             probability: 0.4,
             class: 0,
             source: "/predict".into(),
+            quality: None,
         })
         .collect();
     store.log_predictions(&rows).unwrap();

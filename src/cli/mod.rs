@@ -2,11 +2,12 @@
 //! parse their arguments into a service's options, call the service and print the result; no
 //! module outside `cli/` uses anything here.
 //!
-//! Exit codes: 0 success, 1 error, 2 usage error, 130 interrupted.
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 a monitor alert, 130 interrupted.
 
 pub mod data;
 pub mod drift;
 pub mod feedback;
+pub mod monitor;
 pub mod registry;
 pub mod report;
 pub mod runs;
@@ -61,6 +62,9 @@ pub enum Command {
     Tune(tune::TuneArgs),
     /// Load real outcomes (an id and a label per row) and join them to logged predictions
     Feedback(feedback::FeedbackArgs),
+    /// Watch served models: realized and estimated performance, drift, data quality and alerts
+    /// per window (exit 3 on an alert)
+    Monitor(monitor::MonitorArgs),
     /// List, show, compare and diff runs
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -127,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Train(args)) => train::train(&cfg, args),
         Some(Command::Tune(args)) => tune::tune(&cfg, args),
         Some(Command::Feedback(args)) => feedback::run(&cfg, args),
+        Some(Command::Monitor(args)) => monitor::run(&cfg, args),
         Some(Command::Promote(args)) => registry::promote(&cfg, args),
         Some(Command::Registry { json }) => registry::registry(&cfg, json),
         Some(Command::Score(a)) => score::score(&cfg, a),

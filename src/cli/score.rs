@@ -25,6 +25,9 @@ pub struct ScoreArgs {
     /// Probability at or above which a stay is predicted long
     #[arg(long, default_value_t = crate::score::THRESHOLD)]
     pub threshold: f64,
+    /// Add the scored rows to the prediction log, for `staytrack monitor` and `feedback`
+    #[arg(long)]
+    pub log: bool,
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
@@ -49,8 +52,11 @@ pub fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
             },
             None => crate::score::Output::Default,
         },
-        &a.alias,
-        a.threshold,
+        crate::score::ScoreOptions {
+            alias: &a.alias,
+            threshold: a.threshold,
+            log: a.log,
+        },
         &|_| {},
         &never,
     )?;

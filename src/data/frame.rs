@@ -313,6 +313,38 @@ impl Frame {
         self.columns.iter().map(|(n, c)| (n.as_str(), c))
     }
 
+    /// Row `row` as a JSON record, as a request would send it: numbers as numbers (also for
+    /// categorical columns of numbers), labels as text, missing values as null.
+    pub fn record(&self, row: usize) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut m = serde_json::Map::new();
+        for (name, col) in self.columns() {
+            let v = match col {
+                ColumnData::Numeric(v) if v[row].is_nan() => Value::Null,
+                ColumnData::Numeric(v) => {
+                    serde_json::Number::from_f64(v[row]).map_or(Value::Null, Value::Number)
+                }
+                ColumnData::Id(v) => Value::from(v[row]),
+                ColumnData::Categorical(c) => match c.get(row) {
+                    None => Value::Null,
+                    Some(l) => match self.spec.column(name).map(|s| s.value) {
+                        Some(ValueType::Int) => {
+                            l.parse::<i64>().map_or(Value::from(l), Value::from)
+                        }
+                        Some(ValueType::Float) => l
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map_or(Value::from(l), Value::Number),
+                        _ => Value::from(l),
+                    },
+                },
+            };
+            m.insert(name.to_string(), v);
+        }
+        m
+    }
+
     /// The rows at `rows`, in that order (used for splits).
     pub fn take(&self, rows: &[usize]) -> Frame {
         Frame {

@@ -4,6 +4,7 @@ pub mod frame;
 pub mod infer;
 pub mod load;
 pub mod profile;
+pub mod quality;
 pub mod rng;
 pub mod spec;
 pub mod split;

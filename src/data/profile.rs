@@ -21,6 +21,9 @@ pub enum ColumnProfile {
         missing: u64,
         mean: f64,
         std: f64,
+        /// The smallest value (absent from older bundles, whose histograms keep upper edges only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
         /// Exact (value, count) pairs, ascending, when the values are few enough.
         values: Option<Vec<(f64, u64)>>,
         /// Otherwise bin upper edges (ascending) and the count in each bin.
@@ -42,6 +45,29 @@ impl ColumnProfile {
     /// The profile of one numeric column.
     pub fn numeric(name: &str, values: &[f64]) -> ColumnProfile {
         numeric(name, values)
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            ColumnProfile::Numeric { name, .. } | ColumnProfile::Categorical { name, .. } => name,
+        }
+    }
+
+    /// The training range of a numeric column, `None` for a categorical one. An older profile
+    /// kept as a histogram knows only its upper edge, so its lower bound is open.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let ColumnProfile::Numeric {
+            min, values, edges, ..
+        } = self
+        else {
+            return None;
+        };
+        let (lo, hi) = match (values, edges) {
+            (Some(v), _) => (v.first()?.0, v.last()?.0),
+            (None, Some(e)) => (f64::NEG_INFINITY, *e.last()?),
+            (None, None) => return None,
+        };
+        Some((min.unwrap_or(lo), hi))
     }
 }
 
@@ -127,6 +153,7 @@ fn numeric(name: &str, v: &[f64]) -> ColumnProfile {
         missing: (v.len() - present.len()) as u64,
         mean,
         std,
+        min: present.first().copied(),
         values,
         edges,
         counts,

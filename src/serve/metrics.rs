@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::data::quality::{Issue, Kind};
+
 /// Upper bounds of the latency buckets, in seconds: from 0.1 ms (an in-memory answer) to ten
 /// minutes; those above the request timeout are left out and the timeout itself is added, so
 /// the top finite bucket is the slowest answer the server can give.
@@ -97,7 +99,14 @@ pub struct Metrics {
     pub log_dropped: AtomicU64,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// Data-quality findings by (column, kind): columns come from the served models' specs, and
+    /// past `QUALITY_SERIES` names the rest count under `QUALITY_OTHER`, so the series stay few.
+    quality: Mutex<BTreeMap<(String, Kind), u64>>,
 }
+
+/// The most (column, kind) series `/metrics` exposes.
+const QUALITY_SERIES: usize = 1024;
+const QUALITY_OTHER: &str = "_other";
 
 impl Default for Metrics {
     /// The buckets of the default request timeout.
@@ -117,6 +126,22 @@ impl Metrics {
             log_dropped: AtomicU64::default(),
             reloads: AtomicU64::default(),
             reload_failures: AtomicU64::default(),
+            quality: Mutex::default(),
+        }
+    }
+
+    /// Counts data-quality findings of scored rows.
+    pub fn count_quality<'a>(&self, issues: impl Iterator<Item = &'a Issue>) {
+        let mut q = self.quality.lock().unwrap_or_else(|p| p.into_inner());
+        for i in issues {
+            let key = (i.column.clone(), i.kind);
+            if let Some(n) = q.get_mut(&key) {
+                *n += 1;
+            } else if q.len() < QUALITY_SERIES {
+                q.insert(key, 1);
+            } else {
+                *q.entry((QUALITY_OTHER.to_string(), i.kind)).or_default() += 1;
+            }
         }
     }
 
@@ -254,6 +279,20 @@ impl Metrics {
             "# HELP staytrack_prediction_log_queued Predictions waiting to be written.\n\
              # TYPE staytrack_prediction_log_queued gauge\nstaytrack_prediction_log_queued {queued}"
         );
+        out.push_str(
+            "# HELP staytrack_data_quality_total Scored cells found missing, unseen in training, \
+             outside the training range, or coerced from another type, by column and kind.\n\
+             # TYPE staytrack_data_quality_total counter\n",
+        );
+        let q = self.quality.lock().unwrap_or_else(|p| p.into_inner());
+        for ((column, kind), n) in q.iter() {
+            let _ = writeln!(
+                out,
+                "staytrack_data_quality_total{{column=\"{}\",kind=\"{}\"}} {n}",
+                escape(column),
+                kind.name()
+            );
+        }
         out
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::metrics::Metrics;
 use crate::bundle::Bundle;
+use crate::data::quality::Checker;
 use crate::tracking::Store;
 
 pub struct Loaded {
@@ -19,6 +20,21 @@ pub struct Loaded {
     pub sha256: String,
     pub bundle: Bundle,
     pub loaded_at: i64,
+    /// Judges each scored row against this model's training data.
+    pub checker: Checker,
+}
+
+impl Loaded {
+    fn new(version: i64, run_id: String, sha256: String, bundle: Bundle) -> Loaded {
+        Loaded {
+            version,
+            run_id,
+            sha256,
+            checker: Checker::new(&bundle.spec, &bundle.profile),
+            bundle,
+            loaded_at: crate::util::now_ms(),
+        }
+    }
 }
 
 pub struct ModelSlot {
@@ -87,13 +103,7 @@ impl ModelSlot {
         let bundle = self
             .load(&t.sha256, t.path.as_deref())
             .map_err(|e| VersionError::Load { version, why: e })?;
-        let loaded = Arc::new(Loaded {
-            version,
-            run_id: t.run_id,
-            sha256: t.sha256,
-            bundle,
-            loaded_at: crate::util::now_ms(),
-        });
+        let loaded = Arc::new(Loaded::new(version, t.run_id, t.sha256, bundle));
         let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
         if !pinned.iter().any(|m| m.version == version) {
             pinned.push(loaded.clone());
@@ -179,13 +189,12 @@ impl ModelSlot {
             None => self
                 .load(&target.sha256, target.path.as_deref())
                 .map(|bundle| {
-                    Arc::new(Loaded {
-                        version: target.version,
-                        run_id: target.run_id.clone(),
-                        sha256: target.sha256.clone(),
+                    Arc::new(Loaded::new(
+                        target.version,
+                        target.run_id.clone(),
+                        target.sha256.clone(),
                         bundle,
-                        loaded_at: crate::util::now_ms(),
-                    })
+                    ))
                 }),
         };
         match loaded {

@@ -122,6 +122,9 @@ pub(super) fn score_now(
         })
         .collect();
     s.metrics.count_classes(classes.iter().copied());
+    let mut issues = model.checker.frame(&frame);
+    model.checker.coerced(&records, &mut issues);
+    s.metrics.count_quality(issues.iter().flatten());
     if let Some(log) = &s.log {
         let at = crate::util::now_ms();
         // The record as parsed (its names checked against the model, its values bounded), not
@@ -131,7 +134,8 @@ pub(super) fn score_now(
             .zip(&probs)
             .zip(&classes)
             .zip(&case_ids)
-            .map(|(((r, p), c), id)| PredictionRow {
+            .zip(&issues)
+            .map(|((((r, p), c), id), found)| PredictionRow {
                 at,
                 model_version: Some(model.version),
                 case_id: *id,
@@ -139,6 +143,7 @@ pub(super) fn score_now(
                 probability: *p,
                 class: *c,
                 source: source.to_string(),
+                quality: crate::data::quality::to_stored(found),
             })
             .collect();
         log.record(rows);

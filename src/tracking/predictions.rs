@@ -17,6 +17,21 @@ pub struct PredictionRow {
     pub class: i64,
     /// Which route or command produced it (`/predict`, `/invocations`, `score`, ...).
     pub source: String,
+    /// The row's data-quality findings (`data::quality`), as JSON; `None` for a clean row.
+    pub quality: Option<String>,
+}
+
+/// A logged prediction as monitoring reads it: with its outcome when one has arrived and this
+/// is the latest prediction for the case by this model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRow {
+    pub at: i64,
+    pub model_version: Option<i64>,
+    pub inputs: String,
+    pub probability: f64,
+    pub class: i64,
+    pub quality: Option<String>,
+    pub outcome: Option<u8>,
 }
 
 impl Store {
@@ -24,12 +39,12 @@ impl Store {
     /// finite number is never stored; returns how many rows were written.
     pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<usize, StoreError> {
         self.write(|conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut st = tx.prepare_cached(
-                    "INSERT INTO predictions (at, model_version, case_id, inputs, probability, class, source)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO predictions
+                       (at, model_version, case_id, inputs, probability, class, source, quality)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 for r in rows.iter().filter(|r| r.probability.is_finite()) {
                     st.execute(params![
@@ -39,7 +54,8 @@ impl Store {
                         r.inputs,
                         r.probability,
                         r.class,
-                        r.source
+                        r.source,
+                        r.quality
                     ])?;
                 }
             }
@@ -84,7 +100,7 @@ impl Store {
     ) -> Result<Vec<PredictionRow>, StoreError> {
         self.read(|conn| {
             let mut st = conn.prepare(
-                "SELECT at, model_version, case_id, inputs, probability, class, source FROM
+                "SELECT at, model_version, case_id, inputs, probability, class, source, quality FROM
                    (SELECT * FROM predictions WHERE at >= ?1 ORDER BY id DESC LIMIT ?2)
                  ORDER BY at, id",
             )?;
@@ -97,9 +113,70 @@ impl Store {
                     probability: r.get(4)?,
                     class: r.get(5)?,
                     source: r.get(6)?,
+                    quality: r.get(7)?,
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
+
+    /// Calls `f` with every prediction logged at or after `since_ms`, oldest first, each with
+    /// its outcome if one has arrived and it is the latest prediction of its case by its model
+    /// version (an earlier prediction of a case that was scored again is not labelled twice).
+    /// Rows stream from the database: memory does not grow with the log.
+    pub fn scan_predictions(
+        &self,
+        since_ms: i64,
+        f: &mut dyn FnMut(LoggedRow),
+    ) -> Result<usize, StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare(
+                "SELECT p.at, p.model_version, p.inputs, p.probability, p.class, p.quality,
+                        CASE WHEN o.label IS NOT NULL AND p.id =
+                               (SELECT MAX(q.id) FROM predictions q
+                                 WHERE q.case_id = p.case_id AND q.model_version IS p.model_version)
+                             THEN o.label END
+                   FROM predictions p LEFT JOIN outcomes o ON o.case_id = p.case_id
+                  WHERE p.at >= ?1
+                  ORDER BY p.at, p.id",
+            )?;
+            let mut rows = st.query([since_ms])?;
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                let outcome: Option<i64> = r.get(6)?;
+                f(LoggedRow {
+                    at: r.get(0)?,
+                    model_version: r.get(1)?,
+                    inputs: r.get(2)?,
+                    probability: r.get(3)?,
+                    class: r.get(4)?,
+                    quality: r.get(5)?,
+                    outcome: outcome
+                        .and_then(|v| u8::try_from(v).ok())
+                        .filter(|v| *v <= 1),
+                });
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Calls `f` with the time and model version of every prediction logged at or after
+    /// `since_ms`, oldest first: what sizing windows needs, without reading any inputs.
+    pub fn scan_predictions_light(
+        &self,
+        since_ms: i64,
+        f: &mut dyn FnMut(i64, Option<i64>),
+    ) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut st = conn.prepare(
+                "SELECT at, model_version FROM predictions WHERE at >= ?1 ORDER BY at, id",
+            )?;
+            let mut rows = st.query([since_ms])?;
+            while let Some(r) = rows.next()? {
+                f(r.get(0)?, r.get(1)?);
+            }
+            Ok(())
         })
     }
 
@@ -175,6 +252,7 @@ mod tests {
             probability: p,
             class: (p >= 0.5) as i64,
             source: "test".into(),
+            quality: None,
         }
     }
 

@@ -147,6 +147,10 @@ CREATE TABLE outcomes (
 );
 CREATE INDEX predictions_by_case ON predictions(case_id);
 "#,
+    // 6: each logged prediction keeps the data-quality findings of its inputs.
+    r#"
+ALTER TABLE predictions ADD COLUMN quality TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -181,8 +181,11 @@ impl Tasks {
                 &cfg,
                 &path,
                 crate::score::Output::Default,
-                PRODUCTION,
-                crate::score::THRESHOLD,
+                crate::score::ScoreOptions {
+                    alias: PRODUCTION,
+                    threshold: crate::score::THRESHOLD,
+                    log: false,
+                },
                 &progress,
                 &cancel,
             );

@@ -114,6 +114,8 @@ fn export_writes_the_screen_s_charts_and_says_where() {
         histogram: vec![5, 10, 10, 10, 15, 10, 10, 10, 10, 10],
         roc_auc: None,
         accuracy: None,
+        quality: Default::default(),
+        logged: 0,
         seconds: 0.1,
     });
     // Two exports of the same screen: two folders, the first export left as it was.
@@ -183,6 +185,8 @@ fn the_score_screen_shows_progress_then_the_summary() {
         histogram: vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
         roc_auc: None,
         accuracy: None,
+        quality: Default::default(),
+        logged: 0,
         seconds: 0.4,
     });
     let s = big_screen(&app);

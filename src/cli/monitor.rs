@@ -1,0 +1,82 @@
+//! `staytrack monitor`: the prediction log per window and model version (realized and estimated
+//! performance, drift, data quality) and the alerts `[monitor]` asks for.
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::Config;
+use crate::drift::monitor::WindowSpec;
+use crate::monitor::{self, MonitorOptions, Thresholds};
+
+/// Exit code when a window raised an alert, so a cron job or CI step can act on it.
+pub const EXIT_ALERT: i32 = 3;
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Window size: a duration (30m, 1h, 1d) or a prediction count (10000rows)
+    #[arg(long, default_value = "1d")]
+    pub window: String,
+    /// Only predictions logged within this long (30d, 12h) [default: the whole log]
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// Do not POST alerts to `[monitor] webhook`
+    #[arg(long)]
+    pub no_webhook: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options the monitor service takes, from the arguments and `[monitor]`.
+pub fn options(cfg: &Config, window: &str, since: Option<&str>) -> anyhow::Result<MonitorOptions> {
+    Ok(MonitorOptions {
+        window: WindowSpec::parse(window)?,
+        window_label: window.to_string(),
+        since_ms: match since {
+            Some(s) => crate::util::now_ms()
+                .saturating_sub(crate::util::parse_duration_ms(s).with_context(|| {
+                    format!("--since '{s}': use a duration such as 12h or 30d")
+                })?),
+            None => 0,
+        },
+        thresholds: Thresholds::load(cfg)?,
+    })
+}
+
+/// Exit 0 with no alert, 3 with one (after the webhook, if configured, was called).
+pub fn run(cfg: &Config, a: MonitorArgs) -> anyhow::Result<i32> {
+    let o = options(cfg, &a.window, a.since.as_deref())?;
+    let report = monitor::monitor(cfg, &o)?;
+    let mut webhook = None;
+    if let (false, false, Some(url)) = (
+        report.alerts.is_empty(),
+        a.no_webhook,
+        &o.thresholds.webhook,
+    ) {
+        webhook = Some(
+            match monitor::post_webhook(url, o.thresholds.webhook_timeout_secs, &report) {
+                Ok(status) => serde_json::json!({"url": url, "status": status}),
+                Err(e) => {
+                    eprintln!("warning: {e:#}");
+                    serde_json::json!({"url": url, "error": format!("{e:#}")})
+                }
+            },
+        );
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(w) = webhook {
+            v["webhook"] = w;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", report.describe());
+        if let Some(w) = webhook.filter(|w| w.get("status").is_some()) {
+            println!("alerts posted to {}", w["url"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(if report.alerts.is_empty() {
+        0
+    } else {
+        EXIT_ALERT
+    })
+}
