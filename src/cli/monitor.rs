@@ -1,12 +1,10 @@
 //! `staytrack monitor`: the prediction log per window and model version (realized and estimated
 //! performance, drift, data quality) and the alerts `[monitor]` asks for.
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
-use crate::drift::monitor::WindowSpec;
-use crate::monitor::{self, MonitorOptions, Thresholds};
+use crate::monitor::{self, MonitorOptions};
 
 /// Exit code when a window raised an alert, so a cron job or CI step can act on it.
 pub const EXIT_ALERT: i32 = 3;
@@ -26,25 +24,9 @@ pub struct MonitorArgs {
     pub json: bool,
 }
 
-/// The options the monitor service takes, from the arguments and `[monitor]`.
-pub fn options(cfg: &Config, window: &str, since: Option<&str>) -> anyhow::Result<MonitorOptions> {
-    Ok(MonitorOptions {
-        window: WindowSpec::parse(window)?,
-        window_label: window.to_string(),
-        since_ms: match since {
-            Some(s) => crate::util::now_ms()
-                .saturating_sub(crate::util::parse_duration_ms(s).with_context(|| {
-                    format!("--since '{s}': use a duration such as 12h or 30d")
-                })?),
-            None => 0,
-        },
-        thresholds: Thresholds::load(cfg)?,
-    })
-}
-
 /// Exit 0 with no alert, 3 with one (after the webhook, if configured, was called).
 pub fn run(cfg: &Config, a: MonitorArgs) -> anyhow::Result<i32> {
-    let o = options(cfg, &a.window, a.since.as_deref())?;
+    let o = MonitorOptions::new(cfg, &a.window, a.since.as_deref())?;
     let report = monitor::monitor(cfg, &o)?;
     let mut webhook = None;
     if let (false, false, Some(url)) = (

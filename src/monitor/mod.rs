@@ -40,6 +40,27 @@ pub struct MonitorOptions {
     pub thresholds: Thresholds,
 }
 
+impl MonitorOptions {
+    /// Windows of `window` (`1d`, `10000rows`) over the log since `since` ago (`30d`; all of it
+    /// when `None`), with the workspace's `[monitor]` thresholds.
+    pub fn new(cfg: &Config, window: &str, since: Option<&str>) -> anyhow::Result<MonitorOptions> {
+        use anyhow::Context;
+        Ok(MonitorOptions {
+            window: WindowSpec::parse(window)?,
+            window_label: window.to_string(),
+            since_ms: match since {
+                Some(s) => crate::util::now_ms().saturating_sub(
+                    crate::util::parse_duration_ms(s).with_context(|| {
+                        format!("--since '{s}': use a duration such as 12h or 30d")
+                    })?,
+                ),
+                None => 0,
+            },
+            thresholds: Thresholds::load(cfg)?,
+        })
+    }
+}
+
 /// Realized performance: the labelled predictions of a window, as scikit-learn scores them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Realized {

@@ -21,15 +21,17 @@ pub enum Screen {
     Registry,
     Score,
     Drift,
+    Monitor,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 5] = [
+    pub const ALL: [Screen; 6] = [
         Screen::Runs,
         Screen::Compare,
         Screen::Registry,
         Screen::Score,
         Screen::Drift,
+        Screen::Monitor,
     ];
 
     pub fn title(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Screen {
             Screen::Registry => "Registry",
             Screen::Score => "Score",
             Screen::Drift => "Drift",
+            Screen::Monitor => "Monitor",
         }
     }
 
@@ -133,6 +136,8 @@ pub enum Action {
     PathDone,
     /// Drift: the server's recent predictions, in hourly windows.
     DriftWindows,
+    /// Monitor: the next window size.
+    MonitorWindow,
     /// Write the screen's charts as PNG files.
     Export,
     /// Compare: scroll the run columns.
@@ -181,6 +186,9 @@ pub enum Effect {
     Drift {
         current: Option<PathBuf>,
     },
+    Monitor {
+        window: &'static str,
+    },
     Export,
 }
 
@@ -206,6 +214,7 @@ pub struct App {
     pub live: HashMap<String, FitProgress>,
     pub score: ScoreState,
     pub drift: DriftState,
+    pub monitor: MonitorState,
     /// The default training file for new runs.
     pub train_file: String,
     /// The workspace folder, against which relative paths typed in the TUI are also tried.
@@ -244,6 +253,7 @@ impl App {
             live: HashMap::new(),
             score: ScoreState::default(),
             drift: DriftState::default(),
+            monitor: MonitorState::default(),
             train_file: "data/train_data.csv".into(),
             workspace: PathBuf::from("."),
             last_form: None,
@@ -354,6 +364,27 @@ fn tab_at(x: u16) -> Option<usize> {
     None
 }
 
+/// What showing the current screen needs: the Monitor screen reads the log the first time.
+fn entered(app: &mut App) -> Option<Effect> {
+    let first = app.monitor.report.is_none() && app.monitor.error.is_none();
+    if app.screen == Screen::Monitor && first && !app.monitor.running {
+        return start_monitor(app);
+    }
+    None
+}
+
+/// Reads the prediction log for the Monitor screen, unless that is already under way.
+fn start_monitor(app: &mut App) -> Option<Effect> {
+    if app.monitor.running {
+        app.warn("busy: the monitor is reading the log");
+        return None;
+    }
+    app.monitor.running = true;
+    Some(Effect::Monitor {
+        window: MONITOR_WINDOWS[app.monitor.window],
+    })
+}
+
 /// How many rows the current screen's cursor moves over.
 fn rows(app: &App) -> usize {
     match app.screen {
@@ -364,6 +395,7 @@ fn rows(app: &App) -> usize {
             .report
             .as_ref()
             .map_or(0, |(_, d)| d.report.columns.len()),
+        Screen::Monitor => app.monitor.report.as_ref().map_or(0, |m| m.alerts.len()),
         _ => 0,
     }
 }
@@ -373,6 +405,7 @@ fn cursor_mut(app: &mut App) -> Option<&mut usize> {
         Screen::Runs => Some(&mut app.list.cursor),
         Screen::Registry => Some(&mut app.registry.cursor),
         Screen::Drift => Some(&mut app.drift.cursor),
+        Screen::Monitor => Some(&mut app.monitor.cursor),
         _ => None,
     }
 }
@@ -500,15 +533,18 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         }
         Action::NextScreen => {
             app.screen = Screen::ALL[(app.screen.index() + 1) % Screen::ALL.len()];
+            return entered(app);
         }
         Action::PrevScreen => {
             let n = Screen::ALL.len();
             app.screen = Screen::ALL[(app.screen.index() + n - 1) % n];
+            return entered(app);
         }
         Action::Goto(i) => {
             if let Some(s) = Screen::ALL.get(i) {
                 app.screen = *s;
             }
+            return entered(app);
         }
         Action::NextSort => {
             let i = SortKey::ALL
@@ -554,6 +590,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                     path: PathBuf::from(app.score.path.trim()),
                 });
             }
+            Screen::Monitor => return start_monitor(app),
             Screen::Drift if app.drift.running.is_none() => {
                 app.drift.running = Some(format!("drift of {}", app.score.path.trim()));
                 return Some(Effect::Drift {
@@ -589,6 +626,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                 return Some(Effect::Drift { current: None });
             }
         }
+        Action::MonitorWindow => {
+            app.monitor.window = (app.monitor.window + 1) % MONITOR_WINDOWS.len();
+            return start_monitor(app);
+        }
         Action::Export => return Some(Effect::Export),
         Action::ScrollLeft => app.compare.offset = app.compare.offset.saturating_sub(1),
         Action::ScrollRight => {
@@ -598,6 +639,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             if y == 0 {
                 if let Some(i) = tab_at(x) {
                     app.screen = Screen::ALL[i];
+                    return entered(app);
                 }
             } else {
                 let (top, first) = app.rows_at.get();

@@ -109,6 +109,7 @@ pub fn apply(
             }
         }
         Effect::Drift { current } => tasks.drift(current),
+        Effect::Monitor { window } => tasks.monitor(window),
         Effect::Export => match tasks.export(app) {
             Ok(()) => app.say("exporting charts…"),
             Err(e) => app.warn(e),
@@ -231,6 +232,25 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                     app.drift.report = Some((id, d));
                 }
                 Err(e) => app.warn(e),
+            }
+        }
+        TaskMsg::Monitored(res) => {
+            app.monitor.running = false;
+            match res {
+                Ok(m) => {
+                    app.say(format!(
+                        "monitor: {} window(s), {} alert(s)",
+                        m.windows.len(),
+                        m.alerts.len()
+                    ));
+                    app.monitor.cursor = app.monitor.cursor.min(m.alerts.len().saturating_sub(1));
+                    app.monitor.error = None;
+                    app.monitor.report = Some(m);
+                }
+                Err(e) => {
+                    app.monitor.error = Some(e.clone());
+                    app.warn(e);
+                }
             }
         }
         TaskMsg::Paired {

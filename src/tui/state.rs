@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use crate::drift::monitor::StoredDrift;
+use crate::monitor::MonitorReport;
 use crate::score::ScoreSummary;
 use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunSummary};
 
@@ -45,6 +46,22 @@ pub struct DriftState {
     pub cursor: usize,
     /// What is being computed, while it is.
     pub running: Option<String>,
+}
+
+/// The window sizes the Monitor screen offers, in the order `w` steps through them.
+pub const MONITOR_WINDOWS: [&str; 4] = ["1h", "1d", "10000rows", "1000rows"];
+
+/// The Monitor screen.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorState {
+    pub report: Option<MonitorReport>,
+    /// Index into `MONITOR_WINDOWS`.
+    pub window: usize,
+    /// The alert under the cursor.
+    pub cursor: usize,
+    pub running: bool,
+    /// Why the last read failed (an empty log, a bad `[monitor]`).
+    pub error: Option<String>,
 }
 
 /// A line for the status bar.

@@ -23,6 +23,7 @@ pub enum TaskMsg {
     Score(Stage),
     Scored(Result<ScoreSummary, String>),
     Drifted(Result<(StoredDrift, i64), String>),
+    Monitored(Result<crate::monitor::MonitorReport, String>),
     Exported(Result<Vec<PathBuf>, String>),
     /// Paired tests of runs against a baseline, or why there are none.
     Paired {
@@ -221,12 +222,23 @@ impl Tasks {
         });
     }
 
+    /// Reads the prediction log in windows of `window`, with the workspace's thresholds.
+    pub(crate) fn monitor(&self, window: &'static str) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let res = crate::monitor::MonitorOptions::new(&cfg, window, None)
+                .and_then(|o| crate::monitor::monitor(&cfg, &o));
+            let _ = tx.send(TaskMsg::Monitored(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
     /// Writes the charts of what `app` shows, in the workspace's reports/ folder.
     pub(crate) fn export(&self, app: &App) -> Result<(), String> {
         enum What {
             Runs(Vec<crate::tracking::RunSummary>),
             Score(ScoreSummary),
             Drift(StoredDrift),
+            Monitor(crate::monitor::MonitorReport),
         }
         let finished = |r: &&crate::tracking::RunSummary| r.status == RunStatus::Finished;
         let what = if let Some(r) = app.details.as_ref().and_then(|d| d.run.clone()) {
@@ -282,6 +294,12 @@ impl Tasks {
                         .map(|(_, d)| d.clone())
                         .ok_or("no drift report yet: Enter computes one")?,
                 ),
+                Screen::Monitor => What::Monitor(
+                    app.monitor
+                        .report
+                        .clone()
+                        .ok_or("nothing to chart yet: Enter reads the prediction log")?,
+                ),
             }
         };
         if let What::Runs(r) = &what {
@@ -315,6 +333,7 @@ impl Tasks {
                     }
                     What::Score(s) => Ok(vec![crate::report::render_score(&s, &dir)?]),
                     What::Drift(d) => crate::report::render_drift(&d, &dir),
+                    What::Monitor(m) => Ok(vec![crate::report::render_monitor(&m, &dir)?]),
                 }
             })();
             let _ = tx.send(TaskMsg::Exported(res.map_err(|e| format!("{e:#}"))));

@@ -499,3 +499,94 @@ fn a_trial_s_details_show_its_sweep_sorted_with_parameter_importance() {
     assert!(s.contains("sweep sw") && s.contains("importance"), "{s}");
     assert!(s.contains(&format!("▶{}", best.name)), "{s}");
 }
+
+fn monitor_report() -> crate::monitor::MonitorReport {
+    use crate::monitor::{Alert, MonitorReport, Realized, VersionInfo, WindowDrift, WindowReport};
+    let window = |i: i64, real: f64, share: f64| WindowReport {
+        label: format!("2026-11-2{i} 00:00"),
+        start_ms: i,
+        end_ms: i,
+        model_version: Some(3),
+        predictions: 5000,
+        labelled: 2000,
+        realized: Some(Realized {
+            rows: 2000,
+            positives: 700,
+            roc_auc: Some(real),
+            pr_auc: Some(0.6),
+            accuracy: 0.7,
+            f1: 0.6,
+            log_loss: 0.5,
+            brier: 0.2,
+            calibration_error: 0.02,
+        }),
+        estimated: None,
+        estimate_note: None,
+        drift: Some(WindowDrift {
+            share,
+            drifted: (share * 10.0) as usize,
+            columns: 10,
+            drifted_columns: Vec::new(),
+            rows: 5000,
+        }),
+        drift_note: None,
+        quality: Default::default(),
+    };
+    MonitorReport {
+        generated_at: 0,
+        window: "1d".into(),
+        since_ms: 0,
+        predictions: 15_000,
+        labelled: 6000,
+        versions: vec![VersionInfo {
+            model_version: 3,
+            run_id: "r".into(),
+            validation_roc_auc: Some(0.8),
+            calibrated: true,
+        }],
+        windows: vec![
+            window(1, 0.8, 0.1),
+            window(2, 0.79, 0.2),
+            window(3, 0.6, 0.7),
+        ],
+        alerts: vec![Alert {
+            window: "2026-11-23 00:00".into(),
+            start_ms: 3,
+            model_version: Some(3),
+            rule: "max_realized_drop".into(),
+            measured: 0.2,
+            limit: 0.05,
+            message: "version 3: realized ROC AUC 0.6000 is 0.2000 below validation".into(),
+        }],
+        notes: Vec::new(),
+        thresholds: Default::default(),
+    }
+}
+
+#[test]
+fn the_monitor_screen_reads_the_log_when_first_shown_and_shows_lines_sparklines_and_alerts() {
+    let (_d, store) = seeded();
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    let e = update(&mut app, Action::Goto(5));
+    assert_eq!(app.screen, Screen::Monitor);
+    assert!(matches!(e, Some(Effect::Monitor { window: "1h" })), "{e:?}");
+    assert!(screen(&app).contains("reading the prediction log in windows of 1h"));
+    // A second read waits for the first.
+    assert!(update(&mut app, Action::Open).is_none());
+    app.monitor.running = false;
+    app.monitor.report = Some(monitor_report());
+    let text = render(&app, 120, 40);
+    for want in [
+        "15,000 predictions, 6,000 labelled, 3 window(s) of 1d",
+        "version 3: validation ROC AUC 0.8000; CBPE calibrates",
+        "ROC AUC per window",
+        "drift share (latest 7/10)",
+        "Alerts (1)",
+        "max_realized_drop",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+    // w: the next window size, read at once.
+    let e = update(&mut app, Action::MonitorWindow);
+    assert!(matches!(e, Some(Effect::Monitor { window: "1d" })), "{e:?}");
+}

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod details;
 pub mod drift;
 pub mod help;
+pub mod monitor;
 pub mod registry;
 pub mod runs;
 pub mod score;
@@ -117,6 +118,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Compare => compare::draw(f, body, app),
         Screen::Score => score::draw(f, body, app),
         Screen::Drift => drift::draw(f, body, app),
+        Screen::Monitor => monitor::draw(f, body, app),
     }
     if let Some(d) = &app.details {
         details::draw(f, body, d);
