@@ -271,20 +271,18 @@ fn log_rows(
         Some(ColumnData::Id(v)) => Some(v),
         _ => None,
     });
-    let rows: Vec<PredictionRow> = (0..frame.n_rows())
-        .map(|i| PredictionRow {
-            at,
-            model_version: Some(version),
-            case_id: ids.map(|v| v[i]),
-            inputs: serde_json::Value::Object(frame.record(i)).to_string(),
-            probability: probs[i],
-            class: i64::from(probs[i] >= threshold),
-            source: "score".into(),
-            quality: crate::data::quality::to_stored(&issues[i]),
-        })
-        .collect();
+    let rows = (0..frame.n_rows()).map(|i| PredictionRow {
+        at,
+        model_version: Some(version),
+        case_id: ids.map(|v| v[i]),
+        inputs: serde_json::Value::Object(frame.record(i)).to_string(),
+        probability: probs[i],
+        class: i64::from(probs[i] >= threshold),
+        source: "score".into(),
+        quality: crate::data::quality::to_stored(&issues[i]),
+    });
     let mut store = Store::open(&cfg.db_path)?;
-    Ok(store.log_predictions(&rows)?)
+    Ok(store.log_prediction_stream(rows)?)
 }
 
 /// The summary as the CLI prints it.

@@ -481,3 +481,69 @@ fn data_quality_is_counted_exactly_in_score_monitor_and_metrics() {
     let m: Value = serde_json::from_slice(&o.stdout).unwrap();
     check(&m["windows"][1]["quality"], 2);
 }
+
+#[test]
+fn rows_staytrack_never_wrote_bad_settings_and_a_dead_webhook_are_reported_not_fatal() {
+    let dir = common::trained("lr", 3000);
+    let ws = dir.path();
+    ok(ws, &["promote", "lr"]);
+    let test = ws.join("data/test_data.csv");
+    ok(ws, &["score", test.to_str().unwrap(), "--log"]);
+    // Rows another program put in the log: a probability outside [0, 1], a class of 3,
+    // findings and inputs that are not JSON, and a model version the registry never had.
+    let conn = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO predictions (at, model_version, case_id, inputs, probability, class, source, quality)
+           VALUES (1, 1, 5, '{}', 7.5, 1, 'x', NULL),
+                  (1, 1, 6, '{}', 0.5, 3, 'x', NULL),
+                  (1, 1, 7, 'not json', 0.5, 1, 'x', 'not json either'),
+                  (1, 99, 8, '{}', 0.4, 0, 'x', NULL);",
+    )
+    .unwrap();
+    drop(conn);
+    let o = run(ws, &["monitor", "--window", "1000rows", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = m["notes"].to_string();
+    assert!(notes.contains("2 logged prediction(s)"), "{notes}");
+    assert!(notes.contains("model version 99"), "{notes}");
+    assert_eq!(
+        m["predictions"], 32,
+        "30 scored rows and the 2 readable strangers"
+    );
+
+    // A typo in [monitor] is an error that names the key; so is a value out of range.
+    std::fs::write(
+        ws.join("staytrack.toml"),
+        "[monitor]\nmax_drfit_share = 0.3\n",
+    )
+    .unwrap();
+    let o = run(ws, &["monitor"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("max_drfit_share"));
+    std::fs::write(
+        ws.join("staytrack.toml"),
+        "[monitor]\nmax_unseen_share = 2\n",
+    )
+    .unwrap();
+    let o = run(ws, &["monitor"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("max_unseen_share: 2"));
+
+    // An alert with a webhook nobody answers: a warning, and still exit 3.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        ws.join("staytrack.toml"),
+        format!(
+            "[monitor]\nmin_rows = 1\nmin_estimated_roc_auc = 0.99\nwebhook = \"http://127.0.0.1:{port}/\"\nwebhook_timeout_secs = 2\n"
+        ),
+    )
+    .unwrap();
+    let o = run(ws, &["monitor", "--window", "1000rows"]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("webhook http://127.0.0.1"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[min_estimated_roc_auc]"));
+}

@@ -292,18 +292,60 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
     let mut models: HashMap<i64, Option<Arc<Watched>>> = HashMap::new();
     let mut notes: Vec<String> = Vec::new();
     let mut open: HashMap<(i64, Option<i64>), Acc> = HashMap::new();
-    let mut closed: Vec<((i64, Option<i64>), Acc)> = Vec::new();
+    // Closed windows wait here until there is one per core, then are finished side by side and
+    // dropped: memory holds a few windows, never the whole log.
+    let mut pending: Vec<(Option<i64>, Acc)> = Vec::new();
+    let batch = rayon::current_num_threads().max(1);
+    let mut windows: Vec<(WindowReport, Vec<String>)> = Vec::new();
+    let finish_all = |pending: &mut Vec<(Option<i64>, Acc)>,
+                      models: &HashMap<i64, Option<Arc<Watched>>>,
+                      windows: &mut Vec<(WindowReport, Vec<String>)>| {
+        use rayon::prelude::*;
+        let done: Vec<(WindowReport, Vec<String>)> = std::mem::take(pending)
+            .into_par_iter()
+            .map(|(v, acc)| {
+                let model = v.and_then(|v| models.get(&v).cloned().flatten());
+                finish(acc, v, model.as_deref(), o, drift_min)
+            })
+            .collect();
+        windows.extend(done);
+    };
+    let close = |open: &mut HashMap<(i64, Option<i64>), Acc>,
+                 pending: &mut Vec<(Option<i64>, Acc)>| {
+        let mut done: Vec<_> = open.drain().collect();
+        done.sort_by_key(|((_, v), _)| *v);
+        pending.extend(done.into_iter().map(|((_, v), acc)| (v, acc)));
+    };
     let mut current_key: Option<i64> = None;
     let (mut predictions, mut labelled) = (0usize, 0usize);
     let mut n = 0usize;
+    let mut unreadable = 0usize;
     store.scan_predictions(o.since_ms, &mut |r| {
         let k = key_of(r.at, n);
         n += 1;
+        // A row no staytrack wrote (a probability outside [0, 1], a class that is not one) is
+        // left out and counted, never allowed to poison a window.
+        if !(0.0..=1.0).contains(&r.probability) || !(0..=1).contains(&r.class) {
+            unreadable += 1;
+            return;
+        }
         if current_key != Some(k) {
-            let mut done: Vec<_> = open.drain().collect();
-            done.sort_by_key(|((_, v), _)| *v);
-            closed.extend(done);
+            close(&mut open, &mut pending);
+            if pending.len() >= batch {
+                finish_all(&mut pending, &models, &mut windows);
+            }
             current_key = Some(k);
+        }
+        if let Some(v) = r.model_version {
+            models
+                .entry(v)
+                .or_insert_with(|| match watched(cfg, &store, v) {
+                    Ok(w) => Some(Arc::new(w)),
+                    Err(e) => {
+                        notes.push(format!("{e}: no estimate or drift for its windows"));
+                        None
+                    }
+                });
         }
         predictions += 1;
         labelled += usize::from(r.outcome.is_some());
@@ -312,34 +354,15 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
         let every = size.div_ceil(t.drift_rows.max(1));
         open.entry(key).or_default().add(r, every);
     })?;
-    let mut done: Vec<_> = open.drain().collect();
-    done.sort_by_key(|((_, v), _)| *v);
-    closed.extend(done);
-
-    for ((_, v), _) in &closed {
-        if let Some(v) = v {
-            models
-                .entry(*v)
-                .or_insert_with(|| match watched(cfg, &store, *v) {
-                    Ok(w) => Some(Arc::new(w)),
-                    Err(e) => {
-                        notes.push(format!("{e}: no estimate or drift for its windows"));
-                        None
-                    }
-                });
-        }
+    close(&mut open, &mut pending);
+    finish_all(&mut pending, &models, &mut windows);
+    if unreadable > 0 {
+        notes.push(format!(
+            "{} logged prediction(s) with a probability outside [0, 1] or a class other than \
+             0 or 1 were left out",
+            thousands(unreadable)
+        ));
     }
-    // Windows are independent: each is finished on its own core.
-    let windows: Vec<(WindowReport, Vec<String>)> = {
-        use rayon::prelude::*;
-        closed
-            .into_par_iter()
-            .map(|((_, v), acc)| {
-                let model = v.and_then(|v| models.get(&v).cloned().flatten());
-                finish(acc, v, model.as_deref(), o, drift_min)
-            })
-            .collect()
-    };
     let mut versions: Vec<VersionInfo> =
         models.values().flatten().map(|w| w.info.clone()).collect();
     versions.sort_by_key(|v| v.model_version);

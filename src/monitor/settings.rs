@@ -49,7 +49,7 @@ impl Default for Thresholds {
             max_out_of_range_share: 0.05,
             min_rows: 500,
             min_labelled: 200,
-            drift_rows: 50_000,
+            drift_rows: 20_000,
             webhook: None,
             webhook_timeout_secs: 10,
         }

@@ -124,7 +124,9 @@ pub(super) fn score_now(
     s.metrics.count_classes(classes.iter().copied());
     let mut issues = model.checker.frame(&frame);
     model.checker.coerced(&records, &mut issues);
-    s.metrics.count_quality(issues.iter().flatten());
+    if issues.iter().any(|i| !i.is_empty()) {
+        s.metrics.count_quality(issues.iter().flatten());
+    }
     if let Some(log) = &s.log {
         let at = crate::util::now_ms();
         // The record as parsed (its names checked against the model, its values bounded), not

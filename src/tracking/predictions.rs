@@ -38,15 +38,26 @@ impl Store {
     /// Appends `rows` in one transaction: all of them or none. A row whose probability is not a
     /// finite number is never stored; returns how many rows were written.
     pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<usize, StoreError> {
+        self.log_prediction_stream(rows.iter().cloned())
+    }
+
+    /// `log_predictions` for rows made as they are written, so a million of them never sit in
+    /// memory at once; still one transaction.
+    pub fn log_prediction_stream(
+        &mut self,
+        rows: impl Iterator<Item = PredictionRow>,
+    ) -> Result<usize, StoreError> {
+        let mut rows = rows;
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
             {
                 let mut st = tx.prepare_cached(
                     "INSERT INTO predictions
                        (at, model_version, case_id, inputs, probability, class, source, quality)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
-                for r in rows.iter().filter(|r| r.probability.is_finite()) {
+                for r in rows.by_ref().filter(|r| r.probability.is_finite()) {
                     st.execute(params![
                         r.at,
                         r.model_version,
@@ -57,11 +68,12 @@ impl Store {
                         r.source,
                         r.quality
                     ])?;
+                    n += 1;
                 }
             }
-            tx.commit()
-        })?;
-        Ok(rows.iter().filter(|r| r.probability.is_finite()).count())
+            tx.commit()?;
+            Ok(n)
+        })
     }
 
     /// Deletes predictions logged before `before_ms`, in short transactions so a server writing
