@@ -512,6 +512,21 @@ fn rows_staytrack_never_wrote_bad_settings_and_a_dead_webhook_are_reported_not_f
         "30 scored rows and the 2 readable strangers"
     );
 
+    // monitor.png, drawn from the same report.
+    let out = ws.join("charts");
+    ok(
+        ws,
+        &[
+            "report",
+            "--monitor",
+            "10rows",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let png = image::open(out.join("monitor.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (1400, 900));
+
     // A typo in [monitor] is an error that names the key; so is a value out of range.
     std::fs::write(
         ws.join("staytrack.toml"),

@@ -228,6 +228,8 @@ fn watched(cfg: &Config, store: &Store, version: i64) -> Result<Watched, String>
 /// One window of one version, as rows arrive.
 #[derive(Default)]
 struct Acc {
+    /// The window's name: its start (time windows) or its rows (row windows).
+    label: String,
     start: i64,
     end: i64,
     probs: Vec<f64>,
@@ -352,7 +354,22 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
         let key = (k, r.model_version);
         let size = sizes.get(&key).copied().unwrap_or(1);
         let every = size.div_ceil(t.drift_rows.max(1));
-        open.entry(key).or_default().add(r, every);
+        open.entry(key)
+            .or_insert_with(|| Acc {
+                label: match o.window {
+                    WindowSpec::Rows(size) => {
+                        let first = k as usize * size;
+                        format!(
+                            "rows {}–{}",
+                            thousands(first + 1),
+                            thousands((first + size).min(row_no))
+                        )
+                    }
+                    WindowSpec::Time(ms) => format_ms(k.saturating_mul(ms)),
+                },
+                ..Acc::default()
+            })
+            .add(r, every);
     })?;
     close(&mut open, &mut pending);
     finish_all(&mut pending, &models, &mut windows);
@@ -405,7 +422,7 @@ fn finish(
 ) -> (WindowReport, Vec<String>) {
     let t = &o.thresholds;
     let mut notes = Vec::new();
-    let label = format_ms(acc.start);
+    let label = acc.label.clone();
     let estimated = model
         .and_then(|m| m.calibration.as_ref())
         .and_then(|c| cbpe::estimate(c, &acc.probs, THRESHOLD));
@@ -682,14 +699,14 @@ impl MonitorReport {
         }
         let _ = writeln!(
             out,
-            "\n{:<17} {:>3} {:>9} {:>8} {:>9} {:>9} {:>7}  quality",
+            "\n{:<21} {:>3} {:>9} {:>8} {:>9} {:>9} {:>7}  quality",
             "window", "ver", "preds", "labelled", "real AUC", "est AUC", "drift"
         );
         let f = |v: Option<f64>| v.map_or("–".to_string(), |a| format!("{a:.4}"));
         for w in &self.windows {
             let _ = writeln!(
                 out,
-                "{:<17} {:>3} {:>9} {:>8} {:>9} {:>8}{} {:>7}  {}",
+                "{:<21} {:>3} {:>9} {:>8} {:>9} {:>8}{} {:>7}  {}",
                 w.label,
                 w.model_version.map_or("–".into(), |v| v.to_string()),
                 thousands(w.predictions),

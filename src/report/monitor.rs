@@ -59,7 +59,10 @@ pub fn render_monitor(m: &MonitorReport, dir: &Path) -> anyhow::Result<PathBuf> 
             .margin(18)
             .x_label_area_size(46)
             .y_label_area_size(64)
-            .build_cartesian_2d(0f64..x_max, (lo - 0.05).max(0.0)..(hi + 0.03).min(1.0))
+            .build_cartesian_2d(
+                -0.3f64..x_max + 0.3,
+                (lo - 0.05).max(0.0)..(hi + 0.03).min(1.0),
+            )
             .map_err(pe)?;
         chart
             .configure_mesh()
@@ -111,13 +114,13 @@ pub fn render_monitor(m: &MonitorReport, dir: &Path) -> anyhow::Result<PathBuf> 
             .margin(18)
             .x_label_area_size(46)
             .y_label_area_size(64)
-            .build_cartesian_2d(0f64..x_max, 0f64..1.0)
+            .build_cartesian_2d(-0.3f64..x_max + 0.3, 0f64..1.05)
             .map_err(pe)?;
         chart
             .configure_mesh()
             .x_labels(n.min(50))
             .x_label_formatter(&formatter)
-            .x_desc("Window start (UTC) · model version")
+            .x_desc("Window (start in UTC, or rows of the log) · model version")
             .y_desc("Share")
             .house_style(15, 12)
             .draw()
@@ -156,7 +159,7 @@ pub fn render_monitor(m: &MonitorReport, dir: &Path) -> anyhow::Result<PathBuf> 
                     .iter()
                     .any(|a| a.start_ms == w.start_ms && a.model_version == w.model_version)
             })
-            .map(|(i, _)| Circle::new((i as f64, 0.97), 7, RGBColor(214, 39, 40).filled()))
+            .map(|(i, _)| Circle::new((i as f64, 1.0), 7, RGBColor(214, 39, 40).filled()))
             .collect();
         chart.draw_series(alerted).map_err(pe)?;
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;

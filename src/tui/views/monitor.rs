@@ -210,7 +210,7 @@ fn alert_table(f: &mut Frame, area: Rect, m: &MonitorReport, cursor: usize) {
         f.render_widget(Paragraph::new("no alerts").block(boxed(" Alerts ")), area);
         return;
     }
-    let width = area.width.saturating_sub(2 + 19 + 5 + 24) as usize;
+    let width = area.width.saturating_sub(2 + 21 + 5 + 24) as usize;
     let rows: Vec<Row> = m
         .alerts
         .iter()
@@ -227,7 +227,7 @@ fn alert_table(f: &mut Frame, area: Rect, m: &MonitorReport, cursor: usize) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(19),
+            Constraint::Length(21),
             Constraint::Length(4),
             Constraint::Length(22),
             Constraint::Min(10),
