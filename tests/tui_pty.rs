@@ -1,5 +1,5 @@
 //! The real binary in a real pseudo-terminal (tmux): open the TUI, train a run from the form,
-//! promote it, score the test file, and quit; then check the screen text and the database.
+//! promote it, score the test file, read the prediction log on the Monitor screen, and quit; then check the screen text and the database.
 
 mod common;
 
@@ -177,6 +177,23 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1001);
     let second = ws.join("predictions/test_data.v1-2.csv");
     assert_eq!(std::fs::read_to_string(second).unwrap().lines().count(), 31);
+
+    // The Monitor screen reads the prediction log: a batch logged from the command line.
+    let logged = ws.join("logged.csv");
+    common::ok(
+        ws,
+        &[
+            "score",
+            ws.join("later/test_data.csv").to_str().unwrap(),
+            "--log",
+            "--out",
+            logged.to_str().unwrap(),
+        ],
+    );
+    t.keys(&["6"]);
+    let s = t.wait_for("30 predictions, 0 labelled, 1 window(s) of 1h", 30);
+    assert!(s.contains("version 1: validation ROC AUC"), "{s}");
+    assert!(s.contains("ROC AUC per window"), "{s}");
 
     // The help overlay, then quit: exit status 0 and the terminal back to its normal screen.
     t.keys(&["?"]);
