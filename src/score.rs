@@ -11,16 +11,18 @@ use serde::Serialize;
 
 use crate::bundle::Bundle;
 use crate::config::Config;
+use crate::data::chunks::CsvChunks;
 use crate::data::frame::ColumnData;
 use crate::data::quality::{Checker, QualitySummary, Tally};
-use crate::data::{self, Labels};
-use crate::tracking::{PredictionRow, Store};
+use crate::data::Labels;
+use crate::tracking::{PredictionRow, PredictionSink, Store};
 
 /// Probability at or above which a stay is predicted long (the class is 1), unless told.
 pub const THRESHOLD: f64 = 0.5;
 
-/// Rows scored per step; the progress gauge moves once per chunk.
-const CHUNK: usize = 16_384;
+/// Rows read, scored and written per chunk: small enough that a chunk per core stays well
+/// under 100 MB, large enough that the per-chunk work is noise.
+pub const CHUNK: usize = 16_384;
 /// Bins of the probability histogram.
 pub const BINS: usize = 10;
 
@@ -28,7 +30,11 @@ pub const BINS: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stage {
     Reading,
-    Scoring { done: usize, total: usize },
+    /// Bytes of the file scored so far, of all of them.
+    Scoring {
+        done: u64,
+        total: u64,
+    },
     Writing,
 }
 
@@ -102,7 +108,11 @@ pub struct ScoreOptions<'a> {
 /// Scores `input` with the model behind `how.alias`, writing `output`.
 /// `progress` is called as the work moves on; `cancel` stops between chunks.
 ///
-/// Read, predict, write atomically and summarise, in order.
+/// The file is read a chunk of rows at a time, each chunk validated, scored and checked on a core
+/// of its own, and written in file order to a temporary file that is renamed into place at the
+/// end, so memory stays flat whatever the file's size and an interrupted run leaves nothing
+/// behind. With `how.log` every row goes to the prediction log in one transaction, committed
+/// only once the output is in place.
 pub fn score_file(
     cfg: &Config,
     input: &Path,
@@ -124,49 +134,21 @@ pub fn score_file(
         crate::util::ensure_free(path, replace)?;
     }
     let t = std::time::Instant::now();
-    let store = Store::open(&cfg.db_path)?;
+    let mut store = Store::open(&cfg.db_path)?;
     let target = store.alias_target(alias)?.with_context(|| {
         format!(
             "no model is promoted to '{alias}'; promote a run first (`staytrack promote RUN`, \
              or p on the TUI's Runs screen)"
         )
     })?;
-    drop(store);
     let bundle =
         Bundle::load_registered(&cfg.artifacts_dir, &target.sha256, target.path.as_deref())
             .map_err(|e| {
                 anyhow::anyhow!("the '{alias}' model (version {}): {e}", target.version)
             })?;
     progress(Stage::Reading);
-    // The file is read by the spec the model was trained with.
-    let frame = data::load_csv(input, &bundle.spec, Labels::Optional)?;
-    let n = frame.n_rows();
-    anyhow::ensure!(n > 0, "{}: no rows to score", input.display());
-    let mut probs = Vec::with_capacity(n);
-    let mut start = 0;
-    while start < n {
-        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            anyhow::bail!("scoring {} cancelled; nothing was written", input.display());
-        }
-        let end = (start + CHUNK).min(n);
-        // A file that fits in one chunk is scored as it is, without a copy.
-        let chunk;
-        let part = if start == 0 && end == n {
-            &frame
-        } else {
-            chunk = frame.take(&(start..end).collect::<Vec<_>>());
-            &chunk
-        };
-        probs.extend(bundle.predict(part).with_context(|| {
-            format!("{}: scoring rows {}..{}", input.display(), start + 1, end)
-        })?);
-        start = end;
-        progress(Stage::Scoring {
-            done: start,
-            total: n,
-        });
-    }
-    progress(Stage::Writing);
+    let chunks = CsvChunks::open(input, CHUNK)?;
+    let total = chunks.len();
     let (output, kept) = match output {
         Output::File { path, .. } => (path.to_path_buf(), None),
         Output::Default => {
@@ -180,57 +162,43 @@ pub fn score_file(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the folder {}", dir.display()))?;
     }
-    // The spec's id columns, so a scored row can be joined back to its source.
-    let spec = &bundle.spec;
-    let id_names: Vec<&str> = spec.id_columns().map(|c| c.name.as_str()).collect();
-    let id_values: Vec<Option<&Vec<i64>>> = id_names
-        .iter()
-        .map(|name| match frame.column(name) {
-            Some(ColumnData::Id(v)) => Some(v),
-            _ => None,
-        })
-        .collect();
-    let mut csv = String::with_capacity(n * 40);
-    for name in &id_names {
-        csv.push_str(&crate::util::csv_field(name));
-        csv.push(',');
-    }
-    let _ = writeln!(
-        csv,
-        "probability,{},model_version",
-        crate::util::csv_field(spec.class_column())
-    );
-    let mut positives = 0;
-    let mut histogram = vec![0usize; BINS];
-    for (i, &p) in probs.iter().enumerate() {
-        let yes = p >= threshold;
-        positives += usize::from(yes);
-        histogram[((p * BINS as f64) as usize).min(BINS - 1)] += 1;
-        for c in &id_values {
-            if let Some(v) = c {
-                let _ = write!(csv, "{}", v[i]);
-            }
-            csv.push(',');
-        }
-        let _ = writeln!(csv, "{p:.6},{},{}", u8::from(yes), target.version);
-    }
-    crate::util::atomic_write(&output, csv.as_bytes())?;
-    let issues = Checker::new(&bundle.spec, &bundle.profile).frame(&frame);
-    let mut tally = Tally::default();
-    for row in &issues {
-        tally.add_row(row);
-    }
-    let logged = if log {
-        log_rows(cfg, &frame, &probs, threshold, target.version, &issues)?
-    } else {
-        0
+    let job = Job {
+        input,
+        bundle: &bundle,
+        checker: Checker::new(&bundle.spec, &bundle.profile),
+        threshold,
+        version: target.version,
+        log,
+        at: crate::util::now_ms(),
     };
-    let (roc_auc, accuracy) = match &frame.target {
-        Some(y) => match crate::metrics::evaluate(y, &probs) {
-            Ok(e) => (Some(e.roc_auc), Some(e.accuracy)),
-            Err(_) => (None, None),
-        },
-        None => (None, None),
+    let pass = |sink: Option<&mut PredictionSink<'_>>| -> anyhow::Result<Totals> {
+        let tmp = crate::util::TempFile::beside(&output)
+            .with_context(|| format!("writing {}", output.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.file()?);
+        let totals = job.run(
+            chunks,
+            &mut w,
+            sink,
+            &|read| progress(Stage::Scoring { done: read, total }),
+            cancel,
+        )?;
+        progress(Stage::Writing);
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .and_then(|()| tmp.persist(&output))
+            .with_context(|| format!("writing {}", output.display()))?;
+        Ok(totals)
+    };
+    let totals = if log {
+        store.log_in_one_transaction(|sink| pass(Some(sink)))?
+    } else {
+        pass(None)?
+    };
+    let n = totals.rows;
+    let (roc_auc, accuracy) = match crate::metrics::evaluate(&totals.y, &totals.p) {
+        Ok(e) if !totals.y.is_empty() => (Some(e.roc_auc), Some(e.accuracy)),
+        _ => (None, None),
     };
     Ok(ScoreSummary {
         input: input.to_path_buf(),
@@ -243,46 +211,193 @@ pub fn score_file(
         threshold,
         positive_class: bundle.spec.target.description.clone(),
         target_column: bundle.spec.target.column.clone(),
-        positives,
-        positive_share: positives as f64 / n as f64,
-        mean_probability: probs.iter().sum::<f64>() / n as f64,
-        histogram,
+        positives: totals.positives,
+        positive_share: totals.positives as f64 / n.max(1) as f64,
+        mean_probability: totals.sum / n.max(1) as f64,
+        histogram: totals.histogram,
         roc_auc,
         accuracy,
-        quality: tally.summary(),
-        logged,
+        quality: totals.tally.summary(),
+        logged: totals.logged,
         seconds: t.elapsed().as_secs_f64(),
     })
 }
 
-/// Appends the scored rows to the prediction log, in one transaction, each with its inputs as a
-/// JSON record (what a request to the server would have sent) and its data-quality findings.
-fn log_rows(
-    cfg: &Config,
-    frame: &crate::data::Frame,
-    probs: &[f64],
+/// What a scoring pass needs to score one chunk.
+struct Job<'a> {
+    input: &'a Path,
+    bundle: &'a Bundle,
+    checker: Checker,
     threshold: f64,
     version: i64,
-    issues: &[Vec<crate::data::quality::Issue>],
-) -> anyhow::Result<usize> {
-    let at = crate::util::now_ms();
-    let id_col = frame.spec.id_columns().next().map(|c| c.name.clone());
-    let ids = id_col.as_deref().and_then(|n| match frame.column(n) {
-        Some(ColumnData::Id(v)) => Some(v),
-        _ => None,
-    });
-    let rows = (0..frame.n_rows()).map(|i| PredictionRow {
-        at,
-        model_version: Some(version),
-        case_id: ids.map(|v| v[i]),
-        inputs: serde_json::Value::Object(frame.record(i)).to_string(),
-        probability: probs[i],
-        class: i64::from(probs[i] >= threshold),
-        source: "score".into(),
-        quality: crate::data::quality::to_stored(&issues[i]),
-    });
-    let mut store = Store::open(&cfg.db_path)?;
-    Ok(store.log_prediction_stream(rows)?)
+    log: bool,
+    at: i64,
+}
+
+/// One chunk, scored: its lines of output, its findings, and the rows to log.
+struct Scored {
+    csv: String,
+    probs: Vec<f64>,
+    target: Option<Vec<u8>>,
+    issues: Vec<Vec<crate::data::quality::Issue>>,
+    logged: Vec<PredictionRow>,
+}
+
+/// What the whole file added up to.
+struct Totals {
+    rows: usize,
+    positives: usize,
+    sum: f64,
+    histogram: Vec<usize>,
+    tally: Tally,
+    /// Labels and probabilities when the file has the label column (9 bytes a row).
+    y: Vec<u8>,
+    p: Vec<f64>,
+    logged: usize,
+}
+
+impl Job<'_> {
+    /// Scores the chunks in file order, a batch of one chunk per core at a time.
+    fn run(
+        &self,
+        mut chunks: CsvChunks,
+        w: &mut impl std::io::Write,
+        mut sink: Option<&mut PredictionSink<'_>>,
+        progress: &dyn Fn(u64),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> anyhow::Result<Totals> {
+        use rayon::prelude::*;
+        let spec = &self.bundle.spec;
+        let mut head = String::new();
+        for c in spec.id_columns() {
+            head.push_str(&crate::util::csv_field(&c.name));
+            head.push(',');
+        }
+        let _ = writeln!(
+            head,
+            "probability,{},model_version",
+            crate::util::csv_field(spec.class_column())
+        );
+        w.write_all(head.as_bytes())?;
+        let mut totals = Totals {
+            rows: 0,
+            positives: 0,
+            sum: 0.0,
+            histogram: vec![0; BINS],
+            tally: Tally::default(),
+            y: Vec::new(),
+            p: Vec::new(),
+            logged: 0,
+        };
+        let per_batch = rayon::current_num_threads().max(1);
+        loop {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                anyhow::bail!(
+                    "scoring {} cancelled; nothing was written",
+                    self.input.display()
+                );
+            }
+            let batch = chunks
+                .by_ref()
+                .take(per_batch)
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(read) = batch.last().map(|c| c.read) else {
+                break;
+            };
+            let scored: Vec<anyhow::Result<Scored>> =
+                batch.into_par_iter().map(|c| self.chunk(c)).collect();
+            for s in scored {
+                let s = s?;
+                w.write_all(s.csv.as_bytes())?;
+                for &p in &s.probs {
+                    totals.positives += usize::from(p >= self.threshold);
+                    totals.sum += p;
+                    totals.histogram[((p * BINS as f64) as usize).min(BINS - 1)] += 1;
+                }
+                for found in &s.issues {
+                    totals.tally.add_row(found);
+                }
+                if let Some(y) = s.target {
+                    totals.y.extend(y);
+                    totals.p.extend(&s.probs);
+                }
+                totals.rows += s.probs.len();
+                if let Some(sink) = sink.as_deref_mut() {
+                    sink.push(&s.logged)?;
+                    totals.logged = sink.written();
+                }
+            }
+            progress(read);
+        }
+        anyhow::ensure!(
+            totals.rows > 0,
+            "{}: no rows to score",
+            self.input.display()
+        );
+        Ok(totals)
+    }
+
+    fn chunk(&self, c: crate::data::chunks::Chunk) -> anyhow::Result<Scored> {
+        let first = c.first_row;
+        let frame = c.parse(self.input, &self.bundle.spec, Labels::Optional)?;
+        let n = frame.n_rows();
+        let probs = self.bundle.predict(&frame).with_context(|| {
+            format!(
+                "{}: scoring rows {}..{}",
+                self.input.display(),
+                first + 1,
+                first + n
+            )
+        })?;
+        let spec = &self.bundle.spec;
+        let ids: Vec<Option<&Vec<i64>>> = spec
+            .id_columns()
+            .map(|c| match frame.column(&c.name) {
+                Some(ColumnData::Id(v)) => Some(v),
+                _ => None,
+            })
+            .collect();
+        let mut csv = String::with_capacity(n * 40);
+        for (i, &p) in probs.iter().enumerate() {
+            for c in &ids {
+                if let Some(v) = c {
+                    let _ = write!(csv, "{}", v[i]);
+                }
+                csv.push(',');
+            }
+            let _ = writeln!(
+                csv,
+                "{p:.6},{},{}",
+                u8::from(p >= self.threshold),
+                self.version
+            );
+        }
+        let issues = self.checker.frame(&frame);
+        let logged = if self.log {
+            let first_id = ids.first().copied().flatten();
+            (0..n)
+                .map(|i| PredictionRow {
+                    at: self.at,
+                    model_version: Some(self.version),
+                    case_id: first_id.map(|v| v[i]),
+                    inputs: serde_json::Value::Object(frame.record(i)).to_string(),
+                    probability: probs[i],
+                    class: i64::from(probs[i] >= self.threshold),
+                    source: "score".into(),
+                    quality: crate::data::quality::to_stored(&issues[i]),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Scored {
+            csv,
+            target: frame.target.clone(),
+            probs,
+            issues,
+            logged,
+        })
+    }
 }
 
 /// The summary as the CLI prints it.

@@ -219,3 +219,113 @@ fn a_second_score_keeps_the_first_file_and_an_explicit_out_is_replaced_only_with
         11
     );
 }
+
+#[test]
+fn a_file_larger_than_a_chunk_scores_as_the_whole_file_does_in_memory_and_a_late_error_names_its_row(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    let rows = staytrack::score::CHUNK * 2 + 1234;
+    ok(
+        ws,
+        &[
+            "data",
+            "synth",
+            "--rows",
+            "3000",
+            "--test-rows",
+            &rows.to_string(),
+        ],
+    );
+    ok(ws, &["train", "--model", "gbdt"]);
+    ok(ws, &["promote", "gbdt"]);
+    let file = ws.join("data/test_data.csv");
+    let out = ws.join("streamed.csv");
+    let s = json(&ok(
+        ws,
+        &[
+            "score",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--log",
+            "--json",
+        ],
+    ));
+    assert_eq!(s["rows"], rows);
+    assert_eq!(s["logged"], rows);
+
+    // The in-memory path: the whole file as one frame, through the same bundle.
+    let store = staytrack::tracking::Store::open(&ws.join("staytrack.db")).unwrap();
+    let t = store.alias_target("production").unwrap().unwrap();
+    let bundle =
+        Bundle::load_registered(&ws.join("artifacts"), &t.sha256, t.path.as_deref()).unwrap();
+    let frame = load_csv(&file, &bundle.spec, Labels::Optional).unwrap();
+    let probs = bundle.predict(&frame).unwrap();
+    let ids = |name: &str| match frame.column(name) {
+        Some(staytrack::data::ColumnData::Id(v)) => v.clone(),
+        _ => panic!("{name}"),
+    };
+    let (case, patient) = (ids("case_id"), ids("patientid"));
+    let mut want = String::from("case_id,patientid,probability,long_stay,model_version\n");
+    for (i, p) in probs.iter().enumerate() {
+        want.push_str(&format!(
+            "{},{},{p:.6},{},{}\n",
+            case[i],
+            patient[i],
+            u8::from(*p >= 0.5),
+            t.version
+        ));
+    }
+    assert!(
+        std::fs::read_to_string(&out).unwrap() == want,
+        "the streamed output differs from the in-memory scoring"
+    );
+    assert_eq!(store.count_predictions().unwrap(), rows);
+    let positives = probs.iter().filter(|p| **p >= 0.5).count();
+    assert_eq!(s["positives"], positives);
+
+    // A bad value in the last chunk: named by its row and line in the whole file, nothing
+    // written, nothing logged.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let col = lines[0]
+        .split(',')
+        .position(|h| h == "Admission_Deposit")
+        .unwrap();
+    let bad_row = rows - 3;
+    let mut cells: Vec<String> = lines[bad_row].split(',').map(String::from).collect();
+    cells[col] = "lots".into();
+    lines[bad_row] = cells.join(",");
+    let bad = ws.join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let out2 = ws.join("never.csv");
+    let o = run(
+        ws,
+        &[
+            "score",
+            bad.to_str().unwrap(),
+            "--out",
+            out2.to_str().unwrap(),
+            "--log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("row {bad_row} (line {})", bad_row + 1)),
+        "{err}"
+    );
+    assert!(!out2.exists());
+    assert_eq!(
+        store.count_predictions().unwrap(),
+        rows,
+        "the failed pass logged nothing"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(ws)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -42,6 +42,33 @@ pub fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
         }
     };
     let never = std::sync::atomic::AtomicBool::new(false);
+    // A progress line on a terminal, redrawn in place; nothing when stderr is a file or a pipe.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = |stage: crate::score::Stage| {
+        if !tty {
+            return;
+        }
+        let bar = |ratio: f64| {
+            let filled = (ratio * 30.0).round() as usize;
+            format!(
+                "[{}{}]",
+                "█".repeat(filled),
+                " ".repeat(30 - filled.min(30))
+            )
+        };
+        let line = match stage {
+            crate::score::Stage::Reading => "scoring: reading the model…".to_string(),
+            crate::score::Stage::Scoring { done, total } => format!(
+                "scoring {} {:>3.0} % ({} of {} MB)",
+                bar(stage.ratio()),
+                100.0 * done as f64 / total.max(1) as f64,
+                done / 1_000_000,
+                total / 1_000_000
+            ),
+            crate::score::Stage::Writing => "scoring: writing…".to_string(),
+        };
+        eprint!("\r\x1b[2K{line}");
+    };
     let s = crate::score::score_file(
         cfg,
         &input,
@@ -57,9 +84,13 @@ pub fn score(cfg: &Config, a: ScoreArgs) -> anyhow::Result<i32> {
             threshold: a.threshold,
             log: a.log,
         },
-        &|_| {},
+        &progress,
         &never,
-    )?;
+    );
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let s = s?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {

@@ -262,6 +262,71 @@ enum Parsed {
     Labels(Vec<u16>),
 }
 
+impl LoadError {
+    /// The same error for a part of a file that starts `rows` data rows and `lines` lines into
+    /// it, so the message names the row and line of the whole file.
+    pub fn shifted(self, rows: usize, lines: usize) -> LoadError {
+        use LoadError::*;
+        match self {
+            WrongType {
+                path,
+                row,
+                line,
+                column,
+                expected,
+                value,
+            } => WrongType {
+                path,
+                row: row + rows,
+                line: line + lines,
+                column,
+                expected,
+                value,
+            },
+            MissingValue {
+                path,
+                row,
+                line,
+                column,
+            } => MissingValue {
+                path,
+                row: row + rows,
+                line: line + lines,
+                column,
+            },
+            UnknownLabel {
+                path,
+                row,
+                line,
+                column,
+                value,
+                known,
+            } => UnknownLabel {
+                path,
+                row: row + rows,
+                line: line + lines,
+                column,
+                value,
+                known,
+            },
+            FieldCount {
+                path,
+                row,
+                line,
+                found,
+                expected,
+            } => FieldCount {
+                path,
+                row: row + rows,
+                line: line + lines,
+                found,
+                expected,
+            },
+            other => other,
+        }
+    }
+}
+
 fn error_row(e: &LoadError) -> usize {
     match e {
         LoadError::WrongType { row, .. }

@@ -1,5 +1,6 @@
 //! The dataset: its spec, loading and validation, the synthetic generator and splits.
 
+pub mod chunks;
 pub mod frame;
 pub mod infer;
 pub mod load;

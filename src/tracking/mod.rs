@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use drift::DriftRow;
-pub use predictions::{LoggedRow, PredictionRow};
+pub use predictions::{LoggedRow, PredictionRow, PredictionSink};
 pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError, Replayed};
 pub use runs::{ArtifactRow, CurveKind, NewRun, RunRecord, RunStatus, RunSummary};
 

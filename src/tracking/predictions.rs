@@ -34,46 +34,96 @@ pub struct LoggedRow {
     pub outcome: Option<u8>,
 }
 
+const INSERT_PREDICTION: &str = "INSERT INTO predictions
+       (at, model_version, case_id, inputs, probability, class, source, quality)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// Appends predictions inside `Store::log_in_one_transaction`.
+pub struct PredictionSink<'a> {
+    st: rusqlite::CachedStatement<'a>,
+    written: usize,
+    path: std::path::PathBuf,
+}
+
+impl PredictionSink<'_> {
+    /// Appends `rows`; a row whose probability is not a finite number is never stored.
+    pub fn push(&mut self, rows: &[PredictionRow]) -> Result<(), StoreError> {
+        self.insert(rows).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn insert(&mut self, rows: &[PredictionRow]) -> rusqlite::Result<()> {
+        for r in rows.iter().filter(|r| r.probability.is_finite()) {
+            self.st.execute(params![
+                r.at,
+                r.model_version,
+                r.case_id,
+                r.inputs,
+                r.probability,
+                r.class,
+                r.source,
+                r.quality
+            ])?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Rows appended so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+}
+
 impl Store {
     /// Appends `rows` in one transaction: all of them or none. A row whose probability is not a
     /// finite number is never stored; returns how many rows were written.
     pub fn log_predictions(&mut self, rows: &[PredictionRow]) -> Result<usize, StoreError> {
-        self.log_prediction_stream(rows.iter().cloned())
-    }
-
-    /// `log_predictions` for rows made as they are written, so a million of them never sit in
-    /// memory at once; still one transaction.
-    pub fn log_prediction_stream(
-        &mut self,
-        rows: impl Iterator<Item = PredictionRow>,
-    ) -> Result<usize, StoreError> {
-        let mut rows = rows;
+        let path = self.path.clone();
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut n = 0;
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO predictions
-                       (at, model_version, case_id, inputs, probability, class, source, quality)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?;
-                for r in rows.by_ref().filter(|r| r.probability.is_finite()) {
-                    st.execute(params![
-                        r.at,
-                        r.model_version,
-                        r.case_id,
-                        r.inputs,
-                        r.probability,
-                        r.class,
-                        r.source,
-                        r.quality
-                    ])?;
-                    n += 1;
-                }
-            }
+            let written = {
+                let mut sink = PredictionSink {
+                    st: tx.prepare_cached(INSERT_PREDICTION)?,
+                    written: 0,
+                    path,
+                };
+                sink.insert(rows)?;
+                sink.written
+            };
             tx.commit()?;
-            Ok(n)
+            Ok(written)
         })
+    }
+
+    /// Runs `body` with a sink that appends predictions, all in one transaction: committed when
+    /// `body` succeeds, rolled back when it fails, so a batch that stops half way logs nothing.
+    pub fn log_in_one_transaction<T>(
+        &mut self,
+        body: impl FnOnce(&mut PredictionSink<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let out = {
+            let st = tx.prepare_cached(INSERT_PREDICTION).map_err(err)?;
+            let mut sink = PredictionSink {
+                st,
+                written: 0,
+                path: path.clone(),
+            };
+            body(&mut sink)?
+        };
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     /// Deletes predictions logged before `before_ms`, in short transactions so a server writing

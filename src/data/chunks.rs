@@ -1,0 +1,199 @@
+//! A CSV file read a chunk of records at a time, so a file of any size is scored or profiled in
+//! constant memory. Each chunk is handed back as CSV bytes (the header, then whole records) that
+//! `parse_csv` validates exactly as it validates a whole file; errors are moved to the rows and
+//! lines they have in the file.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use super::load::{parse_csv, Labels, LoadError};
+use super::spec::DatasetSpec;
+use super::Frame;
+
+/// One chunk: its records as CSV bytes (header first), where they sit in the file, and how far
+/// into the file reading got.
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    /// Data rows before this chunk.
+    pub first_row: usize,
+    /// The file line that follows the header in the chunk (its first record, or a blank line
+    /// before it).
+    pub first_line: usize,
+    /// Bytes of the file read so far, for progress.
+    pub read: u64,
+}
+
+impl Chunk {
+    /// Validates the chunk against `spec`, errors naming the file's rows and lines.
+    pub fn parse(
+        self,
+        path: &Path,
+        spec: &DatasetSpec,
+        labels: Labels,
+    ) -> Result<Frame, LoadError> {
+        let (rows, lines) = (self.first_row, self.first_line.saturating_sub(2));
+        parse_csv(self.bytes, path, spec, labels).map_err(|e| e.shifted(rows, lines))
+    }
+}
+
+/// Chunks of at most `rows` records of a CSV file, in file order.
+pub struct CsvChunks {
+    path: PathBuf,
+    reader: BufReader<File>,
+    header: Vec<u8>,
+    rows: usize,
+    rows_before: usize,
+    /// The file line the next record starts on.
+    line: usize,
+    read: u64,
+    /// At least one chunk is handed out, so an empty body is reported by `parse_csv`.
+    handed: bool,
+    done: bool,
+}
+
+impl CsvChunks {
+    pub fn open(path: &Path, rows: usize) -> Result<CsvChunks, LoadError> {
+        let io = |cause| LoadError::Io {
+            path: path.to_path_buf(),
+            cause,
+        };
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+        let mut header = Vec::new();
+        let mut read = 0u64;
+        let mut line = 0;
+        // The header is the first line that is not blank (after a byte-order mark).
+        loop {
+            header.clear();
+            let n = reader.read_until(b'\n', &mut header).map_err(io)?;
+            read += n as u64;
+            if n == 0 {
+                break;
+            }
+            line += 1;
+            if header.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                header.drain(..3);
+            }
+            if header.iter().any(|b| !b.is_ascii_whitespace()) {
+                break;
+            }
+        }
+        if !header.ends_with(b"\n") {
+            header.push(b'\n');
+        }
+        Ok(CsvChunks {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            rows: rows.max(1),
+            rows_before: 0,
+            line: line + 1,
+            read,
+            handed: false,
+            done: false,
+        })
+    }
+
+    /// Bytes of the file.
+    pub fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Iterator for CsvChunks {
+    type Item = Result<Chunk, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut bytes = self.header.clone();
+        let (first_row, first_line) = (self.rows_before, self.line);
+        let mut records = 0;
+        let mut quoted = false;
+        let mut line = Vec::new();
+        while records < self.rows || quoted {
+            line.clear();
+            let n = match self.reader.read_until(b'\n', &mut line) {
+                Ok(n) => n,
+                Err(cause) => {
+                    self.done = true;
+                    return Some(Err(LoadError::Io {
+                        path: self.path.clone(),
+                        cause,
+                    }));
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            self.read += n as u64;
+            self.line += 1;
+            let starts_record = !quoted;
+            // A quote toggles; a record ends at a newline outside quotes.
+            quoted ^= line.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            if starts_record && line.iter().any(|b| !b.is_ascii_whitespace()) {
+                records += 1;
+            }
+            bytes.extend_from_slice(&line);
+        }
+        if records == 0 && self.handed {
+            return None;
+        }
+        self.handed = true;
+        self.rows_before += records;
+        Some(Ok(Chunk {
+            bytes,
+            first_row,
+            first_line,
+            read: self.read,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_hold_whole_records_and_errors_name_the_file_s_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}\n\na,b\n1,\"two\nlines\"\n2,x\n\n3,y\n4,z\n5,w\n",
+        )
+        .unwrap();
+        let chunks: Vec<Chunk> = CsvChunks::open(&path, 2)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(|c| String::from_utf8(c.bytes.clone()).unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "a,b\n1,\"two\nlines\"\n2,x\n",
+                "a,b\n\n3,y\n4,z\n",
+                "a,b\n5,w\n"
+            ]
+        );
+        assert_eq!(
+            chunks
+                .iter()
+                .map(|c| (c.first_row, c.first_line))
+                .collect::<Vec<_>>(),
+            vec![(0, 4), (2, 7), (4, 10)]
+        );
+        // A header with no rows still gives one chunk, for the error.
+        std::fs::write(&path, "a,b\n").unwrap();
+        assert_eq!(CsvChunks::open(&path, 2).unwrap().count(), 1);
+    }
+}
