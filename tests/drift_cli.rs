@@ -276,3 +276,29 @@ fn bad_drift_requests_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no predictions"));
 }
+
+#[test]
+fn a_file_larger_than_a_chunk_gives_the_columns_of_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    common::ok(
+        ws,
+        &[
+            "data",
+            "synth",
+            "--rows",
+            "100",
+            "--test-rows",
+            "40000",
+            "--drift",
+            "mild",
+        ],
+    );
+    let file = ws.join("data/test_data.csv");
+    let spec = staytrack::data::DatasetSpec::hospital();
+    let streamed = staytrack::drift::monitor::from_file(&file, &spec, None).unwrap();
+    let whole = staytrack::data::load_csv(&file, &spec, staytrack::data::Labels::Optional).unwrap();
+    assert_eq!(streamed.rows, 40_000);
+    assert_eq!(streamed.columns, staytrack::drift::from_frame(&whole));
+    assert!(streamed.probabilities.is_none());
+}

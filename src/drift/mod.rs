@@ -100,6 +100,43 @@ pub struct Column {
 }
 
 impl Column {
+    /// Adds `other`, the same column over more rows: the result is the column of all the rows
+    /// read at once (values in the same order, equal values merged as `stats::weighted` does),
+    /// so a file can be profiled a chunk at a time.
+    pub fn absorb(&mut self, other: Column) {
+        self.missing += other.missing;
+        match (&mut self.values, other.values) {
+            (Values::Numeric(a), Values::Numeric(b)) => {
+                let mut out: Vec<(f64, f64)> = Vec::with_capacity(a.len() + b.len());
+                let (mut i, mut j) = (0, 0);
+                while i < a.len() || j < b.len() {
+                    let take_a = j == b.len()
+                        || (i < a.len()
+                            && a[i].0.total_cmp(&b[j].0) != std::cmp::Ordering::Greater);
+                    let (x, w) = if take_a {
+                        i += 1;
+                        a[i - 1]
+                    } else {
+                        j += 1;
+                        b[j - 1]
+                    };
+                    match out.last_mut() {
+                        Some((last, lw)) if *last == x => *lw += w,
+                        _ => out.push((x, w)),
+                    }
+                }
+                *a = out;
+            }
+            (Values::Categorical(a), Values::Categorical(b)) => {
+                for (k, n) in b {
+                    *a.entry(k).or_default() += n;
+                }
+            }
+            // A column cannot change kind between chunks of one file read by one spec.
+            (_, b) => debug_assert!(false, "column {} changed kind: {b:?}", self.name),
+        }
+    }
+
     fn rows(&self) -> f64 {
         match &self.values {
             Values::Numeric(v) => v.iter().map(|p| p.1).sum(),

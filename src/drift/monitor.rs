@@ -140,10 +140,10 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
         None => DatasetSpec::of_workspace(cfg)?,
     };
     let (reference, reference_name) = match (&o.reference, &bundle) {
-        (Some(path), _) => {
-            let frame = data::load_csv(path, &spec, Labels::Optional)?;
-            (drift::from_frame(&frame), path.display().to_string())
-        }
+        (Some(path), _) => (
+            from_file(path, &spec, None)?.columns,
+            path.display().to_string(),
+        ),
         (None, Some(b)) => (
             drift::from_profile(&b.profile),
             format!(
@@ -166,17 +166,20 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
 
     let stored = match &o.current {
         Current::File(path) => {
-            let frame = data::load_csv(path, &spec, Labels::Optional)?;
-            let current = drift::from_frame(&frame);
+            let scorer = bundle.as_ref().filter(|_| prediction_ref.is_some());
+            let FileColumns {
+                columns: current,
+                probabilities,
+                rows,
+            } = from_file(path, &spec, scorer)?;
             let mut report = drift::compare(&reference, &current, opts)?;
-            if let (Some(b), Some(pr)) = (&bundle, &prediction_ref) {
-                let probs = b.predict(&frame)?;
+            if let (Some(probs), Some(pr)) = (probabilities, &prediction_ref) {
                 let pc = drift::numeric_column(PREDICTION_COLUMN, probs);
                 report.prediction = Some(drift::column_drift(pr, &pc, &Options::default())?);
             }
             StoredDrift {
                 reference: reference_name,
-                current: format!("{} ({} rows)", path.display(), thousands(frame.n_rows())),
+                current: format!("{} ({} rows)", path.display(), thousands(rows)),
                 model_version: target.as_ref().map(|t| t.version),
                 report,
                 windows: Vec::new(),
@@ -220,6 +223,76 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<(StoredDrift,
         report: serde_json::to_string(&stored)?,
     })?;
     Ok((stored, id))
+}
+
+/// Rows read per chunk when profiling a file.
+const CHUNK: usize = 16_384;
+
+/// The drift columns of a CSV file (and the model's probabilities for its rows, when a model is
+/// given) and its row count, read a chunk at a time: the columns are exactly those of the whole
+/// file, while memory holds a chunk per core, never the file or its feature matrix.
+pub fn from_file(
+    path: &std::path::Path,
+    spec: &DatasetSpec,
+    scorer: Option<&Bundle>,
+) -> anyhow::Result<FileColumns> {
+    use rayon::prelude::*;
+    let mut chunks = data::chunks::CsvChunks::open(path, CHUNK)?;
+    let per_batch = rayon::current_num_threads().max(1);
+    let mut columns: Option<Vec<Column>> = None;
+    let mut probs = scorer.map(|_| Vec::new());
+    let mut rows = 0;
+    loop {
+        let batch = chunks
+            .by_ref()
+            .take(per_batch)
+            .collect::<Result<Vec<_>, _>>()?;
+        if batch.is_empty() {
+            break;
+        }
+        let parts: Vec<anyhow::Result<FileColumns>> = batch
+            .into_par_iter()
+            .map(|c| {
+                let frame = c.parse(path, spec, Labels::Optional)?;
+                Ok(FileColumns {
+                    probabilities: scorer.map(|b| b.predict(&frame)).transpose()?,
+                    columns: drift::from_frame(&frame),
+                    rows: frame.n_rows(),
+                })
+            })
+            .collect();
+        for part in parts {
+            let FileColumns {
+                columns: cols,
+                probabilities: p,
+                rows: n,
+            } = part?;
+            rows += n;
+            if let (Some(all), Some(p)) = (probs.as_mut(), p) {
+                all.extend(p);
+            }
+            match columns.as_mut() {
+                None => columns = Some(cols),
+                Some(have) => {
+                    for (a, b) in have.iter_mut().zip(cols) {
+                        a.absorb(b);
+                    }
+                }
+            }
+        }
+    }
+    Ok(FileColumns {
+        columns: columns.unwrap_or_default(),
+        probabilities: probs,
+        rows,
+    })
+}
+
+/// A file's drift columns, the model's probabilities for its rows (when asked), its rows.
+pub struct FileColumns {
+    pub columns: Vec<Column>,
+    pub probabilities: Option<Vec<f64>>,
+    pub rows: usize,
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -104,6 +104,43 @@ pub struct Fitted {
     pub history: Vec<(&'static str, i64, f64)>,
 }
 
+/// Each row's sum of leaf values over `trees`, added tree by tree in order (the sum
+/// `trees.iter().map(predict_row).sum()` gives), rows walked `tree::BLOCK` at a time.
+fn ensemble_sums(trees: &[tree::Tree], x: ArrayView2<f64>) -> Vec<f64> {
+    use tree::BLOCK;
+    let owned = x.as_standard_layout();
+    let width = x.ncols();
+    let n = x.nrows();
+    let mut sums = vec![0.0; n];
+    if width == 0 {
+        // No features: every walk ends at the root.
+        for s in &mut sums {
+            for t in trees {
+                *s += t.value[0];
+            }
+        }
+        return sums;
+    }
+    let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
+    let flat = owned.as_slice().expect("standard layout");
+    let mut start = 0;
+    while start < n {
+        let take = BLOCK.min(n - start);
+        // A short last block repeats its last row; only the rows it holds are kept.
+        let rows: [&[f64]; BLOCK] = std::array::from_fn(|k| {
+            let r = start + k.min(take - 1);
+            &flat[r * width..(r + 1) * width]
+        });
+        let mut block = [0.0; BLOCK];
+        for w in &walkers {
+            w.add_block(&rows, &mut block);
+        }
+        sums[start..start + take].copy_from_slice(&block[..take]);
+        start += take;
+    }
+    sums
+}
+
 pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
@@ -155,18 +192,13 @@ impl Model {
                 .into_iter()
                 .map(|r| tree.predict_row(r).clamp(0.0, 1.0))
                 .collect(),
-            Model::Forest { trees } => x
-                .rows()
+            Model::Forest { trees } => ensemble_sums(trees, x)
                 .into_iter()
-                .map(|r| {
-                    let s: f64 = trees.iter().map(|t| t.predict_row(r)).sum();
-                    (s / trees.len().max(1) as f64).clamp(0.0, 1.0)
-                })
+                .map(|s| (s / trees.len().max(1) as f64).clamp(0.0, 1.0))
                 .collect(),
-            Model::Gbdt { base_score, trees } => x
-                .rows()
+            Model::Gbdt { base_score, trees } => ensemble_sums(trees, x)
                 .into_iter()
-                .map(|r| sigmoid(base_score + trees.iter().map(|t| t.predict_row(r)).sum::<f64>()))
+                .map(|s| sigmoid(base_score + s))
                 .collect(),
         }
     }
