@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::Serialize;
 
 use crate::data::DatasetSpec;
@@ -130,29 +129,27 @@ pub fn load_file(
     label_col: &str,
 ) -> anyhow::Result<FeedbackSummary> {
     let p = path.display();
-    let df = crate::data::load::read_text_columns(path)?;
-    let col = |name: &str| -> anyhow::Result<StringChunked> {
-        Ok(df
-            .column(name)
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "{p}: no column '{name}' (the columns are {})",
-                    df.get_column_names()
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?
-            .str()?
-            .clone())
+    let table = crate::data::load::read_text_columns(path)?;
+    let col = |name: &str| {
+        table.column(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{p}: no column '{name}' (the columns are {})",
+                table.header.join(", ")
+            )
+        })
     };
     let (ids, labels) = (col(id_col)?, col(label_col)?);
     let cells = ids
         .iter()
         .zip(labels.iter())
         .enumerate()
-        .map(|(i, (id, l))| (i + 1, id.map(str::to_string), l.map(str::to_string)))
+        .map(|(i, (id, l))| {
+            (
+                i + 1,
+                id.as_deref().map(str::to_string),
+                l.as_deref().map(str::to_string),
+            )
+        })
         .collect();
     store_rows(store, spec, cells, id_col, &p.to_string())
 }

@@ -22,16 +22,12 @@ pub const MAX_INT_CATEGORIES: usize = 20;
 /// The spec of `path`, and one note per inference worth a second look.
 pub fn infer_spec(path: &Path, o: &InitOptions) -> anyhow::Result<(DatasetSpec, Vec<String>)> {
     let p = path.display();
-    let df = super::load::read_text_columns(path)?;
+    let table = super::load::read_text_columns(path)?;
     anyhow::ensure!(
-        df.height() > 0,
+        table.rows() > 0,
         "{p}: a header and no rows; a spec needs data to read"
     );
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let names: Vec<String> = table.header.clone();
     let mut seen = BTreeSet::new();
     if let Some(d) = names.iter().find(|n| !seen.insert(n.as_str())) {
         anyhow::bail!("{p}: the column '{d}' appears twice in the header");
@@ -49,8 +45,12 @@ pub fn infer_spec(path: &Path, o: &InitOptions) -> anyhow::Result<(DatasetSpec, 
     let mut columns = Vec::new();
     let mut target = None;
     for name in &names {
-        let ca = df.column(name)?.str()?.clone();
-        let values: Vec<&str> = ca.iter().map(|v| v.unwrap_or("")).collect();
+        let values: Vec<&str> = table
+            .column(name)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_deref().unwrap_or(""))
+            .collect();
         let present: Vec<&str> = values
             .iter()
             .copied()

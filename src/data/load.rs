@@ -1,12 +1,9 @@
 //! Reading a CSV file into a validated `Frame`.
 //!
-//! polars does the parsing (every column as text, in parallel); the values are then checked
-//! against the spec column by column, so an error can name the row, the column and the value.
+//! `csv` splits the text (every field as text); the values are then checked against the spec
+//! column by column, on every core, so an error can name the row, the column and the value.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
-
-use polars::prelude::*;
 
 use std::collections::HashMap;
 
@@ -105,21 +102,30 @@ fn quote_list(names: &[String]) -> String {
 }
 
 /// Every column of a CSV file as text, with no spec: for reading a file whose columns are not
-/// known yet (`data init`) or only a few of which matter (outcomes).
-pub fn read_text_columns(path: &Path) -> anyhow::Result<DataFrame> {
+/// known yet (`data init`) or only a few of which matter (outcomes). Cells are owned, so the
+/// table outlives the file's bytes.
+pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'static>> {
     let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{p}: not a CSV file: {}",
-                e.to_string().lines().next().unwrap_or("")
-            )
-        })
+    let mut bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    let bad = |e: super::csv::CsvError| anyhow::anyhow!("{p}: not a CSV file: {e}");
+    let text = super::csv::text(&bytes).map_err(bad)?;
+    let t = super::csv::parse(text).map_err(bad)?;
+    Ok(super::csv::Table {
+        header: t.header,
+        columns: t
+            .columns
+            .into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|v| v.map(|v| std::borrow::Cow::Owned(v.into_owned())))
+                    .collect()
+            })
+            .collect(),
+        lines: t.lines,
+    })
 }
 
 /// Reads and validates `path` against `spec`.
@@ -168,30 +174,29 @@ pub fn parse_csv(
     }
     check_field_counts(&bytes[header_end..], header.len(), path)?;
 
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| LoadError::Parse {
-            path: p(),
-            message: first_line(&e.to_string()),
-        })?;
-    let rows = non_blank_rows(&df);
-    if rows.is_empty() {
+    let bad = |e: super::csv::CsvError| LoadError::Parse {
+        path: p(),
+        message: e.to_string(),
+    };
+    let text = super::csv::text(&bytes).map_err(bad)?;
+    let table = super::csv::parse(text).map_err(bad)?;
+    if table.rows() == 0 {
         return Err(LoadError::HeaderOnly { path: p() });
     }
+    let rows = Rows {
+        lines: &table.lines,
+    };
 
     let mut wanted = Vec::new();
     for col in &spec.columns {
-        let Some(series) = df.column(&col.name).ok() else {
+        // By position in the header the checks read, so names match as they were checked.
+        let Some(i) = header.iter().position(|h| h == &col.name) else {
             continue; // the target column of an unlabelled file
         };
-        let ca = series.str().map_err(|e| LoadError::Parse {
-            path: p(),
-            message: e.to_string(),
-        })?;
-        wanted.push((col, ca));
+        let Some(cells) = table.columns.get(i) else {
+            continue;
+        };
+        wanted.push((col, cells.as_slice()));
     }
     // Columns are independent: check them on every core, then keep the error of the lowest row.
     let workers = std::thread::available_parallelism()
@@ -336,47 +341,27 @@ fn error_row(e: &LoadError) -> usize {
     }
 }
 
-/// Which polars rows are data rows (blank lines are not).
-enum Rows {
-    All(usize),
-    Some(Vec<usize>),
+/// The data rows of a file (blank lines are not rows) and the line each starts on.
+struct Rows<'t> {
+    lines: &'t [usize],
 }
 
-impl Rows {
+impl Rows<'_> {
     fn len(&self) -> usize {
-        match self {
-            Rows::All(n) => *n,
-            Rows::Some(v) => v.len(),
-        }
+        self.lines.len()
     }
 
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The file line of data row `r` (0-based): polars keeps blank lines as empty rows, so it is
-    /// the polars index + 2.
+    /// The file line of data row `r` (0-based), counting the header's line as 1.
     fn line(&self, r: usize) -> usize {
-        match self {
-            Rows::All(_) => r + 2,
-            Rows::Some(v) => v[r] + 2,
-        }
-    }
-
-    fn values<'a>(&self, ca: &'a StringChunked) -> Box<dyn Iterator<Item = Option<&'a str>> + 'a> {
-        match self {
-            Rows::All(_) => Box::new(ca.iter()),
-            Rows::Some(v) => {
-                let all: Vec<Option<&str>> = ca.iter().collect();
-                Box::new(v.clone().into_iter().map(move |i| all[i]))
-            }
-        }
+        self.lines[r]
     }
 }
+
+type Cells<'a> = [Option<std::borrow::Cow<'a, str>>];
 
 fn read_column(
     col: &ColumnSpec,
-    ca: &StringChunked,
+    ca: &Cells,
     rows: &Rows,
     spec: &DatasetSpec,
     path: &Path,
@@ -388,7 +373,7 @@ fn read_column(
     // Categorical values repeat: parse each distinct raw string once.
     let mut cache: HashMap<&str, u32> = HashMap::new();
     let categorical = col.role == Role::Categorical;
-    for (row, raw) in rows.values(ca).enumerate() {
+    for (row, raw) in ca.iter().map(|c| c.as_deref()).enumerate() {
         if categorical {
             if let Some(&code) = raw.and_then(|r| cache.get(r)) {
                 b.push_code(code);
@@ -426,14 +411,14 @@ fn read_column(
 }
 
 fn read_labels(
-    ca: &StringChunked,
+    ca: &Cells,
     rows: &Rows,
     spec: &DatasetSpec,
     column: &str,
     path: &Path,
 ) -> Result<Vec<u16>, LoadError> {
     let mut out = Vec::with_capacity(rows.len());
-    for (row, raw) in rows.values(ca).enumerate() {
+    for (row, raw) in ca.iter().map(|c| c.as_deref()).enumerate() {
         let v = raw.map(str::trim).unwrap_or("");
         if v.is_empty() {
             return Err(LoadError::MissingValue {
@@ -458,28 +443,6 @@ fn read_labels(
         }
     }
     Ok(out)
-}
-
-/// The rows that hold data: a row whose every cell is empty comes from a blank line.
-fn non_blank_rows(df: &DataFrame) -> Rows {
-    let cols: Vec<&StringChunked> = df.columns().iter().filter_map(|c| c.str().ok()).collect();
-    let Some(first) = cols.first() else {
-        return Rows::All(0);
-    };
-    // A blank row is null in every column, so a first column without nulls means none.
-    if first.null_count() == 0 {
-        return Rows::All(df.height());
-    }
-    let values: Vec<Vec<Option<&str>>> = cols.iter().map(|ca| ca.iter().collect()).collect();
-    Rows::Some(
-        (0..df.height())
-            .filter(|&i| {
-                values
-                    .iter()
-                    .any(|c| c[i].map(|s| !s.trim().is_empty()).unwrap_or(false))
-            })
-            .collect(),
-    )
 }
 
 /// Checks that every data row has as many fields as the header, so a ragged row is reported
@@ -639,10 +602,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_string()
 }
 
 #[cfg(test)]

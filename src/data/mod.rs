@@ -1,6 +1,7 @@
 //! The dataset: its spec, loading and validation, the synthetic generator and splits.
 
 pub mod chunks;
+pub mod csv;
 pub mod frame;
 pub mod infer;
 pub mod load;
