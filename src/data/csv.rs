@@ -312,7 +312,7 @@ mod tests {
         let mut text = String::from("\r\n\na,b,c\r\n");
         for i in 0..5000 {
             match i % 7 {
-                0 => text.push_str("\n"),
+                0 => text.push('\n'),
                 1 => text.push_str(",,\r\n"),
                 2 => text.push_str(&format!("{i},,x\r\n")),
                 _ => text.push_str(&format!("{i},{},y\n", i * 2)),
