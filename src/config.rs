@@ -41,6 +41,27 @@ impl Config {
         }
     }
 
+    /// The `[name]` table of the settings file as `T`; `T::default()` when there is no file or
+    /// no such table. An unknown key or a wrong type is an error naming the file and the table.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<T> {
+        let Some(text) = self.read_settings()? else {
+            return Ok(T::default());
+        };
+        let path = self.settings_file();
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        match table.remove(name) {
+            None => Ok(T::default()),
+            Some(v) => v
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("{} [{name}]: {e}", path.display())),
+        }
+    }
+
     pub fn train_file(&self) -> PathBuf {
         self.data_dir.join("train_data.csv")
     }

@@ -72,22 +72,10 @@ impl Default for Policy {
 impl Policy {
     /// The `[promote]` table of the workspace's settings file; no rules when there is none.
     pub fn load(cfg: &Config) -> Result<Policy, String> {
-        #[derive(Deserialize, Default)]
-        struct File {
-            #[serde(default)]
-            promote: Option<Policy>,
-        }
-        let path = cfg.settings_file();
-        let Some(text) = cfg.read_settings().map_err(|e| format!("{e:#}"))? else {
-            return Ok(Policy::default());
-        };
-        let policy = toml::from_str::<File>(&text)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .promote
-            .unwrap_or_default();
+        let policy: Policy = cfg.section("promote").map_err(|e| format!("{e:#}"))?;
         policy
             .check()
-            .map_err(|e| format!("{} [promote] {e}", path.display()))?;
+            .map_err(|e| format!("{} [promote] {e}", cfg.settings_file().display()))?;
         Ok(policy)
     }
 

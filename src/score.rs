@@ -260,13 +260,12 @@ impl Job<'_> {
     /// Scores the chunks in file order, a batch of one chunk per core at a time.
     fn run(
         &self,
-        mut chunks: CsvChunks,
+        chunks: CsvChunks,
         w: &mut impl std::io::Write,
         mut sink: Option<&mut PredictionSink<'_>>,
         progress: &dyn Fn(u64),
         cancel: &std::sync::atomic::AtomicBool,
     ) -> anyhow::Result<Totals> {
-        use rayon::prelude::*;
         let spec = &self.bundle.spec;
         let mut head = String::new();
         for c in spec.id_columns() {
@@ -289,25 +288,15 @@ impl Job<'_> {
             p: Vec::new(),
             logged: 0,
         };
-        let per_batch = rayon::current_num_threads().max(1);
-        loop {
-            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                anyhow::bail!(
-                    "scoring {} cancelled; nothing was written",
-                    self.input.display()
-                );
-            }
-            let batch = chunks
-                .by_ref()
-                .take(per_batch)
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(read) = batch.last().map(|c| c.read) else {
-                break;
-            };
-            let scored: Vec<anyhow::Result<Scored>> =
-                batch.into_par_iter().map(|c| self.chunk(c)).collect();
-            for s in scored {
-                let s = s?;
+        chunks.in_batches(
+            |c| self.chunk(c),
+            |s, read| {
+                if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    anyhow::bail!(
+                        "scoring {} cancelled; nothing was written",
+                        self.input.display()
+                    );
+                }
                 w.write_all(s.csv.as_bytes())?;
                 for &p in &s.probs {
                     totals.positives += usize::from(p >= self.threshold);
@@ -326,9 +315,10 @@ impl Job<'_> {
                     sink.push(&s.logged)?;
                     totals.logged = sink.written();
                 }
-            }
-            progress(read);
-        }
+                progress(read);
+                Ok(())
+            },
+        )?;
         anyhow::ensure!(
             totals.rows > 0,
             "{}: no rows to score",

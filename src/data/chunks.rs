@@ -11,6 +11,9 @@ use super::load::{parse_csv, Labels, LoadError};
 use super::spec::DatasetSpec;
 use super::Frame;
 
+/// The most bytes a chunk may grow to while a quoted field is open.
+const MAX_CHUNK_BYTES: usize = 64 << 20;
+
 /// One chunk: its records as CSV bytes (header first), where they sit in the file, and how far
 /// into the file reading got.
 pub struct Chunk {
@@ -104,6 +107,33 @@ impl CsvChunks {
     }
 }
 
+impl CsvChunks {
+    /// Works through the file a batch of one chunk per core at a time: `work` runs on a
+    /// batch's chunks side by side, then `take` gets each result in file order with the bytes
+    /// read so far. Memory holds one batch; the first error stops the pass.
+    pub fn in_batches<T: Send>(
+        mut self,
+        work: impl Fn(Chunk) -> anyhow::Result<T> + Sync,
+        mut take: impl FnMut(T, u64) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        use rayon::prelude::*;
+        let per_batch = rayon::current_num_threads().max(1);
+        loop {
+            let batch = self
+                .by_ref()
+                .take(per_batch)
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(read) = batch.last().map(|c| c.read) else {
+                return Ok(());
+            };
+            let done: Vec<anyhow::Result<T>> = batch.into_par_iter().map(&work).collect();
+            for r in done {
+                take(r?, read)?;
+            }
+        }
+    }
+}
+
 impl Iterator for CsvChunks {
     type Item = Result<Chunk, LoadError>;
 
@@ -141,6 +171,18 @@ impl Iterator for CsvChunks {
                 records += 1;
             }
             bytes.extend_from_slice(&line);
+            // A quote that never closes would make the rest of the file one record; past
+            // `MAX_CHUNK_BYTES` that is an error, not a chunk the size of the file.
+            if quoted && bytes.len() > MAX_CHUNK_BYTES {
+                self.done = true;
+                return Some(Err(LoadError::Parse {
+                    path: self.path.clone(),
+                    message: format!(
+                        "line {first_line} onwards: a quoted field is still open after {} MB",
+                        MAX_CHUNK_BYTES >> 20
+                    ),
+                }));
+            }
         }
         if records == 0 && self.handed {
             return None;
@@ -192,6 +234,17 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(0, 4), (2, 7), (4, 10)]
         );
+        // A quote that never closes is an error once the chunk passes its bound.
+        let mut big = String::from("a,b\n1,\"open\n");
+        while big.len() <= MAX_CHUNK_BYTES + 1024 {
+            big.push_str("x,y\n");
+        }
+        std::fs::write(&path, &big).unwrap();
+        let err = CsvChunks::open(&path, 2)
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap();
+        assert!(err.to_string().contains("still open"), "{err}");
         // A header with no rows still gives one chunk, for the error.
         std::fs::write(&path, "a,b\n").unwrap();
         assert_eq!(CsvChunks::open(&path, 2).unwrap().count(), 1);

@@ -50,21 +50,12 @@ pub const DEFAULT_MIN_ROWS: usize = 100;
 /// `[drift] min_rows` from the workspace's settings file, or `DEFAULT_MIN_ROWS`.
 pub fn min_rows_setting(cfg: &Config) -> anyhow::Result<usize> {
     #[derive(serde::Deserialize, Default)]
-    struct File {
-        #[serde(default)]
-        drift: DriftSettings,
-    }
-    #[derive(serde::Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     struct DriftSettings {
         min_rows: Option<usize>,
     }
-    let Some(text) = cfg.read_settings()? else {
-        return Ok(DEFAULT_MIN_ROWS);
-    };
-    Ok(toml::from_str::<File>(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.settings_file().display()))?
-        .drift
+    Ok(cfg
+        .section::<DriftSettings>("drift")?
         .min_rows
         .unwrap_or(DEFAULT_MIN_ROWS))
 }
@@ -236,51 +227,34 @@ pub fn from_file(
     spec: &DatasetSpec,
     scorer: Option<&Bundle>,
 ) -> anyhow::Result<FileColumns> {
-    use rayon::prelude::*;
-    let mut chunks = data::chunks::CsvChunks::open(path, CHUNK)?;
-    let per_batch = rayon::current_num_threads().max(1);
     let mut columns: Option<Vec<Column>> = None;
     let mut probs = scorer.map(|_| Vec::new());
     let mut rows = 0;
-    loop {
-        let batch = chunks
-            .by_ref()
-            .take(per_batch)
-            .collect::<Result<Vec<_>, _>>()?;
-        if batch.is_empty() {
-            break;
-        }
-        let parts: Vec<anyhow::Result<FileColumns>> = batch
-            .into_par_iter()
-            .map(|c| {
-                let frame = c.parse(path, spec, Labels::Optional)?;
-                Ok(FileColumns {
-                    probabilities: scorer.map(|b| b.predict(&frame)).transpose()?,
-                    columns: drift::from_frame(&frame),
-                    rows: frame.n_rows(),
-                })
+    data::chunks::CsvChunks::open(path, CHUNK)?.in_batches(
+        |c| {
+            let frame = c.parse(path, spec, Labels::Optional)?;
+            Ok(FileColumns {
+                probabilities: scorer.map(|b| b.predict(&frame)).transpose()?,
+                columns: drift::from_frame(&frame),
+                rows: frame.n_rows(),
             })
-            .collect();
-        for part in parts {
-            let FileColumns {
-                columns: cols,
-                probabilities: p,
-                rows: n,
-            } = part?;
-            rows += n;
-            if let (Some(all), Some(p)) = (probs.as_mut(), p) {
+        },
+        |part, _| {
+            rows += part.rows;
+            if let (Some(all), Some(p)) = (probs.as_mut(), part.probabilities) {
                 all.extend(p);
             }
             match columns.as_mut() {
-                None => columns = Some(cols),
+                None => columns = Some(part.columns),
                 Some(have) => {
-                    for (a, b) in have.iter_mut().zip(cols) {
+                    for (a, b) in have.iter_mut().zip(part.columns) {
                         a.absorb(b);
                     }
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(FileColumns {
         columns: columns.unwrap_or_default(),
         probabilities: probs,

@@ -59,21 +59,9 @@ impl Default for Thresholds {
 impl Thresholds {
     /// The `[monitor]` table of the workspace's settings file; the defaults without one.
     pub fn load(cfg: &Config) -> anyhow::Result<Thresholds> {
-        #[derive(Deserialize, Default)]
-        struct File {
-            #[serde(default)]
-            monitor: Option<Thresholds>,
-        }
-        let path = cfg.settings_file();
-        let Some(text) = cfg.read_settings()? else {
-            return Ok(Thresholds::default());
-        };
-        let t = toml::from_str::<File>(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            .monitor
-            .unwrap_or_default();
+        let t: Thresholds = cfg.section("monitor")?;
         t.check()
-            .map_err(|e| anyhow::anyhow!("{} [monitor] {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{} [monitor] {e}", cfg.settings_file().display()))?;
         Ok(t)
     }
 
