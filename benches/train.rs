@@ -49,15 +49,15 @@ fn main() -> anyhow::Result<()> {
     let valid = frame.take(&split.valid);
     let t = Instant::now();
     let pipeline = FeaturePipeline::fit(&train)?;
-    let xt = pipeline.transform(&train)?;
-    let xv = pipeline.transform(&valid)?;
+    let xt = pipeline.encode(&train)?;
+    let xv = pipeline.encode(&valid)?;
     let prep = t.elapsed().as_secs_f64();
     let (yt, yv) = (train.target.clone().unwrap(), valid.target.clone().unwrap());
     eprintln!(
         "{} train rows, {} validation rows, {} features, prepared in {prep:.2} s",
         yt.len(),
         yv.len(),
-        xt.ncols()
+        xt.n_features()
     );
     let cancel = AtomicBool::new(false);
     for f in families {
@@ -77,10 +77,10 @@ fn main() -> anyhow::Result<()> {
             progress: &progress,
         };
         let t = Instant::now();
-        let fitted = models::fit(&params, xt.view(), &yt, &pipeline.groups(), &ctx)?;
+        let fitted = models::fit(&params, &xt, &yt, &ctx)?;
         let fit_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let p = fitted.model.predict_proba(xv.view());
+        let p = fitted.model.predict_encoded(&xv);
         let predict_s = t.elapsed().as_secs_f64();
         let auc = staytrack::metrics::roc_auc(&yv, &p)?;
         println!(

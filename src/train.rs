@@ -9,14 +9,13 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use anyhow::Context;
-use ndarray::Array2;
 
-use crate::bundle::{sha256_hex, Bundle, DataFingerprint, BUNDLE_FORMAT};
+use crate::bundle::{sha256_file, Bundle, DataFingerprint, BUNDLE_FORMAT};
 use crate::data::profile::Profile;
 use crate::data::profile::{ColumnProfile, PREDICTION_COLUMN};
 use crate::data::split::stratified_split;
 use crate::data::{DatasetSpec, Labels};
-use crate::features::FeaturePipeline;
+use crate::features::{Encoded, FeaturePipeline};
 use crate::metrics::Metric;
 use crate::metrics::{self, Evaluation};
 use crate::models::{self, Family, FitContext, FitError, FitProgress, Params};
@@ -43,9 +42,11 @@ pub struct Prepared {
     pub spec: DatasetSpec,
     pub pipeline: FeaturePipeline,
     pub profile: Profile,
-    pub x_train: Array2<f64>,
+    /// The training rows, encoded compactly (see `Encoded`): the frame is gone by the time
+    /// models fit, so memory holds these and little else.
+    pub x_train: Encoded,
     pub y_train: Vec<u8>,
-    pub x_valid: Array2<f64>,
+    pub x_valid: Encoded,
     pub y_valid: Vec<u8>,
     /// The validation rows' ids: the spec's first id column ("row" and the row's place in the
     /// file when there is none), so runs on the same split can be paired row by row.
@@ -66,10 +67,17 @@ pub fn prepare(
         "the validation fraction must be between 0 and 1 (got {valid_fraction})"
     );
     let spec = spec.clone();
-    let bytes =
-        std::fs::read(path).with_context(|| format!("{}: cannot read the file", path.display()))?;
-    let sha256 = sha256_hex(&bytes);
-    let frame = crate::data::load::parse_csv(bytes, path, &spec, Labels::Required)?;
+    // The file is hashed on its own thread while it is read in parts: neither holds its bytes.
+    let (sha256, frame) = std::thread::scope(|s| {
+        let hash = s.spawn(|| sha256_file(path));
+        let frame = crate::data::load_csv(path, &spec, Labels::Required);
+        let sha256 = hash
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
+        (sha256, frame)
+    });
+    let frame = frame?;
+    let sha256 = sha256.with_context(|| format!("{}: cannot read the file", path.display()))?;
     let y = frame.target.clone().expect("labelled data has a target");
     let split = stratified_split(&y, valid_fraction, seed);
     anyhow::ensure!(
@@ -107,20 +115,31 @@ pub fn prepare(
             split.valid.iter().map(|&i| i as i64 + 1).collect(),
         ),
     };
+    // The parts are encoded straight from the file's frame, which is dropped before any model
+    // fits; the training part's own frame lives only while the pipeline and profile are fitted.
+    let rows = frame.n_rows();
     let train = frame.take(&split.train);
-    let valid = frame.take(&split.valid);
     let pipeline = FeaturePipeline::fit(&train)?;
+    let profile = Profile::of(&train);
+    drop(train);
+    let x_train = pipeline.encode_rows(&frame, Some(&split.train))?;
+    let x_valid = pipeline.encode_rows(&frame, Some(&split.valid))?;
+    drop(frame);
+    let (y_train, y_valid) = (
+        split.train.iter().map(|&i| y[i]).collect(),
+        split.valid.iter().map(|&i| y[i]).collect(),
+    );
     Ok(Prepared {
         path: path.to_path_buf(),
         sha256,
-        rows: frame.n_rows(),
+        rows,
         seed,
         valid_fraction,
-        profile: Profile::of(&train),
-        x_train: pipeline.transform(&train)?,
-        x_valid: pipeline.transform(&valid)?,
-        y_train: train.target.clone().unwrap_or_default(),
-        y_valid: valid.target.clone().unwrap_or_default(),
+        profile,
+        x_train,
+        x_valid,
+        y_train,
+        y_valid,
         valid_id_column,
         valid_ids,
         spec,
@@ -265,19 +284,19 @@ pub(crate) struct Fit {
 pub(crate) fn fit_and_evaluate(
     data: &Prepared,
     params: &Params,
-    x: ndarray::ArrayView2<f64>,
+    x: &Encoded,
     y: &[u8],
     ctx: &FitContext,
 ) -> Result<Fit, RunError> {
     let t = Instant::now();
-    let fitted = match models::fit(params, x, y, &data.pipeline.groups(), ctx) {
+    let fitted = match models::fit(params, x, y, ctx) {
         Ok(f) => f,
         Err(FitError::Cancelled) => return Err(RunError::Cancelled),
         Err(e) => return Err(RunError::Failed(e.to_string())),
     };
     let fit_seconds = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let p = fitted.model.predict_proba(data.x_valid.view());
+    let p = fitted.model.predict_encoded(&data.x_valid);
     let predict_seconds = t.elapsed().as_secs_f64();
     let evaluation = metrics::evaluate(&data.y_valid, &p)
         .map_err(|e| RunError::Failed(format!("evaluating on the validation split: {e}")))?;
@@ -315,7 +334,7 @@ fn run_one(
         cancel,
         progress: &progress,
     };
-    let fit = fit_and_evaluate(data, &job.params, data.x_train.view(), &data.y_train, &ctx)?;
+    let fit = fit_and_evaluate(data, &job.params, &data.x_train, &data.y_train, &ctx)?;
     record(store, artifacts_dir, data, job, id, fit, Vec::new())
 }
 

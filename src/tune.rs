@@ -453,13 +453,10 @@ impl FamilySweep<'_> {
         let cancel = self.cancel;
         let subset;
         let (x, y) = if rows.len() == data.y_train.len() {
-            (data.x_train.view(), data.y_train.clone())
+            (&data.x_train, data.y_train.clone())
         } else {
-            subset = data.x_train.select(ndarray::Axis(0), rows);
-            (
-                subset.view(),
-                rows.iter().map(|&i| data.y_train[i]).collect(),
-            )
+            subset = data.x_train.take(rows);
+            (&subset, rows.iter().map(|&i| data.y_train[i]).collect())
         };
         let results: Vec<(Live, Result<Fit, RunError>)> = live
             .into_par_iter()

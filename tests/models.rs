@@ -33,14 +33,7 @@ fn fit(p: &train::Prepared, params: &Params, seed: u64) -> Fitted {
         cancel: &cancel,
         progress: &progress,
     };
-    models::fit(
-        params,
-        p.x_train.view(),
-        &p.y_train,
-        &p.pipeline.groups(),
-        &ctx,
-    )
-    .unwrap()
+    models::fit(params, &p.x_train, &p.y_train, &ctx).unwrap()
 }
 
 fn small(family: Family) -> Params {
@@ -71,8 +64,8 @@ fn every_family_is_deterministic_learns_and_reports_importance() {
         }
         let s: f64 = a.importance.iter().sum();
         assert!((s - 1.0).abs() < 1e-9, "{family} importances sum to {s}");
-        assert_eq!(a.importance.len(), data.x_train.ncols());
-        let p = a.model.predict_proba(data.x_valid.view());
+        assert_eq!(a.importance.len(), data.x_train.n_features());
+        let p = a.model.predict_encoded(&data.x_valid);
         assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
         let auc = staytrack::metrics::roc_auc(&data.y_valid, &p).unwrap();
         // linfa-trees' tree (a reference family) splits on few features at this size.
@@ -118,7 +111,7 @@ fn logistic_regression_matches_linfa_logistic() {
     // The same objective in linfa's scale: Σ loss + α/2‖w‖², α = 1/C. linfa also penalises the
     // intercept, so compare the predicted probabilities, which that barely moves.
     let targets = ndarray::Array1::from_iter(data.y_train.iter().map(|&t| t as usize));
-    let ds = linfa::DatasetBase::new(data.x_train.clone(), targets);
+    let ds = linfa::DatasetBase::new(data.x_train.dense(0..data.x_train.n_rows()), targets);
     let reference = linfa_logistic::LogisticRegression::default()
         .alpha(1.0)
         .max_iterations(2000)
@@ -129,11 +122,11 @@ fn logistic_regression_matches_linfa_logistic() {
     let flip = reference.labels().pos.class == 0;
     let sign = if flip { -1.0 } else { 1.0 };
     let theirs: Vec<f64> = reference
-        .predict_probabilities(&data.x_valid)
+        .predict_probabilities(&data.x_valid.dense(0..data.x_valid.n_rows()))
         .iter()
         .map(|&p| if flip { 1.0 - p } else { p })
         .collect();
-    let ours = fitted.model.predict_proba(data.x_valid.view());
+    let ours = fitted.model.predict_encoded(&data.x_valid);
     let max_diff = ours
         .iter()
         .zip(theirs.iter())
@@ -162,14 +155,7 @@ fn single_class_training_data_is_a_clear_error() {
         progress: &progress,
     };
     let y = vec![0u8; data.y_train.len()];
-    let e = models::fit(
-        &Params::defaults(Family::Gbdt),
-        data.x_train.view(),
-        &y,
-        &data.pipeline.groups(),
-        &ctx,
-    )
-    .unwrap_err();
+    let e = models::fit(&Params::defaults(Family::Gbdt), &data.x_train, &y, &ctx).unwrap_err();
     assert!(e.to_string().contains("only class 0"), "{e}");
     let cancel = AtomicBool::new(true);
     let ctx = FitContext {
@@ -179,9 +165,8 @@ fn single_class_training_data_is_a_clear_error() {
     };
     let e = models::fit(
         &Params::defaults(Family::Forest),
-        data.x_train.view(),
+        &data.x_train,
         &data.y_train,
-        &data.pipeline.groups(),
         &ctx,
     )
     .unwrap_err();
@@ -215,7 +200,7 @@ fn a_bundle_reloads_to_the_same_probabilities_and_refuses_corruption() {
     for o in &outcomes {
         let bundle = Bundle::load(&o.bundle_path).unwrap();
         // Scoring the original validation rows through the reloaded bundle gives the stored AUC.
-        let p = bundle.model.predict_proba(data.x_valid.view());
+        let p = bundle.model.predict_encoded(&data.x_valid);
         let auc = staytrack::metrics::roc_auc(&data.y_valid, &p).unwrap();
         assert_eq!(auc, o.evaluation.roc_auc);
         assert_eq!(bundle.metrics, o.evaluation);

@@ -84,7 +84,7 @@ fn identical_runs_differ_by_nothing_and_lr_against_gbdt_is_far_beyond_noise() {
         Bundle::load(std::path::Path::new(&path))
             .unwrap()
             .model
-            .predict_proba(prepared.x_valid.view())
+            .predict_encoded(&prepared.x_valid)
     };
     let (lr, gbdt) = (probs("lr"), probs("gbdt"));
     let y = &prepared.y_valid;

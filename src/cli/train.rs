@@ -203,7 +203,7 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         thousands(data.y_train.len()),
         thousands(data.y_valid.len()),
         data.seed,
-        data.x_train.ncols(),
+        data.x_train.n_features(),
         t.elapsed().as_secs_f64(),
         jobs.len()
     );

@@ -111,11 +111,11 @@ impl CsvChunks {
     /// Works through the file a batch of one chunk per core at a time: `work` runs on a
     /// batch's chunks side by side, then `take` gets each result in file order with the bytes
     /// read so far. Memory holds one batch; the first error stops the pass.
-    pub fn in_batches<T: Send>(
+    pub fn in_batches<T: Send, E: From<LoadError> + Send>(
         mut self,
-        work: impl Fn(Chunk) -> anyhow::Result<T> + Sync,
-        mut take: impl FnMut(T, u64) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        work: impl Fn(Chunk) -> Result<T, E> + Sync,
+        mut take: impl FnMut(T, u64) -> Result<(), E>,
+    ) -> Result<(), E> {
         use rayon::prelude::*;
         let per_batch = rayon::current_num_threads().max(1);
         loop {
@@ -126,7 +126,7 @@ impl CsvChunks {
             let Some(read) = batch.last().map(|c| c.read) else {
                 return Ok(());
             };
-            let done: Vec<anyhow::Result<T>> = batch.into_par_iter().map(&work).collect();
+            let done: Vec<Result<T, E>> = batch.into_par_iter().map(&work).collect();
             for r in done {
                 take(r?, read)?;
             }

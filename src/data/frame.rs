@@ -84,6 +84,14 @@ impl ColumnData {
         self.len() == 0
     }
 
+    fn kind(&self) -> &'static str {
+        match self {
+            ColumnData::Numeric(_) => "numeric",
+            ColumnData::Categorical(_) => "categorical",
+            ColumnData::Id(_) => "an id",
+        }
+    }
+
     pub fn missing(&self) -> usize {
         match self {
             ColumnData::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
@@ -343,6 +351,69 @@ impl Frame {
             m.insert(name.to_string(), v);
         }
         m
+    }
+
+    /// Appends the rows of `other` (a later part of the same file, read against the same spec):
+    /// its categorical codes are moved onto this frame's dictionary, new levels added in the
+    /// order they appear, so the result is the frame the whole file would have parsed to.
+    pub fn append(&mut self, other: Frame) {
+        for ((name, mine), (_, theirs)) in self.columns.iter_mut().zip(other.columns) {
+            match (mine, theirs) {
+                (ColumnData::Numeric(a), ColumnData::Numeric(b)) => a.extend(b),
+                (ColumnData::Id(a), ColumnData::Id(b)) => a.extend(b),
+                (ColumnData::Categorical(a), ColumnData::Categorical(b)) => {
+                    let mut index: HashMap<&str, u32> = HashMap::with_capacity(a.levels.len());
+                    for (i, l) in a.levels.iter().enumerate() {
+                        index.insert(l, i as u32);
+                    }
+                    let mut added = Vec::new();
+                    let next = a.levels.len() as u32;
+                    let remap: Vec<u32> = b
+                        .levels
+                        .iter()
+                        .map(|l| match index.get(l.as_str()) {
+                            Some(&c) => c,
+                            None => {
+                                added.push(l.clone());
+                                next + added.len() as u32 - 1
+                            }
+                        })
+                        .collect();
+                    a.codes.extend(b.codes.iter().map(|&c| match c {
+                        MISSING_CODE => MISSING_CODE,
+                        c => remap[c as usize],
+                    }));
+                    a.levels.extend(added);
+                }
+                (mine, _) => unreachable!(
+                    "column '{name}' is {} in one part of a file and not the other",
+                    mine.kind()
+                ),
+            }
+        }
+        if let (Some(a), Some(b)) = (&mut self.labels, other.labels) {
+            a.extend(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.target, other.target) {
+            a.extend(b);
+        }
+    }
+
+    /// Room for `rows` more rows, so appending parts does not double every column's memory.
+    pub fn reserve(&mut self, rows: usize) {
+        for (_, c) in &mut self.columns {
+            match c {
+                ColumnData::Numeric(v) => v.reserve(rows),
+                ColumnData::Id(v) => v.reserve(rows),
+                ColumnData::Categorical(c) => c.codes.reserve(rows),
+            }
+        }
+        if let Some(l) = &mut self.labels {
+            l.reserve(rows);
+        }
+        if let Some(t) = &mut self.target {
+            t.reserve(rows);
+        }
     }
 
     /// The rows at `rows`, in that order (used for splits).

@@ -128,13 +128,40 @@ pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'stati
     })
 }
 
-/// Reads and validates `path` against `spec`.
+/// Rows per part when a file is read in parts.
+const LOAD_CHUNK_ROWS: usize = 32_768;
+
+/// Reads and validates `path` against `spec`: in parts of `LOAD_CHUNK_ROWS` records, a part per
+/// core at a time, each appended to the frame as it is done. Memory holds the frame and a
+/// batch of parts, never the file's text or a cell per field of it; the result and the errors
+/// are those of `parse_csv` on the whole file.
 pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame, LoadError> {
-    let bytes = std::fs::read(path).map_err(|cause| LoadError::Io {
+    let chunks = super::chunks::CsvChunks::open(path, LOAD_CHUNK_ROWS)?;
+    let size = chunks.len();
+    let mut frame: Option<Frame> = None;
+    chunks.in_batches(
+        |chunk| {
+            let bytes = chunk.bytes.len();
+            Ok::<_, LoadError>((chunk.parse(path, spec, labels)?, bytes))
+        },
+        |(part, bytes), _| {
+            match &mut frame {
+                Some(f) => f.append(part),
+                None => {
+                    let mut f = part;
+                    // Room for the file at this part's bytes per row, so the columns are not
+                    // grown by doubling (which holds a column twice while it moves).
+                    let per_row = bytes as f64 / f.n_rows().max(1) as f64;
+                    f.reserve((size as f64 / per_row * 1.02) as usize);
+                    frame = Some(f);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    frame.ok_or_else(|| LoadError::Empty {
         path: path.to_path_buf(),
-        cause,
-    })?;
-    parse_csv(bytes, path, spec, labels)
+    })
 }
 
 /// Validates CSV bytes; `path` is only used in messages.
@@ -621,5 +648,78 @@ mod tests {
         assert!(similar("Age", "Ages"));
         assert!(!similar("Age", "Department"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    /// A hospital file of `rows` rows whose later rows bring new levels, missing cells and a
+    /// quoted field, with `bad` (a row number) holding a deposit that is not a number.
+    fn hospital_csv(rows: usize, bad: Option<usize>) -> String {
+        let mut s = String::from(
+            "case_id,Hospital_code,Hospital_type_code,City_Code_Hospital,Hospital_region_code,\
+             Available Extra Rooms in Hospital,Department,Ward_Type,Ward_Facility_Code,Bed Grade,\
+             patientid,City_Code_Patient,Type of Admission,Severity of Illness,\
+             Visitors with Patient,Age,Admission_Deposit,Stay\n",
+        );
+        let stays = ["0-10", "11-20", "31-40", "More than 100 Days"];
+        for r in 1..=rows {
+            let dept = if r % 7_001 == 0 {
+                "\"gyn,\nae\""
+            } else {
+                "surgery"
+            };
+            let bed = if r % 13 == 0 {
+                String::new()
+            } else {
+                format!("{}", r % 4 + 1)
+            };
+            let deposit = if Some(r) == bad {
+                "lots".to_string()
+            } else {
+                format!("{}.5", 3000 + r % 997)
+            };
+            s.push_str(&format!(
+                "{r},{},c,{},Z,{},{dept},R,F,{bed},{},{},Emergency,Minor,2,51-60,{deposit},{}\n",
+                r / 5_000 + 1,
+                r % 11,
+                r % 5,
+                r % 977,
+                r / 9_000,
+                stays[r % 4],
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn a_file_read_in_parts_is_the_file_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.csv");
+        let spec = DatasetSpec::hospital();
+        let rows = 3 * LOAD_CHUNK_ROWS + 123;
+        let text = hospital_csv(rows, None);
+        std::fs::write(&path, &text).unwrap();
+        let parts = load_csv(&path, &spec, Labels::Required).unwrap();
+        let whole = parse_csv(text.into_bytes(), &path, &spec, Labels::Required).unwrap();
+        assert_eq!(parts.n_rows(), rows);
+        // Compared as text, so a missing number (NaN) equals itself.
+        for ((name, a), (_, b)) in parts.columns().zip(whole.columns()) {
+            assert!(
+                format!("{a:?}") == format!("{b:?}"),
+                "column '{name}' differs"
+            );
+        }
+        assert!(parts.labels == whole.labels && parts.target == whole.target);
+        assert_eq!(parts.columns().count(), whole.columns().count());
+        // A bad cell in a later part is reported as the whole file reports it.
+        let text = hospital_csv(rows, Some(2 * LOAD_CHUNK_ROWS + 77));
+        std::fs::write(&path, &text).unwrap();
+        let parts = load_csv(&path, &spec, Labels::Required).unwrap_err();
+        let whole = parse_csv(text.into_bytes(), &path, &spec, Labels::Required).unwrap_err();
+        assert_eq!(parts.to_string(), whole.to_string());
+        assert!(
+            parts
+                .to_string()
+                .contains(&format!("row {}", 2 * LOAD_CHUNK_ROWS + 77)),
+            "{parts}"
+        );
     }
 }

@@ -233,7 +233,7 @@ pub fn from_file(
     data::chunks::CsvChunks::open(path, CHUNK)?.in_batches(
         |c| {
             let frame = c.parse(path, spec, Labels::Optional)?;
-            Ok(FileColumns {
+            Ok::<_, anyhow::Error>(FileColumns {
                 probabilities: scorer.map(|b| b.predict(&frame)).transpose()?,
                 columns: drift::from_frame(&frame),
                 rows: frame.n_rows(),

@@ -2,10 +2,8 @@
 //! quantities, one bin per slot for one-hot groups), laid out row-major for histogram building,
 //! and predicting on binned rows.
 
-use ndarray::ArrayView2;
-
 use super::tree::{Tree, LEAF};
-use crate::features::FeatureGroup;
+use crate::features::{Encoded, FeatureGroup, Values};
 
 /// One feature group, binned.
 #[derive(Debug, Clone)]
@@ -30,31 +28,28 @@ pub struct Binned {
 }
 
 impl Binned {
-    /// Bins `x` (rows × dense features) with at most `max_bins` bins per quantity.
-    pub fn new(x: ArrayView2<f64>, groups: &[FeatureGroup], max_bins: usize) -> Binned {
-        let n = x.nrows();
+    /// Bins the encoded rows `x` with at most `max_bins` bins per quantity.
+    pub fn new(x: &Encoded, max_bins: usize) -> Binned {
+        let n = x.n_rows();
         let max_bins = max_bins.clamp(2, u16::MAX as usize);
-        let binned = groups
+        let binned = x
+            .columns()
             .iter()
-            .map(|&group| match group {
-                FeatureGroup::OneHot { offset, width } => {
+            .map(|c| match (&c.values, c.group) {
+                (Values::Slots(slots), FeatureGroup::OneHot { width, .. }) => {
                     // Bin k: slot k is hot; bin `width`: no slot is (an unseen category).
-                    let codes = (0..n)
-                        .map(|r| {
-                            (0..width)
-                                .find(|&k| x[[r, offset + k]] > 0.5)
-                                .unwrap_or(width) as u16
-                        })
-                        .collect();
                     BinnedGroup {
-                        group,
-                        codes,
+                        group: c.group,
+                        codes: slots.iter().map(|&s| s as u16).collect(),
                         n_bins: width + 1,
                         edges: Vec::new(),
                     }
                 }
-                FeatureGroup::Numeric { index } => {
-                    let col = x.column(index);
+                (values, group) => {
+                    let col: &[f64] = match values {
+                        Values::Scaled(v) => v,
+                        Values::Slots(_) => unreachable!("a quantity is scaled, not slotted"),
+                    };
                     let edges = quantile_edges(col.iter().copied(), max_bins);
                     let codes = col
                         .iter()

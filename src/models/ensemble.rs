@@ -2,12 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::ArrayView2;
-
 use super::tree::{self, Binned, Criterion, GrowParams};
 use super::{normalise, sigmoid, FitContext, FitError, Fitted, Model, Params};
 use crate::data::rng::Rng;
-use crate::features::FeatureGroup;
+use crate::features::Encoded;
 
 /// Importance per dense feature: the split gains credited to it, normalised.
 fn importance<'a>(
@@ -35,27 +33,20 @@ fn gini_params(p: &Params, groups_per_node: Option<usize>) -> GrowParams {
     }
 }
 
-/// What every tree family fits on: its params, the dense matrix with its feature groups, the
-/// labels, and the context (seed, progress, cancel).
+/// What every tree family fits on: its params, the encoded rows, the labels, and the context
+/// (seed, progress, cancel).
 #[derive(Clone, Copy)]
-pub struct TrainingSet<'a, 'x, 'c> {
+pub struct TrainingSet<'a, 'c> {
     pub p: &'a Params,
-    pub x: ArrayView2<'x, f64>,
+    pub x: &'a Encoded,
     pub y: &'a [u8],
-    pub groups: &'a [FeatureGroup],
     pub ctx: &'a FitContext<'c>,
 }
 
-pub fn fit_tree(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
-    let TrainingSet {
-        p,
-        x,
-        y,
-        groups,
-        ctx,
-    } = *t;
+pub fn fit_tree(t: &TrainingSet<'_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet { p, x, y, ctx } = *t;
     ctx.report(0, 1, None);
-    let b = Binned::new(x, groups, p.usize("max_bins"));
+    let b = Binned::new(x, p.usize("max_bins"));
     let g: Vec<f64> = y.iter().map(|&t| t as f64).collect();
     let h = vec![1.0; y.len()];
     let mut rows: Vec<u32> = (0..y.len() as u32).collect();
@@ -64,27 +55,21 @@ pub fn fit_tree(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
     ctx.check_cancel()?;
     ctx.report(1, 1, None);
     Ok(Fitted {
-        importance: importance(x.ncols(), &grown.gains),
+        importance: importance(x.n_features(), &grown.gains),
         model: Model::Tree { tree: grown.tree },
         history: Vec::new(),
     })
 }
 
-pub fn fit_forest(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
-    let TrainingSet {
-        p,
-        x,
-        y,
-        groups,
-        ctx,
-    } = *t;
+pub fn fit_forest(t: &TrainingSet<'_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet { p, x, y, ctx } = *t;
     use rayon::prelude::*;
     let n_trees = p.usize("n_trees");
     ctx.report(0, n_trees, None);
-    let b = Binned::new(x, groups, p.usize("max_bins"));
+    let b = Binned::new(x, p.usize("max_bins"));
     let n = y.len();
     let per_node = match p.usize("max_features") {
-        0 => ((groups.len() as f64).sqrt().round() as usize).max(1),
+        0 => ((x.columns().len() as f64).sqrt().round() as usize).max(1),
         k => k,
     };
     let gp = gini_params(p, Some(per_node));
@@ -117,7 +102,7 @@ pub fn fit_forest(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
         .unzip();
     Ok(Fitted {
         model: Model::Forest { trees },
-        importance: importance(x.ncols(), gains.iter().flatten()),
+        importance: importance(x.n_features(), gains.iter().flatten()),
         history: Vec::new(),
     })
 }
@@ -139,19 +124,13 @@ fn log_loss_of(margins: &[f64], y: &[u8], rows: &[u32]) -> f64 {
 }
 
 /// The boosting loop with its early stopping, kept whole.
-pub fn fit_gbdt(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
-    let TrainingSet {
-        p,
-        x,
-        y,
-        groups,
-        ctx,
-    } = *t;
+pub fn fit_gbdt(t: &TrainingSet<'_, '_>) -> Result<Fitted, FitError> {
+    let TrainingSet { p, x, y, ctx } = *t;
     let n_rounds = p.usize("n_rounds");
     ctx.report(0, n_rounds, None);
     let n = y.len();
-    let b = Binned::new(x, groups, p.usize("max_bins"));
-    let lookup = tree::split_lookup(&b, x.ncols());
+    let b = Binned::new(x, p.usize("max_bins"));
+    let lookup = tree::split_lookup(&b, x.n_features());
     let mut rng = Rng::derive(ctx.seed, 77);
 
     // Early stopping watches a slice of the training rows, stratified, never the validation split.
@@ -247,7 +226,7 @@ pub fn fit_gbdt(t: &TrainingSet<'_, '_, '_>) -> Result<Fitted, FitError> {
         gains_per_tree.truncate(best.1);
     }
     Ok(Fitted {
-        importance: importance(x.ncols(), gains_per_tree.iter().flatten()),
+        importance: importance(x.n_features(), gains_per_tree.iter().flatten()),
         model: Model::Gbdt { base_score, trees },
         history,
     })

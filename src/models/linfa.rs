@@ -48,7 +48,8 @@ impl<D: Data<Elem = f64>> Fit<ArrayBase<D, Ix2>, Array1<bool>, LinfaFitError> fo
             cancel: &cancel,
             progress: &progress,
         };
-        Ok(super::fit(self, x, &y, &groups, &ctx)?.model)
+        let x = crate::features::Encoded::from_dense(x, &groups);
+        Ok(super::fit(self, &x, &y, &ctx)?.model)
     }
 }
 

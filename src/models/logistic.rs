@@ -2,19 +2,20 @@
 //!
 //! The objective is scikit-learn's: mean log loss + ‖w‖² / (2·C·n), the intercept unpenalised, and
 //! the fit stops when the largest gradient component falls below `tol`. The loss and its gradient
-//! come from one pass over the rows, split across threads; that pass is what makes the fit fast
+//! come from one pass over the encoded rows (a weight per feature group, not a product per
+//! one-hot slot), split across threads; that pass is what makes the fit fast
 //! (linfa-logistic computes Xᵀv on a transposed view, about ten times slower without BLAS, and it
 //! is kept as a test-time reference: `tests/models.rs` checks both reach the same coefficients).
 
-use ndarray::ArrayView2;
+use crate::features::Encoded;
 
 use super::{sigmoid, FitContext, FitError};
 
 /// Loss and gradient at `w` (last entry the intercept).
-fn loss_grad(x: ArrayView2<f64>, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>) {
+fn loss_grad(x: &Encoded, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>) {
     use rayon::prelude::*;
-    let d = x.ncols();
-    let n = x.nrows();
+    let d = x.n_features();
+    let n = x.n_rows();
     let chunk = 8192;
     let (loss, mut grad) = (0..n.div_ceil(chunk))
         .into_par_iter()
@@ -23,11 +24,7 @@ fn loss_grad(x: ArrayView2<f64>, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>
             let mut g = vec![0.0; d + 1];
             let mut loss = 0.0;
             for (i, &label) in y.iter().enumerate().take(hi).skip(lo) {
-                let row = x.row(i);
-                let mut z = w[d];
-                for (a, b) in row.iter().zip(&w[..d]) {
-                    z += a * b;
-                }
+                let z = x.dot(i, &w[..d], w[d]);
                 // log(1 + e^z) − y·z, computed stably.
                 let yi = label as f64;
                 loss += if z > 0.0 {
@@ -36,22 +33,21 @@ fn loss_grad(x: ArrayView2<f64>, y: &[u8], w: &[f64], l2: f64) -> (f64, Vec<f64>
                     z.exp().ln_1p()
                 } - yi * z;
                 let r = sigmoid(z) - yi;
-                for (gj, a) in g[..d].iter_mut().zip(row.iter()) {
-                    *gj += r * a;
-                }
+                x.add_row(i, r, &mut g[..d]);
                 g[d] += r;
             }
             (loss, g)
         })
-        .reduce(
-            || (0.0, vec![0.0; d + 1]),
-            |(la, mut ga), (lb, gb)| {
-                for (a, b) in ga.iter_mut().zip(&gb) {
-                    *a += b;
-                }
-                (la + lb, ga)
-            },
-        );
+        .collect::<Vec<_>>()
+        // Summed in chunk order, not in whatever order threads finish: the same data and seed
+        // give the same weights to the last bit.
+        .into_iter()
+        .fold((0.0, vec![0.0; d + 1]), |(la, mut ga), (lb, gb)| {
+            for (a, b) in ga.iter_mut().zip(&gb) {
+                *a += b;
+            }
+            (la + lb, ga)
+        });
     let inv = 1.0 / n as f64;
     let mut loss = loss * inv;
     for j in 0..d {
@@ -68,15 +64,15 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Returns (weights, intercept, iterations).
 pub fn fit(
-    x: ArrayView2<f64>,
+    x: &Encoded,
     y: &[u8],
     c: f64,
     max_iter: usize,
     tol: f64,
     ctx: &FitContext,
 ) -> Result<(Vec<f64>, f64, usize), FitError> {
-    let d = x.ncols();
-    let n = x.nrows();
+    let d = x.n_features();
+    let n = x.n_rows();
     let l2 = 1.0 / (c * n as f64);
     let mut w = vec![0.0; d + 1];
     let pos = y.iter().filter(|&&t| t == 1).count() as f64 / n as f64;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::features::FeatureGroup;
+use crate::features::Encoded;
 pub use params::{Family, ParamError, Params};
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +162,21 @@ impl Model {
         }
     }
 
+    /// Probability of the positive class for each encoded row, a block of rows made dense at a
+    /// time, so the full dense matrix never exists.
+    pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 4096;
+        (0..x.n_rows().div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * BLOCK..((b + 1) * BLOCK).min(x.n_rows());
+                self.predict_chunk(x.dense(rows).view())
+            })
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
     /// Probability of the positive class for each row of `x`.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         use rayon::prelude::*;
@@ -284,21 +299,14 @@ fn normalise(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-/// Fits `family` with `params` on `x` (rows × dense features) and binary labels `y`.
-pub fn fit(
-    params: &Params,
-    x: ArrayView2<f64>,
-    y: &[u8],
-    groups: &[FeatureGroup],
-    ctx: &FitContext,
-) -> Result<Fitted, FitError> {
+/// Fits `family` with `params` on the encoded rows `x` and binary labels `y`.
+pub fn fit(params: &Params, x: &Encoded, y: &[u8], ctx: &FitContext) -> Result<Fitted, FitError> {
     check_classes(y)?;
     ctx.check_cancel()?;
     let t = ensemble::TrainingSet {
         p: params,
         x,
         y,
-        groups,
         ctx,
     };
     match params.family {
@@ -306,14 +314,15 @@ pub fn fit(
         Family::Tree => ensemble::fit_tree(&t),
         Family::Forest => ensemble::fit_forest(&t),
         Family::Gbdt => ensemble::fit_gbdt(&t),
-        Family::LinfaLr => linfa::fit_lr(params, x, y, ctx),
-        Family::LinfaTree => linfa::fit_tree(params, x, y, ctx),
+        // linfa reads a dense matrix; these families are references, not the engines.
+        Family::LinfaLr => linfa::fit_lr(params, x.dense(0..x.n_rows()).view(), y, ctx),
+        Family::LinfaTree => linfa::fit_tree(params, x.dense(0..x.n_rows()).view(), y, ctx),
     }
 }
 
 fn fit_logistic(
     params: &Params,
-    x: ArrayView2<f64>,
+    x: &Encoded,
     y: &[u8],
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {

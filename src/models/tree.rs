@@ -691,7 +691,10 @@ mod tests {
                 width: 2,
             },
         ];
-        let b = Binned::new(x.view(), &groups, 255);
+        let b = Binned::new(
+            &crate::features::Encoded::from_dense(x.view(), &groups),
+            255,
+        );
         let mut rows: Vec<u32> = (0..n as u32).collect();
         let h = vec![1.0; n];
         let p = GrowParams {
