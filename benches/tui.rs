@@ -1,14 +1,16 @@
-//! Benchmark: the TUI's first frame over a store of 10,000 runs (goal ≤ 100 ms), and the time
-//! from a key press to the next frame (goal ≤ 16 ms).
+//! Benchmark: the TUI's first frame over a store of 10,000 runs (goal ≤ 50 ms; ≤ 200 ms with
+//! 100,000), and the time from a key press to the next frame (goal ≤ 16 ms).
 //!
 //!     cargo bench --bench tui -- [RUNS]      # default 10000
 //!
 //! The store is built once in a temporary folder (runs with params, ten metrics and a ROC curve
 //! each). "First frame" is what `staytrack` does before the first draw: open the store, recover
-//! interrupted runs, list every run, read the registry and the latest drift report, build the
-//! state, then draw a 200×50 frame through ratatui's crossterm backend into a sink, so the cell
-//! diff and the escape codes are paid as on a real terminal. "Key to frame" is the keymap, the
-//! update and the draw for each kind of key.
+//! interrupted runs, read the newest page of runs and how many there are, read the registry and
+//! the latest drift report, build the state, then draw a 200×50 frame through ratatui's
+//! crossterm backend into a sink, so the cell diff and the escape codes are paid as on a real
+//! terminal. "Every run" is the read that follows on a background thread (and after another
+//! process commits); the screen stays live meanwhile. "Key to frame" is the keymap, the update
+//! and the draw for each kind of key, over every run.
 
 use std::time::{Duration, Instant};
 
@@ -128,7 +130,12 @@ fn main() -> anyhow::Result<()> {
         term.draw(|f| views::draw(f, &app))?;
         first.push(t.elapsed());
     }
-    stats("first frame", first, 100.0, true);
+    stats(
+        "first frame",
+        first,
+        if n > 10_000 { 200.0 } else { 50.0 },
+        true,
+    );
 
     let (store, mut app) = tui::open(&cfg)?;
     let mut reload = Vec::new();
@@ -138,7 +145,7 @@ fn main() -> anyhow::Result<()> {
         app.registry = tui::load_registry(&store, app.registry.cursor)?;
         reload.push(t.elapsed());
     }
-    stats("reload after another process commits", reload, 100.0, true);
+    stats("every run (background read)", reload, 1000.0, true);
     let mut term = terminal();
     term.draw(|f| views::draw(f, &app))?;
     let key = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
@@ -163,7 +170,12 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..28 {
         sorts.push(press(&mut app, KeyCode::Char('s'))?);
     }
-    stats("key → frame: s (sort 10k runs)", sorts, 16.0, false);
+    stats(
+        &format!("key → frame: s (sort {n} runs)"),
+        sorts,
+        16.0,
+        false,
+    );
     let mut filter = Vec::new();
     press(&mut app, KeyCode::Char('/'))?;
     for c in "gbdt-12".chars() {

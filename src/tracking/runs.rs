@@ -161,13 +161,23 @@ impl Store {
 
     /// Every run, newest first, with params and latest metrics.
     pub fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
-        self.query_runs("", &[], None)
+        self.query_runs("", &[], None, None)
     }
 
     /// Every run with only the named metrics and no params: what a long list shows, read in a
     /// fraction of the time of `list_runs` on a large store. Metric names are plain identifiers.
     pub fn list_runs_brief(&self, metrics: &[&str]) -> Result<Vec<RunSummary>, StoreError> {
-        self.query_runs("", &[], Some(metrics))
+        self.query_runs("", &[], Some(metrics), None)
+    }
+
+    /// The newest `limit` runs, brief (see `list_runs_brief`): what a first screen shows, read
+    /// in a time that does not grow with the store.
+    pub fn list_runs_page(
+        &self,
+        metrics: &[&str],
+        limit: usize,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        self.query_runs("", &[], Some(metrics), Some(limit))
     }
 
     /// The run `id` names: its whole id, its name when no other run has it, or a unique start
@@ -175,11 +185,11 @@ impl Store {
     /// prefix; the random end tells them apart. More than one match is an error listing them.
     pub fn get_run(&self, id: &str) -> Result<RunSummary, StoreError> {
         // A whole id is a primary-key lookup; only a fragment needs the LIKE scan.
-        let exact = self.query_runs("WHERE r.id = ?1", &[id.to_string()], None)?;
+        let exact = self.query_runs("WHERE r.id = ?1", &[id.to_string()], None, None)?;
         if let Some(run) = exact.into_iter().next() {
             return Ok(run);
         }
-        let mut named = self.query_runs("WHERE r.name = ?1", &[id.to_string()], None)?;
+        let mut named = self.query_runs("WHERE r.name = ?1", &[id.to_string()], None, None)?;
         match named.len() {
             0 => {}
             1 => return Ok(named.remove(0)),
@@ -192,6 +202,7 @@ impl Store {
         let mut found = self.query_runs(
             "WHERE r.id LIKE ?1 OR r.id LIKE ?2",
             &[format!("{clean}%"), format!("%{clean}")],
+            None,
             None,
         )?;
         if let Some(i) = found.iter().position(|r| r.id == clean) {
@@ -208,19 +219,23 @@ impl Store {
     /// their params and the latest step of each metric; with `brief`, only those metrics and no
     /// params. Params and metrics are read for the matching runs only.
     ///
-    /// One query and the two passes that attach params and metrics to its rows.
+    /// One query and the two passes that attach params and metrics to its rows. `limit` keeps
+    /// the newest runs only, and the passes read those runs' rows only.
     fn query_runs(
         &self,
         filter: &str,
         args: &[String],
         brief: Option<&[&str]>,
+        limit: Option<usize>,
     ) -> Result<Vec<RunSummary>, StoreError> {
         self.read(|conn| {
+            const NEWEST: &str = "ORDER BY r.created_at DESC, r.id DESC";
+            let limit = limit.map_or(String::new(), |n| format!("LIMIT {n}"));
             let sql = format!(
                 "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
                     r.started_at, r.finished_at, r.seed, r.data_rows
              FROM runs r JOIN experiments e ON e.id = r.experiment_id {filter}
-             ORDER BY r.created_at DESC, r.id DESC"
+             {NEWEST} {limit}"
             );
             let mut st = conn.prepare_cached(&sql)?;
             let mut runs: Vec<RunSummary> = st
@@ -261,8 +276,10 @@ impl Store {
                 .map(|(i, r)| (r.id.clone(), i))
                 .collect();
             let mut conditions = Vec::new();
-            if !filter.is_empty() {
-                conditions.push(format!("run_id IN (SELECT r.id FROM runs r {filter})"));
+            if !filter.is_empty() || !limit.is_empty() {
+                conditions.push(format!(
+                    "run_id IN (SELECT r.id FROM runs r {filter} {NEWEST} {limit})"
+                ));
             }
             let scope = |extra: &[String]| {
                 let all: Vec<&String> = conditions.iter().chain(extra).collect();

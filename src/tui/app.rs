@@ -194,8 +194,11 @@ pub enum Effect {
 
 pub struct App {
     pub screen: Screen,
-    /// Every run in the store, as the lists show them.
+    /// The runs the lists show: the newest page at first, every run once the background read
+    /// is in.
     pub runs: Vec<RunSummary>,
+    /// Runs in the store, so the status line can say how many are still being read.
+    pub runs_total: usize,
     pub list: RunList,
     pub help: bool,
     /// The help's first line shown.
@@ -229,6 +232,7 @@ impl App {
     pub fn new(runs: Vec<RunSummary>, now: i64) -> App {
         let mut app = App {
             screen: Screen::Runs,
+            runs_total: runs.len(),
             runs,
             list: RunList {
                 view: Vec::new(),
@@ -266,6 +270,7 @@ impl App {
     /// Replaces the runs (a reload from the store), keeping cursor, selection and filter.
     pub fn set_runs(&mut self, runs: Vec<RunSummary>, now: i64) {
         let current = self.current().map(|r| r.id.clone());
+        self.runs_total = runs.len();
         self.runs = runs;
         self.now = now;
         self.refresh_view();

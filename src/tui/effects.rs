@@ -155,6 +155,16 @@ pub(crate) fn on_promoted(
 pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
     use crate::train::Event as E;
     match msg {
+        TaskMsg::Runs(res) => {
+            tasks.runs_loading = false;
+            match res {
+                Ok(runs) => app.set_runs(runs, crate::util::now_ms()),
+                Err(e) => app.warn(format!("reading the runs: {e}")),
+            }
+            if std::mem::take(&mut tasks.runs_again) {
+                tasks.load_runs();
+            }
+        }
         TaskMsg::Train(ev, cancel) => match ev {
             E::Queued { run_id, .. } => {
                 tasks.cancels.insert(run_id, cancel);

@@ -93,11 +93,21 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
     })
 }
 
-/// Opens the store and builds the first state: runs, registry, the latest drift report.
+/// Runs the first screen reads; the rest come from a background read (`Tasks::load_runs`).
+pub const FIRST_PAGE: usize = 500;
+
+/// Up to this many runs a reload is read in place (milliseconds), so a message and the table it
+/// speaks of change in the same frame; a larger store is read in the background.
+pub const READ_IN_PLACE: usize = 2_000;
+
+/// Opens the store and builds the first state: the newest `FIRST_PAGE` runs and how many there
+/// are in all, the registry, the latest drift report. Its time does not grow with the store.
 pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
     let mut store = Store::open(&cfg.db_path)?;
     store.recover_interrupted()?;
-    let mut app = App::new(list_runs(&store)?, crate::util::now_ms());
+    let page = store.list_runs_page(&LIST_METRICS.map(Metric::key), FIRST_PAGE)?;
+    let mut app = App::new(page, crate::util::now_ms());
+    app.runs_total = store.count_runs()?;
     app.registry = load_registry(&store, app.registry.cursor)?;
     app.train_file = cfg.train_file().display().to_string();
     app.workspace = cfg.workspace.clone();

@@ -68,6 +68,9 @@ pub fn run(cfg: &Config, notice: Option<String>) -> anyhow::Result<i32> {
     let res = (|| -> anyhow::Result<()> {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         let mut version = store.data_version()?;
+        if app.runs_total > app.runs.len() {
+            tasks.load_runs();
+        }
         let mut message: Option<(app::Message, Instant)> = None;
         // Lets the end-to-end test check that a panic gives the terminal back.
         // Debug builds only: a release binary never panics on an environment variable.
@@ -112,7 +115,11 @@ pub fn run(cfg: &Config, notice: Option<String>) -> anyhow::Result<i32> {
             // data_version; running durations move with `app.now` alone, so nothing else reloads.
             if changed || now_version != version {
                 version = now_version;
-                app.set_runs(list_runs(&store)?, crate::util::now_ms());
+                if app.runs_total <= load::READ_IN_PLACE {
+                    app.set_runs(list_runs(&store)?, crate::util::now_ms());
+                } else {
+                    tasks.load_runs();
+                }
                 app.registry = load_registry(&store, app.registry.cursor)?;
             }
             match (&app.message, &message) {

@@ -16,6 +16,8 @@ use crate::tracking::{RunStatus, Store};
 
 /// What background tasks send back to the event loop.
 pub enum TaskMsg {
+    /// Every run, read in the background.
+    Runs(Result<Vec<crate::tracking::RunSummary>, String>),
     /// A training event, with the cancel flag of the batch it belongs to.
     Train(crate::train::Event, Arc<AtomicBool>),
     /// Runs finished, and what an automatic sync push said.
@@ -50,6 +52,10 @@ pub struct Tasks {
     pub(crate) score_cancel: Option<Arc<AtomicBool>>,
     /// Training batches still going.
     pub training: usize,
+    /// A read of every run is on its way; `runs_again` asks for one more after it (the store
+    /// changed while it ran).
+    pub(crate) runs_loading: bool,
+    pub(crate) runs_again: bool,
 }
 
 impl Tasks {
@@ -62,11 +68,30 @@ impl Tasks {
             cancels: HashMap::new(),
             score_cancel: None,
             training: 0,
+            runs_loading: false,
+            runs_again: false,
         }
     }
 
+    /// Reads every run on its own thread and connection, so a store of any size never holds
+    /// the screen; a read asked for while one runs is done once after it.
+    pub(crate) fn load_runs(&mut self) {
+        if self.runs_loading {
+            self.runs_again = true;
+            return;
+        }
+        self.runs_loading = true;
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            let res = Store::open(&cfg.db_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|store| super::list_runs(&store));
+            let _ = tx.send(TaskMsg::Runs(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
     pub fn busy(&self) -> bool {
-        self.training > 0 || self.score_cancel.is_some()
+        self.training > 0 || self.score_cancel.is_some() || self.runs_loading
     }
 
     pub(crate) fn train(&mut self, job: super::app::Job) {

@@ -590,3 +590,51 @@ fn the_monitor_screen_reads_the_log_when_first_shown_and_shows_lines_sparklines_
     let e = update(&mut app, Action::MonitorWindow);
     assert!(matches!(e, Some(Effect::Monitor { window: "1d" })), "{e:?}");
 }
+
+#[test]
+fn the_first_screen_reads_the_newest_page_and_the_rest_arrives_in_the_background() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(&d);
+    let mut store = Store::open(&cfg.db_path).unwrap();
+    let n = crate::tui::load::FIRST_PAGE + 7;
+    for i in 0..n {
+        store
+            .create_run(&crate::tracking::NewRun {
+                name: format!("run-{i}"),
+                family: "lr".into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let all: Vec<String> = crate::tui::list_runs(&store)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    drop(store);
+    let (store, mut app) = crate::tui::open(&cfg).unwrap();
+    assert_eq!(app.runs_total, n);
+    // The page is the newest runs, in the order the whole list has them.
+    let page: Vec<&String> = app.runs.iter().map(|r| &r.id).collect();
+    assert_eq!(
+        page,
+        all.iter()
+            .take(crate::tui::load::FIRST_PAGE)
+            .collect::<Vec<_>>()
+    );
+    assert!(screen(&app).contains("reading 7 more"), "{}", screen(&app));
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    tasks.load_runs();
+    // A second read asked for while the first runs is done once after it.
+    tasks.load_runs();
+    assert!(tasks.busy());
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert_eq!(app.runs.len(), n);
+    assert!(!screen(&app).contains("more)"), "{}", screen(&app));
+    assert!(tasks.busy(), "the read asked for meanwhile is on its way");
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert!(!tasks.busy());
+    assert_eq!(app.runs.len(), store.count_runs().unwrap());
+}

@@ -379,9 +379,17 @@ fn status_line(f: &mut Frame, area: Rect, app: &App) {
         ))
     } else {
         Line::from(format!(
-            "{} of {} runs · {} selected · sorted by {}{} · ? help · q quit",
+            "{} of {} runs{} · {} selected · sorted by {}{} · ? help · q quit",
             app.list.view.len(),
             app.runs.len(),
+            if app.runs_total > app.runs.len() {
+                format!(
+                    " (the newest; reading {} more)",
+                    crate::util::thousands(app.runs_total - app.runs.len())
+                )
+            } else {
+                String::new()
+            },
             app.list.selected.len(),
             app.list.sort.label(),
             if app.list.descending { " ↓" } else { " ↑" }
