@@ -53,6 +53,9 @@ pub struct CsvChunks {
     /// At least one chunk is handed out, so an empty body is reported by `parse_csv`.
     handed: bool,
     done: bool,
+    /// Bytes read from the file and not handed out yet start at `pending[at]`.
+    pending: Vec<u8>,
+    at: usize,
 }
 
 impl CsvChunks {
@@ -94,6 +97,8 @@ impl CsvChunks {
             read,
             handed: false,
             done: false,
+            pending: Vec::new(),
+            at: 0,
         })
     }
 
@@ -134,6 +139,36 @@ impl CsvChunks {
     }
 }
 
+/// Bytes read from the file at a time.
+const BLOCK: usize = 4 << 20;
+
+impl CsvChunks {
+    /// Reads the next block of the file into `pending`; false at the end of the file.
+    fn refill(&mut self) -> std::io::Result<bool> {
+        use std::io::Read;
+        // Bytes handed out already are dropped first, so `pending` stays about a block long.
+        if self.at > 0 {
+            self.pending.drain(..self.at);
+            self.at = 0;
+        }
+        let have = self.pending.len();
+        self.pending.resize(have + BLOCK, 0);
+        let n = loop {
+            match self.reader.read(&mut self.pending[have..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.pending.truncate(have);
+                    return Err(e);
+                }
+            }
+        };
+        self.pending.truncate(have + n);
+        self.read += n as u64;
+        Ok(n > 0)
+    }
+}
+
 impl Iterator for CsvChunks {
     type Item = Result<Chunk, LoadError>;
 
@@ -141,39 +176,53 @@ impl Iterator for CsvChunks {
         if self.done {
             return None;
         }
-        let mut bytes = self.header.clone();
         let (first_row, first_line) = (self.rows_before, self.line);
         let mut records = 0;
         let mut quoted = false;
-        let mut line = Vec::new();
+        // The chunk's bytes are pending[start..end]; a line at a time is walked, its end found
+        // with memchr, never copied until the chunk is whole.
+        let mut start = self.at;
+        let mut end = self.at;
+        let mut eof = false;
         while records < self.rows || quoted {
-            line.clear();
-            let n = match self.reader.read_until(b'\n', &mut line) {
-                Ok(n) => n,
-                Err(cause) => {
-                    self.done = true;
-                    return Some(Err(LoadError::Io {
-                        path: self.path.clone(),
-                        cause,
-                    }));
+            let line_end = match memchr::memchr(b'\n', &self.pending[end..]) {
+                Some(i) => end + i + 1,
+                None if eof => {
+                    if end == self.pending.len() {
+                        self.done = true;
+                        break;
+                    }
+                    self.pending.len()
+                }
+                None => {
+                    // Refilling may move the bytes: keep the positions relative.
+                    let (s, e) = (start - self.at, end - self.at);
+                    match self.refill() {
+                        Ok(more) => eof = !more,
+                        Err(cause) => {
+                            self.done = true;
+                            return Some(Err(LoadError::Io {
+                                path: self.path.clone(),
+                                cause,
+                            }));
+                        }
+                    }
+                    (start, end) = (self.at + s, self.at + e);
+                    continue;
                 }
             };
-            if n == 0 {
-                self.done = true;
-                break;
-            }
-            self.read += n as u64;
+            let line = &self.pending[end..line_end];
             self.line += 1;
             let starts_record = !quoted;
             // A quote toggles; a record ends at a newline outside quotes.
-            quoted ^= line.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
             if starts_record && line.iter().any(|b| !b.is_ascii_whitespace()) {
                 records += 1;
             }
-            bytes.extend_from_slice(&line);
+            end = line_end;
             // A quote that never closes would make the rest of the file one record; past
             // `MAX_CHUNK_BYTES` that is an error, not a chunk the size of the file.
-            if quoted && bytes.len() > MAX_CHUNK_BYTES {
+            if quoted && end - start > MAX_CHUNK_BYTES {
                 self.done = true;
                 return Some(Err(LoadError::Parse {
                     path: self.path.clone(),
@@ -187,13 +236,17 @@ impl Iterator for CsvChunks {
         if records == 0 && self.handed {
             return None;
         }
+        let mut bytes = Vec::with_capacity(self.header.len() + end - start);
+        bytes.extend_from_slice(&self.header);
+        bytes.extend_from_slice(&self.pending[start..end]);
+        self.at = end;
         self.handed = true;
         self.rows_before += records;
         Some(Ok(Chunk {
             bytes,
             first_row,
             first_line,
-            read: self.read,
+            read: self.read - (self.pending.len() - self.at) as u64,
         }))
     }
 }

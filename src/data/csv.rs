@@ -113,7 +113,7 @@ fn parse_plain(text: &str) -> Table<'_> {
             };
             for (k, l) in piece.split('\n').enumerate() {
                 let l = l.strip_suffix('\r').unwrap_or(l);
-                if !l.split(',').any(|f| !f.is_empty()) {
+                if l.bytes().all(|b| b == b',') {
                     continue; // a blank line, or one of empty fields
                 }
                 let mut fields = l.split(',');
