@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -162,6 +162,11 @@ bench-drift:
 ## bench-monitor: monitor over 1,000,000 logged predictions with 100,000 outcomes, and NannyML's CBPE on the same log
 bench-monitor:
 	bash bench/monitor.sh
+
+## bench-scale: ten times the data (train, score, drift, load) for BEFORE=<older binary> and this
+## build back to back, with the pandas + scikit-learn scoring peer
+bench-scale:
+	bash bench/scale.sh
 
 ## peer-auc: scikit-learn's AUCs on data/train_data.csv (needs scikit-learn and pandas)
 peer-auc:

@@ -225,32 +225,15 @@ pub fn parse_csv(
         };
         wanted.push((col, cells.as_slice()));
     }
-    // Columns are independent: check them on every core, then keep the error of the lowest row.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, wanted.len().max(1));
-    let results: Vec<Result<Parsed, LoadError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let wanted = &wanted;
-                let rows = &rows;
-                s.spawn(move || {
-                    wanted
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % workers == w)
-                        .map(|(i, (col, ca))| (i, read_column(col, ca, rows, spec, path)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<Parsed, LoadError>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("column reader panicked"))
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
-    });
+    // Columns are independent: check them on every core (rayon's, so a file read in parts does
+    // not start threads per part), then keep the error of the lowest row.
+    let results: Vec<Result<Parsed, LoadError>> = {
+        use rayon::prelude::*;
+        wanted
+            .par_iter()
+            .map(|(col, ca)| read_column(col, ca, &rows, spec, path))
+            .collect()
+    };
     let mut first_error: Option<LoadError> = None;
     let mut columns = Vec::new();
     let mut label_idx = None;
