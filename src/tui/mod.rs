@@ -117,6 +117,9 @@ pub fn run(cfg: &Config, notice: Option<String>) -> anyhow::Result<i32> {
                 version = now_version;
                 if app.runs_total <= load::READ_IN_PLACE {
                     app.set_runs(list_runs(&store)?, crate::util::now_ms());
+                    // A background read still on its way is older than this one: read again
+                    // after it, so the older list does not stay.
+                    tasks.runs_again |= tasks.runs_loading;
                 } else {
                     tasks.load_runs();
                 }
