@@ -305,7 +305,6 @@ impl Bundle {
 
     /// Probabilities for the rows of `frame`.
     pub fn predict(&self, frame: &Frame) -> Result<Vec<f64>, crate::features::FeatureError> {
-        let x = self.pipeline.transform(frame)?;
-        Ok(self.model.predict_proba(x.view()))
+        Ok(self.model.predict_encoded(&self.pipeline.encode(frame)?))
     }
 }

@@ -78,7 +78,13 @@ fn parse_plain(text: &str) -> Table<'_> {
     if width == 0 || rest.is_empty() {
         return table;
     }
-    let parts = rayon::current_num_threads().max(1);
+    // A part of a file already read a part per core (`CsvChunks`) is split here in one piece:
+    // splitting it again would only add the copy that joins the pieces.
+    let parts = if rest.len() < SPLIT_ALONE_BYTES {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    };
     let mut cuts = vec![0];
     for k in 1..parts {
         let at = rest.len() * k / parts;
@@ -125,6 +131,11 @@ fn parse_plain(text: &str) -> Table<'_> {
             t
         })
         .collect();
+    if split.len() == 1 {
+        let mut only = split.into_iter().next().expect("one part");
+        only.header = table.header;
+        return only;
+    }
     for t in split {
         for (all, part) in table.columns.iter_mut().zip(t.columns) {
             all.extend(part);
@@ -133,6 +144,9 @@ fn parse_plain(text: &str) -> Table<'_> {
     }
     table
 }
+
+/// Texts shorter than this are split into fields on one thread.
+const SPLIT_ALONE_BYTES: usize = 8 << 20;
 
 /// The general reader, for texts with quoted fields.
 fn parse_quoted(text: &str) -> Result<Table<'_>, CsvError> {

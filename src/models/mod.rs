@@ -106,7 +106,7 @@ pub struct Fitted {
 
 /// Each row's sum of leaf values over `trees`, added tree by tree in order (the sum
 /// `trees.iter().map(predict_row).sum()` gives), rows walked `tree::BLOCK` at a time.
-fn ensemble_sums(trees: &[tree::Tree], x: ArrayView2<f64>) -> Vec<f64> {
+fn ensemble_sums(walkers: &[tree::Walker], x: ArrayView2<f64>) -> Vec<f64> {
     use tree::BLOCK;
     let owned = x.as_standard_layout();
     let width = x.ncols();
@@ -115,13 +115,12 @@ fn ensemble_sums(trees: &[tree::Tree], x: ArrayView2<f64>) -> Vec<f64> {
     if width == 0 {
         // No features: every walk ends at the root.
         for s in &mut sums {
-            for t in trees {
-                *s += t.value[0];
+            for w in walkers {
+                *s += w.root_value();
             }
         }
         return sums;
     }
-    let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
     let flat = owned.as_slice().expect("standard layout");
     let mut start = 0;
     while start < n {
@@ -132,7 +131,7 @@ fn ensemble_sums(trees: &[tree::Tree], x: ArrayView2<f64>) -> Vec<f64> {
             &flat[r * width..(r + 1) * width]
         });
         let mut block = [0.0; BLOCK];
-        for w in &walkers {
+        for w in walkers {
             w.add_block(&rows, &mut block);
         }
         sums[start..start + take].copy_from_slice(&block[..take]);
@@ -163,36 +162,50 @@ impl Model {
     }
 
     /// Probability of the positive class for each encoded row, a block of rows made dense at a
-    /// time, so the full dense matrix never exists.
+    /// time: a block (256 rows, about 270 KB) stays in the cache while the trees walk it, and the
+    /// allocator reuses its memory instead of the kernel zeroing fresh pages for a whole matrix.
     pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
         use rayon::prelude::*;
-        const BLOCK: usize = 4096;
+        const BLOCK: usize = 256;
+        let walkers = self.walkers();
         (0..x.n_rows().div_ceil(BLOCK))
             .into_par_iter()
             .map(|b| {
                 let rows = b * BLOCK..((b + 1) * BLOCK).min(x.n_rows());
-                self.predict_chunk(x.dense(rows).view())
+                self.predict_chunk(x.dense(rows).view(), &walkers)
             })
             .collect::<Vec<_>>()
             .concat()
+    }
+
+    /// The trees of an ensemble laid out for walking, once per call that predicts.
+    fn walkers(&self) -> Vec<tree::Walker> {
+        match self {
+            Model::Forest { trees } | Model::Gbdt { trees, .. } => {
+                trees.iter().map(tree::Tree::walker).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Probability of the positive class for each row of `x`.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         use rayon::prelude::*;
         const CHUNK: usize = 4096;
+        let walkers = self.walkers();
         if x.nrows() <= CHUNK {
-            return self.predict_chunk(x);
+            return self.predict_chunk(x, &walkers);
         }
         let chunks: Vec<ArrayView2<f64>> = x.axis_chunks_iter(Axis(0), CHUNK).collect();
         chunks
             .into_par_iter()
-            .map(|c| self.predict_chunk(c))
+            .map(|c| self.predict_chunk(c, &walkers))
             .collect::<Vec<_>>()
             .concat()
     }
 
-    fn predict_chunk(&self, x: ArrayView2<f64>) -> Vec<f64> {
+    /// `walkers`: the ensemble's trees from `walkers`, for the forest and boosting.
+    fn predict_chunk(&self, x: ArrayView2<f64>, walkers: &[tree::Walker]) -> Vec<f64> {
         match self {
             Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => x
                 .rows()
@@ -207,11 +220,11 @@ impl Model {
                 .into_iter()
                 .map(|r| tree.predict_row(r).clamp(0.0, 1.0))
                 .collect(),
-            Model::Forest { trees } => ensemble_sums(trees, x)
+            Model::Forest { trees } => ensemble_sums(walkers, x)
                 .into_iter()
                 .map(|s| (s / trees.len().max(1) as f64).clamp(0.0, 1.0))
                 .collect(),
-            Model::Gbdt { base_score, trees } => ensemble_sums(trees, x)
+            Model::Gbdt { base_score, .. } => ensemble_sums(walkers, x)
                 .into_iter()
                 .map(|s| sigmoid(base_score + s))
                 .collect(),

@@ -43,6 +43,11 @@ pub struct Walker {
 }
 
 impl Walker {
+    /// The root's value: what every row gets when the tree has no split.
+    pub fn root_value(&self) -> f64 {
+        self.value.first().copied().unwrap_or(0.0)
+    }
+
     /// Adds the leaf value each of `rows` reaches to its entry of `sums`. The rows walk side by
     /// side for exactly `depth` steps (a row at a leaf stays there), each step a choice the
     /// processor makes without guessing; each row makes `Tree::predict_row`'s comparisons, so
