@@ -25,13 +25,14 @@ pub(crate) const LEAF: u32 = u32::MAX;
 /// Rows an ensemble walks through each tree side by side (`Walker::add_block`).
 pub const BLOCK: usize = 8;
 
-/// One node of a `Walker`.
+/// One node of a `Walker`: 16 bytes. A split's children sit side by side, the right one at
+/// `left + 1`; a leaf's threshold is NaN (no number is at most NaN, so every row "goes right")
+/// and its `left` is its own index minus one, so a row at a leaf stays there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Step {
     threshold: f64,
     feature: u32,
     left: u32,
-    right: u32,
 }
 
 /// A tree laid out for prediction (`Tree::walker`).
@@ -59,7 +60,7 @@ impl Walker {
             for k in 0..BLOCK {
                 let n = self.nodes[at[k] as usize];
                 let go_left = rows[k][n.feature as usize] <= n.threshold;
-                at[k] = if go_left { n.left } else { n.right };
+                at[k] = n.left.wrapping_add(u32::from(!go_left));
             }
         }
         for k in 0..BLOCK {
@@ -110,42 +111,56 @@ impl Tree {
     }
 
     /// The tree laid out for walking many rows without a branch the processor must guess: one
-    /// 24-byte node per entry, leaves pointing at themselves with a threshold no number
-    /// exceeds, and the depth of the deepest leaf, so every row takes exactly `depth` steps.
+    /// 16-byte node per entry (see `Step`), and the depth of the deepest leaf, so every row
+    /// takes exactly `depth` steps.
     pub fn walker(&self) -> Walker {
-        let nodes: Vec<Step> = (0..self.feature.len())
-            .map(|i| {
-                if self.feature[i] == LEAF {
-                    Step {
-                        threshold: f64::INFINITY,
-                        feature: 0,
-                        left: i as u32,
-                        right: i as u32,
-                    }
-                } else {
-                    Step {
-                        threshold: self.threshold[i],
-                        feature: self.feature[i],
-                        left: self.left[i],
-                        right: self.right[i],
-                    }
-                }
-            })
-            .collect();
-        // Depths top-down: a validated tree has every child after its parent.
-        let mut depth = vec![0u32; nodes.len()];
+        // Breadth first from the root, so each split's children get adjacent places. A child
+        // out of range or reached twice (a tree never validated) ends its branch as a leaf.
+        let n = self.feature.len();
+        let mut order: Vec<usize> = if n == 0 { Vec::new() } else { vec![0] };
+        let mut place = vec![u32::MAX; n];
+        let mut depth = vec![0u32; n.min(1)];
+        if n > 0 {
+            place[0] = 0;
+        }
+        let mut nodes = Vec::with_capacity(n);
+        let mut value = Vec::with_capacity(n);
         let mut deepest = 0;
-        for i in 0..nodes.len() {
-            if self.feature[i] != LEAF {
-                for c in [self.left[i], self.right[i]] {
-                    depth[c as usize] = depth[i] + 1;
-                    deepest = deepest.max(depth[i] + 1);
+        let mut i = 0;
+        while i < order.len() {
+            let old = order[i];
+            let children = [self.left[old] as usize, self.right[old] as usize];
+            let split = self.feature[old] != LEAF
+                && children
+                    .iter()
+                    .all(|&c| c < n && place[c] == u32::MAX && c != old)
+                && children[0] != children[1];
+            if split {
+                let first = order.len() as u32;
+                for (k, &c) in children.iter().enumerate() {
+                    place[c] = first + k as u32;
+                    order.push(c);
+                    depth.push(depth[i] + 1);
                 }
+                deepest = deepest.max(depth[i] + 1);
+                nodes.push(Step {
+                    threshold: self.threshold[old],
+                    feature: self.feature[old],
+                    left: first,
+                });
+            } else {
+                nodes.push(Step {
+                    threshold: f64::NAN,
+                    feature: 0,
+                    left: (i as u32).wrapping_sub(1),
+                });
             }
+            value.push(self.value[old]);
+            i += 1;
         }
         Walker {
             nodes,
-            value: self.value.clone(),
+            value,
             depth: deepest,
         }
     }
@@ -655,7 +670,6 @@ mod tests {
             value: vec![0.0, 0.1, 0.0, 0.0, 0.4, 0.2, 0.3],
         };
         tree.validate(3).unwrap();
-        let walker = tree.walker();
         let cases: Vec<[f64; 3]> = vec![
             [0.0, 0.0, 0.0],
             [0.5, 9.0, 9.0],
@@ -667,13 +681,32 @@ mod tests {
             [1.0, 0.0, f64::NAN],
             [-1e300, 1e300, -1e300],
         ];
-        for chunk in cases.chunks(BLOCK) {
-            let rows: [&[f64]; BLOCK] = std::array::from_fn(|k| &chunk[k.min(chunk.len() - 1)][..]);
-            let mut sums = [0.0; BLOCK];
-            walker.add_block(&rows, &mut sums);
-            for (k, row) in chunk.iter().enumerate() {
-                let one = tree.predict_row(ndarray::ArrayView1::from(&row[..]));
-                assert_eq!(sums[k], one, "{row:?}");
+        // The same tree with its nodes stored in another order, and a tree of one leaf.
+        let shuffled = Tree {
+            feature: vec![0, 1, LEAF, 2, LEAF, LEAF, LEAF],
+            threshold: vec![0.5, 2.0, 0.0, -1.0, 0.0, 0.0, 0.0],
+            left: vec![2, 3, 0, 5, 0, 0, 0],
+            right: vec![1, 4, 0, 6, 0, 0, 0],
+            value: vec![0.0, 0.0, 0.1, 0.0, 0.4, 0.2, 0.3],
+        };
+        let leaf = Tree {
+            feature: vec![LEAF],
+            threshold: vec![0.0],
+            left: vec![0],
+            right: vec![0],
+            value: vec![0.7],
+        };
+        for tree in [&tree, &shuffled, &leaf] {
+            let walker = tree.walker();
+            for chunk in cases.chunks(BLOCK) {
+                let rows: [&[f64]; BLOCK] =
+                    std::array::from_fn(|k| &chunk[k.min(chunk.len() - 1)][..]);
+                let mut sums = [0.0; BLOCK];
+                walker.add_block(&rows, &mut sums);
+                for (k, row) in chunk.iter().enumerate() {
+                    let one = tree.predict_row(ndarray::ArrayView1::from(&row[..]));
+                    assert_eq!(sums[k], one, "{row:?}");
+                }
             }
         }
     }
