@@ -27,7 +27,7 @@ measure() {
   local wall rss
   wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$dir/time.txt")"
   rss="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time.txt")"
-  printf '%-58s %8.2f s %7.0f MB\n' "$label" "$wall" "$((rss / 1024))"
+  printf '%-58s %8.2f s %7.0f MiB\n' "$label" "$wall" "$((rss / 1024))"
 }
 
 sides=(after)
