@@ -61,27 +61,12 @@ fn local_artifact(cfg: &Config, a: &ArtifactRef) -> Result<PathBuf, DocError> {
 /// Whether `path` is a regular file of `bytes` bytes hashing to `sha256` (read in pieces, so
 /// a huge or endless file costs no memory).
 fn have_artifact(path: &Path, bytes: u64, sha256: &str) -> bool {
-    use sha2::Digest;
-    use std::io::Read;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
     };
-    if !meta.is_file() || meta.len() != bytes {
-        return false;
-    }
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut hash = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hash.update(&buf[..n]),
-            Err(_) => return false,
-        }
-    }
-    crate::bundle::hex(&hash.finalize()) == sha256
+    meta.is_file()
+        && meta.len() == bytes
+        && crate::bundle::sha256_file(path).is_ok_and(|h| h == sha256)
 }
 
 /// Uploads every finished run, artifact and alias event the bucket lacks.
