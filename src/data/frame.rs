@@ -400,19 +400,21 @@ impl Frame {
     }
 
     /// Room for `rows` more rows, so appending parts does not double every column's memory.
+    /// Only a hint, from an estimate a file's first rows can mislead: room that cannot be had
+    /// is left to the columns' own growth instead of stopping the program.
     pub fn reserve(&mut self, rows: usize) {
         for (_, c) in &mut self.columns {
-            match c {
-                ColumnData::Numeric(v) => v.reserve(rows),
-                ColumnData::Id(v) => v.reserve(rows),
-                ColumnData::Categorical(c) => c.codes.reserve(rows),
-            }
+            let _ = match c {
+                ColumnData::Numeric(v) => v.try_reserve(rows),
+                ColumnData::Id(v) => v.try_reserve(rows),
+                ColumnData::Categorical(c) => c.codes.try_reserve(rows),
+            };
         }
         if let Some(l) = &mut self.labels {
-            l.reserve(rows);
+            let _ = l.try_reserve(rows);
         }
         if let Some(t) = &mut self.target {
-            t.reserve(rows);
+            let _ = t.try_reserve(rows);
         }
     }
 
@@ -557,6 +559,31 @@ mod tests {
 
     fn spec_col(name: &str) -> ColumnSpec {
         DatasetSpec::hospital().column(name).unwrap().clone()
+    }
+
+    #[test]
+    fn room_that_cannot_be_had_is_skipped_and_parts_still_append() {
+        let csv = "case_id,Hospital_code,Hospital_type_code,City_Code_Hospital,Hospital_region_code,Available Extra Rooms in Hospital,Department,Ward_Type,Ward_Facility_Code,Bed Grade,patientid,City_Code_Patient,Type of Admission,Severity of Illness,Visitors with Patient,Age,Admission_Deposit,Stay
+1,8,c,3,Z,3,radiotherapy,R,F,2.0,31397,7.0,Emergency,Extreme,2,51-60,4911.0,0-10
+2,2,a,5,Z,2,surgery,S,F,,31397,,Trauma,Minor,2,41-50,5954.0,41-50
+";
+        let part = crate::data::load::parse_csv(
+            csv.as_bytes().to_vec(),
+            std::path::Path::new("t.csv"),
+            &DatasetSpec::hospital(),
+            crate::data::Labels::Required,
+        )
+        .unwrap();
+        let mut whole = part.take(&[1]);
+        // More rows than an address space holds, then more bytes than any machine has.
+        whole.reserve(usize::MAX / 2);
+        whole.reserve(1 << 45);
+        whole.append(part.clone());
+        assert_eq!(whole.n_rows(), 3);
+        for (row, of) in [(0, 1), (1, 0), (2, 1)] {
+            assert_eq!(whole.record(row), part.record(of), "row {row}");
+        }
+        assert_eq!(whole.target, Some(vec![1, 0, 1]));
     }
 
     #[test]
