@@ -36,13 +36,20 @@ fn main() -> anyhow::Result<()> {
         let bytes = std::fs::read(&path)?;
         let read = t.elapsed().as_secs_f64();
         let t = Instant::now();
+        let chunks = staytrack::data::chunks::CsvChunks::open(&path, 32_768)?.count();
+        let cut = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let text = staytrack::data::csv::text(&bytes)?;
-        let table = staytrack::data::csv::parse(text)?;
+        let mut rows = 0;
+        staytrack::data::csv::for_each_row(text, |_| {
+            rows += 1;
+            true
+        })?;
         println!(
-            "read {:.0} ms, split into fields {:.0} ms ({} rows)",
+            "read {:.0} ms, cut into {chunks} chunks {:.0} ms, split into fields {:.0} ms ({rows} rows)",
             read * 1e3,
+            cut * 1e3,
             t.elapsed().as_secs_f64() * 1e3,
-            table.rows()
         );
     }
     println!(

@@ -115,27 +115,36 @@ impl CsvChunks {
 impl CsvChunks {
     /// Works through the file a batch of one chunk per core at a time: `work` runs on a
     /// batch's chunks side by side, then `take` gets each result in file order with the bytes
-    /// read so far. Memory holds one batch; the first error stops the pass.
+    /// read so far. The next batch is cut from the file on a thread of its own meanwhile, so
+    /// reading overlaps the work. Memory holds two batches; the first error stops the pass.
     pub fn in_batches<T: Send, E: From<LoadError> + Send>(
-        mut self,
+        self,
         work: impl Fn(Chunk) -> Result<T, E> + Sync,
         mut take: impl FnMut(T, u64) -> Result<(), E>,
     ) -> Result<(), E> {
         use rayon::prelude::*;
         let per_batch = rayon::current_num_threads().max(1);
-        loop {
-            let batch = self
-                .by_ref()
-                .take(per_batch)
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(read) = batch.last().map(|c| c.read) else {
-                return Ok(());
-            };
-            let done: Vec<Result<T, E>> = batch.into_par_iter().map(&work).collect();
-            for r in done {
-                take(r?, read)?;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(per_batch);
+            scope.spawn(move || {
+                for chunk in self {
+                    // The receiver is gone once the pass stopped: so does the reading.
+                    if tx.send(chunk).is_err() {
+                        break;
+                    }
+                }
+            });
+            loop {
+                let batch = rx.iter().take(per_batch).collect::<Result<Vec<_>, _>>()?;
+                let Some(read) = batch.last().map(|c| c.read) else {
+                    return Ok(());
+                };
+                let done: Vec<Result<T, E>> = batch.into_par_iter().map(&work).collect();
+                for r in done {
+                    take(r?, read)?;
+                }
             }
-        }
+        })
     }
 }
 

@@ -53,14 +53,49 @@ pub fn parse(text: &str) -> Result<Table<'_>, CsvError> {
     if !text.as_bytes().contains(&b'"') {
         return Ok(parse_plain(text));
     }
-    parse_quoted(text)
+    let mut table = Table::default();
+    table.header = quoted_rows(text, |r: Row| {
+        table.columns.resize(r.fields.len(), Vec::new());
+        for (all, f) in table.columns.iter_mut().zip(r.fields) {
+            all.push(f.clone());
+        }
+        table.lines.push(r.line);
+        true
+    })?;
+    table.columns.resize(table.header.len(), Vec::new());
+    Ok(table)
 }
 
-/// A text without quotes: cut into one part per core at line breaks, parts split side by side.
-fn parse_plain(text: &str) -> Table<'_> {
-    use rayon::prelude::*;
-    let mut table = Table::default();
-    // The header: the first line with a field.
+/// One data row as `for_each_row` hands it out.
+pub struct Row<'r, 'a> {
+    /// The file line the row starts on, counting the header's line as 1.
+    pub line: usize,
+    /// How many fields the record has, before `fields` is cut or padded to the header's count.
+    pub found: usize,
+    /// The header's count of fields; `None` when empty or missing.
+    pub fields: &'r [Option<Cow<'a, str>>],
+}
+
+/// Splits `text` as `parse` does, handing each data row to `row` instead of keeping its cells:
+/// a reader that types fields as they come then holds no cell per field. `row` returns false
+/// to stop early. Returns the header.
+pub fn for_each_row<'a>(
+    text: &'a str,
+    mut row: impl FnMut(Row<'_, 'a>) -> bool,
+) -> Result<Vec<String>, CsvError> {
+    if text.as_bytes().contains(&b'"') {
+        return quoted_rows(text, row);
+    }
+    let (header, rest, line) = plain_header(text);
+    if !header.is_empty() {
+        plain_rows(rest, line + 1, header.len(), &mut row);
+    }
+    Ok(header)
+}
+
+/// The header of a text without quotes (the first line with a field), the text after it and
+/// the header's line.
+fn plain_header(text: &str) -> (Vec<String>, &str, usize) {
     let mut rest = text;
     let mut line = 1;
     while !rest.is_empty() {
@@ -68,11 +103,134 @@ fn parse_plain(text: &str) -> Table<'_> {
         rest = tail;
         let head = head.strip_suffix('\r').unwrap_or(head);
         if head.split(',').any(|f| !f.is_empty()) {
-            table.header = head.split(',').map(str::to_string).collect();
-            break;
+            return (head.split(',').map(str::to_string).collect(), rest, line);
         }
         line += 1;
     }
+    (Vec::new(), "", line)
+}
+
+/// Hands each row of `piece`, a text without quotes whose first line is file line `first`, to
+/// `row` as `width` fields; lines of empty fields are skipped. One pass finds every comma and
+/// line break, and fields borrow from the text. Returns false if `row` stopped it.
+fn plain_rows<'a>(
+    piece: &'a str,
+    first: usize,
+    width: usize,
+    row: &mut impl FnMut(Row<'_, 'a>) -> bool,
+) -> bool {
+    let bytes = piece.as_bytes();
+    let mut fields: Vec<Option<Cow<'a, str>>> = Vec::with_capacity(width);
+    let mut line = first;
+    let mut start = 0;
+    let mut any = false;
+    let mut found = 0;
+    let stops = Separators::new(bytes).chain(std::iter::once(bytes.len()));
+    for at in stops {
+        let ends_line = at == bytes.len() || bytes[at] == b'\n';
+        let mut field = &piece[start..at];
+        if ends_line {
+            field = field.strip_suffix('\r').unwrap_or(field);
+        }
+        start = at + 1;
+        any |= !field.is_empty();
+        found += 1;
+        if fields.len() < width {
+            fields.push((!field.is_empty()).then_some(Cow::Borrowed(field)));
+        }
+        if ends_line {
+            if any {
+                fields.resize(width, None);
+                let fields = &fields;
+                if !row(Row {
+                    line,
+                    found,
+                    fields,
+                }) {
+                    return false;
+                }
+            }
+            fields.clear();
+            any = false;
+            found = 0;
+            line += 1;
+        }
+    }
+    true
+}
+
+/// Where the commas and line breaks of a text are, eight bytes at a time: fields are a few
+/// bytes long, so a vector search per field would spend more setting up than it saves, and a
+/// byte at a time is a branch per byte.
+struct Separators<'b> {
+    words: std::slice::ChunksExact<'b, u8>,
+    tail: &'b [u8],
+    /// The offset of the word being read, and a high bit per separator byte of it not yet
+    /// handed out.
+    base: usize,
+    mask: u64,
+    /// The offset of the next word.
+    next: usize,
+}
+
+impl<'b> Separators<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        let words = bytes.chunks_exact(8);
+        let tail = words.remainder();
+        Separators {
+            words,
+            tail,
+            base: 0,
+            mask: 0,
+            next: 0,
+        }
+    }
+
+    /// A high bit for each byte of `word` equal to `b`; exact, with no carry between bytes.
+    fn equal(word: u64, b: u8) -> u64 {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        let x = word ^ (u64::from(b) * 0x0101_0101_0101_0101);
+        !(((x & LOW7) + LOW7) | x | LOW7)
+    }
+
+    /// The next eight bytes (the last zero-padded, and zero is no separator).
+    fn word(&mut self) -> Option<u64> {
+        let word = match self.words.next() {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+            None if !self.tail.is_empty() => {
+                let mut w = [0u8; 8];
+                w[..self.tail.len()].copy_from_slice(self.tail);
+                self.tail = &[];
+                u64::from_le_bytes(w)
+            }
+            None => return None,
+        };
+        self.base = self.next;
+        self.next += 8;
+        Some(word)
+    }
+}
+
+impl Iterator for Separators<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let word = self.word()?;
+            self.mask = Self::equal(word, b',') | Self::equal(word, b'\n');
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize / 8;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
+/// A text without quotes: cut into one part per core at line breaks, parts split side by side.
+fn parse_plain(text: &str) -> Table<'_> {
+    use rayon::prelude::*;
+    let mut table = Table::default();
+    let (header, rest, line) = plain_header(text);
+    table.header = header;
     let width = table.header.len();
     table.columns = vec![Vec::new(); width];
     if width == 0 || rest.is_empty() {
@@ -105,29 +263,25 @@ fn parse_plain(text: &str) -> Table<'_> {
     let mut at = line + 1;
     for p in &pieces {
         firsts.push(at);
-        at += p.as_bytes().iter().filter(|&&b| b == b'\n').count();
+        at += memchr::memchr_iter(b'\n', p.as_bytes()).count();
     }
     let split: Vec<Table> = pieces
         .into_par_iter()
         .zip(firsts)
         .map(|(piece, first)| {
-            let rows = piece.as_bytes().iter().filter(|&&b| b == b'\n').count() + 1;
+            let rows = memchr::memchr_iter(b'\n', piece.as_bytes()).count() + 1;
             let mut t = Table {
                 header: Vec::new(),
                 columns: (0..width).map(|_| Vec::with_capacity(rows)).collect(),
                 lines: Vec::with_capacity(rows),
             };
-            for (k, l) in piece.split('\n').enumerate() {
-                let l = l.strip_suffix('\r').unwrap_or(l);
-                if l.bytes().all(|b| b == b',') {
-                    continue; // a blank line, or one of empty fields
+            plain_rows(piece, first, width, &mut |r: Row| {
+                for (col, f) in t.columns.iter_mut().zip(r.fields) {
+                    col.push(f.clone());
                 }
-                let mut fields = l.split(',');
-                for col in t.columns.iter_mut() {
-                    col.push(fields.next().filter(|f| !f.is_empty()).map(Cow::Borrowed));
-                }
-                t.lines.push(first + k);
-            }
+                t.lines.push(r.line);
+                true
+            });
             t
         })
         .collect();
@@ -148,42 +302,51 @@ fn parse_plain(text: &str) -> Table<'_> {
 /// Texts shorter than this are split into fields on one thread.
 const SPLIT_ALONE_BYTES: usize = 8 << 20;
 
-/// The general reader, for texts with quoted fields.
-fn parse_quoted(text: &str) -> Result<Table<'_>, CsvError> {
+/// The general reader, for texts with quoted fields: each data row to `row` (see
+/// `for_each_row`); returns the header.
+fn quoted_rows<'a>(
+    text: &'a str,
+    mut row: impl FnMut(Row<'_, 'a>) -> bool,
+) -> Result<Vec<String>, CsvError> {
     let bytes = text.as_bytes();
     let mut pos = 0;
     let mut line = 1;
-    let mut table = Table::default();
+    let mut header: Option<Vec<String>> = None;
     let mut fields: Vec<Option<Cow<'_, str>>> = Vec::new();
-    let mut header_done = false;
     while pos < bytes.len() {
         let start_line = line;
         fields.clear();
         let end = read_record(text, &mut pos, &mut line, &mut fields)?;
         // A blank line, or a line of empty fields, is no row.
         let blank = fields.iter().all(Option::is_none);
-        if !header_done {
-            if blank {
-                continue;
+        match &header {
+            None if blank => continue,
+            None => {
+                header = Some(
+                    fields
+                        .drain(..)
+                        .map(|f| f.map(Cow::into_owned).unwrap_or_default())
+                        .collect(),
+                );
             }
-            table.header = fields
-                .drain(..)
-                .map(|f| f.map(Cow::into_owned).unwrap_or_default())
-                .collect();
-            table.columns = vec![Vec::new(); table.header.len()];
-            header_done = true;
-        } else if !blank {
-            let mut given = fields.drain(..);
-            for col in table.columns.iter_mut() {
-                col.push(given.next().flatten());
+            Some(h) if !blank => {
+                let found = fields.len();
+                fields.resize(h.len(), None);
+                if !row(Row {
+                    line: start_line,
+                    found,
+                    fields: &fields,
+                }) {
+                    break;
+                }
             }
-            table.lines.push(start_line);
+            Some(_) => {}
         }
         if end {
             break;
         }
     }
-    Ok(table)
+    Ok(header.unwrap_or_default())
 }
 
 /// Reads one record from `pos`, pushing its fields; moves `pos` past its line end and counts
@@ -336,11 +499,27 @@ mod tests {
         let plain = parse(&text).unwrap();
         // The general reader (a quote added to a field that does not start with one changes
         // nothing but the path).
-        let quoted = parse_quoted(&text).unwrap();
+        let quoted = parse_quoted(&text);
         assert_eq!(plain, quoted);
         assert_eq!(plain.header, vec!["a", "b", "c"]);
         assert_eq!(plain.lines.last(), Some(&5004));
         assert_eq!(plain.rows(), 5000 - 2 * 715 + 1);
+    }
+
+    /// The general reader's table, whatever the text holds.
+    fn parse_quoted(text: &str) -> Table<'_> {
+        let mut t = Table::default();
+        t.header = quoted_rows(text, |r: Row| {
+            t.columns.resize(r.fields.len(), Vec::new());
+            for (all, f) in t.columns.iter_mut().zip(r.fields) {
+                all.push(f.clone());
+            }
+            t.lines.push(r.line);
+            true
+        })
+        .unwrap();
+        t.columns.resize(t.header.len(), Vec::new());
+        t
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
-use super::frame::{parse_cell, CellError, ColumnBuilder, Frame};
-use super::spec::{ColumnSpec, DatasetSpec, Role};
+use super::frame::{parse_cell, plain_decimal, CellError, ColumnBuilder, Frame};
+use super::spec::{ColumnSpec, DatasetSpec, Role, ValueType};
 
 /// Whether the file must carry the target column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,60 +199,61 @@ pub fn parse_csv(
     if !has_data {
         return Err(LoadError::HeaderOnly { path: p() });
     }
-    check_field_counts(&bytes[header_end..], header.len(), path)?;
 
     let bad = |e: super::csv::CsvError| LoadError::Parse {
         path: p(),
         message: e.to_string(),
     };
     let text = super::csv::text(&bytes).map_err(bad)?;
-    let table = super::csv::parse(text).map_err(bad)?;
-    if table.rows() == 0 {
-        return Err(LoadError::HeaderOnly { path: p() });
-    }
-    let rows = Rows {
-        lines: &table.lines,
-    };
-
-    let mut wanted = Vec::new();
-    for col in &spec.columns {
+    // Fields are typed as each row is split, in spec order, so a row's first bad field (in
+    // spec order) of the first bad row is the error, and no cell per field is ever held.
+    let capacity = memchr::memchr_iter(b'\n', &bytes[header_end..]).count() + 1;
+    let mut readers: Vec<FieldReader> = spec
+        .columns
+        .iter()
         // By position in the header the checks read, so names match as they were checked.
-        let Some(i) = header.iter().position(|h| h == &col.name) else {
-            continue; // the target column of an unlabelled file
-        };
-        let Some(cells) = table.columns.get(i) else {
-            continue;
-        };
-        wanted.push((col, cells.as_slice()));
-    }
-    // Columns are independent: check them on every core (rayon's, so a file read in parts does
-    // not start threads per part), then keep the error of the lowest row.
-    let results: Vec<Result<Parsed, LoadError>> = {
-        use rayon::prelude::*;
-        wanted
-            .par_iter()
-            .map(|(col, ca)| read_column(col, ca, &rows, spec, path))
-            .collect()
-    };
-    let mut first_error: Option<LoadError> = None;
-    let mut columns = Vec::new();
-    let mut label_idx = None;
-    for r in results {
-        match r {
-            Ok(Parsed::Column(name, data)) => columns.push((name, data)),
-            Ok(Parsed::Labels(l)) => label_idx = Some(l),
-            Err(e) => {
-                if first_error
-                    .as_ref()
-                    .is_none_or(|f| error_row(&e) < error_row(f))
-                {
-                    first_error = Some(e);
-                }
+        .filter_map(|col| {
+            let at = header.iter().position(|h| h == &col.name)?;
+            Some(FieldReader::new(col, at, capacity))
+        })
+        .collect();
+    let mut rows = 0;
+    let mut failed: Option<LoadError> = None;
+    super::csv::for_each_row(text, |row| {
+        rows += 1;
+        if row.found != header.len() {
+            failed = Some(LoadError::FieldCount {
+                path: p(),
+                row: rows,
+                line: row.line,
+                found: row.found,
+                expected: header.len(),
+            });
+            return false;
+        }
+        for r in readers.iter_mut() {
+            let raw = row.fields.get(r.at).and_then(|f| f.as_deref());
+            if let Err(e) = r.read(raw, spec) {
+                failed = Some(e.locate(path, spec, &r.col.name, rows, row.line));
+                return false;
             }
         }
-    }
-    if let Some(e) = first_error {
+        true
+    })
+    .map_err(bad)?;
+    if let Some(e) = failed {
         return Err(e);
+    }
+    if rows == 0 {
+        return Err(LoadError::HeaderOnly { path: p() });
+    }
+    let mut columns = Vec::new();
+    let mut label_idx = None;
+    for r in readers {
+        match r.values {
+            Values::Column(b) => columns.push((r.col.name.clone(), b.finish())),
+            Values::Labels(l) => label_idx = Some(l),
+        }
     }
     let target = label_idx.as_ref().map(|l: &Vec<u16>| {
         let positive: Vec<bool> = spec
@@ -272,9 +273,220 @@ pub fn parse_csv(
     })
 }
 
-enum Parsed {
-    Column(String, super::frame::ColumnData),
+/// Types one column's fields as rows come: a value per field, or why it is not one.
+struct FieldReader<'s> {
+    col: &'s ColumnSpec,
+    /// The column's position in the header.
+    at: usize,
+    values: Values,
+    /// Fields seen before and what they became: a categorical code or a target label's index.
+    /// Labels repeat, so each distinct text is parsed once.
+    seen: Seen,
+}
+
+/// Texts already typed, and what they became. Most are short: those are read as two numbers
+/// and their length, and found in a direct-mapped table without hashing or comparing text;
+/// the rest, and short ones the table evicted, in a hash map.
+struct Seen {
+    short: Box<[(ShortKey, u32)]>,
+    long: HashMap<String, u32, foldhash::fast::RandomState>,
+}
+
+/// A text of 1 to 16 bytes: with its length, its first and last bytes (overlapping when
+/// short) determine it.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct ShortKey {
+    lo: u64,
+    hi: u64,
+    len: u32,
+}
+
+impl ShortKey {
+    fn of(text: &str) -> Option<ShortKey> {
+        let b = text.as_bytes();
+        let n = b.len();
+        let word = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("8 bytes"));
+        let half = |s: &[u8]| u64::from(u32::from_le_bytes(s.try_into().expect("4 bytes")));
+        let (lo, hi) = match n {
+            1..=3 => (
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+            ),
+            4..=8 => (half(&b[..4]) | half(&b[n - 4..]) << 32, 0),
+            9..=16 => (word(&b[..8]), word(&b[n - 8..])),
+            _ => return None,
+        };
+        Some(ShortKey {
+            lo,
+            hi,
+            len: n as u32,
+        })
+    }
+
+    fn slot(self) -> usize {
+        let mixed = (self.lo ^ self.hi.rotate_left(29) ^ u64::from(self.len))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> 56) as usize % Seen::SLOTS
+    }
+}
+
+impl Seen {
+    const SLOTS: usize = 256;
+
+    fn new() -> Self {
+        Seen {
+            // An empty slot's length, 0, is no key's.
+            short: vec![(ShortKey::default(), 0); Self::SLOTS].into_boxed_slice(),
+            long: HashMap::default(),
+        }
+    }
+
+    fn get(&mut self, text: &str) -> Option<u32> {
+        match ShortKey::of(text) {
+            Some(key) => {
+                let (k, v) = self.short[key.slot()];
+                if k == key {
+                    return Some(v);
+                }
+                let v = *self.long.get(text)?;
+                self.short[key.slot()] = (key, v);
+                Some(v)
+            }
+            None => self.long.get(text).copied(),
+        }
+    }
+
+    fn insert(&mut self, text: &str, value: u32) {
+        if let Some(key) = ShortKey::of(text) {
+            self.short[key.slot()] = (key, value);
+        }
+        self.long.insert(text.to_string(), value);
+    }
+}
+
+enum Values {
+    Column(ColumnBuilder),
     Labels(Vec<u16>),
+}
+
+/// Why a field was refused, before the file, row and column are added.
+enum FieldError {
+    Cell(CellError, String),
+    Missing,
+    UnknownLabel(String),
+}
+
+impl<'s> FieldReader<'s> {
+    fn new(col: &'s ColumnSpec, at: usize, capacity: usize) -> Self {
+        let values = if col.role == Role::Target {
+            Values::Labels(Vec::with_capacity(capacity))
+        } else {
+            Values::Column(ColumnBuilder::new(col, capacity))
+        };
+        FieldReader {
+            col,
+            at,
+            values,
+            seen: Seen::new(),
+        }
+    }
+
+    fn read(&mut self, raw: Option<&str>, spec: &DatasetSpec) -> Result<(), FieldError> {
+        match &mut self.values {
+            Values::Labels(out) => {
+                let v = raw.map(str::trim).unwrap_or("");
+                if let Some(i) = self.seen.get(v) {
+                    out.push(i as u16);
+                    return Ok(());
+                }
+                if v.is_empty() {
+                    return Err(FieldError::Missing);
+                }
+                let i = spec
+                    .label_index(v)
+                    .ok_or_else(|| FieldError::UnknownLabel(v.to_string()))?;
+                self.seen.insert(v, i as u32);
+                out.push(i as u16);
+            }
+            Values::Column(b) => {
+                // Plain numbers skip the general coercion, which would give the same value.
+                match (&mut *b, raw) {
+                    (ColumnBuilder::Numeric(v), Some(r)) => {
+                        let x = match (plain_decimal(r), self.col.value) {
+                            (Some(x), ValueType::Float) => Some(x),
+                            // `+ 0.0` makes `-0` the integer 0, as the integer reader does.
+                            (Some(x), ValueType::Int) if x.fract() == 0.0 => Some(x + 0.0),
+                            _ => None,
+                        };
+                        if let Some(x) = x {
+                            v.push(x);
+                            return Ok(());
+                        }
+                    }
+                    (ColumnBuilder::Id(v), Some(r))
+                        if r.len() <= 18 && r.bytes().all(|c| c.is_ascii_digit()) =>
+                    {
+                        v.push(r.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')));
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+                let categorical = self.col.role == Role::Categorical;
+                if categorical {
+                    if let Some(code) = raw.and_then(|r| self.seen.get(r)) {
+                        b.push_code(code);
+                        return Ok(());
+                    }
+                }
+                let cell = parse_cell(self.col, raw)
+                    .map_err(|e| FieldError::Cell(e, raw.unwrap_or_default().to_string()))?;
+                let code = b.push(cell);
+                if let (true, Some(r), Some(code)) = (categorical, raw, code) {
+                    self.seen.insert(r, code);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FieldError {
+    fn locate(
+        self,
+        path: &Path,
+        spec: &DatasetSpec,
+        column: &str,
+        row: usize,
+        line: usize,
+    ) -> LoadError {
+        let (path, column) = (path.to_path_buf(), column.to_string());
+        match self {
+            FieldError::Missing | FieldError::Cell(CellError::Missing, _) => {
+                LoadError::MissingValue {
+                    path,
+                    row,
+                    line,
+                    column,
+                }
+            }
+            FieldError::Cell(CellError::WrongType { expected }, value) => LoadError::WrongType {
+                path,
+                row,
+                line,
+                column,
+                expected,
+                value,
+            },
+            FieldError::UnknownLabel(value) => LoadError::UnknownLabel {
+                path,
+                row,
+                line,
+                column,
+                value,
+                known: spec.target.labels.clone(),
+            },
+        }
+    }
 }
 
 impl LoadError {
@@ -340,170 +552,6 @@ impl LoadError {
             other => other,
         }
     }
-}
-
-fn error_row(e: &LoadError) -> usize {
-    match e {
-        LoadError::WrongType { row, .. }
-        | LoadError::MissingValue { row, .. }
-        | LoadError::UnknownLabel { row, .. } => *row,
-        _ => 0,
-    }
-}
-
-/// The data rows of a file (blank lines are not rows) and the line each starts on.
-struct Rows<'t> {
-    lines: &'t [usize],
-}
-
-impl Rows<'_> {
-    fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// The file line of data row `r` (0-based), counting the header's line as 1.
-    fn line(&self, r: usize) -> usize {
-        self.lines[r]
-    }
-}
-
-type Cells<'a> = [Option<std::borrow::Cow<'a, str>>];
-
-fn read_column(
-    col: &ColumnSpec,
-    ca: &Cells,
-    rows: &Rows,
-    spec: &DatasetSpec,
-    path: &Path,
-) -> Result<Parsed, LoadError> {
-    if col.role == Role::Target {
-        return read_labels(ca, rows, spec, &col.name, path).map(Parsed::Labels);
-    }
-    let mut b = ColumnBuilder::new(col, rows.len());
-    // Categorical values repeat: parse each distinct raw string once.
-    let mut cache: HashMap<&str, u32> = HashMap::new();
-    let categorical = col.role == Role::Categorical;
-    for (row, raw) in ca.iter().map(|c| c.as_deref()).enumerate() {
-        if categorical {
-            if let Some(&code) = raw.and_then(|r| cache.get(r)) {
-                b.push_code(code);
-                continue;
-            }
-        }
-        match parse_cell(col, raw) {
-            Ok(cell) => {
-                let code = b.push(cell);
-                if let (true, Some(r), Some(code)) = (categorical, raw, code) {
-                    cache.insert(r, code);
-                }
-            }
-            Err(CellError::Missing) => {
-                return Err(LoadError::MissingValue {
-                    path: path.to_path_buf(),
-                    row: row + 1,
-                    line: rows.line(row),
-                    column: col.name.clone(),
-                })
-            }
-            Err(CellError::WrongType { expected }) => {
-                return Err(LoadError::WrongType {
-                    path: path.to_path_buf(),
-                    row: row + 1,
-                    line: rows.line(row),
-                    column: col.name.clone(),
-                    expected,
-                    value: raw.unwrap_or_default().to_string(),
-                })
-            }
-        }
-    }
-    Ok(Parsed::Column(col.name.clone(), b.finish()))
-}
-
-fn read_labels(
-    ca: &Cells,
-    rows: &Rows,
-    spec: &DatasetSpec,
-    column: &str,
-    path: &Path,
-) -> Result<Vec<u16>, LoadError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for (row, raw) in ca.iter().map(|c| c.as_deref()).enumerate() {
-        let v = raw.map(str::trim).unwrap_or("");
-        if v.is_empty() {
-            return Err(LoadError::MissingValue {
-                path: path.to_path_buf(),
-                row: row + 1,
-                line: rows.line(row),
-                column: column.to_string(),
-            });
-        }
-        match spec.label_index(v) {
-            Some(i) => out.push(i as u16),
-            None => {
-                return Err(LoadError::UnknownLabel {
-                    path: path.to_path_buf(),
-                    row: row + 1,
-                    line: rows.line(row),
-                    column: column.to_string(),
-                    value: v.to_string(),
-                    known: spec.target.labels.clone(),
-                })
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Checks that every data row has as many fields as the header, so a ragged row is reported
-/// with its row and line instead of as a parser failure. `body` starts at the header's newline.
-fn check_field_counts(body: &[u8], expected: usize, path: &Path) -> Result<(), LoadError> {
-    let mut line = 1; // the header
-    let mut row = 0;
-    let mut fields = 1;
-    let mut quoted = false;
-    let mut blank = true;
-    let mut row_line = 0;
-    let finish = |fields: usize, blank: bool, row: &mut usize, row_line: usize| {
-        if blank {
-            return Ok(());
-        }
-        *row += 1;
-        if fields != expected {
-            return Err(LoadError::FieldCount {
-                path: path.to_path_buf(),
-                row: *row,
-                line: row_line,
-                found: fields,
-                expected,
-            });
-        }
-        Ok(())
-    };
-    for &b in body {
-        match b {
-            b'"' => {
-                quoted = !quoted;
-                blank = false;
-            }
-            b',' if !quoted => {
-                fields += 1;
-                blank = false;
-            }
-            b'\n' => {
-                line += 1;
-                if !quoted {
-                    finish(fields, blank, &mut row, row_line)?;
-                    fields = 1;
-                    blank = true;
-                    row_line = line;
-                }
-            }
-            b'\r' => {}
-            _ => blank = false,
-        }
-    }
-    finish(fields, blank, &mut row, row_line)
 }
 
 /// Splits a header line on commas, honouring double quotes.
@@ -617,6 +665,36 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_seen_before_come_back_with_their_values() {
+        let mut seen = Seen::new();
+        // More texts than slots, of every length around the packed sizes, so slots are shared
+        // and evicted; and texts that agree in their first and last bytes.
+        let texts: Vec<String> = (0..3_000)
+            .map(|i| {
+                let len = 1 + i % 24;
+                let body = format!("{i:0>width$}", width = len);
+                body[body.len() - len..].to_string()
+            })
+            .chain(["abcXdef", "abcYdef", "ab", "aXb", "aYb"].map(String::from))
+            .collect();
+        let mut want = HashMap::new();
+        for (v, t) in texts.iter().enumerate() {
+            if !want.contains_key(t) {
+                seen.insert(t, v as u32);
+                want.insert(t.clone(), v as u32);
+            }
+        }
+        for _ in 0..2 {
+            for t in &texts {
+                assert_eq!(seen.get(t), Some(want[t]), "{t}");
+            }
+        }
+        assert_eq!(seen.get("never"), None);
+        assert_eq!(seen.get("abcZdef"), None);
+        assert_eq!(seen.get(""), None);
+    }
 
     #[test]
     fn header_split_honours_quotes() {
