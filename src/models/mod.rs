@@ -3,6 +3,7 @@
 
 pub mod binning;
 pub mod ensemble;
+pub mod leaves;
 pub mod linfa;
 pub mod logistic;
 pub mod params;
@@ -104,13 +105,38 @@ pub struct Fitted {
     pub history: Vec<(&'static str, i64, f64)>,
 }
 
-/// Each row's sum of leaf values over `trees`, added tree by tree in order (the sum
-/// `trees.iter().map(predict_row).sum()` gives), rows walked `tree::BLOCK` at a time.
-fn ensemble_sums(walkers: &[tree::Walker], x: ArrayView2<f64>) -> Vec<f64> {
+/// The trees of a forest or a boosted ensemble laid out for scoring, once per call that
+/// predicts: as leaf masks when every tree is small enough, else as walkers.
+enum Paths {
+    Masks(leaves::LeafMasks),
+    Walk(Vec<tree::Walker>),
+}
+
+impl Paths {
+    fn new(trees: &[tree::Tree]) -> Paths {
+        let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
+        match leaves::LeafMasks::new(&walkers) {
+            Some(m) => Paths::Masks(m),
+            None => Paths::Walk(walkers),
+        }
+    }
+
+    /// Each row's sum of leaf values over the trees, added tree by tree in order (the sum
+    /// `trees.iter().map(predict_row).sum()` gives).
+    fn sums(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        let owned = x.as_standard_layout();
+        let width = x.ncols();
+        let flat = owned.as_slice().expect("standard layout");
+        match self {
+            Paths::Masks(m) => m.sums(flat, width, x.nrows()),
+            Paths::Walk(walkers) => walk_sums(walkers, flat, width, x.nrows()),
+        }
+    }
+}
+
+/// `Paths::sums` by walking, `tree::BLOCK` rows side by side.
+fn walk_sums(walkers: &[tree::Walker], flat: &[f64], width: usize, n: usize) -> Vec<f64> {
     use tree::BLOCK;
-    let owned = x.as_standard_layout();
-    let width = x.ncols();
-    let n = x.nrows();
     let mut sums = vec![0.0; n];
     if width == 0 {
         // No features: every walk ends at the root.
@@ -121,7 +147,6 @@ fn ensemble_sums(walkers: &[tree::Walker], x: ArrayView2<f64>) -> Vec<f64> {
         }
         return sums;
     }
-    let flat = owned.as_slice().expect("standard layout");
     let mut start = 0;
     while start < n {
         let take = BLOCK.min(n - start);
@@ -167,24 +192,22 @@ impl Model {
     pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
         use rayon::prelude::*;
         const BLOCK: usize = 256;
-        let walkers = self.walkers();
+        let paths = self.paths();
         (0..x.n_rows().div_ceil(BLOCK))
             .into_par_iter()
             .map(|b| {
                 let rows = b * BLOCK..((b + 1) * BLOCK).min(x.n_rows());
-                self.predict_chunk(x.dense(rows).view(), &walkers)
+                self.predict_chunk(x.dense(rows).view(), paths.as_ref())
             })
             .collect::<Vec<_>>()
             .concat()
     }
 
-    /// The trees of an ensemble laid out for walking, once per call that predicts.
-    fn walkers(&self) -> Vec<tree::Walker> {
+    /// The trees of an ensemble laid out for scoring, once per call that predicts.
+    fn paths(&self) -> Option<Paths> {
         match self {
-            Model::Forest { trees } | Model::Gbdt { trees, .. } => {
-                trees.iter().map(tree::Tree::walker).collect()
-            }
-            _ => Vec::new(),
+            Model::Forest { trees } | Model::Gbdt { trees, .. } => Some(Paths::new(trees)),
+            _ => None,
         }
     }
 
@@ -192,20 +215,21 @@ impl Model {
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         use rayon::prelude::*;
         const CHUNK: usize = 4096;
-        let walkers = self.walkers();
+        let paths = self.paths();
         if x.nrows() <= CHUNK {
-            return self.predict_chunk(x, &walkers);
+            return self.predict_chunk(x, paths.as_ref());
         }
         let chunks: Vec<ArrayView2<f64>> = x.axis_chunks_iter(Axis(0), CHUNK).collect();
         chunks
             .into_par_iter()
-            .map(|c| self.predict_chunk(c, &walkers))
+            .map(|c| self.predict_chunk(c, paths.as_ref()))
             .collect::<Vec<_>>()
             .concat()
     }
 
-    /// `walkers`: the ensemble's trees from `walkers`, for the forest and boosting.
-    fn predict_chunk(&self, x: ArrayView2<f64>, walkers: &[tree::Walker]) -> Vec<f64> {
+    /// `paths`: the ensemble's trees from `paths`, for the forest and boosting.
+    fn predict_chunk(&self, x: ArrayView2<f64>, paths: Option<&Paths>) -> Vec<f64> {
+        let sums = || paths.map_or_else(|| vec![0.0; x.nrows()], |p| p.sums(x));
         match self {
             Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => x
                 .rows()
@@ -220,11 +244,11 @@ impl Model {
                 .into_iter()
                 .map(|r| tree.predict_row(r).clamp(0.0, 1.0))
                 .collect(),
-            Model::Forest { trees } => ensemble_sums(walkers, x)
+            Model::Forest { trees } => sums()
                 .into_iter()
                 .map(|s| (s / trees.len().max(1) as f64).clamp(0.0, 1.0))
                 .collect(),
-            Model::Gbdt { base_score, .. } => ensemble_sums(walkers, x)
+            Model::Gbdt { base_score, .. } => sums()
                 .into_iter()
                 .map(|s| sigmoid(base_score + s))
                 .collect(),

@@ -44,6 +44,21 @@ pub struct Walker {
 }
 
 impl Walker {
+    pub(super) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Node `i`'s threshold, feature and left child (the right one follows it), if it splits.
+    pub(super) fn split(&self, i: usize) -> Option<(f64, u32, u32)> {
+        let n = self.nodes[i];
+        // A leaf's `left` is its own index minus one; a split's children come after it.
+        (n.left != (i as u32).wrapping_sub(1)).then_some((n.threshold, n.feature, n.left))
+    }
+
+    pub(super) fn value(&self, i: usize) -> f64 {
+        self.value[i]
+    }
+
     /// The root's value: what every row gets when the tree has no split.
     pub fn root_value(&self) -> f64 {
         self.value.first().copied().unwrap_or(0.0)
