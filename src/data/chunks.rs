@@ -193,6 +193,12 @@ impl Iterator for CsvChunks {
         let mut start = self.at;
         let mut end = self.at;
         let mut eof = false;
+        // The next quote at or after `end` (or the end of what is read): lines before it need
+        // no count of their quotes, and most files have none.
+        let next_quote = |pending: &[u8], from: usize| {
+            memchr::memchr(b'"', &pending[from..]).map_or(pending.len(), |i| from + i)
+        };
+        let mut quote_at = next_quote(&self.pending, end);
         while records < self.rows || quoted {
             let line_end = match memchr::memchr(b'\n', &self.pending[end..]) {
                 Some(i) => end + i + 1,
@@ -217,6 +223,7 @@ impl Iterator for CsvChunks {
                         }
                     }
                     (start, end) = (self.at + s, self.at + e);
+                    quote_at = next_quote(&self.pending, end);
                     continue;
                 }
             };
@@ -224,7 +231,10 @@ impl Iterator for CsvChunks {
             self.line += 1;
             let starts_record = !quoted;
             // A quote toggles; a record ends at a newline outside quotes.
-            quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
+            if quote_at < line_end {
+                quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
+                quote_at = next_quote(&self.pending, line_end);
+            }
             if starts_record && line.iter().any(|b| !b.is_ascii_whitespace()) {
                 records += 1;
             }

@@ -187,6 +187,7 @@ impl<'b> Separators<'b> {
     }
 
     /// A high bit for each byte of `word` equal to `b`; exact, with no carry between bytes.
+    #[inline]
     fn equal(word: u64, b: u8) -> u64 {
         const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
         let x = word ^ (u64::from(b) * 0x0101_0101_0101_0101);
@@ -194,6 +195,7 @@ impl<'b> Separators<'b> {
     }
 
     /// The next eight bytes (the last zero-padded, and zero is no separator).
+    #[inline]
     fn word(&mut self) -> Option<u64> {
         let word = match self.words.next() {
             Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
@@ -214,6 +216,7 @@ impl<'b> Separators<'b> {
 impl Iterator for Separators<'_> {
     type Item = usize;
 
+    #[inline]
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
             let word = self.word()?;

@@ -341,6 +341,7 @@ impl Seen {
         }
     }
 
+    #[inline]
     fn get(&mut self, text: &str) -> Option<u32> {
         match ShortKey::of(text) {
             Some(key) => {

@@ -24,29 +24,52 @@ struct Feature {
     column: usize,
     /// Its distinct split thresholds, ascending.
     thresholds: Vec<f64>,
+    /// The first of them, kept at hand.
+    lowest: f64,
     /// Where its table starts in `LeafMasks::table`: for `r` in `1..=thresholds.len()`, the
     /// leaves each tree keeps when a value exceeds the lowest `r` thresholds are the masks
     /// (one per tree) from `at + (r - 1) * trees`.
     at: usize,
 }
 
+/// A set of a tree's leaves, one bit per leaf: `u32` when every tree has at most 32 leaves
+/// (boosting's default is 31), so an AND covers twice the trees.
+pub trait LeafSet: Copy + std::ops::BitAndAssign + Send + Sync {
+    /// The leftmost leaf in the set.
+    fn first(self) -> usize;
+}
+
+impl LeafSet for u32 {
+    fn first(self) -> usize {
+        self.trailing_zeros() as usize
+    }
+}
+
+impl LeafSet for u64 {
+    fn first(self) -> usize {
+        self.trailing_zeros() as usize
+    }
+}
+
 /// The trees of an ensemble, each with at most 64 leaves, as tables of kept leaves per feature.
 #[derive(Debug, Clone)]
-pub struct LeafMasks {
+pub struct LeafMasks<M = u64> {
     /// Each tree's leaves before any value is read: all, less those ruled out by splits that
     /// fail for every value (a NaN threshold).
-    start: Vec<u64>,
+    start: Vec<M>,
     /// Leaf values, each tree's left to right; tree `t`'s start at `value_at[t]`.
     values: Vec<f64>,
     value_at: Vec<usize>,
     features: Vec<Feature>,
-    table: Vec<u64>,
+    table: Vec<M>,
+    /// The most leaves of any tree.
+    most_leaves: usize,
 }
 
 /// Rows whose sums are added side by side, so their chains of additions overlap.
 const ROWS: usize = 4;
 
-impl LeafMasks {
+impl LeafMasks<u64> {
     /// The trees' leaf masks, or `None` when a tree has more than 64 leaves or the tables
     /// would pass `MAX_TABLE_BYTES`.
     pub fn new(walkers: &[Walker]) -> Option<LeafMasks> {
@@ -54,6 +77,7 @@ impl LeafMasks {
         let mut start = Vec::with_capacity(trees);
         let mut values = Vec::new();
         let mut value_at = Vec::with_capacity(trees);
+        let mut most_leaves = 0;
         // (feature, threshold, tree, leaves kept when the test fails)
         let mut splits: Vec<(u32, f64, usize, u64)> = Vec::new();
         for (t, w) in walkers.iter().enumerate() {
@@ -98,6 +122,7 @@ impl LeafMasks {
                 }
             }
             start.push(always);
+            most_leaves = most_leaves.max(leaves.len());
             value_at.push(values.len());
             values.extend(leaves);
         }
@@ -108,6 +133,7 @@ impl LeafMasks {
             let mut f = Feature {
                 column: group[0].0 as usize,
                 thresholds: Vec::new(),
+                lowest: group[0].1,
                 at: table.len(),
             };
             for &(_, threshold, tree, keep) in group {
@@ -135,15 +161,32 @@ impl LeafMasks {
             value_at,
             features,
             table,
+            most_leaves,
         })
     }
 
+    /// The same masks in 32 bits, when no tree has more than 32 leaves.
+    pub fn narrow(&self) -> Option<LeafMasks<u32>> {
+        // Bits past a tree's leaves are never the first one left, so they may go.
+        let low = |v: &[u64]| v.iter().map(|&m| m as u32).collect();
+        (self.most_leaves <= 32).then(|| LeafMasks {
+            start: low(&self.start),
+            values: self.values.clone(),
+            value_at: self.value_at.clone(),
+            features: self.features.clone(),
+            table: low(&self.table),
+            most_leaves: self.most_leaves,
+        })
+    }
+}
+
+impl<M: LeafSet> LeafMasks<M> {
     /// Each row's sum of the leaf values it reaches, tree by tree in order. `x` holds `rows`
     /// rows of `width` columns, row after row; every split's feature is below `width` (as a
     /// validated model's are).
     pub fn sums(&self, x: &[f64], width: usize, rows: usize) -> Vec<f64> {
         let trees = self.start.len();
-        let mut masks = vec![0u64; ROWS * trees];
+        let mut masks = self.start.repeat(ROWS);
         let mut out = Vec::with_capacity(rows);
         let mut first = 0;
         while first < rows {
@@ -156,7 +199,7 @@ impl LeafMasks {
             for t in 0..trees {
                 let at = self.value_at[t];
                 for (k, s) in sums.iter_mut().enumerate().take(take) {
-                    *s += self.values[at + masks[k * trees + t].trailing_zeros() as usize];
+                    *s += self.values[at + masks[k * trees + t].first()];
                 }
             }
             out.extend_from_slice(&sums[..take]);
@@ -166,11 +209,15 @@ impl LeafMasks {
     }
 
     /// Leaves `masks` (one per tree) at the leaves `row` can still reach.
-    fn cross_out(&self, row: &[f64], masks: &mut [u64]) {
+    fn cross_out(&self, row: &[f64], masks: &mut [M]) {
         masks.copy_from_slice(&self.start);
         let trees = masks.len();
         for f in &self.features {
             let v = row[f.column];
+            // Most values (a one-hot 0) fail no split: one comparison, no search.
+            if v <= f.lowest {
+                continue;
+            }
             // NaN is at most nothing: it fails every threshold.
             let above = if v.is_nan() {
                 f.thresholds.len()
@@ -181,7 +228,7 @@ impl LeafMasks {
                 // All trees, not only those splitting on the feature: a plain AND of two
                 // arrays, done a vector at a time, costs less than picking the trees out.
                 let kept = &self.table[f.at + (above - 1) * trees..f.at + above * trees];
-                for (m, k) in masks.iter_mut().zip(kept) {
+                for (m, &k) in masks.iter_mut().zip(kept) {
                     *m &= k;
                 }
             }
@@ -253,6 +300,20 @@ mod tests {
             }
             assert_eq!(got[r].to_bits(), want.to_bits(), "row {r}");
         }
+        // Trees of at most 32 leaves also score in 32 bits, to the same sums.
+        assert!(masks.narrow().is_none());
+        let small: Vec<Walker> = trees
+            .iter()
+            .filter(|t| t.feature.len() <= 63)
+            .map(Tree::walker)
+            .collect();
+        assert!(small.len() >= 10 && small.len() < trees.len());
+        let wide = LeafMasks::new(&small).unwrap();
+        let narrow = wide.narrow().expect("at most 32 leaves");
+        assert_eq!(
+            wide.sums(x.as_slice().unwrap(), width, rows),
+            narrow.sums(x.as_slice().unwrap(), width, rows)
+        );
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub struct Fitted {
 /// The trees of a forest or a boosted ensemble laid out for scoring, once per call that
 /// predicts: as leaf masks when every tree is small enough, else as walkers.
 enum Paths {
-    Masks(leaves::LeafMasks),
+    Masks(leaves::LeafMasks<u64>),
+    Masks32(leaves::LeafMasks<u32>),
     Walk(Vec<tree::Walker>),
 }
 
@@ -116,7 +117,10 @@ impl Paths {
     fn new(trees: &[tree::Tree]) -> Paths {
         let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
         match leaves::LeafMasks::new(&walkers) {
-            Some(m) => Paths::Masks(m),
+            Some(m) => match m.narrow() {
+                Some(narrow) => Paths::Masks32(narrow),
+                None => Paths::Masks(m),
+            },
             None => Paths::Walk(walkers),
         }
     }
@@ -129,6 +133,7 @@ impl Paths {
         let flat = owned.as_slice().expect("standard layout");
         match self {
             Paths::Masks(m) => m.sums(flat, width, x.nrows()),
+            Paths::Masks32(m) => m.sums(flat, width, x.nrows()),
             Paths::Walk(walkers) => walk_sums(walkers, flat, width, x.nrows()),
         }
     }
