@@ -348,19 +348,17 @@ impl Job<'_> {
             })
             .collect();
         let mut csv = String::with_capacity(n * 40);
+        let tail = format!(",{}\n", self.version);
         for (i, &p) in probs.iter().enumerate() {
             for c in &ids {
                 if let Some(v) = c {
-                    let _ = write!(csv, "{}", v[i]);
+                    push_int(&mut csv, v[i]);
                 }
                 csv.push(',');
             }
-            let _ = writeln!(
-                csv,
-                "{p:.6},{},{}",
-                u8::from(p >= self.threshold),
-                self.version
-            );
+            push_fixed6(&mut csv, p);
+            csv.push_str(if p >= self.threshold { ",1" } else { ",0" });
+            csv.push_str(&tail);
         }
         let issues = self.checker.frame(&frame);
         let logged = if self.log {
@@ -442,4 +440,99 @@ pub fn describe(s: &ScoreSummary) -> String {
     }
     let _ = writeln!(out, "predictions written to {}", s.output.display());
     out
+}
+
+/// Appends `v` in decimal, as `{}` writes it, without the formatting machinery: scoring writes
+/// an id or two per row.
+fn push_int(out: &mut String, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends a probability as `{:.6}` writes it. The product `p × 10^6` is within 2^-32 of the
+/// exact one, so unless it lies within 10^-6 of a half, rounding it rounds the exact value the
+/// same way; near a half, and outside 0..=1, the general formatter decides.
+fn push_fixed6(out: &mut String, p: f64) {
+    // `-0.0` keeps its sign in the formatter's hands.
+    if p.is_sign_positive() && p <= 1.0 {
+        let scaled = p * 1e6;
+        if (scaled - scaled.floor() - 0.5).abs() > 1e-6 {
+            let n = scaled.round() as u32;
+            out.push(char::from(b'0' + (n / 1_000_000) as u8));
+            out.push('.');
+            let mut f = n % 1_000_000;
+            let mut digits = [b'0'; 6];
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (f % 10) as u8;
+                f /= 10;
+            }
+            for d in digits {
+                out.push(char::from(d));
+            }
+            return;
+        }
+    }
+    let _ = write!(out, "{p:.6}");
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_the_formatter_writes_them() {
+        let mut rng = crate::data::rng::Rng::new(5);
+        let mut probabilities = vec![
+            0.0,
+            1.0,
+            -0.0,
+            0.5,
+            1e-7,
+            4.9999999e-7,
+            5e-7,
+            0.0000015,
+            0.9999995,
+            0.99999949999,
+            1.5,
+            -0.25,
+            f64::NAN,
+        ];
+        for _ in 0..200_000 {
+            probabilities.push(rng.f64());
+        }
+        for k in 0..10_000 {
+            // Halves of the sixth decimal, and their neighbours.
+            let half = (k as f64 + 0.5) / 1e6;
+            probabilities.extend([
+                half,
+                f64::from_bits(half.to_bits() + 1),
+                f64::from_bits(half.to_bits() - 1),
+            ]);
+        }
+        for p in probabilities {
+            let mut got = String::new();
+            push_fixed6(&mut got, p);
+            assert_eq!(got, format!("{p:.6}"), "{p:e}");
+        }
+        for v in [0, 7, -7, 10, 1_284_434, i64::MAX, i64::MIN, -1_000_000] {
+            let mut got = String::new();
+            push_int(&mut got, v);
+            assert_eq!(got, v.to_string());
+        }
+    }
 }
