@@ -125,9 +125,15 @@ fn plain_rows<'a>(
     let mut start = 0;
     let mut any = false;
     let mut found = 0;
-    let stops = Separators::new(bytes).chain(std::iter::once(bytes.len()));
-    for at in stops {
-        let ends_line = at == bytes.len() || bytes[at] == b'\n';
+    let mut stops = Separators::new(bytes);
+    let mut done = false;
+    while !done {
+        // The text's end ends its last field.
+        let at = stops.next().unwrap_or_else(|| {
+            done = true;
+            bytes.len()
+        });
+        let ends_line = done || bytes[at] == b'\n';
         let mut field = &piece[start..at];
         if ends_line {
             field = field.strip_suffix('\r').unwrap_or(field);

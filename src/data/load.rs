@@ -326,12 +326,12 @@ impl ShortKey {
     fn slot(self) -> usize {
         let mixed = (self.lo ^ self.hi.rotate_left(29) ^ u64::from(self.len))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mixed >> 56) as usize % Seen::SLOTS
+        (mixed >> 55) as usize % Seen::SLOTS
     }
 }
 
 impl Seen {
-    const SLOTS: usize = 256;
+    const SLOTS: usize = 512;
 
     fn new() -> Self {
         Seen {
