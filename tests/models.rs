@@ -257,3 +257,27 @@ fn a_bundle_reloads_to_the_same_probabilities_and_refuses_corruption() {
     old.validation = None;
     assert!(reload(&old).unwrap().validation.is_none());
 }
+
+#[test]
+fn a_few_rows_walk_and_many_cross_out_leaves_to_the_same_probabilities() {
+    let (_d, data) = prepared(8000, 9);
+    for family in [Family::Gbdt, Family::Forest] {
+        let mut params = small(family);
+        if family == Family::Forest {
+            // Small enough for leaf masks too.
+            params.set("max_leaves", "48").unwrap();
+        }
+        let model = fit(&data, &params, 3).model;
+        // The validation rows are many: their trees become leaf masks.
+        let many = model.predict_encoded(&data.x_valid);
+        assert!(data.x_valid.n_rows() >= 1024);
+        // Ten rows at a time are walked.
+        for start in (0..data.x_valid.n_rows()).step_by(97).take(20) {
+            let rows: Vec<usize> = (start..(start + 10).min(data.x_valid.n_rows())).collect();
+            let few = model.predict_encoded(&data.x_valid.take(&rows));
+            for (k, &r) in rows.iter().enumerate() {
+                assert_eq!(few[k].to_bits(), many[r].to_bits(), "{family}, row {r}");
+            }
+        }
+    }
+}

@@ -143,9 +143,10 @@ impl LeafMasks<u64> {
                         return None;
                     }
                     // A value above this threshold also exceeds every lower one.
-                    let row = match f.thresholds.is_empty() {
-                        true => vec![u64::MAX; trees],
-                        false => table[table.len() - trees..].to_vec(),
+                    let row = if f.thresholds.is_empty() {
+                        vec![u64::MAX; trees]
+                    } else {
+                        table[table.len() - trees..].to_vec()
                     };
                     table.extend(row);
                     f.thresholds.push(threshold);
@@ -165,18 +166,24 @@ impl LeafMasks<u64> {
         })
     }
 
-    /// The same masks in 32 bits, when no tree has more than 32 leaves.
-    pub fn narrow(&self) -> Option<LeafMasks<u32>> {
+    /// Whether every tree has at most 32 leaves, so `narrow` keeps every leaf.
+    pub fn fits_32(&self) -> bool {
+        self.most_leaves <= 32
+    }
+
+    /// The same masks in 32 bits; for masks that `fits_32`.
+    pub fn narrow(self) -> LeafMasks<u32> {
+        debug_assert!(self.fits_32());
         // Bits past a tree's leaves are never the first one left, so they may go.
-        let low = |v: &[u64]| v.iter().map(|&m| m as u32).collect();
-        (self.most_leaves <= 32).then(|| LeafMasks {
-            start: low(&self.start),
-            values: self.values.clone(),
-            value_at: self.value_at.clone(),
-            features: self.features.clone(),
-            table: low(&self.table),
+        let low = |v: Vec<u64>| v.into_iter().map(|m| m as u32).collect();
+        LeafMasks {
+            start: low(self.start),
+            values: self.values,
+            value_at: self.value_at,
+            features: self.features,
+            table: low(self.table),
             most_leaves: self.most_leaves,
-        })
+        }
     }
 }
 
@@ -301,7 +308,7 @@ mod tests {
             assert_eq!(got[r].to_bits(), want.to_bits(), "row {r}");
         }
         // Trees of at most 32 leaves also score in 32 bits, to the same sums.
-        assert!(masks.narrow().is_none());
+        assert!(!masks.fits_32());
         let small: Vec<Walker> = trees
             .iter()
             .filter(|t| t.feature.len() <= 63)
@@ -309,7 +316,8 @@ mod tests {
             .collect();
         assert!(small.len() >= 10 && small.len() < trees.len());
         let wide = LeafMasks::new(&small).unwrap();
-        let narrow = wide.narrow().expect("at most 32 leaves");
+        assert!(wide.fits_32());
+        let narrow = wide.clone().narrow();
         assert_eq!(
             wide.sums(x.as_slice().unwrap(), width, rows),
             narrow.sums(x.as_slice().unwrap(), width, rows)

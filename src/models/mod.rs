@@ -106,21 +106,27 @@ pub struct Fitted {
 }
 
 /// The trees of a forest or a boosted ensemble laid out for scoring, once per call that
-/// predicts: as leaf masks when every tree is small enough, else as walkers.
+/// predicts: as leaf masks when every tree is small enough and the rows are many, else as
+/// walkers.
 enum Paths {
     Masks(leaves::LeafMasks<u64>),
     Masks32(leaves::LeafMasks<u32>),
     Walk(Vec<tree::Walker>),
 }
 
+/// Rows from which leaf masks pay for their tables (a few hundred KB for 100 trees, built per
+/// call): a served request of a few rows walks.
+const MASKS_FROM_ROWS: usize = 1024;
+
 impl Paths {
-    fn new(trees: &[tree::Tree]) -> Paths {
+    fn new(trees: &[tree::Tree], rows: usize) -> Paths {
         let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
+        if rows < MASKS_FROM_ROWS {
+            return Paths::Walk(walkers);
+        }
         match leaves::LeafMasks::new(&walkers) {
-            Some(m) => match m.narrow() {
-                Some(narrow) => Paths::Masks32(narrow),
-                None => Paths::Masks(m),
-            },
+            Some(m) if m.fits_32() => Paths::Masks32(m.narrow()),
+            Some(m) => Paths::Masks(m),
             None => Paths::Walk(walkers),
         }
     }
@@ -197,7 +203,7 @@ impl Model {
     pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
         use rayon::prelude::*;
         const BLOCK: usize = 256;
-        let paths = self.paths();
+        let paths = self.paths(x.n_rows());
         (0..x.n_rows().div_ceil(BLOCK))
             .into_par_iter()
             .map(|b| {
@@ -209,9 +215,9 @@ impl Model {
     }
 
     /// The trees of an ensemble laid out for scoring, once per call that predicts.
-    fn paths(&self) -> Option<Paths> {
+    fn paths(&self, rows: usize) -> Option<Paths> {
         match self {
-            Model::Forest { trees } | Model::Gbdt { trees, .. } => Some(Paths::new(trees)),
+            Model::Forest { trees } | Model::Gbdt { trees, .. } => Some(Paths::new(trees, rows)),
             _ => None,
         }
     }
@@ -220,7 +226,7 @@ impl Model {
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         use rayon::prelude::*;
         const CHUNK: usize = 4096;
-        let paths = self.paths();
+        let paths = self.paths(x.nrows());
         if x.nrows() <= CHUNK {
             return self.predict_chunk(x, paths.as_ref());
         }
