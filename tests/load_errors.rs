@@ -286,3 +286,31 @@ fn not_utf8_is_an_error_not_a_panic() {
     let (_, r) = load(&bytes);
     assert!(r.is_err());
 }
+
+#[test]
+fn the_first_bad_row_is_the_error_whatever_is_wrong_with_it() {
+    // A bad value in row 1 comes before a ragged row 3, and the other way round.
+    let bad_value = ROWS[0].replace(",4911.0,", ",lots,");
+    let content = format!("{HEADER}\n{bad_value}\n{}\n4,8,c\n", ROWS[1]);
+    let e = err(content.as_bytes());
+    assert!(
+        e.contains("row 1 (line 2), column 'Admission_Deposit'"),
+        "{e}"
+    );
+    let content = format!("{HEADER}\n4,8,c\n{}\n{bad_value}\n", ROWS[1]);
+    let e = err(content.as_bytes());
+    assert!(e.contains("row 1 (line 2) has 3 field(s)"), "{e}");
+    // Within a row, the first column of the spec that is wrong is named.
+    let two_bad = ROWS[0]
+        .replace(",4911.0,", ",lots,")
+        .replace(",Emergency,", ",,");
+    let e = err(format!("{HEADER}\n{two_bad}\n").as_bytes());
+    assert!(e.contains("column 'Type of Admission'"), "{e}");
+}
+
+#[test]
+fn a_line_of_commas_alone_is_blank_whatever_its_count() {
+    let content = format!("{HEADER}\n{}\n,,,\n{}\n,\r\n", ROWS[0], ROWS[1]);
+    let (_, r) = load(content.as_bytes());
+    assert_eq!(r.unwrap().n_rows(), 2);
+}
