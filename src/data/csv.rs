@@ -15,6 +15,8 @@ pub enum CsvError {
     NotUtf8(usize),
     #[error("line {0}: a quoted field is never closed")]
     OpenQuote(usize),
+    #[error("line {0}: the row is longer than 4 GB")]
+    TooLong(usize),
 }
 
 /// A CSV text split into a header and columns of cells.
@@ -50,7 +52,7 @@ pub fn text(bytes: &[u8]) -> Result<&str, CsvError> {
 pub fn parse(text: &str) -> Result<Table<'_>, CsvError> {
     // Most files quote nothing: then every line break ends a record, and the text can be cut
     // at line breaks and split on every core.
-    if !text.as_bytes().contains(&b'"') {
+    if !text.as_bytes().contains(&b'"') && text.len() < u32::MAX as usize {
         return Ok(parse_plain(text));
     }
     parse_quoted(text)
@@ -71,31 +73,92 @@ fn parse_quoted(text: &str) -> Result<Table<'_>, CsvError> {
     Ok(table)
 }
 
-/// One data row as `for_each_row` hands it out.
-pub struct Row<'r, 'a> {
+/// One data row of a quoted text as `quoted_rows` hands it out.
+struct Row<'r, 'a> {
     /// The file line the row starts on, counting the header's line as 1.
-    pub line: usize,
+    line: usize,
     /// How many fields the record has, before `fields` is cut or padded to the header's count.
-    pub found: usize,
+    found: usize,
     /// The header's count of fields; `None` when empty or missing.
-    pub fields: &'r [Option<Cow<'a, str>>],
+    fields: &'r [Option<Cow<'a, str>>],
 }
 
-/// Splits `text` as `parse` does, handing each data row to `row` instead of keeping its cells:
-/// a reader that types fields as they come then holds no cell per field. `row` returns false
-/// to stop early. Returns the header.
-pub fn for_each_row<'a>(
+/// What to do with a row whose count of fields is not the header's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misfits {
+    /// Stop before it and report it: a file checked against a spec.
+    Stop,
+    /// Drop its extra fields or leave its missing ones empty: a file read as it is.
+    Fit,
+}
+
+/// A row with another count of fields than the header, where `Misfits::Stop` stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Misfit {
+    pub line: usize,
+    pub found: usize,
+}
+
+/// Some consecutive data rows, each cut to the header's count of fields, as offsets into one
+/// text: a reader can then take a column of the rows at a time, and nothing is held per field
+/// but a number.
+#[derive(Clone, Copy)]
+pub struct Tile<'a, 'b> {
     text: &'a str,
-    mut row: impl FnMut(Row<'_, 'a>) -> bool,
-) -> Result<Vec<String>, CsvError> {
-    if text.as_bytes().contains(&b'"') {
-        return quoted_rows(text, row);
+    width: usize,
+    /// Per row, `width + 1` offsets: the byte before its first field, then the byte after
+    /// each field (offsets wrap, so a row at offset 0 starts at `u32::MAX`).
+    bounds: &'b [u32],
+    /// The file line each row starts on, counting the header's line as 1.
+    lines: &'b [usize],
+}
+
+impl<'a> Tile<'a, '_> {
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The file line row `row` starts on.
+    pub fn line(&self, row: usize) -> usize {
+        self.lines[row]
+    }
+
+    /// Row `row`'s field in column `col`; `None` when empty (or missing).
+    #[inline]
+    pub fn field(&self, row: usize, col: usize) -> Option<&'a str> {
+        let k = row * (self.width + 1) + col;
+        let start = self.bounds[k].wrapping_add(1) as usize;
+        let end = self.bounds[k + 1] as usize;
+        (start < end).then(|| &self.text[start..end])
+    }
+}
+
+/// Splits `text` (the header first) into tiles of at most `rows` data rows each and hands
+/// them to `tile` in order, until it returns false. Returns the header, and under
+/// `Misfits::Stop` the row that stopped the split. Blank lines, and lines of empty fields, are
+/// not rows.
+pub fn for_each_tile(
+    text: &str,
+    rows: usize,
+    misfits: Misfits,
+    mut tile: impl FnMut(Tile<'_, '_>) -> bool,
+) -> Result<(Vec<String>, Option<Misfit>), CsvError> {
+    if text.as_bytes().contains(&b'"') || text.len() >= u32::MAX as usize {
+        return quoted_tiles(text, rows, misfits, tile);
     }
     let (header, rest, line) = plain_header(text);
-    if !header.is_empty() {
-        plain_rows(rest, line + 1, header.len(), &mut row);
+    if header.is_empty() {
+        return Ok((header, None));
     }
-    Ok(header)
+    let at = text.len() - rest.len();
+    let mut split = PlainSplit::new(text, at, line + 1, header.len(), misfits);
+    while let Some(t) = split.next_tile(rows) {
+        if !tile(t) {
+            break;
+        }
+    }
+    let misfit = split.misfit;
+    Ok((header, misfit))
 }
 
 /// The header of a text without quotes (the first line with a field), the text after it and
@@ -115,128 +178,154 @@ fn plain_header(text: &str) -> (Vec<String>, &str, usize) {
     (Vec::new(), "", line)
 }
 
-/// Hands each row of `piece`, a text without quotes whose first line is file line `first`, to
-/// `row` as `width` fields; lines of empty fields are skipped. One pass finds every comma and
-/// line break, and fields borrow from the text. Returns false if `row` stopped it.
-fn plain_rows<'a>(
-    piece: &'a str,
-    first: usize,
+/// The rows of a text without quotes, cut into tiles as they are asked for.
+struct PlainSplit<'a> {
+    text: &'a str,
+    /// Where the next row starts, and its file line.
+    at: usize,
+    line: usize,
     width: usize,
-    row: &mut impl FnMut(Row<'_, 'a>) -> bool,
-) -> bool {
-    let bytes = piece.as_bytes();
-    let mut fields: Vec<Option<Cow<'a, str>>> = Vec::with_capacity(width);
-    let mut line = first;
-    let mut start = 0;
-    let mut any = false;
-    let mut found = 0;
-    let mut stops = Separators::new(bytes);
-    let mut done = false;
-    while !done {
-        // The text's end ends its last field.
-        let at = stops.next().unwrap_or_else(|| {
-            done = true;
-            bytes.len()
-        });
-        let ends_line = done || bytes[at] == b'\n';
-        let mut field = &piece[start..at];
-        if ends_line {
-            field = field.strip_suffix('\r').unwrap_or(field);
+    misfits: Misfits,
+    misfit: Option<Misfit>,
+    bounds: Vec<u32>,
+    lines: Vec<usize>,
+}
+
+impl<'a> PlainSplit<'a> {
+    /// The rows of `text` from byte `at`, a line start that is file line `line`.
+    fn new(text: &'a str, at: usize, line: usize, width: usize, misfits: Misfits) -> Self {
+        PlainSplit {
+            text,
+            at,
+            line,
+            width,
+            misfits,
+            misfit: None,
+            bounds: Vec::new(),
+            lines: Vec::new(),
         }
-        start = at + 1;
-        any |= !field.is_empty();
-        found += 1;
-        if fields.len() < width {
-            fields.push((!field.is_empty()).then_some(Cow::Borrowed(field)));
+    }
+
+    /// The next tile of at most `rows` rows; `None` at the end of the text or at a misfit.
+    ///
+    /// One pass marks the commas and line breaks of 64 bytes at a time in two words, then
+    /// takes the marks in order: fields are a few bytes long, so a search per field would
+    /// spend more setting up than it saves.
+    fn next_tile(&mut self, rows: usize) -> Option<Tile<'a, '_>> {
+        let bytes = self.text.as_bytes();
+        let width = self.width;
+        self.bounds.clear();
+        self.lines.clear();
+        if self.at >= bytes.len() || self.misfit.is_some() {
+            return None;
         }
-        if ends_line {
-            if any {
-                fields.resize(width, None);
-                let fields = &fields;
-                if !row(Row {
-                    line,
-                    found,
-                    fields,
-                }) {
-                    return false;
+        let mut row_start = self.at;
+        let mut first = 0;
+        self.bounds.push((row_start as u32).wrapping_sub(1));
+        let mut base = self.at;
+        'blocks: while base <= bytes.len() {
+            let block = &bytes[base..bytes.len().min(base + 64)];
+            let (commas, mut breaks) = separators(block);
+            // The text's end ends its last line.
+            let ends = block.len() < 64;
+            if ends {
+                breaks |= 1u64 << block.len();
+            }
+            let mut marks = commas | breaks;
+            while marks != 0 {
+                let bit = marks.trailing_zeros();
+                marks &= marks - 1;
+                let pos = base + bit as usize;
+                if breaks >> bit & 1 == 0 {
+                    self.bounds.push(pos as u32);
+                    continue;
                 }
+                // A line ends at `pos`; its last field before a `\r`.
+                let end = if pos > row_start && bytes[pos - 1] == b'\r' {
+                    pos - 1
+                } else {
+                    pos
+                };
+                self.bounds.push(end as u32);
+                let found = self.bounds.len() - first - 1;
+                let blank = end - row_start == found - 1;
+                if blank {
+                    self.bounds.truncate(first);
+                } else if found != width {
+                    match self.misfits {
+                        Misfits::Stop => {
+                            self.misfit = Some(Misfit {
+                                line: self.line,
+                                found,
+                            });
+                            self.bounds.truncate(first);
+                            self.at = bytes.len();
+                            break 'blocks;
+                        }
+                        Misfits::Fit => {
+                            let last = *self.bounds.last().expect("a bound");
+                            self.bounds.resize(first + width + 1, last);
+                            self.lines.push(self.line);
+                        }
+                    }
+                } else {
+                    self.lines.push(self.line);
+                }
+                self.line += 1;
+                row_start = pos + 1;
+                self.at = row_start;
+                first = self.bounds.len();
+                if self.lines.len() == rows || row_start >= bytes.len() {
+                    break 'blocks;
+                }
+                self.bounds.push((row_start as u32).wrapping_sub(1));
             }
-            fields.clear();
-            any = false;
-            found = 0;
-            line += 1;
+            if ends {
+                break;
+            }
+            base += 64;
         }
+        self.bounds.truncate(first);
+        if self.lines.is_empty() {
+            return None;
+        }
+        Some(Tile {
+            text: self.text,
+            width,
+            bounds: &self.bounds,
+            lines: &self.lines,
+        })
     }
-    true
 }
 
-/// Where the commas and line breaks of a text are, eight bytes at a time: fields are a few
-/// bytes long, so a vector search per field would spend more setting up than it saves, and a
-/// byte at a time is a branch per byte.
-struct Separators<'b> {
-    words: std::slice::ChunksExact<'b, u8>,
-    tail: &'b [u8],
-    /// The offset of the word being read, and a high bit per separator byte of it not yet
-    /// handed out.
-    base: usize,
-    mask: u64,
-    /// The offset of the next word.
-    next: usize,
-}
-
-impl<'b> Separators<'b> {
-    fn new(bytes: &'b [u8]) -> Self {
-        let words = bytes.chunks_exact(8);
-        let tail = words.remainder();
-        Separators {
-            words,
-            tail,
-            base: 0,
-            mask: 0,
-            next: 0,
-        }
-    }
-
-    /// A high bit for each byte of `word` equal to `b`; exact, with no carry between bytes.
-    #[inline]
-    fn equal(word: u64, b: u8) -> u64 {
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        let x = word ^ (u64::from(b) * 0x0101_0101_0101_0101);
+/// A bit for each comma, and one for each line break, of up to 64 bytes: eight bytes at a
+/// time, exact, with no carry between bytes.
+#[inline]
+fn separators(block: &[u8]) -> (u64, u64) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // A high bit for each byte of `word` equal to `b`.
+    let equal = |word: u64, b: u8| {
+        let x = word ^ (u64::from(b) * ONES);
         !(((x & LOW7) + LOW7) | x | LOW7)
-    }
-
-    /// The next eight bytes (the last zero-padded, and zero is no separator).
-    #[inline]
-    fn word(&mut self) -> Option<u64> {
-        let word = match self.words.next() {
-            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
-            None if !self.tail.is_empty() => {
-                let mut w = [0u8; 8];
-                w[..self.tail.len()].copy_from_slice(self.tail);
-                self.tail = &[];
-                u64::from_le_bytes(w)
-            }
-            None => return None,
-        };
-        self.base = self.next;
-        self.next += 8;
-        Some(word)
-    }
-}
-
-impl Iterator for Separators<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            let word = self.word()?;
-            self.mask = Self::equal(word, b',') | Self::equal(word, b'\n');
+    };
+    // The high bits of the eight bytes, as the eight low bits.
+    let pack = |high: u64| (high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let mut padded = [0u8; 64];
+    let block: &[u8; 64] = match block.try_into() {
+        Ok(b) => b,
+        Err(_) => {
+            padded[..block.len()].copy_from_slice(block);
+            &padded
         }
-        let at = self.base + self.mask.trailing_zeros() as usize / 8;
-        self.mask &= self.mask - 1;
-        Some(at)
+    };
+    let (mut commas, mut breaks) = (0u64, 0u64);
+    for (k, word) in block.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        commas |= pack(equal(word, b',')) << (k * 8);
+        breaks |= pack(equal(word, b'\n')) << (k * 8);
     }
+    (commas, breaks)
 }
 
 /// A text without quotes: cut into one part per core at line breaks, parts split side by side.
@@ -289,13 +378,13 @@ fn parse_plain(text: &str) -> Table<'_> {
                 columns: (0..width).map(|_| Vec::with_capacity(rows)).collect(),
                 lines: Vec::with_capacity(rows),
             };
-            plain_rows(piece, first, width, &mut |r: Row| {
-                for (col, f) in t.columns.iter_mut().zip(r.fields) {
-                    col.push(f.clone());
+            let mut split = PlainSplit::new(piece, 0, first, width, Misfits::Fit);
+            while let Some(tile) = split.next_tile(TILE_ROWS) {
+                for (c, col) in t.columns.iter_mut().enumerate() {
+                    col.extend((0..tile.rows()).map(|r| tile.field(r, c).map(Cow::Borrowed)));
                 }
-                t.lines.push(r.line);
-                true
-            });
+                t.lines.extend_from_slice(tile.lines);
+            }
             t
         })
         .collect();
@@ -316,8 +405,77 @@ fn parse_plain(text: &str) -> Table<'_> {
 /// Texts shorter than this are split into fields on one thread.
 const SPLIT_ALONE_BYTES: usize = 8 << 20;
 
-/// The general reader, for texts with quoted fields: each data row to `row` (see
-/// `for_each_row`); returns the header.
+/// Rows per tile when a whole text becomes a table.
+const TILE_ROWS: usize = 4096;
+
+/// `for_each_tile` for any text: each row's fields are copied, their quotes undone, into a
+/// text the tile owns.
+fn quoted_tiles(
+    text: &str,
+    rows: usize,
+    misfits: Misfits,
+    mut tile: impl FnMut(Tile<'_, '_>) -> bool,
+) -> Result<(Vec<String>, Option<Misfit>), CsvError> {
+    // A tile's text is handed out before it grows past this, so the offsets fit in `u32`
+    // unless a single row does not.
+    const FLUSH_BYTES: usize = 16 << 20;
+    let rows = rows.max(1);
+    let mut own = String::new();
+    let (mut bounds, mut lines) = (Vec::<u32>::new(), Vec::new());
+    let (mut misfit, mut too_long, mut stopped) = (None, None, false);
+    let mut width = 0;
+    let header = quoted_rows(text, |r: Row| {
+        width = r.fields.len();
+        if r.found != width && misfits == Misfits::Stop {
+            misfit = Some(Misfit {
+                line: r.line,
+                found: r.found,
+            });
+            return false;
+        }
+        let size: usize = r.fields.iter().flatten().map(|f| f.len() + 1).sum();
+        if own.len() + size + width >= u32::MAX as usize {
+            too_long = Some(r.line);
+            return false;
+        }
+        bounds.push((own.len() as u32).wrapping_sub(1));
+        for f in r.fields {
+            own.push_str(f.as_deref().unwrap_or_default());
+            bounds.push(own.len() as u32);
+            own.push(',');
+        }
+        lines.push(r.line);
+        if lines.len() == rows || own.len() > FLUSH_BYTES {
+            let go = tile(Tile {
+                text: &own,
+                width,
+                bounds: &bounds,
+                lines: &lines,
+            });
+            own.clear();
+            bounds.clear();
+            lines.clear();
+            stopped = !go;
+            return go;
+        }
+        true
+    })?;
+    if let Some(line) = too_long {
+        return Err(CsvError::TooLong(line));
+    }
+    if !stopped && !lines.is_empty() {
+        tile(Tile {
+            text: &own,
+            width,
+            bounds: &bounds,
+            lines: &lines,
+        });
+    }
+    Ok((header, misfit))
+}
+
+/// The general reader, for texts with quoted fields: each data row to `row`, which returns
+/// false to stop; returns the header.
 fn quoted_rows<'a>(
     text: &'a str,
     mut row: impl FnMut(Row<'_, 'a>) -> bool,
@@ -430,7 +588,7 @@ fn read_field<'a>(
                     let mut end = i + 1;
                     while let Some(&b) = bytes.get(end) {
                         if matches!(b, b',' | b'\n')
-                            || (b == b'\r' && bytes.get(end + 1) == Some(&b'\n'))
+                            || (b == b'\r' && matches!(bytes.get(end + 1), Some(b'\n') | None))
                         {
                             break;
                         }
@@ -455,7 +613,8 @@ fn read_field<'a>(
     while let Some(&b) = bytes.get(end) {
         match b {
             b',' | b'\n' => break,
-            b'\r' if bytes.get(end + 1) == Some(&b'\n') => break,
+            // A `\r` ends a line before a `\n` or at the end of the text.
+            b'\r' if matches!(bytes.get(end + 1), Some(b'\n') | None) => break,
             // A quote inside a field that did not start with one is a character of it.
             _ => end += 1,
         }
@@ -530,5 +689,112 @@ mod tests {
         assert_eq!(text(b"a\n\xff"), Err(CsvError::NotUtf8(2)));
         assert_eq!(parse("").unwrap().rows(), 0);
         assert_eq!(parse("a,b\n").unwrap().header, vec!["a", "b"]);
+    }
+
+    /// Every tile's rows: their lines and fields, with the header and the misfit.
+    type Split = (
+        Vec<String>,
+        Vec<(usize, Vec<Option<String>>)>,
+        Option<Misfit>,
+    );
+
+    fn tiles_of(text: &str, rows: usize, misfits: Misfits, quoted: bool) -> Split {
+        let mut out = Vec::new();
+        let mut collect = |t: Tile| {
+            assert!(t.rows() <= rows);
+            for r in 0..t.rows() {
+                let fields = (0..t.width)
+                    .map(|c| t.field(r, c).map(str::to_string))
+                    .collect();
+                out.push((t.line(r), fields));
+            }
+            true
+        };
+        let (header, misfit) = if quoted {
+            quoted_tiles(text, rows, misfits, &mut collect).unwrap()
+        } else {
+            for_each_tile(text, rows, misfits, &mut collect).unwrap()
+        };
+        (header, out, misfit)
+    }
+
+    #[test]
+    fn tiles_of_a_text_without_quotes_are_those_of_the_general_reader() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        let cells = [
+            "",
+            "a",
+            "7",
+            "bb",
+            "0.25",
+            " ",
+            "x\ry",
+            "radiotherapy",
+            "More than 100 Days",
+        ];
+        for case in 0..300 {
+            let width = 1 + next(5);
+            let mut text = String::from("\n");
+            text.push_str(
+                &(0..width)
+                    .map(|c| format!("c{c}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            text.push('\n');
+            for _ in 0..next(60) {
+                let fields = match next(20) {
+                    0 => 0,
+                    1 => width + 1,
+                    2 if width > 1 => width - 1,
+                    3 => {
+                        text.push_str(&",".repeat(next(4)));
+                        text.push_str(if next(2) == 0 { "\n" } else { "\r\n" });
+                        continue;
+                    }
+                    _ => width,
+                };
+                let row: Vec<&str> = (0..fields)
+                    .map(|_| cells[next(cells.len() as u64)])
+                    .collect();
+                text.push_str(&row.join(","));
+                text.push_str(if next(3) == 0 { "\r\n" } else { "\n" });
+            }
+            if next(2) == 0 {
+                text.pop();
+            }
+            for misfits in [Misfits::Stop, Misfits::Fit] {
+                let rows = 1 + next(7);
+                let plain = tiles_of(&text, rows, misfits, false);
+                assert_eq!(
+                    plain,
+                    tiles_of(&text, rows, misfits, true),
+                    "case {case}: {text:?}"
+                );
+                if misfits == Misfits::Fit {
+                    let table = parse(&text).unwrap();
+                    let rows: Vec<_> = (0..table.rows())
+                        .map(|r| {
+                            let f = table
+                                .columns
+                                .iter()
+                                .map(|c| c[r].as_deref().map(str::to_string));
+                            (table.lines[r], f.collect::<Vec<_>>())
+                        })
+                        .collect();
+                    assert_eq!(plain.1, rows, "case {case}");
+                }
+            }
+        }
+        // A misfit stops the split at its line, with the rows before it handed out.
+        let (_, rows, misfit) = tiles_of("a,b\n1,2\n\n3\n4,5\n", 1, Misfits::Stop, false);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(misfit, Some(Misfit { line: 4, found: 1 }));
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
+use super::csv::{Misfits, Tile};
 use super::frame::{parse_cell, plain_decimal, CellError, ColumnBuilder, Frame};
 use super::spec::{ColumnSpec, DatasetSpec, Role, ValueType};
 
@@ -128,6 +129,9 @@ pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'stati
     })
 }
 
+/// Rows typed a column at a time: a tile's fields and offsets stay in a core's cache.
+const TILE_ROWS: usize = 4096;
+
 /// Rows per part when a file is read in parts.
 const LOAD_CHUNK_ROWS: usize = 32_768;
 
@@ -205,8 +209,9 @@ pub fn parse_csv(
         message: e.to_string(),
     };
     let text = super::csv::text(&bytes).map_err(bad)?;
-    // Fields are typed as each row is split, in spec order, so a row's first bad field (in
-    // spec order) of the first bad row is the error, and no cell per field is ever held.
+    // Fields are typed a tile of rows and a column at a time, so a column's reader stays in
+    // the cache and its branches predictable, and no cell per field is ever held. The error
+    // is the first bad row's, and in it the first bad column in spec order.
     let capacity = memchr::memchr_iter(b'\n', &bytes[header_end..]).count() + 1;
     let mut readers: Vec<FieldReader> = spec
         .columns
@@ -219,30 +224,34 @@ pub fn parse_csv(
         .collect();
     let mut rows = 0;
     let mut failed: Option<LoadError> = None;
-    super::csv::for_each_row(text, |row| {
-        rows += 1;
-        if row.found != header.len() {
-            failed = Some(LoadError::FieldCount {
-                path: p(),
-                row: rows,
-                line: row.line,
-                found: row.found,
-                expected: header.len(),
-            });
-            return false;
-        }
+    let (_, misfit) = super::csv::for_each_tile(text, TILE_ROWS, Misfits::Stop, |tile| {
+        let mut first: Option<(usize, FieldError, &str)> = None;
         for r in readers.iter_mut() {
-            let raw = row.fields.get(r.at).and_then(|f| f.as_deref());
-            if let Err(e) = r.read(raw, spec) {
-                failed = Some(e.locate(path, spec, &r.col.name, rows, row.line));
-                return false;
+            // Rows after a bad one already found need no look.
+            let upto = first.as_ref().map_or(tile.rows(), |(row, ..)| *row);
+            if let Err((row, e)) = r.read_tile(&tile, upto, spec) {
+                first = Some((row, e, &r.col.name));
             }
         }
+        if let Some((row, e, column)) = first {
+            failed = Some(e.locate(path, spec, column, rows + row + 1, tile.line(row)));
+            return false;
+        }
+        rows += tile.rows();
         true
     })
     .map_err(bad)?;
     if let Some(e) = failed {
         return Err(e);
+    }
+    if let Some(m) = misfit {
+        return Err(LoadError::FieldCount {
+            path: p(),
+            row: rows + 1,
+            line: m.line,
+            found: m.found,
+            expected: header.len(),
+        });
     }
     if rows == 0 {
         return Err(LoadError::HeaderOnly { path: p() });
@@ -271,6 +280,33 @@ pub fn parse_csv(
         labels: label_idx,
         target,
     })
+}
+
+/// A plain run of up to 18 digits, as an id.
+#[inline]
+fn plain_id(raw: &str) -> Option<i64> {
+    (raw.len() <= 18 && raw.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| raw.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
+}
+
+/// A whole number written plainly (`12`, `-3`, `4.0`), as the general reader would give it.
+#[inline]
+fn plain_int(raw: &str) -> Option<f64> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|c| c.is_ascii_digit()) {
+        // `+ 0.0` makes `-0` the integer 0, as the integer reader does.
+        let v = digits
+            .bytes()
+            .fold(0u64, |n, c| n * 10 + u64::from(c - b'0')) as f64;
+        return Some(if digits.len() < raw.len() {
+            -v + 0.0
+        } else {
+            v
+        });
+    }
+    plain_decimal(raw)
+        .filter(|x| x.fract() == 0.0)
+        .map(|x| x + 0.0)
 }
 
 /// Types one column's fields as rows come: a value per field, or why it is not one.
@@ -392,6 +428,89 @@ impl<'s> FieldReader<'s> {
         }
     }
 
+    /// Reads the column's field of rows `..upto` of `tile`; the error names the row.
+    fn read_tile(
+        &mut self,
+        tile: &Tile,
+        upto: usize,
+        spec: &DatasetSpec,
+    ) -> Result<(), (usize, FieldError)> {
+        let mut row = 0;
+        while row < upto {
+            row = self.read_run(tile, row, upto);
+            if row < upto {
+                self.read(tile.field(row, self.at), spec)
+                    .map_err(|e| (row, e))?;
+                row += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads fields from row `from` on while they are the common case of their column (a
+    /// plain number, a text seen before), with the column's kind decided once; returns the
+    /// first row left to `read`.
+    #[inline(never)]
+    fn read_run(&mut self, tile: &Tile, from: usize, upto: usize) -> usize {
+        let FieldReader {
+            col,
+            at,
+            values,
+            seen,
+        } = self;
+        let at = *at;
+        let mut row = from;
+        match values {
+            Values::Column(ColumnBuilder::Id(v)) => {
+                while row < upto {
+                    match tile.field(row, at).and_then(plain_id) {
+                        Some(n) => v.push(n),
+                        None => break,
+                    }
+                    row += 1;
+                }
+            }
+            Values::Column(ColumnBuilder::Numeric(v)) if col.value == ValueType::Int => {
+                while row < upto {
+                    match tile.field(row, at).and_then(plain_int) {
+                        Some(x) => v.push(x),
+                        None => break,
+                    }
+                    row += 1;
+                }
+            }
+            Values::Column(ColumnBuilder::Numeric(v)) if col.value == ValueType::Float => {
+                while row < upto {
+                    match tile.field(row, at).and_then(plain_decimal) {
+                        Some(x) => v.push(x),
+                        None => break,
+                    }
+                    row += 1;
+                }
+            }
+            Values::Column(ColumnBuilder::Categorical(c, _)) if col.role == Role::Categorical => {
+                while row < upto {
+                    match tile.field(row, at).and_then(|r| seen.get(r)) {
+                        Some(code) => c.codes.push(code),
+                        None => break,
+                    }
+                    row += 1;
+                }
+            }
+            Values::Labels(out) => {
+                while row < upto {
+                    match tile.field(row, at).and_then(|r| seen.get(r.trim())) {
+                        Some(i) => out.push(i as u16),
+                        None => break,
+                    }
+                    row += 1;
+                }
+            }
+            _ => {}
+        }
+        row
+    }
+
     fn read(&mut self, raw: Option<&str>, spec: &DatasetSpec) -> Result<(), FieldError> {
         match &mut self.values {
             Values::Labels(out) => {
@@ -413,10 +532,9 @@ impl<'s> FieldReader<'s> {
                 // Plain numbers skip the general coercion, which would give the same value.
                 match (&mut *b, raw) {
                     (ColumnBuilder::Numeric(v), Some(r)) => {
-                        let x = match (plain_decimal(r), self.col.value) {
-                            (Some(x), ValueType::Float) => Some(x),
-                            // `+ 0.0` makes `-0` the integer 0, as the integer reader does.
-                            (Some(x), ValueType::Int) if x.fract() == 0.0 => Some(x + 0.0),
+                        let x = match self.col.value {
+                            ValueType::Float => plain_decimal(r),
+                            ValueType::Int => plain_int(r),
                             _ => None,
                         };
                         if let Some(x) = x {
@@ -424,11 +542,11 @@ impl<'s> FieldReader<'s> {
                             return Ok(());
                         }
                     }
-                    (ColumnBuilder::Id(v), Some(r))
-                        if r.len() <= 18 && r.bytes().all(|c| c.is_ascii_digit()) =>
-                    {
-                        v.push(r.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')));
-                        return Ok(());
+                    (ColumnBuilder::Id(v), Some(r)) => {
+                        if let Some(n) = plain_id(r) {
+                            v.push(n);
+                            return Ok(());
+                        }
                     }
                     _ => {}
                 }
@@ -782,6 +900,69 @@ mod tests {
                 .to_string()
                 .contains(&format!("row {}", 2 * LOAD_CHUNK_ROWS + 77)),
             "{parts}"
+        );
+    }
+
+    #[test]
+    fn the_first_bad_row_is_found_across_tiles_and_columns() {
+        let path = Path::new("t.csv");
+        let spec = DatasetSpec::hospital();
+        let rows = 3 * TILE_ROWS + 10;
+        let text = hospital_csv(rows, None).replace("\"gyn,\nae\"", "surgery");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // Data row `r` is on file line `r + 1`, the same index in `lines`.
+        let set = |lines: &mut Vec<String>, r: usize, col: usize, v: &str| {
+            let mut f: Vec<String> = lines[r].split(',').map(str::to_string).collect();
+            f[col] = v.to_string();
+            lines[r] = f.join(",");
+        };
+        // The same error from a text without quotes and from one with a quoted field.
+        let load = |lines: &[String]| {
+            let text = lines.join("\n") + "\n";
+            let err = |t: String| {
+                parse_csv(t.into_bytes(), path, &spec, Labels::Required)
+                    .unwrap_err()
+                    .to_string()
+            };
+            let plain = err(text.clone());
+            assert_eq!(plain, err(text.replacen(",surgery,", ",\"surgery\",", 1)));
+            plain
+        };
+        let late = 2 * TILE_ROWS + 5;
+        // A bad last column in a later tile, a ragged row after it.
+        set(&mut lines, late + 3, 16, "lots");
+        set(&mut lines, late + 2, 0, "1,2");
+        let e = load(&lines);
+        assert!(e.contains(&format!("row {}", late + 2)), "{e}");
+        assert!(e.contains("19 field(s)"), "{e}");
+        // Within one row, the first column of the spec is named, whichever is read first.
+        set(&mut lines, late, 16, "lots");
+        set(&mut lines, late, 2, "");
+        let e = load(&lines);
+        assert!(
+            e.contains(&format!(
+                "row {late} (line {}), column 'Hospital_type_code'",
+                late + 1
+            )),
+            "{e}"
+        );
+        // An earlier row in the same tile wins over an earlier column.
+        set(&mut lines, late - 1, 17, "forever");
+        let e = load(&lines);
+        assert!(
+            e.contains(&format!("row {} (line {late}), column 'Stay'", late - 1)),
+            "{e}"
+        );
+        // A blank line moves the lines, not the rows.
+        lines.insert(TILE_ROWS, ",,,".to_string());
+        let e = load(&lines);
+        assert!(
+            e.contains(&format!(
+                "row {} (line {}), column 'Stay'",
+                late - 1,
+                late + 1
+            )),
+            "{e}"
         );
     }
 }
