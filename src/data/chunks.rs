@@ -235,7 +235,9 @@ impl Iterator for CsvChunks {
                 quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
                 quote_at = next_quote(&self.pending, line_end);
             }
-            if starts_record && line.iter().any(|b| !b.is_ascii_whitespace()) {
+            // Counted as the reader counts rows, so later chunks' rows are the file's.
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            if starts_record && !super::csv::is_blank_line(body) {
                 records += 1;
             }
             end = line_end;

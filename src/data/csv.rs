@@ -178,6 +178,13 @@ fn plain_header(text: &str) -> (Vec<String>, &str, usize) {
     (Vec::new(), "", line)
 }
 
+/// Whether a line (without its `\n`) holds no field: empty, or commas alone, before an optional
+/// `\r`. Such a line is no row.
+pub fn is_blank_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.iter().all(|&b| b == b',')
+}
+
 /// The rows of a text without quotes, cut into tiles as they are asked for.
 struct PlainSplit<'a> {
     text: &'a str,
@@ -248,6 +255,7 @@ impl<'a> PlainSplit<'a> {
                 };
                 self.bounds.push(end as u32);
                 let found = self.bounds.len() - first - 1;
+                // `is_blank_line`, from the count: the line is its commas alone.
                 let blank = end - row_start == found - 1;
                 if blank {
                     self.bounds.truncate(first);
