@@ -459,56 +459,41 @@ impl<'s> FieldReader<'s> {
             seen,
         } = self;
         let at = *at;
-        let mut row = from;
-        match values {
-            Values::Column(ColumnBuilder::Id(v)) => {
-                while row < upto {
-                    match tile.field(row, at).and_then(plain_id) {
-                        Some(n) => v.push(n),
-                        None => break,
-                    }
-                    row += 1;
+        // Pushes while `read` takes the field, monomorphised per kind so each loop is tight.
+        fn run<T>(
+            tile: &Tile,
+            at: usize,
+            (from, upto): (usize, usize),
+            out: &mut Vec<T>,
+            mut read: impl FnMut(&str) -> Option<T>,
+        ) -> usize {
+            let mut row = from;
+            while row < upto {
+                match tile.field(row, at).and_then(&mut read) {
+                    Some(v) => out.push(v),
+                    None => break,
                 }
+                row += 1;
             }
+            row
+        }
+        let rows = (from, upto);
+        match values {
+            Values::Column(ColumnBuilder::Id(v)) => run(tile, at, rows, v, plain_id),
             Values::Column(ColumnBuilder::Numeric(v)) if col.value == ValueType::Int => {
-                while row < upto {
-                    match tile.field(row, at).and_then(plain_int) {
-                        Some(x) => v.push(x),
-                        None => break,
-                    }
-                    row += 1;
-                }
+                run(tile, at, rows, v, plain_int)
             }
             Values::Column(ColumnBuilder::Numeric(v)) if col.value == ValueType::Float => {
-                while row < upto {
-                    match tile.field(row, at).and_then(plain_decimal) {
-                        Some(x) => v.push(x),
-                        None => break,
-                    }
-                    row += 1;
-                }
+                run(tile, at, rows, v, plain_decimal)
             }
             Values::Column(ColumnBuilder::Categorical(c, _)) if col.role == Role::Categorical => {
-                while row < upto {
-                    match tile.field(row, at).and_then(|r| seen.get(r)) {
-                        Some(code) => c.codes.push(code),
-                        None => break,
-                    }
-                    row += 1;
-                }
+                run(tile, at, rows, &mut c.codes, |r| seen.get(r))
             }
-            Values::Labels(out) => {
-                while row < upto {
-                    match tile.field(row, at).and_then(|r| seen.get(r.trim())) {
-                        Some(i) => out.push(i as u16),
-                        None => break,
-                    }
-                    row += 1;
-                }
-            }
-            _ => {}
+            Values::Labels(out) => run(tile, at, rows, out, |r| {
+                seen.get(r.trim()).map(|i| i as u16)
+            }),
+            _ => from,
         }
-        row
     }
 
     fn read(&mut self, raw: Option<&str>, spec: &DatasetSpec) -> Result<(), FieldError> {
