@@ -228,6 +228,9 @@ impl<'a> PlainSplit<'a> {
         }
         let mut row_start = self.at;
         let mut first = 0;
+        // Commas of the current line past its `width + 1`th bound, counted and not kept, so a
+        // line of a million commas holds no more than a block's bounds beyond the header's.
+        let mut extra = 0;
         self.bounds.push((row_start as u32).wrapping_sub(1));
         let mut base = self.at;
         'blocks: while base <= bytes.len() {
@@ -254,7 +257,8 @@ impl<'a> PlainSplit<'a> {
                     pos
                 };
                 self.bounds.push(end as u32);
-                let found = self.bounds.len() - first - 1;
+                let found = self.bounds.len() - first - 1 + extra;
+                extra = 0;
                 // `is_blank_line`, from the count: the line is its commas alone.
                 let blank = end - row_start == found - 1;
                 if blank {
@@ -272,6 +276,7 @@ impl<'a> PlainSplit<'a> {
                         }
                         Misfits::Fit => {
                             let last = *self.bounds.last().expect("a bound");
+                            // Extra fields are cut: the last kept one ends at its comma.
                             self.bounds.resize(first + width + 1, last);
                             self.lines.push(self.line);
                         }
@@ -290,6 +295,11 @@ impl<'a> PlainSplit<'a> {
             }
             if ends {
                 break;
+            }
+            let kept = self.bounds.len() - first;
+            if kept > width + 1 {
+                extra += kept - (width + 1);
+                self.bounds.truncate(first + width + 1);
             }
             base += 64;
         }
@@ -800,6 +810,27 @@ mod tests {
                 }
             }
         }
+        // A line of very many fields is counted in full, and only its first ones are kept.
+        let long = format!(
+            "a,b,c\n1,2,3\n4,5,6{}\n{}\n7,8,9\n",
+            ",x".repeat(100_000),
+            ",".repeat(99_999)
+        );
+        let (_, rows, misfit) = tiles_of(&long, 10, Misfits::Stop, false);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            misfit,
+            Some(Misfit {
+                line: 3,
+                found: 100_003
+            })
+        );
+        let fit = tiles_of(&long, 10, Misfits::Fit, false);
+        assert_eq!(fit, tiles_of(&long, 10, Misfits::Fit, true));
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(fit.1[1], (3, vec![s("4"), s("5"), s("6")]));
+        // The line of commas alone is blank, so the next row is on line 5.
+        assert_eq!(fit.1[2], (5, vec![s("7"), s("8"), s("9")]));
         // A misfit stops the split at its line, with the rows before it handed out.
         let (_, rows, misfit) = tiles_of("a,b\n1,2\n\n3\n4,5\n", 1, Misfits::Stop, false);
         assert_eq!(rows.len(), 1);

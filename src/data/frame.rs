@@ -285,13 +285,6 @@ impl ColumnBuilder {
         None
     }
 
-    /// Appends a categorical code handed out earlier by `push`.
-    pub(crate) fn push_code(&mut self, code: u32) {
-        if let ColumnBuilder::Categorical(c, _) = self {
-            c.codes.push(code);
-        }
-    }
-
     pub(crate) fn finish(self) -> ColumnData {
         match self {
             ColumnBuilder::Numeric(v) => ColumnData::Numeric(v),

@@ -496,14 +496,12 @@ impl<'s> FieldReader<'s> {
         }
     }
 
+    /// The general reader of one field, for what `read_run` did not take: a new label, a
+    /// number not written plainly, a missing or bad value.
     fn read(&mut self, raw: Option<&str>, spec: &DatasetSpec) -> Result<(), FieldError> {
         match &mut self.values {
             Values::Labels(out) => {
                 let v = raw.map(str::trim).unwrap_or("");
-                if let Some(i) = self.seen.get(v) {
-                    out.push(i as u16);
-                    return Ok(());
-                }
                 if v.is_empty() {
                     return Err(FieldError::Missing);
                 }
@@ -514,38 +512,10 @@ impl<'s> FieldReader<'s> {
                 out.push(i as u16);
             }
             Values::Column(b) => {
-                // Plain numbers skip the general coercion, which would give the same value.
-                match (&mut *b, raw) {
-                    (ColumnBuilder::Numeric(v), Some(r)) => {
-                        let x = match self.col.value {
-                            ValueType::Float => plain_decimal(r),
-                            ValueType::Int => plain_int(r),
-                            _ => None,
-                        };
-                        if let Some(x) = x {
-                            v.push(x);
-                            return Ok(());
-                        }
-                    }
-                    (ColumnBuilder::Id(v), Some(r)) => {
-                        if let Some(n) = plain_id(r) {
-                            v.push(n);
-                            return Ok(());
-                        }
-                    }
-                    _ => {}
-                }
-                let categorical = self.col.role == Role::Categorical;
-                if categorical {
-                    if let Some(code) = raw.and_then(|r| self.seen.get(r)) {
-                        b.push_code(code);
-                        return Ok(());
-                    }
-                }
                 let cell = parse_cell(self.col, raw)
                     .map_err(|e| FieldError::Cell(e, raw.unwrap_or_default().to_string()))?;
                 let code = b.push(cell);
-                if let (true, Some(r), Some(code)) = (categorical, raw, code) {
+                if let (Role::Categorical, Some(r), Some(code)) = (self.col.role, raw, code) {
                     self.seen.insert(r, code);
                 }
             }
