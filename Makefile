@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto clients tmux citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux prometheus citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -21,7 +21,7 @@ CLIENTS_ENV ?= $(HOME)/.cache/staytrack/clients
 ## use into a virtualenv at $(MOTO_ENV); the serving tests drive the real MLflow, tritonclient
 ## and prometheus_client clients from a virtualenv at $(CLIENTS_ENV); the terminal UI tests
 ## drive the binary through tmux, installed with apt when missing
-test: moto clients tmux
+test: moto clients tmux prometheus
 	STAYTRACK_TEST_MOTO=$(MOTO_ENV)/bin/moto_server \
 	STAYTRACK_TEST_CLIENTS=$(CLIENTS_ENV)/bin/python cargo test
 
@@ -32,13 +32,19 @@ tmux:
 	  echo "installing tmux (apt) for the terminal UI tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
+## prometheus: the real Prometheus the dashboard test evaluates every panel's query with
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  echo "installing prometheus (apt) for the dashboard test"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 ## clients: the serving clients the tests drive (mlflow-skinny needs scipy and pandas to send
 ## a DataFrame)
 clients:
-	@$(CLIENTS_ENV)/bin/python -c 'import mlflow.pyfunc.scoring_server.client, tritonclient.http, prometheus_client, scipy' >/dev/null 2>&1 || { \
-	  echo "installing mlflow-skinny, tritonclient[http] and prometheus_client into $(CLIENTS_ENV)"; \
+	@$(CLIENTS_ENV)/bin/python -c 'import mlflow.pyfunc.scoring_server.client, tritonclient.http, prometheus_client, scipy, pyarrow.parquet' >/dev/null 2>&1 || { \
+	  echo "installing mlflow-skinny, tritonclient[http], prometheus_client and pyarrow into $(CLIENTS_ENV)"; \
 	  python3 -m venv $(CLIENTS_ENV) && $(CLIENTS_ENV)/bin/pip install --quiet \
-	    'mlflow-skinny>=3.17,<4' 'tritonclient[http]>=2.70,<3' 'prometheus_client>=0.20,<1' pandas numpy scipy; }
+	    'mlflow-skinny>=3.17,<4' 'tritonclient[http]>=2.70,<3' 'prometheus_client>=0.20,<1' pandas numpy scipy pyarrow; }
 
 moto:
 	@$(MOTO_ENV)/bin/moto_server --help >/dev/null 2>&1 || { \

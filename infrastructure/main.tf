@@ -1,6 +1,9 @@
 # staytrack on AWS: one Fargate service behind an HTTPS load balancer, an S3 bucket for sync,
 # an ECR repository for the image, the API token in Secrets Manager, logs in CloudWatch, all
-# encrypted with one customer-managed KMS key. The task may touch only its bucket prefix.
+# encrypted with one customer-managed KMS key. The task may touch only its bucket prefix: it
+# reads the team's models and ships the predictions it captured (never reads them back). The
+# captures are queryable in Athena (capture.tf) and checked every hour by a monitor task that
+# mails or posts its alerts (monitor.tf).
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -10,6 +13,9 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   prefix     = trim(var.sync_prefix, "/")
+  # What `staytrack sync pull` reads to follow the team's models; captures are apart.
+  model_keys     = ["runs", "artifacts", "registry"]
+  capture_prefix = "${local.prefix}/captures"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -54,6 +60,18 @@ data "aws_iam_policy_document" "kms" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/ecs/${local.name}"]
+    }
+  }
+  # EventBridge publishes the monitor's alerts to the encrypted SNS topic, which needs a data key
+  # from the publisher (AWS's documented statement for an AWS service publishing to an encrypted
+  # topic; the topic's own policy limits publishing to this deployment's rules).
+  statement {
+    sid       = "EventsToAlertTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
     }
   }
 }
@@ -120,6 +138,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "sync" {
     filter {}
     noncurrent_version_expiration {
       noncurrent_days = 90
+    }
+  }
+  # Captured predictions and outcomes are kept capture_retention_days. Segments are never
+  # overwritten, so the only noncurrent versions are the ones expiry itself makes: they go the
+  # next day (the shorter of two overlapping expirations wins).
+  rule {
+    id     = "expire-captures"
+    status = "Enabled"
+    filter {
+      prefix = "${local.capture_prefix}/"
+    }
+    expiration {
+      days = var.capture_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
     }
   }
 }
@@ -262,23 +296,23 @@ resource "aws_iam_role" "task" {
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
 }
 
-data "aws_iam_policy_document" "task" {
+# What following the team's models takes: list and read runs, artifacts and alias moves. The
+# server and the monitor both start from this; captures are granted apart.
+data "aws_iam_policy_document" "pull_models" {
   statement {
-    sid       = "ListOwnPrefix"
+    sid       = "ListModelKeys"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.sync.arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = [local.prefix, "${local.prefix}/*"]
+      values   = [for k in local.model_keys : "${local.prefix}/${k}/*"]
     }
   }
-  # The server only pulls: it reads runs, artifacts and alias moves and never writes to the
-  # bucket, so a compromised task cannot rewrite the team's models or their history.
   statement {
-    sid       = "ReadObjectsUnderOwnPrefix"
+    sid       = "ReadModelKeys"
     actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.sync.arn}/${local.prefix}/*"]
+    resources = [for k in local.model_keys : "${aws_s3_bucket.sync.arn}/${local.prefix}/${k}/*"]
   }
   statement {
     sid       = "BucketKey"
@@ -292,16 +326,73 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
+# The server pulls models and ships what it captured, nothing else. It may add segments under
+# captures/ but not read, list or delete them, and it cannot write runs, artifacts or alias
+# moves, so a compromised task cannot rewrite the team's models, their history or the captures
+# of other replicas.
+data "aws_iam_policy_document" "task" {
+  source_policy_documents = [data.aws_iam_policy_document.pull_models.json]
+  # Only create-if-absent (If-None-Match: *): a segment, once shipped, cannot be overwritten.
+  statement {
+    sid       = "ShipNewCaptures"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.sync.arn}/${local.capture_prefix}/*"]
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["false"]
+    }
+  }
+  # CreateMultipartUpload and UploadPart carry no conditional header (a segment over 8 MiB goes
+  # up in parts); CompleteMultipartUpload, which makes the object, is held to the rule above.
+  statement {
+    sid       = "ShipCaptureParts"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.sync.arn}/${local.capture_prefix}/*"]
+    condition {
+      test     = "Bool"
+      variable = "s3:ObjectCreationOperation"
+      values   = ["false"]
+    }
+  }
+  statement {
+    sid       = "EncryptCaptures"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
 resource "aws_iam_role_policy" "task" {
-  name   = "pull-own-prefix"
+  name   = "pull-models-ship-captures"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }
 
 # What a publisher (the people or the CI job that train and push) needs, to attach to their own
-# role: what the server may do, and write new objects under the prefix; never delete them.
+# role: list and read everything under the prefix (captures and backups too), and write new
+# objects under it; never delete them.
 data "aws_iam_policy_document" "publisher" {
-  source_policy_documents = [data.aws_iam_policy_document.task.json]
+  source_policy_documents = [data.aws_iam_policy_document.pull_models.json]
+  statement {
+    sid       = "ListOwnPrefix"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.sync.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [local.prefix, "${local.prefix}/*"]
+    }
+  }
+  statement {
+    sid       = "ReadObjectsUnderOwnPrefix"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.sync.arn}/${local.prefix}/*"]
+  }
   statement {
     sid = "WriteObjectsUnderOwnPrefix"
     actions = [
@@ -468,9 +559,13 @@ resource "aws_ecs_task_definition" "staytrack" {
     # after; the server follows the production alias within a quarter of a second of a pull
     # moving it. A slow first pull of a large bucket therefore never fails a health check.
     entryPoint = ["/bin/sh", "-c"]
+    # On SIGTERM the server stops taking requests, seals what it captured and ships it within
+    # --shutdown-timeout; ECS sends SIGKILL stopTimeout (Fargate's most, 120 s) after SIGTERM.
+    # Rows not shipped by then are lost with the task's ephemeral workspace.
     command = [
-      "(while true; do staytrack sync pull >/dev/null; sleep 60; done) & exec staytrack serve --addr 0.0.0.0:8080"
+      "(while true; do staytrack sync pull --no-captures >/dev/null; sleep 60; done) & exec staytrack serve --addr 0.0.0.0:8080 --shutdown-timeout ${var.shutdown_timeout_seconds}"
     ]
+    stopTimeout            = 120
     portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
     readonlyRootFilesystem = true
     user                   = "10001:10001"

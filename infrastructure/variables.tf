@@ -43,7 +43,7 @@ variable "image_tag" {
 }
 
 variable "desired_count" {
-  description = "Server tasks. Each follows the production alias of its own workspace; keep 1 unless the workspace is shared."
+  description = "Server tasks. Each pulls the team's models into a workspace of its own (following production within a minute of a push) and ships its own captures, so any number works."
   type        = number
   default     = 1
 }
@@ -87,4 +87,125 @@ variable "health_check_grace_seconds" {
   description = "Seconds a new task has before the load balancer's health checks count (the first sync pull runs meanwhile)."
   type        = number
   default     = 300
+}
+
+variable "shutdown_timeout_seconds" {
+  description = "The server's --shutdown-timeout: seconds it has after SIGTERM to finish requests and ship what it captured. ECS kills the container 120 s after SIGTERM."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.shutdown_timeout_seconds >= 10 && var.shutdown_timeout_seconds <= 110
+    error_message = "shutdown_timeout_seconds must be 10 to 110: the container's stopTimeout is 120 s and the process needs a few seconds to exit."
+  }
+}
+
+variable "capture_retention_days" {
+  description = "Days captured predictions and outcomes (captures/ under the prefix) are kept in the bucket."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.capture_retention_days >= 1
+    error_message = "capture_retention_days must be at least 1."
+  }
+}
+
+variable "capture_models" {
+  description = "Model names (the model=<name> partition: `[capture] model` in staytrack.toml, else the dataset's name) Athena enumerates. Empty: the name is injected, and every query must say model = '...'."
+  type        = list(string)
+  default     = ["av-healthcare-analytics-ii"]
+}
+
+variable "capture_projection_start" {
+  description = "First day (yyyy-MM-dd) Athena's partition projection considers for captured predictions."
+  type        = string
+  default     = "2025-01-01"
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.capture_projection_start))
+    error_message = "capture_projection_start must be a date as yyyy-MM-dd."
+  }
+}
+
+# The model's input columns as captured with each prediction, in the dataset spec's order: the
+# hospital dataset's (src/data/spec.rs, DatasetSpec::hospital) but its target, Stay, as segments
+# carry them by default (ids, categorical and numeric columns). Types are Athena's: int ->
+# bigint, float -> double, text -> string. Athena takes lower-case column names of letters,
+# digits and underscores only, so a name is used as lower(name) with every run of other
+# characters made one underscore ("Bed Grade" -> bed_grade): the capture's Parquet columns must
+# be named that way.
+variable "capture_input_columns" {
+  description = "The dataset's input columns in captured predictions, as {name, type} with an Athena type (bigint, double, string, boolean)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+  default = [
+    { name = "case_id", type = "bigint" },
+    { name = "Hospital_code", type = "bigint" },
+    { name = "Hospital_type_code", type = "string" },
+    { name = "City_Code_Hospital", type = "bigint" },
+    { name = "Hospital_region_code", type = "string" },
+    { name = "Available Extra Rooms in Hospital", type = "bigint" },
+    { name = "Department", type = "string" },
+    { name = "Ward_Type", type = "string" },
+    { name = "Ward_Facility_Code", type = "string" },
+    { name = "Bed Grade", type = "double" },
+    { name = "patientid", type = "bigint" },
+    { name = "City_Code_Patient", type = "double" },
+    { name = "Type of Admission", type = "string" },
+    { name = "Severity of Illness", type = "string" },
+    { name = "Visitors with Patient", type = "bigint" },
+    { name = "Age", type = "string" },
+    { name = "Admission_Deposit", type = "double" },
+  ]
+  validation {
+    condition     = alltrue([for c in var.capture_input_columns : contains(["bigint", "int", "double", "float", "string", "boolean", "date", "timestamp"], c.type)])
+    error_message = "Each capture_input_columns type must be one of bigint, int, double, float, string, boolean, date, timestamp."
+  }
+  validation {
+    condition = length(distinct([
+      for c in var.capture_input_columns : trim(replace(lower(c.name), "/[^a-z0-9]+/", "_"), "_")
+    ])) == length(var.capture_input_columns)
+    error_message = "capture_input_columns names must stay distinct once lower-cased with other characters made underscores."
+  }
+  validation {
+    condition = length(setintersection(
+      [for c in var.capture_input_columns : trim(replace(lower(c.name), "/[^a-z0-9]+/", "_"), "_")],
+      ["model", "dt", "hour"],
+    )) == 0
+    error_message = "capture_input_columns must not use a partition key's name (model, dt, hour)."
+  }
+}
+
+variable "monitor_schedule" {
+  description = "When the monitor task runs (EventBridge Scheduler expression)."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "monitor_cpu" {
+  description = "Monitor task CPU units (1024 = 1 vCPU)."
+  type        = number
+  default     = 1024
+}
+
+variable "monitor_memory" {
+  description = "Monitor task memory (MiB): it pulls the captures of capture_retention_days into its workspace and reads them."
+  type        = number
+  default     = 4096
+}
+
+variable "alert_email" {
+  description = "Email address the monitor's alerts and failures go to (SNS sends a confirmation mail first). Null: no email."
+  type        = string
+  default     = null
+}
+
+variable "alert_webhook_url" {
+  description = "HTTPS endpoint SNS posts the monitor's alerts and failures to (it must confirm the subscription; SNS sends its JSON envelope). Null: no webhook."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.alert_webhook_url == null || startswith(coalesce(var.alert_webhook_url, "https://"), "https://")
+    error_message = "alert_webhook_url must start with https://."
+  }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::data::DatasetSpec;
+use crate::tracking::captures::OutcomeRow;
 use crate::tracking::Store;
 
 /// What loading outcomes did.
@@ -73,14 +74,22 @@ fn label_of(spec: &DatasetSpec, raw: &str) -> Result<u8, String> {
     }
 }
 
-/// Stores `(row, id, label)` cells that passed their reading, and reports.
+/// The id column that names a served answer's `prediction_id` instead of a case.
+pub const PREDICTION_ID_COLUMN: &str = "prediction_id";
+
+/// Stores `(row, id, label)` cells that passed their reading, and reports. With `outbox` (the
+/// replica's name, when captures go to a bucket), the outcomes also wait in the outbox to ship.
 fn store_rows(
     store: &mut Store,
     spec: &DatasetSpec,
     cells: Vec<(usize, Option<String>, Option<String>)>,
     id_col: &str,
     source: &str,
+    outbox: Option<&str>,
 ) -> anyhow::Result<FeedbackSummary> {
+    if id_col == PREDICTION_ID_COLUMN && spec.column(id_col).is_none() {
+        return store_by_prediction(store, spec, cells, source, outbox);
+    }
     let mut out = FeedbackSummary {
         rows: cells.len(),
         ..Default::default()
@@ -117,6 +126,84 @@ fn store_rows(
     out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
     let (new, unchanged, changed) = store.upsert_outcomes(&rows, source)?;
     (out.new, out.unchanged, out.changed) = (new, unchanged, changed);
+    if let Some(replica) = outbox {
+        let at = crate::util::now_ms();
+        let queued: Vec<OutcomeRow> = rows
+            .iter()
+            .map(|(id, label, raw)| OutcomeRow {
+                case_id: Some(id.to_string()),
+                prediction_id: None,
+                label: *label,
+                raw: raw.clone(),
+                source: source.chars().take(200).collect(),
+                at,
+                replica: replica.to_string(),
+            })
+            .collect();
+        store.queue_outcomes(&queued)?;
+    }
+    Ok(out)
+}
+
+/// `store_rows` for outcomes that name the prediction they are about.
+fn store_by_prediction(
+    store: &mut Store,
+    spec: &DatasetSpec,
+    cells: Vec<(usize, Option<String>, Option<String>)>,
+    source: &str,
+    outbox: Option<&str>,
+) -> anyhow::Result<FeedbackSummary> {
+    let mut out = FeedbackSummary {
+        rows: cells.len(),
+        ..Default::default()
+    };
+    let mut good: BTreeMap<String, (u8, String)> = BTreeMap::new();
+    for (row, id, label) in cells {
+        let id = match id.as_deref().map(str::trim) {
+            Some(s) if crate::capture::valid_name(s) => s.to_string(),
+            Some(s) if !s.is_empty() => {
+                out.rejected.push((
+                    row,
+                    format!(
+                        "'{}' is not a prediction id",
+                        crate::util::short_id(s, 80).escape_debug()
+                    ),
+                ));
+                continue;
+            }
+            _ => {
+                out.rejected
+                    .push((row, format!("no '{PREDICTION_ID_COLUMN}'")));
+                continue;
+            }
+        };
+        let raw = label.unwrap_or_default();
+        match label_of(spec, &raw) {
+            Ok(l) => {
+                good.insert(id, (l, raw.trim().to_string()));
+            }
+            Err(e) => out.rejected.push((row, e)),
+        }
+    }
+    let rows: Vec<(String, u8, String)> = good.into_iter().map(|(i, (l, r))| (i, l, r)).collect();
+    let (new, unchanged, changed) = store.upsert_prediction_outcomes(&rows, source)?;
+    (out.new, out.unchanged, out.changed) = (new, unchanged, changed);
+    if let Some(replica) = outbox {
+        let at = crate::util::now_ms();
+        let queued: Vec<OutcomeRow> = rows
+            .into_iter()
+            .map(|(id, label, raw)| OutcomeRow {
+                case_id: None,
+                prediction_id: Some(id),
+                label,
+                raw,
+                source: source.chars().take(200).collect(),
+                at,
+                replica: replica.to_string(),
+            })
+            .collect();
+        store.queue_outcomes(&queued)?;
+    }
     Ok(out)
 }
 
@@ -127,6 +214,7 @@ pub fn load_file(
     path: &Path,
     id_col: &str,
     label_col: &str,
+    outbox: Option<&str>,
 ) -> anyhow::Result<FeedbackSummary> {
     let p = path.display();
     let table = crate::data::load::read_text_columns(path)?;
@@ -151,7 +239,7 @@ pub fn load_file(
             )
         })
         .collect();
-    store_rows(store, spec, cells, id_col, &p.to_string())
+    store_rows(store, spec, cells, id_col, &p.to_string(), outbox)
 }
 
 /// Loads outcomes from JSON records (`POST /v1/feedback`): each an object with the id and label
@@ -162,6 +250,7 @@ pub fn load_records(
     records: &[serde_json::Value],
     id_col: &str,
     label_col: &str,
+    outbox: Option<&str>,
 ) -> anyhow::Result<FeedbackSummary> {
     let text = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
@@ -174,5 +263,5 @@ pub fn load_records(
         .enumerate()
         .map(|(i, r)| (i + 1, text(r.get(id_col)), text(r.get(label_col))))
         .collect();
-    store_rows(store, spec, cells, id_col, "api")
+    store_rows(store, spec, cells, id_col, "api", outbox)
 }

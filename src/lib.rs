@@ -2,6 +2,7 @@
 //! hospital stay will last more than 30 days, from one binary and one SQLite file.
 
 pub mod bundle;
+pub mod capture;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -170,6 +170,17 @@ pub fn score_file(
         version: target.version,
         log,
         at: crate::util::now_ms(),
+        origin: if log {
+            (
+                store.workspace_replica()?,
+                crate::capture::CaptureSettings::load(cfg)?
+                    .model_name(&crate::data::DatasetSpec::of_workspace(cfg)?),
+                alias.to_string(),
+                bundle.run_id.clone(),
+            )
+        } else {
+            Default::default()
+        },
     };
     let pass = |sink: Option<&mut PredictionSink<'_>>| -> anyhow::Result<Totals> {
         let tmp = crate::util::TempFile::beside(&output)
@@ -232,6 +243,8 @@ struct Job<'a> {
     version: i64,
     log: bool,
     at: i64,
+    /// What logged rows say of who scored them: (replica, model name, alias, run id).
+    origin: (String, String, String, String),
 }
 
 /// One chunk, scored: its lines of output, its findings, and the rows to log.
@@ -373,6 +386,13 @@ impl Job<'_> {
                     class: i64::from(probs[i] >= self.threshold),
                     source: "score".into(),
                     quality: crate::data::quality::to_stored(&issues[i]),
+                    prediction_id: Some(crate::util::new_run_id()),
+                    request_id: None,
+                    replica: Some(self.origin.0.clone()),
+                    model_name: Some(self.origin.1.clone()),
+                    alias: Some(self.origin.2.clone()),
+                    run_id: Some(self.origin.3.clone()),
+                    threshold: Some(self.threshold),
                 })
                 .collect()
         } else {

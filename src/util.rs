@@ -192,12 +192,13 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     result.with_context(|| format!("writing {}", path.display()))
 }
 
-/// `30m`, `6h`, `7d`, `45s` in milliseconds; None for anything else, zero, or a duration too
-/// long to count.
+/// `100ms`, `30m`, `6h`, `7d`, `45s` in milliseconds; None for anything else, zero, or a
+/// duration too long to count.
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
     let ms: i64 = match unit {
+        "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,

@@ -178,6 +178,7 @@ fn the_prediction_log_is_cut_into_windows() {
             class: 0,
             source: "/predict".into(),
             quality: None,
+            ..Default::default()
         })
         .collect();
     store.log_predictions(&rows).unwrap();

@@ -26,6 +26,7 @@ fn logged() -> (tempfile::TempDir, Vec<(i64, String)>) {
             class: 0,
             source: "/predict".into(),
             quality: None,
+            ..Default::default()
         })
         .collect();
     store.log_predictions(&rows).unwrap();

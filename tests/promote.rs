@@ -197,6 +197,7 @@ fn the_drift_and_latency_rules_weigh_logged_predictions_and_timed_rows() {
                 class: 1,
                 source: "/predict".into(),
                 quality: None,
+                ..Default::default()
             })
             .collect();
     store.log_predictions(&rows).unwrap();

@@ -82,6 +82,7 @@ fn runs_and_drift_render_to_png_files() {
             class: 0,
             source: "/predict".into(),
             quality: None,
+            ..Default::default()
         })
         .collect();
     store.log_predictions(&rows).unwrap();

@@ -29,7 +29,35 @@ pub fn run(cfg: &Config, a: FeedbackArgs) -> anyhow::Result<i32> {
     let spec = DatasetSpec::of_workspace(cfg)?;
     let (id, label) = feedback::columns(&spec, a.id.as_deref(), a.label.as_deref())?;
     let mut store = open_store(cfg)?;
-    let s = feedback::load_file(&mut store, &spec, &a.file, &id, &label)?;
+    // With a bucket, outcomes also wait in the outbox and ship now (or at the next push).
+    let sync = crate::sync::SyncSettings::load(cfg)?;
+    let outbox = match sync.bucket {
+        Some(_) => Some(store.workspace_replica()?),
+        None => None,
+    };
+    let s = feedback::load_file(&mut store, &spec, &a.file, &id, &label, outbox.as_deref())?;
+    if outbox.is_some() {
+        let shipped = crate::sync::runtime().and_then(|rt| {
+            rt.block_on(async {
+                let r = crate::sync::Remote::connect(&sync).await?;
+                let layout = crate::capture::ship::Layout::of_workspace(
+                    cfg,
+                    crate::capture::ship::DEFAULT_ROWS,
+                )?;
+                crate::capture::ship::ship_pending(&mut store, &r, &layout, true).await
+            })
+        });
+        match shipped {
+            Ok(sh) if sh.failure.is_none() => {}
+            Ok(sh) => eprintln!(
+                "warning: the outcomes stay in the outbox until `staytrack sync push`: {}",
+                sh.failure.unwrap_or_default()
+            ),
+            Err(e) => eprintln!(
+                "warning: the outcomes stay in the outbox until `staytrack sync push`: {e:#}"
+            ),
+        }
+    }
     let code = if s.rejected.is_empty() { 0 } else { EXIT_ERROR };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);

@@ -22,11 +22,53 @@ pub struct MonitorArgs {
     pub no_webhook: bool,
     #[arg(long)]
     pub json: bool,
+    /// Only the predictions of this replica (a server's `--replica`)
+    #[arg(long, value_name = "ID")]
+    pub replica: Option<String>,
+    /// Only the predictions of this model (its name in capture keys)
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Run again every DURATION, forever (5m, 1h): the fleet's watch job
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// With --every: serve the latest result for Prometheus at http://ADDR/metrics
+    #[arg(long, value_name = "ADDR", requires = "every")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Run `sync pull` first (every time, with --every), so the fleet's captures are in
+    #[arg(long)]
+    pub pull: bool,
 }
 
 /// Exit 0 with no alert, 3 with one (after the webhook, if configured, was called).
 pub fn run(cfg: &Config, a: MonitorArgs) -> anyhow::Result<i32> {
-    let o = MonitorOptions::new(cfg, &a.window, a.since.as_deref())?;
+    let mut o = MonitorOptions::new(cfg, &a.window, a.since.as_deref())?;
+    o.replica = a.replica.clone();
+    o.model = a.model.clone();
+    if let Some(every) = &a.every {
+        let ms = crate::util::parse_duration_ms(every)
+            .filter(|ms| *ms >= 1000)
+            .ok_or_else(|| {
+                anyhow::anyhow!("--every '{every}': use a duration of at least 1s (5m, 1h)")
+            })?;
+        return crate::monitor::watch::run(
+            cfg,
+            &o,
+            &crate::monitor::watch::WatchOptions {
+                every: std::time::Duration::from_millis(ms as u64),
+                listen: a.listen,
+                pull: a.pull,
+                webhook: !a.no_webhook,
+            },
+        );
+    }
+    if a.pull {
+        let code = crate::monitor::watch::pull_once(cfg)?;
+        if code != 0 {
+            eprintln!(
+                "staytrack monitor: the pull skipped objects (above); monitoring what is here"
+            );
+        }
+    }
     let report = monitor::monitor(cfg, &o)?;
     let mut webhook = None;
     if let (false, false, Some(url)) = (

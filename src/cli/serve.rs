@@ -52,6 +52,30 @@ pub struct ServeArgs {
     /// Do not write predictions to the store
     #[arg(long)]
     pub no_log: bool,
+    /// How long an answer waits for room in a full prediction log before it is refused with
+    /// 503 (`--log-full block`)
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub log_wait: String,
+    /// When the log is full: `block` waits, then answers 503, so every answer is logged;
+    /// `drop` answers anyway and counts the rows not logged
+    #[arg(long, value_enum, default_value = "block")]
+    pub log_full: crate::serve::log::WhenFull,
+    /// This server's name in capture keys and logged rows [default: a UUIDv7 made at start]
+    #[arg(long, env = "STAYTRACK_REPLICA", value_name = "ID")]
+    pub replica: Option<String>,
+    /// Keep the prediction log local even when a sync bucket is set
+    #[arg(long)]
+    pub no_capture: bool,
+    /// Seal and ship the log to the bucket at least this often
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub capture_interval: String,
+    /// Seal a segment as soon as this many rows wait
+    #[arg(long, default_value_t = crate::capture::ship::DEFAULT_ROWS, value_name = "ROWS")]
+    pub capture_rows: usize,
+    /// The most logged rows not yet in the bucket (a count, or bytes of inputs as 512MiB);
+    /// past it answers wait, then get 503 (or are dropped with `--log-full drop`)
+    #[arg(long, default_value = "1000000", value_name = "ROWS|BYTES")]
+    pub capture_max_pending: String,
     /// How often to check whether the alias moved, in milliseconds
     #[arg(long, default_value_t = 250, value_name = "MS")]
     pub poll_ms: u64,
@@ -94,6 +118,41 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
             })? as u64,
         )),
     };
+    let ms = |flag: &str, v: &str| -> anyhow::Result<Duration> {
+        let n = crate::util::parse_duration_ms(v)
+            .filter(|n| *n >= 0)
+            .with_context(|| format!("{flag} '{v}': use a duration such as 100ms, 60s or 5m"))?;
+        Ok(Duration::from_millis(n as u64))
+    };
+    let log_wait = ms("--log-wait", &a.log_wait)?;
+    let interval = ms("--capture-interval", &a.capture_interval)?;
+    anyhow::ensure!(
+        interval >= Duration::from_secs(1),
+        "--capture-interval must be at least 1s"
+    );
+    let replica = match a.replica {
+        Some(r) => {
+            anyhow::ensure!(
+                crate::capture::valid_name(&r),
+                "--replica '{}': use 1 to {} ASCII letters, digits, '.', '_' or '-'",
+                r.escape_debug(),
+                crate::capture::MAX_NAME
+            );
+            r
+        }
+        None => crate::util::new_run_id(),
+    };
+    let max_pending = parse_pending(&a.capture_max_pending)?;
+    let sync = crate::sync::SyncSettings::load(cfg)?;
+    let capture = if a.no_capture || a.no_log || sync.bucket.is_none() {
+        None
+    } else {
+        Some(crate::capture::ship::ShipOptions {
+            sync,
+            layout: crate::capture::ship::Layout::of_workspace(cfg, a.capture_rows)?,
+            interval,
+        })
+    };
     let opts = crate::serve::ServeOptions {
         addr: a.addr,
         alias: a.alias,
@@ -108,6 +167,11 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
         log_retention,
         max_versions: a.max_versions,
         log: !a.no_log,
+        log_wait,
+        log_full: a.log_full,
+        replica,
+        capture,
+        capture_max_pending: max_pending,
         poll: Duration::from_millis(a.poll_ms),
         workers: a.workers,
         conn: crate::serve::conn::ConnLimits {
@@ -117,6 +181,30 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
     };
     drop(open_store(cfg)?);
     crate::serve::run(cfg, opts)
+}
+
+/// `--capture-max-pending`: a row count (`1000000`), or bytes with a unit (`512MiB`, `2GB`).
+fn parse_pending(v: &str) -> anyhow::Result<(u64, u64)> {
+    let t = v.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().ok().filter(|n| *n > 0).with_context(|| {
+        format!("--capture-max-pending '{v}': give a row count or a size such as 512MiB")
+    })?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => return Ok((n, u64::MAX)),
+        "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => anyhow::bail!(
+            "--capture-max-pending '{v}': '{other}' is not a unit (B, KiB, MiB, GiB, kB, MB, GB)"
+        ),
+    };
+    Ok((u64::MAX, n.saturating_mul(scale)))
 }
 
 /// GET `url` over plain HTTP/1.1 with std only, so the slim image needs no curl.
@@ -165,7 +253,9 @@ fn prune_log(cfg: &Config, older_than: &str) -> anyhow::Result<i32> {
     })?;
     let mut store = Store::open(&cfg.db_path)?;
     let before = crate::util::now_ms().saturating_sub(keep);
-    let n = store.prune_predictions(before)?;
+    // Rows still waiting for the bucket are kept unless this workspace never ships.
+    let ships = crate::sync::SyncSettings::load(cfg)?.bucket.is_some();
+    let n = store.prune_predictions(before, ships)?;
     println!(
         "deleted {} logged prediction(s) from before {} UTC; {} remain",
         crate::util::thousands(n),

@@ -34,6 +34,10 @@ pub struct SyncArgs {
     pub region: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Pull: leave the fleet's capture segments in the bucket (a server following its alias
+    /// needs the runs and moves only)
+    #[arg(long)]
+    pub no_captures: bool,
 }
 
 fn settings(cfg: &Config, a: &SyncArgs) -> anyhow::Result<SyncSettings> {
@@ -66,11 +70,13 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&sum)?);
             } else {
                 println!(
-                    "pushed {} run(s), {} artifact(s) ({} bytes), {} alias move(s) to s3://{}/{}",
+                    "pushed {} run(s), {} artifact(s) ({} bytes), {} alias move(s), {} capture segment(s) ({} rows) to s3://{}/{}",
                     sum.runs,
                     sum.artifacts,
                     thousands(sum.artifact_bytes as usize),
                     sum.events,
+                    sum.shipped.segments,
+                    thousands(sum.shipped.rows),
                     s.bucket.as_deref().unwrap_or_default(),
                     s.prefix
                 );
@@ -80,7 +86,7 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
             let s = settings(cfg, &a)?;
             let sum = rt.block_on(async {
                 let r = Remote::connect(&s).await?;
-                sync::pull(cfg, &r).await
+                sync::pull(cfg, &r, !a.no_captures).await
             })?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&sum)?);
@@ -92,6 +98,13 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
                     thousands(sum.artifact_bytes as usize),
                     sum.events,
                     sum.history
+                );
+                println!(
+                    "imported {} capture segment(s): {} prediction(s) ({} already here), {} outcome(s)",
+                    sum.captures.segments,
+                    thousands(sum.captures.predictions),
+                    thousands(sum.captures.duplicates),
+                    thousands(sum.captures.outcomes)
                 );
                 for s in &sum.waiting {
                     println!("  waiting: {s}");

@@ -6,6 +6,7 @@
 
 pub mod cbpe;
 pub mod settings;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use crate::data::Frame;
 use crate::drift::monitor::WindowSpec;
 use crate::drift::{self, Column};
 use crate::metrics::{self, Confusion};
-use crate::tracking::{LoggedRow, Store};
+use crate::tracking::{LogFilter, LoggedRow, Store};
 use crate::util::{format_ms, thousands};
 use cbpe::{Calibration, Estimate};
 pub use settings::Thresholds;
@@ -37,6 +38,9 @@ pub struct MonitorOptions {
     pub window_label: String,
     /// Only predictions logged at or after this time.
     pub since_ms: i64,
+    /// Only one replica's or one model's predictions [default: the whole fleet's].
+    pub replica: Option<String>,
+    pub model: Option<String>,
     pub thresholds: Thresholds,
 }
 
@@ -56,6 +60,8 @@ impl MonitorOptions {
                 ),
                 None => 0,
             },
+            replica: None,
+            model: None,
             thresholds: Thresholds::load(cfg)?,
         })
     }
@@ -275,7 +281,12 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
         WindowSpec::Rows(k) => (n / k) as i64,
         WindowSpec::Time(ms) => at.div_euclid(ms),
     };
-    store.scan_predictions_light(o.since_ms, &mut |at, v| {
+    let filter = LogFilter {
+        since_ms: o.since_ms,
+        replica: o.replica.clone(),
+        model: o.model.clone(),
+    };
+    store.scan_predictions_light(&filter, &mut |at, v| {
         *sizes.entry((key_of(at, row_no), v)).or_default() += 1;
         row_no += 1;
     })?;
@@ -322,7 +333,7 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
     let (mut predictions, mut labelled) = (0usize, 0usize);
     let mut n = 0usize;
     let mut unreadable = 0usize;
-    store.scan_predictions(o.since_ms, &mut |r| {
+    store.scan_predictions(&filter, &mut |r| {
         let k = key_of(r.at, n);
         n += 1;
         // A row no staytrack wrote (a probability outside [0, 1], a class that is not one) is

@@ -219,9 +219,11 @@ pub(super) async fn admin_feedback(
     let (id, label) = crate::feedback::columns(&spec, id.as_deref(), label.as_deref())
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let s2 = s.clone();
+    let outbox = s.metrics.capture.get().map(|_| s.replica.clone());
     let summary = tokio::task::spawn_blocking(move || {
-        s2.slot
-            .with_store(|st| crate::feedback::load_records(st, &spec, &records, &id, &label))
+        s2.slot.with_store(|st| {
+            crate::feedback::load_records(st, &spec, &records, &id, &label, outbox.as_deref())
+        })
     })
     .await
     .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed"))?

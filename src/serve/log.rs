@@ -1,7 +1,10 @@
 //! The prediction log writer: requests append to a bounded in-memory buffer and one thread moves
-//! it to SQLite in batches, so a request never waits on the database (nor wakes a thread). The
-//! buffer is bounded in rows and in bytes; a full buffer drops the rows it cannot take, and counts
-//! them. The same thread deletes rows older than the retention, so the log cannot fill the disk.
+//! it to SQLite in batches, so a request never waits on the database while there is room. The
+//! buffer is bounded in rows and in bytes, and (with capture on) so is the outbox of rows not yet
+//! in the bucket. When there is no room, a request waits up to `--log-wait` for it and is then
+//! refused (503), so an answered prediction is a logged one; `--log-full drop` answers anyway and
+//! counts the rows it could not keep. The same thread deletes rows older than the retention
+//! (with capture on, only rows already in the bucket), so the log cannot fill the disk.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::metrics::Metrics;
+use crate::capture::ship::ShipStats;
 use crate::tracking::{PredictionRow, Store};
 
 /// The most rows written in one transaction.
@@ -19,19 +23,37 @@ const INTERVAL: Duration = Duration::from_millis(50);
 /// How often the writer deletes rows past the retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
+/// What a request does when the log has no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WhenFull {
+    /// Wait up to `--log-wait` for room, then answer 503: no answer goes unlogged.
+    Block,
+    /// Answer anyway and count the rows not logged: availability over completeness.
+    Drop,
+}
+
 /// How much the log may hold in memory, and how long it keeps rows on disk.
 #[derive(Debug, Clone, Copy)]
 pub struct LogLimits {
     pub rows: usize,
     pub bytes: usize,
     pub retention: Option<Duration>,
+    pub wait: Duration,
+    pub full: WhenFull,
+    /// The most rows (and input bytes) not yet in the bucket; `None` without capture.
+    pub max_pending: Option<(u64, u64)>,
 }
+
+/// The log had no room for an answer's rows within `--log-wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused;
 
 /// What a queued row costs in memory, roughly.
 fn row_bytes(r: &PredictionRow) -> usize {
     r.inputs.len() + r.source.len() + std::mem::size_of::<PredictionRow>()
 }
 
+#[derive(Default)]
 struct Buffer {
     rows: Vec<PredictionRow>,
     bytes: usize,
@@ -40,8 +62,12 @@ struct Buffer {
 struct Shared {
     buf: Mutex<Buffer>,
     wake: Condvar,
+    /// Wakes requests waiting for room whenever the writer has drained the buffer.
+    room: tokio::sync::Notify,
     stop: AtomicBool,
     limits: LogLimits,
+    /// The outbox's gauges, when capture is on.
+    outbox: Option<Arc<ShipStats>>,
 }
 
 pub struct PredictionLog {
@@ -50,9 +76,33 @@ pub struct PredictionLog {
     handle: Mutex<Option<JoinHandle<()>>>,
 }
 
+impl Shared {
+    /// Whether `n` more rows of `bytes` fit; a batch larger than the bounds fits an empty log,
+    /// so every allowed request can be answered.
+    fn fits(&self, buf: &Buffer, n: usize, bytes: usize) -> bool {
+        let l = &self.limits;
+        let empty = buf.rows.is_empty();
+        let memory = empty || (buf.rows.len() + n <= l.rows && buf.bytes + bytes <= l.bytes);
+        let outbox = match (l.max_pending, &self.outbox) {
+            (Some((rows, b)), Some(o)) => {
+                let waiting = o.pending_rows.load(Ordering::Relaxed) + buf.rows.len() as u64;
+                let wbytes = o.pending_bytes.load(Ordering::Relaxed) + buf.bytes as u64;
+                waiting == 0 || (waiting + n as u64 <= rows && wbytes + bytes as u64 <= b)
+            }
+            _ => true,
+        };
+        memory && outbox
+    }
+}
+
 impl PredictionLog {
     /// Starts the writer on its own connection to `db`.
-    pub fn start(db: PathBuf, limits: LogLimits, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub fn start(
+        db: PathBuf,
+        limits: LogLimits,
+        metrics: Arc<Metrics>,
+        outbox: Option<Arc<ShipStats>>,
+    ) -> anyhow::Result<Self> {
         let store = Store::open(&db)?;
         let shared = Arc::new(Shared {
             buf: Mutex::new(Buffer {
@@ -60,7 +110,9 @@ impl PredictionLog {
                 bytes: 0,
             }),
             wake: Condvar::new(),
+            room: tokio::sync::Notify::new(),
             stop: AtomicBool::new(false),
+            outbox,
             limits: LogLimits {
                 rows: limits.rows.max(1),
                 bytes: limits.bytes.max(1),
@@ -78,6 +130,43 @@ impl PredictionLog {
         })
     }
 
+    /// Queues an answer's rows before it is sent. With `WhenFull::Block`, waits up to the log's
+    /// wait for room for all of them, then refuses (and counts the refusal); with
+    /// `WhenFull::Drop`, never waits.
+    pub async fn admit(&self, rows: Vec<PredictionRow>) -> Result<(), Refused> {
+        if self.shared.limits.full == WhenFull::Drop {
+            self.record(rows);
+            return Ok(());
+        }
+        let n = rows.len();
+        let bytes: usize = rows.iter().map(row_bytes).sum();
+        let deadline = tokio::time::Instant::now() + self.shared.limits.wait;
+        let mut rows = Some(rows);
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut buf = self.shared.buf.lock().unwrap_or_else(|p| p.into_inner());
+                if self.shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if self.shared.fits(&buf, n, bytes) {
+                    buf.bytes += bytes;
+                    buf.rows.extend(rows.take().into_iter().flatten());
+                    return Ok(());
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        self.metrics
+            .log_refused
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Err(Refused)
+    }
+
     /// Queues rows without waiting; rows that do not fit are dropped and counted.
     pub fn record(&self, rows: Vec<PredictionRow>) {
         let dropped = {
@@ -85,11 +174,10 @@ impl PredictionLog {
             if self.shared.stop.load(Ordering::Relaxed) {
                 rows.len()
             } else {
-                let limits = self.shared.limits;
                 let mut dropped = 0;
                 for r in rows {
                     let n = row_bytes(&r);
-                    if buf.rows.len() < limits.rows && buf.bytes + n <= limits.bytes {
+                    if self.shared.fits(&buf, 1, n) {
                         buf.bytes += n;
                         buf.rows.push(r);
                     } else {
@@ -124,12 +212,15 @@ impl PredictionLog {
                 self.shared.stop.store(true, Ordering::Relaxed);
             }
             self.shared.wake.notify_all();
+            self.shared.room.notify_waiters();
             let _ = h.join();
         }
     }
 }
 
 fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
+    // With capture on, only rows already in the bucket may go.
+    let shipped_only = shared.outbox.is_some();
     let mut last_prune: Option<std::time::Instant> = None;
     loop {
         let (rows, stop) = {
@@ -141,14 +232,19 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
             }
-            buf.bytes = 0;
             (
-                std::mem::take(&mut buf.rows),
+                std::mem::take(&mut *buf),
                 shared.stop.load(Ordering::Relaxed),
             )
         };
+        let (rows, bytes) = (rows.rows, rows.bytes);
         for batch in rows.chunks(BATCH) {
             let written = write_batch(&mut store, batch);
+            if let Some(o) = &shared.outbox {
+                // Counted as waiting until the shipper's next look says otherwise, so the
+                // buffer's room is never counted twice or not at all.
+                o.pending_rows.fetch_add(written as u64, Ordering::Relaxed);
+            }
             metrics
                 .log_written
                 .fetch_add(written as u64, Ordering::Relaxed);
@@ -156,6 +252,10 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                 .log_dropped
                 .fetch_add((batch.len() - written) as u64, Ordering::Relaxed);
         }
+        if let Some(o) = &shared.outbox {
+            o.pending_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
+        shared.room.notify_waiters();
         if stop {
             return;
         }
@@ -163,7 +263,7 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
             if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(std::time::Instant::now());
                 let before = crate::util::now_ms().saturating_sub(keep.as_millis() as i64);
-                if let Err(e) = store.prune_predictions(before) {
+                if let Err(e) = store.prune_predictions(before, shipped_only) {
                     eprintln!("staytrack serve: could not prune the prediction log: {e}");
                 }
             }

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::capture::ship::ShipStats;
 use crate::data::quality::{Issue, Kind};
+use std::sync::Arc;
 
 /// Upper bounds of the latency buckets, in seconds: from 0.1 ms (an in-memory answer) to ten
 /// minutes; those above the request timeout are left out and the timeout itself is added, so
@@ -97,6 +99,10 @@ pub struct Metrics {
     pub predictions: [AtomicU64; 2],
     pub log_written: AtomicU64,
     pub log_dropped: AtomicU64,
+    /// Rows of answers refused with 503 because the log had no room (`--log-full block`).
+    pub log_refused: AtomicU64,
+    /// The outbox's gauges and counters, when capture is on.
+    pub capture: std::sync::OnceLock<Arc<ShipStats>>,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
     /// Data-quality findings by (column, kind): columns come from the served models' specs, and
@@ -124,6 +130,8 @@ impl Metrics {
             predictions: Default::default(),
             log_written: AtomicU64::default(),
             log_dropped: AtomicU64::default(),
+            log_refused: AtomicU64::default(),
+            capture: std::sync::OnceLock::new(),
             reloads: AtomicU64::default(),
             reload_failures: AtomicU64::default(),
             quality: Mutex::default(),
@@ -257,6 +265,11 @@ impl Metrics {
                 &self.log_dropped,
             ),
             (
+                "staytrack_prediction_log_refused_total",
+                "Predictions refused with 503 because the log had no room within --log-wait.",
+                &self.log_refused,
+            ),
+            (
                 "staytrack_model_reloads_total",
                 "Times a new model was loaded.",
                 &self.reloads,
@@ -279,6 +292,47 @@ impl Metrics {
             "# HELP staytrack_prediction_log_queued Predictions waiting to be written.\n\
              # TYPE staytrack_prediction_log_queued gauge\nstaytrack_prediction_log_queued {queued}"
         );
+        // Zeros without capture, so dashboards find every series on every server.
+        let none = ShipStats::default();
+        let c = self.capture.get().map_or(&none, |c| c.as_ref());
+        for (name, kind, help, v) in [
+            (
+                "staytrack_capture_pending_rows",
+                "gauge",
+                "Logged predictions not yet in the bucket.",
+                &c.pending_rows,
+            ),
+            (
+                "staytrack_capture_lag_seconds",
+                "gauge",
+                "Age of the oldest logged prediction not yet in the bucket (0: none waits).",
+                &c.lag_seconds,
+            ),
+            (
+                "staytrack_capture_segments_total",
+                "counter",
+                "Capture segments shipped to the bucket.",
+                &c.segments,
+            ),
+            (
+                "staytrack_capture_bytes_total",
+                "counter",
+                "Bytes of capture segments shipped to the bucket.",
+                &c.bytes,
+            ),
+            (
+                "staytrack_capture_failures_total",
+                "counter",
+                "Capture rounds that could not reach the bucket (rows wait and are retried).",
+                &c.failures,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
         out.push_str(
             "# HELP staytrack_data_quality_total Scored cells found missing, unseen in training, \
              outside the training range, or coerced from another type, by column and kind.\n\

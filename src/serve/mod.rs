@@ -58,6 +58,15 @@ pub struct ServeOptions {
     pub max_versions: usize,
     /// Whether to log predictions at all.
     pub log: bool,
+    /// How long an answer waits for room in the log, and what happens when there is none.
+    pub log_wait: Duration,
+    pub log_full: log::WhenFull,
+    /// This server's name in capture keys and logged rows.
+    pub replica: String,
+    /// Shipping the log to the bucket; `None` keeps it local.
+    pub capture: Option<crate::capture::ship::ShipOptions>,
+    /// The most rows and input bytes not yet in the bucket before answers wait.
+    pub capture_max_pending: (u64, u64),
     pub poll: Duration,
     /// Async worker threads; 0 means one per core.
     pub workers: usize,
@@ -70,6 +79,10 @@ pub struct AppState {
     pub cfg: crate::config::Config,
     pub log: Option<log::PredictionLog>,
     pub metrics: Arc<Metrics>,
+    /// This server's name in logged rows and capture keys.
+    pub replica: String,
+    /// The model's name in capture keys.
+    pub model_name: String,
     token: Option<String>,
     max_body: usize,
     max_rows: usize,
@@ -94,6 +107,12 @@ impl AppState {
             slot,
             log,
             metrics,
+            replica: opts.replica.clone(),
+            model_name: opts
+                .capture
+                .as_ref()
+                .map(|c| c.layout.model.clone())
+                .unwrap_or_else(|| crate::serve::MODEL_NAME.to_string()),
             token: opts.token.clone().filter(|t| t.len() >= MIN_TOKEN_BYTES),
             max_body: opts.max_body,
             max_rows: opts.max_rows.max(1),

@@ -57,6 +57,45 @@ pub(super) struct Scored {
     pub probs: Vec<f64>,
     pub classes: Vec<i64>,
     pub case_ids: Vec<Option<i64>>,
+    /// One per record: what the answer and the log call it.
+    pub prediction_ids: Vec<String>,
+}
+
+impl Scored {
+    /// The `X-Prediction-Id` header: the ids, comma-separated.
+    /// A batch past `MAX_HEADER_IDS` names its first ones only, so the header stays within
+    /// what HTTP clients read (64 KiB a line); `/predict` and `/invocations` carry every id in
+    /// the body.
+    pub fn id_header(&self) -> (header::HeaderName, String) {
+        let ids = &self.prediction_ids[..self.prediction_ids.len().min(MAX_HEADER_IDS)];
+        (
+            header::HeaderName::from_static(PREDICTION_ID_HEADER),
+            ids.join(","),
+        )
+    }
+}
+
+/// The header every scoring answer carries its prediction ids in.
+pub const PREDICTION_ID_HEADER: &str = "x-prediction-id";
+
+/// The most ids `X-Prediction-Id` lists (about 37 KB).
+pub const MAX_HEADER_IDS: usize = 1000;
+
+/// The longest `X-Request-Id` kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The client's `X-Request-Id`: up to 128 visible ASCII characters, or a 400 naming the header.
+pub(super) fn request_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("x-request-id") else {
+        return Ok(None);
+    };
+    let b = v.as_bytes();
+    if b.is_empty() || b.len() > MAX_REQUEST_ID || !b.iter().all(|c| (0x21..=0x7e).contains(c)) {
+        return Err(ApiError::bad_request(format!(
+            "X-Request-Id must be 1 to {MAX_REQUEST_ID} visible ASCII characters"
+        )));
+    }
+    Ok(Some(String::from_utf8_lossy(b).into_owned()))
 }
 
 /// The served model, or 503 while there is none.
@@ -69,20 +108,33 @@ pub(super) fn expect<'a>(s: &AppState, model: &'a Loaded) -> input::Expect<'a> {
     input::Expect::new(&model.bundle.spec, s.max_rows)
 }
 
-/// Scores records with `model`, the one their columns were checked against.
+/// Scores records with `model`, the one their columns were checked against, and logs them
+/// before answering: with `--log-full block`, an answer the log has no room for is a 503.
 pub(super) async fn score(
     s: &Arc<AppState>,
     model: Arc<Loaded>,
     records: Vec<Record>,
     source: &'static str,
+    request: Option<String>,
 ) -> Result<Scored, ApiError> {
-    if records.len() <= INLINE_ROWS {
-        return score_now(s, model, records, source);
+    let (scored, rows) = if records.len() <= INLINE_ROWS {
+        score_now(s, model, records, source, request)?
+    } else {
+        let s = s.clone();
+        tokio::task::spawn_blocking(move || score_now(&s, model, records, source, request))
+            .await
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring failed"))??
+    };
+    if let (Some(log), Some(rows)) = (&s.log, rows) {
+        log.admit(rows).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the prediction log is full (the store is slow or the bucket unreachable); the \
+                 request was not answered so that no answer goes unlogged; try again",
+            )
+        })?;
     }
-    let s = s.clone();
-    tokio::task::spawn_blocking(move || score_now(&s, model, records, source))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring failed"))?
+    Ok(scored)
 }
 
 pub(super) fn score_now(
@@ -90,7 +142,8 @@ pub(super) fn score_now(
     model: Arc<Loaded>,
     records: Vec<Record>,
     source: &'static str,
-) -> Result<Scored, ApiError> {
+    request: Option<String>,
+) -> Result<(Scored, Option<Vec<PredictionRow>>), ApiError> {
     let spec = &model.bundle.spec;
     let frame = Frame::from_records(spec, &records).map_err(record_error)?;
     let probs = model.bundle.predict(&frame).map_err(|e| {
@@ -127,17 +180,21 @@ pub(super) fn score_now(
     if issues.iter().any(|i| !i.is_empty()) {
         s.metrics.count_quality(issues.iter().flatten());
     }
-    if let Some(log) = &s.log {
+    let prediction_ids: Vec<String> = (0..probs.len())
+        .map(|_| crate::util::new_run_id())
+        .collect();
+    let rows = s.log.as_ref().map(|_| {
         let at = crate::util::now_ms();
         // The record as parsed (its names checked against the model, its values bounded), not
         // the request's bytes, which may carry anything around it.
-        let rows = records
+        records
             .iter()
             .zip(&probs)
             .zip(&classes)
             .zip(&case_ids)
             .zip(&issues)
-            .map(|((((r, p), c), id), found)| PredictionRow {
+            .zip(&prediction_ids)
+            .map(|(((((r, p), c), id), found), pid)| PredictionRow {
                 at,
                 model_version: Some(model.version),
                 case_id: *id,
@@ -146,16 +203,26 @@ pub(super) fn score_now(
                 class: *c,
                 source: source.to_string(),
                 quality: crate::data::quality::to_stored(found),
+                prediction_id: Some(pid.clone()),
+                request_id: request.clone(),
+                replica: Some(s.replica.clone()),
+                model_name: Some(s.model_name.clone()),
+                alias: Some(s.slot.alias.clone()),
+                run_id: Some(model.run_id.clone()),
+                threshold: Some(THRESHOLD),
             })
-            .collect();
-        log.record(rows);
-    }
-    Ok(Scored {
-        model,
-        probs,
-        classes,
-        case_ids,
-    })
+            .collect()
+    });
+    Ok((
+        Scored {
+            model,
+            probs,
+            classes,
+            case_ids,
+            prediction_ids,
+        },
+        rows,
+    ))
 }
 
 pub(super) fn record_error(e: RecordError) -> ApiError {
@@ -167,6 +234,7 @@ pub(super) fn record_error(e: RecordError) -> ApiError {
 /// One answer of `/predict`.
 #[derive(serde::Serialize)]
 pub(super) struct Prediction {
+    prediction_id: String,
     case_id: Option<i64>,
     class: i64,
     probability: f64,
@@ -176,52 +244,64 @@ pub(super) struct Prediction {
 /// Scores a body of one record or a list of records; says whether it was one.
 async fn score_plain(
     s: &Arc<AppState>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     route: &'static str,
 ) -> Result<(Scored, bool), ApiError> {
+    let request = request_id(headers)?;
     let body = body_bytes(body)?;
     let model = serving(s)?;
     let want = expect(s, &model);
     input::precheck_json(&body, &want)?;
     let (records, single) = input::plain_records(input::parse_json(&body)?, &want)?;
-    Ok((score(s, model, records, route).await?, single))
+    Ok((score(s, model, records, route, request).await?, single))
 }
 
 /// `POST /predict`: one record ⇒ one answer; a list ⇒ a list of answers.
 pub(super) async fn predict(
     State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, single) = score_plain(&s, body, "/predict").await?;
+    let (r, single) = score_plain(&s, &headers, body, "/predict").await?;
     let one = |i: usize| Prediction {
+        prediction_id: r.prediction_ids[i].clone(),
         case_id: r.case_ids[i],
         class: r.classes[i],
         probability: r.probs[i],
         model_version: r.model.version,
     };
     if single {
-        return Ok(Json(one(0)).into_response());
+        return Ok(([r.id_header()], Json(one(0))).into_response());
     }
-    Ok(Json(json!({
-        "model_version": r.model.version,
-        "alias": s.slot.alias,
-        "threshold": THRESHOLD,
-        "predictions": (0..r.probs.len()).map(one).collect::<Vec<_>>(),
-    }))
-    .into_response())
+    Ok((
+        [r.id_header()],
+        Json(json!({
+            "model_version": r.model.version,
+            "alias": s.slot.alias,
+            "threshold": THRESHOLD,
+            "predictions": (0..r.probs.len()).map(one).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
 }
 
 /// `POST /predict_outcome`: the seed's request (one raw row, pandas `to_dict`) and answer shape.
 pub(super) async fn predict_outcome(
     State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, _) = score_plain(&s, body, "/predict_outcome").await?;
-    Ok(Json(json!({
-        "Class": r.classes,
-        "probability": r.probs.iter().map(|p| [1.0 - p, *p]).collect::<Vec<_>>(),
-    }))
-    .into_response())
+    let (r, _) = score_plain(&s, &headers, body, "/predict_outcome").await?;
+    Ok((
+        [r.id_header()],
+        Json(json!({
+            "Class": r.classes,
+            "probability": r.probs.iter().map(|p| [1.0 - p, *p]).collect::<Vec<_>>(),
+            "prediction_id": r.prediction_ids,
+        })),
+    )
+        .into_response())
 }
 
 /// `POST /invocations`: MLflow's scoring protocol.
@@ -239,6 +319,7 @@ pub(super) async fn invocations(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    let request = request_id(&headers)?;
     let body = body_bytes(body)?;
     let model = serving(&s)?;
     let want = expect(&s, &model);
@@ -261,11 +342,16 @@ pub(super) async fn invocations(
             ))
         }
     };
-    let r = score(&s, model, req.records, "/invocations").await?;
+    let r = score(&s, model, req.records, "/invocations", request).await?;
     let predictions: Value = if req.proba {
         r.probs.iter().map(|p| json!([1.0 - p, p])).collect()
     } else {
         r.classes.iter().map(|c| json!(c)).collect()
     };
-    Ok(Json(json!({ "predictions": predictions })).into_response())
+    // MLflow's answer has room beside `predictions`; its client reads that key alone.
+    Ok((
+        [r.id_header()],
+        Json(json!({ "predictions": predictions, "prediction_ids": r.prediction_ids })),
+    )
+        .into_response())
 }

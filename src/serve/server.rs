@@ -38,6 +38,11 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
         metrics.clone(),
     )?
     .with_pinned(opts.max_versions);
+    let outbox = (opts.log && opts.capture.is_some())
+        .then(|| Arc::new(crate::capture::ship::ShipStats::default()));
+    if let Some(o) = &outbox {
+        let _ = metrics.capture.set(o.clone());
+    }
     let log = if opts.log {
         Some(log::PredictionLog::start(
             cfg.db_path.clone(),
@@ -45,11 +50,23 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
                 rows: opts.log_queue,
                 bytes: opts.log_queue_bytes,
                 retention: opts.log_retention,
+                wait: opts.log_wait,
+                full: opts.log_full,
+                max_pending: outbox.as_ref().map(|_| opts.capture_max_pending),
             },
             metrics.clone(),
+            outbox.clone(),
         )?)
     } else {
         None
+    };
+    let shipper = match (&outbox, &opts.capture) {
+        (Some(stats), Some(c)) => Some(crate::capture::ship::Shipper::start(
+            cfg.db_path.clone(),
+            c.clone(),
+            stats.clone(),
+        )?),
+        _ => None,
     };
     // A failed first load is reported and retried by the poller, like any later one.
     let _ = slot.refresh();
@@ -86,9 +103,19 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", opts.addr))?;
         let local = listener.local_addr()?;
         println!(
-            "staytrack serve: listening on http://{local} (workspace {}, alias '{}', {})",
+            "staytrack serve: listening on http://{local} (workspace {}, alias '{}', replica {}, capture {}, {})",
             cfg.workspace.display(),
             opts.alias,
+            opts.replica,
+            match &opts.capture {
+                Some(c) if opts.log => format!(
+                    "to s3://{}/{} every {} s",
+                    c.sync.bucket.as_deref().unwrap_or_default(),
+                    c.sync.prefix,
+                    c.interval.as_secs()
+                ),
+                _ => "off".to_string(),
+            },
             match state.slot.version() {
                 Some(v) => format!("version {v}"),
                 None => "no model yet".into(),
@@ -119,14 +146,19 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
     if let Some(log) = &state.log {
         log.close();
     }
+    // Everything answered is in the store now: seal it and ship it within the deadline.
+    if let Some(sh) = &shipper {
+        sh.close(opts.conn.shutdown_timeout.max(Duration::from_secs(5)));
+    }
     let _ = poller.join();
     served?;
     let m = &state.metrics;
     println!(
-        "staytrack serve: stopped; {} predictions, {} logged, {} not logged",
+        "staytrack serve: stopped; {} predictions, {} logged, {} not logged, {} refused (503) for want of room in the log",
         m.predictions[0].load(Ordering::Relaxed) + m.predictions[1].load(Ordering::Relaxed),
         m.log_written.load(Ordering::Relaxed),
-        m.log_dropped.load(Ordering::Relaxed)
+        m.log_dropped.load(Ordering::Relaxed),
+        m.log_refused.load(Ordering::Relaxed)
     );
     Ok(0)
 }

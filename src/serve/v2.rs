@@ -130,8 +130,10 @@ async fn infer(
             ApiError::bad_request("Inference-Header-Content-Length must be a byte count")
         })?),
     };
+    let request = request_id(&headers)?;
     let req = oip::parse(&body, header_length, &want)?;
-    let r = score(&s, model, req.records, "/v2/infer").await?;
+    let r = score(&s, model, req.records, "/v2/infer", request).await?;
+    let ids = r.id_header();
     let out = oip::encode(
         &name,
         r.model.version,
@@ -140,7 +142,7 @@ async fn infer(
         &r.probs,
         &r.classes,
     );
-    Ok(match out.binary {
+    let mut resp = match out.binary {
         None => ([(header::CONTENT_TYPE, "application/json")], out.json).into_response(),
         Some(binary) => {
             let json_len = out.json.len();
@@ -158,7 +160,11 @@ async fn infer(
             )
                 .into_response()
         }
-    })
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&ids.1) {
+        resp.headers_mut().insert(ids.0, v);
+    }
+    Ok(resp)
 }
 
 pub(super) async fn v2_infer(

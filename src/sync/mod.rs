@@ -47,6 +47,10 @@ pub struct Summary {
     pub waiting: Vec<String>,
     /// Objects refused, as `s3://bucket/key: why`; the rest went ahead without them.
     pub rejected: Vec<String>,
+    /// Pull: the fleet's capture segments imported.
+    pub captures: crate::capture::import::CapturePull,
+    /// Push: the outbox's segments shipped (this workspace's logged batches and outcomes).
+    pub shipped: crate::capture::ship::Shipped,
 }
 
 /// The workspace's copy of an artifact: `artifacts/<first two hex digits>/<sha256>.<ext>`.
@@ -129,6 +133,12 @@ pub async fn push(
             }
             store.mark_event_synced(&rid, local_id, &rel)?;
         }
+        let layout =
+            crate::capture::ship::Layout::of_workspace(cfg, crate::capture::ship::DEFAULT_ROWS)?;
+        sum.shipped = crate::capture::ship::ship_pending(&mut store, remote, &layout, true).await?;
+        if let Some(f) = &sum.shipped.failure {
+            anyhow::bail!("shipping the outbox's captures: {f}");
+        }
     }
     Ok(sum)
 }
@@ -136,7 +146,7 @@ pub async fn push(
 /// Fetches runs the store lacks (every document validated and every artifact verified before
 /// anything is written), then replays the bucket's alias moves by their original time. A bad
 /// object is skipped and reported in `rejected`; it never stops the rest.
-pub async fn pull(cfg: &Config, remote: &Remote) -> anyhow::Result<Summary> {
+pub async fn pull(cfg: &Config, remote: &Remote, captures: bool) -> anyhow::Result<Summary> {
     let mut store = Store::open(&cfg.db_path)?;
     let mut sum = Summary::default();
     for key in &remote.list("runs/").await? {
@@ -200,6 +210,13 @@ pub async fn pull(cfg: &Config, remote: &Remote) -> anyhow::Result<Summary> {
             Err(e) => sum.rejected.push(format!("{}: {e}", remote.url(&key))),
         }
     }
+    if !captures {
+        return Ok(sum);
+    }
+    // Captures last: the runs and moves just pulled give their rows this workspace's versions.
+    let mut caps = crate::capture::import::pull(cfg, &mut store, remote).await?;
+    sum.rejected.append(&mut caps.rejected);
+    sum.captures = caps;
     Ok(sum)
 }
 
@@ -216,7 +233,7 @@ impl From<StoreError> for PullError {
 }
 
 /// The words of a sync error without the bucket and key (the report adds them once).
-fn cause_of(e: &SyncError) -> String {
+pub fn cause_of(e: &SyncError) -> String {
     match e {
         SyncError::Object { cause, .. } => cause.clone(),
         SyncError::Corrupt {

@@ -1,6 +1,7 @@
 //! The tracking store: one SQLite file holding experiments, runs, params, metrics, curves,
 //! artifacts, the model registry, predictions and drift reports.
 
+pub mod captures;
 pub mod documents;
 pub mod drift;
 pub mod predictions;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use drift::DriftRow;
-pub use predictions::{LoggedRow, PredictionRow, PredictionSink};
+pub use predictions::{LogFilter, LoggedRow, PredictionRow, PredictionSink};
 pub use registry::{AliasEvent, AliasMove, AliasTarget, ModelVersion, RegistryError, Replayed};
 pub use runs::{ArtifactRow, CurveKind, NewRun, RunRecord, RunStatus, RunSummary};
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Store, StoreError};
 
 /// One logged prediction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PredictionRow {
     pub at: i64,
     pub model_version: Option<i64>,
@@ -19,6 +19,51 @@ pub struct PredictionRow {
     pub source: String,
     /// The row's data-quality findings (`data::quality`), as JSON; `None` for a clean row.
     pub quality: Option<String>,
+    /// The id the answer carried (a UUIDv7); outcomes may join by it.
+    pub prediction_id: Option<String>,
+    /// The client's `X-Request-Id`, when it sent one.
+    pub request_id: Option<String>,
+    /// The server process (or workspace) that answered.
+    pub replica: Option<String>,
+    /// The model's name in capture keys, the alias it was served under and its run.
+    pub model_name: Option<String>,
+    pub alias: Option<String>,
+    pub run_id: Option<String>,
+    /// The probability at or above which `class` is 1.
+    pub threshold: Option<f64>,
+}
+
+/// Which logged predictions a scan reads: since a time, and optionally one replica or model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogFilter {
+    pub since_ms: i64,
+    pub replica: Option<String>,
+    pub model: Option<String>,
+}
+
+impl LogFilter {
+    pub fn since(since_ms: i64) -> LogFilter {
+        LogFilter {
+            since_ms,
+            ..LogFilter::default()
+        }
+    }
+
+    /// The SQL condition on `predictions` aliased `p`, with its parameters from `?1`.
+    fn clause(&self) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value;
+        let mut sql = "p.at >= ?1".to_string();
+        let mut args = vec![Value::Integer(self.since_ms)];
+        if let Some(r) = &self.replica {
+            args.push(Value::Text(r.clone()));
+            sql.push_str(&format!(" AND p.replica = ?{}", args.len()));
+        }
+        if let Some(m) = &self.model {
+            args.push(Value::Text(m.clone()));
+            sql.push_str(&format!(" AND p.model_name = ?{}", args.len()));
+        }
+        (sql, args)
+    }
 }
 
 /// A logged prediction as monitoring reads it: with its outcome when one has arrived and this
@@ -35,8 +80,9 @@ pub struct LoggedRow {
 }
 
 const INSERT_PREDICTION: &str = "INSERT INTO predictions
-       (at, model_version, case_id, inputs, probability, class, source, quality)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+       (at, model_version, case_id, inputs, probability, class, source, quality, prediction_id,
+        request_id, replica, model_name, alias, run_id, threshold)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 /// Appends predictions inside `Store::log_in_one_transaction`.
 pub struct PredictionSink<'a> {
@@ -64,7 +110,14 @@ impl PredictionSink<'_> {
                 r.probability,
                 r.class,
                 r.source,
-                r.quality
+                r.quality,
+                r.prediction_id,
+                r.request_id,
+                r.replica,
+                r.model_name,
+                r.alias,
+                r.run_id,
+                r.threshold
             ])?;
             self.written += 1;
         }
@@ -127,17 +180,26 @@ impl Store {
     }
 
     /// Deletes predictions logged before `before_ms`, in short transactions so a server writing
-    /// the log is never held up for long; returns how many went.
-    pub fn prune_predictions(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+    /// the log is never held up for long; returns how many went. With `shipped_only`, a row
+    /// still waiting for its segment to reach the bucket is kept, whatever its age.
+    pub fn prune_predictions(
+        &mut self,
+        before_ms: i64,
+        shipped_only: bool,
+    ) -> Result<usize, StoreError> {
+        let sql = if shipped_only {
+            "DELETE FROM predictions WHERE id IN
+               (SELECT p.id FROM predictions p WHERE p.at < ?1 AND p.segment IS NOT NULL
+                  AND (p.segment = 0 OR EXISTS (SELECT 1 FROM capture_segments s
+                        WHERE s.id = p.segment AND (s.direction = 'in' OR s.shipped_at IS NOT NULL)))
+                ORDER BY p.at LIMIT 10000)"
+        } else {
+            "DELETE FROM predictions WHERE id IN
+               (SELECT id FROM predictions WHERE at < ?1 ORDER BY at LIMIT 10000)"
+        };
         let mut total = 0;
         loop {
-            let n = self.write(|c| {
-                c.execute(
-                    "DELETE FROM predictions WHERE id IN
-                       (SELECT id FROM predictions WHERE at < ?1 ORDER BY at LIMIT 10000)",
-                    [before_ms],
-                )
-            })?;
+            let n = self.write(|c| c.execute(sql, [before_ms]))?;
             total += n;
             if n < 10_000 {
                 return Ok(total);
@@ -176,6 +238,7 @@ impl Store {
                     class: r.get(5)?,
                     source: r.get(6)?,
                     quality: r.get(7)?,
+                    ..Default::default()
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -188,21 +251,25 @@ impl Store {
     /// Rows stream from the database: memory does not grow with the log.
     pub fn scan_predictions(
         &self,
-        since_ms: i64,
+        filter: &LogFilter,
         f: &mut dyn FnMut(LoggedRow),
     ) -> Result<usize, StoreError> {
+        let (cond, args) = filter.clause();
         self.read(|conn| {
-            let mut st = conn.prepare(
+            // An outcome that names the prediction wins over one that names only the case.
+            let mut st = conn.prepare(&format!(
                 "SELECT p.at, p.model_version, p.inputs, p.probability, p.class, p.quality,
-                        CASE WHEN o.label IS NOT NULL AND p.id =
-                               (SELECT MAX(q.id) FROM predictions q
-                                 WHERE q.case_id = p.case_id AND q.model_version IS p.model_version)
-                             THEN o.label END
+                        COALESCE(po.label,
+                          CASE WHEN o.label IS NOT NULL AND p.id =
+                                 (SELECT MAX(q.id) FROM predictions q
+                                   WHERE q.case_id = p.case_id AND q.model_version IS p.model_version)
+                               THEN o.label END)
                    FROM predictions p LEFT JOIN outcomes o ON o.case_id = p.case_id
-                  WHERE p.at >= ?1
-                  ORDER BY p.at, p.id",
-            )?;
-            let mut rows = st.query([since_ms])?;
+                        LEFT JOIN prediction_outcomes po ON po.prediction_id = p.prediction_id
+                  WHERE {cond}
+                  ORDER BY p.at, p.id"
+            ))?;
+            let mut rows = st.query(rusqlite::params_from_iter(args))?;
             let mut n = 0;
             while let Some(r) = rows.next()? {
                 let outcome: Option<i64> = r.get(6)?;
@@ -227,14 +294,15 @@ impl Store {
     /// `since_ms`, oldest first: what sizing windows needs, without reading any inputs.
     pub fn scan_predictions_light(
         &self,
-        since_ms: i64,
+        filter: &LogFilter,
         f: &mut dyn FnMut(i64, Option<i64>),
     ) -> Result<(), StoreError> {
+        let (cond, args) = filter.clause();
         self.read(|conn| {
-            let mut st = conn.prepare(
-                "SELECT at, model_version FROM predictions WHERE at >= ?1 ORDER BY at, id",
-            )?;
-            let mut rows = st.query([since_ms])?;
+            let mut st = conn.prepare(&format!(
+                "SELECT p.at, p.model_version FROM predictions p WHERE {cond} ORDER BY p.at, p.id"
+            ))?;
+            let mut rows = st.query(rusqlite::params_from_iter(args))?;
             while let Some(r) = rows.next()? {
                 f(r.get(0)?, r.get(1)?);
             }
@@ -314,7 +382,7 @@ mod tests {
             probability: p,
             class: (p >= 0.5) as i64,
             source: "test".into(),
-            quality: None,
+            ..Default::default()
         }
     }
 
@@ -340,8 +408,8 @@ mod tests {
         let mut store = Store::open(&dir.path().join("s.db")).unwrap();
         let rows: Vec<_> = (0..25_000).map(|i| row(i, 0.5)).collect();
         store.log_predictions(&rows).unwrap();
-        assert_eq!(store.prune_predictions(20_000).unwrap(), 20_000);
+        assert_eq!(store.prune_predictions(20_000, false).unwrap(), 20_000);
         assert_eq!(store.count_predictions().unwrap(), 5_000);
-        assert_eq!(store.prune_predictions(20_000).unwrap(), 0);
+        assert_eq!(store.prune_predictions(20_000, false).unwrap(), 0);
     }
 }

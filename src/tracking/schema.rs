@@ -151,6 +151,66 @@ CREATE INDEX predictions_by_case ON predictions(case_id);
     r#"
 ALTER TABLE predictions ADD COLUMN quality TEXT;
 "#,
+    // 7: the prediction log is an outbox. Each row carries its prediction id, the request's id,
+    // the replica and model that answered, and the segment it was sealed into (NULL: waiting;
+    // 0: from before capture, never shipped). Segments sealed here ('out') or imported from the
+    // bucket ('in') are kept by key, so neither is shipped or imported twice. Outcomes wait in
+    // their own outbox; those that name a prediction id join by it.
+    r#"
+ALTER TABLE predictions ADD COLUMN prediction_id TEXT;
+ALTER TABLE predictions ADD COLUMN request_id TEXT;
+ALTER TABLE predictions ADD COLUMN replica TEXT;
+ALTER TABLE predictions ADD COLUMN model_name TEXT;
+ALTER TABLE predictions ADD COLUMN alias TEXT;
+ALTER TABLE predictions ADD COLUMN run_id TEXT;
+ALTER TABLE predictions ADD COLUMN threshold REAL;
+ALTER TABLE predictions ADD COLUMN segment INTEGER;
+UPDATE predictions SET segment = 0;
+CREATE UNIQUE INDEX predictions_by_prediction_id ON predictions(prediction_id)
+    WHERE prediction_id IS NOT NULL;
+CREATE INDEX predictions_unsealed ON predictions(id) WHERE segment IS NULL;
+CREATE INDEX predictions_by_segment ON predictions(segment);
+CREATE TABLE capture_segments (
+    id          INTEGER PRIMARY KEY,
+    direction   TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+    kind        TEXT NOT NULL CHECK (kind IN ('predictions', 'outcomes')),
+    key         TEXT NOT NULL,
+    replica     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    rows        INTEGER NOT NULL,
+    bytes       INTEGER,
+    first_at    INTEGER,
+    sealed_at   INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    shipped_at  INTEGER,
+    UNIQUE (direction, kind, key)
+);
+CREATE INDEX capture_segments_unshipped ON capture_segments(id)
+    WHERE direction = 'out' AND shipped_at IS NULL;
+CREATE TABLE outcome_outbox (
+    id             INTEGER PRIMARY KEY,
+    case_id        TEXT,
+    prediction_id  TEXT,
+    label          INTEGER NOT NULL CHECK (label IN (0, 1)),
+    raw            TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    at             INTEGER NOT NULL,
+    replica        TEXT NOT NULL,
+    segment        INTEGER
+);
+CREATE INDEX outcome_outbox_unsealed ON outcome_outbox(id) WHERE segment IS NULL;
+CREATE TABLE prediction_outcomes (
+    prediction_id  TEXT PRIMARY KEY,
+    label          INTEGER NOT NULL CHECK (label IN (0, 1)),
+    raw            TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    at             INTEGER NOT NULL
+);
+CREATE TABLE workspace_facts (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

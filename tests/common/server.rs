@@ -17,7 +17,19 @@ impl Server {
     }
 
     pub fn start_with(ws: &Path, token: Option<&str>, how: &[&str], extra: &[&str]) -> Server {
+        Server::start_env(ws, token, how, extra, &[])
+    }
+
+    /// `start_with`, with more environment variables (a bucket to capture to, say).
+    pub fn start_env(
+        ws: &Path,
+        token: Option<&str>,
+        how: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_staytrack"));
+        cmd.envs(env.iter().copied());
         cmd.args(how)
             .args(["--addr", "127.0.0.1:0"])
             .args(extra)

@@ -1,0 +1,842 @@
+//! The segment file: Parquet with one row per prediction (or outcome), zstd pages, the inputs
+//! typed from the dataset spec. Writing is deterministic, so a segment rebuilt for a retry is
+//! the same object. Reading trusts nothing: sizes, row counts, the schema against the spec,
+//! every value against its rule and every row against the key it came under.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
+use parquet::column::reader::ColumnReader;
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+use serde_json::{Map, Value};
+
+use super::{valid_name, KeyParts, MAX_SEGMENT_ROWS, SCHEMA_VERSION};
+use crate::data::spec::{ColumnSpec, ValueType};
+use crate::data::{DatasetSpec, Role};
+use crate::tracking::captures::OutcomeRow;
+use crate::tracking::PredictionRow;
+
+/// The longest text a segment's cell may hold.
+const MAX_TEXT: usize = 64 * 1024;
+/// The most bytes a segment may unpack to, whatever its size in the bucket.
+const MAX_UNPACKED: i64 = 1024 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    #[error("not a readable Parquet file ({0})")]
+    Format(String),
+    #[error("its schema does not match the dataset spec: {0}")]
+    Schema(String),
+    #[error("{0}")]
+    Size(String),
+    #[error("row {row}, column '{column}': {why}")]
+    Value {
+        row: usize,
+        column: String,
+        why: String,
+    },
+}
+
+impl From<parquet::errors::ParquetError> for SegmentError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        SegmentError::Format(e.to_string())
+    }
+}
+
+/// A column's name, type and whether it may be empty, as segments carry it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Int64,
+    Int32,
+    Double,
+    Text,
+    Timestamp,
+}
+
+impl Kind {
+    fn physical(self) -> Physical {
+        match self {
+            Kind::Int64 | Kind::Timestamp => Physical::INT64,
+            Kind::Int32 => Physical::INT32,
+            Kind::Double => Physical::DOUBLE,
+            Kind::Text => Physical::BYTE_ARRAY,
+        }
+    }
+
+    fn of(v: ValueType) -> Kind {
+        match v {
+            ValueType::Int => Kind::Int64,
+            ValueType::Float => Kind::Double,
+            ValueType::Text => Kind::Text,
+        }
+    }
+}
+
+/// The fixed columns of a predictions segment, in file order; the inputs follow.
+const PREDICTION_COLUMNS: [(&str, Kind, bool); 14] = [
+    ("prediction_id", Kind::Text, false),
+    ("client_request_id", Kind::Text, true),
+    ("ts", Kind::Timestamp, false),
+    ("model_name", Kind::Text, false),
+    ("model_alias", Kind::Text, true),
+    ("model_version", Kind::Int64, true),
+    ("run_id", Kind::Text, true),
+    ("probability", Kind::Double, false),
+    ("class", Kind::Int64, false),
+    ("threshold", Kind::Double, false),
+    ("replica", Kind::Text, false),
+    ("schema_version", Kind::Int32, false),
+    ("source", Kind::Text, false),
+    ("quality", Kind::Text, true),
+];
+
+/// The columns of an outcomes segment.
+const OUTCOME_COLUMNS: [(&str, Kind, bool); 8] = [
+    ("case_id", Kind::Text, true),
+    ("prediction_id", Kind::Text, true),
+    ("label", Kind::Int64, false),
+    ("label_raw", Kind::Text, false),
+    ("ts", Kind::Timestamp, false),
+    ("source", Kind::Text, false),
+    ("replica", Kind::Text, false),
+    ("schema_version", Kind::Int32, false),
+];
+
+/// An input column's name in a segment: lower case, every character but a letter, a digit or
+/// `_` made `_` (the names Athena and Glue can read: `Bed Grade` is `bed_grade`), with `input_`
+/// before a name a fixed column has. Two spec columns that would share a name are refused when
+/// the layout is made (`check_names`).
+pub fn input_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() || PREDICTION_COLUMNS.iter().any(|(n, _, _)| *n == clean) {
+        format!("input_{clean}")
+    } else {
+        clean
+    }
+}
+
+/// Refuses inputs whose segment names would be the same column twice, naming both.
+pub fn check_names(inputs: &[&ColumnSpec]) -> Result<(), SegmentError> {
+    let mut seen: std::collections::HashMap<String, &str> = Default::default();
+    for c in inputs {
+        if let Some(other) = seen.insert(input_name(&c.name), &c.name) {
+            return Err(SegmentError::Schema(format!(
+                "columns '{other}' and '{}' would both be '{}' in a segment; leave one out with [capture] exclude",
+                c.name,
+                input_name(&c.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One column's cells while a segment is built.
+enum Cells {
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    F64(Vec<f64>),
+    Text(Vec<ByteArray>),
+}
+
+struct Column {
+    name: String,
+    kind: Kind,
+    optional: bool,
+    cells: Cells,
+    /// 1 where the row has a value, 0 where it is empty (optional columns only).
+    def: Vec<i16>,
+}
+
+impl Column {
+    fn new(name: &str, kind: Kind, optional: bool, rows: usize) -> Column {
+        let cells = match kind {
+            Kind::Int64 | Kind::Timestamp => Cells::I64(Vec::with_capacity(rows)),
+            Kind::Int32 => Cells::I32(Vec::with_capacity(rows)),
+            Kind::Double => Cells::F64(Vec::with_capacity(rows)),
+            Kind::Text => Cells::Text(Vec::with_capacity(rows)),
+        };
+        Column {
+            name: name.to_string(),
+            kind,
+            optional,
+            cells,
+            def: Vec::with_capacity(if optional { rows } else { 0 }),
+        }
+    }
+
+    fn mark(&mut self, present: bool) {
+        if self.optional {
+            self.def.push(i16::from(present));
+        }
+    }
+
+    fn i64(&mut self, v: Option<i64>) {
+        self.mark(v.is_some());
+        if let (Cells::I64(c), Some(v)) = (&mut self.cells, v) {
+            c.push(v);
+        }
+    }
+
+    fn f64(&mut self, v: Option<f64>) {
+        self.mark(v.is_some());
+        if let (Cells::F64(c), Some(v)) = (&mut self.cells, v) {
+            c.push(v);
+        }
+    }
+
+    fn text(&mut self, v: Option<&str>) {
+        self.mark(v.is_some());
+        if let (Cells::Text(c), Some(v)) = (&mut self.cells, v) {
+            c.push(ByteArray::from(v.as_bytes().to_vec()));
+        }
+    }
+
+    fn schema(&self) -> Result<Arc<Type>, SegmentError> {
+        let logical = match self.kind {
+            Kind::Text => Some(LogicalType::String),
+            Kind::Timestamp => Some(LogicalType::timestamp(true, TimeUnit::MILLIS)),
+            _ => None,
+        };
+        Ok(Arc::new(
+            Type::primitive_type_builder(&self.name, self.kind.physical())
+                .with_repetition(if self.optional {
+                    Repetition::OPTIONAL
+                } else {
+                    Repetition::REQUIRED
+                })
+                .with_logical_type(logical)
+                .build()?,
+        ))
+    }
+}
+
+/// Writes columns as one Parquet file in memory.
+fn write(columns: Vec<Column>, kind: &str) -> Result<Vec<u8>, SegmentError> {
+    let fields = columns
+        .iter()
+        .map(Column::schema)
+        .collect::<Result<Vec<_>, _>>()?;
+    let schema = Arc::new(
+        Type::group_type_builder("capture")
+            .with_fields(fields)
+            .build()?,
+    );
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_created_by(format!("staytrack {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("staytrack.kind".into(), kind.to_string()),
+            KeyValue::new(
+                "staytrack.schema_version".into(),
+                SCHEMA_VERSION.to_string(),
+            ),
+        ]))
+        .build();
+    let mut w = SerializedFileWriter::new(Vec::new(), schema, Arc::new(props))?;
+    let mut rg = w.next_row_group()?;
+    for col in columns {
+        let Some(mut cw) = rg.next_column()? else {
+            return Err(SegmentError::Format("fewer columns than the schema".into()));
+        };
+        let def = col.optional.then_some(col.def.as_slice());
+        match &col.cells {
+            Cells::I64(v) => cw.typed::<Int64Type>().write_batch(v, def, None)?,
+            Cells::I32(v) => cw.typed::<Int32Type>().write_batch(v, def, None)?,
+            Cells::F64(v) => cw.typed::<DoubleType>().write_batch(v, def, None)?,
+            Cells::Text(v) => cw.typed::<ByteArrayType>().write_batch(v, def, None)?,
+        };
+        cw.close()?;
+    }
+    rg.close()?;
+    Ok(w.into_inner()?)
+}
+
+/// A logged input as its column's type, or empty when the value does not read as one.
+fn typed_cell(col: &mut Column, spec: &ColumnSpec, v: Option<&Value>) {
+    let v = v.filter(|v| !v.is_null());
+    match spec.value {
+        ValueType::Int => col.i64(v.and_then(|v| {
+            v.as_i64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
+                .or_else(|| v.as_str()?.trim().parse().ok())
+        })),
+        ValueType::Float => col.f64(v.and_then(|v| {
+            v.as_f64()
+                .or_else(|| v.as_str()?.trim().parse().ok())
+                .filter(|f: &f64| f.is_finite())
+        })),
+        ValueType::Text => match v {
+            Some(Value::String(s)) => col.text(Some(s)),
+            Some(Value::Number(n)) => col.text(Some(&n.to_string())),
+            Some(Value::Bool(b)) => col.text(Some(if *b { "true" } else { "false" })),
+            _ => col.text(None),
+        },
+    }
+}
+
+/// A predictions segment: the fixed columns, then `inputs` typed from the spec. Rows without a
+/// model name take `model`.
+pub fn encode_predictions(
+    rows: &[PredictionRow],
+    inputs: &[&ColumnSpec],
+    model: &str,
+) -> Result<Vec<u8>, SegmentError> {
+    let n = rows.len();
+    let mut cols: Vec<Column> = PREDICTION_COLUMNS
+        .iter()
+        .map(|(name, kind, opt)| Column::new(name, *kind, *opt, n))
+        .collect();
+    let mut input_cols: Vec<Column> = inputs
+        .iter()
+        .map(|c| Column::new(&input_name(&c.name), Kind::of(c.value), true, n))
+        .collect();
+    for r in rows {
+        cols[0].text(r.prediction_id.as_deref().or(Some("")));
+        cols[1].text(r.request_id.as_deref());
+        cols[2].i64(Some(r.at));
+        cols[3].text(Some(r.model_name.as_deref().unwrap_or(model)));
+        cols[4].text(r.alias.as_deref());
+        cols[5].i64(r.model_version);
+        cols[6].text(r.run_id.as_deref());
+        cols[7].f64(Some(r.probability));
+        cols[8].i64(Some(r.class));
+        cols[9].f64(Some(r.threshold.unwrap_or(crate::score::THRESHOLD)));
+        cols[10].text(Some(r.replica.as_deref().unwrap_or("")));
+        if let Cells::I32(v) = &mut cols[11].cells {
+            v.push(SCHEMA_VERSION);
+        }
+        cols[12].text(Some(&r.source));
+        cols[13].text(r.quality.as_deref());
+        let record: Map<String, Value> = serde_json::from_str(&r.inputs).unwrap_or_default();
+        for (col, spec) in input_cols.iter_mut().zip(inputs) {
+            typed_cell(col, spec, record.get(&spec.name));
+        }
+    }
+    cols.append(&mut input_cols);
+    write(cols, "predictions")
+}
+
+/// An outcomes segment.
+pub fn encode_outcomes(rows: &[OutcomeRow]) -> Result<Vec<u8>, SegmentError> {
+    let n = rows.len();
+    let mut cols: Vec<Column> = OUTCOME_COLUMNS
+        .iter()
+        .map(|(name, kind, opt)| Column::new(name, *kind, *opt, n))
+        .collect();
+    for r in rows {
+        cols[0].text(r.case_id.as_deref());
+        cols[1].text(r.prediction_id.as_deref());
+        cols[2].i64(Some(i64::from(r.label)));
+        cols[3].text(Some(&r.raw));
+        cols[4].i64(Some(r.at));
+        cols[5].text(Some(&r.source));
+        cols[6].text(Some(&r.replica));
+        if let Cells::I32(v) = &mut cols[7].cells {
+            v.push(SCHEMA_VERSION);
+        }
+    }
+    write(cols, "outcomes")
+}
+
+/// One column as read: a cell per row, `None` where empty.
+enum Read {
+    I64(Vec<Option<i64>>),
+    I32(Vec<Option<i32>>),
+    F64(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+}
+
+/// Spreads the values read over the rows their definition levels mark as present.
+fn spread<T>(
+    vals: Vec<T>,
+    def: &[i16],
+    optional: bool,
+    n: usize,
+) -> Result<Vec<Option<T>>, String> {
+    if !optional {
+        if vals.len() != n {
+            return Err(format!("{} values for {n} rows", vals.len()));
+        }
+        return Ok(vals.into_iter().map(Some).collect());
+    }
+    if def.len() != n || def.iter().filter(|d| **d == 1).count() != vals.len() {
+        return Err("its levels and values disagree".into());
+    }
+    let mut it = vals.into_iter();
+    Ok(def
+        .iter()
+        .map(|d| if *d == 1 { it.next() } else { None })
+        .collect())
+}
+
+fn read_column(
+    rg: &dyn parquet::file::reader::RowGroupReader,
+    i: usize,
+    kind: Kind,
+    optional: bool,
+    n: usize,
+) -> Result<Read, String> {
+    let reader = rg.get_column_reader(i).map_err(|e| e.to_string())?;
+    let mut def = Vec::new();
+    macro_rules! take {
+        ($r:expr, $variant:ident) => {{
+            let mut r = $r;
+            let mut vals = Vec::new();
+            let (recs, _, _) = r
+                .read_records(n, Some(&mut def), None, &mut vals)
+                .map_err(|e| e.to_string())?;
+            if recs != n {
+                return Err(format!("{recs} rows where the metadata says {n}"));
+            }
+            let mut more = Vec::new();
+            let mut more_def = Vec::new();
+            let (extra, _, _) = r
+                .read_records(1, Some(&mut more_def), None, &mut more)
+                .map_err(|e| e.to_string())?;
+            if extra != 0 {
+                return Err(format!("more rows than the {n} the metadata says"));
+            }
+            Read::$variant(spread(vals, &def, optional, n)?)
+        }};
+    }
+    Ok(match (reader, kind) {
+        (ColumnReader::Int64ColumnReader(r), Kind::Int64 | Kind::Timestamp) => take!(r, I64),
+        (ColumnReader::Int32ColumnReader(r), Kind::Int32) => take!(r, I32),
+        (ColumnReader::DoubleColumnReader(r), Kind::Double) => take!(r, F64),
+        (ColumnReader::ByteArrayColumnReader(r), Kind::Text) => {
+            let mut r = r;
+            let mut vals: Vec<ByteArray> = Vec::new();
+            let (recs, _, _) = r
+                .read_records(n, Some(&mut def), None, &mut vals)
+                .map_err(|e| e.to_string())?;
+            if recs != n {
+                return Err(format!("{recs} rows where the metadata says {n}"));
+            }
+            let mut more = Vec::new();
+            let mut more_def = Vec::new();
+            let (extra, _, _) = r
+                .read_records(1, Some(&mut more_def), None, &mut more)
+                .map_err(|e| e.to_string())?;
+            if extra != 0 {
+                return Err(format!("more rows than the {n} the metadata says"));
+            }
+            let mut texts = Vec::with_capacity(vals.len());
+            for v in vals {
+                if v.len() > MAX_TEXT {
+                    return Err(format!("a text of {} bytes (at most {MAX_TEXT})", v.len()));
+                }
+                texts.push(
+                    v.as_utf8()
+                        .map_err(|_| "a text that is not UTF-8".to_string())?
+                        .to_string(),
+                );
+            }
+            Read::Text(spread(texts, &def, optional, n)?)
+        }
+        _ => return Err("its physical type changed".into()),
+    })
+}
+
+/// A file's columns by name, each read whole after its schema was checked against `expect`.
+struct Table {
+    rows: usize,
+    columns: Vec<(String, Read)>,
+}
+
+impl Table {
+    fn take(&mut self, name: &str) -> Option<Read> {
+        let i = self.columns.iter().position(|(n, _)| n == name)?;
+        Some(self.columns.swap_remove(i).1)
+    }
+}
+
+/// Opens a segment and reads every column `expect` allows (name → kind, optional); a column it
+/// does not know, a type that differs, a column it needs that is missing, too many rows or too
+/// many unpacked bytes refuse the whole segment.
+fn read_table(
+    bytes: Bytes,
+    kind: &str,
+    expect: &dyn Fn(&str) -> Option<(Kind, bool)>,
+    required: &[&str],
+) -> Result<Table, SegmentError> {
+    let reader = SerializedFileReader::new(bytes)?;
+    let meta = reader.metadata();
+    let file = meta.file_metadata();
+    let declared = file.num_rows();
+    if declared < 0 || declared as usize > MAX_SEGMENT_ROWS {
+        return Err(SegmentError::Size(format!(
+            "it declares {declared} rows (at most {MAX_SEGMENT_ROWS})"
+        )));
+    }
+    let said = |k: &str| {
+        file.key_value_metadata()
+            .and_then(|kv| kv.iter().find(|e| e.key == k))
+            .and_then(|e| e.value.clone())
+    };
+    if said("staytrack.kind").as_deref() != Some(kind) {
+        return Err(SegmentError::Schema(format!("it is not a {kind} segment")));
+    }
+    if said("staytrack.schema_version") != Some(SCHEMA_VERSION.to_string()) {
+        return Err(SegmentError::Schema(format!(
+            "schema version {} (this staytrack reads {SCHEMA_VERSION})",
+            said("staytrack.schema_version").unwrap_or_else(|| "none".into())
+        )));
+    }
+    let schema = file.schema_descr();
+    let mut plan = Vec::with_capacity(schema.num_columns());
+    for (i, c) in schema.columns().iter().enumerate() {
+        let name = c.name();
+        if c.max_rep_level() != 0 || c.path().parts().len() != 1 {
+            return Err(SegmentError::Schema(format!(
+                "column '{}' is nested",
+                name.escape_debug()
+            )));
+        }
+        let Some((k, optional)) = expect(name) else {
+            return Err(SegmentError::Schema(format!(
+                "column '{}' is not one a segment carries",
+                name.escape_debug()
+            )));
+        };
+        let is_optional = c.max_def_level() == 1;
+        if c.physical_type() != k.physical() || (is_optional && !optional) {
+            return Err(SegmentError::Schema(format!(
+                "column '{}' is {:?}{}, where the spec says {:?}{}",
+                name.escape_debug(),
+                c.physical_type(),
+                if is_optional { " (optional)" } else { "" },
+                k.physical(),
+                if optional { " (optional)" } else { "" }
+            )));
+        }
+        if plan.iter().any(|(_, n, _, _)| n == name) {
+            return Err(SegmentError::Schema(format!(
+                "column '{name}' appears twice"
+            )));
+        }
+        plan.push((i, name.to_string(), k, is_optional));
+    }
+    for r in required {
+        if !plan.iter().any(|(_, n, _, _)| n == r) {
+            return Err(SegmentError::Schema(format!("column '{r}' is missing")));
+        }
+    }
+    let mut unpacked = 0i64;
+    let mut total = 0i64;
+    for rg in meta.row_groups() {
+        total += rg.num_rows();
+        for c in rg.columns() {
+            unpacked = unpacked.saturating_add(c.uncompressed_size().max(0));
+        }
+    }
+    if total != declared {
+        return Err(SegmentError::Size(format!(
+            "its row groups hold {total} rows, its footer says {declared}"
+        )));
+    }
+    if unpacked > MAX_UNPACKED {
+        return Err(SegmentError::Size(format!(
+            "it unpacks to {unpacked} bytes (at most {MAX_UNPACKED})"
+        )));
+    }
+    let mut columns: Vec<(String, Read)> = plan
+        .iter()
+        .map(|(_, n, k, _)| {
+            (
+                n.clone(),
+                match k {
+                    Kind::Int64 | Kind::Timestamp => Read::I64(Vec::new()),
+                    Kind::Int32 => Read::I32(Vec::new()),
+                    Kind::Double => Read::F64(Vec::new()),
+                    Kind::Text => Read::Text(Vec::new()),
+                },
+            )
+        })
+        .collect();
+    for g in 0..reader.num_row_groups() {
+        let rg = reader.get_row_group(g)?;
+        let n = rg.metadata().num_rows().max(0) as usize;
+        for ((i, name, k, optional), (_, all)) in plan.iter().zip(columns.iter_mut()) {
+            let part = read_column(rg.as_ref(), *i, *k, *optional, n).map_err(|why| {
+                SegmentError::Format(format!(
+                    "column '{}' of row group {g}: {why}",
+                    name.escape_debug()
+                ))
+            })?;
+            match (all, part) {
+                (Read::I64(a), Read::I64(b)) => a.extend(b),
+                (Read::I32(a), Read::I32(b)) => a.extend(b),
+                (Read::F64(a), Read::F64(b)) => a.extend(b),
+                (Read::Text(a), Read::Text(b)) => a.extend(b),
+                _ => unreachable!("a column is read as the kind it was planned as"),
+            }
+        }
+    }
+    Ok(Table {
+        rows: declared as usize,
+        columns,
+    })
+}
+
+macro_rules! column {
+    ($t:expr, $name:expr, $variant:ident) => {
+        match $t.take($name) {
+            Some(Read::$variant(v)) => v,
+            _ => vec![None; $t.rows],
+        }
+    };
+}
+
+/// Reads a predictions segment found under `key`, for a workspace whose dataset is `spec`:
+/// inputs must be the spec's columns with the spec's types, every row must fall in the key's
+/// hour and carry the key's model and replica. Returns the rows as the log stores them.
+pub fn decode_predictions(
+    bytes: Bytes,
+    spec: &DatasetSpec,
+    key: &KeyParts,
+) -> Result<Vec<PredictionRow>, SegmentError> {
+    let inputs: Vec<(String, &ColumnSpec)> = spec
+        .columns
+        .iter()
+        .filter(|c| c.role != Role::Target)
+        .map(|c| (input_name(&c.name), c))
+        .collect();
+    let expect = |name: &str| {
+        PREDICTION_COLUMNS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, k, o)| (*k, *o))
+            .or_else(|| {
+                inputs
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, c)| (Kind::of(c.value), true))
+            })
+    };
+    let required: Vec<&str> = PREDICTION_COLUMNS.iter().map(|(n, _, _)| *n).collect();
+    let mut t = guarded(|| read_table(bytes, "predictions", &expect, &required))?;
+    let n = t.rows;
+    let ids = column!(t, "prediction_id", Text);
+    let req = column!(t, "client_request_id", Text);
+    let ts = column!(t, "ts", I64);
+    let model = column!(t, "model_name", Text);
+    let alias = column!(t, "model_alias", Text);
+    let version = column!(t, "model_version", I64);
+    let run = column!(t, "run_id", Text);
+    let prob = column!(t, "probability", F64);
+    let class = column!(t, "class", I64);
+    let threshold = column!(t, "threshold", F64);
+    let replica = column!(t, "replica", Text);
+    let sv = column!(t, "schema_version", I32);
+    let source = column!(t, "source", Text);
+    let quality = column!(t, "quality", Text);
+    let id_col = spec
+        .columns
+        .iter()
+        .find(|c| c.role == Role::Id)
+        .map(|c| input_name(&c.name));
+    let mut input_cols: Vec<(&ColumnSpec, Read)> = Vec::new();
+    for (name, c) in &inputs {
+        if let Some(r) = t.take(name) {
+            input_cols.push((c, r));
+        }
+    }
+    let case_col = id_col.as_ref().and_then(|idn| {
+        input_cols
+            .iter()
+            .position(|(c, _)| input_name(&c.name) == *idn)
+    });
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let bad = |column: &str, why: String| SegmentError::Value {
+            row: i + 1,
+            column: column.to_string(),
+            why,
+        };
+        let text = |v: &Option<String>,
+                    column: &str,
+                    max: usize|
+         -> Result<Option<String>, SegmentError> {
+            match v {
+                Some(s) if s.len() > max => Err(bad(column, format!("longer than {max} bytes"))),
+                Some(s) if s.chars().any(char::is_control) => {
+                    Err(bad(column, "holds control characters".into()))
+                }
+                other => Ok(other.clone()),
+            }
+        };
+        let pid = match &ids[i] {
+            Some(s) if valid_name(s) => s.clone(),
+            _ => {
+                return Err(bad(
+                    "prediction_id",
+                    "not 1 to 64 letters, digits, '.', '_' or '-'".into(),
+                ))
+            }
+        };
+        let at = ts[i].ok_or_else(|| bad("ts", "empty".into()))?;
+        if at < key.period_ms || at >= key.period_ms + key.period_len_ms {
+            return Err(bad(
+                "ts",
+                format!("{} is outside the key's hour", crate::util::format_ms(at)),
+            ));
+        }
+        let m = model[i].clone().unwrap_or_default();
+        if key.model.as_deref() != Some(m.as_str()) {
+            return Err(bad(
+                "model_name",
+                format!("'{}' is not the key's model", m.escape_debug()),
+            ));
+        }
+        if replica[i].as_deref() != Some(key.replica.as_str()) {
+            return Err(bad("replica", "not the key's replica".into()));
+        }
+        if sv[i] != Some(SCHEMA_VERSION) {
+            return Err(bad("schema_version", format!("{:?}", sv[i])));
+        }
+        let p = prob[i]
+            .filter(|p| (0.0..=1.0).contains(p))
+            .ok_or_else(|| bad("probability", "not a number from 0 to 1".into()))?;
+        let c = class[i]
+            .filter(|c| (0..=1).contains(c))
+            .ok_or_else(|| bad("class", "not 0 or 1".into()))?;
+        let th = threshold[i]
+            .filter(|p| (0.0..=1.0).contains(p))
+            .ok_or_else(|| bad("threshold", "not a number from 0 to 1".into()))?;
+        let mut record = Map::new();
+        let mut case_id = None;
+        for (j, (spec_col, cells)) in input_cols.iter().enumerate() {
+            let v = match cells {
+                Read::I64(v) => v[i].map(Value::from),
+                Read::F64(v) => match v[i] {
+                    Some(f) if !f.is_finite() => {
+                        return Err(bad(&spec_col.name, "not a finite number".into()))
+                    }
+                    f => f.and_then(serde_json::Number::from_f64).map(Value::Number),
+                },
+                Read::Text(v) => v[i].clone().map(Value::String),
+                Read::I32(_) => None,
+            };
+            if Some(j) == case_col {
+                case_id = v
+                    .as_ref()
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+            }
+            record.insert(spec_col.name.clone(), v.unwrap_or(Value::Null));
+        }
+        out.push(PredictionRow {
+            at,
+            model_version: version[i],
+            case_id,
+            inputs: Value::Object(record).to_string(),
+            probability: p,
+            class: c,
+            source: text(&source[i], "source", 64)?.unwrap_or_default(),
+            quality: text(&quality[i], "quality", MAX_TEXT)?,
+            prediction_id: Some(pid),
+            request_id: text(&req[i], "client_request_id", 128)?,
+            replica: Some(key.replica.clone()),
+            model_name: Some(m),
+            alias: text(&alias[i], "model_alias", 64)?,
+            run_id: text(&run[i], "run_id", 64)?,
+            threshold: Some(th),
+        });
+    }
+    Ok(out)
+}
+
+/// Reads an outcomes segment found under `key`: every row in the key's day and replica, a 0/1
+/// label, and a case id or a prediction id.
+pub fn decode_outcomes(bytes: Bytes, key: &KeyParts) -> Result<Vec<OutcomeRow>, SegmentError> {
+    let expect = |name: &str| {
+        OUTCOME_COLUMNS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, k, o)| (*k, *o))
+    };
+    let required: Vec<&str> = OUTCOME_COLUMNS.iter().map(|(n, _, _)| *n).collect();
+    let mut t = guarded(|| read_table(bytes, "outcomes", &expect, &required))?;
+    let n = t.rows;
+    let case = column!(t, "case_id", Text);
+    let pid = column!(t, "prediction_id", Text);
+    let label = column!(t, "label", I64);
+    let raw = column!(t, "label_raw", Text);
+    let ts = column!(t, "ts", I64);
+    let source = column!(t, "source", Text);
+    let replica = column!(t, "replica", Text);
+    let sv = column!(t, "schema_version", I32);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let bad = |column: &str, why: &str| SegmentError::Value {
+            row: i + 1,
+            column: column.to_string(),
+            why: why.to_string(),
+        };
+        let short = |v: &Option<String>, c: &str, max: usize| match v {
+            Some(s) if s.len() > max || s.chars().any(char::is_control) => {
+                Err(bad(c, "too long or holds control characters"))
+            }
+            o => Ok(o.clone()),
+        };
+        let at = ts[i].ok_or_else(|| bad("ts", "empty"))?;
+        if at < key.period_ms || at >= key.period_ms + key.period_len_ms {
+            return Err(bad("ts", "outside the key's day"));
+        }
+        if replica[i].as_deref() != Some(key.replica.as_str()) {
+            return Err(bad("replica", "not the key's replica"));
+        }
+        if sv[i] != Some(SCHEMA_VERSION) {
+            return Err(bad("schema_version", "not this staytrack's"));
+        }
+        let l = label[i]
+            .filter(|l| (0..=1).contains(l))
+            .ok_or_else(|| bad("label", "not 0 or 1"))?;
+        let case_id = short(&case[i], "case_id", 256)?;
+        let prediction_id = match &pid[i] {
+            Some(p) if !valid_name(p) => return Err(bad("prediction_id", "not a prediction id")),
+            p => p.clone(),
+        };
+        if case_id.is_none() && prediction_id.is_none() {
+            return Err(bad("case_id", "neither a case id nor a prediction id"));
+        }
+        out.push(OutcomeRow {
+            case_id,
+            prediction_id,
+            label: l as u8,
+            raw: short(&raw[i], "label_raw", 256)?.unwrap_or_default(),
+            source: short(&source[i], "source", 256)?.unwrap_or_default(),
+            at,
+            replica: key.replica.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs a reader over untrusted bytes; a panic inside the Parquet library is a refusal, never
+/// the end of the process.
+fn guarded<T>(f: impl FnOnce() -> Result<T, SegmentError>) -> Result<T, SegmentError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(SegmentError::Format(
+            "the Parquet reader gave up on it".into(),
+        ))
+    })
+}

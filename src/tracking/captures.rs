@@ -1,0 +1,654 @@
+//! The outbox's bookkeeping: sealing waiting predictions and outcomes into segments, what was
+//! shipped, and importing segments from the bucket exactly once. What a segment's bytes look like
+//! and where it goes belong to `capture`; this file only moves rows.
+//!
+//! Sealing claims rows in one transaction, so two processes on one workspace (a server and a
+//! `sync push`) never seal the same row twice. A segment keeps its key from the moment it is
+//! sealed, so a retry after a crash rebuilds and sends the same object under the same key.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::{PredictionRow, Store, StoreError};
+
+/// What a segment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SegmentKind {
+    Predictions,
+    Outcomes,
+}
+
+impl SegmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Predictions => "predictions",
+            SegmentKind::Outcomes => "outcomes",
+        }
+    }
+}
+
+/// What a new segment's key is made of: the rows' replica, model and hour (or day), and the
+/// replica's next sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealParts<'a> {
+    pub kind: SegmentKind,
+    pub replica: &'a str,
+    pub model: &'a str,
+    /// The start of the rows' hour (predictions) or day (outcomes), in ms.
+    pub period_ms: i64,
+    pub seq: i64,
+}
+
+/// A sealed segment waiting to be shipped (or shipped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub id: i64,
+    pub kind: SegmentKind,
+    /// The key below the sync prefix.
+    pub key: String,
+    pub replica: String,
+    pub seq: i64,
+    pub rows: usize,
+    pub first_at: Option<i64>,
+    pub attempts: i64,
+}
+
+/// A captured outcome: a label for a case id or a prediction id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutcomeRow {
+    pub case_id: Option<String>,
+    pub prediction_id: Option<String>,
+    pub label: u8,
+    pub raw: String,
+    pub source: String,
+    pub at: i64,
+    pub replica: String,
+}
+
+/// What the outbox holds right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pending {
+    /// Predictions not yet in the bucket (waiting for a segment, or sealed and not shipped).
+    pub rows: u64,
+    /// Their inputs' bytes, roughly.
+    pub bytes: u64,
+    /// When the oldest of them was logged.
+    pub oldest_at: Option<i64>,
+    pub outcomes: u64,
+}
+
+/// What importing one segment did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Imported {
+    /// Rows stored, and rows already held with the same content.
+    Rows { new: usize, duplicates: usize },
+    /// The key was imported before: nothing done.
+    AlreadyImported,
+    /// A row's id is held with other content: nothing from the segment was stored.
+    Conflict { prediction_id: String },
+}
+
+const PERIOD_HOUR: i64 = 3_600_000;
+const PERIOD_DAY: i64 = 86_400_000;
+
+impl Store {
+    /// A stable id for this workspace's own captures (batch scores, feedback from the CLI),
+    /// made once: a UUIDv7.
+    pub fn workspace_replica(&mut self) -> Result<String, StoreError> {
+        let new = crate::util::new_run_id();
+        self.write(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO workspace_facts (key, value) VALUES ('replica', ?1)",
+                [&new],
+            )?;
+            c.query_row(
+                "SELECT value FROM workspace_facts WHERE key = 'replica'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Claims up to `max_rows` waiting predictions into segments, one per replica, model and
+    /// hour, all in one transaction; `key` names each from its parts. Rows with no model name
+    /// take `default_model`. Returns the new segments.
+    pub fn seal_predictions(
+        &mut self,
+        max_rows: usize,
+        default_model: &str,
+        key: &dyn Fn(&SealParts) -> String,
+    ) -> Result<Vec<Segment>, StoreError> {
+        self.seal(
+            SegmentKind::Predictions,
+            max_rows,
+            "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
+              WHERE segment IS NULL ORDER BY id LIMIT ?1",
+            "UPDATE predictions SET segment = ?1 WHERE id = ?2",
+            default_model,
+            key,
+        )
+    }
+
+    /// `seal_predictions` for outcomes: one segment per replica and day.
+    pub fn seal_outcomes(
+        &mut self,
+        max_rows: usize,
+        key: &dyn Fn(&SealParts) -> String,
+    ) -> Result<Vec<Segment>, StoreError> {
+        self.seal(
+            SegmentKind::Outcomes,
+            max_rows,
+            "SELECT id, at, replica, ?2 FROM outcome_outbox
+              WHERE segment IS NULL ORDER BY id LIMIT ?1",
+            "UPDATE outcome_outbox SET segment = ?1 WHERE id = ?2",
+            "",
+            key,
+        )
+    }
+
+    fn seal(
+        &mut self,
+        kind: SegmentKind,
+        max_rows: usize,
+        select: &str,
+        claim: &str,
+        default_model: &str,
+        key: &dyn Fn(&SealParts) -> String,
+    ) -> Result<Vec<Segment>, StoreError> {
+        let period = match kind {
+            SegmentKind::Predictions => PERIOD_HOUR,
+            SegmentKind::Outcomes => PERIOD_DAY,
+        };
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut groups: BTreeMap<(String, String, i64), (Vec<i64>, i64)> = BTreeMap::new();
+            {
+                let mut st = tx.prepare(select)?;
+                let mut rows = st.query(params![max_rows as i64, default_model])?;
+                while let Some(r) = rows.next()? {
+                    let (id, at): (i64, i64) = (r.get(0)?, r.get(1)?);
+                    let (replica, model): (String, String) = (r.get(2)?, r.get(3)?);
+                    let g = groups
+                        .entry((replica, model, at.div_euclid(period) * period))
+                        .or_insert((Vec::new(), at));
+                    g.0.push(id);
+                    g.1 = g.1.min(at);
+                }
+            }
+            let now = crate::util::now_ms();
+            let mut out = Vec::with_capacity(groups.len());
+            for ((replica, model, period_ms), (ids, first_at)) in groups {
+                let seq = next_seq(&tx, &replica)?;
+                let k = key(&SealParts {
+                    kind,
+                    replica: &replica,
+                    model: &model,
+                    period_ms,
+                    seq,
+                });
+                tx.execute(
+                    "INSERT INTO capture_segments
+                       (direction, kind, key, replica, seq, rows, first_at, sealed_at)
+                     VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        kind.as_str(),
+                        k,
+                        replica,
+                        seq,
+                        ids.len() as i64,
+                        first_at,
+                        now
+                    ],
+                )?;
+                let sid = tx.last_insert_rowid();
+                let mut upd = tx.prepare_cached(claim)?;
+                for id in &ids {
+                    upd.execute(params![sid, id])?;
+                }
+                out.push(Segment {
+                    id: sid,
+                    kind,
+                    key: k,
+                    replica,
+                    seq,
+                    rows: ids.len(),
+                    first_at: Some(first_at),
+                    attempts: 0,
+                });
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// Sealed segments not yet in the bucket, oldest first.
+    pub fn unshipped_segments(&self) -> Result<Vec<Segment>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, kind, key, replica, seq, rows, first_at, attempts FROM capture_segments
+                  WHERE direction = 'out' AND shipped_at IS NULL ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| {
+                let kind: String = r.get(1)?;
+                Ok(Segment {
+                    id: r.get(0)?,
+                    kind: if kind == "outcomes" {
+                        SegmentKind::Outcomes
+                    } else {
+                        SegmentKind::Predictions
+                    },
+                    key: r.get(2)?,
+                    replica: r.get(3)?,
+                    seq: r.get(4)?,
+                    rows: r.get::<_, i64>(5)? as usize,
+                    first_at: r.get(6)?,
+                    attempts: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The predictions sealed into segment `id`, in the order they were logged.
+    pub fn segment_predictions(&self, id: i64) -> Result<Vec<PredictionRow>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT at, model_version, case_id, inputs, probability, class, source, quality,
+                        prediction_id, request_id, replica, model_name, alias, run_id, threshold
+                   FROM predictions WHERE segment = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(PredictionRow {
+                    at: r.get(0)?,
+                    model_version: r.get(1)?,
+                    case_id: r.get(2)?,
+                    inputs: r.get(3)?,
+                    probability: r.get(4)?,
+                    class: r.get(5)?,
+                    source: r.get(6)?,
+                    quality: r.get(7)?,
+                    prediction_id: r.get(8)?,
+                    request_id: r.get(9)?,
+                    replica: r.get(10)?,
+                    model_name: r.get(11)?,
+                    alias: r.get(12)?,
+                    run_id: r.get(13)?,
+                    threshold: r.get(14)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The outcomes sealed into segment `id`.
+    pub fn segment_outcomes(&self, id: i64) -> Result<Vec<OutcomeRow>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT case_id, prediction_id, label, raw, source, at, replica FROM outcome_outbox
+                  WHERE segment = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(OutcomeRow {
+                    case_id: r.get(0)?,
+                    prediction_id: r.get(1)?,
+                    label: r.get(2)?,
+                    raw: r.get(3)?,
+                    source: r.get(4)?,
+                    at: r.get(5)?,
+                    replica: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Counts a PUT about to be tried, before it is sent: a segment whose first try meets an
+    /// object already at its key met someone else's object, not its own earlier try.
+    pub fn segment_attempted(&mut self, id: i64) -> Result<i64, StoreError> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE capture_segments SET attempts = attempts + 1 WHERE id = ?1",
+                [id],
+            )?;
+            c.query_row(
+                "SELECT attempts FROM capture_segments WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    pub fn segment_shipped(&mut self, id: i64, bytes: u64) -> Result<(), StoreError> {
+        let now = crate::util::now_ms();
+        self.write(|c| {
+            c.execute(
+                "UPDATE capture_segments SET shipped_at = ?2, bytes = ?3 WHERE id = ?1",
+                params![id, now, bytes as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Gives a segment whose key was taken by another writer the replica's next number and the
+    /// key `key` makes of it; returns the new segment.
+    pub fn renumber_segment(
+        &mut self,
+        seg: &Segment,
+        key: &dyn Fn(i64) -> String,
+    ) -> Result<Segment, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let seq = next_seq(&tx, &seg.replica)?;
+            let k = key(seq);
+            tx.execute(
+                "UPDATE capture_segments SET seq = ?2, key = ?3, attempts = 0 WHERE id = ?1",
+                params![seg.id, seq, k],
+            )?;
+            tx.commit()?;
+            Ok(Segment {
+                seq,
+                key: k,
+                attempts: 0,
+                ..seg.clone()
+            })
+        })
+    }
+
+    /// What is waiting to reach the bucket.
+    pub fn capture_pending(&self) -> Result<Pending, StoreError> {
+        self.read(|c| {
+            let (rows, bytes, oldest): (i64, i64, Option<i64>) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(p.inputs)), 0), MIN(p.at) FROM predictions p
+                  WHERE p.segment IS NULL OR p.segment IN
+                    (SELECT id FROM capture_segments WHERE direction = 'out' AND shipped_at IS NULL)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let outcomes: i64 = c.query_row(
+                "SELECT COUNT(*) FROM outcome_outbox o WHERE o.segment IS NULL OR o.segment IN
+                    (SELECT id FROM capture_segments WHERE direction = 'out' AND shipped_at IS NULL)",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(Pending {
+                rows: rows as u64,
+                bytes: bytes as u64,
+                oldest_at: oldest,
+                outcomes: outcomes as u64,
+            })
+        })
+    }
+
+    /// Puts outcomes in the outbox, in one transaction.
+    pub fn queue_outcomes(&mut self, rows: &[OutcomeRow]) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO outcome_outbox (case_id, prediction_id, label, raw, source, at, replica)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for r in rows {
+                    st.execute(params![
+                        r.case_id,
+                        r.prediction_id,
+                        r.label,
+                        r.raw,
+                        r.source,
+                        r.at,
+                        r.replica
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// The keys of segments already imported from the bucket.
+    pub fn imported_segments(&self) -> Result<HashSet<String>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT key FROM capture_segments WHERE direction = 'in'")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Stores a validated predictions segment from the bucket, all of it or none, once per key.
+    /// A row whose prediction id is already held counts as a duplicate when its content is the
+    /// same, and refuses the whole segment when it differs.
+    pub fn import_predictions(
+        &mut self,
+        key: &str,
+        replica: &str,
+        seq: i64,
+        bytes: u64,
+        rows: &[PredictionRow],
+    ) -> Result<Imported, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if imported(&tx, SegmentKind::Predictions, key)? {
+                return Ok(Imported::AlreadyImported);
+            }
+            let sid = record_import(
+                &tx,
+                SegmentKind::Predictions,
+                key,
+                replica,
+                seq,
+                rows.len(),
+                bytes,
+            )?;
+            let (mut new, mut duplicates) = (0, 0);
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO predictions
+                       (at, model_version, case_id, inputs, probability, class, source, quality,
+                        prediction_id, request_id, replica, model_name, alias, run_id, threshold,
+                        segment)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     ON CONFLICT(prediction_id) WHERE prediction_id IS NOT NULL DO NOTHING",
+                )?;
+                let mut same = tx.prepare_cached(
+                    "SELECT at = ?2 AND probability = ?3 AND class = ?4 AND replica IS ?5
+                            AND run_id IS ?6 AND inputs = ?7
+                       FROM predictions WHERE prediction_id = ?1",
+                )?;
+                for r in rows {
+                    let n = ins.execute(params![
+                        r.at,
+                        r.model_version,
+                        r.case_id,
+                        r.inputs,
+                        r.probability,
+                        r.class,
+                        r.source,
+                        r.quality,
+                        r.prediction_id,
+                        r.request_id,
+                        r.replica,
+                        r.model_name,
+                        r.alias,
+                        r.run_id,
+                        r.threshold,
+                        sid
+                    ])?;
+                    if n == 1 {
+                        new += 1;
+                        continue;
+                    }
+                    let equal: bool = same
+                        .query_row(
+                            params![
+                                r.prediction_id,
+                                r.at,
+                                r.probability,
+                                r.class,
+                                r.replica,
+                                r.run_id,
+                                r.inputs
+                            ],
+                            |x| x.get(0),
+                        )
+                        .optional()?
+                        .unwrap_or(false);
+                    if !equal {
+                        // Dropping the transaction rolls back every row of the segment.
+                        return Ok(Imported::Conflict {
+                            prediction_id: r.prediction_id.clone().unwrap_or_default(),
+                        });
+                    }
+                    duplicates += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(Imported::Rows { new, duplicates })
+        })
+    }
+
+    /// Stores a validated outcomes segment from the bucket, once per key. An outcome replaces
+    /// one held for the same case or prediction only when it is newer.
+    pub fn import_outcomes(
+        &mut self,
+        key: &str,
+        replica: &str,
+        seq: i64,
+        bytes: u64,
+        rows: &[(OutcomeRow, Option<i64>)],
+    ) -> Result<Imported, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if imported(&tx, SegmentKind::Outcomes, key)? {
+                return Ok(Imported::AlreadyImported);
+            }
+            record_import(&tx, SegmentKind::Outcomes, key, replica, seq, rows.len(), bytes)?;
+            let mut new = 0;
+            {
+                let mut by_case = tx.prepare_cached(
+                    "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(case_id) DO UPDATE SET label = excluded.label, raw = excluded.raw,
+                         source = excluded.source, at = excluded.at WHERE excluded.at >= outcomes.at",
+                )?;
+                let mut by_prediction = tx.prepare_cached(
+                    "INSERT INTO prediction_outcomes (prediction_id, label, raw, source, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(prediction_id) DO UPDATE SET label = excluded.label,
+                         raw = excluded.raw, source = excluded.source, at = excluded.at
+                       WHERE excluded.at >= prediction_outcomes.at",
+                )?;
+                for (r, case) in rows {
+                    let source = format!("capture:{}", r.source);
+                    if let Some(p) = &r.prediction_id {
+                        new += by_prediction.execute(params![p, r.label, r.raw, source, r.at])?;
+                    } else if let Some(c) = case {
+                        new += by_case.execute(params![c, r.label, r.raw, source, r.at])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(Imported::Rows {
+                new,
+                duplicates: rows.len() - new,
+            })
+        })
+    }
+
+    /// Records outcomes that name a prediction id: newer replaces older. Returns (new,
+    /// unchanged, changed).
+    pub fn upsert_prediction_outcomes(
+        &mut self,
+        rows: &[(String, u8, String)],
+        source: &str,
+    ) -> Result<(usize, usize, usize), StoreError> {
+        let now = crate::util::now_ms();
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (mut new, mut same, mut changed) = (0, 0, 0);
+            {
+                let mut get = tx.prepare_cached(
+                    "SELECT label FROM prediction_outcomes WHERE prediction_id = ?1",
+                )?;
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO prediction_outcomes (prediction_id, label, raw, source, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(prediction_id) DO UPDATE SET label = excluded.label,
+                         raw = excluded.raw, source = excluded.source, at = excluded.at",
+                )?;
+                for (id, label, raw) in rows {
+                    let had: Option<u8> = get.query_row([id], |r| r.get(0)).optional()?;
+                    match had {
+                        Some(l) if l == *label => {
+                            same += 1;
+                            continue;
+                        }
+                        Some(_) => changed += 1,
+                        None => new += 1,
+                    }
+                    put.execute(params![id, label, raw, source, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok((new, same, changed))
+        })
+    }
+
+    /// The registry version of `run_id` in this workspace, if it has one.
+    pub fn version_of_run(&self, run_id: &str) -> Result<Option<i64>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT version FROM model_versions WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+}
+
+fn next_seq(tx: &rusqlite::Transaction<'_>, replica: &str) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "SELECT COALESCE(MAX(seq) + 1, 0) FROM capture_segments
+          WHERE direction = 'out' AND replica = ?1",
+        [replica],
+        |r| r.get(0),
+    )
+}
+
+fn imported(
+    tx: &rusqlite::Transaction<'_>,
+    kind: SegmentKind,
+    key: &str,
+) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM capture_segments WHERE direction = 'in' AND kind = ?1 AND key = ?2)",
+        params![kind.as_str(), key],
+        |r| r.get(0),
+    )
+}
+
+fn record_import(
+    tx: &rusqlite::Transaction<'_>,
+    kind: SegmentKind,
+    key: &str,
+    replica: &str,
+    seq: i64,
+    rows: usize,
+    bytes: u64,
+) -> rusqlite::Result<i64> {
+    let now = crate::util::now_ms();
+    tx.execute(
+        "INSERT INTO capture_segments
+           (direction, kind, key, replica, seq, rows, bytes, sealed_at, shipped_at)
+         VALUES ('in', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![
+            kind.as_str(),
+            key,
+            replica,
+            seq,
+            rows as i64,
+            bytes as i64,
+            now
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
