@@ -136,8 +136,8 @@ COMPOSE = docker compose -f docker/docker-compose.yml --env-file docker/.env
 docker-build:
 	docker build -f docker/Dockerfile -t $(IMAGE) .
 
-## compose-up: MinIO, a one-shot trainer and the server on localhost:8080 (copy
-## docker/.env.example to docker/.env first)
+## compose-up: MinIO, a trainer, two capturing replicas on localhost:8080-8081, the monitor,
+## Prometheus and Grafana on localhost:3000 (copy docker/.env.example to docker/.env first)
 compose-up:
 	@test -f docker/.env || { echo "copy docker/.env.example to docker/.env and set its secrets"; exit 1; }
 	$(COMPOSE) up -d --build

@@ -481,11 +481,19 @@ fn the_log_is_bounded_in_bytes_and_pruned_by_age() {
         .unwrap();
     }
     drop(db);
-    // The server prunes past its retention when it starts; a queue of 2 KB holds a few rows.
+    // The server prunes past its retention when it starts; a queue of 2 KB holds a few rows,
+    // and with `--log-full drop` the rest are answered and counted, not refused.
     let srv = Server::start(
         ws.path(),
         None,
-        &["--log-queue-bytes", "2000", "--log-retention", "30d"],
+        &[
+            "--log-queue-bytes",
+            "2000",
+            "--log-retention",
+            "30d",
+            "--log-full",
+            "drop",
+        ],
     );
     let count = |src: &str| -> i64 {
         let db = rusqlite::Connection::open(&db_path).unwrap();

@@ -108,21 +108,19 @@ const OUTCOME_COLUMNS: [(&str, Kind, bool); 8] = [
     ("schema_version", Kind::Int32, false),
 ];
 
-/// An input column's name in a segment: lower case, every character but a letter, a digit or
-/// `_` made `_` (the names Athena and Glue can read: `Bed Grade` is `bed_grade`), with `input_`
+/// An input column's name in a segment: lower case, every run of characters other than a
+/// letter, a digit or `_` made one `_` (the names Athena and Glue can read: `Bed Grade` is `bed_grade`), with `input_`
 /// before a name a fixed column has. Two spec columns that would share a name are refused when
 /// the layout is made (`check_names`).
 pub fn input_name(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut clean = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            clean.push(c.to_ascii_lowercase());
+        } else if !clean.ends_with('_') {
+            clean.push('_');
+        }
+    }
     if clean.is_empty() || PREDICTION_COLUMNS.iter().any(|(n, _, _)| *n == clean) {
         format!("input_{clean}")
     } else {

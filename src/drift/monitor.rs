@@ -269,6 +269,66 @@ pub struct FileColumns {
     pub rows: usize,
 }
 
+/// One window's drift columns as its rows stream in: inputs parsed a chunk at a time and their
+/// columns merged, so a window costs a chunk of records and its probabilities, not its inputs.
+#[derive(Default)]
+struct WindowColumns {
+    start: i64,
+    rows: usize,
+    columns: Option<Vec<Column>>,
+    pending: Vec<serde_json::Map<String, serde_json::Value>>,
+    probabilities: Vec<f64>,
+    /// Logged inputs the spec could not read, left out of the columns.
+    unreadable: usize,
+}
+
+impl WindowColumns {
+    fn add(&mut self, spec: &DatasetSpec, inputs: &str, probability: f64) {
+        match serde_json::from_str(inputs) {
+            Ok(r) => self.pending.push(r),
+            Err(_) => self.unreadable += 1,
+        }
+        self.probabilities.push(probability);
+        self.rows += 1;
+        if self.pending.len() >= CHUNK {
+            self.flush(spec);
+        }
+    }
+
+    /// Folds the waiting records into the columns; a record the spec cannot read is counted
+    /// and left out, never fatal.
+    fn flush(&mut self, spec: &DatasetSpec) {
+        let records = std::mem::take(&mut self.pending);
+        if records.is_empty() {
+            return;
+        }
+        let n = records.len();
+        let frame = match Frame::from_records(spec, &records) {
+            Ok(f) => f,
+            Err(_) => {
+                let good: Vec<_> = records
+                    .into_iter()
+                    .filter(|r| Frame::from_records(spec, std::slice::from_ref(r)).is_ok())
+                    .collect();
+                match Frame::from_records(spec, &good) {
+                    Ok(f) => f,
+                    Err(_) => return,
+                }
+            }
+        };
+        self.unreadable += n - frame.n_rows();
+        let cols = drift::from_frame(&frame);
+        match self.columns.as_mut() {
+            None => self.columns = Some(cols),
+            Some(have) => {
+                for (a, b) in have.iter_mut().zip(cols) {
+                    a.absorb(b);
+                }
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn windowed(
     store: &Store,
@@ -283,38 +343,19 @@ fn windowed(
     version: Option<i64>,
     min_rows: usize,
 ) -> anyhow::Result<StoredDrift> {
-    let rows = store.recent_predictions(since, usize::MAX >> 1)?;
-    anyhow::ensure!(
-        !rows.is_empty(),
-        "the prediction log in {} has no predictions{}; serve some first (`staytrack serve`)",
-        store.path().display(),
-        if since > 0 { " in that period" } else { "" }
-    );
-    let mut groups: Vec<(i64, Vec<&crate::tracking::PredictionRow>)> = Vec::new();
-    match w {
-        WindowSpec::Rows(n) => {
-            for chunk in rows.chunks(n) {
-                groups.push((chunk[0].at, chunk.iter().collect()));
-            }
-        }
-        WindowSpec::Time(ms) => {
-            for r in &rows {
-                let start = r.at.saturating_sub(r.at.rem_euclid(ms));
-                match groups.last_mut() {
-                    Some((s, g)) if *s == start => g.push(r),
-                    _ => groups.push((start, vec![r])),
-                }
-            }
-        }
-    }
     let mut windows = Vec::new();
     let mut last = None;
-    for (start, group) in &groups {
-        if group.len() < min_rows.max(1) {
+    let mut sizes = Vec::new();
+    let mut failure: Option<anyhow::Error> = None;
+    let mut unreadable = 0usize;
+    let mut close = |acc: WindowColumns, windows: &mut Vec<WindowSummary>| -> anyhow::Result<()> {
+        sizes.push(acc.rows);
+        let mut acc = acc;
+        if acc.rows < min_rows.max(1) {
             windows.push(WindowSummary {
-                label: format_ms(*start),
-                start_ms: *start,
-                rows: group.len(),
+                label: format_ms(acc.start),
+                start_ms: acc.start,
+                rows: acc.rows,
                 drifted: 0,
                 share: 0.0,
                 dataset_drift: false,
@@ -322,29 +363,27 @@ fn windowed(
                 statistics: Vec::new(),
                 too_few: true,
             });
-            continue;
+            return Ok(());
         }
-        let records: Vec<serde_json::Map<String, serde_json::Value>> = group
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.inputs).ok())
-            .collect();
-        let frame = Frame::from_records(spec, &records)
-            .map_err(|e| anyhow::anyhow!("a logged prediction's inputs: {e}"))?;
-        let current = drift::from_frame(&frame);
+        acc.flush(spec);
+        unreadable += acc.unreadable;
+        let Some(current) = acc.columns.take() else {
+            return Ok(());
+        };
         let mut report = match drift::compare(reference, &current, opts) {
             Ok(r) => r,
             // A window too small to hold every column is skipped, not fatal.
-            Err(drift::DriftError::Empty(_)) => continue,
+            Err(drift::DriftError::Empty(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         if let Some(pr) = prediction_ref {
-            let pc = drift::numeric_column(PREDICTION_COLUMN, group.iter().map(|r| r.probability));
+            let pc = drift::numeric_column(PREDICTION_COLUMN, acc.probabilities.iter().copied());
             report.prediction = drift::column_drift(pr, &pc, &Options::default()).ok();
         }
         windows.push(WindowSummary {
-            label: format_ms(*start),
-            start_ms: *start,
-            rows: group.len(),
+            label: format_ms(acc.start),
+            start_ms: acc.start,
+            rows: acc.rows,
             drifted: report.drifted,
             share: report.share,
             dataset_drift: report.dataset_drift,
@@ -357,14 +396,59 @@ fn windowed(
             too_few: false,
         });
         last = Some(report);
+        Ok(())
+    };
+    let mut open: Option<(i64, WindowColumns)> = None;
+    let total = crate::monitor::scan_windows(
+        store,
+        &crate::tracking::LogFilter::since(since),
+        w,
+        &mut |k, r| {
+            if failure.is_some() {
+                return;
+            }
+            if open.as_ref().is_some_and(|(key, _)| *key != k) {
+                if let Some((_, acc)) = open.take() {
+                    if let Err(e) = close(acc, &mut windows) {
+                        failure = Some(e);
+                        return;
+                    }
+                }
+            }
+            let (_, acc) = open.get_or_insert_with(|| {
+                (
+                    k,
+                    WindowColumns {
+                        start: match w {
+                            WindowSpec::Time(ms) => k.saturating_mul(ms),
+                            WindowSpec::Rows(_) => r.at,
+                        },
+                        ..WindowColumns::default()
+                    },
+                )
+            });
+            acc.add(spec, &r.inputs, r.probability);
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e);
     }
+    if let Some((_, acc)) = open.take() {
+        close(acc, &mut windows)?;
+    }
+    anyhow::ensure!(
+        total > 0,
+        "the prediction log in {} has no predictions{}; serve some first (`staytrack serve`)",
+        store.path().display(),
+        if since > 0 { " in that period" } else { "" }
+    );
     let Some(report) = last else {
-        let most = groups.iter().map(|(_, g)| g.len()).max().unwrap_or(0);
+        let most = sizes.iter().copied().max().unwrap_or(0);
         anyhow::bail!(
             "too few rows for a drift verdict: the largest of the {} window(s) holds {} row(s), \
              fewer than the {} a window needs (--min-rows, or `[drift] min_rows` in \
              staytrack.toml); use longer windows or wait for more predictions",
-            groups.len(),
+            sizes.len(),
             most,
             min_rows
         );
@@ -372,9 +456,17 @@ fn windowed(
     Ok(StoredDrift {
         reference: reference_name,
         current: format!(
-            "prediction log, {} rows in {} window(s) of {label}",
-            thousands(rows.len()),
-            windows.len()
+            "prediction log, {} rows in {} window(s) of {label}{}",
+            thousands(total),
+            windows.len(),
+            if unreadable > 0 {
+                format!(
+                    "; {} logged input(s) unreadable by the spec, left out",
+                    thousands(unreadable)
+                )
+            } else {
+                String::new()
+            }
         ),
         model_version: version,
         report,

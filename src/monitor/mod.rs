@@ -269,6 +269,31 @@ impl Acc {
     }
 }
 
+/// The window a logged row falls in: by its place in the log (row windows) or its time (time
+/// windows, numbered from the epoch). The one rule drift and monitor cut the log by.
+pub fn window_key(w: WindowSpec, at: i64, n: usize) -> i64 {
+    match w {
+        WindowSpec::Rows(k) => (n / k.max(1)) as i64,
+        WindowSpec::Time(ms) => at.div_euclid(ms.max(1)),
+    }
+}
+
+/// Streams the log's rows that `filter` keeps, oldest first, each with its window: the one
+/// windowing path of `monitor` and `drift --window`. Memory does not grow with the log.
+pub fn scan_windows(
+    store: &Store,
+    filter: &LogFilter,
+    w: WindowSpec,
+    f: &mut dyn FnMut(i64, LoggedRow),
+) -> Result<usize, crate::tracking::StoreError> {
+    let mut n = 0usize;
+    store.scan_predictions(filter, &mut |r| {
+        let k = window_key(w, r.at, n);
+        n += 1;
+        f(k, r)
+    })
+}
+
 /// Reads the prediction log since `o.since_ms` and reports every window and model version.
 pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport> {
     let t = &o.thresholds;
@@ -277,10 +302,7 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
     // One pass to learn each window's size, so the drift sample can be spread evenly over it.
     let mut sizes: HashMap<(i64, Option<i64>), usize> = HashMap::new();
     let mut row_no = 0usize;
-    let key_of = |at: i64, n: usize| match o.window {
-        WindowSpec::Rows(k) => (n / k) as i64,
-        WindowSpec::Time(ms) => at.div_euclid(ms),
-    };
+    let key_of = |at: i64, n: usize| window_key(o.window, at, n);
     let filter = LogFilter {
         since_ms: o.since_ms,
         replica: o.replica.clone(),
@@ -331,11 +353,8 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
     };
     let mut current_key: Option<i64> = None;
     let (mut predictions, mut labelled) = (0usize, 0usize);
-    let mut n = 0usize;
     let mut unreadable = 0usize;
-    store.scan_predictions(&filter, &mut |r| {
-        let k = key_of(r.at, n);
-        n += 1;
+    scan_windows(&store, &filter, o.window, &mut |k, r| {
         // A row no staytrack wrote (a probability outside [0, 1], a class that is not one) is
         // left out and counted, never allowed to poison a window.
         if !(0.0..=1.0).contains(&r.probability) || !(0..=1).contains(&r.class) {
