@@ -1011,7 +1011,13 @@ fn concurrent_promotions_keep_the_alias_and_its_log_in_step() {
 fn a_full_prediction_log_drops_rows_and_counts_them() {
     let ws = workspace();
     run(ws.path(), &["promote", &run_id(ws.path(), "lr")]);
-    let srv = Server::start(ws.path(), None, &["--log-queue", "10"]);
+    // `--log-full drop`: availability over completeness (the default refuses instead; see
+    // tests/capture.rs).
+    let srv = Server::start(
+        ws.path(),
+        None,
+        &["--log-queue", "10", "--log-full", "drop"],
+    );
     let recs = test_records(ws.path(), 50);
     let (s, v) = post_json(&format!("{}/predict", srv.base), &json!(recs));
     // The answer does not depend on the log.

@@ -34,16 +34,20 @@ fn migrates_an_empty_file_and_reopening_changes_nothing() {
         "alias_events",
         "aliases",
         "artifacts",
+        "capture_segments",
         "curves",
         "drift_reports",
         "experiments",
         "metrics",
         "model_versions",
+        "outcome_outbox",
         "outcomes",
         "params",
+        "prediction_outcomes",
         "predictions",
         "runs",
         "sync_state",
+        "workspace_facts",
     ];
     assert_eq!(tables(&path), expected);
     let store = Store::open(&path).unwrap();
