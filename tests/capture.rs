@@ -568,3 +568,111 @@ fn a_slow_store_turns_answers_into_503s_and_every_200_is_logged() {
     eprintln!("{ok200} answered, {busy} refused, {logged} logged");
     assert_eq!(logged as usize, ok200, "every 200 is a logged prediction");
 }
+
+#[test]
+fn every_route_names_its_predictions_and_the_log_keeps_them_with_the_request_id() {
+    let ws = promoted();
+    let recs = records(ws.path(), 3);
+    let s = Server::start(ws.path(), None, &[]);
+    let a = agent();
+    let mut named: Vec<(String, String)> = Vec::new();
+    let mut send = |path: &str, ctype: &str, body: String, req: &str| -> Value {
+        let mut resp = a
+            .post(&format!("{}{path}", s.base))
+            .header("Content-Type", ctype)
+            .header("X-Request-Id", req)
+            .send(body.as_bytes())
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let ids: Vec<String> = resp
+            .headers()
+            .get("x-prediction-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ids.len(), 3, "{path}: one id per record");
+        named.extend(ids.iter().map(|i| (i.clone(), req.to_string())));
+        let v: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        let body_ids: Vec<String> = match path {
+            "/predict" => v["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["prediction_id"].as_str().unwrap().to_string())
+                .collect(),
+            "/invocations" => serde_json::from_value(v["prediction_ids"].clone()).unwrap(),
+            "/predict_outcome" => serde_json::from_value(v["prediction_id"].clone()).unwrap(),
+            _ => v["parameters"]["prediction_ids"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+        };
+        assert_eq!(body_ids, ids, "{path}: the body names the header's ids");
+        v
+    };
+    let list = Value::Array(recs.iter().cloned().map(Value::Object).collect());
+    send(
+        "/predict",
+        "application/json",
+        list.to_string(),
+        "r-predict",
+    );
+    send(
+        "/invocations",
+        "application/json",
+        serde_json::json!({ "dataframe_records": list }).to_string(),
+        "r-mlflow",
+    );
+    let columns: Vec<&String> = recs[0].keys().collect();
+    let inputs: Vec<Value> = columns
+        .iter()
+        .map(|c| {
+            let data: Vec<Value> = recs.iter().map(|r| r[*c].clone()).collect();
+            let dt = if data.iter().all(Value::is_string) {
+                "BYTES"
+            } else if data.iter().all(|v| v.is_i64()) {
+                "INT64"
+            } else {
+                "FP64"
+            };
+            serde_json::json!({"name": c, "shape": [3], "datatype": dt, "data": data})
+        })
+        .collect();
+    send(
+        "/v2/models/staytrack/infer",
+        "application/json",
+        serde_json::json!({ "inputs": inputs }).to_string(),
+        "r-oip",
+    );
+    // A request id that is not 1 to 128 visible ASCII characters is refused, naming the header.
+    for bad in ["", &"x".repeat(129), "a b"] {
+        let resp = a
+            .post(&format!("{}/predict", s.base))
+            .header("Content-Type", "application/json")
+            .header("X-Request-Id", bad)
+            .send(Value::Object(recs[0].clone()).to_string().as_bytes())
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{bad:?}");
+    }
+    assert!(s.terminate().success());
+    let db = rusqlite::Connection::open(ws.path().join("staytrack.db")).unwrap();
+    for (id, req) in &named {
+        let got: String = db
+            .query_row(
+                "SELECT request_id FROM predictions WHERE prediction_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(&got, req);
+    }
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n as usize, named.len(), "refused requests log nothing");
+}

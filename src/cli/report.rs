@@ -30,6 +30,12 @@ pub struct ReportArgs {
     /// estimated and realized ROC AUC, drift share, data quality and alerts
     #[arg(long, value_name = "WINDOW", conflicts_with_all = ["runs", "drift", "drift_only", "sweep"])]
     pub monitor: Option<String>,
+    /// With --monitor: only this replica's predictions (a server's `--replica`)
+    #[arg(long, value_name = "ID", requires = "monitor")]
+    pub replica: Option<String>,
+    /// With --monitor: only this model's predictions (its name in capture keys)
+    #[arg(long, value_name = "NAME", requires = "monitor")]
+    pub model: Option<String>,
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
@@ -50,7 +56,9 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if let Some(window) = &a.monitor {
-        let o = crate::monitor::MonitorOptions::new(cfg, window, None)?;
+        let mut o = crate::monitor::MonitorOptions::new(cfg, window, None)?;
+        o.replica = a.replica.clone();
+        o.model = a.model.clone();
         let m = crate::monitor::monitor(cfg, &o)?;
         println!("{}", report::render_monitor(&m, &a.out)?.display());
         return Ok(0);

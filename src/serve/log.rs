@@ -266,6 +266,11 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                 if let Err(e) = store.prune_predictions(before, shipped_only) {
                     eprintln!("staytrack serve: could not prune the prediction log: {e}");
                 }
+                if shipped_only {
+                    if let Err(e) = store.prune_outcome_outbox(before) {
+                        eprintln!("staytrack serve: could not prune the outcomes' outbox: {e}");
+                    }
+                }
             }
         }
     }

@@ -618,6 +618,7 @@ pub fn encode(
     outputs: &[Wanted],
     probs: &[f64],
     classes: &[i64],
+    prediction_ids: &[String],
 ) -> Encoded {
     let n = probs.len();
     let mut binary: Vec<u8> = Vec::new();
@@ -649,10 +650,13 @@ pub fn encode(
             t
         })
         .collect();
+    // The protocol's response parameters are the room it has for the ids; a parameter is a
+    // scalar, so they travel comma-separated as `X-Prediction-Id` does.
     let mut out = json!({
         "model_name": model_name,
         "model_version": version.to_string(),
         "outputs": tensors,
+        "parameters": { "prediction_ids": prediction_ids.join(",") },
     });
     if let Some(id) = id {
         out["id"] = id;
@@ -903,16 +907,26 @@ mod tests {
             &wanted,
             &[0.25, 0.75],
             &[0, 1],
+            &["a".to_string(), "b".to_string()],
         );
         let head: Value = serde_json::from_slice(&e.json).unwrap();
         assert_eq!(head["model_version"], "3");
+        assert_eq!(head["parameters"]["prediction_ids"], "a,b");
         assert_eq!(head["id"], "r");
         assert_eq!(head["outputs"][0]["parameters"]["binary_data_size"], 16);
         assert!(head["outputs"][0].get("data").is_none());
         assert_eq!(head["outputs"][1]["data"], json!([0, 1]));
         let bin = e.binary.unwrap();
         assert_eq!(f64::from_le_bytes(bin[8..16].try_into().unwrap()), 0.75);
-        let plain = encode("staytrack", 3, None, &wanted[1..], &[0.25], &[0]);
+        let plain = encode(
+            "staytrack",
+            3,
+            None,
+            &wanted[1..],
+            &[0.25],
+            &[0],
+            &["c".to_string()],
+        );
         assert!(plain.binary.is_none());
     }
 }

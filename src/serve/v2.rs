@@ -141,6 +141,7 @@ async fn infer(
         &req.outputs,
         &r.probs,
         &r.classes,
+        &r.prediction_ids,
     );
     let mut resp = match out.binary {
         None => ([(header::CONTENT_TYPE, "application/json")], out.json).into_response(),

@@ -380,6 +380,18 @@ impl Store {
         })
     }
 
+    /// Deletes outcomes of the outbox that reached the bucket before `before_ms`; returns how
+    /// many went. Outcomes still waiting are kept whatever their age.
+    pub fn prune_outcome_outbox(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM outcome_outbox WHERE at < ?1 AND segment IN
+                   (SELECT id FROM capture_segments WHERE direction = 'out' AND shipped_at IS NOT NULL)",
+                [before_ms],
+            )
+        })
+    }
+
     /// Puts outcomes in the outbox, in one transaction.
     pub fn queue_outcomes(&mut self, rows: &[OutcomeRow]) -> Result<(), StoreError> {
         self.write(|conn| {
