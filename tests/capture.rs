@@ -471,6 +471,16 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
         encode_predictions(&[row(hour + 3_600_000, "p-5", "late", 0.2)], &inputs, "m").unwrap();
     moto.put(bucket, &key("late", 0), &late);
 
+    // Segments older than asked for stay in the bucket, judged from their keys alone.
+    let o = staytrack(
+        ws.path(),
+        &moto,
+        bucket,
+        &["sync", "pull", "--json", "--captures-since", "1d"],
+    );
+    let sum: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sum["captures"]["older"], 7, "{sum}");
+    assert_eq!(sum["captures"]["predictions"], 0, "{sum}");
     let o = staytrack(ws.path(), &moto, bucket, &["sync", "pull", "--json"]);
     assert_eq!(
         o.status.code(),

@@ -23,12 +23,21 @@ pub struct CapturePull {
     /// Rows already held with the same content (the same prediction under another key).
     pub duplicates: usize,
     pub outcomes: usize,
+    /// Segments left in the bucket as older than asked for (`--captures-since`).
+    pub older: usize,
     /// Segments refused, as `s3://bucket/key: why`.
     pub rejected: Vec<String>,
 }
 
-/// Imports every capture segment under the remote's prefix that the store has not imported.
-pub async fn pull(cfg: &Config, store: &mut Store, remote: &Remote) -> anyhow::Result<CapturePull> {
+/// Imports every capture segment under the remote's prefix that the store has not imported,
+/// leaving in the bucket those whose key says they end before `since_ms` (their hour or day is
+/// read from the key, so an old segment costs no download).
+pub async fn pull(
+    cfg: &Config,
+    store: &mut Store,
+    remote: &Remote,
+    since_ms: i64,
+) -> anyhow::Result<CapturePull> {
     let spec = DatasetSpec::of_workspace(cfg)?;
     let cap = super::CaptureSettings::load(cfg)?
         .max_segment_bytes
@@ -42,6 +51,10 @@ pub async fn pull(cfg: &Config, store: &mut Store, remote: &Remote) -> anyhow::R
         for key in remote.list(dir).await? {
             let rel = key.strip_prefix(&remote.prefix).unwrap_or(&key);
             if have.contains(rel) {
+                continue;
+            }
+            if parse_key(rel).is_ok_and(|p| p.period_ms + p.period_len_ms <= since_ms) {
+                out.older += 1;
                 continue;
             }
             let res = async {

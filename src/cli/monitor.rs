@@ -62,7 +62,7 @@ pub fn run(cfg: &Config, a: MonitorArgs) -> anyhow::Result<i32> {
         );
     }
     if a.pull {
-        let code = crate::monitor::watch::pull_once(cfg)?;
+        let code = crate::monitor::watch::pull_once(cfg, o.since_ms)?;
         if code != 0 {
             eprintln!(
                 "staytrack monitor: the pull skipped objects (above); monitoring what is here"

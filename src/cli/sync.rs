@@ -38,6 +38,9 @@ pub struct SyncArgs {
     /// needs the runs and moves only)
     #[arg(long)]
     pub no_captures: bool,
+    /// Pull: only capture segments of the last DURATION (30d, 12h), judged from their keys
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_captures")]
+    pub captures_since: Option<String>,
 }
 
 fn settings(cfg: &Config, a: &SyncArgs) -> anyhow::Result<SyncSettings> {
@@ -84,9 +87,18 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
         }
         SyncCommand::Pull(a) => {
             let s = settings(cfg, &a)?;
+            let captures = match (a.no_captures, &a.captures_since) {
+                (true, _) => None,
+                (false, None) => Some(0),
+                (false, Some(d)) => Some(crate::util::now_ms().saturating_sub(
+                    crate::util::parse_duration_ms(d).ok_or_else(|| {
+                        anyhow::anyhow!("--captures-since '{d}': use a duration such as 30d or 12h")
+                    })?,
+                )),
+            };
             let sum = rt.block_on(async {
                 let r = Remote::connect(&s).await?;
-                sync::pull(cfg, &r, !a.no_captures).await
+                sync::pull(cfg, &r, captures).await
             })?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&sum)?);

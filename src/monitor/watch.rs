@@ -19,14 +19,15 @@ pub struct WatchOptions {
     pub webhook: bool,
 }
 
-/// One `sync pull` with the workspace's settings; the exit code `staytrack sync pull` would
-/// give (1 when objects were skipped, after naming them on stderr).
-pub fn pull_once(cfg: &Config) -> anyhow::Result<i32> {
+/// One `sync pull` with the workspace's settings, captures from `since_ms` on (what the monitor
+/// will read); the exit code `staytrack sync pull` would give (1 when objects were skipped,
+/// after naming them on stderr).
+pub fn pull_once(cfg: &Config, since_ms: i64) -> anyhow::Result<i32> {
     let s = crate::sync::SyncSettings::load(cfg)?;
     let rt = crate::sync::runtime()?;
     let sum = rt.block_on(async {
         let r = crate::sync::Remote::connect(&s).await?;
-        crate::sync::pull(cfg, &r, true).await
+        crate::sync::pull(cfg, &r, Some(since_ms)).await
     })?;
     eprintln!(
         "staytrack monitor: pulled {} run(s), {} capture segment(s) ({} predictions, {} outcomes)",
@@ -84,7 +85,7 @@ pub fn run(cfg: &Config, o: &MonitorOptions, w: &WatchOptions) -> anyhow::Result
     while !stop.load(Ordering::Relaxed) {
         let round = (|| -> anyhow::Result<MonitorReport> {
             if w.pull {
-                pull_once(cfg)?;
+                pull_once(cfg, o.since_ms)?;
             }
             monitor(cfg, o)
         })();

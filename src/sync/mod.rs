@@ -146,7 +146,8 @@ pub async fn push(
 /// Fetches runs the store lacks (every document validated and every artifact verified before
 /// anything is written), then replays the bucket's alias moves by their original time. A bad
 /// object is skipped and reported in `rejected`; it never stops the rest.
-pub async fn pull(cfg: &Config, remote: &Remote, captures: bool) -> anyhow::Result<Summary> {
+/// With `captures` (the oldest time wanted, 0 for all), the fleet's capture segments too.
+pub async fn pull(cfg: &Config, remote: &Remote, captures: Option<i64>) -> anyhow::Result<Summary> {
     let mut store = Store::open(&cfg.db_path)?;
     let mut sum = Summary::default();
     for key in &remote.list("runs/").await? {
@@ -210,11 +211,11 @@ pub async fn pull(cfg: &Config, remote: &Remote, captures: bool) -> anyhow::Resu
             Err(e) => sum.rejected.push(format!("{}: {e}", remote.url(&key))),
         }
     }
-    if !captures {
+    let Some(since) = captures else {
         return Ok(sum);
-    }
+    };
     // Captures last: the runs and moves just pulled give their rows this workspace's versions.
-    let mut caps = crate::capture::import::pull(cfg, &mut store, remote).await?;
+    let mut caps = crate::capture::import::pull(cfg, &mut store, remote, since).await?;
     sum.rejected.append(&mut caps.rejected);
     sum.captures = caps;
     Ok(sum)

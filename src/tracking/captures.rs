@@ -355,27 +355,42 @@ impl Store {
         })
     }
 
-    /// What is waiting to reach the bucket.
+    /// What is waiting to reach the bucket. Each count reads an index (the rows no segment holds
+    /// yet, and the unshipped segments' own counts), never the whole log, since the shipper asks
+    /// every second.
     pub fn capture_pending(&self) -> Result<Pending, StoreError> {
         self.read(|c| {
-            let (rows, bytes, oldest): (i64, i64, Option<i64>) = c.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(p.inputs)), 0), MIN(p.at) FROM predictions p
-                  WHERE p.segment IS NULL OR p.segment IN
-                    (SELECT id FROM capture_segments WHERE direction = 'out' AND shipped_at IS NULL)",
+            let (waiting, bytes, oldest): (i64, i64, Option<i64>) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(inputs)), 0), MIN(at) FROM predictions
+                  WHERE segment IS NULL",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let outcomes: i64 = c.query_row(
-                "SELECT COUNT(*) FROM outcome_outbox o WHERE o.segment IS NULL OR o.segment IN
-                    (SELECT id FROM capture_segments WHERE direction = 'out' AND shipped_at IS NULL)",
+            let (sealed, sealed_first): (i64, Option<i64>) = c.query_row(
+                "SELECT COALESCE(SUM(rows), 0), MIN(first_at) FROM capture_segments
+                  WHERE direction = 'out' AND shipped_at IS NULL AND kind = 'predictions'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let waiting_outcomes: i64 = c.query_row(
+                "SELECT COUNT(*) FROM outcome_outbox WHERE segment IS NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            let sealed_outcomes: i64 = c.query_row(
+                "SELECT COALESCE(SUM(rows), 0) FROM capture_segments
+                  WHERE direction = 'out' AND shipped_at IS NULL AND kind = 'outcomes'",
                 [],
                 |r| r.get(0),
             )?;
             Ok(Pending {
-                rows: rows as u64,
+                rows: (waiting + sealed) as u64,
                 bytes: bytes as u64,
-                oldest_at: oldest,
-                outcomes: outcomes as u64,
+                oldest_at: match (oldest, sealed_first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+                outcomes: (waiting_outcomes + sealed_outcomes) as u64,
             })
         })
     }
