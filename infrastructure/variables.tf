@@ -90,12 +90,12 @@ variable "health_check_grace_seconds" {
 }
 
 variable "shutdown_timeout_seconds" {
-  description = "The server's --shutdown-timeout: seconds it has after SIGTERM to finish requests and ship what it captured. ECS kills the container 120 s after SIGTERM."
+  description = "The server's --shutdown-timeout: after SIGTERM it has this long to finish requests, then this long again to write and ship what it captured. ECS kills the container 120 s after SIGTERM."
   type        = number
-  default     = 90
+  default     = 50
   validation {
-    condition     = var.shutdown_timeout_seconds >= 10 && var.shutdown_timeout_seconds <= 110
-    error_message = "shutdown_timeout_seconds must be 10 to 110: the container's stopTimeout is 120 s and the process needs a few seconds to exit."
+    condition     = var.shutdown_timeout_seconds >= 10 && var.shutdown_timeout_seconds <= 55
+    error_message = "shutdown_timeout_seconds must be 10 to 55: a stop takes up to twice it, and the container's stopTimeout is 120 s."
   }
 }
 

@@ -74,6 +74,12 @@ fn label_of(spec: &DatasetSpec, raw: &str) -> Result<u8, String> {
     }
 }
 
+/// What an outcome in the bucket says of where it came from: the route or the command, never a
+/// local path.
+fn outbox_source(source: &str) -> String {
+    if source == "api" { "api" } else { "feedback" }.to_string()
+}
+
 /// The id column that names a served answer's `prediction_id` instead of a case.
 pub const PREDICTION_ID_COLUMN: &str = "prediction_id";
 
@@ -135,7 +141,7 @@ fn store_rows(
                 prediction_id: None,
                 label: *label,
                 raw: raw.clone(),
-                source: source.chars().take(200).collect(),
+                source: outbox_source(source),
                 at,
                 replica: replica.to_string(),
             })
@@ -197,7 +203,7 @@ fn store_by_prediction(
                 prediction_id: Some(id),
                 label,
                 raw,
-                source: source.chars().take(200).collect(),
+                source: outbox_source(source),
                 at,
                 replica: replica.to_string(),
             })

@@ -471,6 +471,43 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
         encode_predictions(&[row(hour + 3_600_000, "p-5", "late", 0.2)], &inputs, "m").unwrap();
     moto.put(bucket, &key("late", 0), &late);
 
+    // A dictionary bomb: one long text repeated 600,000 times is a small file whose footer
+    // says little, and unpacks to more than a gigabyte.
+    let py = std::env::var("STAYTRACK_TEST_CLIENTS")
+        .expect("STAYTRACK_TEST_CLIENTS must name the clients' python (make test sets it)");
+    let tmp = tempfile::tempdir().unwrap();
+    let (small, bomb) = (
+        tmp.path().join("small.parquet"),
+        tmp.path().join("bomb.parquet"),
+    );
+    std::fs::write(&small, &good).unwrap();
+    let script = r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+n = 600_000
+cols = {}
+for f in t.schema:
+    v = t.column(f.name)[0].as_py()
+    if f.name in ("department", "ward_type"):
+        v = "x" * 1024
+    cols[f.name] = pa.array([v] * n, type=f.type)
+bomb = pa.table(cols, schema=t.schema)
+pq.write_table(bomb, sys.argv[2], compression="zstd", use_dictionary=True)
+"#;
+    let o = Command::new(&py)
+        .args([
+            "-c",
+            script,
+            small.to_str().unwrap(),
+            bomb.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bomb = std::fs::read(&bomb).unwrap();
+    assert!(bomb.len() < 200_000, "{} bytes", bomb.len());
+    moto.put(bucket, &key("bomb", 0), &bomb);
+
     // Segments older than asked for stay in the bucket, judged from their keys alone.
     let o = staytrack(
         ws.path(),
@@ -479,7 +516,7 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
         &["sync", "pull", "--json", "--captures-since", "1d"],
     );
     let sum: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(sum["captures"]["older"], 7, "{sum}");
+    assert_eq!(sum["captures"]["older"], 8, "{sum}");
     assert_eq!(sum["captures"]["predictions"], 0, "{sum}");
     let o = staytrack(ws.path(), &moto, bucket, &["sync", "pull", "--json"]);
     assert_eq!(
@@ -508,7 +545,8 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
     named("model=../", "not a capture segment key");
     named("evil-1", "not a capture segment key");
     named("/late-000000", "outside the key's hour");
-    assert_eq!(rejected.len(), 7, "{rejected:#?}");
+    named("/bomb-000000", "unpack to more than");
+    assert_eq!(rejected.len(), 8, "{rejected:#?}");
     assert_eq!(sum["captures"]["predictions"], 2, "{sum}");
     assert_eq!(sum["captures"]["duplicates"], 2, "{sum}");
     let stored = stored_ids(ws.path());

@@ -23,6 +23,8 @@ pub struct CapturePull {
     /// Rows already held with the same content (the same prediction under another key).
     pub duplicates: usize,
     pub outcomes: usize,
+    /// Outcomes whose case id this store cannot join by (not a whole number), left out.
+    pub unjoinable: usize,
     /// Segments left in the bucket as older than asked for (`--captures-since`).
     pub older: usize,
     /// Segments refused, as `s3://bucket/key: why`.
@@ -88,6 +90,17 @@ pub async fn pull(
                     }
                     SegmentKind::Outcomes => {
                         let rows = decode_outcomes(bytes, &parts).map_err(|e| e.to_string())?;
+                        // A case id this store cannot join by (not a whole number) is counted.
+                        let unjoinable = rows
+                            .iter()
+                            .filter(|r| {
+                                r.prediction_id.is_none()
+                                    && r.case_id
+                                        .as_deref()
+                                        .is_some_and(|c| c.trim().parse::<i64>().is_err())
+                            })
+                            .count();
+                        out.unjoinable += unjoinable;
                         let rows: Vec<_> = rows
                             .into_iter()
                             .map(|r| {
@@ -121,9 +134,11 @@ pub async fn pull(
                 Ok((Imported::AlreadyImported, _, _)) => {}
                 Ok((Imported::Conflict { prediction_id }, n, _)) => out.rejected.push(format!(
                     "{}: prediction {prediction_id} is already held with other content; none of its {n} rows were imported",
-                    remote.url(&key)
+                    remote.url(&key).escape_debug()
                 )),
-                Err(why) => out.rejected.push(format!("{}: {why}", remote.url(&key))),
+                Err(why) => out
+                    .rejected
+                    .push(format!("{}: {why}", remote.url(&key).escape_debug())),
             }
         }
     }

@@ -22,10 +22,16 @@ use crate::data::{DatasetSpec, Role};
 use crate::tracking::captures::OutcomeRow;
 use crate::tracking::PredictionRow;
 
-/// The longest text a segment's cell may hold.
+/// The longest text a segment's cell may hold (a row's data-quality findings).
 const MAX_TEXT: usize = 64 * 1024;
-/// The most bytes a segment may unpack to, whatever its size in the bucket.
+/// The longest input text: what the server takes in a request.
+const MAX_INPUT_TEXT: usize = 1024;
+/// The most bytes a segment may unpack to, whatever its size in the bucket: checked against the
+/// footer, and again against the text actually decoded, since a dictionary page of one long
+/// value repeated a million times is small on disk and in the footer.
 const MAX_UNPACKED: i64 = 1024 * 1024 * 1024;
+/// The most row groups one segment may hold (staytrack writes one).
+const MAX_ROW_GROUPS: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentError {
@@ -392,6 +398,8 @@ fn read_column(
     kind: Kind,
     optional: bool,
     n: usize,
+    max_text: usize,
+    budget: &mut i64,
 ) -> Result<Read, String> {
     let reader = rg.get_column_reader(i).map_err(|e| e.to_string())?;
     let mut def = Vec::new();
@@ -437,11 +445,20 @@ fn read_column(
             if extra != 0 {
                 return Err(format!("more rows than the {n} the metadata says"));
             }
+            // Counted before anything is copied: the values still point into the pages.
+            for v in &vals {
+                if v.len() > max_text {
+                    return Err(format!("a text of {} bytes (at most {max_text})", v.len()));
+                }
+                *budget -= v.len() as i64;
+            }
+            if *budget < 0 {
+                return Err(format!(
+                    "its texts unpack to more than {MAX_UNPACKED} bytes"
+                ));
+            }
             let mut texts = Vec::with_capacity(vals.len());
             for v in vals {
-                if v.len() > MAX_TEXT {
-                    return Err(format!("a text of {} bytes (at most {MAX_TEXT})", v.len()));
-                }
                 texts.push(
                     v.as_utf8()
                         .map_err(|_| "a text that is not UTF-8".to_string())?
@@ -453,6 +470,9 @@ fn read_column(
         _ => return Err("its physical type changed".into()),
     })
 }
+
+/// What a segment may carry under a name: its kind, whether it may be empty, its longest text.
+type Expected = (Kind, bool, usize);
 
 /// A file's columns by name, each read whole after its schema was checked against `expect`.
 struct Table {
@@ -467,17 +487,23 @@ impl Table {
     }
 }
 
-/// Opens a segment and reads every column `expect` allows (name → kind, optional); a column it
-/// does not know, a type that differs, a column it needs that is missing, too many rows or too
-/// many unpacked bytes refuse the whole segment.
+/// Opens a segment and reads every column `expect` allows (name → kind, optional, longest text);
+/// a column it does not know, a type that differs, a column it needs that is missing, too many
+/// rows or row groups, or too many unpacked bytes refuse the whole segment.
 fn read_table(
     bytes: Bytes,
     kind: &str,
-    expect: &dyn Fn(&str) -> Option<(Kind, bool)>,
+    expect: &dyn Fn(&str) -> Option<Expected>,
     required: &[&str],
 ) -> Result<Table, SegmentError> {
     let reader = SerializedFileReader::new(bytes)?;
     let meta = reader.metadata();
+    if meta.num_row_groups() > MAX_ROW_GROUPS {
+        return Err(SegmentError::Size(format!(
+            "it has {} row groups (at most {MAX_ROW_GROUPS})",
+            meta.num_row_groups()
+        )));
+    }
     let file = meta.file_metadata();
     let declared = file.num_rows();
     if declared < 0 || declared as usize > MAX_SEGMENT_ROWS {
@@ -509,7 +535,7 @@ fn read_table(
                 name.escape_debug()
             )));
         }
-        let Some((k, optional)) = expect(name) else {
+        let Some((k, optional, max_text)) = expect(name) else {
             return Err(SegmentError::Schema(format!(
                 "column '{}' is not one a segment carries",
                 name.escape_debug()
@@ -526,15 +552,24 @@ fn read_table(
                 if optional { " (optional)" } else { "" }
             )));
         }
-        if plan.iter().any(|(_, n, _, _)| n == name) {
+        if k == Kind::Timestamp
+            && c.logical_type_ref().is_some_and(
+                |l| !matches!(l, LogicalType::Timestamp(t) if t.unit == TimeUnit::MILLIS),
+            )
+        {
+            return Err(SegmentError::Schema(format!(
+                "column '{name}' is not a timestamp in milliseconds"
+            )));
+        }
+        if plan.iter().any(|(_, n, _, _, _)| n == name) {
             return Err(SegmentError::Schema(format!(
                 "column '{name}' appears twice"
             )));
         }
-        plan.push((i, name.to_string(), k, is_optional));
+        plan.push((i, name.to_string(), k, is_optional, max_text));
     }
     for r in required {
-        if !plan.iter().any(|(_, n, _, _)| n == r) {
+        if !plan.iter().any(|(_, n, _, _, _)| n == r) {
             return Err(SegmentError::Schema(format!("column '{r}' is missing")));
         }
     }
@@ -558,7 +593,7 @@ fn read_table(
     }
     let mut columns: Vec<(String, Read)> = plan
         .iter()
-        .map(|(_, n, k, _)| {
+        .map(|(_, n, k, _, _)| {
             (
                 n.clone(),
                 match k {
@@ -570,16 +605,18 @@ fn read_table(
             )
         })
         .collect();
+    let mut budget = MAX_UNPACKED;
     for g in 0..reader.num_row_groups() {
         let rg = reader.get_row_group(g)?;
         let n = rg.metadata().num_rows().max(0) as usize;
-        for ((i, name, k, optional), (_, all)) in plan.iter().zip(columns.iter_mut()) {
-            let part = read_column(rg.as_ref(), *i, *k, *optional, n).map_err(|why| {
-                SegmentError::Format(format!(
-                    "column '{}' of row group {g}: {why}",
-                    name.escape_debug()
-                ))
-            })?;
+        for ((i, name, k, optional, max_text), (_, all)) in plan.iter().zip(columns.iter_mut()) {
+            let part = read_column(rg.as_ref(), *i, *k, *optional, n, *max_text, &mut budget)
+                .map_err(|why| {
+                    SegmentError::Format(format!(
+                        "column '{}' of row group {g}: {why}",
+                        name.escape_debug()
+                    ))
+                })?;
             match (all, part) {
                 (Read::I64(a), Read::I64(b)) => a.extend(b),
                 (Read::I32(a), Read::I32(b)) => a.extend(b),
@@ -622,12 +659,12 @@ pub fn decode_predictions(
         PREDICTION_COLUMNS
             .iter()
             .find(|(n, _, _)| *n == name)
-            .map(|(_, k, o)| (*k, *o))
+            .map(|(_, k, o)| (*k, *o, MAX_TEXT))
             .or_else(|| {
                 inputs
                     .iter()
                     .find(|(n, _)| n == name)
-                    .map(|(_, c)| (Kind::of(c.value), true))
+                    .map(|(_, c)| (Kind::of(c.value), true, MAX_INPUT_TEXT))
             })
     };
     let required: Vec<&str> = PREDICTION_COLUMNS.iter().map(|(n, _, _)| *n).collect();
@@ -769,7 +806,7 @@ pub fn decode_outcomes(bytes: Bytes, key: &KeyParts) -> Result<Vec<OutcomeRow>, 
         OUTCOME_COLUMNS
             .iter()
             .find(|(n, _, _)| *n == name)
-            .map(|(_, k, o)| (*k, *o))
+            .map(|(_, k, o)| (*k, *o, 1024))
     };
     let required: Vec<&str> = OUTCOME_COLUMNS.iter().map(|(n, _, _)| *n).collect();
     let mut t = guarded(|| read_table(bytes, "outcomes", &expect, &required))?;

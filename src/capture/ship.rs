@@ -16,13 +16,13 @@ use crate::config::Config;
 use crate::data::spec::ColumnSpec;
 use crate::data::DatasetSpec;
 use crate::sync::{Remote, SyncSettings};
-use crate::tracking::captures::{SealParts, Segment, SegmentKind};
+use crate::tracking::captures::SegmentKind;
 use crate::tracking::Store;
 
 /// The most rows a segment holds unless `--capture-rows` says otherwise.
 pub const DEFAULT_ROWS: usize = 100_000;
 /// A PUT that takes longer than this is given up and tried again next round.
-const PUT_TIMEOUT: Duration = Duration::from_secs(60);
+const PUT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What segments carry and how large they get.
 #[derive(Debug, Clone)]
@@ -54,8 +54,6 @@ pub struct Shipped {
     pub segments: usize,
     pub rows: usize,
     pub bytes: u64,
-    /// Segments whose key another writer had taken, sent again under a new number.
-    pub renumbered: usize,
     /// Why the round stopped early (the bucket could not be reached); what is left waits.
     pub failure: Option<String>,
 }
@@ -80,7 +78,7 @@ pub async fn ship_pending(
     }
     let inputs: Vec<&ColumnSpec> = layout.inputs.iter().collect();
     let mut out = Shipped::default();
-    for mut seg in store.unshipped_segments()? {
+    for seg in store.unshipped_segments()? {
         let (bytes, rows) = match seg.kind {
             SegmentKind::Predictions => {
                 let rows = store.segment_predictions(seg.id)?;
@@ -95,31 +93,24 @@ pub async fn ship_pending(
             }
         };
         let n = bytes.len() as u64;
-        loop {
-            let attempts = store.segment_attempted(seg.id)?;
-            let key = remote.key(&seg.key);
-            let put = tokio::time::timeout(PUT_TIMEOUT, remote.put_new(&key, bytes.clone())).await;
-            match put {
-                Ok(Ok(true)) => break,
-                // Our own earlier try that landed before we heard back.
-                Ok(Ok(false)) if attempts > 1 => break,
-                // Someone else's object under our first choice of key: take the next number.
-                Ok(Ok(false)) => {
-                    seg = renumber(store, &seg, &layout.model)?;
-                    out.renumbered += 1;
-                }
-                Ok(Err(e)) => {
-                    out.failure = Some(e.to_string());
-                    return Ok(out);
-                }
-                Err(_) => {
-                    out.failure = Some(format!(
-                        "{}: no answer within {} s",
-                        remote.url(&key),
-                        PUT_TIMEOUT.as_secs()
-                    ));
-                    return Ok(out);
-                }
+        store.segment_attempted(seg.id)?;
+        let key = remote.key(&seg.key);
+        match tokio::time::timeout(PUT_TIMEOUT, remote.put_new(&key, bytes)).await {
+            // Written now, or already there: keys are never reused (`next_seq`), so an object at
+            // this key is this segment's own earlier PUT (or another process's PUT of the same
+            // sealed segment), the same bytes.
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                out.failure = Some(e.to_string());
+                return Ok(out);
+            }
+            Err(_) => {
+                out.failure = Some(format!(
+                    "{}: no answer within {} s",
+                    remote.url(&key),
+                    PUT_TIMEOUT.as_secs()
+                ));
+                return Ok(out);
             }
         }
         store.segment_shipped(seg.id, n)?;
@@ -130,27 +121,14 @@ pub async fn ship_pending(
     Ok(out)
 }
 
-fn renumber(store: &mut Store, seg: &Segment, model: &str) -> anyhow::Result<Segment> {
-    let parts = super::parse_key(&seg.key).map_err(|e| anyhow::anyhow!("{}: {e}", seg.key))?;
-    let model = parts.model.unwrap_or_else(|| model.to_string());
-    Ok(store.renumber_segment(seg, &|seq| {
-        segment_key(&SealParts {
-            kind: seg.kind,
-            replica: &seg.replica,
-            model: &model,
-            period_ms: parts.period_ms,
-            seq,
-        })
-    })?)
-}
-
 /// Gauges and counters the shipper keeps for `/metrics`.
 #[derive(Debug, Default)]
 pub struct ShipStats {
     pub pending_rows: AtomicU64,
     pub pending_bytes: AtomicU64,
-    /// Seconds since the oldest row not yet in the bucket was logged (0: none waits).
-    pub lag_seconds: AtomicU64,
+    /// When the oldest row not yet in the bucket was logged, in ms (0: none waits); the lag is
+    /// worked out when `/metrics` is read, so it grows while a round is stuck.
+    pub oldest_ms: AtomicU64,
     pub segments: AtomicU64,
     pub bytes: AtomicU64,
     pub failures: AtomicU64,
@@ -275,7 +253,18 @@ fn run(
                     })
                 })
             } else {
-                rt.block_on(round)
+                // A stop cuts a round short (a PUT may be repeated: it is idempotent), so a
+                // bucket that never answers cannot hold the shutdown past its deadline.
+                let cut = rt.block_on(async {
+                    tokio::select! {
+                        r = round => Some(r),
+                        _ = stopped(&signal.stop) => None,
+                    }
+                });
+                match cut {
+                    Some(r) => r,
+                    None => continue,
+                }
             };
             if due {
                 last_seal = Instant::now();
@@ -340,14 +329,21 @@ fn fail(
     );
 }
 
+/// Resolves once the stop flag is set.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Updates the gauges from the outbox; returns the rows waiting for a segment.
 fn observe(store: &Store, stats: &ShipStats) -> Option<u64> {
     let p = store.capture_pending().ok()?;
     stats.pending_rows.store(p.rows, Ordering::Relaxed);
     stats.pending_bytes.store(p.bytes, Ordering::Relaxed);
-    let lag = p
-        .oldest_at
-        .map_or(0, |t| (crate::util::now_ms() - t).max(0) as u64 / 1000);
-    stats.lag_seconds.store(lag, Ordering::Relaxed);
+    stats.oldest_ms.store(
+        p.oldest_at.map_or(0, |t| t.max(1) as u64),
+        Ordering::Relaxed,
+    );
     Some(p.rows)
 }

@@ -112,11 +112,24 @@ pub fn run(cfg: &Config, cmd: SyncCommand) -> anyhow::Result<i32> {
                     sum.history
                 );
                 println!(
-                    "imported {} capture segment(s): {} prediction(s) ({} already here), {} outcome(s)",
+                    "imported {} capture segment(s): {} prediction(s) ({} already here), {} outcome(s){}{}",
                     sum.captures.segments,
                     thousands(sum.captures.predictions),
                     thousands(sum.captures.duplicates),
-                    thousands(sum.captures.outcomes)
+                    thousands(sum.captures.outcomes),
+                    if sum.captures.unjoinable > 0 {
+                        format!(
+                            " ({} left out: their case id is not a whole number)",
+                            thousands(sum.captures.unjoinable)
+                        )
+                    } else {
+                        String::new()
+                    },
+                    if sum.captures.older > 0 {
+                        format!("; {} older segment(s) left in the bucket", sum.captures.older)
+                    } else {
+                        String::new()
+                    }
                 );
                 for s in &sum.waiting {
                     println!("  waiting: {s}");

@@ -7,10 +7,10 @@
 //! (with capture on, only rows already in the bucket), so the log cannot fill the disk.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::metrics::Metrics;
 use crate::capture::ship::ShipStats;
@@ -68,6 +68,10 @@ struct Shared {
     limits: LogLimits,
     /// The outbox's gauges, when capture is on.
     outbox: Option<Arc<ShipStats>>,
+    /// Rows the writer holds because the store was locked.
+    carried: AtomicUsize,
+    /// When the writer gives up on a locked store at shutdown.
+    deadline: Mutex<Option<Instant>>,
 }
 
 pub struct PredictionLog {
@@ -81,8 +85,9 @@ impl Shared {
     /// so every allowed request can be answered.
     fn fits(&self, buf: &Buffer, n: usize, bytes: usize) -> bool {
         let l = &self.limits;
-        let empty = buf.rows.is_empty();
-        let memory = empty || (buf.rows.len() + n <= l.rows && buf.bytes + bytes <= l.bytes);
+        let held = buf.rows.len() + self.carried.load(Ordering::Relaxed);
+        let empty = held == 0;
+        let memory = empty || (held + n <= l.rows && buf.bytes + bytes <= l.bytes);
         let outbox = match (l.max_pending, &self.outbox) {
             (Some((rows, b)), Some(o)) => {
                 let waiting = o.pending_rows.load(Ordering::Relaxed) + buf.rows.len() as u64;
@@ -103,7 +108,9 @@ impl PredictionLog {
         metrics: Arc<Metrics>,
         outbox: Option<Arc<ShipStats>>,
     ) -> anyhow::Result<Self> {
-        let store = Store::open(&db)?;
+        let mut store = Store::open(&db)?;
+        // A locked store is waited for a second at a time, so the writer keeps its deadlines.
+        store.set_busy_timeout(Duration::from_secs(1))?;
         let shared = Arc::new(Shared {
             buf: Mutex::new(Buffer {
                 rows: Vec::new(),
@@ -113,6 +120,8 @@ impl PredictionLog {
             room: tokio::sync::Notify::new(),
             stop: AtomicBool::new(false),
             outbox,
+            carried: AtomicUsize::new(0),
+            deadline: Mutex::new(None),
             limits: LogLimits {
                 rows: limits.rows.max(1),
                 bytes: limits.bytes.max(1),
@@ -203,12 +212,19 @@ impl PredictionLog {
             .len()
     }
 
-    /// Writes everything queued so far and stops the writer. Later rows are dropped.
-    pub fn close(&self) {
+    /// Writes everything queued so far and stops the writer; rows the store still refuses
+    /// after `deadline` (another process holding it) are given up and counted. Later rows are
+    /// refused.
+    pub fn close(&self, deadline: Duration) {
         let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
             {
                 let _g = self.shared.buf.lock().unwrap_or_else(|p| p.into_inner());
+                *self
+                    .shared
+                    .deadline
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + deadline);
                 self.shared.stop.store(true, Ordering::Relaxed);
             }
             self.shared.wake.notify_all();
@@ -221,7 +237,11 @@ impl PredictionLog {
 fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
     // With capture on, only rows already in the bucket may go.
     let shipped_only = shared.outbox.is_some();
-    let mut last_prune: Option<std::time::Instant> = None;
+    let mut last_prune: Option<Instant> = None;
+    // Rows taken from the buffer that the store has not taken yet (it was locked): kept, in
+    // order, and counted against the buffer's room, so answers wait or are refused rather than
+    // go unlogged.
+    let mut carry: Vec<PredictionRow> = Vec::new();
     loop {
         let (rows, stop) = {
             let mut buf = shared.buf.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,9 +257,17 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                 shared.stop.load(Ordering::Relaxed),
             )
         };
-        let (rows, bytes) = (rows.rows, rows.bytes);
-        for batch in rows.chunks(BATCH) {
-            let written = write_batch(&mut store, batch);
+        if let Some(o) = &shared.outbox {
+            o.pending_bytes
+                .fetch_add(rows.bytes as u64, Ordering::Relaxed);
+        }
+        carry.extend(rows.rows);
+        let mut done = 0;
+        while done < carry.len() {
+            let batch = &carry[done..(done + BATCH).min(carry.len())];
+            let Some(written) = write_batch(&mut store, batch) else {
+                break;
+            };
             if let Some(o) = &shared.outbox {
                 // Counted as waiting until the shipper's next look says otherwise, so the
                 // buffer's room is never counted twice or not at all.
@@ -251,17 +279,35 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
             metrics
                 .log_dropped
                 .fetch_add((batch.len() - written) as u64, Ordering::Relaxed);
+            done += batch.len();
         }
-        if let Some(o) = &shared.outbox {
-            o.pending_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-        }
+        carry.drain(..done);
+        shared.carried.store(carry.len(), Ordering::Relaxed);
         shared.room.notify_waiters();
         if stop {
-            return;
+            let past = shared
+                .deadline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|d| Instant::now() >= d);
+            if carry.is_empty() || past {
+                if !carry.is_empty() {
+                    eprintln!(
+                        "staytrack serve: the store stayed locked past the shutdown deadline; {} answered prediction(s) could not be logged",
+                        carry.len()
+                    );
+                    metrics
+                        .log_dropped
+                        .fetch_add(carry.len() as u64, Ordering::Relaxed);
+                }
+                return;
+            }
+            std::thread::sleep(INTERVAL);
+            continue;
         }
         if let Some(keep) = shared.limits.retention {
             if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-                last_prune = Some(std::time::Instant::now());
+                last_prune = Some(Instant::now());
                 let before = crate::util::now_ms().saturating_sub(keep.as_millis() as i64);
                 if let Err(e) = store.prune_predictions(before, shipped_only) {
                     eprintln!("staytrack serve: could not prune the prediction log: {e}");
@@ -277,10 +323,12 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
 }
 
 /// Writes a batch in one transaction; if that fails, row by row, so one bad row costs only
-/// itself. Returns how many rows were written.
-fn write_batch(store: &mut Store, batch: &[PredictionRow]) -> usize {
+/// itself. Returns how many rows were written, or `None` when the store is locked by another
+/// process: nothing was written and the batch waits for the next try.
+fn write_batch(store: &mut Store, batch: &[PredictionRow]) -> Option<usize> {
     match store.log_predictions(batch) {
-        Ok(n) => n,
+        Ok(n) => Some(n),
+        Err(e) if e.is_busy() => None,
         Err(e) => {
             let mut written = 0;
             for r in batch {
@@ -293,7 +341,7 @@ fn write_batch(store: &mut Store, batch: &[PredictionRow]) -> usize {
                 batch.len(),
                 written
             );
-            written
+            Some(written)
         }
     }
 }

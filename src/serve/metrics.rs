@@ -303,12 +303,6 @@ impl Metrics {
                 &c.pending_rows,
             ),
             (
-                "staytrack_capture_lag_seconds",
-                "gauge",
-                "Age of the oldest logged prediction not yet in the bucket (0: none waits).",
-                &c.lag_seconds,
-            ),
-            (
                 "staytrack_capture_segments_total",
                 "counter",
                 "Capture segments shipped to the bucket.",
@@ -333,6 +327,18 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             );
         }
+        let oldest = c.oldest_ms.load(Ordering::Relaxed);
+        let lag = if oldest == 0 {
+            0.0
+        } else {
+            (crate::util::now_ms() as f64 - oldest as f64).max(0.0) / 1000.0
+        };
+        let _ = writeln!(
+            out,
+            "# HELP staytrack_capture_lag_seconds Age of the oldest logged prediction not yet \
+             in the bucket (0: none waits).\n# TYPE staytrack_capture_lag_seconds gauge\n\
+             staytrack_capture_lag_seconds {lag}"
+        );
         out.push_str(
             "# HELP staytrack_data_quality_total Scored cells found missing, unseen in training, \
              outside the training range, or coerced from another type, by column and kind.\n\

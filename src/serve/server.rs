@@ -143,12 +143,19 @@ pub fn run(cfg: &Config, opts: ServeOptions) -> anyhow::Result<i32> {
     // Scoring off the async workers must not hold the exit past the deadline either.
     rt.shutdown_timeout(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
+    // Writing the rest of the log and shipping it share one more `--shutdown-timeout`, so a
+    // stop takes at most twice it (the requests in flight, then this).
+    let until = Instant::now() + opts.conn.shutdown_timeout.max(Duration::from_secs(2));
     if let Some(log) = &state.log {
-        log.close();
+        log.close(until.saturating_duration_since(Instant::now()));
     }
-    // Everything answered is in the store now: seal it and ship it within the deadline.
+    // Everything answered is in the store now: seal it and ship it within what is left.
     if let Some(sh) = &shipper {
-        sh.close(opts.conn.shutdown_timeout.max(Duration::from_secs(5)));
+        sh.close(
+            until
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1)),
+        );
     }
     let _ = poller.join();
     served?;

@@ -100,6 +100,30 @@ where
     }
 }
 
+/// A key as S3 lists it with `encoding-type=url` (form encoding: `+` is a space), decoded; bytes
+/// that do not decode to UTF-8 become U+FFFD, which no reader of staytrack's keys accepts.
+fn url_decoded(k: &str) -> String {
+    let b = k.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The bucket, its prefix and a client.
 pub struct Remote {
     client: Client,
@@ -171,18 +195,24 @@ impl Remote {
         let mut out = BTreeSet::new();
         let mut token = None;
         loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| self.err(&prefix, cause(&e)))?;
+            // Keys come URL-encoded, so a key holding a control character is one bad key for
+            // its reader to refuse, not a listing the XML parser cannot read.
+            let page = tokio::time::timeout(
+                STALL,
+                self.client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(&prefix)
+                    .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+                    .set_continuation_token(token)
+                    .send(),
+            )
+            .await
+            .map_err(|_| self.err(&prefix, format!("no listing within {} s", STALL.as_secs())))?
+            .map_err(|e| self.err(&prefix, cause(&e)))?;
             for o in page.contents() {
                 if let Some(k) = o.key() {
-                    out.insert(k.to_string());
+                    out.insert(url_decoded(k));
                 }
             }
             match page.next_continuation_token() {
@@ -408,5 +438,20 @@ impl Remote {
             .await
             .map(|_| ())
             .map_err(|e| self.err(key, cause(&e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_decoded;
+
+    #[test]
+    fn listed_keys_decode_as_s3_encodes_them() {
+        assert_eq!(url_decoded("runs/a%2Bb+c.json"), "runs/a+b c.json");
+        assert_eq!(url_decoded("x%1By"), "x\u{1b}y");
+        assert_eq!(url_decoded("100%"), "100%");
+        assert_eq!(url_decoded("a%zz%4"), "a%zz%4");
+        assert_eq!(url_decoded("%FF"), "\u{fffd}");
+        assert_eq!(url_decoded("plain/key-1.parquet"), "plain/key-1.parquet");
     }
 }

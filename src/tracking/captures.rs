@@ -303,8 +303,8 @@ impl Store {
         })
     }
 
-    /// Counts a PUT about to be tried, before it is sent: a segment whose first try meets an
-    /// object already at its key met someone else's object, not its own earlier try.
+    /// Counts a PUT about to be tried, before it is sent (for the record: how often a segment
+    /// had to be sent).
     pub fn segment_attempted(&mut self, id: i64) -> Result<i64, StoreError> {
         self.write(|c| {
             c.execute(
@@ -327,31 +327,6 @@ impl Store {
                 params![id, now, bytes as i64],
             )
             .map(|_| ())
-        })
-    }
-
-    /// Gives a segment whose key was taken by another writer the replica's next number and the
-    /// key `key` makes of it; returns the new segment.
-    pub fn renumber_segment(
-        &mut self,
-        seg: &Segment,
-        key: &dyn Fn(i64) -> String,
-    ) -> Result<Segment, StoreError> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let seq = next_seq(&tx, &seg.replica)?;
-            let k = key(seq);
-            tx.execute(
-                "UPDATE capture_segments SET seq = ?2, key = ?3, attempts = 0 WHERE id = ?1",
-                params![seg.id, seq, k],
-            )?;
-            tx.commit()?;
-            Ok(Segment {
-                seq,
-                key: k,
-                attempts: 0,
-                ..seg.clone()
-            })
         })
     }
 
@@ -442,8 +417,9 @@ impl Store {
     }
 
     /// Stores a validated predictions segment from the bucket, all of it or none, once per key.
-    /// A row whose prediction id is already held counts as a duplicate when its content is the
-    /// same, and refuses the whole segment when it differs.
+    /// A row whose prediction id its replica already has counts as a duplicate when its content
+    /// is the same, and refuses the whole segment when it differs. Ids are unique per replica,
+    /// so a row planted under another replica's name cannot block a real one.
     pub fn import_predictions(
         &mut self,
         key: &str,
@@ -474,12 +450,14 @@ impl Store {
                         prediction_id, request_id, replica, model_name, alias, run_id, threshold,
                         segment)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                     ON CONFLICT(prediction_id) WHERE prediction_id IS NOT NULL DO NOTHING",
+                     ON CONFLICT(prediction_id, replica) WHERE prediction_id IS NOT NULL
+                     DO NOTHING",
                 )?;
+                // The inputs are left out: a server's own row keeps them as the request had
+                // them (`3095`), a segment's as their column's type (`3095.0`).
                 let mut same = tx.prepare_cached(
-                    "SELECT at = ?2 AND probability = ?3 AND class = ?4 AND replica IS ?5
-                            AND run_id IS ?6 AND inputs = ?7
-                       FROM predictions WHERE prediction_id = ?1",
+                    "SELECT at = ?2 AND probability = ?3 AND class = ?4 AND run_id IS ?6
+                       FROM predictions WHERE prediction_id = ?1 AND replica IS ?5",
                 )?;
                 for r in rows {
                     let n = ins.execute(params![
@@ -512,8 +490,7 @@ impl Store {
                                 r.probability,
                                 r.class,
                                 r.replica,
-                                r.run_id,
-                                r.inputs
+                                r.run_id
                             ],
                             |x| x.get(0),
                         )
@@ -632,11 +609,15 @@ impl Store {
     }
 }
 
+/// The replica's next segment number. An outbox's first number is the time it was made, in
+/// thousandths of a millisecond, so a replica name reused on a new disk (a fixed `--replica`
+/// on an ephemeral volume) never meets a key it shipped before: an object already at a key is
+/// always this segment's own earlier PUT, and retries need never read the bucket.
 fn next_seq(tx: &rusqlite::Transaction<'_>, replica: &str) -> rusqlite::Result<i64> {
     tx.query_row(
-        "SELECT COALESCE(MAX(seq) + 1, 0) FROM capture_segments
+        "SELECT COALESCE(MAX(seq) + 1, ?2) FROM capture_segments
           WHERE direction = 'out' AND replica = ?1",
-        [replica],
+        params![replica, crate::util::now_ms().saturating_mul(1000)],
         |r| r.get(0),
     )
 }

@@ -48,6 +48,22 @@ pub enum StoreError {
     Undeletable { id: String, why: String },
 }
 
+impl StoreError {
+    /// Whether the store was locked by another process (the write may be tried again).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+        )
+    }
+}
+
 /// How long a writer waits for another process's write transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -132,6 +148,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long a write waits for another process's transaction before it is `is_busy`.
+    pub fn set_busy_timeout(&mut self, d: Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(d).map_err(|e| self.err(e))
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {

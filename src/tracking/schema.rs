@@ -166,7 +166,7 @@ ALTER TABLE predictions ADD COLUMN run_id TEXT;
 ALTER TABLE predictions ADD COLUMN threshold REAL;
 ALTER TABLE predictions ADD COLUMN segment INTEGER;
 UPDATE predictions SET segment = 0;
-CREATE UNIQUE INDEX predictions_by_prediction_id ON predictions(prediction_id)
+CREATE UNIQUE INDEX predictions_by_prediction_id ON predictions(prediction_id, replica)
     WHERE prediction_id IS NOT NULL;
 CREATE INDEX predictions_unsealed ON predictions(id) WHERE segment IS NULL;
 CREATE INDEX predictions_by_segment ON predictions(segment);
