@@ -724,3 +724,80 @@ fn every_route_names_its_predictions_and_the_log_keeps_them_with_the_request_id(
         .unwrap();
     assert_eq!(n as usize, named.len(), "refused requests log nothing");
 }
+
+#[test]
+fn outcomes_travel_through_the_bucket_and_join_by_prediction_id_or_case() {
+    let moto = Moto::start();
+    let bucket = "outcomes";
+    moto.bucket(bucket);
+    let ws = promoted();
+    let recs = records(ws.path(), 30);
+    let s = start(
+        ws.path(),
+        &moto,
+        bucket,
+        &["--replica", "api-1", "--capture-interval", "1s"],
+    );
+    let a = agent();
+    let mut answered = Vec::new();
+    for (i, r) in recs.iter().enumerate() {
+        let (status, ids, _) = predict(&a, &s.base, &Value::Object(r.clone()), &format!("r{i}"));
+        assert_eq!(status, 200);
+        answered.push((ids[0].clone(), r["case_id"].as_i64().unwrap()));
+    }
+    assert!(s.terminate().success());
+    // Ten outcomes by prediction id, ten by case id, from the CLI of the serving workspace:
+    // they wait in its outbox and ship at once.
+    let by_id: String = std::iter::once("prediction_id,Stay".to_string())
+        .chain(answered[..10].iter().map(|(id, _)| format!("{id},31-40")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let by_case: String = std::iter::once("case_id,Stay".to_string())
+        .chain(answered[10..20].iter().map(|(_, c)| format!("{c},0-10")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(ws.path().join("by_id.csv"), by_id).unwrap();
+    std::fs::write(ws.path().join("by_case.csv"), by_case).unwrap();
+    for (file, id) in [("by_id.csv", "prediction_id"), ("by_case.csv", "case_id")] {
+        let path = ws.path().join(file);
+        let o = staytrack(
+            ws.path(),
+            &moto,
+            bucket,
+            &["feedback", path.to_str().unwrap(), "--id", id, "--json"],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let sum: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(sum["new"], 10, "{sum}");
+    }
+    let keys = capture_keys(&moto, bucket);
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{PREFIX}/captures/outcomes/dt="))),
+        "{keys:?}"
+    );
+    let pushed = staytrack(ws.path(), &moto, bucket, &["sync", "push"]);
+    assert!(pushed.status.success());
+    let fresh = tempfile::tempdir().unwrap();
+    ok(
+        fresh.path(),
+        &["data", "synth", "--rows", "200", "--test-rows", "10"],
+    );
+    let pulled = staytrack(fresh.path(), &moto, bucket, &["sync", "pull", "--json"]);
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let sum: Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(sum["captures"]["predictions"], 30, "{sum}");
+    assert_eq!(sum["captures"]["outcomes"], 20, "{sum}");
+    let m = run(
+        fresh.path(),
+        &["monitor", "--json", "--window", "1d", "--no-webhook"],
+    );
+    let rep: Value = serde_json::from_slice(&m.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&m.stderr)));
+    assert_eq!(rep["predictions"], 30);
+    assert_eq!(rep["labelled"], 20, "both kinds of outcome join");
+}
