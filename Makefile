@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto clients tmux prometheus citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux prometheus citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-capture bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -168,6 +168,11 @@ bench-drift:
 ## bench-monitor: monitor over 1,000,000 logged predictions with 100,000 outcomes, and NannyML's CBPE on the same log
 bench-monitor:
 	bash bench/monitor.sh
+
+## bench-capture: serving with capture on against off, the delay to the bucket, bytes per
+## prediction, and sync pull + monitor over ROWS captured predictions from 3 replicas
+bench-capture: moto clients
+	bash bench/capture.sh $(ROWS)
 
 ## bench-scale: ten times the data (train, score, drift, load) for BEFORE=<older binary> and this
 ## build back to back, with the pandas + scikit-learn scoring peer

@@ -471,8 +471,8 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
         encode_predictions(&[row(hour + 3_600_000, "p-5", "late", 0.2)], &inputs, "m").unwrap();
     moto.put(bucket, &key("late", 0), &late);
 
-    // A dictionary bomb: one long text repeated 600,000 times is a small file whose footer
-    // says little, and unpacks to more than a gigabyte.
+    // A dictionary bomb: one long text repeated 190,000 times in two columns is a small file
+    // whose footer says little, and unpacks to 389 MB, past the 256 MiB a segment may.
     let py = std::env::var("STAYTRACK_TEST_CLIENTS")
         .expect("STAYTRACK_TEST_CLIENTS must name the clients' python (make test sets it)");
     let tmp = tempfile::tempdir().unwrap();
@@ -484,7 +484,7 @@ fn hostile_segments_are_skipped_and_named_and_the_rest_import() {
     let script = r#"
 import sys, pyarrow as pa, pyarrow.parquet as pq
 t = pq.read_table(sys.argv[1])
-n = 600_000
+n = 190_000
 cols = {}
 for f in t.schema:
     v = t.column(f.name)[0].as_py()

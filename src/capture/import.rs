@@ -45,6 +45,7 @@ pub async fn pull(
         .max_segment_bytes
         .unwrap_or(MAX_SEGMENT_BYTES);
     let have = store.imported_segments()?;
+    store.set_cache_kib(64 * 1024)?;
     let mut out = CapturePull::default();
     // Registry versions are numbered per workspace: a row names its run, and takes this
     // workspace's version of that run.

@@ -30,8 +30,9 @@ pub const PREDICTIONS_DIR: &str = "captures/predictions/";
 pub const OUTCOMES_DIR: &str = "captures/outcomes/";
 /// The largest segment `sync pull` reads; larger ones are refused from their declared size.
 pub const MAX_SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
-/// The most rows one segment may hold (sealing never makes more; reading refuses more).
-pub const MAX_SEGMENT_ROWS: usize = 1_000_000;
+/// The most rows one segment may hold (sealing never makes more; reading refuses more): a pull
+/// holds one segment's rows at a time, about 2 KB each, so this bounds its memory.
+pub const MAX_SEGMENT_ROWS: usize = 200_000;
 /// The longest replica or model name a key may carry.
 pub const MAX_NAME: usize = 64;
 

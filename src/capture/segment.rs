@@ -29,7 +29,7 @@ const MAX_INPUT_TEXT: usize = 1024;
 /// The most bytes a segment may unpack to, whatever its size in the bucket: checked against the
 /// footer, and again against the text actually decoded, since a dictionary page of one long
 /// value repeated a million times is small on disk and in the footer.
-const MAX_UNPACKED: i64 = 1024 * 1024 * 1024;
+const MAX_UNPACKED: i64 = 256 * 1024 * 1024;
 /// The most row groups one segment may hold (staytrack writes one).
 const MAX_ROW_GROUPS: usize = 1000;
 

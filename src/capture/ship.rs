@@ -199,6 +199,8 @@ impl Shipper {
 
 /// How often the outbox is looked at between seals.
 const TICK: Duration = Duration::from_secs(1);
+/// How often the waiting rows' bytes are counted.
+const BYTES_EVERY: Duration = Duration::from_secs(30);
 
 fn run(
     mut store: Store,
@@ -218,6 +220,7 @@ fn run(
         }
     };
     let mut remote = None;
+    let mut last_bytes = None;
     let mut last_seal = Instant::now();
     let mut backoff = Duration::ZERO;
     let mut next_try = Instant::now();
@@ -229,7 +232,7 @@ fn run(
             }
             signal.stop.load(Ordering::Relaxed)
         };
-        let pending = observe(&store, &stats);
+        let pending = observe(&store, &stats, &mut last_bytes);
         let due = stopping
             || last_seal.elapsed() >= o.interval
             || pending.is_some_and(|p| p >= o.layout.max_rows as u64);
@@ -290,7 +293,7 @@ fn run(
                     stopping,
                 ),
             }
-            observe(&store, &stats);
+            observe(&store, &stats, &mut last_bytes);
         }
         if stopping {
             let left = stats.pending_rows.load(Ordering::Relaxed);
@@ -336,11 +339,17 @@ async fn stopped(stop: &AtomicBool) {
     }
 }
 
-/// Updates the gauges from the outbox; returns the rows waiting for a segment.
-fn observe(store: &Store, stats: &ShipStats) -> Option<u64> {
-    let p = store.capture_pending().ok()?;
+/// Updates the gauges from the outbox; returns the rows waiting for a segment. The bytes (a
+/// read of every waiting row) are counted at most every `BYTES_EVERY`; between counts the
+/// writer adds what it writes.
+fn observe(store: &Store, stats: &ShipStats, last_bytes: &mut Option<Instant>) -> Option<u64> {
+    let with_bytes = last_bytes.is_none_or(|t| t.elapsed() >= BYTES_EVERY);
+    let p = store.capture_pending(with_bytes).ok()?;
     stats.pending_rows.store(p.rows, Ordering::Relaxed);
-    stats.pending_bytes.store(p.bytes, Ordering::Relaxed);
+    if with_bytes {
+        *last_bytes = Some(Instant::now());
+        stats.pending_bytes.store(p.bytes, Ordering::Relaxed);
+    }
     stats.oldest_ms.store(
         p.oldest_at.map_or(0, |t| t.max(1) as u64),
         Ordering::Relaxed,

@@ -142,6 +142,11 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
         }
         None => crate::util::new_run_id(),
     };
+    anyhow::ensure!(
+        (1..=crate::capture::MAX_SEGMENT_ROWS).contains(&a.capture_rows),
+        "--capture-rows must be 1 to {} (what a pull reads at once)",
+        crate::capture::MAX_SEGMENT_ROWS
+    );
     let max_pending = parse_pending(&a.capture_max_pending)?;
     let sync = crate::sync::SyncSettings::load(cfg)?;
     let capture = if a.no_capture || a.no_log || sync.bucket.is_none() {

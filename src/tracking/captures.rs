@@ -71,7 +71,7 @@ pub struct OutcomeRow {
 pub struct Pending {
     /// Predictions not yet in the bucket (waiting for a segment, or sealed and not shipped).
     pub rows: u64,
-    /// Their inputs' bytes, roughly.
+    /// The waiting rows' input bytes (`u64::MAX` when not counted).
     pub bytes: u64,
     /// When the oldest of them was logged.
     pub oldest_at: Option<i64>,
@@ -124,7 +124,9 @@ impl Store {
             max_rows,
             "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
               WHERE segment IS NULL ORDER BY id LIMIT ?1",
-            "UPDATE predictions SET segment = ?1 WHERE id = ?2",
+            "UPDATE predictions SET segment = ?1
+              WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND COALESCE(replica, '') = ?4
+                AND COALESCE(model_name, ?5) = ?6 AND at >= ?7 AND at < ?8",
             default_model,
             key,
         )
@@ -141,7 +143,9 @@ impl Store {
             max_rows,
             "SELECT id, at, replica, ?2 FROM outcome_outbox
               WHERE segment IS NULL ORDER BY id LIMIT ?1",
-            "UPDATE outcome_outbox SET segment = ?1 WHERE id = ?2",
+            "UPDATE outcome_outbox SET segment = ?1
+              WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND replica = ?4 AND ?5 = ?6
+                AND at >= ?7 AND at < ?8",
             "",
             key,
         )
@@ -202,9 +206,22 @@ impl Store {
                     ],
                 )?;
                 let sid = tx.last_insert_rowid();
-                let mut upd = tx.prepare_cached(claim)?;
-                for id in &ids {
-                    upd.execute(params![sid, id])?;
+                // One statement claims the group: every waiting row up to the last one read that
+                // shares its replica, model and period is one of the rows read (nothing else
+                // writes inside this transaction).
+                let (lo, hi) = (ids[0], ids[ids.len() - 1]);
+                let claimed = tx.prepare_cached(claim)?.execute(params![
+                    sid,
+                    lo,
+                    hi,
+                    replica,
+                    default_model,
+                    model,
+                    period_ms,
+                    period_ms + period
+                ])?;
+                if claimed != ids.len() {
+                    return Err(rusqlite::Error::StatementChangedRows(claimed));
                 }
                 out.push(Segment {
                     id: sid,
@@ -333,14 +350,32 @@ impl Store {
     /// What is waiting to reach the bucket. Each count reads an index (the rows no segment holds
     /// yet, and the unshipped segments' own counts), never the whole log, since the shipper asks
     /// every second.
-    pub fn capture_pending(&self) -> Result<Pending, StoreError> {
+    /// The inputs' bytes are summed only `with_bytes`: that reads every waiting row, which a
+    /// look every second cannot afford while the bucket is down and rows pile up.
+    pub fn capture_pending(&self, with_bytes: bool) -> Result<Pending, StoreError> {
         self.read(|c| {
-            let (waiting, bytes, oldest): (i64, i64, Option<i64>) = c.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(inputs)), 0), MIN(at) FROM predictions
-                  WHERE segment IS NULL",
+            let waiting: i64 = c.query_row(
+                "SELECT COUNT(*) FROM predictions WHERE segment IS NULL",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| r.get(0),
             )?;
+            // Rows are logged in time order, so the first waiting one is the oldest.
+            let oldest: Option<i64> = c
+                .query_row(
+                    "SELECT at FROM predictions WHERE segment IS NULL ORDER BY id LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let bytes: i64 = if with_bytes {
+                c.query_row(
+                    "SELECT COALESCE(SUM(LENGTH(inputs)), 0) FROM predictions WHERE segment IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?
+            } else {
+                0
+            };
             let (sealed, sealed_first): (i64, Option<i64>) = c.query_row(
                 "SELECT COALESCE(SUM(rows), 0), MIN(first_at) FROM capture_segments
                   WHERE direction = 'out' AND shipped_at IS NULL AND kind = 'predictions'",
@@ -360,7 +395,7 @@ impl Store {
             )?;
             Ok(Pending {
                 rows: (waiting + sealed) as u64,
-                bytes: bytes as u64,
+                bytes: if with_bytes { bytes as u64 } else { u64::MAX },
                 oldest_at: match (oldest, sealed_first) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),

@@ -150,6 +150,15 @@ impl Store {
         &self.path
     }
 
+    /// SQLite's page cache for this connection, in KiB: an import of millions of rows into five
+    /// indexes rereads far less with 64 MiB than with the default 2 MiB.
+    pub fn set_cache_kib(&mut self, kib: u32) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))
+            .map_err(|source| StoreError::Sqlite { path, source })
+    }
+
     /// How long a write waits for another process's transaction before it is `is_busy`.
     pub fn set_busy_timeout(&mut self, d: Duration) -> Result<(), StoreError> {
         self.conn.busy_timeout(d).map_err(|e| self.err(e))
