@@ -193,8 +193,9 @@ impl Store {
                 });
                 tx.execute(
                     "INSERT INTO capture_segments
-                       (direction, kind, key, replica, seq, rows, first_at, sealed_at)
-                     VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       (direction, kind, key, replica, seq, rows, first_at, sealed_at, first_id,
+                        last_id)
+                     VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
                         kind.as_str(),
                         k,
@@ -202,7 +203,9 @@ impl Store {
                         seq,
                         ids.len() as i64,
                         first_at,
-                        now
+                        now,
+                        ids[0],
+                        ids[ids.len() - 1]
                     ],
                 )?;
                 let sid = tx.last_insert_rowid();
@@ -273,7 +276,11 @@ impl Store {
             let mut st = c.prepare(
                 "SELECT at, model_version, case_id, inputs, probability, class, source, quality,
                         prediction_id, request_id, replica, model_name, alias, run_id, threshold
-                   FROM predictions WHERE segment = ?1 ORDER BY id",
+                   FROM predictions
+                  WHERE id BETWEEN (SELECT first_id FROM capture_segments WHERE id = ?1)
+                               AND (SELECT last_id FROM capture_segments WHERE id = ?1)
+                    AND segment = ?1
+                  ORDER BY id",
             )?;
             let rows = st.query_map([id], |r| {
                 Ok(PredictionRow {
@@ -303,7 +310,10 @@ impl Store {
         self.read(|c| {
             let mut st = c.prepare(
                 "SELECT case_id, prediction_id, label, raw, source, at, replica FROM outcome_outbox
-                  WHERE segment = ?1 ORDER BY id",
+                  WHERE id BETWEEN (SELECT first_id FROM capture_segments WHERE id = ?1)
+                               AND (SELECT last_id FROM capture_segments WHERE id = ?1)
+                    AND segment = ?1
+                  ORDER BY id",
             )?;
             let rows = st.query_map([id], |r| {
                 Ok(OutcomeRow {

@@ -154,8 +154,9 @@ ALTER TABLE predictions ADD COLUMN quality TEXT;
     // 7: the prediction log is an outbox. Each row carries its prediction id, the request's id,
     // the replica and model that answered, and the segment it was sealed into (NULL: waiting;
     // 0: from before capture, never shipped). Segments sealed here ('out') or imported from the
-    // bucket ('in') are kept by key, so neither is shipped or imported twice. Outcomes wait in
-    // their own outbox; those that name a prediction id join by it.
+    // bucket ('in') are kept by key, so neither is shipped or imported twice, with the range of
+    // row ids they hold (no index on `segment`: each logged row would pay for it). Outcomes wait
+    // in their own outbox; those that name a prediction id join by it.
     r#"
 ALTER TABLE predictions ADD COLUMN prediction_id TEXT;
 ALTER TABLE predictions ADD COLUMN request_id TEXT;
@@ -169,7 +170,6 @@ UPDATE predictions SET segment = 0;
 CREATE UNIQUE INDEX predictions_by_prediction_id ON predictions(prediction_id, replica)
     WHERE prediction_id IS NOT NULL;
 CREATE INDEX predictions_unsealed ON predictions(id) WHERE segment IS NULL;
-CREATE INDEX predictions_by_segment ON predictions(segment);
 CREATE TABLE capture_segments (
     id          INTEGER PRIMARY KEY,
     direction   TEXT NOT NULL CHECK (direction IN ('out', 'in')),
@@ -180,6 +180,8 @@ CREATE TABLE capture_segments (
     rows        INTEGER NOT NULL,
     bytes       INTEGER,
     first_at    INTEGER,
+    first_id    INTEGER,
+    last_id     INTEGER,
     sealed_at   INTEGER NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
     shipped_at  INTEGER,
