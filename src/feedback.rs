@@ -93,28 +93,78 @@ fn store_rows(
     source: &str,
     outbox: Option<&str>,
 ) -> anyhow::Result<FeedbackSummary> {
-    if id_col == PREDICTION_ID_COLUMN && spec.column(id_col).is_none() {
-        return store_by_prediction(store, spec, cells, source, outbox);
-    }
     let mut out = FeedbackSummary {
         rows: cells.len(),
         ..Default::default()
     };
-    // The last outcome of an id in one load wins, as a later load's would.
-    let mut good: BTreeMap<i64, (u8, String)> = BTreeMap::new();
+    let by_prediction = id_col == PREDICTION_ID_COLUMN && spec.column(id_col).is_none();
+    let queued: Vec<(Option<String>, Option<String>, u8, String)> = if by_prediction {
+        let rows = read_cells(spec, cells, id_col, &mut out, |s| {
+            if crate::capture::valid_name(s) {
+                Ok(s.to_string())
+            } else {
+                Err(format!(
+                    "'{}' is not a prediction id",
+                    crate::util::short_id(s, 80).escape_debug()
+                ))
+            }
+        });
+        (out.new, out.unchanged, out.changed) = store.upsert_prediction_outcomes(&rows, source)?;
+        rows.into_iter()
+            .map(|(id, l, raw)| (None, Some(id), l, raw))
+            .collect()
+    } else {
+        let rows = read_cells(spec, cells, id_col, &mut out, |s| {
+            s.parse::<i64>()
+                .map_err(|_| format!("'{id_col}' is '{}', not a whole number", s.escape_debug()))
+        });
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
+        (out.new, out.unchanged, out.changed) = store.upsert_outcomes(&rows, source)?;
+        rows.into_iter()
+            .map(|(id, l, raw)| (Some(id.to_string()), None, l, raw))
+            .collect()
+    };
+    if let Some(replica) = outbox {
+        let at = crate::util::now_ms();
+        let rows: Vec<OutcomeRow> = queued
+            .into_iter()
+            .map(|(case_id, prediction_id, label, raw)| OutcomeRow {
+                case_id,
+                prediction_id,
+                label,
+                raw,
+                source: outbox_source(source),
+                at,
+                replica: replica.to_string(),
+            })
+            .collect();
+        store.queue_outcomes(&rows)?;
+    }
+    Ok(out)
+}
+
+/// One outcome per id (the last of an id in one load wins, as a later load's would), each id
+/// read by `parse`; a row with no id, an id `parse` refuses or a label the dataset does not have
+/// is put in `out.rejected` with why.
+fn read_cells<K: Ord>(
+    spec: &DatasetSpec,
+    cells: Vec<(usize, Option<String>, Option<String>)>,
+    id_col: &str,
+    out: &mut FeedbackSummary,
+    parse: impl Fn(&str) -> Result<K, String>,
+) -> Vec<(K, u8, String)> {
+    let mut good: BTreeMap<K, (u8, String)> = BTreeMap::new();
     for (row, id, label) in cells {
         let id = match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => {
                 out.rejected.push((row, format!("no '{id_col}'")));
                 continue;
             }
-            Some(s) => match s.parse::<i64>() {
+            Some(s) => match parse(s) {
                 Ok(v) => v,
-                Err(_) => {
-                    out.rejected.push((
-                        row,
-                        format!("'{id_col}' is '{}', not a whole number", s.escape_debug()),
-                    ));
+                Err(why) => {
+                    out.rejected.push((row, why));
                     continue;
                 }
             },
@@ -127,90 +177,7 @@ fn store_rows(
             Err(e) => out.rejected.push((row, e)),
         }
     }
-    let rows: Vec<(i64, u8, String)> = good.into_iter().map(|(i, (l, r))| (i, l, r)).collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
-    let (new, unchanged, changed) = store.upsert_outcomes(&rows, source)?;
-    (out.new, out.unchanged, out.changed) = (new, unchanged, changed);
-    if let Some(replica) = outbox {
-        let at = crate::util::now_ms();
-        let queued: Vec<OutcomeRow> = rows
-            .iter()
-            .map(|(id, label, raw)| OutcomeRow {
-                case_id: Some(id.to_string()),
-                prediction_id: None,
-                label: *label,
-                raw: raw.clone(),
-                source: outbox_source(source),
-                at,
-                replica: replica.to_string(),
-            })
-            .collect();
-        store.queue_outcomes(&queued)?;
-    }
-    Ok(out)
-}
-
-/// `store_rows` for outcomes that name the prediction they are about.
-fn store_by_prediction(
-    store: &mut Store,
-    spec: &DatasetSpec,
-    cells: Vec<(usize, Option<String>, Option<String>)>,
-    source: &str,
-    outbox: Option<&str>,
-) -> anyhow::Result<FeedbackSummary> {
-    let mut out = FeedbackSummary {
-        rows: cells.len(),
-        ..Default::default()
-    };
-    let mut good: BTreeMap<String, (u8, String)> = BTreeMap::new();
-    for (row, id, label) in cells {
-        let id = match id.as_deref().map(str::trim) {
-            Some(s) if crate::capture::valid_name(s) => s.to_string(),
-            Some(s) if !s.is_empty() => {
-                out.rejected.push((
-                    row,
-                    format!(
-                        "'{}' is not a prediction id",
-                        crate::util::short_id(s, 80).escape_debug()
-                    ),
-                ));
-                continue;
-            }
-            _ => {
-                out.rejected
-                    .push((row, format!("no '{PREDICTION_ID_COLUMN}'")));
-                continue;
-            }
-        };
-        let raw = label.unwrap_or_default();
-        match label_of(spec, &raw) {
-            Ok(l) => {
-                good.insert(id, (l, raw.trim().to_string()));
-            }
-            Err(e) => out.rejected.push((row, e)),
-        }
-    }
-    let rows: Vec<(String, u8, String)> = good.into_iter().map(|(i, (l, r))| (i, l, r)).collect();
-    let (new, unchanged, changed) = store.upsert_prediction_outcomes(&rows, source)?;
-    (out.new, out.unchanged, out.changed) = (new, unchanged, changed);
-    if let Some(replica) = outbox {
-        let at = crate::util::now_ms();
-        let queued: Vec<OutcomeRow> = rows
-            .into_iter()
-            .map(|(id, label, raw)| OutcomeRow {
-                case_id: None,
-                prediction_id: Some(id),
-                label,
-                raw,
-                source: outbox_source(source),
-                at,
-                replica: replica.to_string(),
-            })
-            .collect();
-        store.queue_outcomes(&queued)?;
-    }
-    Ok(out)
+    good.into_iter().map(|(i, (l, r))| (i, l, r)).collect()
 }
 
 /// Loads outcomes from a CSV file with (at least) the id and label columns.

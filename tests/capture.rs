@@ -17,15 +17,7 @@ use serde_json::Value;
 const PREFIX: &str = "team";
 
 fn env(moto: &Moto, bucket: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("STAYTRACK_SYNC_BUCKET", bucket.to_string()),
-        ("STAYTRACK_SYNC_PREFIX", PREFIX.to_string()),
-        ("STAYTRACK_SYNC_ENDPOINT", moto.url.clone()),
-        ("STAYTRACK_SYNC_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-    ]
+    moto.sync_env(bucket, PREFIX)
 }
 
 fn staytrack(ws: &Path, moto: &Moto, bucket: &str, args: &[&str]) -> std::process::Output {
@@ -49,19 +41,6 @@ fn promoted() -> tempfile::TempDir {
     let run = run_of(ws.path(), "gbdt");
     ok(ws.path(), &["promote", &run]);
     ws
-}
-
-/// A copy of a workspace (store, artifacts, data) in a new folder.
-fn copy(ws: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", ws.display()))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    dir
 }
 
 fn records(ws: &Path, n: usize) -> Vec<serde_json::Map<String, Value>> {
@@ -170,7 +149,9 @@ fn three_servers_one_bucket_every_acknowledged_prediction_once_and_a_bounded_los
     let base = promoted();
     let recs = records(base.path(), 30);
     let interval = 2u64;
-    let workspaces: Vec<_> = (0..3).map(|_| copy(base.path())).collect();
+    let workspaces: Vec<_> = (0..3)
+        .map(|_| common::copy_workspace(base.path()))
+        .collect();
     let names = ["replica-a", "replica-b", "replica-c"];
     let mut servers: Vec<Server> = workspaces
         .iter()

@@ -33,15 +33,7 @@ const PER_REPLICA: usize = 200;
 
 /// The capture settings every process shares: one moto bucket under one prefix.
 fn env(moto: &Moto) -> Vec<(&'static str, String)> {
-    vec![
-        ("STAYTRACK_SYNC_BUCKET", BUCKET.to_string()),
-        ("STAYTRACK_SYNC_PREFIX", PREFIX.to_string()),
-        ("STAYTRACK_SYNC_ENDPOINT", moto.url.clone()),
-        ("STAYTRACK_SYNC_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-    ]
+    moto.sync_env(BUCKET, PREFIX)
 }
 
 /// `staytrack ARGS` on `ws` with the capture settings, asserting success.
@@ -71,19 +63,6 @@ fn serve(ws: &Path, moto: &Moto, replica: &str) -> Server {
         &["--replica", replica, "--capture-interval", "1s"],
         &pairs,
     )
-}
-
-/// A copy of a workspace (store, artifacts, data) in a new folder.
-fn copy(ws: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", ws.display()))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    dir
 }
 
 fn agent() -> ureq::Agent {
@@ -347,7 +326,10 @@ fn every_dashboard_panel_query_finds_series_in_a_real_prometheus() {
     staytrack_ok(base.path(), &moto, &["sync", "push"]);
     let text = std::fs::read_to_string(base.path().join("data/test_data.csv")).unwrap();
     let recs = common::records_from_csv(&text, true);
-    let (ws_a, ws_b) = (copy(base.path()), copy(base.path()));
+    let (ws_a, ws_b) = (
+        common::copy_workspace(base.path()),
+        common::copy_workspace(base.path()),
+    );
     let servers = [
         serve(ws_a.path(), &moto, "a"),
         serve(ws_b.path(), &moto, "b"),

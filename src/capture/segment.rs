@@ -392,6 +392,28 @@ fn spread<T>(
         .collect())
 }
 
+/// Every value of a column chunk and its definition levels: exactly `n` rows, no more.
+fn read_all<T: parquet::data_type::DataType>(
+    mut r: parquet::column::reader::ColumnReaderImpl<T>,
+    n: usize,
+) -> Result<(Vec<T::T>, Vec<i16>), String> {
+    let (mut vals, mut def) = (Vec::new(), Vec::new());
+    let (recs, _, _) = r
+        .read_records(n, Some(&mut def), None, &mut vals)
+        .map_err(|e| e.to_string())?;
+    if recs != n {
+        return Err(format!("{recs} rows where the metadata says {n}"));
+    }
+    let (mut more, mut more_def) = (Vec::new(), Vec::new());
+    let (extra, _, _) = r
+        .read_records(1, Some(&mut more_def), None, &mut more)
+        .map_err(|e| e.to_string())?;
+    if extra != 0 {
+        return Err(format!("more rows than the {n} the metadata says"));
+    }
+    Ok((vals, def))
+}
+
 fn read_column(
     rg: &dyn parquet::file::reader::RowGroupReader,
     i: usize,
@@ -402,49 +424,21 @@ fn read_column(
     budget: &mut i64,
 ) -> Result<Read, String> {
     let reader = rg.get_column_reader(i).map_err(|e| e.to_string())?;
-    let mut def = Vec::new();
-    macro_rules! take {
-        ($r:expr, $variant:ident) => {{
-            let mut r = $r;
-            let mut vals = Vec::new();
-            let (recs, _, _) = r
-                .read_records(n, Some(&mut def), None, &mut vals)
-                .map_err(|e| e.to_string())?;
-            if recs != n {
-                return Err(format!("{recs} rows where the metadata says {n}"));
-            }
-            let mut more = Vec::new();
-            let mut more_def = Vec::new();
-            let (extra, _, _) = r
-                .read_records(1, Some(&mut more_def), None, &mut more)
-                .map_err(|e| e.to_string())?;
-            if extra != 0 {
-                return Err(format!("more rows than the {n} the metadata says"));
-            }
-            Read::$variant(spread(vals, &def, optional, n)?)
-        }};
-    }
     Ok(match (reader, kind) {
-        (ColumnReader::Int64ColumnReader(r), Kind::Int64 | Kind::Timestamp) => take!(r, I64),
-        (ColumnReader::Int32ColumnReader(r), Kind::Int32) => take!(r, I32),
-        (ColumnReader::DoubleColumnReader(r), Kind::Double) => take!(r, F64),
+        (ColumnReader::Int64ColumnReader(r), Kind::Int64 | Kind::Timestamp) => {
+            let (v, def) = read_all(r, n)?;
+            Read::I64(spread(v, &def, optional, n)?)
+        }
+        (ColumnReader::Int32ColumnReader(r), Kind::Int32) => {
+            let (v, def) = read_all(r, n)?;
+            Read::I32(spread(v, &def, optional, n)?)
+        }
+        (ColumnReader::DoubleColumnReader(r), Kind::Double) => {
+            let (v, def) = read_all(r, n)?;
+            Read::F64(spread(v, &def, optional, n)?)
+        }
         (ColumnReader::ByteArrayColumnReader(r), Kind::Text) => {
-            let mut r = r;
-            let mut vals: Vec<ByteArray> = Vec::new();
-            let (recs, _, _) = r
-                .read_records(n, Some(&mut def), None, &mut vals)
-                .map_err(|e| e.to_string())?;
-            if recs != n {
-                return Err(format!("{recs} rows where the metadata says {n}"));
-            }
-            let mut more = Vec::new();
-            let mut more_def = Vec::new();
-            let (extra, _, _) = r
-                .read_records(1, Some(&mut more_def), None, &mut more)
-                .map_err(|e| e.to_string())?;
-            if extra != 0 {
-                return Err(format!("more rows than the {n} the metadata says"));
-            }
+            let (vals, def): (Vec<ByteArray>, _) = read_all(r, n)?;
             // Counted before anything is copied: the values still point into the pages.
             for v in &vals {
                 if v.len() > max_text {

@@ -609,36 +609,15 @@ impl Store {
         rows: &[(String, u8, String)],
         source: &str,
     ) -> Result<(usize, usize, usize), StoreError> {
-        let now = crate::util::now_ms();
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (mut new, mut same, mut changed) = (0, 0, 0);
-            {
-                let mut get = tx.prepare_cached(
-                    "SELECT label FROM prediction_outcomes WHERE prediction_id = ?1",
-                )?;
-                let mut put = tx.prepare_cached(
-                    "INSERT INTO prediction_outcomes (prediction_id, label, raw, source, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(prediction_id) DO UPDATE SET label = excluded.label,
-                         raw = excluded.raw, source = excluded.source, at = excluded.at",
-                )?;
-                for (id, label, raw) in rows {
-                    let had: Option<u8> = get.query_row([id], |r| r.get(0)).optional()?;
-                    match had {
-                        Some(l) if l == *label => {
-                            same += 1;
-                            continue;
-                        }
-                        Some(_) => changed += 1,
-                        None => new += 1,
-                    }
-                    put.execute(params![id, label, raw, source, now])?;
-                }
-            }
-            tx.commit()?;
-            Ok((new, same, changed))
-        })
+        self.upsert_labels(
+            "SELECT label FROM prediction_outcomes WHERE prediction_id = ?1",
+            "INSERT INTO prediction_outcomes (prediction_id, label, raw, source, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(prediction_id) DO UPDATE SET label = excluded.label,
+                 raw = excluded.raw, source = excluded.source, at = excluded.at",
+            rows,
+            source,
+        )
     }
 
     /// The registry version of `run_id` in this workspace, if it has one.

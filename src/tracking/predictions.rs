@@ -318,17 +318,32 @@ impl Store {
         rows: &[(i64, u8, String)],
         source: &str,
     ) -> Result<(usize, usize, usize), StoreError> {
+        self.upsert_labels(
+            "SELECT label FROM outcomes WHERE case_id = ?1",
+            "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(case_id) DO UPDATE SET label = excluded.label, raw = excluded.raw,
+                 source = excluded.source, at = excluded.at",
+            rows,
+            source,
+        )
+    }
+
+    /// Records labels keyed by `K` with `get` (the label held) and `put` (an upsert) in one
+    /// transaction; the same label changes nothing. Returns (new, unchanged, changed).
+    pub(super) fn upsert_labels<K: rusqlite::ToSql>(
+        &mut self,
+        get: &str,
+        put: &str,
+        rows: &[(K, u8, String)],
+        source: &str,
+    ) -> Result<(usize, usize, usize), StoreError> {
         let now = crate::util::now_ms();
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (mut new, mut same, mut changed) = (0, 0, 0);
             {
-                let mut get = tx.prepare_cached("SELECT label FROM outcomes WHERE case_id = ?1")?;
-                let mut put = tx.prepare_cached(
-                    "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(case_id) DO UPDATE SET label = excluded.label, raw = excluded.raw,
-                         source = excluded.source, at = excluded.at",
-                )?;
+                let mut get = tx.prepare_cached(get)?;
+                let mut put = tx.prepare_cached(put)?;
                 for (id, label, raw) in rows {
                     let had: Option<u8> = get.query_row([id], |r| r.get(0)).optional()?;
                     match had {

@@ -36,6 +36,19 @@ pub fn trained(families: &str, rows: usize) -> tempfile::TempDir {
     dir
 }
 
+/// A copy of a workspace (store, artifacts, data) in a new folder.
+pub fn copy_workspace(ws: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", ws.display()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dir
+}
+
 /// The id of the newest run of `family`.
 pub fn run_of(ws: &Path, family: &str) -> String {
     json(&ok(ws, &["runs", "list", "--json", "--family", family]))[0]["id"]

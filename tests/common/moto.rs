@@ -33,6 +33,20 @@ impl Moto {
         Moto { child, url }
     }
 
+    /// The environment a staytrack process needs to sync (and capture) to `bucket` under
+    /// `prefix` here, with throwaway credentials.
+    pub fn sync_env(&self, bucket: &str, prefix: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("STAYTRACK_SYNC_BUCKET", bucket.to_string()),
+            ("STAYTRACK_SYNC_PREFIX", prefix.to_string()),
+            ("STAYTRACK_SYNC_ENDPOINT", self.url.clone()),
+            ("STAYTRACK_SYNC_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+    }
+
     pub fn bucket(&self, name: &str) {
         ureq::put(&format!("{}/{name}", self.url))
             .send_empty()
