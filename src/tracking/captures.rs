@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+use super::predictions::{INSERT_PREDICTION, PREDICTION_COLUMNS};
 use super::{PredictionRow, Store, StoreError};
 
 /// What a segment holds.
@@ -273,34 +274,15 @@ impl Store {
     /// The predictions sealed into segment `id`, in the order they were logged.
     pub fn segment_predictions(&self, id: i64) -> Result<Vec<PredictionRow>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
-                "SELECT at, model_version, case_id, inputs, probability, class, source, quality,
-                        prediction_id, request_id, replica, model_name, alias, run_id, threshold
+            let mut st = c.prepare(&format!(
+                "SELECT {PREDICTION_COLUMNS}
                    FROM predictions
                   WHERE id BETWEEN (SELECT first_id FROM capture_segments WHERE id = ?1)
                                AND (SELECT last_id FROM capture_segments WHERE id = ?1)
                     AND segment = ?1
-                  ORDER BY id",
-            )?;
-            let rows = st.query_map([id], |r| {
-                Ok(PredictionRow {
-                    at: r.get(0)?,
-                    model_version: r.get(1)?,
-                    case_id: r.get(2)?,
-                    inputs: r.get(3)?,
-                    probability: r.get(4)?,
-                    class: r.get(5)?,
-                    source: r.get(6)?,
-                    quality: r.get(7)?,
-                    prediction_id: r.get(8)?,
-                    request_id: r.get(9)?,
-                    replica: r.get(10)?,
-                    model_name: r.get(11)?,
-                    alias: r.get(12)?,
-                    run_id: r.get(13)?,
-                    threshold: r.get(14)?,
-                })
-            })?;
+                  ORDER BY id"
+            ))?;
+            let rows = st.query_map([id], PredictionRow::from_row)?;
             rows.collect()
         })
     }
@@ -489,15 +471,11 @@ impl Store {
             )?;
             let (mut new, mut duplicates) = (0, 0);
             {
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO predictions
-                       (at, model_version, case_id, inputs, probability, class, source, quality,
-                        prediction_id, request_id, replica, model_name, alias, run_id, threshold,
-                        segment)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                let mut ins = tx.prepare_cached(&format!(
+                    "{INSERT_PREDICTION}
                      ON CONFLICT(prediction_id, replica) WHERE prediction_id IS NOT NULL
-                     DO NOTHING",
-                )?;
+                     DO NOTHING"
+                ))?;
                 // The inputs are left out: a server's own row keeps them as the request had
                 // them (`3095`), a segment's as their column's type (`3095.0`).
                 let mut same = tx.prepare_cached(
@@ -505,24 +483,7 @@ impl Store {
                        FROM predictions WHERE prediction_id = ?1 AND replica IS ?5",
                 )?;
                 for r in rows {
-                    let n = ins.execute(params![
-                        r.at,
-                        r.model_version,
-                        r.case_id,
-                        r.inputs,
-                        r.probability,
-                        r.class,
-                        r.source,
-                        r.quality,
-                        r.prediction_id,
-                        r.request_id,
-                        r.replica,
-                        r.model_name,
-                        r.alias,
-                        r.run_id,
-                        r.threshold,
-                        sid
-                    ])?;
+                    let n = ins.execute(&r.bind(&Some(sid))[..])?;
                     if n == 1 {
                         new += 1;
                         continue;

@@ -79,10 +79,62 @@ pub struct LoggedRow {
     pub outcome: Option<u8>,
 }
 
-const INSERT_PREDICTION: &str = "INSERT INTO predictions
+/// A logged prediction's columns, in the order `PredictionRow::bind` and
+/// `PredictionRow::from_row` take them: one list for the writer, the importer and the shipper.
+pub(super) const PREDICTION_COLUMNS: &str = "at, model_version, case_id, inputs, probability, \
+     class, source, quality, prediction_id, request_id, replica, model_name, alias, run_id, \
+     threshold";
+
+/// Appends a row: `PREDICTION_COLUMNS` then its segment (NULL: waiting for one).
+pub(super) const INSERT_PREDICTION: &str = "INSERT INTO predictions
        (at, model_version, case_id, inputs, probability, class, source, quality, prediction_id,
-        request_id, replica, model_name, alias, run_id, threshold)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+        request_id, replica, model_name, alias, run_id, threshold, segment)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+impl PredictionRow {
+    /// The values of `INSERT_PREDICTION`, with the segment that holds the row.
+    pub(super) fn bind<'a>(&'a self, segment: &'a Option<i64>) -> [&'a dyn rusqlite::ToSql; 16] {
+        [
+            &self.at,
+            &self.model_version,
+            &self.case_id,
+            &self.inputs,
+            &self.probability,
+            &self.class,
+            &self.source,
+            &self.quality,
+            &self.prediction_id,
+            &self.request_id,
+            &self.replica,
+            &self.model_name,
+            &self.alias,
+            &self.run_id,
+            &self.threshold,
+            segment,
+        ]
+    }
+
+    /// A row read as `SELECT {PREDICTION_COLUMNS}`.
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRow> {
+        Ok(PredictionRow {
+            at: r.get(0)?,
+            model_version: r.get(1)?,
+            case_id: r.get(2)?,
+            inputs: r.get(3)?,
+            probability: r.get(4)?,
+            class: r.get(5)?,
+            source: r.get(6)?,
+            quality: r.get(7)?,
+            prediction_id: r.get(8)?,
+            request_id: r.get(9)?,
+            replica: r.get(10)?,
+            model_name: r.get(11)?,
+            alias: r.get(12)?,
+            run_id: r.get(13)?,
+            threshold: r.get(14)?,
+        })
+    }
+}
 
 /// Appends predictions inside `Store::log_in_one_transaction`.
 pub struct PredictionSink<'a> {
@@ -102,23 +154,7 @@ impl PredictionSink<'_> {
 
     fn insert(&mut self, rows: &[PredictionRow]) -> rusqlite::Result<()> {
         for r in rows.iter().filter(|r| r.probability.is_finite()) {
-            self.st.execute(params![
-                r.at,
-                r.model_version,
-                r.case_id,
-                r.inputs,
-                r.probability,
-                r.class,
-                r.source,
-                r.quality,
-                r.prediction_id,
-                r.request_id,
-                r.replica,
-                r.model_name,
-                r.alias,
-                r.run_id,
-                r.threshold
-            ])?;
+            self.st.execute(&r.bind(&None)[..])?;
             self.written += 1;
         }
         Ok(())
