@@ -589,6 +589,20 @@ fn a_slow_store_turns_answers_into_503s_and_every_200_is_logged() {
     holder.join().unwrap();
     assert!(busy > 0, "a full log refuses answers");
     assert!(retry_after, "a 503 says when to come back");
+    // Only answered predictions count as predictions.
+    let metrics = a
+        .get(&format!("{}/metrics", s.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let predicted: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("staytrack_predictions_total{"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(predicted as usize, ok200, "{metrics}");
     assert!(s.terminate().success());
     let c = rusqlite::Connection::open(ws.path().join("staytrack.db")).unwrap();
     let logged: i64 = c

@@ -134,6 +134,8 @@ pub(super) async fn score(
             )
         })?;
     }
+    // Counted once answered: a refused request predicted nothing for anyone.
+    s.metrics.count_classes(scored.classes.iter().copied());
     Ok(scored)
 }
 
@@ -174,7 +176,6 @@ pub(super) fn score_now(
                 .or_else(|| v.as_str()?.trim().parse().ok())
         })
         .collect();
-    s.metrics.count_classes(classes.iter().copied());
     let mut issues = model.checker.frame(&frame);
     model.checker.coerced(&records, &mut issues);
     if issues.iter().any(|i| !i.is_empty()) {
