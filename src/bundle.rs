@@ -94,6 +94,20 @@ pub struct Bundle {
     pub metrics: Evaluation,
     pub feature_names: Vec<String>,
     pub importance: Vec<f64>,
+    /// The model laid out for scoring, made on the first prediction (see `Bundle::prepare`).
+    #[serde(skip)]
+    pub layout: LayoutCell,
+}
+
+/// A bundle's scoring layout, made once. Derived from the model, so two bundles that differ
+/// only in whether it was made yet are equal.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutCell(std::sync::OnceLock<Option<crate::models::Layout>>);
+
+impl PartialEq for LayoutCell {
+    fn eq(&self, _: &LayoutCell) -> bool {
+        true
+    }
 }
 
 /// The validation rows of a run: each row's id (the spec's first id column, else its place in
@@ -303,8 +317,15 @@ impl Bundle {
         Bundle::from_bytes(&bytes, &path)
     }
 
+    /// Lays the model out for scoring now, not on the first prediction: the server does it
+    /// when it loads a bundle, so no request pays for it and a swap brings it along.
+    pub fn prepare(&self) -> Option<&crate::models::Layout> {
+        self.layout.0.get_or_init(|| self.model.layout()).as_ref()
+    }
+
     /// Probabilities for the rows of `frame`.
     pub fn predict(&self, frame: &Frame) -> Result<Vec<f64>, crate::features::FeatureError> {
-        Ok(self.model.predict_encoded(&self.pipeline.encode(frame)?))
+        let x = self.pipeline.encode(frame)?;
+        Ok(self.model.predict_encoded_with(&x, self.prepare()))
     }
 }

@@ -388,6 +388,7 @@ pub(crate) fn record(
         metrics: evaluation.clone(),
         feature_names: feature_names.clone(),
         importance: fitted.importance.clone(),
+        layout: Default::default(),
     };
     let (bundle_path, sha, bytes) = bundle.save(artifacts_dir)?;
     let mut rec = RunRecord::default();

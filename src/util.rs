@@ -269,6 +269,37 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The most names an error lists; it counts the rest, so an answer's size never grows with
+/// what the request held.
+pub const MAX_LISTED: usize = 20;
+
+/// The first `MAX_LISTED` items, copied, and how many more there were.
+pub fn first_few<'a>(items: impl Iterator<Item = &'a str>) -> (Vec<String>, usize) {
+    let mut first = Vec::new();
+    let mut more = 0;
+    for s in items {
+        if first.len() < MAX_LISTED {
+            first.push(s.to_string());
+        } else {
+            more += 1;
+        }
+    }
+    (first, more)
+}
+
+/// `a, b, c`, and ` … and 37,980 more <noun>` when `more` were left out.
+pub fn listing(first: &[String], more: usize, noun: &str) -> String {
+    let mut out = first.join(", ");
+    if more > 0 {
+        out.push_str(&format!(" … and {} more {noun}", thousands(more)));
+    }
+    out
+}
+
+/// Work on fewer rows than this stays on the calling thread: handing it to the thread pool and
+/// waiting for it costs more than it saves (the crossover `cargo bench --bench serve` measures).
+pub const POOL_FROM_ROWS: usize = 256;
+
 /// A UUID version 7: time-ordered, so runs sort by creation in any table.
 pub fn new_run_id() -> String {
     use std::collections::hash_map::RandomState;

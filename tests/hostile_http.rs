@@ -542,3 +542,111 @@ fn the_log_is_bounded_in_bytes_and_pruned_by_age() {
     let o = common::run(ws.path(), &["log", "prune", "--older-than", "soon"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// Sends a request and reads the whole answer: its status code and body.
+fn exchange(addr: &str, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |i| i + 4);
+    let code = String::from_utf8_lossy(&buf[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, buf[split..].to_vec())
+}
+
+#[test]
+fn twelve_trickling_bodies_do_not_keep_a_normal_request_waiting() {
+    let ws = workspace();
+    let srv = Server::start(ws.path(), None, &["--max-body", "10485760"]);
+    // Twelve connections each declare a 10 MiB body and send a byte a second.
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickles: Vec<_> = (0..12)
+        .map(|_| {
+            let (addr, stop) = (srv.addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                let head = format!(
+                    "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n[",
+                    10 * 1024 * 1024
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1000));
+                    if s.write_all(b" ").is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let rec = json!(one_record(ws.path())).to_string();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let code = post(&srv.addr, "/predict", "application/json", rec.as_bytes());
+        let took = t.elapsed();
+        assert_eq!(code, 200, "a normal request beside twelve trickling bodies");
+        assert!(
+            took < Duration::from_secs(2),
+            "a normal request took {took:?} beside twelve trickling bodies"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in trickles {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_flood_of_unknown_fields_gets_a_small_answer_that_counts_them() {
+    let ws = workspace();
+    let srv = Server::start(ws.path(), None, &["--max-body", "10485760"]);
+    let pid = srv.child.id();
+    // 38,000 distinct unknown names of 256 bytes each: about 10 MB.
+    let mut body = Vec::with_capacity(10 * 1024 * 1024);
+    body.push(b'{');
+    for i in 0..38_000 {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(format!("\"{i:0>256}\":1").as_bytes());
+    }
+    body.push(b'}');
+    assert!(body.len() < 10 * 1024 * 1024);
+    let head = format!(
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let (code, answer) = exchange(&srv.addr, &head, &body);
+    assert_eq!(code, 422, "{}", String::from_utf8_lossy(&answer));
+    assert!(answer.len() <= 64 * 1024, "a {} byte answer", answer.len());
+    let v: Value = serde_json::from_slice(&answer).unwrap();
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.ends_with("… and 37,980 more unknown fields"), "{msg}");
+    assert_eq!(v["fields"].as_array().unwrap().len(), 20);
+    assert_eq!(v["fields_not_listed"], 37_980);
+    // Twelve at once stay within the memory bound.
+    let body = Arc::new(body);
+    let workers: Vec<_> = (0..12)
+        .map(|_| {
+            let (addr, head, body) = (srv.addr.clone(), head.clone(), body.clone());
+            std::thread::spawn(move || exchange(&addr, &head, &body))
+        })
+        .collect();
+    for w in workers {
+        let (code, answer) = w.join().unwrap();
+        assert!(code == 422 || code == 503 || code == 429, "answered {code}");
+        assert!(answer.len() <= 64 * 1024, "a {} byte answer", answer.len());
+    }
+    let peak = peak_rss_kib(pid);
+    assert!(peak < 512 * 1024, "peak RSS {} MiB", peak / 1024);
+}

@@ -1036,3 +1036,164 @@ fn a_full_prediction_log_drops_rows_and_counts_them() {
         .unwrap();
     assert_eq!(logged, 10);
 }
+
+/// The bundle a run registered.
+fn bundle_of(ws: &Path, run: &str) -> Bundle {
+    let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
+    let sha: String = db
+        .query_row(
+            "SELECT sha256 FROM artifacts WHERE run_id = ?1 AND name = 'bundle'",
+            [run],
+            |r| r.get(0),
+        )
+        .unwrap();
+    Bundle::load(
+        &ws.join("artifacts")
+            .join(&sha[..2])
+            .join(format!("{sha}.bundle")),
+    )
+    .unwrap()
+}
+
+/// Waits until the server serves `version`.
+fn serving(base: &str, version: i64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        let (s, v) = call("GET", &format!("{base}/ready"), None, None);
+        if s == 200 && v["model_version"].as_i64() == Some(version) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("version {version} was not served within 10 s");
+}
+
+#[test]
+fn one_record_at_a_time_is_scored_to_the_bit_as_the_whole_file_is_for_every_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    // More test rows than the block from which a file's ensembles are scored by leaf masks,
+    // so the file takes that path and single records the walk.
+    run(
+        ws,
+        &["data", "synth", "--rows", "3000", "--test-rows", "1100"],
+    );
+    let families = ["lr", "tree", "forest", "gbdt", "linfa-lr", "linfa-tree"];
+    run(ws, &["train", "--model", &families.join(",")]);
+    let test_csv = ws.join("data/test_data.csv");
+    let frame = staytrack::data::load_csv(
+        &test_csv,
+        &DatasetSpec::hospital(),
+        staytrack::data::Labels::Optional,
+    )
+    .unwrap();
+    let recs = test_records(ws, 40);
+    let mut srv: Option<Server> = None;
+    for (i, family) in families.iter().enumerate() {
+        let id = run_id(ws, family);
+        run(ws, &["promote", &id]);
+        let version = i as i64 + 1;
+        let srv = srv.get_or_insert_with(|| Server::start(ws, None, &[]));
+        serving(&srv.base, version);
+        // The whole file in process (the path `staytrack score` takes) and through the CLI.
+        let batch = bundle_of(ws, &id).predict(&frame).unwrap();
+        let out = ws.join(format!("scored-{family}.csv"));
+        run(ws, &["score", "--out", out.to_str().unwrap()]);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let cli: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(2).unwrap())
+            .collect();
+        for (k, rec) in recs.iter().enumerate() {
+            let (s, v) = post_json(
+                &format!("{}/predict", srv.base),
+                &Value::Object(rec.clone()),
+            );
+            assert_eq!(s, 200, "{family}: {v}");
+            assert_eq!(v["model_version"], json!(version), "{family}");
+            let p = v["probability"].as_f64().unwrap();
+            assert_eq!(
+                p.to_bits(),
+                batch[k].to_bits(),
+                "{family}, row {k}: {p} one at a time, {} in the file",
+                batch[k]
+            );
+            assert_eq!(format!("{p:.6}"), cli[k], "{family}, row {k}");
+        }
+    }
+}
+
+#[test]
+fn a_reload_under_load_swaps_the_laid_out_ensemble_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    run(
+        ws,
+        &["data", "synth", "--rows", "3000", "--test-rows", "50"],
+    );
+    run(ws, &["train", "--model", "forest,gbdt"]);
+    let (forest, gbdt) = (run_id(ws, "forest"), run_id(ws, "gbdt"));
+    run(ws, &["promote", &gbdt]);
+    let srv = Server::start(ws, None, &["--poll-ms", "20"]);
+    let recs = test_records(ws, 4);
+    let want = [offline(ws, &gbdt, &recs), offline(ws, &forest, &recs)];
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = format!("{}/predict", srv.base);
+    let clients: Vec<_> = (0..4)
+        .map(|t| {
+            let (url, stop) = (url.clone(), stop.clone());
+            let body = Value::Object(recs[t].clone()).to_string();
+            let (g, f) = (want[0][t], want[1][t]);
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut versions = std::collections::BTreeSet::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let (s, v) = call_with(
+                        &agent,
+                        "POST",
+                        &url,
+                        Some("application/json"),
+                        Some(body.as_bytes()),
+                        None,
+                    );
+                    assert_eq!(s, 200, "{v}");
+                    let version = v["model_version"].as_i64().unwrap();
+                    let p = v["probability"].as_f64().unwrap();
+                    // Odd versions are the boosted model, even ones the forest: each answer
+                    // is one whole model's, to the bit.
+                    let want = if version % 2 == 1 { g } else { f };
+                    assert_eq!(
+                        p.to_bits(),
+                        want.to_bits(),
+                        "version {version}: {p} vs {want}"
+                    );
+                    versions.insert(version);
+                    n += 1;
+                }
+                (versions, n)
+            })
+        })
+        .collect();
+    // Six swaps under load, each a new version of one of the two.
+    for k in 0..6 {
+        std::thread::sleep(Duration::from_millis(150));
+        let run = if k % 2 == 0 { &forest } else { &gbdt };
+        let o = bin()
+            .args(["promote", run, "--reason", "swap"])
+            .env("STAYTRACK_HOME", ws)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    for c in clients {
+        let (versions, n) = c.join().expect("a client saw a wrong answer");
+        assert!(n > 10, "only {n} requests");
+        seen.extend(versions);
+    }
+    assert!(seen.len() >= 2, "saw versions {seen:?} only");
+}

@@ -102,6 +102,14 @@ pub enum LogCommand {
 }
 
 pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
+    let opts = options(cfg, a)?;
+    drop(open_store(cfg)?);
+    crate::serve::run(cfg, opts)
+}
+
+/// The server's options from its flags, checked: the one place their defaults live (the
+/// benchmark parses flags through it too).
+pub fn options(cfg: &Config, a: ServeArgs) -> anyhow::Result<crate::serve::ServeOptions> {
     use std::time::Duration;
     anyhow::ensure!(a.poll_ms >= 10, "--poll-ms must be at least 10");
     anyhow::ensure!(a.max_rows >= 1, "--max-rows must be at least 1");
@@ -158,7 +166,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
             interval,
         })
     };
-    let opts = crate::serve::ServeOptions {
+    Ok(crate::serve::ServeOptions {
         addr: a.addr,
         alias: a.alias,
         // The token comes from the environment only, so it never shows in `ps`.
@@ -183,9 +191,7 @@ pub fn serve(cfg: &Config, a: ServeArgs) -> anyhow::Result<i32> {
             header_timeout: Duration::from_secs(a.header_timeout),
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout),
         },
-    };
-    drop(open_store(cfg)?);
-    crate::serve::run(cfg, opts)
+    })
 }
 
 /// `--capture-max-pending`: a row count (`1000000`), or bytes with a unit (`512MiB`, `2GB`).

@@ -311,10 +311,19 @@ pub struct Frame {
 /// A record field that could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RecordError {
-    #[error("record {record}: missing field(s) {}", .fields.join(", "))]
-    MissingFields { record: usize, fields: Vec<String> },
-    #[error("record {record}: unknown field(s) {}", .fields.join(", "))]
-    UnknownFields { record: usize, fields: Vec<String> },
+    /// `fields` names at most `util::MAX_LISTED`; `more` counts the rest.
+    #[error("record {record}: missing field(s) {}", crate::util::listing(.fields, *.more, "missing fields"))]
+    MissingFields {
+        record: usize,
+        fields: Vec<String>,
+        more: usize,
+    },
+    #[error("record {record}: unknown field(s) {}", crate::util::listing(.fields, *.more, "unknown fields"))]
+    UnknownFields {
+        record: usize,
+        fields: Vec<String>,
+        more: usize,
+    },
     #[error("record {record}, field '{field}': expected {expected}, found {found}")]
     WrongType {
         record: usize,
@@ -335,6 +344,16 @@ impl RecordError {
             RecordError::WrongType { field, .. } | RecordError::Missing { field, .. } => {
                 vec![field.clone()]
             }
+        }
+    }
+
+    /// How many more fields the error is about than `fields` names.
+    pub fn more(&self) -> usize {
+        match self {
+            RecordError::MissingFields { more, .. } | RecordError::UnknownFields { more, .. } => {
+                *more
+            }
+            _ => 0,
         }
     }
 }
@@ -485,39 +504,46 @@ impl Frame {
             .iter()
             .map(|c| ColumnBuilder::new(c, records.len()))
             .collect();
+        let mut text = String::new();
         for (i, rec) in records.iter().enumerate() {
-            let unknown: Vec<String> = rec
-                .keys()
-                .filter(|k| spec.column(k).is_none())
-                .cloned()
-                .collect();
-            if !unknown.is_empty() {
+            // A record may hold any number of names: the error copies a few and counts the
+            // rest, so its size does not grow with the request's.
+            let (fields, more) = crate::util::first_few(
+                rec.keys()
+                    .filter(|k| spec.column(k).is_none())
+                    .map(String::as_str),
+            );
+            if !fields.is_empty() {
                 return Err(RecordError::UnknownFields {
                     record: i,
-                    fields: unknown,
+                    fields,
+                    more,
                 });
             }
-            let missing: Vec<String> = cols
-                .iter()
-                .filter(|c| c.role != Role::Id && !c.nullable && !rec.contains_key(&c.name))
-                .map(|c| c.name.clone())
-                .collect();
-            if !missing.is_empty() {
+            let (fields, more) = crate::util::first_few(
+                cols.iter()
+                    .filter(|c| c.role != Role::Id && !c.nullable && !rec.contains_key(&c.name))
+                    .map(|c| c.name.as_str()),
+            );
+            if !fields.is_empty() {
                 return Err(RecordError::MissingFields {
                     record: i,
-                    fields: missing,
+                    fields,
+                    more,
                 });
             }
             for (col, b) in cols.iter().zip(builders.iter_mut()) {
                 let value = rec.get(&col.name).unwrap_or(&serde_json::Value::Null);
-                let text;
                 let raw = match value {
                     serde_json::Value::Null => None,
                     serde_json::Value::String(s) => Some(s.as_str()),
                     // A number for a text column is a mistake (a shifted column, a code
                     // sent for a label), not a label: it is refused, never coerced.
                     serde_json::Value::Number(n) if col.value != ValueType::Text => {
-                        text = n.to_string();
+                        // Read as a file's cell is, through one buffer for the whole call.
+                        use std::fmt::Write;
+                        text.clear();
+                        let _ = write!(text, "{n}");
                         Some(text.as_str())
                     }
                     other => {

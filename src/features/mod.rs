@@ -287,19 +287,28 @@ impl FeaturePipeline {
             offsets.push(offset);
             offset += e.width();
         }
-        // Columns are independent: one per core, the first error in column order reported.
-        let per_encoder: Vec<Result<Vec<EncodedColumn>, FeatureError>> = self
-            .encoders
-            .par_iter()
-            .zip(offsets)
-            .map(|(e, offset)| encode_column(e, offset, frame, rows))
-            .collect();
+        // Columns are independent: one per core, the first error in column order reported. A
+        // few rows stay on this thread.
+        let n = rows.map_or(frame.n_rows(), <[usize]>::len);
+        let per_encoder: Vec<Result<Vec<EncodedColumn>, FeatureError>> =
+            if n < crate::util::POOL_FROM_ROWS {
+                self.encoders
+                    .iter()
+                    .zip(offsets)
+                    .map(|(e, offset)| encode_column(e, offset, frame, rows))
+                    .collect()
+            } else {
+                self.encoders
+                    .par_iter()
+                    .zip(offsets)
+                    .map(|(e, offset)| encode_column(e, offset, frame, rows))
+                    .collect()
+            };
         let mut columns = Vec::with_capacity(groups.len());
         for c in per_encoder {
             columns.extend(c?);
         }
         debug_assert_eq!(columns.iter().map(|c| c.group).collect::<Vec<_>>(), groups);
-        let n = rows.map_or(frame.n_rows(), <[usize]>::len);
         Ok(Encoded::new(n, self.n_features(), columns))
     }
 

@@ -105,30 +105,36 @@ pub struct Fitted {
     pub history: Vec<(&'static str, i64, f64)>,
 }
 
-/// The trees of a forest or a boosted ensemble laid out for scoring, once per call that
-/// predicts: as leaf masks when every tree is small enough and the rows are many, else as
-/// walkers.
-enum Paths {
-    Masks(leaves::LeafMasks<u64>),
-    Masks32(leaves::LeafMasks<u32>),
-    Walk(Vec<tree::Walker>),
+/// A model laid out for scoring: the trees of a forest or a boosted ensemble as walkers and, when
+/// every tree is small enough, as leaf masks. Built once, when a bundle is first asked to predict
+/// (the server does it at load, so no request pays for it), and shared by every call after.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    walkers: Vec<tree::Walker>,
+    masks: Option<Masks>,
 }
 
-/// Rows from which leaf masks pay for their tables (a few hundred KB for 100 trees, built per
-/// call): a served request of a few rows walks.
+#[derive(Debug, Clone)]
+enum Masks {
+    M64(leaves::LeafMasks<u64>),
+    M32(leaves::LeafMasks<u32>),
+}
+
+/// Rows from which leaf masks beat walking (measured by `cargo bench --bench serve`): fewer
+/// rows walk side by side.
 const MASKS_FROM_ROWS: usize = 1024;
 
-impl Paths {
-    fn new(trees: &[tree::Tree], rows: usize) -> Paths {
+impl Layout {
+    fn new(trees: &[tree::Tree]) -> Layout {
         let walkers: Vec<tree::Walker> = trees.iter().map(tree::Tree::walker).collect();
-        if rows < MASKS_FROM_ROWS {
-            return Paths::Walk(walkers);
-        }
-        match leaves::LeafMasks::new(&walkers) {
-            Some(m) if m.fits_32() => Paths::Masks32(m.narrow()),
-            Some(m) => Paths::Masks(m),
-            None => Paths::Walk(walkers),
-        }
+        let masks = leaves::LeafMasks::new(&walkers).map(|m| {
+            if m.fits_32() {
+                Masks::M32(m.narrow())
+            } else {
+                Masks::M64(m)
+            }
+        });
+        Layout { walkers, masks }
     }
 
     /// Each row's sum of leaf values over the trees, added tree by tree in order (the sum
@@ -137,15 +143,15 @@ impl Paths {
         let owned = x.as_standard_layout();
         let width = x.ncols();
         let flat = owned.as_slice().expect("standard layout");
-        match self {
-            Paths::Masks(m) => m.sums(flat, width, x.nrows()),
-            Paths::Masks32(m) => m.sums(flat, width, x.nrows()),
-            Paths::Walk(walkers) => walk_sums(walkers, flat, width, x.nrows()),
+        match &self.masks {
+            Some(Masks::M64(m)) if x.nrows() >= MASKS_FROM_ROWS => m.sums(flat, width, x.nrows()),
+            Some(Masks::M32(m)) if x.nrows() >= MASKS_FROM_ROWS => m.sums(flat, width, x.nrows()),
+            _ => walk_sums(&self.walkers, flat, width, x.nrows()),
         }
     }
 }
 
-/// `Paths::sums` by walking, `tree::BLOCK` rows side by side.
+/// `Layout::sums` by walking, `tree::BLOCK` rows side by side.
 fn walk_sums(walkers: &[tree::Walker], flat: &[f64], width: usize, n: usize) -> Vec<f64> {
     use tree::BLOCK;
     let mut sums = vec![0.0; n];
@@ -159,6 +165,16 @@ fn walk_sums(walkers: &[tree::Walker], flat: &[f64], width: usize, n: usize) -> 
         return sums;
     }
     let mut start = 0;
+    // Rows short of a block walk one by one, not as a block padded with copies of the last.
+    if n < BLOCK {
+        for (r, s) in sums.iter_mut().enumerate() {
+            let row = &flat[r * width..(r + 1) * width];
+            for w in walkers {
+                *s += w.leaf_value(row);
+            }
+        }
+        start = n;
+    }
     while start < n {
         let take = BLOCK.min(n - start);
         // A short last block repeats its last row; only the rows it holds are kept.
@@ -197,50 +213,70 @@ impl Model {
         }
     }
 
+    /// The model laid out for scoring, for the families that have trees to lay out.
+    pub fn layout(&self) -> Option<Layout> {
+        match self {
+            Model::Forest { trees } | Model::Gbdt { trees, .. } => Some(Layout::new(trees)),
+            _ => None,
+        }
+    }
+
+    /// `predict_encoded_with` a layout made for this one call (training and tests; a bundle
+    /// keeps its layout).
+    pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
+        self.predict_encoded_with(x, self.layout().as_ref())
+    }
+
     /// Probability of the positive class for each encoded row, a block of rows made dense at a
     /// time: a block (256 rows, about 270 KB) stays in the cache while the trees walk it, and the
     /// allocator reuses its memory instead of the kernel zeroing fresh pages for a whole matrix.
-    pub fn predict_encoded(&self, x: &Encoded) -> Vec<f64> {
+    /// `layout` is `self.layout()`, made once by the caller. Up to one block stays on the
+    /// calling thread: the pool's hop would cost more than the block.
+    pub fn predict_encoded_with(&self, x: &Encoded, layout: Option<&Layout>) -> Vec<f64> {
         use rayon::prelude::*;
-        const BLOCK: usize = 256;
-        let paths = self.paths(x.n_rows());
-        (0..x.n_rows().div_ceil(BLOCK))
+        const BLOCK: usize = crate::util::POOL_FROM_ROWS;
+        let n = x.n_rows();
+        if n <= BLOCK {
+            return self.predict_chunk(x.dense(0..n).view(), layout);
+        }
+        (0..n.div_ceil(BLOCK))
             .into_par_iter()
             .map(|b| {
-                let rows = b * BLOCK..((b + 1) * BLOCK).min(x.n_rows());
-                self.predict_chunk(x.dense(rows).view(), paths.as_ref())
+                let rows = b * BLOCK..((b + 1) * BLOCK).min(n);
+                self.predict_chunk(x.dense(rows).view(), layout)
             })
             .collect::<Vec<_>>()
             .concat()
-    }
-
-    /// The trees of an ensemble laid out for scoring, once per call that predicts.
-    fn paths(&self, rows: usize) -> Option<Paths> {
-        match self {
-            Model::Forest { trees } | Model::Gbdt { trees, .. } => Some(Paths::new(trees, rows)),
-            _ => None,
-        }
     }
 
     /// Probability of the positive class for each row of `x`.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         use rayon::prelude::*;
         const CHUNK: usize = 4096;
-        let paths = self.paths(x.nrows());
+        let layout = self.layout();
         if x.nrows() <= CHUNK {
-            return self.predict_chunk(x, paths.as_ref());
+            return self.predict_chunk(x, layout.as_ref());
         }
         let chunks: Vec<ArrayView2<f64>> = x.axis_chunks_iter(Axis(0), CHUNK).collect();
         chunks
             .into_par_iter()
-            .map(|c| self.predict_chunk(c, paths.as_ref()))
+            .map(|c| self.predict_chunk(c, layout.as_ref()))
             .collect::<Vec<_>>()
             .concat()
     }
 
-    /// `paths`: the ensemble's trees from `paths`, for the forest and boosting.
-    fn predict_chunk(&self, x: ArrayView2<f64>, paths: Option<&Paths>) -> Vec<f64> {
-        let sums = || paths.map_or_else(|| vec![0.0; x.nrows()], |p| p.sums(x));
+    /// `layout`: the ensemble's trees laid out, for the forest and boosting.
+    fn predict_chunk(&self, x: ArrayView2<f64>, layout: Option<&Layout>) -> Vec<f64> {
+        // An ensemble is never scored without its trees, whatever a caller passed.
+        let own;
+        let layout = match layout {
+            None => {
+                own = self.layout();
+                own.as_ref()
+            }
+            given => given,
+        };
+        let sums = || layout.map_or_else(|| vec![0.0; x.nrows()], |p| p.sums(x));
         match self {
             Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => x
                 .rows()

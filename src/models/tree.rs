@@ -64,6 +64,18 @@ impl Walker {
         self.value.first().copied().unwrap_or(0.0)
     }
 
+    /// The leaf value `row` reaches: the comparisons of `add_block`, for one row.
+    #[inline]
+    pub fn leaf_value(&self, row: &[f64]) -> f64 {
+        let mut at = 0u32;
+        for _ in 0..self.depth {
+            let n = self.nodes[at as usize];
+            let go_left = row[n.feature as usize] <= n.threshold;
+            at = n.left.wrapping_add(u32::from(!go_left));
+        }
+        self.value[at as usize]
+    }
+
     /// Adds the leaf value each of `rows` reaches to its entry of `sums`. The rows walk side by
     /// side for exactly `depth` steps (a row at a leaf stays there), each step a choice the
     /// processor makes without guessing; each row makes `Tree::predict_row`'s comparisons, so

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub fields: Vec<String>,
+    /// Fields the error is about beyond those `fields` names.
+    pub fields_more: usize,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             message: message.into(),
             fields: Vec::new(),
+            fields_more: 0,
         }
     }
 
@@ -38,18 +41,55 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
 
-    /// The body, as JSON.
+    /// The body, as JSON: at most `MAX_MESSAGE` bytes of message (twice, for both kinds of
+    /// client) and `util::MAX_LISTED` fields, so no error answer passes 64 KiB whatever the
+    /// request held.
     pub fn body(&self) -> Value {
+        let message = bounded(&self.message);
         let mut body = serde_json::json!({
-            "error": self.message,
+            "error": message,
             "error_code": mlflow_code(self.status),
-            "message": self.message,
+            "message": message,
         });
         if !self.fields.is_empty() {
-            body["fields"] = Value::from(self.fields.clone());
+            let (fields, more) =
+                crate::util::first_few(self.fields.iter().map(|f| bounded_name(f)));
+            body["fields"] = Value::from(fields);
+            if more + self.fields_more > 0 {
+                body["fields_not_listed"] = Value::from(more + self.fields_more);
+            }
         }
         body
     }
+}
+
+/// The most bytes of message an error answer carries.
+pub const MAX_MESSAGE: usize = 16 * 1024;
+
+/// The message, cut at a character boundary past `MAX_MESSAGE` bytes with a note saying so.
+fn bounded(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_MESSAGE {
+        return message.into();
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{} … ({} more bytes of message cut)",
+        &message[..end],
+        message.len() - end
+    )
+    .into()
+}
+
+/// A field name as an error lists it: at most `limits::MAX_NAME` bytes.
+fn bounded_name(name: &str) -> &str {
+    let mut end = name.len().min(super::limits::MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// MLflow's error code for a status: the name in MLflow's `ErrorCode` that means the same

@@ -6,6 +6,7 @@
 //! Handlers stay thin: they parse a format (`input`), score (`score`), and shape an answer.
 
 pub mod admin;
+pub mod budget;
 pub mod conn;
 pub mod error;
 pub mod input;
@@ -87,9 +88,8 @@ pub struct AppState {
     max_body: usize,
     max_rows: usize,
     request_timeout: Duration,
-    /// Body bytes in flight, in KiB permits.
-    inflight: Arc<tokio::sync::Semaphore>,
-    inflight_kib: u32,
+    /// Memory for request bodies, taken as their bytes arrive.
+    budget: Arc<budget::BodyBudget>,
 }
 
 impl AppState {
@@ -100,8 +100,6 @@ impl AppState {
         metrics: Arc<Metrics>,
         opts: &ServeOptions,
     ) -> AppState {
-        // Never less than one largest body, so every allowed request can run.
-        let kib = (opts.max_inflight.max(opts.max_body) / 1024).clamp(1, u32::MAX as usize / 2);
         AppState {
             cfg: cfg.clone(),
             slot,
@@ -117,8 +115,13 @@ impl AppState {
             max_body: opts.max_body,
             max_rows: opts.max_rows.max(1),
             request_timeout: opts.request_timeout,
-            inflight: Arc::new(tokio::sync::Semaphore::new(kib)),
-            inflight_kib: kib as u32,
+            // A body waits a third of the request's time for room, so a refusal leaves time to
+            // retry.
+            budget: Arc::new(budget::BodyBudget::new(
+                opts.max_inflight,
+                opts.max_body,
+                opts.request_timeout / 3,
+            )),
         }
     }
 }

@@ -25,7 +25,10 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Everything scoring derives from the bundle is made here, before the slot can hand the
+    /// model to a request: a swap brings it whole.
     fn new(version: i64, run_id: String, sha256: String, bundle: Bundle) -> Loaded {
+        bundle.prepare();
         Loaded {
             version,
             run_id,

@@ -152,6 +152,7 @@ pub(super) fn score_now(
         let mut err = ApiError::unprocessable(e.to_string());
         if let crate::features::FeatureError::Record(r) = &e {
             err.fields = r.fields();
+            err.fields_more = r.more();
         }
         err
     })?;
@@ -229,6 +230,7 @@ pub(super) fn score_now(
 pub(super) fn record_error(e: RecordError) -> ApiError {
     let mut err = ApiError::unprocessable(e.to_string());
     err.fields = e.fields();
+    err.fields_more = e.more();
     err
 }
 

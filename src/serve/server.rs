@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use metrics::Metrics;
 use model::ModelSlot;
 
 use super::*;
-use super::{admin::*, scoring::*, v2::*};
+use super::{admin::*, budget, scoring::*, v2::*};
 
 /// Runs the server until SIGTERM or Ctrl-C; returns the exit code.
 ///
@@ -257,50 +257,29 @@ pub(super) async fn track(State(s): State<Arc<AppState>>, req: Request, next: Ne
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    // What the body may cost while it is read and parsed: its declared length, or the largest
-    // allowed when it is sent in chunks.
     let has_body =
         declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
-    let weight = if has_body {
-        (declared.unwrap_or(s.max_body as u64).min(s.max_body as u64) / 1024 + 1)
-            .min(s.inflight_kib as u64) as u32
-    } else {
-        0
-    };
     let resp = if declared.is_some_and(|n| n > s.max_body as u64) {
         // Refused from the header alone, before waiting for a body that will not be read.
         too_large().into_response()
     } else {
-        let permit = if weight > 0 {
-            match tokio::time::timeout(
-                s.request_timeout / 3,
-                s.inflight.clone().acquire_many_owned(weight),
-            )
-            .await
-            {
-                Ok(Ok(p)) => Some(p),
-                _ => {
-                    let resp = ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "the server is busy: {} MiB of request bodies are being read or scored (--max-inflight); try again",
-                            s.inflight_kib / 1024
-                        ),
-                    )
-                    .into_response();
-                    s.metrics.observe(
-                        route.as_ref().map_or("unmatched", |m| m.as_str()),
-                        503,
-                        t.elapsed(),
-                    );
-                    return resp;
-                }
+        // The body takes memory from the budget as its bytes arrive; what it took is held
+        // until the answer is made.
+        let ledger = has_body.then(|| {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            budget::Ledger::new(s.budget.clone(), peer)
+        });
+        let req = match &ledger {
+            Some(l) => {
+                let (parts, body) = req.into_parts();
+                Request::from_parts(parts, budget::Metered::wrap(body, l.clone()))
             }
-        } else {
-            None
+            None => req,
         };
-        let _permit = permit;
-        match tokio::time::timeout(s.request_timeout, next.run(req)).await {
+        let resp = match tokio::time::timeout(s.request_timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
@@ -310,6 +289,10 @@ pub(super) async fn track(State(s): State<Arc<AppState>>, req: Request, next: Ne
                 ),
             )
             .into_response(),
+        };
+        match ledger.as_ref().and_then(|l| Some(l.refusal(l.refused()?))) {
+            Some(e) => e.into_response(),
+            None => resp,
         }
     };
     s.metrics.observe(
