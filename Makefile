@@ -125,9 +125,11 @@ bench-peers:
 bench-clients: clients
 	bash bench/clients.sh
 
-## bench-serve: load benchmark of the server against Flask + gunicorn (needs wrk)
+## bench-serve: one record through the handler, stage by stage (cargo bench --bench serve), then
+## wrk at 1, 8 and 64 connections against BEFORE=<older binary> and Flask + gunicorn (needs wrk)
 bench-serve:
-	bash bench/serve.sh
+	cargo bench --bench serve
+	BEFORE=$(BEFORE) bash bench/serve.sh
 
 IMAGE ?= staytrack:latest
 COMPOSE = docker compose -f docker/docker-compose.yml --env-file docker/.env

@@ -26,6 +26,10 @@ use staytrack::config::Config;
 use staytrack::data::Frame;
 use tower::ServiceExt;
 
+/// The server's allocator, so allocation costs what it costs there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Flags {
     #[command(flatten)]
@@ -225,7 +229,7 @@ fn main() -> anyhow::Result<()> {
         (
             "records to a frame",
             per_call(n, || {
-                std::hint::black_box(Frame::from_records(spec, &rec).ok());
+                std::hint::black_box(Frame::from_records_shared(&model.spec, &rec).ok());
             }),
         ),
         (
@@ -241,9 +245,18 @@ fn main() -> anyhow::Result<()> {
             }),
         ),
         (
-            "score, laying the model out per call (before)",
+            "laying the trees out as walkers (per request before, now at load)",
             per_call(n / 10, || {
-                std::hint::black_box(model.bundle.model.predict_encoded(&enc));
+                use staytrack::models::Model;
+                if let Model::Forest { trees } | Model::Gbdt { trees, .. } = &model.bundle.model {
+                    std::hint::black_box(trees.iter().map(|t| t.walker()).collect::<Vec<_>>());
+                }
+            }),
+        ),
+        (
+            "the whole layout, walkers and leaf masks (once, at load)",
+            per_call(20, || {
+                std::hint::black_box(model.bundle.model.layout());
             }),
         ),
         (
@@ -267,6 +280,38 @@ fn main() -> anyhow::Result<()> {
             }),
         ),
     ];
+    // The log's thread: rows written in batches of a thousand, one transaction each, into the
+    // workspace's store as the server writes them.
+    let mut store = staytrack::tracking::Store::open(&cfg.db_path)?;
+    let template = staytrack::tracking::PredictionRow {
+        at: staytrack::util::now_ms(),
+        model_version: Some(model.version),
+        case_id: Some(1),
+        inputs: serde_json::to_string(&rec[0])?,
+        probability: 0.5,
+        class: 1,
+        source: "/predict".into(),
+        quality: None,
+        prediction_id: None,
+        request_id: None,
+        replica: Some(staytrack::util::new_run_id()),
+        model_name: Some("staytrack".into()),
+        alias: Some("production".into()),
+        run_id: Some(model.run_id.clone()),
+        threshold: Some(0.5),
+    };
+    let write = per_call(5, || {
+        let rows: Vec<_> = (0..1000)
+            .map(|_| staytrack::tracking::PredictionRow {
+                prediction_id: Some(staytrack::util::new_run_id()),
+                ..template.clone()
+            })
+            .collect();
+        std::hint::black_box(store.log_predictions(&rows).ok());
+    }) / 1000.0;
+    let stages = stages
+        .into_iter()
+        .chain([("writing the log row (the log's thread)", write)]);
     for (name, us) in stages {
         println!("{{\"stage\": \"{name}\", \"us\": {us:.2}}}");
     }

@@ -297,8 +297,9 @@ pub fn listing(first: &[String], more: usize, noun: &str) -> String {
 }
 
 /// Work on fewer rows than this stays on the calling thread: handing it to the thread pool and
-/// waiting for it costs more than it saves (the crossover `cargo bench --bench serve` measures).
-pub const POOL_FROM_ROWS: usize = 256;
+/// waiting for it (about 20 µs) costs more than it saves. `cargo bench --bench serve` measures
+/// the crossover: between 64 and 128 rows of a 96-tree ensemble on two cores.
+pub const POOL_FROM_ROWS: usize = 128;
 
 /// A UUID version 7: time-ordered, so runs sort by creation in any table.
 pub fn new_run_id() -> String {

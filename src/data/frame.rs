@@ -298,7 +298,8 @@ impl ColumnBuilder {
 /// when the source had one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
-    pub spec: DatasetSpec,
+    /// Shared: a served request's frame points at its model's spec rather than copying it.
+    pub spec: std::sync::Arc<DatasetSpec>,
     /// Where the rows came from (a file path, or "request"), for messages.
     pub source: String,
     pub(crate) columns: Vec<(String, ColumnData)>,
@@ -493,6 +494,14 @@ impl Frame {
     /// Id columns are optional; the target column is ignored; any other unknown field is an error.
     pub fn from_records(
         spec: &DatasetSpec,
+        records: &[serde_json::Map<String, serde_json::Value>],
+    ) -> Result<Frame, RecordError> {
+        Frame::from_records_shared(&std::sync::Arc::new(spec.clone()), records)
+    }
+
+    /// `from_records` for a spec already shared (a served model's), which the frame points at.
+    pub fn from_records_shared(
+        spec: &std::sync::Arc<DatasetSpec>,
         records: &[serde_json::Map<String, serde_json::Value>],
     ) -> Result<Frame, RecordError> {
         let cols: Vec<&ColumnSpec> = spec

@@ -274,7 +274,7 @@ pub fn parse_csv(
         l.iter().map(|&i| positive[i as usize] as u8).collect()
     });
     Ok(Frame {
-        spec: spec.clone(),
+        spec: std::sync::Arc::new(spec.clone()),
         source: path.display().to_string(),
         columns,
         labels: label_idx,

@@ -31,8 +31,9 @@ pub use server::{router, run};
 /// The name the v2 protocol serves the model under (the alias is accepted too).
 pub const MODEL_NAME: &str = "staytrack";
 pub use crate::score::THRESHOLD;
-/// Batches larger than this are scored off the async workers.
-const INLINE_ROWS: usize = 64;
+/// Requests of up to this many rows are scored on the thread that received them; larger ones
+/// off the async workers, where the pool shares them out.
+const INLINE_ROWS: usize = crate::util::POOL_FROM_ROWS;
 /// The shortest admin token accepted; a shorter one leaves the admin routes off.
 pub const MIN_TOKEN_BYTES: usize = 32;
 

@@ -19,6 +19,8 @@ pub struct Loaded {
     pub run_id: String,
     pub sha256: String,
     pub bundle: Bundle,
+    /// The bundle's spec, shared by every request's frame.
+    pub spec: Arc<crate::data::DatasetSpec>,
     pub loaded_at: i64,
     /// Judges each scored row against this model's training data.
     pub checker: Checker,
@@ -34,6 +36,7 @@ impl Loaded {
             run_id,
             sha256,
             checker: Checker::new(&bundle.spec, &bundle.profile),
+            spec: Arc::new(bundle.spec.clone()),
             bundle,
             loaded_at: crate::util::now_ms(),
         }

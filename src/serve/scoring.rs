@@ -147,7 +147,7 @@ pub(super) fn score_now(
     request: Option<String>,
 ) -> Result<(Scored, Option<Vec<PredictionRow>>), ApiError> {
     let spec = &model.bundle.spec;
-    let frame = Frame::from_records(spec, &records).map_err(record_error)?;
+    let frame = Frame::from_records_shared(&model.spec, &records).map_err(record_error)?;
     let probs = model.bundle.predict(&frame).map_err(|e| {
         let mut err = ApiError::unprocessable(e.to_string());
         if let crate::features::FeatureError::Record(r) = &e {
