@@ -309,9 +309,37 @@ fn main() -> anyhow::Result<()> {
             .collect();
         std::hint::black_box(store.log_predictions(&rows).ok());
     }) / 1000.0;
-    let stages = stages
-        .into_iter()
-        .chain([("writing the log row (the log's thread)", write)]);
+    // The shipper's side of a logged row: sealed into a segment, read back, encoded as Parquet.
+    let capture = staytrack::capture::ship::Layout::of_workspace(&cfg, 100_000)?;
+    let inputs: Vec<&staytrack::data::spec::ColumnSpec> = capture.inputs.iter().collect();
+    let t = Instant::now();
+    let mut sealed = Vec::new();
+    loop {
+        let s =
+            store.seal_predictions(100_000, &capture.model, &staytrack::capture::segment_key)?;
+        if s.is_empty() {
+            break;
+        }
+        sealed.extend(s);
+    }
+    let rows_sealed: usize = sealed.iter().map(|s| s.rows).sum::<usize>().max(1);
+    let seal = t.elapsed().as_secs_f64() * 1e6 / rows_sealed as f64;
+    let t = Instant::now();
+    let mut back = Vec::new();
+    for seg in &sealed {
+        back.extend(store.segment_predictions(seg.id)?);
+    }
+    let read = t.elapsed().as_secs_f64() * 1e6 / rows_sealed as f64;
+    let t = Instant::now();
+    let bytes = staytrack::capture::segment::encode_predictions(&back, &inputs, &capture.model)?;
+    let encode = t.elapsed().as_secs_f64() * 1e6 / rows_sealed as f64;
+    std::hint::black_box(bytes);
+    let stages = stages.into_iter().chain([
+        ("writing the log row (the log's thread)", write),
+        ("capture: sealing the row into a segment", seal),
+        ("capture: reading the row back", read),
+        ("capture: encoding it as Parquet", encode),
+    ]);
     for (name, us) in stages {
         println!("{{\"stage\": \"{name}\", \"us\": {us:.2}}}");
     }
