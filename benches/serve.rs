@@ -327,7 +327,7 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut back = Vec::new();
     for seg in &sealed {
-        back.extend(store.segment_predictions(seg.id)?);
+        back.extend(store.segment_predictions(seg.id, &capture.model)?);
     }
     let read = t.elapsed().as_secs_f64() * 1e6 / rows_sealed as f64;
     let t = Instant::now();

@@ -81,7 +81,14 @@ pub async fn ship_pending(
     for seg in store.unshipped_segments()? {
         let (bytes, rows) = match seg.kind {
             SegmentKind::Predictions => {
-                let rows = store.segment_predictions(seg.id)?;
+                let rows = store.segment_predictions(seg.id, &layout.model)?;
+                anyhow::ensure!(
+                    rows.len() == seg.rows,
+                    "segment {}: {} rows sealed, {} found in the log",
+                    seg.key,
+                    seg.rows,
+                    rows.len()
+                );
                 (
                     encode_predictions(&rows, &inputs, &layout.model)?,
                     rows.len(),

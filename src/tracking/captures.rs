@@ -91,6 +91,11 @@ pub enum Imported {
 }
 
 const PERIOD_HOUR: i64 = 3_600_000;
+/// The last prediction id sealed into a segment of this workspace: later rows that no segment
+/// holds (imported ones carry theirs) are the ones waiting. Ids only grow, since pruning keeps
+/// the newest row.
+pub(super) const SEALED_THROUGH: &str = "(SELECT COALESCE(MAX(last_id), 0) FROM capture_segments
+    WHERE kind = 'predictions' AND direction = 'out')";
 const PERIOD_DAY: i64 = 86_400_000;
 
 impl Store {
@@ -123,11 +128,13 @@ impl Store {
         self.seal(
             SegmentKind::Predictions,
             max_rows,
-            "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
-              WHERE segment IS NULL ORDER BY id LIMIT ?1",
-            "UPDATE predictions SET segment = ?1
-              WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND COALESCE(replica, '') = ?4
-                AND COALESCE(model_name, ?5) = ?6 AND at >= ?7 AND at < ?8",
+            &format!(
+                "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
+                  WHERE id > {SEALED_THROUGH} AND segment IS NULL ORDER BY id LIMIT ?1"
+            ),
+            // A prediction is not written again: its segment's id range, replica, model and hour
+            // find it (`segment_predictions`).
+            None,
             default_model,
             key,
         )
@@ -144,9 +151,11 @@ impl Store {
             max_rows,
             "SELECT id, at, replica, ?2 FROM outcome_outbox
               WHERE segment IS NULL ORDER BY id LIMIT ?1",
-            "UPDATE outcome_outbox SET segment = ?1
-              WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND replica = ?4 AND ?5 = ?6
-                AND at >= ?7 AND at < ?8",
+            Some(
+                "UPDATE outcome_outbox SET segment = ?1
+                  WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND replica = ?4 AND ?5 = ?6
+                    AND at >= ?7 AND at < ?8",
+            ),
             "",
             key,
         )
@@ -157,7 +166,7 @@ impl Store {
         kind: SegmentKind,
         max_rows: usize,
         select: &str,
-        claim: &str,
+        claim: Option<&str>,
         default_model: &str,
         key: &dyn Fn(&SealParts) -> String,
     ) -> Result<Vec<Segment>, StoreError> {
@@ -195,8 +204,8 @@ impl Store {
                 tx.execute(
                     "INSERT INTO capture_segments
                        (direction, kind, key, replica, seq, rows, first_at, sealed_at, first_id,
-                        last_id)
-                     VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        last_id, model, period_ms)
+                     VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         kind.as_str(),
                         k,
@@ -206,7 +215,9 @@ impl Store {
                         first_at,
                         now,
                         ids[0],
-                        ids[ids.len() - 1]
+                        ids[ids.len() - 1],
+                        model,
+                        period_ms
                     ],
                 )?;
                 let sid = tx.last_insert_rowid();
@@ -214,18 +225,20 @@ impl Store {
                 // shares its replica, model and period is one of the rows read (nothing else
                 // writes inside this transaction).
                 let (lo, hi) = (ids[0], ids[ids.len() - 1]);
-                let claimed = tx.prepare_cached(claim)?.execute(params![
-                    sid,
-                    lo,
-                    hi,
-                    replica,
-                    default_model,
-                    model,
-                    period_ms,
-                    period_ms + period
-                ])?;
-                if claimed != ids.len() {
-                    return Err(rusqlite::Error::StatementChangedRows(claimed));
+                if let Some(claim) = claim {
+                    let claimed = tx.prepare_cached(claim)?.execute(params![
+                        sid,
+                        lo,
+                        hi,
+                        replica,
+                        default_model,
+                        model,
+                        period_ms,
+                        period_ms + period
+                    ])?;
+                    if claimed != ids.len() {
+                        return Err(rusqlite::Error::StatementChangedRows(claimed));
+                    }
                 }
                 out.push(Segment {
                     id: sid,
@@ -272,17 +285,33 @@ impl Store {
     }
 
     /// The predictions sealed into segment `id`, in the order they were logged.
-    pub fn segment_predictions(&self, id: i64) -> Result<Vec<PredictionRow>, StoreError> {
+    /// Rows are found by the segment's id range, replica, model and hour, as sealing grouped
+    /// them (rows with no model are `default_model`'s), or, for segments sealed before that, by
+    /// the segment written into the row.
+    pub fn segment_predictions(
+        &self,
+        id: i64,
+        default_model: &str,
+    ) -> Result<Vec<PredictionRow>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {PREDICTION_COLUMNS}
-                   FROM predictions
-                  WHERE id BETWEEN (SELECT first_id FROM capture_segments WHERE id = ?1)
-                               AND (SELECT last_id FROM capture_segments WHERE id = ?1)
-                    AND segment = ?1
-                  ORDER BY id"
+                "SELECT {}
+                   FROM capture_segments s JOIN predictions p
+                     ON p.id BETWEEN s.first_id AND s.last_id
+                  WHERE s.id = ?1
+                    AND (p.segment = s.id
+                         OR (p.segment IS NULL AND s.period_ms IS NOT NULL
+                             AND COALESCE(p.replica, '') = s.replica
+                             AND COALESCE(p.model_name, ?2) = s.model
+                             AND p.at >= s.period_ms AND p.at < s.period_ms + {PERIOD_HOUR}))
+                  ORDER BY p.id",
+                PREDICTION_COLUMNS
+                    .split(',')
+                    .map(|c| format!("p.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))?;
-            let rows = st.query_map([id], PredictionRow::from_row)?;
+            let rows = st.query_map(params![id, default_model], PredictionRow::from_row)?;
             rows.collect()
         })
     }
@@ -347,21 +376,29 @@ impl Store {
     pub fn capture_pending(&self, with_bytes: bool) -> Result<Pending, StoreError> {
         self.read(|c| {
             let waiting: i64 = c.query_row(
-                "SELECT COUNT(*) FROM predictions WHERE segment IS NULL",
+                &format!(
+                    "SELECT COUNT(*) FROM predictions WHERE id > {SEALED_THROUGH} AND segment IS NULL"
+                ),
                 [],
                 |r| r.get(0),
             )?;
             // Rows are logged in time order, so the first waiting one is the oldest.
             let oldest: Option<i64> = c
                 .query_row(
-                    "SELECT at FROM predictions WHERE segment IS NULL ORDER BY id LIMIT 1",
+                    &format!(
+                        "SELECT at FROM predictions WHERE id > {SEALED_THROUGH} AND segment IS NULL
+                          ORDER BY id LIMIT 1"
+                    ),
                     [],
                     |r| r.get(0),
                 )
                 .optional()?;
             let bytes: i64 = if with_bytes {
                 c.query_row(
-                    "SELECT COALESCE(SUM(LENGTH(inputs)), 0) FROM predictions WHERE segment IS NULL",
+                    &format!(
+                        "SELECT COALESCE(SUM(LENGTH(inputs)), 0) FROM predictions
+                          WHERE id > {SEALED_THROUGH} AND segment IS NULL"
+                    ),
                     [],
                     |r| r.get(0),
                 )?
@@ -644,4 +681,72 @@ fn record_import(
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(at: i64, model: Option<&str>) -> PredictionRow {
+        PredictionRow {
+            at,
+            inputs: "{}".into(),
+            probability: 0.5,
+            source: "test".into(),
+            replica: Some("r1".into()),
+            model_name: model.map(str::to_string),
+            prediction_id: Some(crate::util::new_run_id()),
+            ..Default::default()
+        }
+    }
+
+    fn key(p: &SealParts) -> String {
+        format!("{}/{}/{}/{}", p.kind.as_str(), p.model, p.period_ms, p.seq)
+    }
+
+    #[test]
+    fn sealing_finds_rows_by_range_and_hour_and_shipped_rows_alone_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let hour = PERIOD_HOUR;
+        // Two hours interleaved near their boundary, and a row with no model name.
+        let rows = [
+            row(hour - 2, Some("m")),
+            row(hour + 1, Some("m")),
+            row(hour - 1, Some("m")),
+            row(hour + 2, None),
+        ];
+        store.log_predictions(&rows).unwrap();
+        let segs = store.seal_predictions(1000, "m", &key).unwrap();
+        assert_eq!(segs.iter().map(|s| s.rows).collect::<Vec<_>>(), [2, 2]);
+        let ats = |id| {
+            store
+                .segment_predictions(id, "m")
+                .unwrap()
+                .iter()
+                .map(|r| r.at)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ats(segs[0].id), [hour - 2, hour - 1]);
+        assert_eq!(ats(segs[1].id), [hour + 1, hour + 2]);
+        // Nothing waits until a row is logged after the seal.
+        assert_eq!(store.capture_pending(true).unwrap().rows, 4);
+        assert!(store.seal_predictions(1000, "m", &key).unwrap().is_empty());
+        store.log_predictions(&[row(hour + 3, Some("m"))]).unwrap();
+        assert_eq!(store.capture_pending(false).unwrap().rows, 5);
+        // Only rows in shipped segments go, and the newest row always stays.
+        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 0);
+        // A row goes once every segment from its id down is shipped: the first hour's later
+        // row waits for the second hour's segment, which began before it.
+        store.segment_shipped(segs[0].id, 1).unwrap();
+        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 1);
+        store.segment_shipped(segs[1].id, 1).unwrap();
+        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 3);
+        let s = store.seal_predictions(1000, "m", &key).unwrap();
+        assert_eq!(s.len(), 1);
+        store.segment_shipped(s[0].id, 1).unwrap();
+        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 0);
+        assert_eq!(store.count_predictions().unwrap(), 1);
+        assert_eq!(store.capture_pending(false).unwrap().rows, 0);
+    }
 }

@@ -223,19 +223,36 @@ impl Store {
         before_ms: i64,
         shipped_only: bool,
     ) -> Result<usize, StoreError> {
+        // The newest row always stays, so ids only grow and a row past the last sealed id is
+        // always one waiting for its segment (`captures::SEALED_THROUGH`). A row of this
+        // workspace is shipped when every segment sealed from its id down is.
         let sql = if shipped_only {
-            "DELETE FROM predictions WHERE id IN
-               (SELECT p.id FROM predictions p WHERE p.at < ?1 AND p.segment IS NOT NULL
-                  AND (p.segment = 0 OR EXISTS (SELECT 1 FROM capture_segments s
-                        WHERE s.id = p.segment AND (s.direction = 'in' OR s.shipped_at IS NOT NULL)))
-                ORDER BY p.at LIMIT 10000)"
+            format!(
+                "DELETE FROM predictions WHERE id IN
+                   (SELECT p.id FROM predictions p
+                     WHERE p.at < ?1 AND p.id < (SELECT MAX(id) FROM predictions)
+                       AND ((p.segment IS NULL AND p.id <= COALESCE(
+                               (SELECT MIN(first_id) - 1 FROM capture_segments
+                                 WHERE kind = 'predictions' AND direction = 'out'
+                                   AND shipped_at IS NULL),
+                               {}))
+                            OR p.segment = 0
+                            OR EXISTS (SELECT 1 FROM capture_segments s
+                                WHERE s.id = p.segment
+                                  AND (s.direction = 'in' OR s.shipped_at IS NOT NULL)))
+                    ORDER BY p.at LIMIT 10000)",
+                super::captures::SEALED_THROUGH
+            )
         } else {
             "DELETE FROM predictions WHERE id IN
-               (SELECT id FROM predictions WHERE at < ?1 ORDER BY at LIMIT 10000)"
+               (SELECT id FROM predictions
+                 WHERE at < ?1 AND id < (SELECT MAX(id) FROM predictions)
+                 ORDER BY at LIMIT 10000)"
+                .to_string()
         };
         let mut total = 0;
         loop {
-            let n = self.write(|c| c.execute(sql, [before_ms]))?;
+            let n = self.write(|c| c.execute(&sql, [before_ms]))?;
             total += n;
             if n < 10_000 {
                 return Ok(total);
@@ -462,5 +479,8 @@ mod tests {
         assert_eq!(store.prune_predictions(20_000, false).unwrap(), 20_000);
         assert_eq!(store.count_predictions().unwrap(), 5_000);
         assert_eq!(store.prune_predictions(20_000, false).unwrap(), 0);
+        // Everything is old: the newest row stays, so ids keep growing.
+        assert_eq!(store.prune_predictions(i64::MAX, false).unwrap(), 4_999);
+        assert_eq!(store.count_predictions().unwrap(), 1);
     }
 }

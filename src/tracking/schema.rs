@@ -213,6 +213,15 @@ CREATE TABLE workspace_facts (
     value  TEXT NOT NULL
 );
 "#,
+    // 8: a logged prediction is sealed without being written again. A segment keeps its model
+    // and hour beside its row ids, which find its rows; rows past the last sealed id that no
+    // segment holds are the ones waiting.
+    r#"
+DROP INDEX predictions_unsealed;
+ALTER TABLE capture_segments ADD COLUMN model TEXT;
+ALTER TABLE capture_segments ADD COLUMN period_ms INTEGER;
+CREATE INDEX capture_segments_sealed ON capture_segments(kind, direction, last_id);
+"#,
 ];
 
 /// The schema version this build writes.
