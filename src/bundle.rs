@@ -48,6 +48,23 @@ pub enum BundleError {
     NotRegistered { path: PathBuf, sha256: String },
 }
 
+impl BundleError {
+    /// What is wrong, without the file: what a server tells anonymous callers (the path stays
+    /// in its own log).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BundleError::Io { .. } => "its bundle cannot be read",
+            BundleError::NotABundle { .. } => "its file is not a staytrack bundle",
+            BundleError::Newer { .. } => "its bundle was written by a newer staytrack",
+            BundleError::Checksum { .. } => "its bundle fails its checksum",
+            BundleError::Decode { .. } => "its bundle cannot be decoded",
+            BundleError::Invalid { .. } => "its bundle is not a usable model",
+            BundleError::Missing { .. } => "its bundle file is missing",
+            BundleError::NotRegistered { .. } => "its bundle differs from the registered digest",
+        }
+    }
+}
+
 /// Where an artifact with digest `sha256` lives in the workspace: `<dir>/<first two hex digits>/
 /// <sha256>.<ext>`. The one rule every reader and writer of artifacts follows.
 pub fn addressed_path(artifacts_dir: &Path, sha256: &str, ext: &str) -> PathBuf {

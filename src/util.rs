@@ -326,25 +326,54 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// Renders rows as a left-aligned text table with a header rule.
+/// The most characters a table cell shows; a wider value is cut with "…". Tables go to
+/// terminals, files and logs alike, so the bound is fixed rather than a terminal's width.
+pub const MAX_CELL: usize = 80;
+
+/// `s` cut to at most `max` characters, the last one "…" when anything was cut.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => s.into(),
+        Some(_) => {
+            let keep = s
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..keep]).into()
+        }
+    }
+}
+
+/// Renders rows as a left-aligned text table with a header rule; every cell at most
+/// `MAX_CELL` characters. Padding is written by hand: the formatter's width argument panics
+/// past 65,535.
 pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    let clipped: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clip(c, MAX_CELL)).collect())
+        .collect();
+    let heads: Vec<std::borrow::Cow<'_, str>> = headers.iter().map(|h| clip(h, MAX_CELL)).collect();
+    let mut widths: Vec<usize> = heads.iter().map(|h| h.chars().count()).collect();
+    for r in &clipped {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
     let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
+        let mut out = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(c);
+            out.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(c.chars().count()),
+            ));
+        }
+        out.trim_end().to_string()
     };
-    let mut out = line(headers.to_vec());
+    let mut out = line(heads.iter().map(|h| h.as_ref()).collect());
     out.push('\n');
     out.push_str(&line(
         widths
@@ -356,8 +385,8 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
             .collect(),
     ));
     out.push('\n');
-    for r in rows {
-        out.push_str(&line(r.iter().map(|s| s.as_str()).collect()));
+    for r in &clipped {
+        out.push_str(&line(r.iter().map(|s| s.as_ref()).collect()));
         out.push('\n');
     }
     out
@@ -460,6 +489,16 @@ mod tests {
         atomic_write(&p, b"two two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_wide_cell_is_cut_and_never_panics() {
+        let wide = "x".repeat(70_000);
+        let t = render_table(&["A", "B"], &[vec![wide.clone(), "b".into()]]);
+        let row = t.lines().nth(2).unwrap();
+        assert_eq!(row, format!("{}…  b", "x".repeat(MAX_CELL - 1)));
+        assert_eq!(clip("é".repeat(81).as_str(), 80).chars().count(), 80);
+        assert_eq!(clip("short", 80), "short");
     }
 
     #[test]

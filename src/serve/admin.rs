@@ -18,7 +18,13 @@ use super::scoring::*;
 use super::*;
 
 /// `GET /v1/models`: what is served, every version, every alias and the recent audit log.
-pub(super) async fn models(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
+/// Without the admin token, no free text and no place: aliases lose their bundle paths,
+/// versions their descriptions, moves their actors, reasons, evidence and origins.
+pub(super) async fn models(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let admin = authorize(&s, &headers).is_ok();
     let s2 = s.clone();
     let (versions, aliases, events) = tokio::task::spawn_blocking(move || {
         s2.slot.with_store(|st| {
@@ -40,13 +46,31 @@ pub(super) async fn models(State(s): State<Arc<AppState>>) -> Result<Response, A
             "validation_roc_auc": m.bundle.metrics.roc_auc,
         })
     });
-    Ok(Json(json!({
+    let mut body = json!({
         "serving": serving,
         "versions": versions,
         "aliases": aliases,
         "events": events,
-    }))
-    .into_response())
+    });
+    if !admin {
+        for (list, private) in [
+            ("versions", &["description"][..]),
+            ("aliases", &["path"][..]),
+            (
+                "events",
+                &["actor", "reason", "evidence", "pulled_from"][..],
+            ),
+        ] {
+            for item in body[list].as_array_mut().into_iter().flatten() {
+                if let Some(o) = item.as_object_mut() {
+                    for k in private {
+                        o.remove(*k);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Json(body).into_response())
 }
 
 /// Admin routes need `Authorization: Bearer <STAYTRACK_TOKEN>`; with no token they are off.
@@ -271,7 +295,8 @@ pub(super) fn registry_error(e: RegistryError) -> ApiError {
         | RegistryError::NoBundle(_)
         | RegistryError::NoSuchAlias(_)
         | RegistryError::NothingToRollBack(_)
-        | RegistryError::UnknownRun(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | RegistryError::UnknownRun(_)
+        | RegistryError::TooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         RegistryError::Moved { .. } => StatusCode::CONFLICT,
         RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };

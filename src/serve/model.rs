@@ -229,8 +229,13 @@ impl ModelSlot {
     }
 
     fn load(&self, sha256: &str, path: Option<&str>) -> Result<Bundle, String> {
-        let mut bundle = Bundle::load_registered(&self.artifacts_dir, sha256, path)
-            .map_err(|e| e.to_string())?;
+        // The full error, path and all, goes to the server's own log; callers of any route get
+        // the kind of fault only.
+        let mut bundle =
+            Bundle::load_registered(&self.artifacts_dir, sha256, path).map_err(|e| {
+                eprintln!("staytrack serve: {e}");
+                e.kind().to_string()
+            })?;
         // Serving never reads the validation rows; they are not kept in memory.
         bundle.validation = None;
         Ok(bundle)

@@ -292,6 +292,18 @@ impl EventDoc {
         )
     }
 
+    /// The move as a bucket takes it: a reason or actor written before their bounds
+    /// (`registry::MAX_REASON`, `MAX_ACTOR`) is cut with "…", so every move this store holds
+    /// can be pushed and every workspace that pulls it ends on the same model.
+    pub fn bounded(mut self) -> EventDoc {
+        use crate::tracking::registry::{MAX_ACTOR, MAX_REASON};
+        if let Some(r) = &self.reason {
+            self.reason = Some(crate::util::clip(r, MAX_REASON).into_owned());
+        }
+        self.actor = crate::util::clip(&self.actor, MAX_ACTOR).into_owned();
+        self
+    }
+
     /// Checks a pulled move before it is replayed; `key` is where it was found (under the
     /// prefix), which must be the key its content gives.
     pub fn validate(&self, key: &str) -> Result<(), DocError> {
@@ -307,9 +319,15 @@ impl EventDoc {
         if !valid_run_id(&self.run_id) {
             return Err(bad("run_id", "use 1 to 64 ASCII letters, digits or '-'"));
         }
-        check_text("actor", &self.actor, 256, false)?;
+        // What the registry takes in characters always fits these bytes (4 a character).
+        check_text(
+            "actor",
+            &self.actor,
+            4 * crate::tracking::registry::MAX_ACTOR,
+            false,
+        )?;
         if let Some(r) = &self.reason {
-            check_text("reason", r, MAX_TEXT, true)?;
+            check_text("reason", r, 4 * crate::tracking::registry::MAX_REASON, true)?;
         }
         if let Some(e) = &self.evidence {
             if !e.is_object() {

@@ -112,7 +112,28 @@ pub struct Audit<'a> {
     pub expect_from: Option<Option<i64>>,
 }
 
+/// The longest reason an alias move keeps, in characters: enough for a paragraph, and an event
+/// with it stays far inside what `sync` moves (`documents::MAX_EVENT_BYTES`). Every way in (the
+/// CLI, the admin route, the TUI) meets it here.
+pub const MAX_REASON: usize = 1000;
+/// The longest actor name an alias move keeps, in characters.
+pub const MAX_ACTOR: usize = 64;
+
 impl<'a> Audit<'a> {
+    /// The free text within its bounds, or the error naming which is too long.
+    fn check(&self) -> Result<(), RegistryError> {
+        let long = |what: &'static str, text: &str, max: usize| {
+            let len = text.chars().count();
+            if len > max {
+                Err(RegistryError::TooLong { what, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        long("the reason", self.reason.unwrap_or(""), MAX_REASON)?;
+        long("the actor", self.actor, MAX_ACTOR)
+    }
+
     pub fn by(actor: &'a str, reason: Option<&'a str>) -> Audit<'a> {
         Audit {
             actor,
@@ -162,6 +183,12 @@ pub enum RegistryError {
         expected: Option<i64>,
         found: Option<i64>,
     },
+    #[error("{what} is {len} characters long; at most {max} are kept")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -196,6 +223,7 @@ impl Store {
         if !valid_alias(alias) {
             return Err(RegistryError::BadAlias(alias.to_string()));
         }
+        audit.check()?;
         let summary = self.get_run(run)?;
         if summary.status != super::RunStatus::Finished {
             return Err(RegistryError::NotFinished {
@@ -231,6 +259,7 @@ impl Store {
         if !valid_alias(alias) {
             return Err(RegistryError::BadAlias(alias.to_string()));
         }
+        audit.check()?;
         self.registry_tx(|tx| {
             let run_id: Option<String> = tx
                 .query_row(

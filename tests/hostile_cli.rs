@@ -1,0 +1,163 @@
+//! Hostile input through the command line and the anonymous routes: wide values in every table,
+//! free text past its bound from every way in, and what a caller without the token may see.
+//! Every command ends with a status (never 101, a panic) and says what it refused.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::server::Server;
+use common::{ok, run, run_of, trained};
+use serde_json::Value;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef-test";
+
+/// No command may panic: a panic exits 101.
+fn no_panic(o: &std::process::Output, what: &str) {
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "{what} panicked: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |i| i + 4);
+    let code = String::from_utf8_lossy(&buf[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        code,
+        serde_json::from_slice(&buf[split..]).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn a_reason_past_its_bound_is_refused_from_every_way_in_and_tables_stay_bounded() {
+    let dir = trained("lr,tree", 1500);
+    let ws = dir.path();
+    let (lr, tree) = (run_of(ws, "lr"), run_of(ws, "tree"));
+    // One character past the bound: refused, naming it, nothing moved.
+    let long = "r".repeat(1001);
+    let o = run(ws, &["promote", &lr, "--reason", &long]);
+    no_panic(&o, "promote");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the reason is 1001 characters long; at most 1000 are kept"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&ok(ws, &["registry"]).stdout).contains("lr"));
+    // At the bound: kept whole, and `registry` cuts it in its table.
+    let at_bound = "é".repeat(1000);
+    ok(ws, &["promote", &lr, "--reason", &at_bound]);
+    let o = run(ws, &["registry"]);
+    no_panic(&o, "registry");
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains('…'), "{text}");
+    assert!(
+        text.lines().all(|l| l.chars().count() < 1000),
+        "a table line passed its bound"
+    );
+    let json = common::json(&ok(ws, &["registry", "--json"]));
+    assert!(
+        json.to_string().contains(&at_bound),
+        "the reason is kept whole"
+    );
+
+    // The admin route takes the same bound: 5 MB of reason is a 422, not a stored move.
+    let srv = Server::start(ws, Some(TOKEN), &[]);
+    let body = serde_json::json!({"run_id": tree, "reason": "x".repeat(5_000_000)}).to_string();
+    let (code, v) = call(
+        &srv.addr,
+        "POST",
+        "/v1/models/promote",
+        Some(TOKEN),
+        body.as_bytes(),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000 are kept"),
+        "{v}"
+    );
+
+    // Anonymous callers see no paths and no free text; the token shows them.
+    let (code, anon) = call(&srv.addr, "GET", "/v1/models", None, b"");
+    assert_eq!(code, 200);
+    let text = anon.to_string();
+    assert!(!text.contains(&ws.display().to_string()), "{text}");
+    assert!(!text.contains("é"), "a reason reached an anonymous caller");
+    assert!(anon["events"][0].get("actor").is_none());
+    assert!(anon["aliases"][0].get("path").is_none());
+    assert_eq!(anon["aliases"][0]["version"], 1);
+    let (_, admin) = call(&srv.addr, "GET", "/v1/models", Some(TOKEN), b"");
+    assert_eq!(
+        admin["events"][0]["reason"].as_str(),
+        Some(at_bound.as_str())
+    );
+    assert!(srv.terminate().success());
+}
+
+#[test]
+fn a_value_wider_than_any_formatter_width_never_panics_a_table() {
+    let dir = trained("lr", 1200);
+    let ws = dir.path();
+    // A CSV whose first data row holds a 70,000-character category.
+    let csv = ws.join("data/test_data.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = header.iter().position(|h| *h == "Department").unwrap();
+    let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    cells[col] = "w".repeat(70_000);
+    lines[1] = cells.join(",");
+    let wide = ws.join("wide.csv");
+    std::fs::write(&wide, lines.join("\n") + "\n").unwrap();
+    // It panicked "Formatting argument out of range" after printing "valid".
+    {
+        let args = ["data", "check", wide.to_str().unwrap()];
+        let o = run(ws, &args);
+        no_panic(&o, &args.join(" "));
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains('…'),
+            "{}: nothing was cut:\n{out}",
+            args.join(" ")
+        );
+        assert!(
+            out.lines().all(|l| l.chars().count() < 2000),
+            "{}: a line of {} characters",
+            args.join(" "),
+            out.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+        );
+    }
+}
