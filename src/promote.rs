@@ -300,6 +300,9 @@ pub enum PromoteError {
     NoCandidate(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The candidate's bundle cannot be loaded: no alias moves to a model nothing can serve.
+    #[error("run {run}: {why}; the alias was not moved")]
+    Unloadable { run: String, why: String },
 }
 
 fn refusal(e: &Evidence) -> String {
@@ -335,6 +338,26 @@ pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promote
         }
         Target::Best(m) => best_run(store, *m)?,
     };
+    // Every promotion loads the bundle it would serve, whichever alias it moves and whether a
+    // policy guards it: checksum, digest and structure. A file not in this workspace (a run
+    // whose bundle a pull has yet to bring) is left to the server, which names it when it
+    // loads.
+    if let Some(a) = store
+        .artifacts(&candidate.id)
+        .map_err(RegistryError::from)?
+        .into_iter()
+        .find(|a| a.name == "bundle")
+    {
+        match Bundle::load_registered(&cfg.artifacts_dir, &a.sha256, Some(&a.path)) {
+            Ok(_) | Err(crate::bundle::BundleError::Missing { .. }) => {}
+            Err(e) => {
+                return Err(PromoteError::Unloadable {
+                    run: candidate.id.clone(),
+                    why: e.kind().to_string(),
+                })
+            }
+        }
+    }
     let current = store
         .alias_target(&req.alias)
         .map_err(RegistryError::from)?;

@@ -161,3 +161,38 @@ fn a_value_wider_than_any_formatter_width_never_panics_a_table() {
         );
     }
 }
+
+#[test]
+fn a_broken_bundle_is_never_promoted_to_any_alias() {
+    let dir = trained("lr", 1200);
+    let ws = dir.path();
+    let lr = run_of(ws, "lr");
+    // Flip a byte of every bundle in the workspace.
+    let mut broken = 0;
+    for d in std::fs::read_dir(ws.join("artifacts")).unwrap().flatten() {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "bundle") {
+                let mut b = std::fs::read(&p).unwrap();
+                let last = b.len() - 2;
+                b[last] ^= 0x20;
+                std::fs::write(&p, b).unwrap();
+                broken += 1;
+            }
+        }
+    }
+    assert!(broken > 0);
+    // An alias no server follows is checked as the production one is.
+    for alias in ["staging", "production"] {
+        let o = run(ws, &["promote", &lr, "--alias", alias]);
+        no_panic(&o, "promote");
+        assert_eq!(o.status.code(), Some(1), "{alias}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("the alias was not moved"), "{err}");
+    }
+    let reg = common::json(&ok(ws, &["registry", "--json"]));
+    assert!(
+        !reg.to_string().contains("staging"),
+        "an alias moved to a broken bundle: {reg}"
+    );
+}

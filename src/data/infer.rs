@@ -44,9 +44,12 @@ pub fn infer_spec(path: &Path, o: &InitOptions) -> anyhow::Result<(DatasetSpec, 
     let mut notes = Vec::new();
     let mut columns = Vec::new();
     let mut target = None;
-    for name in &names {
+    // By position, not by name: a lookup by name per column is quadratic in a wide file.
+    for (at, name) in names.iter().enumerate() {
         let values: Vec<&str> = table
-            .column(name)
+            .columns
+            .get(at)
+            .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
             .map(|v| v.as_deref().unwrap_or(""))

@@ -278,9 +278,9 @@ fn promote_error(e: PromoteError) -> ApiError {
         PromoteError::Refused(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
         // A broken settings file is the server's fault, not the client's.
         PromoteError::Policy(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
-        PromoteError::ForceWithoutReason | PromoteError::NoCandidate(_) => {
-            ApiError::unprocessable(e.to_string())
-        }
+        PromoteError::ForceWithoutReason
+        | PromoteError::NoCandidate(_)
+        | PromoteError::Unloadable { .. } => ApiError::unprocessable(e.to_string()),
     }
 }
 

@@ -110,6 +110,15 @@ impl Datatype {
         }
     }
 
+    /// The largest finite magnitude of a float type.
+    fn float_max(self) -> f64 {
+        match self {
+            Datatype::F16 => 65_504.0,
+            Datatype::F32 => f32::MAX as f64,
+            _ => f64::MAX,
+        }
+    }
+
     /// The inclusive range of an integer type, as i128 so every type fits.
     fn int_range(self) -> (i128, i128) {
         use Datatype::*;
@@ -412,7 +421,14 @@ fn json_element(at: &str, datatype: Datatype, v: &Value, i: usize) -> Result<Val
             let (lo, hi) = datatype.int_range();
             x.is_some_and(|x| (lo..=hi).contains(&x))
         }
-        Value::Number(_) => datatype.is_float(),
+        // A float must be one its declared type can hold: FP16 tops out at 65,504, FP32 at
+        // about 3.4e38 (as the binary form cannot carry more).
+        Value::Number(num) => {
+            datatype.is_float()
+                && num
+                    .as_f64()
+                    .is_some_and(|x| x.abs() <= datatype.float_max())
+        }
         _ => false,
     };
     if ok {
@@ -802,6 +818,14 @@ mod tests {
             (
                 one("Hospital_code", "INT8", json!([1]), json!([300])),
                 "an integer within INT8",
+            ),
+            (
+                one("Admission_Deposit", "FP16", json!([1]), json!([70000.0])),
+                "a number (FP16)",
+            ),
+            (
+                one("Admission_Deposit", "FP32", json!([1]), json!([1e300])),
+                "a number (FP32)",
             ),
             (
                 one("Hospital_code", "INT64", json!([1]), json!([1.5])),
