@@ -26,11 +26,30 @@ pub struct FeedbackSummary {
     pub unchanged: usize,
     /// Outcomes whose label replaced a different one.
     pub changed: usize,
+    /// Rows that repeat an earlier row's id with the same label (stored once).
+    pub repeated: usize,
+    /// Rows whose id has different labels within this load, as (row number from 1, why): none
+    /// of that id's rows is stored, since nothing says which label is true.
+    pub conflicting: Vec<(usize, String)>,
     /// Good rows whose id has no logged prediction (kept: the prediction may be logged later,
     /// or on another server).
     pub unknown_ids: usize,
     /// Rows skipped, as (row number from 1, why).
     pub rejected: Vec<(usize, String)>,
+}
+
+impl FeedbackSummary {
+    /// Whether every row read is counted once: new, unchanged, changed, repeated, conflicting
+    /// or skipped.
+    pub fn adds_up(&self) -> bool {
+        self.new
+            + self.unchanged
+            + self.changed
+            + self.repeated
+            + self.conflicting.len()
+            + self.rejected.len()
+            == self.rows
+    }
 }
 
 /// The columns outcomes come in: the spec's first id column and its label column unless told.
@@ -144,17 +163,18 @@ fn store_rows(
     Ok(out)
 }
 
-/// One outcome per id (the last of an id in one load wins, as a later load's would), each id
-/// read by `parse`; a row with no id, an id `parse` refuses or a label the dataset does not have
-/// is put in `out.rejected` with why.
-fn read_cells<K: Ord>(
+/// One outcome per id, each id read by `parse`. An id given again with the same label counts
+/// in `out.repeated`; an id given different labels in one load is stored not at all and each of
+/// its rows goes to `out.conflicting`, naming the others. A row with no id, an id `parse`
+/// refuses or a label the dataset does not have is put in `out.rejected` with why.
+fn read_cells<K: Ord + std::fmt::Display>(
     spec: &DatasetSpec,
     cells: Vec<(usize, Option<String>, Option<String>)>,
     id_col: &str,
     out: &mut FeedbackSummary,
     parse: impl Fn(&str) -> Result<K, String>,
 ) -> Vec<(K, u8, String)> {
-    let mut good: BTreeMap<K, (u8, String)> = BTreeMap::new();
+    let mut seen: BTreeMap<K, Vec<(usize, u8, String)>> = BTreeMap::new();
     for (row, id, label) in cells {
         let id = match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => {
@@ -171,13 +191,42 @@ fn read_cells<K: Ord>(
         };
         let raw = label.unwrap_or_default();
         match label_of(spec, &raw) {
-            Ok(l) => {
-                good.insert(id, (l, raw.trim().to_string()));
-            }
+            Ok(l) => seen
+                .entry(id)
+                .or_default()
+                .push((row, l, raw.trim().to_string())),
             Err(e) => out.rejected.push((row, e)),
         }
     }
-    good.into_iter().map(|(i, (l, r))| (i, l, r)).collect()
+    let mut good = Vec::with_capacity(seen.len());
+    for (id, rows) in seen {
+        let (_, first, raw) = &rows[0];
+        if rows.iter().all(|(_, l, _)| l == first) {
+            out.repeated += rows.len() - 1;
+            good.push((id, *first, raw.clone()));
+            continue;
+        }
+        let all = rows
+            .iter()
+            .map(|(r, _, raw)| format!("'{}' in row {r}", crate::util::clip(raw, 40)))
+            .collect::<Vec<_>>();
+        for (row, _, _) in &rows {
+            out.conflicting.push((
+                *row,
+                format!(
+                    "'{id_col}' {} has different labels in one load ({}); none of them is stored",
+                    crate::util::clip(&id.to_string(), 80),
+                    crate::util::listing(
+                        &all[..all.len().min(crate::util::MAX_LISTED)],
+                        all.len().saturating_sub(crate::util::MAX_LISTED),
+                        "rows"
+                    )
+                ),
+            ));
+        }
+    }
+    out.conflicting.sort_by_key(|c| c.0);
+    good
 }
 
 /// Loads outcomes from a CSV file with (at least) the id and label columns.
@@ -228,13 +277,26 @@ pub fn load_records(
     let text = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(serde_json::Value::Bool(b)) => Some(u8::from(*b).to_string()),
         _ => None,
     };
-    let cells = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (i + 1, text(r.get(id_col)), text(r.get(label_col))))
-        .collect();
-    store_rows(store, spec, cells, id_col, "api", outbox)
+    // A boolean is neither an id nor a label: `true` says nothing of which label it means.
+    let mut booleans = Vec::new();
+    let mut cells = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        match [id_col, label_col]
+            .into_iter()
+            .find(|k| r.get(*k).is_some_and(serde_json::Value::is_boolean))
+        {
+            Some(k) => booleans.push((
+                i + 1,
+                format!("'{k}' is a JSON boolean; give one of the labels, or 0/1"),
+            )),
+            None => cells.push((i + 1, text(r.get(id_col)), text(r.get(label_col)))),
+        }
+    }
+    let mut out = store_rows(store, spec, cells, id_col, "api", outbox)?;
+    out.rows += booleans.len();
+    out.rejected.extend(booleans);
+    out.rejected.sort_by_key(|r| r.0);
+    Ok(out)
 }

@@ -196,3 +196,86 @@ fn a_broken_bundle_is_never_promoted_to_any_alias() {
         "an alias moved to a broken bundle: {reg}"
     );
 }
+
+#[test]
+fn feedback_accounts_for_every_row_and_stores_no_conflict() {
+    let dir = trained("lr", 1200);
+    let ws = dir.path();
+    let file = ws.join("outcomes.csv");
+    std::fs::write(
+        &file,
+        "case_id,Stay\n\
+         1,31-40\n\
+         2,0-10\n\
+         1,31-40\n\
+         3,0-10\n\
+         3,41-50\n\
+         ,21-30\n\
+         4,true\n\
+         5,More than 100 Days\n",
+    )
+    .unwrap();
+    let o = run(ws, &["feedback", file.to_str().unwrap(), "--json"]);
+    no_panic(&o, "feedback");
+    assert_eq!(o.status.code(), Some(1), "conflicts and skips exit 1");
+    let s = common::json(&o);
+    assert_eq!(s["rows"], 8);
+    // 1, 2 and 5 are new; 1's second row repeats it; 3's two rows disagree; two rows skipped.
+    assert_eq!(
+        (s["new"].as_u64(), s["repeated"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let conflicting: Vec<u64> = s["conflicting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(conflicting, [4, 5]);
+    assert!(s["conflicting"][0][1]
+        .as_str()
+        .unwrap()
+        .contains("'0-10' in row 4, '41-50' in row 5"));
+    assert_eq!(s["rejected"].as_array().unwrap().len(), 2);
+    let sum = ["new", "unchanged", "changed", "repeated"]
+        .iter()
+        .map(|k| s[*k].as_u64().unwrap())
+        .sum::<u64>()
+        + 2
+        + 2;
+    assert_eq!(sum, 8, "the counts add up to the rows read: {s}");
+    // Loading it again: the same three are unchanged, nothing conflicting was stored meanwhile.
+    let s = common::json(&run(ws, &["feedback", file.to_str().unwrap(), "--json"]));
+    assert_eq!(
+        (s["new"].as_u64(), s["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    // Over HTTP, a JSON boolean is never a label.
+    let srv = Server::start(ws, Some(TOKEN), &[]);
+    let body = serde_json::json!([
+        {"case_id": 9, "Stay": true},
+        {"case_id": 10, "Stay": "0-10"},
+    ])
+    .to_string();
+    let (code, v) = call(
+        &srv.addr,
+        "POST",
+        "/v1/feedback",
+        Some(TOKEN),
+        body.as_bytes(),
+    );
+    assert!(code == 200 || code == 422, "{code} {v}");
+    let v = if v.get("rows").is_some() {
+        v
+    } else {
+        v["summary"].clone()
+    };
+    assert_eq!(v["rows"], 2, "{v}");
+    assert_eq!(v["new"], 1, "{v}");
+    assert!(v["rejected"][0][1]
+        .as_str()
+        .unwrap()
+        .contains("JSON boolean"));
+    assert!(srv.terminate().success());
+}

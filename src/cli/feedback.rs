@@ -58,25 +58,37 @@ pub fn run(cfg: &Config, a: FeedbackArgs) -> anyhow::Result<i32> {
             ),
         }
     }
-    let code = if s.rejected.is_empty() { 0 } else { EXIT_ERROR };
+    let code = if s.rejected.is_empty() && s.conflicting.is_empty() {
+        0
+    } else {
+        EXIT_ERROR
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(code);
     }
     println!(
-        "{}: {} rows: {} new, {} unchanged, {} changed; {} with no logged prediction yet",
+        "{}: {} rows: {} new, {} unchanged, {} changed, {} repeated, {} conflicting, {} skipped; {} with no logged prediction yet",
         a.file.display(),
         thousands(s.rows),
         thousands(s.new),
         thousands(s.unchanged),
         thousands(s.changed),
+        thousands(s.repeated),
+        thousands(s.conflicting.len()),
+        thousands(s.rejected.len()),
         thousands(s.unknown_ids)
     );
-    for (row, why) in s.rejected.iter().take(20) {
-        eprintln!("{} row {row}: {why}; skipped", a.file.display());
-    }
-    if s.rejected.len() > 20 {
-        eprintln!("… and {} more rows skipped", s.rejected.len() - 20);
+    for (what, list) in [("conflicting", &s.conflicting), ("skipped", &s.rejected)] {
+        for (row, why) in list.iter().take(crate::util::MAX_LISTED) {
+            eprintln!("{} row {row}: {why}; {what}", a.file.display());
+        }
+        if list.len() > crate::util::MAX_LISTED {
+            eprintln!(
+                "… and {} more rows {what}",
+                list.len() - crate::util::MAX_LISTED
+            );
+        }
     }
     Ok(code)
 }
