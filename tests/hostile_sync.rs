@@ -3,6 +3,11 @@
 //! formats, corrupt and oversized artifacts, bad aliases, forged event keys), and alias moves
 //! pushed out of order. A bad object is skipped and named; the rest is pulled; nothing is
 //! written outside the workspace; the store stays sound.
+//!
+//! A bucket that stalls: a lying proxy between the client and moto trickles a body a byte a
+//! second, or answers every listing "truncated" with the same token; the pull still ends, in
+//! bounded time, naming what it gave up. Temporary files of ended processes go on the next
+//! command; a running process's stay.
 
 mod common;
 
@@ -509,4 +514,350 @@ fn a_local_file_in_the_artifact_s_place_is_checked_not_trusted() {
     assert_eq!((code, v["runs"].as_u64()), (Some(0), Some(1)), "{err}");
     let meta = std::fs::symlink_metadata(dir.join(format!("{sha}.bundle"))).unwrap();
     assert!(meta.is_file());
+}
+
+/// What the proxy lies about; everything else passes through to moto unchanged.
+#[derive(Clone)]
+enum Lie {
+    /// The body of the object whose key ends with this, one byte a second.
+    Trickle(String),
+    /// Every listing: truncated, with the same continuation token.
+    EndlessListing,
+}
+
+/// A lying S3 endpoint on loopback: one request per connection (answered with
+/// `Connection: close`), forwarded to `upstream` unless the lie says otherwise.
+struct Proxy {
+    url: String,
+}
+
+impl Proxy {
+    fn start(upstream: &str, lie: Lie) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (up, lie) = (upstream.clone(), lie.clone());
+                std::thread::spawn(move || {
+                    let _ = proxy_one(conn, &up, &lie);
+                });
+            }
+        });
+        Proxy { url }
+    }
+}
+
+/// An HTTP message's start line and headers, `Connection: close` in place of any connection
+/// header, and its body's length (None: until the connection ends).
+fn read_head(r: &mut impl std::io::BufRead) -> std::io::Result<(String, Option<usize>)> {
+    let mut lines = Vec::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if name == "content-length" {
+            length = line
+                .split_once(':')
+                .and_then(|(_, v)| v.trim().parse().ok());
+        }
+        if name != "connection" && name != "keep-alive" {
+            lines.push(line);
+        }
+    }
+    lines.push("Connection: close".into());
+    Ok((lines.join("\r\n") + "\r\n\r\n", length))
+}
+
+fn proxy_one(client: std::net::TcpStream, upstream: &str, lie: &Lie) -> std::io::Result<()> {
+    use std::io::{BufReader, Read, Write};
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let (head, length) = read_head(&mut from_client)?;
+    let mut body = vec![0; length.unwrap_or(0)];
+    from_client.read_exact(&mut body)?;
+    let target = head.split(' ').nth(1).unwrap_or_default().to_string();
+    let path = target.split('?').next().unwrap_or_default().to_string();
+    if matches!(lie, Lie::EndlessListing) && target.contains("list-type=2") {
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+            <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+            <Name>shared</Name><Prefix>team/</Prefix><KeyCount>0</KeyCount>\
+            <MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>\
+            <ContinuationToken>again</ContinuationToken>\
+            <NextContinuationToken>again</NextContinuationToken></ListBucketResult>";
+        write!(
+            to_client,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{xml}",
+            xml.len()
+        )?;
+        return to_client.flush();
+    }
+    let up = std::net::TcpStream::connect(upstream)?;
+    let mut to_up = up.try_clone()?;
+    to_up.write_all(head.as_bytes())?;
+    to_up.write_all(&body)?;
+    let mut from_up = BufReader::new(up);
+    let (answer, length) = read_head(&mut from_up)?;
+    to_client.write_all(answer.as_bytes())?;
+    let ok = answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200");
+    let mut rest = Vec::new();
+    match length {
+        Some(n) if !head.starts_with("HEAD ") => {
+            rest.resize(n, 0);
+            from_up.read_exact(&mut rest)?;
+        }
+        Some(_) => {}
+        None => {
+            from_up.read_to_end(&mut rest)?;
+        }
+    }
+    match lie {
+        Lie::Trickle(suffix) if ok && path.ends_with(suffix.as_str()) => {
+            for b in rest {
+                to_client.write_all(&[b])?;
+                to_client.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        _ => to_client.write_all(&rest)?,
+    }
+    to_client.flush()
+}
+
+/// `staytrack ARGS` on `ws` with `env`, killed (and the test failed) if it runs past `limit`;
+/// returns its exit code, stdout, stderr and how long it took.
+fn bounded(
+    ws: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (Option<i32>, String, String, std::time::Duration) {
+    let logs = tempfile::tempdir().unwrap();
+    let (out, err) = (logs.path().join("out"), logs.path().join("err"));
+    let mut cmd = common::command(ws, "sync");
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    let t = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{args:?} still running after {limit:?}: {}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    (
+        status.code(),
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&err).unwrap(),
+        t.elapsed(),
+    )
+}
+
+#[test]
+fn a_body_that_trickles_is_given_up_and_named_and_the_rest_is_pulled() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let a = common::trained("lr,tree", 2000);
+    let wa = a.path();
+    let (lr, tree) = (run_of(wa, "lr"), run_of(wa, "tree"));
+    let (_, pushed, err) = sync_json(wa, &moto, "shared", &["push", "--json"]);
+    assert_eq!(pushed["runs"], 2, "{err}");
+    let doc: Value =
+        serde_json::from_slice(&moto.object("shared", &format!("team/runs/{tree}.json"))).unwrap();
+    let sha = doc["artifacts"][0]["sha256"].as_str().unwrap().to_string();
+    let proxy = Proxy::start(&moto.url, Lie::Trickle(format!("team/artifacts/{sha}")));
+
+    // A byte a second never stalls; the rate rule (here 2048 bytes in any 3 s) ends it.
+    let b = tempfile::tempdir().unwrap();
+    let pull = [
+        "sync",
+        "pull",
+        "--json",
+        "--bucket",
+        "shared",
+        "--prefix",
+        "team",
+        "--endpoint",
+        &proxy.url,
+    ];
+    let (code, out, err, took) = bounded(
+        b.path(),
+        &pull,
+        &[("STAYTRACK_SYNC_MIN_RATE", "2048/3")],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let artifact = format!("s3://shared/team/artifacts/{sha}");
+    assert!(
+        err.contains(&artifact) && err.contains("fell below 2048 bytes in 3 s"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rejected = v["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{v}");
+    let why = rejected[0].as_str().unwrap();
+    assert!(
+        why.starts_with(&format!("s3://shared/team/runs/{tree}.json: ")),
+        "{why}"
+    );
+    assert!(why.contains(&artifact), "{why}");
+    // The other run came whole; nothing half-written is left.
+    assert_eq!(v["runs"], 1, "{v}");
+    let runs = json(&ok(b.path(), &["runs", "list", "--json"]));
+    let ids: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [lr.as_str()]);
+    let left = files(&b.path().join("artifacts"));
+    assert!(left.iter().all(|f| !f.contains(".tmp-")), "{left:?}");
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    // An unreadable rate is refused, never taken as the default.
+    let (code, _, err, _) = bounded(
+        b.path(),
+        &pull,
+        &[("STAYTRACK_SYNC_MIN_RATE", "fast")],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("STAYTRACK_SYNC_MIN_RATE"), "{err}");
+
+    // Straight from the bucket, the next pull takes what was given up.
+    let (code, v, err) = sync_json(b.path(), &moto, "shared", &["pull", "--json"]);
+    assert_eq!((code, v["runs"].as_u64()), (Some(0), Some(1)), "{err}");
+    assert_eq!(integrity(b.path()), "ok");
+}
+
+#[test]
+fn a_listing_that_repeats_its_token_ends_naming_the_bucket_and_prefix() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let proxy = Proxy::start(&moto.url, Lie::EndlessListing);
+    let b = tempfile::tempdir().unwrap();
+    for cmd in ["pull", "status"] {
+        let (code, out, err, took) = bounded(
+            b.path(),
+            &[
+                "sync",
+                cmd,
+                "--bucket",
+                "shared",
+                "--prefix",
+                "team",
+                "--endpoint",
+                &proxy.url,
+            ],
+            &[],
+            std::time::Duration::from_secs(60),
+        );
+        assert_eq!(code, Some(1), "{cmd}: {out}{err}");
+        assert!(took < std::time::Duration::from_secs(20), "{cmd}: {took:?}");
+        assert!(
+            err.contains("s3://shared/team/runs/") && err.contains("continuation token"),
+            "{cmd}: {err}"
+        );
+    }
+}
+
+#[test]
+fn temporary_files_of_ended_processes_go_on_the_next_command_and_running_ones_stay() {
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let art = w.join("artifacts").join("ab");
+    let pred = w.join("predictions");
+    for d in [&art, &pred, &w.join("data")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // An ended process's id, and a running one's (a pull still downloading, say).
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    ended.wait().unwrap();
+    let dead = ended.id();
+    let mut running = std::process::Command::new("sleep")
+        .arg("120")
+        .spawn()
+        .unwrap();
+    let live = running.id();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let make = |p: std::path::PathBuf, old: bool| {
+        std::fs::write(&p, b"partial").unwrap();
+        if old {
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        p
+    };
+    let gone = [
+        make(art.join(format!(".ab00.bundle.tmp-{dead}-0")), true),
+        make(pred.join(format!(".test_data.v1.csv.tmp-{dead}-3")), true),
+    ];
+    let kept = [
+        // Its process still runs.
+        make(art.join(format!(".ab01.bundle.tmp-{live}-0")), true),
+        // Written a moment ago: its process may run where /proc cannot see.
+        make(pred.join(format!(".test_data.v2.csv.tmp-{dead}-0")), false),
+        // Not a name staytrack gives its temporary files, or not in those folders.
+        make(art.join(format!("ab02.bundle.tmp-{dead}-0")), true),
+        make(art.join(format!(".ab03.bundle.tmp-{dead}")), true),
+        make(pred.join(format!(".x.tmp-{dead}-0.csv")), true),
+        make(
+            w.join("artifacts").join(format!(".ab04.tmp-{dead}-0")),
+            true,
+        ),
+        make(
+            w.join("data").join(format!(".train_data.csv.tmp-{dead}-0")),
+            true,
+        ),
+    ];
+    // A link with the right name is not a file of staytrack's: neither it nor its target goes.
+    let target = make(w.join("target.csv"), true);
+    let link = pred.join(format!(".link.csv.tmp-{dead}-0"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    ok(w, &["runs", "list", "--json"]);
+    for p in &gone {
+        assert!(!p.exists(), "{} is still there", p.display());
+    }
+    for p in kept.iter().chain([&target, &link]) {
+        assert!(
+            std::fs::symlink_metadata(p).is_ok(),
+            "{} was removed",
+            p.display()
+        );
+    }
+    // Once its process has ended, the next command takes the running pull's file too.
+    running.kill().unwrap();
+    running.wait().unwrap();
+    ok(w, &["runs", "list", "--json"]);
+    assert!(!kept[0].exists());
+    assert!(kept[1..].iter().all(|p| p.exists()));
 }

@@ -423,3 +423,42 @@ fn errors_name_the_bucket_key_and_cause_and_settings_come_from_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn the_largest_reason_and_one_recorded_before_the_bound_travel_and_every_workspace_agrees() {
+    let moto = Moto::start();
+    moto.bucket("trust");
+    let a = trained();
+    let tree = run_of(a.path(), "tree");
+    // The longest reason the registry takes, in the widest characters.
+    let largest = "é".repeat(1000);
+    ok(a.path(), &["promote", &tree, "--reason", &largest]);
+    // A move recorded before the bound, with a reason that passes what a pull takes.
+    let db = rusqlite::Connection::open(a.path().join("staytrack.db")).unwrap();
+    db.execute(
+        "UPDATE alias_events SET reason = ?1 WHERE id = (SELECT MIN(id) FROM alias_events)",
+        ["x".repeat(70_000)],
+    )
+    .unwrap();
+    drop(db);
+    sync_ok(a.path(), &moto, "trust", &["push", "--json"]);
+    let b = tempfile::tempdir().unwrap();
+    let pulled = sync_ok(b.path(), &moto, "trust", &["pull", "--json"]);
+    assert_eq!(
+        pulled["rejected"].as_array().map_or(0, Vec::len),
+        0,
+        "{pulled}"
+    );
+    assert_eq!(production(b.path()), Some(tree.clone()));
+    let reg = json(&ok(b.path(), &["registry", "--json"]));
+    let reasons: Vec<String> = reg["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect();
+    assert!(reasons.contains(&largest), "{reasons:?}");
+    let cut = reasons.iter().find(|r| r.starts_with("xxx")).unwrap();
+    assert_eq!(cut.chars().count(), 1000);
+    assert!(cut.ends_with('…'));
+}

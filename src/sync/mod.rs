@@ -124,6 +124,8 @@ pub async fn push(
     if only.is_none() {
         let rid = remote.id();
         for (local_id, ev) in store.unpushed_events(&rid)? {
+            // As every pull takes it: a reason recorded before its bound goes cut.
+            let ev = ev.bounded();
             let rel = ev.key();
             if remote
                 .put_new(&remote.key(&rel), serde_json::to_vec_pretty(&ev)?)

@@ -1,8 +1,14 @@
 //! The S3 transport: a client for one bucket and prefix, conditional writes, multipart uploads,
 //! and reads bounded in size and time. It knows objects, not runs.
+//!
+//! Every read ends: a body is given up when it falls below a minimum rate over a sliding
+//! window or passes a deadline scaled by its size, and a listing when it repeats a
+//! continuation token or passes a page bound. A bucket that answers slowly, byte by byte, or in
+//! circles costs a bounded time, so a pull run in a loop always comes round again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -16,7 +22,174 @@ use super::SyncSettings;
 /// Objects above this size go up in parts of this size.
 pub const MULTIPART_BYTES: usize = 8 * 1024 * 1024;
 /// A request or a body that makes no progress for this long is given up.
-const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+const STALL: Duration = Duration::from_secs(60);
+
+/// The slowest a download may go: at least `bytes` in every `window`, once one window has
+/// passed since its request. Every byte counting as progress is not enough: a bucket sending a
+/// byte a second would never stall, and never finish either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes: u64,
+    pub window: Duration,
+}
+
+/// 64 KiB in any 30 s (about 2 KiB/s): a trickle that would take hours is given up after
+/// 30 s, while a link a hundred times slower than a poor one still passes.
+pub const MIN_RATE: MinRate = MinRate {
+    bytes: 64 * 1024,
+    window: Duration::from_secs(30),
+};
+
+/// `BYTES/SECONDS` in this variable replaces `MIN_RATE` (for a link known to be slow, or a test
+/// that cannot wait 30 s).
+pub const MIN_RATE_VAR: &str = "STAYTRACK_SYNC_MIN_RATE";
+
+/// Every object has this long, plus its size at `DEADLINE_BYTES_PER_SEC`, from its request to
+/// its last byte: a body that keeps just above the minimum rate still ends.
+pub const DEADLINE_BASE: Duration = Duration::from_secs(60);
+/// 256 KiB/s (2 Mbit/s): the average rate a whole object must at least keep, past the base.
+pub const DEADLINE_BYTES_PER_SEC: u64 = 256 * 1024;
+
+/// A listing with more pages than this is given up: ten million keys, far past any bucket
+/// staytrack writes (a year of hourly capture segments from a hundred replicas is under a
+/// million), and a bound on the memory the keys take.
+pub const MAX_LIST_PAGES: usize = 10_000;
+
+impl MinRate {
+    /// `BYTES/SECONDS`, two whole numbers above zero, as `STAYTRACK_SYNC_MIN_RATE` gives it.
+    pub fn parse(s: &str) -> Option<MinRate> {
+        let (b, w) = s.trim().split_once('/')?;
+        let bytes: u64 = b.trim().parse().ok().filter(|n| *n > 0)?;
+        let secs: u64 = w.trim().parse().ok().filter(|n| *n > 0)?;
+        Some(MinRate {
+            bytes,
+            window: Duration::from_secs(secs),
+        })
+    }
+
+    /// `MIN_RATE`, or what `STAYTRACK_SYNC_MIN_RATE` says; a value that does not read is an
+    /// error, never a silent default.
+    fn from_env() -> anyhow::Result<MinRate> {
+        match std::env::var(MIN_RATE_VAR) {
+            Ok(v) if !v.trim().is_empty() => MinRate::parse(&v).with_context(|| {
+                format!(
+                    "{MIN_RATE_VAR}='{}': use BYTES/SECONDS, whole numbers above zero, e.g. 65536/30",
+                    v.escape_debug()
+                )
+            }),
+            _ => Ok(MIN_RATE),
+        }
+    }
+}
+
+/// Which rule gives a download up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Stall,
+    Rate,
+    Deadline,
+}
+
+/// One object's download against the rules: no stall longer than `STALL`, at least the
+/// minimum rate over every window, done by its deadline.
+#[derive(Debug)]
+struct Pace {
+    rate: MinRate,
+    start: Instant,
+    /// None when the size is too large for a deadline to be told apart from never.
+    deadline: Option<Instant>,
+    /// The size the object declares, once known.
+    size: Option<u64>,
+    total: u64,
+    last: Instant,
+    /// (when, bytes by then) from the oldest piece the rate rule may still need onwards: the
+    /// pieces before it are more than a window's minimum behind the total, for good.
+    seen: VecDeque<(Instant, u64)>,
+}
+
+impl Pace {
+    fn new(rate: MinRate, start: Instant) -> Pace {
+        Pace {
+            rate,
+            start,
+            deadline: start.checked_add(DEADLINE_BASE),
+            size: None,
+            total: 0,
+            last: start,
+            seen: VecDeque::from([(start, 0)]),
+        }
+    }
+
+    /// The object declares `size` bytes: its deadline is the base plus the size at
+    /// `DEADLINE_BYTES_PER_SEC`.
+    fn sized(&mut self, size: u64) {
+        let ms = u128::from(size) * 1000 / u128::from(DEADLINE_BYTES_PER_SEC);
+        self.size = Some(size);
+        self.deadline = u64::try_from(ms)
+            .ok()
+            .and_then(|ms| DEADLINE_BASE.checked_add(Duration::from_millis(ms)))
+            .and_then(|d| self.start.checked_add(d));
+    }
+
+    fn received(&mut self, now: Instant, n: u64) {
+        self.total += n;
+        self.last = now;
+        self.seen.push_back((now, self.total));
+        while self
+            .seen
+            .front()
+            .is_some_and(|&(_, by)| by.saturating_add(self.rate.bytes) <= self.total)
+        {
+            self.seen.pop_front();
+        }
+    }
+
+    /// When the download is given up unless more bytes come first, and by which rule. With no
+    /// more bytes, the window ending at `t` holds `total - (bytes by t - window)`, which falls
+    /// under the minimum once `t - window` reaches the first piece that is less than the
+    /// minimum behind the total (the request itself when the total is under the minimum).
+    fn limit(&self) -> (Instant, Limit) {
+        let since = self.seen.front().map_or(self.start, |&(t, _)| t);
+        let mut out = (self.last + STALL, Limit::Stall);
+        // A window too long to add to a clock is no limit at all.
+        if let Some(rate) = since.checked_add(self.rate.window).filter(|r| *r < out.0) {
+            out = (rate, Limit::Rate);
+        }
+        if let Some(d) = self.deadline.filter(|d| *d < out.0) {
+            out = (d, Limit::Deadline);
+        }
+        out
+    }
+
+    /// Why the download was given up at `now`, with the numbers.
+    fn why(&self, limit: Limit, now: Instant) -> String {
+        let of = match self.size {
+            Some(n) => format!("{} of {n} bytes", self.total),
+            None => format!("{} bytes", self.total),
+        };
+        let secs = now.saturating_duration_since(self.start).as_secs_f64();
+        match limit {
+            Limit::Stall => format!(
+                "the download stalled for {} s: {of} in {secs:.0} s; given up",
+                STALL.as_secs()
+            ),
+            Limit::Rate => format!(
+                "the download fell below {} bytes in {} s: {of} in {secs:.0} s; given up",
+                self.rate.bytes,
+                self.rate.window.as_secs()
+            ),
+            Limit::Deadline => format!(
+                "the download passed its deadline of {:.0} s ({} s plus its size at {} KiB/s): \
+                 {of} in {secs:.0} s; given up",
+                self.deadline.map_or(0.0, |d| d
+                    .saturating_duration_since(self.start)
+                    .as_secs_f64()),
+                DEADLINE_BASE.as_secs(),
+                DEADLINE_BYTES_PER_SEC / 1024
+            ),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -129,6 +302,8 @@ pub struct Remote {
     client: Client,
     pub bucket: String,
     pub prefix: String,
+    /// `MIN_RATE`, or what `STAYTRACK_SYNC_MIN_RATE` says.
+    rate: MinRate,
 }
 
 impl Remote {
@@ -136,6 +311,7 @@ impl Remote {
         let bucket = s.bucket.clone().context(
             "no bucket: give --bucket, set STAYTRACK_SYNC_BUCKET, or set [sync] bucket in staytrack.toml",
         )?;
+        let rate = MinRate::from_env()?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -158,6 +334,7 @@ impl Remote {
         Ok(Remote {
             client: Client::from_conf(conf.build()),
             bucket,
+            rate,
             prefix: if prefix.is_empty() {
                 String::new()
             } else {
@@ -189,12 +366,17 @@ impl Remote {
         }
     }
 
-    /// Every key under `dir` (relative to the prefix).
+    /// Every key under `dir` (relative to the prefix). A listing that hands back a continuation
+    /// token it gave before, or runs past `MAX_LIST_PAGES`, would go round forever: it is an
+    /// error naming the bucket and the prefix.
     pub async fn list(&self, dir: &str) -> Result<BTreeSet<String>, SyncError> {
+        use sha2::Digest;
         let prefix = self.key(dir);
         let mut out = BTreeSet::new();
         let mut token = None;
-        loop {
+        // Digests, not the tokens: a token's length is the bucket's to choose.
+        let mut tokens: HashSet<[u8; 32]> = HashSet::new();
+        for n in 1..=MAX_LIST_PAGES {
             // Keys come URL-encoded, so a key holding a control character is one bad key for
             // its reader to refuse, not a listing the XML parser cannot read.
             let page = tokio::time::timeout(
@@ -216,18 +398,34 @@ impl Remote {
                 }
             }
             match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                Some(t) if page.is_truncated() == Some(true) => {
+                    if !tokens.insert(sha2::Sha256::digest(t.as_bytes()).into()) {
+                        return Err(self.err(
+                            &prefix,
+                            format!(
+                                "the listing hands back a continuation token it gave before \
+                                 (page {n}), so it would never end; given up"
+                            ),
+                        ));
+                    }
+                    token = Some(t.to_string());
+                }
                 _ => return Ok(out),
             }
         }
+        Err(self.err(
+            &prefix,
+            format!("the listing goes on past {MAX_LIST_PAGES} pages; given up"),
+        ))
     }
 
     /// An object of at most `max` bytes, refused from its declared length before the body is
-    /// read and cut off if the body runs longer than that.
+    /// read and cut off if the body runs longer than that; given up as `Pace` says.
     pub async fn get(&self, key: &str, max: u64) -> Result<Vec<u8>, SyncError> {
-        let mut o = self.open(key, max).await?;
+        let mut pace = Pace::new(self.rate, Instant::now());
+        let mut o = self.open(key, max, &mut pace).await?;
         let mut out = Vec::new();
-        while let Some(chunk) = self.next_chunk(key, &mut o.body).await? {
+        while let Some(chunk) = self.next_chunk(key, &mut o.body, &mut pace).await? {
             if out.len() as u64 + chunk.len() as u64 > max {
                 return Err(self.err(key, format!("larger than the {max} bytes allowed")));
             }
@@ -236,13 +434,17 @@ impl Remote {
         Ok(out)
     }
 
+    /// The object's answer, within the time `pace` allows before any byte; its deadline then
+    /// counts from the size it declares (`max` when it declares none).
     async fn open(
         &self,
         key: &str,
         max: u64,
+        pace: &mut Pace,
     ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, SyncError> {
-        let o = tokio::time::timeout(
-            STALL,
+        let (until, _) = pace.limit();
+        let o = tokio::time::timeout_at(
+            until.into(),
             self.client
                 .get_object()
                 .bucket(&self.bucket)
@@ -250,7 +452,10 @@ impl Remote {
                 .send(),
         )
         .await
-        .map_err(|_| self.err(key, format!("no answer within {} s", STALL.as_secs())))?
+        .map_err(|_| {
+            let secs = until.saturating_duration_since(pace.start).as_secs();
+            self.err(key, format!("no answer within {secs} s; given up"))
+        })?
         .map_err(|e| self.err(key, cause(&e)))?;
         if o.content_length().is_some_and(|n| n < 0 || n as u64 > max) {
             return Err(self.err(
@@ -261,22 +466,31 @@ impl Remote {
                 ),
             ));
         }
+        pace.sized(o.content_length().map_or(max, |n| n as u64));
         Ok(o)
     }
 
-    /// The next piece of a body; a body that stalls longer than `STALL` is an error.
+    /// The next piece of a body; a body that breaks a rule of `pace` is an error naming the
+    /// rule and how far it got.
     async fn next_chunk(
         &self,
         key: &str,
         body: &mut ByteStream,
+        pace: &mut Pace,
     ) -> Result<Option<bytes::Bytes>, SyncError> {
-        match tokio::time::timeout(STALL, body.next()).await {
-            Err(_) => Err(self.err(
-                key,
-                format!("the download stalled for {} s", STALL.as_secs()),
-            )),
+        let (until, limit) = pace.limit();
+        match tokio::time::timeout_at(until.into(), body.next()).await {
+            Err(_) => Err(self.err(key, pace.why(limit, Instant::now()))),
             Ok(None) => Ok(None),
-            Ok(Some(Ok(b))) => Ok(Some(b)),
+            Ok(Some(Ok(b))) => {
+                let now = Instant::now();
+                // A piece that comes after the limit does not undo it.
+                if now >= until {
+                    return Err(self.err(key, pace.why(limit, now)));
+                }
+                pace.received(now, b.len() as u64);
+                Ok(Some(b))
+            }
             Ok(Some(Err(e))) => {
                 Err(self.err(key, format!("network: reading the object failed ({e})")))
             }
@@ -284,7 +498,8 @@ impl Remote {
     }
 
     /// Streams an artifact into `dest` (temporary file, fsync, rename), hashing as it goes; stops
-    /// at the declared size and keeps nothing unless the bytes hash to `sha256`.
+    /// at the declared size, is given up as `Pace` says, and keeps nothing unless the bytes
+    /// hash to `sha256`.
     pub async fn download(
         &self,
         key: &str,
@@ -294,13 +509,14 @@ impl Remote {
     ) -> Result<u64, SyncError> {
         use sha2::Digest;
         use std::io::Write;
-        let mut o = self.open(key, bytes).await?;
+        let mut pace = Pace::new(self.rate, Instant::now());
+        let mut o = self.open(key, bytes, &mut pace).await?;
         let io = |e: std::io::Error| self.err(key, format!("writing {}: {e}", dest.display()));
         let tmp = crate::util::TempFile::beside(dest).map_err(io)?;
         let mut file = std::io::BufWriter::new(tmp.file().map_err(io)?);
         let mut hash = sha2::Sha256::new();
         let mut n = 0u64;
-        while let Some(chunk) = self.next_chunk(key, &mut o.body).await? {
+        while let Some(chunk) = self.next_chunk(key, &mut o.body, &mut pace).await? {
             n += chunk.len() as u64;
             if n > bytes {
                 return Err(self.err(key, format!("longer than its declared {bytes} bytes")));
@@ -443,7 +659,105 @@ impl Remote {
 
 #[cfg(test)]
 mod tests {
-    use super::url_decoded;
+    use super::{url_decoded, Limit, MinRate, Pace, MIN_RATE};
+    use std::time::{Duration, Instant};
+
+    const S: Duration = Duration::from_secs(1);
+
+    /// Feeds `pace` `n` bytes every `every` until a rule gives it up or `total` bytes came;
+    /// returns when (after the request) and by which rule, or None when it finished.
+    fn feed(pace: &mut Pace, every: Duration, n: u64, total: u64) -> Option<(Duration, Limit)> {
+        let mut t = pace.start;
+        while pace.total < total {
+            t += every;
+            let (until, limit) = pace.limit();
+            if until <= t {
+                return Some((until - pace.start, limit));
+            }
+            pace.received(t, n);
+        }
+        None
+    }
+
+    #[test]
+    fn a_byte_a_second_is_given_up_after_one_window() {
+        let mut p = Pace::new(MIN_RATE, Instant::now());
+        p.sized(200_000);
+        assert_eq!(
+            feed(&mut p, S, 1, 200_000),
+            Some((Duration::from_secs(30), Limit::Rate))
+        );
+        assert!(p
+            .why(Limit::Rate, p.start + 30 * S)
+            .contains("29 of 200000 bytes"));
+    }
+
+    #[test]
+    fn a_burst_then_silence_is_given_up_one_window_after_the_burst() {
+        let mut p = Pace::new(MIN_RATE, Instant::now());
+        p.sized(100 << 20);
+        p.received(p.start + 10 * S, 10 << 20);
+        assert_eq!(p.limit(), (p.start + 40 * S, Limit::Rate));
+        // Less than the minimum after it does not move the limit; the minimum does.
+        p.received(p.start + 35 * S, 1024);
+        assert_eq!(p.limit(), (p.start + 40 * S, Limit::Rate));
+        p.received(p.start + 36 * S, 64 * 1024);
+        assert_eq!(p.limit(), (p.start + 66 * S, Limit::Rate));
+    }
+
+    #[test]
+    fn a_body_just_above_the_minimum_rate_still_meets_its_deadline() {
+        // 4 KiB/s keeps 120 KiB in every 30 s, but 100 MiB would take seven hours.
+        let mut p = Pace::new(MIN_RATE, Instant::now());
+        p.sized(100 << 20);
+        assert_eq!(
+            feed(&mut p, S, 4096, 100 << 20),
+            Some((Duration::from_secs(60 + 400), Limit::Deadline))
+        );
+        // At 1 MiB/s the same object comes whole.
+        let mut p = Pace::new(MIN_RATE, Instant::now());
+        p.sized(100 << 20);
+        assert_eq!(feed(&mut p, S / 4, 256 * 1024, 100 << 20), None);
+    }
+
+    #[test]
+    fn a_small_object_has_one_window_and_no_stall_outlasts_its_limit() {
+        let mut p = Pace::new(MIN_RATE, Instant::now());
+        p.sized(2000);
+        assert_eq!(p.limit(), (p.start + 30 * S, Limit::Rate));
+        let lax = MinRate {
+            bytes: 1,
+            window: Duration::from_secs(3600),
+        };
+        let mut p = Pace::new(lax, Instant::now());
+        p.sized(0);
+        p.received(p.start + 10 * S, 10);
+        assert_eq!(p.limit(), (p.start + 60 * S, Limit::Deadline));
+        p.received(p.start + 59 * S, 10);
+        assert_eq!(p.limit().1, Limit::Deadline);
+        p.sized(u64::MAX);
+        assert_eq!(p.limit(), (p.start + 119 * S, Limit::Stall));
+        let endless = MinRate::parse(&format!("1/{}", u64::MAX)).unwrap();
+        let p = Pace::new(endless, Instant::now());
+        assert_eq!(p.limit(), (p.start + 60 * S, Limit::Stall));
+    }
+
+    #[test]
+    fn the_rate_variable_reads_bytes_over_seconds() {
+        assert_eq!(
+            MinRate::parse("65536/30"),
+            Some(MinRate {
+                bytes: 65536,
+                window: Duration::from_secs(30)
+            })
+        );
+        assert_eq!(MinRate::parse(" 1024 / 2 ").map(|r| r.bytes), Some(1024));
+        for bad in [
+            "", "1024", "0/30", "1024/0", "-1/3", "1k/3", "1/2/3", "1/2.5",
+        ] {
+            assert_eq!(MinRate::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn listed_keys_decode_as_s3_encodes_them() {

@@ -112,6 +112,89 @@ fn private_files(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A temporary file is left alone until it has gone this long unwritten, even when its process
+/// is not running here: a process in another PID namespace (another container on the same
+/// volume) is invisible in `/proc`, and every live writer writes far more often than this.
+const TEMP_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the temporary files that ended processes left in the workspace: an interrupted pull's
+/// download in `artifacts/<xx>/`, an interrupted score's output in `predictions/`. Only names
+/// `util::TempFile` writes (`.<name>.tmp-<pid>-<n>`), only regular files, only when no process
+/// `<pid>` runs here and the file has gone `TEMP_GRACE` unwritten; a running pull or score keeps
+/// its own. Once per workspace and process; a file that cannot be removed stays for next time.
+fn remove_ended_temp_files(workspace: &Path) {
+    static DONE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+        if done.iter().any(|d| d == workspace) {
+            return;
+        }
+        done.push(workspace.to_path_buf());
+    }
+    let artifacts = workspace.join("artifacts");
+    // `bundle::addressed_path`'s folders: two hex digits, or `__`.
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&artifacts)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            e.file_type().is_ok_and(|t| t.is_dir())
+                && name.len() == 2
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'_')
+        })
+        .map(|e| e.path())
+        .collect();
+    // `score::default_output`'s folder.
+    dirs.push(workspace.join("predictions"));
+    let me = std::process::id();
+    for dir in dirs {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Some(pid) = temp_file_pid(&e.file_name().to_string_lossy()) else {
+                continue;
+            };
+            let stale = e.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age >= TEMP_GRACE)
+            });
+            if stale && pid != me && !process_runs(pid) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// The process id in a name `util::TempFile` gives: `.<name>.tmp-<pid>-<n>`; None for any other.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let (head, tail) = name.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if head.len() < 2 || !head.starts_with('.') || !digits(pid) || !digits(n) {
+        return None;
+    }
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
+/// Whether process `pid` runs on this machine (a zombie has ended); anywhere without `/proc`,
+/// every process is taken to run, so nothing is removed.
+fn process_runs(pid: u32) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -140,6 +223,11 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
+        let workspace = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        remove_ended_temp_files(workspace);
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -205,5 +293,31 @@ impl Store {
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         self.read(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::temp_file_pid;
+
+    #[test]
+    fn a_pid_is_read_only_from_the_names_temp_files_are_given() {
+        assert_eq!(temp_file_pid(".ab12.bundle.tmp-4242-0"), Some(4242));
+        assert_eq!(temp_file_pid(".test.v3.csv.tmp-7-12"), Some(7));
+        assert_eq!(temp_file_pid(".a.tmp-b.tmp-9-1"), Some(9));
+        for other in [
+            "ab12.bundle.tmp-4242-0",
+            ".tmp-4242-0",
+            ".x.tmp-4242",
+            ".x.tmp-4242-",
+            ".x.tmp--0",
+            ".x.tmp-42a-0",
+            ".x.tmp-0-0",
+            ".x.tmp-4242-0-1",
+            ".x.tmp-99999999999-0",
+            ".x.bundle",
+        ] {
+            assert_eq!(temp_file_pid(other), None, "{other}");
+        }
     }
 }
