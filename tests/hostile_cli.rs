@@ -167,6 +167,8 @@ fn a_broken_bundle_is_never_promoted_to_any_alias() {
     let dir = trained("lr", 1200);
     let ws = dir.path();
     let lr = run_of(ws, "lr");
+    // Served before its file went bad.
+    ok(ws, &["promote", &lr]);
     // Flip a byte of every bundle in the workspace.
     let mut broken = 0;
     for d in std::fs::read_dir(ws.join("artifacts")).unwrap().flatten() {
@@ -195,6 +197,14 @@ fn a_broken_bundle_is_never_promoted_to_any_alias() {
         !reg.to_string().contains("staging"),
         "an alias moved to a broken bundle: {reg}"
     );
+    // A server that cannot load it says which version and what is wrong, not where the file is.
+    let srv = Server::start(ws, None, &[]);
+    let (code, v) = call(&srv.addr, "GET", "/ready", None, b"");
+    assert_eq!(code, 503, "{v}");
+    let err = v["error"].as_str().unwrap();
+    assert!(err.contains("version 1") && err.contains("digest"), "{err}");
+    assert!(!err.contains(&ws.display().to_string()), "{err}");
+    assert!(srv.terminate().success());
 }
 
 #[test]

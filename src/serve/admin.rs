@@ -36,8 +36,8 @@ pub(super) async fn models(
         })
     })
     .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "registry read failed"))?
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    .map_err(|e| server_fault("reading the registry", e))?
+    .map_err(|e| server_fault("reading the registry", e))?;
     let serving = s.slot.current().map(|m| {
         json!({
             "alias": s.slot.alias, "version": m.version, "run_id": m.run_id,
@@ -172,7 +172,7 @@ pub(super) async fn admin_promote(
         s2.slot.with_store(|st| promote::promote(st, &s2.cfg, &req))
     })
     .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "promotion failed"))?;
+    .map_err(|e| server_fault("the promotion", e))?;
     let done = match done {
         Ok(d) => d,
         Err(promote::PromoteError::Refused(e)) => {
@@ -238,7 +238,7 @@ pub(super) async fn admin_feedback(
     let spec = match s.slot.current() {
         Some(m) => m.bundle.spec.clone(),
         None => crate::data::DatasetSpec::of_workspace(&s.cfg)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?,
+            .map_err(|e| server_fault("reading the dataset spec", format!("{e:#}")))?,
     };
     let (id, label) = crate::feedback::columns(&spec, id.as_deref(), label.as_deref())
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
@@ -250,8 +250,8 @@ pub(super) async fn admin_feedback(
         })
     })
     .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "feedback failed"))?
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    .map_err(|e| server_fault("storing the outcomes", e))?
+    .map_err(|e| server_fault("storing the outcomes", format!("{e:#}")))?;
     Ok(Json(summary).into_response())
 }
 
@@ -268,7 +268,7 @@ pub(super) async fn refresh_now(s: &Arc<AppState>) -> Result<Option<i64>, ApiErr
     let s2 = s.clone();
     tokio::task::spawn_blocking(move || s2.slot.refresh())
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "reload failed"))?
+        .map_err(|e| server_fault("the reload", e))?
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))
 }
 
@@ -277,7 +277,7 @@ fn promote_error(e: PromoteError) -> ApiError {
         PromoteError::Registry(e) => registry_error(e),
         PromoteError::Refused(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
         // A broken settings file is the server's fault, not the client's.
-        PromoteError::Policy(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
+        PromoteError::Policy(m) => server_fault("reading the promotion policy", m),
         PromoteError::ForceWithoutReason
         | PromoteError::NoCandidate(_)
         | PromoteError::Unloadable { .. } => ApiError::unprocessable(e.to_string()),
@@ -298,9 +298,19 @@ pub(super) fn registry_error(e: RegistryError) -> ApiError {
         | RegistryError::UnknownRun(_)
         | RegistryError::TooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         RegistryError::Moved { .. } => StatusCode::CONFLICT,
-        RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        RegistryError::Store(_) => return server_fault("the registry", e),
     };
     ApiError::new(status, e.to_string())
+}
+
+/// A fault on the server's side: its detail (a path, a store's error) goes to the server's own
+/// log; the caller learns what failed, not where.
+fn server_fault(what: &str, detail: impl std::fmt::Display) -> ApiError {
+    eprintln!("staytrack serve: {what} failed: {detail}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("{what} failed on the server's side; the server's log says why"),
+    )
 }
 
 #[cfg(test)]

@@ -179,9 +179,14 @@ impl ModelSlot {
     }
 
     fn refresh_locked(&self, store: &Store) -> Result<Option<i64>, String> {
-        let target = store
-            .alias_target(&self.alias)
-            .map_err(|e| format!("reading alias '{}': {e}", self.alias))?;
+        let target = store.alias_target(&self.alias).map_err(|e| {
+            // The store's error names its file: that stays in the server's log.
+            eprintln!("staytrack serve: reading alias '{}': {e}", self.alias);
+            format!(
+                "reading alias '{}' failed; the server's log says why",
+                self.alias
+            )
+        })?;
         let Some(target) = target else {
             // An alias is never removed, so nothing to do until one is set.
             return Ok(self.version());
