@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::server::Server;
-use common::{ok, records_from_csv};
+use common::{exchange, ok, records_from_csv};
 use serde_json::{json, Value};
 
 /// A workspace with logistic regression promoted (its score is a sum, the one that non-finite
@@ -42,18 +42,7 @@ fn one_record(ws: &Path) -> serde_json::Map<String, Value> {
 /// Sends raw bytes and reads the status code of the answer (0 when the connection closed
 /// without one).
 fn raw(addr: &str, head: &str, body: &[u8]) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let _ = s.write_all(head.as_bytes());
-    // The server may answer (413) and close before the whole body is sent.
-    let _ = s.write_all(body);
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    exchange(addr, head, body).0
 }
 
 /// `GET /health` on a fresh connection: its status code.
@@ -541,26 +530,6 @@ fn the_log_is_bounded_in_bytes_and_pruned_by_age() {
     assert_eq!(count("old"), 0);
     let o = common::run(ws.path(), &["log", "prune", "--older-than", "soon"]);
     assert_eq!(o.status.code(), Some(1));
-}
-
-/// Sends a request and reads the whole answer: its status code and body.
-fn exchange(addr: &str, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |i| i + 4);
-    let code = String::from_utf8_lossy(&buf[..split])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, buf[split..].to_vec())
 }
 
 #[test]
