@@ -4,7 +4,7 @@
 //! lines they have in the file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use super::load::{parse_csv, Labels, LoadError};
@@ -25,6 +25,8 @@ pub struct Chunk {
     pub first_line: usize,
     /// Bytes of the file read so far, for progress.
     pub read: u64,
+    /// Lines the header spans (more than one when a name holds a quoted line break).
+    header_lines: usize,
 }
 
 impl Chunk {
@@ -35,16 +37,24 @@ impl Chunk {
         spec: &DatasetSpec,
         labels: Labels,
     ) -> Result<Frame, LoadError> {
-        let (rows, lines) = (self.first_row, self.first_line.saturating_sub(2));
+        // The chunk's first line after the header is `header_lines + 1`, the file's `first_line`.
+        let (rows, lines) = (
+            self.first_row,
+            self.first_line.saturating_sub(self.header_lines + 1),
+        );
         parse_csv(self.bytes, path, spec, labels).map_err(|e| e.shifted(rows, lines))
     }
 }
 
-/// Chunks of at most `rows` records of a CSV file, in file order.
+/// Chunks of at most `rows` records of a CSV file, in file order. Lines end as `csv` ends them
+/// (`\n`, `\r\n` or a lone `\r`) and blank lines are counted as it counts them, so a chunk's
+/// rows and lines are the file's.
 pub struct CsvChunks {
     path: PathBuf,
     reader: BufReader<File>,
+    /// The header record as it is in the file, ending in a line end.
     header: Vec<u8>,
+    header_lines: usize,
     rows: usize,
     rows_before: usize,
     /// The file line the next record starts on.
@@ -53,6 +63,10 @@ pub struct CsvChunks {
     /// At least one chunk is handed out, so an empty body is reported by `parse_csv`.
     handed: bool,
     done: bool,
+    /// The file has no more bytes to read.
+    eof: bool,
+    /// Times `pending` was refilled, which moves its bytes.
+    fills: u64,
     /// Bytes read from the file and not handed out yet start at `pending[at]`.
     pending: Vec<u8>,
     at: usize,
@@ -64,42 +78,62 @@ impl CsvChunks {
             path: path.to_path_buf(),
             cause,
         };
-        let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
-        let mut header = Vec::new();
-        let mut read = 0u64;
-        let mut line = 0;
-        // The header is the first line that is not blank (after a byte-order mark).
-        loop {
-            header.clear();
-            let n = reader.read_until(b'\n', &mut header).map_err(io)?;
-            read += n as u64;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            if header.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                header.drain(..3);
-            }
-            if header.iter().any(|b| !b.is_ascii_whitespace()) {
-                break;
-            }
-        }
-        if !header.ends_with(b"\n") {
-            header.push(b'\n');
-        }
-        Ok(CsvChunks {
+        let reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+        let mut c = CsvChunks {
             path: path.to_path_buf(),
             reader,
-            header,
+            header: Vec::new(),
+            header_lines: 0,
             rows: rows.max(1),
             rows_before: 0,
-            line: line + 1,
-            read,
+            line: 1,
+            read: 0,
             handed: false,
             done: false,
+            eof: false,
+            fills: 0,
             pending: Vec::new(),
             at: 0,
-        })
+        };
+        // A byte-order mark, at the start of the file only.
+        while c.pending.len() < 3 && !c.eof {
+            c.eof = !c.refill().map_err(io)?;
+        }
+        if c.pending.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            c.at = 3;
+        }
+        // The header is the first record that is not a blank line.
+        let mut end = c.at;
+        loop {
+            let (mut lines, mut quoted) = (0, false);
+            while let Some(e) = c.line_end(&mut end).map_err(io)? {
+                quoted ^= memchr::memchr_iter(b'"', &c.pending[end..e]).count() % 2 == 1;
+                lines += 1;
+                end = e;
+                if !quoted {
+                    break;
+                }
+                if end - c.at > MAX_CHUNK_BYTES {
+                    return Err(c.still_open(c.line));
+                }
+            }
+            if lines == 0 {
+                break;
+            }
+            c.line += lines;
+            if lines == 1 && super::csv::is_blank_line(&c.pending[c.at..end]) {
+                c.at = end;
+                continue;
+            }
+            c.header = c.pending[c.at..end].to_vec();
+            c.header_lines = lines;
+            c.at = end;
+            break;
+        }
+        if !c.header.ends_with(b"\n") && !c.header.ends_with(b"\r") {
+            c.header.push(b'\n');
+        }
+        Ok(c)
     }
 
     /// Bytes of the file.
@@ -111,7 +145,6 @@ impl CsvChunks {
         self.len() == 0
     }
 }
-
 impl CsvChunks {
     /// Works through the file a batch of one chunk per core at a time: `work` runs on a
     /// batch's chunks side by side, then `take` gets each result in file order with the bytes
@@ -160,6 +193,7 @@ impl CsvChunks {
             self.pending.drain(..self.at);
             self.at = 0;
         }
+        self.fills += 1;
         let have = self.pending.len();
         self.pending.resize(have + BLOCK, 0);
         let n = loop {
@@ -176,6 +210,41 @@ impl CsvChunks {
         self.read += n as u64;
         Ok(n > 0)
     }
+
+    /// Where the line starting at `pending[*from]` ends: past its `\n`, `\r\n` or lone `\r`, or
+    /// at the end of the file; `None` when the file ends at `from`. Reads more of the file as
+    /// needed; refilling moves the bytes, and `from` with them.
+    fn line_end(&mut self, from: &mut usize) -> std::io::Result<Option<usize>> {
+        loop {
+            let p = &self.pending;
+            match memchr::memchr2(b'\n', b'\r', &p[*from..]) {
+                Some(i) if p[*from + i] == b'\n' => return Ok(Some(*from + i + 1)),
+                // A `\r`: whether a `\n` follows may need the next block.
+                Some(i) if *from + i + 1 < p.len() || self.eof => {
+                    let at = *from + i + 1;
+                    return Ok(Some(at + usize::from(p.get(at) == Some(&b'\n'))));
+                }
+                None if self.eof => return Ok((*from < p.len()).then_some(p.len())),
+                _ => {}
+            }
+            let before = self.at;
+            self.eof = !self.refill()?;
+            *from -= before;
+        }
+    }
+
+    /// The error for a quoted field open since `line` that passed `MAX_CHUNK_BYTES`: the rest
+    /// of the file would be one record, so it is refused rather than held.
+    fn still_open(&mut self, line: usize) -> LoadError {
+        self.done = true;
+        LoadError::Parse {
+            path: self.path.clone(),
+            message: format!(
+                "line {line} onwards: a quoted field is still open after {} MB",
+                MAX_CHUNK_BYTES >> 20
+            ),
+        }
+    }
 }
 
 impl Iterator for CsvChunks {
@@ -188,11 +257,9 @@ impl Iterator for CsvChunks {
         let (first_row, first_line) = (self.rows_before, self.line);
         let mut records = 0;
         let mut quoted = false;
-        // The chunk's bytes are pending[start..end]; a line at a time is walked, its end found
-        // with memchr, never copied until the chunk is whole.
-        let mut start = self.at;
+        // The chunk's bytes are pending[self.at..end]; a line at a time is walked, never
+        // copied until the chunk is whole.
         let mut end = self.at;
-        let mut eof = false;
         // The next quote at or after `end` (or the end of what is read): lines before it need
         // no count of their quotes, and most files have none.
         let next_quote = |pending: &[u8], from: usize| {
@@ -200,66 +267,49 @@ impl Iterator for CsvChunks {
         };
         let mut quote_at = next_quote(&self.pending, end);
         while records < self.rows || quoted {
-            let line_end = match memchr::memchr(b'\n', &self.pending[end..]) {
-                Some(i) => end + i + 1,
-                None if eof => {
-                    if end == self.pending.len() {
-                        self.done = true;
-                        break;
-                    }
-                    self.pending.len()
+            let fills = self.fills;
+            let line_end = match self.line_end(&mut end) {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    self.done = true;
+                    break;
                 }
-                None => {
-                    // Refilling may move the bytes: keep the positions relative.
-                    let (s, e) = (start - self.at, end - self.at);
-                    match self.refill() {
-                        Ok(more) => eof = !more,
-                        Err(cause) => {
-                            self.done = true;
-                            return Some(Err(LoadError::Io {
-                                path: self.path.clone(),
-                                cause,
-                            }));
-                        }
-                    }
-                    (start, end) = (self.at + s, self.at + e);
-                    quote_at = next_quote(&self.pending, end);
-                    continue;
+                Err(cause) => {
+                    self.done = true;
+                    return Some(Err(LoadError::Io {
+                        path: self.path.clone(),
+                        cause,
+                    }));
                 }
             };
+            if self.fills != fills {
+                quote_at = next_quote(&self.pending, end);
+            }
             let line = &self.pending[end..line_end];
             self.line += 1;
             let starts_record = !quoted;
-            // A quote toggles; a record ends at a newline outside quotes.
+            // A quote toggles; a record ends at a line end outside quotes.
             if quote_at < line_end {
                 quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
                 quote_at = next_quote(&self.pending, line_end);
             }
             // Counted as the reader counts rows, so later chunks' rows are the file's.
-            let body = line.strip_suffix(b"\n").unwrap_or(line);
-            if starts_record && !super::csv::is_blank_line(body) {
+            if starts_record && !super::csv::is_blank_line(line) {
                 records += 1;
             }
             end = line_end;
             // A quote that never closes would make the rest of the file one record; past
             // `MAX_CHUNK_BYTES` that is an error, not a chunk the size of the file.
-            if quoted && end - start > MAX_CHUNK_BYTES {
-                self.done = true;
-                return Some(Err(LoadError::Parse {
-                    path: self.path.clone(),
-                    message: format!(
-                        "line {first_line} onwards: a quoted field is still open after {} MB",
-                        MAX_CHUNK_BYTES >> 20
-                    ),
-                }));
+            if quoted && end - self.at > MAX_CHUNK_BYTES {
+                return Some(Err(self.still_open(first_line)));
             }
         }
         if records == 0 && self.handed {
             return None;
         }
-        let mut bytes = Vec::with_capacity(self.header.len() + end - start);
+        let mut bytes = Vec::with_capacity(self.header.len() + end - self.at);
         bytes.extend_from_slice(&self.header);
-        bytes.extend_from_slice(&self.pending[start..end]);
+        bytes.extend_from_slice(&self.pending[self.at..end]);
         self.at = end;
         self.handed = true;
         self.rows_before += records;
@@ -268,6 +318,7 @@ impl Iterator for CsvChunks {
             first_row,
             first_line,
             read: self.read - (self.pending.len() - self.at) as u64,
+            header_lines: self.header_lines,
         }))
     }
 }
@@ -322,5 +373,39 @@ mod tests {
         // A header with no rows still gives one chunk, for the error.
         std::fs::write(&path, "a,b\n").unwrap();
         assert_eq!(CsvChunks::open(&path, 2).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn every_line_end_cuts_the_same_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        let cut = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            CsvChunks::open(&path, 2)
+                .unwrap()
+                .map(|c| {
+                    let c = c.unwrap();
+                    let t = String::from_utf8(c.bytes).unwrap().replace("\r\n", "\n");
+                    (t.replace('\r', "\n"), c.first_row, c.first_line)
+                })
+                .collect::<Vec<_>>()
+        };
+        let want = cut("a,b\n1,x\n \n2,y\n3,z\n");
+        assert_eq!(want.len(), 2);
+        assert_eq!((want[1].1, want[1].2), (2, 5));
+        for text in [
+            "a,b\r1,x\r \r2,y\r3,z\r",
+            "a,b\r\n1,x\r\n \r\n2,y\r\n3,z\r\n",
+            "a,b\r1,x\n \r\n2,y\r3,z\n",
+        ] {
+            assert_eq!(cut(text), want, "{text:?}");
+        }
+        // A header that spans lines moves the chunk's lines, not the file's.
+        let parts = cut("\r\"a\rb\",c\r1,2\r3,4\r5,6\r");
+        assert_eq!(
+            parts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>(),
+            vec![(0, 4), (2, 6)]
+        );
+        assert!(parts[1].0.starts_with("\"a\nb\",c\n5,6"), "{parts:?}");
     }
 }

@@ -1,10 +1,17 @@
-//! The CSV reader every file goes through: RFC 4180 fields (double quotes around a field that
-//! holds a comma, a quote or a line break, `""` for a quote inside one), `\n` or `\r\n` line
-//! ends, every field as text. Blank lines are not rows; each row keeps the file line it starts
-//! on, so an error can name it. Fields borrow from the file's text unless a doubled quote had
-//! to be undone.
+//! The CSV reader every table goes through, files and request bodies alike, so one text reads
+//! the same whichever way it comes in: RFC 4180 fields (double quotes around a field that holds
+//! a comma, a quote or a line break, `""` for a quote inside one), every field as text.
 //!
-//! Validation (types, labels, missing values) is the caller's: this only splits text.
+//! - A line ends at `\n`, `\r\n` or a lone `\r` (old Mac files), outside quotes.
+//! - A blank line (nothing but commas, spaces and tabs) is not a row, before the header or
+//!   after it.
+//! - The header is the first line that is not blank; a name in it twice is refused, since which
+//!   of the two values a reader would take is a guess.
+//! - A UTF-8 byte-order mark before the header is dropped (`text`).
+//!
+//! Each row keeps the file line it starts on, so an error can name it. Fields borrow from the
+//! text unless a doubled quote had to be undone. Validation (types, labels, missing values) is
+//! the caller's: this only splits text.
 
 use std::borrow::Cow;
 
@@ -17,6 +24,15 @@ pub enum CsvError {
     OpenQuote(usize),
     #[error("line {0}: the row is longer than 4 GB")]
     TooLong(usize),
+    /// Positions count from 1, as a spreadsheet shows them.
+    #[error(
+        "column '{column}' appears more than once in the header (positions {first} and {second})"
+    )]
+    DuplicateColumn {
+        column: String,
+        first: usize,
+        second: usize,
+    },
 }
 
 /// A CSV text split into a header and columns of cells.
@@ -42,9 +58,74 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Checks that `bytes` are UTF-8 text, naming the first byte that is not.
+/// Checks that `bytes` are UTF-8 text, naming the first byte that is not, and drops a
+/// byte-order mark before it.
 pub fn text(bytes: &[u8]) -> Result<&str, CsvError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| CsvError::NotUtf8(e.valid_up_to()))
+}
+
+/// Refuses a list of column names that holds one twice, naming it and both positions.
+pub fn unique<S: AsRef<str>>(names: &[S]) -> Result<(), CsvError> {
+    let mut seen = std::collections::HashMap::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(n.as_ref(), i) {
+            return Err(CsvError::DuplicateColumn {
+                column: n.as_ref().to_string(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A text's header: its column names and where the rows after it start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Header {
+    /// Empty when the text holds nothing but blank lines.
+    pub names: Vec<String>,
+    /// The byte the first row after the header starts at.
+    pub rest: usize,
+    /// The file line `rest` is on, counting the first line as 1.
+    pub line: usize,
+}
+
+/// The header of `text`: its first record that is not a blank line, every name distinct.
+pub fn header(text: &str) -> Result<Header, CsvError> {
+    let bytes = text.as_bytes();
+    let (mut pos, mut line) = (0, 1);
+    let mut fields = Vec::new();
+    while pos < bytes.len() {
+        let start = pos;
+        fields.clear();
+        let (_, end) = read_record(text, &mut pos, &mut line, &mut fields, usize::MAX)?;
+        if is_blank_line(&bytes[start..end]) {
+            continue;
+        }
+        let names: Vec<String> = fields
+            .drain(..)
+            .map(|f| f.map(Cow::into_owned).unwrap_or_default())
+            .collect();
+        unique(&names)?;
+        return Ok(Header {
+            names,
+            rest: pos,
+            line,
+        });
+    }
+    Ok(Header {
+        names: Vec::new(),
+        rest: bytes.len(),
+        line,
+    })
+}
+
+/// Line breaks in `bytes`, a `\r\n` counted once: the lines a text spans, less one.
+fn line_breaks(bytes: &[u8]) -> usize {
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+        .count()
 }
 
 /// Splits `text` (the header first) into a table. Fields past the header's count are dropped
@@ -53,7 +134,7 @@ pub fn parse(text: &str) -> Result<Table<'_>, CsvError> {
     // Most files quote nothing: then every line break ends a record, and the text can be cut
     // at line breaks and split on every core.
     if !text.as_bytes().contains(&b'"') && text.len() < u32::MAX as usize {
-        return Ok(parse_plain(text));
+        return parse_plain(text);
     }
     parse_quoted(text)
 }
@@ -146,12 +227,15 @@ pub fn for_each_tile(
     if text.as_bytes().contains(&b'"') || text.len() >= u32::MAX as usize {
         return quoted_tiles(text, rows, misfits, tile);
     }
-    let (header, rest, line) = plain_header(text);
+    let Header {
+        names: header,
+        rest,
+        line,
+    } = self::header(text)?;
     if header.is_empty() {
         return Ok((header, None));
     }
-    let at = text.len() - rest.len();
-    let mut split = PlainSplit::new(text, at, line + 1, header.len(), misfits);
+    let mut split = PlainSplit::new(text, rest, line, header.len(), misfits);
     while let Some(t) = split.next_tile(rows) {
         if !tile(t) {
             break;
@@ -161,28 +245,17 @@ pub fn for_each_tile(
     Ok((header, misfit))
 }
 
-/// The header of a text without quotes (the first line with a field), the text after it and
-/// the header's line.
-fn plain_header(text: &str) -> (Vec<String>, &str, usize) {
-    let mut rest = text;
-    let mut line = 1;
-    while !rest.is_empty() {
-        let (head, tail) = rest.split_once('\n').unwrap_or((rest, ""));
-        rest = tail;
-        let head = head.strip_suffix('\r').unwrap_or(head);
-        if head.split(',').any(|f| !f.is_empty()) {
-            return (head.split(',').map(str::to_string).collect(), rest, line);
-        }
-        line += 1;
-    }
-    (Vec::new(), "", line)
+/// Whether a line (with or without its line end) is blank: nothing but commas, spaces and tabs.
+/// Such a line is no row: it holds no value, and readers differ on how many fields it has.
+pub fn is_blank_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.iter().all(|&b| is_blank_byte(b))
 }
 
-/// Whether a line (without its `\n`) holds no field: empty, or commas alone, before an optional
-/// `\r`. Such a line is no row.
-pub fn is_blank_line(line: &[u8]) -> bool {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.iter().all(|&b| b == b',')
+#[inline]
+fn is_blank_byte(b: u8) -> bool {
+    matches!(b, b',' | b' ' | b'\t')
 }
 
 /// The rows of a text without quotes, cut into tiles as they are asked for.
@@ -250,17 +323,30 @@ impl<'a> PlainSplit<'a> {
                     self.bounds.push(pos as u32);
                     continue;
                 }
-                // A line ends at `pos`; its last field before a `\r`.
-                let end = if pos > row_start && bytes[pos - 1] == b'\r' {
-                    pos - 1
-                } else {
-                    pos
-                };
+                // The `\n` of a `\r\n`: the `\r` ended the line already.
+                if pos == row_start
+                    && pos > 0
+                    && bytes.get(pos) == Some(&b'\n')
+                    && bytes[pos - 1] == b'\r'
+                {
+                    row_start = pos + 1;
+                    self.at = row_start;
+                    self.bounds[first] = (row_start as u32).wrapping_sub(1);
+                    if row_start >= bytes.len() {
+                        break 'blocks;
+                    }
+                    continue;
+                }
+                // A line ends at `pos`.
+                let end = pos;
                 self.bounds.push(end as u32);
                 let found = self.bounds.len() - first - 1 + extra;
                 extra = 0;
-                // `is_blank_line`, from the count: the line is its commas alone.
-                let blank = end - row_start == found - 1;
+                // `is_blank_line`: from the count when the line is its commas alone, else
+                // looked at only when it starts as a blank line would.
+                let blank = end - row_start == found - 1
+                    || (is_blank_byte(bytes[row_start])
+                        && bytes[row_start..end].iter().all(|&b| is_blank_byte(b)));
                 if blank {
                     self.bounds.truncate(first);
                 } else if found != width {
@@ -316,7 +402,7 @@ impl<'a> PlainSplit<'a> {
     }
 }
 
-/// A bit for each comma, and one for each line break, of up to 64 bytes: eight bytes at a
+/// A bit for each comma, and one for each `\n` or `\r`, of up to 64 bytes: eight bytes at a
 /// time, exact, with no carry between bytes.
 #[inline]
 fn separators(block: &[u8]) -> (u64, u64) {
@@ -341,21 +427,22 @@ fn separators(block: &[u8]) -> (u64, u64) {
     for (k, word) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
         commas |= pack(equal(word, b',')) << (k * 8);
-        breaks |= pack(equal(word, b'\n')) << (k * 8);
+        breaks |= pack(equal(word, b'\n') | equal(word, b'\r')) << (k * 8);
     }
     (commas, breaks)
 }
 
 /// A text without quotes: cut into one part per core at line breaks, parts split side by side.
-fn parse_plain(text: &str) -> Table<'_> {
+fn parse_plain(text: &str) -> Result<Table<'_>, CsvError> {
     use rayon::prelude::*;
     let mut table = Table::default();
-    let (header, rest, line) = plain_header(text);
-    table.header = header;
+    let Header { names, rest, line } = header(text)?;
+    let rest = &text[rest..];
+    table.header = names;
     let width = table.header.len();
     table.columns = vec![Vec::new(); width];
     if width == 0 || rest.is_empty() {
-        return table;
+        return Ok(table);
     }
     // A part of a file already read a part per core (`CsvChunks`) is split here in one piece:
     // splitting it again would only add the copy that joins the pieces.
@@ -379,18 +466,19 @@ fn parse_plain(text: &str) -> Table<'_> {
     cuts.push(rest.len());
     cuts.dedup();
     let pieces: Vec<&str> = cuts.windows(2).map(|w| &rest[w[0]..w[1]]).collect();
-    // Each part's first line: the header's, plus the line breaks before it.
+    // Each part's first line: the one after the header's, plus the line breaks before it.
+    // Parts end at a `\n`, so none splits a `\r\n`.
     let mut firsts = Vec::with_capacity(pieces.len());
-    let mut at = line + 1;
+    let mut at = line;
     for p in &pieces {
         firsts.push(at);
-        at += memchr::memchr_iter(b'\n', p.as_bytes()).count();
+        at += line_breaks(p.as_bytes());
     }
     let split: Vec<Table> = pieces
         .into_par_iter()
         .zip(firsts)
         .map(|(piece, first)| {
-            let rows = memchr::memchr_iter(b'\n', piece.as_bytes()).count() + 1;
+            let rows = line_breaks(piece.as_bytes()) + 1;
             let mut t = Table {
                 header: Vec::new(),
                 columns: (0..width).map(|_| Vec::with_capacity(rows)).collect(),
@@ -409,7 +497,7 @@ fn parse_plain(text: &str) -> Table<'_> {
     if split.len() == 1 {
         let mut only = split.into_iter().next().expect("one part");
         only.header = table.header;
-        return only;
+        return Ok(only);
     }
     for t in split {
         for (all, part) in table.columns.iter_mut().zip(t.columns) {
@@ -417,7 +505,7 @@ fn parse_plain(text: &str) -> Table<'_> {
         }
         table.lines.extend(t.lines);
     }
-    table
+    Ok(table)
 }
 
 /// Texts shorter than this are split into fields on one thread.
@@ -499,73 +587,67 @@ fn quoted_rows<'a>(
     mut row: impl FnMut(Row<'_, 'a>) -> bool,
 ) -> Result<Vec<String>, CsvError> {
     let bytes = text.as_bytes();
-    let mut pos = 0;
-    let mut line = 1;
-    let mut header: Option<Vec<String>> = None;
-    let mut fields: Vec<Option<Cow<'_, str>>> = Vec::new();
-    while pos < bytes.len() {
-        let start_line = line;
+    let Header {
+        names,
+        mut rest,
+        mut line,
+    } = header(text)?;
+    let width = names.len();
+    let mut fields: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(width);
+    while rest < bytes.len() {
+        let (start, start_line) = (rest, line);
         fields.clear();
-        let end = read_record(text, &mut pos, &mut line, &mut fields)?;
-        // A blank line, or a line of empty fields, is no row.
-        let blank = fields.iter().all(Option::is_none);
-        match &header {
-            None if blank => continue,
-            None => {
-                header = Some(
-                    fields
-                        .drain(..)
-                        .map(|f| f.map(Cow::into_owned).unwrap_or_default())
-                        .collect(),
-                );
-            }
-            Some(h) if !blank => {
-                let found = fields.len();
-                fields.resize(h.len(), None);
-                if !row(Row {
-                    line: start_line,
-                    found,
-                    fields: &fields,
-                }) {
-                    break;
-                }
-            }
-            Some(_) => {}
+        // Fields past the header's count are counted, not kept: a line of commas holds no
+        // more than the header's.
+        let (found, end) = read_record(text, &mut rest, &mut line, &mut fields, width)?;
+        if is_blank_line(&bytes[start..end]) {
+            continue;
         }
-        if end {
+        fields.resize(width, None);
+        if !row(Row {
+            line: start_line,
+            found,
+            fields: &fields,
+        }) {
             break;
         }
     }
-    Ok(header.unwrap_or_default())
+    Ok(names)
 }
 
-/// Reads one record from `pos`, pushing its fields; moves `pos` past its line end and counts
-/// the lines it spans. Returns whether the text ended.
+/// Reads one record from `pos`, pushing its first `keep` fields; moves `pos` past its line end
+/// and counts the lines it spans. Returns how many fields it has and where its text ends
+/// (before the line end).
 fn read_record<'a>(
     text: &'a str,
     pos: &mut usize,
     line: &mut usize,
     fields: &mut Vec<Option<Cow<'a, str>>>,
-) -> Result<bool, CsvError> {
+    keep: usize,
+) -> Result<(usize, usize), CsvError> {
     let bytes = text.as_bytes();
+    let mut found = 0;
     loop {
         let (field, next) = read_field(text, *pos, line)?;
-        fields.push(field);
+        if found < keep {
+            fields.push(field);
+        }
+        found += 1;
         match bytes.get(next) {
             Some(b',') => *pos = next + 1,
             Some(b'\n') => {
                 *pos = next + 1;
                 *line += 1;
-                return Ok(*pos >= bytes.len());
+                return Ok((found, next));
             }
-            Some(b'\r') if bytes.get(next + 1) == Some(&b'\n') => {
-                *pos = next + 2;
+            Some(b'\r') => {
+                *pos = next + 1 + usize::from(bytes.get(next + 1) == Some(&b'\n'));
                 *line += 1;
-                return Ok(*pos >= bytes.len());
+                return Ok((found, next));
             }
             _ => {
                 *pos = bytes.len();
-                return Ok(true);
+                return Ok((found, next));
             }
         }
     }
@@ -605,9 +687,7 @@ fn read_field<'a>(
                     // as most readers take it (`"a"b` is `ab`).
                     let mut end = i + 1;
                     while let Some(&b) = bytes.get(end) {
-                        if matches!(b, b',' | b'\n')
-                            || (b == b'\r' && matches!(bytes.get(end + 1), Some(b'\n') | None))
-                        {
+                        if matches!(b, b',' | b'\n' | b'\r') {
                             break;
                         }
                         end += 1;
@@ -619,24 +699,24 @@ fn read_field<'a>(
                     };
                     return Ok(((!value.is_empty()).then_some(value), end));
                 }
+                // Line breaks inside quotes are the field's, and still count as lines.
                 Some(b'\n') => {
                     *line += 1;
+                    i += 1;
+                }
+                Some(b'\r') => {
+                    if bytes.get(i + 1) != Some(&b'\n') {
+                        *line += 1;
+                    }
                     i += 1;
                 }
                 Some(_) => i += 1,
             }
         }
     }
-    let mut end = start;
-    while let Some(&b) = bytes.get(end) {
-        match b {
-            b',' | b'\n' => break,
-            // A `\r` ends a line before a `\n` or at the end of the text.
-            b'\r' if matches!(bytes.get(end + 1), Some(b'\n') | None) => break,
-            // A quote inside a field that did not start with one is a character of it.
-            _ => end += 1,
-        }
-    }
+    let end =
+        memchr::memchr3(b',', b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    // A quote inside a field that did not start with one is a character of it.
     let value = &text[start..end];
     Ok(((!value.is_empty()).then_some(Cow::Borrowed(value)), end))
 }
@@ -709,6 +789,63 @@ mod tests {
         assert_eq!(parse("a,b\n").unwrap().header, vec!["a", "b"]);
     }
 
+    #[test]
+    fn every_line_end_reads_the_same_and_blank_lines_are_no_rows() {
+        let want = parse("a,b\n1,x\n2,y\n").unwrap();
+        for text in [
+            "a,b\r1,x\r2,y\r",
+            "a,b\r\n1,x\r\n2,y",
+            "a,b\r1,x\n2,y\r\n",
+            "\u{feff}a,b\n1,x\n2,y\n",
+        ] {
+            let t = super::text(text.as_bytes()).unwrap();
+            let plain = parse(t).unwrap();
+            assert_eq!(
+                (plain.header.clone(), cells(&plain)),
+                (want.header.clone(), cells(&want)),
+                "{text:?}"
+            );
+            assert_eq!(plain.lines, vec![2, 3], "{text:?}");
+            assert_eq!(plain, parse_quoted(t).unwrap(), "{text:?}");
+        }
+        // Blank lines, of commas, spaces and tabs, before the header and between rows.
+        let text = " \r\n,,\n\t\ra,b\r\n \r1,x\n , \n2,\"y\nz\"\r\r\n";
+        let t = parse(text).unwrap();
+        assert_eq!(t.header, vec!["a", "b"]);
+        assert_eq!(t.lines, vec![6, 8]);
+        assert_eq!(t.column("b").unwrap()[1].as_deref(), Some("y\nz"));
+        let h = header(text).unwrap();
+        assert_eq!((h.names.len(), h.line), (2, 5));
+        // A quoted field's lone `\r` is the field's, and a line of the file.
+        let t = parse("a,b\r\"x\ry\",1\r2,3").unwrap();
+        assert_eq!(t.column("a").unwrap()[0].as_deref(), Some("x\ry"));
+        assert_eq!(t.lines, vec![2, 4]);
+    }
+
+    #[test]
+    fn a_name_twice_in_the_header_is_refused_whatever_the_path() {
+        let dup = CsvError::DuplicateColumn {
+            column: "Age".into(),
+            first: 2,
+            second: 4,
+        };
+        for text in [
+            "\nid,Age,x,Age\n1,2,3,4\n",
+            "id,Age,x,\"Age\"\n1,2,3,4\n",
+            "id,Age,x,Age\r1,2,3,4\r",
+        ] {
+            assert_eq!(parse(text), Err(dup.clone()), "{text:?}");
+            assert_eq!(header(text), Err(dup.clone()), "{text:?}");
+            let tiles = for_each_tile(text, 10, Misfits::Fit, |_| true);
+            assert_eq!(tiles, Err(dup.clone()), "{text:?}");
+        }
+        assert_eq!(
+            dup.to_string(),
+            "column 'Age' appears more than once in the header (positions 2 and 4)"
+        );
+        assert!(unique(&["a", "b", "c"]).is_ok());
+    }
+
     /// Every tile's rows: their lines and fields, with the header and the misfit.
     type Split = (
         Vec<String>,
@@ -772,8 +909,8 @@ mod tests {
                     1 => width + 1,
                     2 if width > 1 => width - 1,
                     3 => {
-                        text.push_str(&",".repeat(next(4)));
-                        text.push_str(if next(2) == 0 { "\n" } else { "\r\n" });
+                        text.push_str(&[",", " ", "\t", ", "][next(4)].repeat(next(4)));
+                        text.push_str(["\n", "\r\n", "\r"][next(3)]);
                         continue;
                     }
                     _ => width,
@@ -782,7 +919,7 @@ mod tests {
                     .map(|_| cells[next(cells.len() as u64)])
                     .collect();
                 text.push_str(&row.join(","));
-                text.push_str(if next(3) == 0 { "\r\n" } else { "\n" });
+                text.push_str(["\n", "\n", "\r\n", "\r"][next(4)]);
             }
             if next(2) == 0 {
                 text.pop();

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 pub use super::error::ApiError;
 use super::limits::scan_json;
 pub use super::limits::{precheck_json, Expect, MAX_NAME, MAX_TEXT};
+use crate::data::csv::{self, CsvError, Misfits};
 
 pub type Record = Map<String, Value>;
 
@@ -188,10 +189,18 @@ fn dataframe_split(v: Value, expect: &Expect) -> Result<Vec<Record>, ApiError> {
             ))
         }
     };
-    // Names are copied into every row: check them once, first.
+    // Names are copied into every row: check them once, first; a name twice is refused as a
+    // CSV header with it is, rather than a row keeping one of its values.
     for c in &columns {
         expect.column(c)?;
     }
+    csv::unique(&columns).map_err(|e| {
+        let mut a = ApiError::unprocessable(format!("dataframe_split.columns: {e}"));
+        if let CsvError::DuplicateColumn { column, .. } = e {
+            a.fields = vec![column];
+        }
+        a
+    })?;
     let rows = match m.remove("data") {
         Some(Value::Array(rows)) => rows,
         _ => {
@@ -283,91 +292,67 @@ pub(crate) fn columns_to_records(
 }
 
 /// MLflow's `text/csv`: a header row and data rows, cells as text (empty cells are missing).
+/// Read by `data::csv`, the reader of `staytrack score` and `data check`, so a body is read as
+/// the same text in a file would be.
 pub fn csv_records(body: &[u8], expect: &Expect) -> Result<Vec<Record>, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("the CSV body is not valid UTF-8"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Counted from the bytes: a header and at most max_rows lines (blank lines aside).
-    let n_lines = text.lines().filter(|l| !l.trim().is_empty()).count();
-    expect.rows(n_lines.saturating_sub(1))?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = split_csv_line(
-        lines
-            .next()
-            .ok_or_else(|| ApiError::unprocessable("the CSV body is empty"))?,
-    )
-    .map_err(|e| ApiError::bad_request(format!("CSV header: {e}")))?;
-    for h in &header {
+    let text = csv::text(body).map_err(csv_error)?;
+    let header = csv::header(text).map_err(csv_error)?;
+    if header.names.is_empty() {
+        return Err(ApiError::unprocessable("the CSV body is empty"));
+    }
+    // Names are copied into every row: check them once, first.
+    for h in &header.names {
         expect.column(h)?;
     }
-    let mut records = Vec::with_capacity(n_lines.saturating_sub(1));
-    for (i, line) in lines.enumerate() {
-        let row = i + 1;
-        let cells = split_csv_line(line)
-            .map_err(|e| ApiError::bad_request(format!("CSV row {row}: {e}")))?;
-        if cells.len() != header.len() {
-            return Err(ApiError::unprocessable(format!(
-                "CSV row {row} has {} fields but the header has {}",
-                cells.len(),
-                header.len()
-            )));
-        }
-        records.push(
-            header
-                .iter()
-                .cloned()
-                .zip(cells.into_iter().map(|c| {
-                    if c.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::String(c)
-                    }
-                }))
-                .collect(),
-        );
+    // Rows are counted from the bytes before any record is built, a tile of offsets at a time,
+    // so a body of many short lines is refused in the memory of one tile.
+    let width = header.names.len();
+    let mut rows = 0;
+    let (_, misfit) = csv::for_each_tile(text, BODY_TILE_ROWS, Misfits::Stop, |t| {
+        rows += t.rows();
+        rows <= expect.max_rows
+    })
+    .map_err(csv_error)?;
+    expect.rows(rows)?;
+    if let Some(m) = misfit {
+        return Err(ApiError::unprocessable(format!(
+            "CSV row {} has {} fields but the header has {width} (line {})",
+            rows + 1,
+            m.found,
+            m.line
+        )));
     }
-    if records.is_empty() {
+    if rows == 0 {
         return Err(ApiError::unprocessable("the CSV body has no data rows"));
     }
+    let mut records = Vec::with_capacity(rows);
+    csv::for_each_tile(text, BODY_TILE_ROWS, Misfits::Stop, |t| {
+        for r in 0..t.rows() {
+            let cells = (0..width).map(|c| t.field(r, c).map_or(Value::Null, Value::from));
+            records.push(header.names.iter().cloned().zip(cells).collect());
+        }
+        true
+    })
+    .map_err(csv_error)?;
     expect.records(&records)?;
     Ok(records)
 }
 
-/// One CSV line into fields, with RFC 4180 quoting (quoted fields do not span lines here).
-fn split_csv_line(line: &str) -> Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    cur.push('"');
-                    chars.next();
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cur.push(c);
-            }
-        } else if c == '"' && at_start {
-            quoted = true;
-            at_start = false;
-        } else if c == ',' {
-            out.push(std::mem::take(&mut cur));
-            at_start = true;
-        } else {
-            cur.push(c);
-            at_start = false;
+/// Rows of a CSV body split at a time: all that counting them holds.
+const BODY_TILE_ROWS: usize = 1024;
+
+/// A CSV body the reader refused: a name twice is the request's content (422, naming it), a
+/// body that does not split is its syntax (400).
+fn csv_error(e: CsvError) -> ApiError {
+    match e {
+        CsvError::DuplicateColumn { ref column, .. } => {
+            let mut a = ApiError::unprocessable(format!("CSV header: {e}"));
+            a.fields = vec![column.clone()];
+            a
         }
+        CsvError::NotUtf8(_) => ApiError::bad_request("the CSV body is not valid UTF-8"),
+        e => ApiError::bad_request(format!("CSV body: {e}")),
     }
-    if quoted {
-        return Err("unterminated quoted field");
-    }
-    out.push(cur);
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -462,6 +447,37 @@ mod tests {
         )
         .unwrap();
         assert!(p.proba);
+    }
+
+    #[test]
+    fn a_csv_body_reads_as_the_same_file_would() {
+        let want = csv_records(b"a,b\n1,\"x\ny\"\n2,z\n", &ANY).unwrap();
+        assert_eq!(want[0]["b"], json!("x\ny"));
+        assert_eq!(want[1]["b"], json!("z"));
+        for body in [
+            "\u{feff}a,b\r1,\"x\ny\"\r2,z\r".as_bytes(),
+            b"\n , \r\na,b\r\n1,\"x\ny\"\r\n\t\r\n2,z",
+        ] {
+            assert_eq!(csv_records(body, &ANY).unwrap(), want);
+        }
+        let dup = csv_records(b"a,b,a\n1,2,3\n", &ANY).unwrap_err();
+        assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            dup.message.contains("'a' appears more than once") && dup.message.contains("1 and 3"),
+            "{}",
+            dup.message
+        );
+        assert_eq!(dup.fields, vec!["a".to_string()]);
+        let split = json!({"dataframe_split": {"columns": ["a", "b", "a"], "data": [[1, 2, 3]]}});
+        let dup = mlflow_json(split, &ANY).unwrap_err();
+        assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(dup.message.contains("1 and 3"), "{}", dup.message);
+        // Rows are counted as the reader counts them: blank lines are none, a quoted line
+        // break is inside one.
+        let e = Expect::any(2);
+        assert!(csv_records(b"a\n1\n\n\"2\n3\"\n,\n", &e).is_ok());
+        let over = csv_records(b"a\n1\n2\n3\n", &e).unwrap_err();
+        assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]
