@@ -200,6 +200,19 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Temporary-file sweeps still running (see `Store::open`).
+static SWEEPS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let running = std::mem::take(&mut *SWEEPS.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in running {
+            let _ = h.join();
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -227,7 +240,16 @@ impl Store {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        remove_ended_temp_files(workspace);
+        // Off the opening thread: a workspace of 10,000 artifacts takes about 10 ms to look
+        // through, which the TUI's first frame must not wait for. The first store dropped waits
+        // for it, so a command that ends has finished the sweep.
+        let workspace = workspace.to_path_buf();
+        if let Ok(h) = std::thread::Builder::new()
+            .name("temp-sweep".into())
+            .spawn(move || remove_ended_temp_files(&workspace))
+        {
+            SWEEPS.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+        }
         Ok(Store {
             conn,
             path: path.to_path_buf(),
