@@ -41,7 +41,10 @@ pub enum BundleError {
         source: serde_json::Error,
     },
     #[error("{}: not a usable model: {problem}", .path.display())]
-    Invalid { path: PathBuf, problem: String },
+    Invalid {
+        path: PathBuf,
+        problem: InvalidBundle,
+    },
     #[error("no bundle file at {}", .path.display())]
     Missing { path: PathBuf },
     #[error("{}: sha256 differs from the registered {sha256}", .path.display())]
@@ -63,6 +66,39 @@ impl BundleError {
             BundleError::NotRegistered { .. } => "its bundle differs from the registered digest",
         }
     }
+}
+
+/// What a well-formed bundle with a valid checksum can still get wrong: the part that is wrong,
+/// and its own error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidBundle {
+    #[error("the dataset spec: {0}")]
+    Spec(crate::data::spec::SpecError),
+    #[error("{0}")]
+    Pipeline(crate::features::PipelineError),
+    #[error("model: {0}")]
+    Model(crate::models::ModelError),
+    #[error("{names} feature names for {n_features} features")]
+    FeatureNames { names: usize, n_features: usize },
+    #[error("validation rows: {0}")]
+    Validation(RowsError),
+}
+
+/// Why a bundle's validation rows cannot be read as rows, by row.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RowsError {
+    #[error("{ids} ids, {labels} labels and {probabilities} probabilities")]
+    Lengths {
+        ids: usize,
+        labels: usize,
+        probabilities: usize,
+    },
+    #[error("the id column name {0:?} is not a plain name")]
+    IdColumn(String),
+    #[error("row {row}: label {label} is not 0 or 1")]
+    Label { row: usize, label: u8 },
+    #[error("row {row}: probability {probability} is not in [0, 1]")]
+    Probability { row: usize, probability: f64 },
 }
 
 /// Where an artifact with digest `sha256` lives in the workspace: `<dir>/<first two hex digits>/
@@ -141,36 +177,36 @@ pub struct ValidationSet {
 impl ValidationSet {
     /// One id, label and probability per row; labels 0 or 1; probabilities in [0, 1]; an id
     /// column name that is a plain name (it heads a CSV).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RowsError> {
         let n = self.ids.len();
         if self.labels.len() != n || self.probabilities.len() != n {
-            return Err(format!(
-                "{n} ids, {} labels and {} probabilities",
-                self.labels.len(),
-                self.probabilities.len()
-            ));
+            return Err(RowsError::Lengths {
+                ids: n,
+                labels: self.labels.len(),
+                probabilities: self.probabilities.len(),
+            });
         }
         if self.id_column.is_empty()
             || self.id_column.len() > 256
             || self.id_column.contains(['\n', '\r', ',', '"'])
         {
-            return Err(format!(
-                "the id column name {:?} is not a plain name",
-                self.id_column
-            ));
+            return Err(RowsError::IdColumn(self.id_column.clone()));
         }
-        if let Some(i) = self.labels.iter().position(|l| *l > 1) {
-            return Err(format!("row {i}: label {} is not 0 or 1", self.labels[i]));
+        if let Some(row) = self.labels.iter().position(|l| *l > 1) {
+            return Err(RowsError::Label {
+                row,
+                label: self.labels[row],
+            });
         }
-        if let Some(i) = self
+        if let Some(row) = self
             .probabilities
             .iter()
             .position(|p| !(0.0..=1.0).contains(p))
         {
-            return Err(format!(
-                "row {i}: probability {} is not in [0, 1]",
-                self.probabilities[i]
-            ));
+            return Err(RowsError::Probability {
+                row,
+                probability: self.probabilities[row],
+            });
         }
         Ok(())
     }
@@ -268,21 +304,21 @@ impl Bundle {
     /// The structure a checksum cannot vouch for (a bundle can be well-formed JSON with a valid
     /// checksum and still describe a cyclic tree or a weight for a feature that does not exist):
     /// checked before a bundle predicts anything.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidBundle> {
         let n = self.pipeline.n_features();
-        self.spec
-            .validate()
-            .map_err(|e| format!("the dataset spec: {e}"))?;
-        self.pipeline.validate(&self.spec)?;
-        self.model.validate(n).map_err(|e| format!("model: {e}"))?;
+        self.spec.validate().map_err(InvalidBundle::Spec)?;
+        self.pipeline
+            .validate(&self.spec)
+            .map_err(InvalidBundle::Pipeline)?;
+        self.model.validate(n).map_err(InvalidBundle::Model)?;
         if self.feature_names.len() != n {
-            return Err(format!(
-                "{} feature names for {n} features",
-                self.feature_names.len()
-            ));
+            return Err(InvalidBundle::FeatureNames {
+                names: self.feature_names.len(),
+                n_features: n,
+            });
         }
         if let Some(v) = &self.validation {
-            v.validate().map_err(|e| format!("validation rows: {e}"))?;
+            v.validate().map_err(InvalidBundle::Validation)?;
         }
         Ok(())
     }

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bundle::{Bundle, ValidationSet};
+use crate::bundle::{Bundle, BundleError, ValidationSet};
 use crate::metrics::paired::{self, Bootstrap, DeLong, McNemar, Score};
 use crate::metrics::{Metric, MetricsError};
-use crate::tracking::{RunSummary, Store};
+use crate::tracking::{RunSummary, Store, StoreError};
 
 /// The confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
@@ -39,25 +39,71 @@ pub enum Outcome {
     NotComparable { run_id: String, why: String },
 }
 
+/// Why two runs cannot be compared: a run has no usable validation rows, the rows are not the
+/// same rows, or a statistic refused them.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("run {run} has no model file")]
+    NoModelFile { run: String },
+    #[error("run {run}: {bundle}")]
+    Bundle { run: String, bundle: BundleError },
+    #[error("run {run} was trained before runs kept their validation predictions; train it again")]
+    NoValidationRows { run: String },
+    #[error(transparent)]
+    NotSameRows(#[from] Mismatch),
+    #[error("{metric} has no paired test")]
+    NoPairedTest { metric: &'static str },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// How two runs' validation rows differ.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("trained on different data (sha256 {a}… and {b}…)")]
+    Data { a: String, b: String },
+    #[error(
+        "split differently (seed {seed_a} / validation share {share_a} and seed {seed_b} / \
+         {share_b})"
+    )]
+    Split {
+        seed_a: u64,
+        share_a: f64,
+        seed_b: u64,
+        share_b: f64,
+    },
+    #[error("their validation rows differ")]
+    Rows,
+}
+
 /// The validation rows a run's bundle kept, or why there are none.
 pub fn validation_of(
     store: &Store,
     artifacts_dir: &Path,
     run: &RunSummary,
-) -> Result<(Bundle, ValidationSet), String> {
-    let artifacts = store.artifacts(&run.id).map_err(|e| e.to_string())?;
+) -> Result<(Bundle, ValidationSet), CompareError> {
+    let artifacts = store.artifacts(&run.id)?;
     let a = artifacts
         .iter()
         .find(|a| a.name == "bundle")
-        .ok_or_else(|| format!("run {} has no model file", run.name))?;
-    let mut bundle = Bundle::load_registered(artifacts_dir, &a.sha256, Some(&a.path))
-        .map_err(|e| format!("run {}: {e}", run.name))?;
-    let v = bundle.validation.take().ok_or_else(|| {
-        format!(
-            "run {} was trained before runs kept their validation predictions; train it again",
-            run.name
-        )
-    })?;
+        .ok_or_else(|| CompareError::NoModelFile {
+            run: run.name.clone(),
+        })?;
+    let mut bundle =
+        Bundle::load_registered(artifacts_dir, &a.sha256, Some(&a.path)).map_err(|bundle| {
+            CompareError::Bundle {
+                run: run.name.clone(),
+                bundle,
+            }
+        })?;
+    let v = bundle
+        .validation
+        .take()
+        .ok_or_else(|| CompareError::NoValidationRows {
+            run: run.name.clone(),
+        })?;
     Ok((bundle, v))
 }
 
@@ -67,23 +113,24 @@ fn not_comparable(
     va: &ValidationSet,
     b: &Bundle,
     vb: &ValidationSet,
-) -> Option<String> {
+) -> Option<Mismatch> {
     let (da, db) = (&a.data, &b.data);
     if da.sha256 != db.sha256 {
-        return Some(format!(
-            "trained on different data (sha256 {}… and {}…)",
-            &da.sha256[..da.sha256.len().min(12)],
-            &db.sha256[..db.sha256.len().min(12)]
-        ));
+        return Some(Mismatch::Data {
+            a: da.sha256[..da.sha256.len().min(12)].to_string(),
+            b: db.sha256[..db.sha256.len().min(12)].to_string(),
+        });
     }
     if da.seed != db.seed || da.valid_fraction != db.valid_fraction {
-        return Some(format!(
-            "split differently (seed {} / validation share {} and seed {} / {})",
-            da.seed, da.valid_fraction, db.seed, db.valid_fraction
-        ));
+        return Some(Mismatch::Split {
+            seed_a: da.seed,
+            share_a: da.valid_fraction,
+            seed_b: db.seed,
+            share_b: db.valid_fraction,
+        });
     }
     if va.ids != vb.ids || va.labels != vb.labels {
-        return Some("their validation rows differ".into());
+        return Some(Mismatch::Rows);
     }
     None
 }
@@ -109,11 +156,11 @@ pub fn shared_rows(
     artifacts_dir: &Path,
     baseline: &RunSummary,
     candidate: &RunSummary,
-) -> Result<(ValidationSet, ValidationSet), String> {
+) -> Result<(ValidationSet, ValidationSet), CompareError> {
     let (ba, va) = validation_of(store, artifacts_dir, baseline)?;
     let (bb, vb) = validation_of(store, artifacts_dir, candidate)?;
     match not_comparable(&ba, &va, &bb, &vb) {
-        Some(why) => Err(why),
+        Some(why) => Err(why.into()),
         None => Ok((va, vb)),
     }
 }
@@ -125,28 +172,21 @@ pub fn metric_test(
     a: &ValidationSet,
     b: &ValidationSet,
     threshold: f64,
-) -> Result<MetricTest, String> {
+) -> Result<MetricTest, CompareError> {
     let y = &a.labels;
     let (pa, pb) = (&a.probabilities, &b.probabilities);
-    let err = |e: MetricsError| e.to_string();
-    let score = Score::of(metric, threshold)
-        .ok_or_else(|| format!("{} has no paired test", metric.key()))?;
-    let (baseline, candidate) = (
-        score.exact(y, pa).map_err(err)?,
-        score.exact(y, pb).map_err(err)?,
-    );
+    let score = Score::of(metric, threshold).ok_or(CompareError::NoPairedTest {
+        metric: metric.key(),
+    })?;
+    let (baseline, candidate) = (score.exact(y, pa)?, score.exact(y, pb)?);
     let (test, p_value, ci) = match score {
         Score::RocAuc => {
-            let d = paired::delong(y, pa, pb, LEVEL).map_err(err)?;
+            let d = paired::delong(y, pa, pb, LEVEL)?;
             ("DeLong", d.p_value, Some(d.ci))
         }
-        Score::Accuracy(t) => (
-            "McNemar",
-            paired::mcnemar(y, pa, pb, t).map_err(err)?.p_value,
-            None,
-        ),
+        Score::Accuracy(t) => ("McNemar", paired::mcnemar(y, pa, pb, t)?.p_value, None),
         s => {
-            let b = paired::bootstrap(y, pa, pb, s, paired::RESAMPLES, SEED, LEVEL).map_err(err)?;
+            let b = paired::bootstrap(y, pa, pb, s, paired::RESAMPLES, SEED, LEVEL)?;
             ("bootstrap", b.p_value, Some(b.ci))
         }
     };
@@ -168,39 +208,38 @@ pub fn compare(
     baseline: &RunSummary,
     others: &[RunSummary],
     threshold: f64,
-) -> Result<Vec<Outcome>, String> {
+) -> Result<Vec<Outcome>, CompareError> {
     let (base_bundle, base) = validation_of(store, artifacts_dir, baseline)?;
     Ok(others
         .iter()
         .map(|run| {
-            let not = |why: String| Outcome::NotComparable {
+            let not = |why: CompareError| Outcome::NotComparable {
                 run_id: run.id.clone(),
-                why,
+                why: why.to_string(),
             };
             let (bundle, v) = match validation_of(store, artifacts_dir, run) {
                 Ok(x) => x,
                 Err(e) => return not(e),
             };
             if let Some(why) = not_comparable(&base_bundle, &base, &bundle, &v) {
-                return not(why);
+                return not(why.into());
             }
             match pair(&base, &v, threshold) {
                 Ok(mut p) => {
                     p.run_id = run.id.clone();
                     Outcome::Paired(Box::new(p))
                 }
-                Err(e) => not(e),
+                Err(e) => not(e.into()),
             }
         })
         .collect())
 }
 
 /// The statistics of `b` against `a` on the same rows.
-fn pair(a: &ValidationSet, b: &ValidationSet, threshold: f64) -> Result<Paired, String> {
+fn pair(a: &ValidationSet, b: &ValidationSet, threshold: f64) -> Result<Paired, MetricsError> {
     let y = &a.labels;
     let (pa, pb) = (&a.probabilities, &b.probabilities);
-    let err = |e: MetricsError| e.to_string();
-    let roc_auc = paired::delong(y, pa, pb, LEVEL).map_err(err)?;
+    let roc_auc = paired::delong(y, pa, pb, LEVEL)?;
     let scores = [
         Score::PrAuc,
         Score::F1(threshold),
@@ -208,8 +247,7 @@ fn pair(a: &ValidationSet, b: &ValidationSet, threshold: f64) -> Result<Paired, 
         Score::LogLoss,
         Score::Brier,
     ];
-    let bootstrap = paired::bootstrap_all(y, pa, pb, &scores, paired::RESAMPLES, SEED, LEVEL)
-        .map_err(err)?
+    let bootstrap = paired::bootstrap_all(y, pa, pb, &scores, paired::RESAMPLES, SEED, LEVEL)?
         .into_iter()
         .zip(scores)
         .map(|(b, s)| (s.metric().key().to_string(), b))
@@ -218,7 +256,7 @@ fn pair(a: &ValidationSet, b: &ValidationSet, threshold: f64) -> Result<Paired, 
         run_id: String::new(),
         roc_auc,
         bootstrap,
-        accuracy: paired::mcnemar(y, pa, pb, threshold).map_err(err)?,
+        accuracy: paired::mcnemar(y, pa, pb, threshold)?,
         threshold,
     })
 }

@@ -7,13 +7,13 @@
 //! changes nothing.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::data::DatasetSpec;
 use crate::tracking::captures::OutcomeRow;
-use crate::tracking::Store;
+use crate::tracking::{Store, StoreError};
 
 /// What loading outcomes did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -52,24 +52,42 @@ impl FeedbackSummary {
     }
 }
 
+/// Why outcomes cannot be loaded at all (a bad row is skipped and reported instead): the file
+/// or the columns the caller named, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error(
+        "the dataset '{dataset}' has no id column; name the one that matches logged predictions \
+         with --id"
+    )]
+    NoIdColumn { dataset: String },
+    /// The file cannot be read as a table (its message names the file).
+    #[error("{0:#}")]
+    File(anyhow::Error),
+    #[error("{}: no column '{column}' (the columns are {})", .path.display(), .columns.join(", "))]
+    NoColumn {
+        path: PathBuf,
+        column: String,
+        columns: Vec<String>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The columns outcomes come in: the spec's first id column and its label column unless told.
 pub fn columns(
     spec: &DatasetSpec,
     id: Option<&str>,
     label: Option<&str>,
-) -> anyhow::Result<(String, String)> {
+) -> Result<(String, String), FeedbackError> {
     let id = match id {
         Some(i) => i.to_string(),
         None => spec
             .id_columns()
             .next()
             .map(|c| c.name.clone())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the dataset '{}' has no id column; name the one that matches logged \
-                     predictions with --id",
-                    spec.name
-                )
+            .ok_or_else(|| FeedbackError::NoIdColumn {
+                dataset: spec.name.clone(),
             })?,
     };
     Ok((id, label.unwrap_or(&spec.target.column).to_string()))
@@ -111,7 +129,7 @@ fn store_rows(
     id_col: &str,
     source: &str,
     outbox: Option<&str>,
-) -> anyhow::Result<FeedbackSummary> {
+) -> Result<FeedbackSummary, FeedbackError> {
     let mut out = FeedbackSummary {
         rows: cells.len(),
         ..Default::default()
@@ -237,15 +255,14 @@ pub fn load_file(
     id_col: &str,
     label_col: &str,
     outbox: Option<&str>,
-) -> anyhow::Result<FeedbackSummary> {
+) -> Result<FeedbackSummary, FeedbackError> {
     let p = path.display();
-    let table = crate::data::load::read_text_columns(path)?;
+    let table = crate::data::load::read_text_columns(path).map_err(FeedbackError::File)?;
     let col = |name: &str| {
-        table.column(name).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{p}: no column '{name}' (the columns are {})",
-                table.header.join(", ")
-            )
+        table.column(name).ok_or_else(|| FeedbackError::NoColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            columns: table.header.clone(),
         })
     };
     let (ids, labels) = (col(id_col)?, col(label_col)?);
@@ -273,7 +290,7 @@ pub fn load_records(
     id_col: &str,
     label_col: &str,
     outbox: Option<&str>,
-) -> anyhow::Result<FeedbackSummary> {
+) -> Result<FeedbackSummary, FeedbackError> {
     let text = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),

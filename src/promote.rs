@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError};
 use crate::compare::{self, MetricTest};
 use crate::config::Config;
 use crate::metrics::{Direction, Metric};
@@ -69,42 +69,68 @@ impl Default for Policy {
     }
 }
 
+/// Why the `[promote]` table cannot be used: the settings file does not read, or a value is out
+/// of its range. Either is the workspace's fault, never a caller's.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The settings file cannot be read or parsed (its message names the file).
+    #[error("{0:#}")]
+    Settings(anyhow::Error),
+    #[error("{} [promote] {problem}", .file.display())]
+    Invalid { file: PathBuf, problem: RuleError },
+}
+
+/// A `[promote]` value that would let a typo wave every candidate through, by key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    #[error("aliases: '{alias}' is not a valid alias name")]
+    Alias { alias: String },
+    #[error("metric: '{metric}' is not a metric (one of {})", gated_metrics().join(", "))]
+    UnknownMetric { metric: String },
+    #[error("metric: '{metric}' has no paired test; use one of {}", gated_metrics().join(", "))]
+    Untestable { metric: String },
+    #[error("min_gain and max_p need a metric to test (metric = \"roc_auc\")")]
+    NoMetric,
+    #[error("{key}: {value} is out of range ({range})")]
+    OutOfRange {
+        key: &'static str,
+        value: f64,
+        range: &'static str,
+    },
+    #[error("drift_rows: 0 rows cannot show drift")]
+    NoDriftRows,
+}
+
 impl Policy {
     /// The `[promote]` table of the workspace's settings file; no rules when there is none.
-    pub fn load(cfg: &Config) -> Result<Policy, String> {
-        let policy: Policy = cfg.section("promote").map_err(|e| format!("{e:#}"))?;
-        policy
-            .check()
-            .map_err(|e| format!("{} [promote] {e}", cfg.settings_file().display()))?;
+    pub fn load(cfg: &Config) -> Result<Policy, PolicyError> {
+        let policy: Policy = cfg.section("promote").map_err(PolicyError::Settings)?;
+        policy.check().map_err(|problem| PolicyError::Invalid {
+            file: cfg.settings_file(),
+            problem,
+        })?;
         Ok(policy)
     }
 
     /// Every limit in its range, so a typo cannot wave every candidate through.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RuleError> {
         if let Some(a) = self.aliases.iter().find(|a| !valid_alias(a)) {
-            return Err(format!("aliases: '{a}' is not a valid alias name"));
+            return Err(RuleError::Alias { alias: a.clone() });
         }
         if let Some(m) = &self.metric {
-            let metric = Metric::parse(m).ok_or_else(|| {
-                format!(
-                    "metric: '{m}' is not a metric (one of {})",
-                    gated_metrics().join(", ")
-                )
-            })?;
+            let metric =
+                Metric::parse(m).ok_or_else(|| RuleError::UnknownMetric { metric: m.clone() })?;
             if crate::metrics::paired::Score::of(metric, 0.5).is_none() {
-                return Err(format!(
-                    "metric: '{m}' has no paired test; use one of {}",
-                    gated_metrics().join(", ")
-                ));
+                return Err(RuleError::Untestable { metric: m.clone() });
             }
         } else if self.max_p.is_some() || self.min_gain != 0.0 {
-            return Err("min_gain and max_p need a metric to test (metric = \"roc_auc\")".into());
+            return Err(RuleError::NoMetric);
         }
-        let finite = |k: &str, v: f64, ok: bool, range: &str| {
-            if v.is_finite() && ok {
+        let finite = |key: &'static str, value: f64, ok: bool, range: &'static str| {
+            if value.is_finite() && ok {
                 Ok(())
             } else {
-                Err(format!("{k}: {v} is out of range ({range})"))
+                Err(RuleError::OutOfRange { key, value, range })
             }
         };
         finite("min_gain", self.min_gain, self.min_gain >= 0.0, "0 or more")?;
@@ -121,7 +147,7 @@ impl Policy {
             finite("max_predict_ms", s, s > 0.0, "above 0")?;
         }
         if self.drift_rows == 0 {
-            return Err("drift_rows: 0 rows cannot show drift".into());
+            return Err(RuleError::NoDriftRows);
         }
         Ok(())
     }
@@ -294,15 +320,20 @@ pub enum PromoteError {
          (--reason TEXT)"
     )]
     ForceWithoutReason,
-    #[error("{0}")]
-    Policy(String),
-    #[error("{0}")]
-    NoCandidate(String),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// `--best` by a metric that ranks nothing.
+    #[error("--metric {metric}: a setting, not a score; rank by another metric")]
+    Unranked { metric: &'static str },
+    /// `--best` with no finished run that has the metric.
+    #[error("--best: no finished run has the metric '{metric}'; train first (`staytrack train`)")]
+    NoCandidate { metric: &'static str },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// The candidate's bundle cannot be loaded: no alias moves to a model nothing can serve.
-    #[error("run {run}: {why}; the alias was not moved")]
-    Unloadable { run: String, why: String },
+    /// The message says what is wrong with it, not where it is.
+    #[error("run {run}: {}; the alias was not moved", .bundle.kind())]
+    Unloadable { run: String, bundle: BundleError },
 }
 
 fn refusal(e: &Evidence) -> String {
@@ -326,7 +357,7 @@ pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promote
     if !valid_alias(&req.alias) {
         return Err(RegistryError::BadAlias(req.alias.clone()).into());
     }
-    let policy = Policy::load(cfg).map_err(PromoteError::Policy)?;
+    let policy = Policy::load(cfg)?;
     let candidate = match &req.target {
         Target::Run(r) => store.get_run(r).map_err(RegistryError::from)?,
         Target::Version(v) => {
@@ -349,11 +380,11 @@ pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promote
         .find(|a| a.name == "bundle")
     {
         match Bundle::load_registered(&cfg.artifacts_dir, &a.sha256, Some(&a.path)) {
-            Ok(_) | Err(crate::bundle::BundleError::Missing { .. }) => {}
-            Err(e) => {
+            Ok(_) | Err(BundleError::Missing { .. }) => {}
+            Err(bundle) => {
                 return Err(PromoteError::Unloadable {
                     run: candidate.id.clone(),
-                    why: e.kind().to_string(),
+                    bundle,
                 })
             }
         }
@@ -403,10 +434,9 @@ pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promote
 /// newest run.
 pub fn best_run(store: &Store, metric: Metric) -> Result<RunSummary, PromoteError> {
     if metric.direction() == Direction::Unranked {
-        return Err(PromoteError::NoCandidate(format!(
-            "--metric {}: a setting, not a score; rank by another metric",
-            metric.key()
-        )));
+        return Err(PromoteError::Unranked {
+            metric: metric.key(),
+        });
     }
     let runs = store.list_runs().map_err(RegistryError::from)?;
     let mut scored: Vec<_> = runs
@@ -420,12 +450,13 @@ pub fn best_run(store: &Store, metric: Metric) -> Result<RunSummary, PromoteErro
             .best_first(a.0, b.0)
             .then(b.1.created_at.cmp(&a.1.created_at))
     });
-    scored.into_iter().next().map(|(_, r)| r).ok_or_else(|| {
-        PromoteError::NoCandidate(format!(
-            "--best: no finished run has the metric '{}'; train first (`staytrack train`)",
-            metric.key()
-        ))
-    })
+    scored
+        .into_iter()
+        .next()
+        .map(|(_, r)| r)
+        .ok_or(PromoteError::NoCandidate {
+            metric: metric.key(),
+        })
 }
 
 /// Weighs every rule of `policy` for moving `alias` to `candidate`.
@@ -454,10 +485,9 @@ pub fn weigh(
         .map_err(RegistryError::from)?
         .into_iter()
         .find(|a| a.name == "bundle");
-    let loaded = bundle.as_ref().map(|a| {
-        Bundle::load_registered(&cfg.artifacts_dir, &a.sha256, Some(&a.path))
-            .map_err(|e| e.to_string())
-    });
+    let loaded = bundle
+        .as_ref()
+        .map(|a| Bundle::load_registered(&cfg.artifacts_dir, &a.sha256, Some(&a.path)));
     let mut checks = Vec::new();
     if let Some(m) = policy.metric.as_deref().and_then(Metric::parse) {
         checks.push(beat_rule(
@@ -700,33 +730,50 @@ fn latency_rule(cfg: &Config, limit: f64, b: &Bundle) -> Check {
     }
 }
 
+/// Why the latency rule has no rows to time: the training data is gone, changed or unreadable.
+#[derive(Debug, thiserror::Error)]
+enum TrainingDataError {
+    #[error("the training data {} is not there", .path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} changed since the run was trained (its sha256 differs)", .path.display())]
+    Changed { path: PathBuf },
+    #[error(transparent)]
+    Load(#[from] crate::data::load::LoadError),
+    #[error("the split has no validation rows")]
+    NoRows,
+}
+
 /// The first `LATENCY_ROWS` validation rows of the run's data, re-read from the data file
 /// and split as training split it; refused when the file is not the one trained on.
-fn validation_frame(cfg: &Config, b: &Bundle) -> Result<crate::data::Frame, String> {
+fn validation_frame(cfg: &Config, b: &Bundle) -> Result<crate::data::Frame, TrainingDataError> {
     let recorded = PathBuf::from(&b.data.path);
     let path = [recorded.clone(), cfg.workspace.join(&recorded)]
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("the training data {} is not there", recorded.display()))?;
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        .ok_or(TrainingDataError::Missing { path: recorded })?;
+    let bytes = std::fs::read(&path).map_err(|source| TrainingDataError::Read {
+        path: path.clone(),
+        source,
+    })?;
     if crate::bundle::sha256_hex(&bytes) != b.data.sha256 {
-        return Err(format!(
-            "{} changed since the run was trained (its sha256 differs)",
-            path.display()
-        ));
+        return Err(TrainingDataError::Changed { path });
     }
     let frame = crate::data::load::parse_csv(
         bytes,
         Path::new(&path),
         &b.spec,
         crate::data::Labels::Required,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let y = frame.target.clone().unwrap_or_default();
     let split = crate::data::split::stratified_split(&y, b.data.valid_fraction, b.data.seed);
     let rows: Vec<usize> = split.valid.into_iter().take(LATENCY_ROWS).collect();
     if rows.is_empty() {
-        return Err("the split has no validation rows".into());
+        return Err(TrainingDataError::NoRows);
     }
     Ok(frame.take(&rows))
 }

@@ -78,38 +78,77 @@ pub fn default_space(f: Family) -> Space {
     s
 }
 
+/// Why a search space cannot be searched: the family and parameter, and the range it takes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpaceError {
+    #[error("{family}: no parameter '{key}' (it has: {})", .known.join(", "))]
+    UnknownParameter {
+        family: Family,
+        key: String,
+        known: Vec<&'static str>,
+    },
+    #[error("{family}.{key}: {problem} (the parameter takes {min}..={max})")]
+    OutOfRange {
+        family: Family,
+        key: String,
+        problem: DimProblem,
+        min: f64,
+        max: f64,
+    },
+}
+
+/// What is wrong with one parameter's `Dim`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DimProblem {
+    #[error("{0} is out of range")]
+    Fixed(f64),
+    #[error("an empty list")]
+    EmptyChoice,
+    #[error("{0:?} has a value out of range")]
+    Choice(Vec<f64>),
+    #[error("min {min} and max {max} are not a range inside it")]
+    Range { min: f64, max: f64 },
+    #[error("a log range needs min above 0")]
+    LogFromZero,
+}
+
 /// Checks a space against the family's parameters: known keys, values inside each range.
-pub fn check_space(f: Family, space: &Space) -> Result<(), String> {
+pub fn check_space(f: Family, space: &Space) -> Result<(), SpaceError> {
     for (k, d) in space {
-        let spec = f.specs().iter().find(|s| s.key == k).ok_or_else(|| {
-            format!(
-                "{f}: no parameter '{k}' (it has: {})",
-                f.specs()
-                    .iter()
-                    .map(|s| s.key)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+        let spec =
+            f.specs()
+                .iter()
+                .find(|s| s.key == k)
+                .ok_or_else(|| SpaceError::UnknownParameter {
+                    family: f,
+                    key: k.clone(),
+                    known: f.specs().iter().map(|s| s.key).collect(),
+                })?;
         let inside = |v: f64| v.is_finite() && v >= spec.min && v <= spec.max;
-        let bad = |what: String| {
-            Err(format!(
-                "{f}.{k}: {what} (the parameter takes {}..={})",
-                spec.min, spec.max
-            ))
+        let bad = |problem: DimProblem| {
+            Err(SpaceError::OutOfRange {
+                family: f,
+                key: k.clone(),
+                problem,
+                min: spec.min,
+                max: spec.max,
+            })
         };
         match d {
-            Dim::Fixed(v) if !inside(*v) => return bad(format!("{v} is out of range")),
-            Dim::Choice(vs) if vs.is_empty() => return bad("an empty list".into()),
+            Dim::Fixed(v) if !inside(*v) => return bad(DimProblem::Fixed(*v)),
+            Dim::Choice(vs) if vs.is_empty() => return bad(DimProblem::EmptyChoice),
             Dim::Choice(vs) if !vs.iter().all(|v| inside(*v)) => {
-                return bad(format!("{vs:?} has a value out of range"))
+                return bad(DimProblem::Choice(vs.clone()))
             }
             Dim::Range { min, max, log } => {
                 if !(inside(*min) && inside(*max) && min <= max) {
-                    return bad(format!("min {min} and max {max} are not a range inside it"));
+                    return bad(DimProblem::Range {
+                        min: *min,
+                        max: *max,
+                    });
                 }
                 if *log && *min <= 0.0 {
-                    return bad("a log range needs min above 0".into());
+                    return bad(DimProblem::LogFromZero);
                 }
             }
             _ => {}

@@ -280,3 +280,49 @@ fn the_admin_route_weighs_the_same_policy() {
     assert_eq!(e["evidence"]["forced"], true);
     srv.terminate();
 }
+
+#[test]
+fn the_admin_route_answers_a_caller_fault_with_4xx_and_a_workspace_fault_with_500() {
+    let dir = common::trained("lr", 1200);
+    let ws = dir.path();
+    let lr = run_of(ws, "lr");
+    let token = "an-admin-token-of-at-least-32-bytes";
+    let srv = Server::start(ws, Some(token), &[]);
+    // What the caller named does not exist: 404, saying what.
+    let (s, v) = post(&srv.base, token, &json!({ "run_id": "no-such-run" }));
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    assert!(
+        v["message"].as_str().unwrap().contains("no-such-run"),
+        "{v}"
+    );
+    let (s, v) = post(&srv.base, token, &json!({ "version": 99 }));
+    assert_eq!(s, 404, "{v}");
+    // A settings file the server cannot read is its own fault: 500, naming no path.
+    let settings = ws.join("staytrack.toml");
+    let _ = std::fs::remove_file(&settings);
+    std::fs::create_dir(&settings).unwrap();
+    let (s, v) = post(&srv.base, token, &json!({ "run_id": lr }));
+    assert_eq!(s, 500, "{v}");
+    assert_eq!(v["error_code"], "INTERNAL_ERROR");
+    let m = v["message"].as_str().unwrap();
+    assert!(m.contains("promotion policy"), "{v}");
+    assert!(
+        !m.contains("staytrack.toml") && !m.contains(&ws.display().to_string()),
+        "{v}"
+    );
+    std::fs::remove_dir(&settings).unwrap();
+    // So is a policy with a value out of range.
+    policy(ws, "max_p = 3");
+    let (s, v) = post(&srv.base, token, &json!({ "run_id": lr }));
+    assert_eq!(s, 500, "{v}");
+    assert!(
+        !v["message"].as_str().unwrap().contains("staytrack.toml"),
+        "{v}"
+    );
+    assert!(json(&ok(ws, &["registry", "--json"]))["events"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    srv.terminate();
+}

@@ -127,7 +127,7 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
     let sort = filter
         .sort
         .as_deref()
-        .map(|k| Metric::parse_or_list(k, "--sort").map_err(anyhow::Error::msg))
+        .map(|k| Metric::parse_or_list(k, "--sort"))
         .transpose()?;
     let store = open_store(cfg)?;
     let mut runs = store.list_runs()?;
@@ -346,8 +346,7 @@ pub fn predictions(
 ) -> anyhow::Result<i32> {
     let store = open_store(cfg)?;
     let run = store.get_run(id)?;
-    let (_, v) = crate::compare::validation_of(&store, &cfg.artifacts_dir, &run)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let (_, v) = crate::compare::validation_of(&store, &cfg.artifacts_dir, &run)?;
     let csv = v.to_csv();
     match out {
         // A reader that stops early (`| head`) is not an error.
@@ -396,7 +395,7 @@ pub fn compare(
             "baseline": base.id,
             "paired": match &paired {
                 Ok(p) => serde_json::to_value(p)?,
-                Err(e) => serde_json::json!({ "error": e }),
+                Err(e) => serde_json::json!({ "error": e.to_string() }),
             },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -457,7 +456,7 @@ pub fn compare(
 fn print_paired(
     base: &RunSummary,
     others: &[RunSummary],
-    paired: &Result<Vec<crate::compare::Outcome>, String>,
+    paired: &Result<Vec<crate::compare::Outcome>, crate::compare::CompareError>,
 ) {
     use crate::compare::Outcome;
     println!(

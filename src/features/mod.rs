@@ -35,6 +35,15 @@ pub enum FeatureError {
     Record(#[from] RecordError),
 }
 
+/// Why a pipeline read from a file cannot encode rows of its spec, by column.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PipelineError {
+    #[error("pipeline: column '{column}' is not in the spec")]
+    NotInSpec { column: String },
+    #[error("pipeline: the scaling of '{column}' is not finite and positive")]
+    Scaling { column: String },
+}
+
 /// The largest standardised value a feature takes: a billion standard deviations, far past any
 /// real value, small enough that sums of them stay finite.
 const SCALED_LIMIT: f64 = 1e9;
@@ -168,13 +177,12 @@ impl FeaturePipeline {
 
     /// Checks a pipeline read from a file: every encoder reads a column of the spec, and its
     /// numbers are finite.
-    pub fn validate(&self, spec: &DatasetSpec) -> Result<(), String> {
+    pub fn validate(&self, spec: &DatasetSpec) -> Result<(), PipelineError> {
         for e in &self.encoders {
             if spec.column(e.column()).is_none() {
-                return Err(format!(
-                    "pipeline: column '{}' is not in the spec",
-                    e.column()
-                ));
+                return Err(PipelineError::NotInSpec {
+                    column: e.column().to_string(),
+                });
             }
             if let Encoder::Scaled {
                 mean,
@@ -185,9 +193,9 @@ impl FeaturePipeline {
             } = e
             {
                 if !(mean.is_finite() && fill.is_finite() && std.is_finite() && *std > 0.0) {
-                    return Err(format!(
-                        "pipeline: the scaling of '{column}' is not finite and positive"
-                    ));
+                    return Err(PipelineError::Scaling {
+                        column: column.clone(),
+                    });
                 }
             }
         }

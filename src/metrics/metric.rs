@@ -114,12 +114,10 @@ impl Metric {
     }
 
     /// The metric named `key`, or an error listing the names there are.
-    pub fn parse_or_list(key: &str, flag: &str) -> Result<Metric, String> {
-        Metric::parse(key).ok_or_else(|| {
-            format!(
-                "{flag} '{key}': use {}",
-                Metric::ALL.map(Metric::key).join(", ")
-            )
+    pub fn parse_or_list(key: &str, flag: &str) -> Result<Metric, UnknownMetric> {
+        Metric::parse(key).ok_or_else(|| UnknownMetric {
+            flag: flag.to_string(),
+            key: key.to_string(),
         })
     }
 
@@ -148,4 +146,12 @@ impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.key())
     }
+}
+
+/// A metric name that is none of `Metric::ALL`, with the option it was given to.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{flag} '{key}': use {}", Metric::ALL.map(Metric::key).join(", "))]
+pub struct UnknownMetric {
+    pub flag: String,
+    pub key: String,
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 mod metric;
 pub mod paired;
 
-pub use metric::{Direction, Metric};
+pub use metric::{Direction, Metric, UnknownMetric};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MetricsError {
@@ -416,6 +416,7 @@ mod tests {
         assert_eq!(Metric::RocAuc.best([f64::NAN, 0.7]), Some(0.7));
         assert!(Metric::parse_or_list("auc", "--metric")
             .unwrap_err()
+            .to_string()
             .contains("roc_auc"));
     }
 

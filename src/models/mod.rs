@@ -30,6 +30,24 @@ pub enum FitError {
     Engine(String),
 }
 
+/// Why a model read from a file cannot predict: what a bundle reports instead of a panic.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("the model has no trees")]
+    NoTrees,
+    #[error("tree {index}: {problem}")]
+    Tree {
+        index: usize,
+        problem: tree::TreeError,
+    },
+    #[error("{weights} weights for {n_features} features")]
+    Weights { weights: usize, n_features: usize },
+    #[error("a weight is not a finite number")]
+    NotFiniteWeight,
+    #[error("the base score is not a finite number")]
+    NotFiniteBase,
+}
+
 /// A fitted model of any family. Predicts the probability of the positive class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "lowercase")]
@@ -301,27 +319,27 @@ impl Model {
     }
 
     /// Checks a model read from a file against the number of features its pipeline makes.
-    pub fn validate(&self, n_features: usize) -> Result<(), String> {
-        let trees = |trees: &[tree::Tree]| -> Result<(), String> {
+    pub fn validate(&self, n_features: usize) -> Result<(), ModelError> {
+        let trees = |trees: &[tree::Tree]| -> Result<(), ModelError> {
             if trees.is_empty() {
-                return Err("the model has no trees".into());
+                return Err(ModelError::NoTrees);
             }
-            for (i, t) in trees.iter().enumerate() {
+            for (index, t) in trees.iter().enumerate() {
                 t.validate(n_features)
-                    .map_err(|e| format!("tree {i}: {e}"))?;
+                    .map_err(|problem| ModelError::Tree { index, problem })?;
             }
             Ok(())
         };
         match self {
             Model::Lr { weights, intercept } | Model::LinfaLr { weights, intercept } => {
                 if weights.len() != n_features {
-                    return Err(format!(
-                        "{} weights for {n_features} features",
-                        weights.len()
-                    ));
+                    return Err(ModelError::Weights {
+                        weights: weights.len(),
+                        n_features,
+                    });
                 }
                 if !intercept.is_finite() || weights.iter().any(|w| !w.is_finite()) {
-                    return Err("a weight is not a finite number".into());
+                    return Err(ModelError::NotFiniteWeight);
                 }
                 Ok(())
             }
@@ -332,7 +350,7 @@ impl Model {
                 trees: t,
             } => {
                 if !base_score.is_finite() {
-                    return Err("the base score is not a finite number".into());
+                    return Err(ModelError::NotFiniteBase);
                 }
                 trees(t)
             }

@@ -22,6 +22,34 @@ pub use super::binning::{predict_binned, split_lookup, Binned, BinnedGroup};
 
 pub(crate) const LEAF: u32 = u32::MAX;
 
+/// What makes a tree read from a file unsafe to walk, by node: a bundle names it instead of
+/// looping or indexing out of bounds.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TreeError {
+    #[error("a tree has no nodes")]
+    NoNodes,
+    #[error("a tree's node arrays differ in length")]
+    Ragged,
+    #[error("node {node}: the leaf value is not a finite number")]
+    LeafValue { node: usize },
+    #[error("node {node}: splits on feature {feature} of {n_features}")]
+    Feature {
+        node: usize,
+        feature: u32,
+        n_features: usize,
+    },
+    #[error("node {node}: the threshold is not a number")]
+    Threshold { node: usize },
+    #[error("node {node}: child {child} is not a later node of {nodes}")]
+    Child {
+        node: usize,
+        child: usize,
+        nodes: usize,
+    },
+    #[error("node {node} has more than one parent")]
+    Parents { node: usize },
+}
+
 /// Rows an ensemble walks through each tree side by side (`Walker::add_block`).
 pub const BLOCK: usize = 8;
 
@@ -195,10 +223,10 @@ impl Tree {
     /// Checks a tree read from a file before it predicts: parallel arrays of one length, every
     /// split's children after it and each node with one parent (so a walk from the root ends
     /// within `len` steps), split features inside `n_features`, finite leaf values.
-    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+    pub fn validate(&self, n_features: usize) -> Result<(), TreeError> {
         let n = self.feature.len();
         if n == 0 {
-            return Err("a tree has no nodes".into());
+            return Err(TreeError::NoNodes);
         }
         if [
             self.threshold.len(),
@@ -209,32 +237,37 @@ impl Tree {
         .iter()
         .any(|&l| l != n)
         {
-            return Err("a tree's node arrays differ in length".into());
+            return Err(TreeError::Ragged);
         }
         let mut parents = vec![0u8; n];
-        for i in 0..n {
-            if self.feature[i] == LEAF {
-                if !self.value[i].is_finite() {
-                    return Err(format!("node {i}: the leaf value is not a finite number"));
+        for node in 0..n {
+            if self.feature[node] == LEAF {
+                if !self.value[node].is_finite() {
+                    return Err(TreeError::LeafValue { node });
                 }
                 continue;
             }
-            if self.feature[i] as usize >= n_features {
-                return Err(format!(
-                    "node {i}: splits on feature {} of {n_features}",
-                    self.feature[i]
-                ));
+            if self.feature[node] as usize >= n_features {
+                return Err(TreeError::Feature {
+                    node,
+                    feature: self.feature[node],
+                    n_features,
+                });
             }
-            if self.threshold[i].is_nan() {
-                return Err(format!("node {i}: the threshold is not a number"));
+            if self.threshold[node].is_nan() {
+                return Err(TreeError::Threshold { node });
             }
-            for c in [self.left[i] as usize, self.right[i] as usize] {
-                if c <= i || c >= n {
-                    return Err(format!("node {i}: child {c} is not a later node of {n}"));
+            for child in [self.left[node] as usize, self.right[node] as usize] {
+                if child <= node || child >= n {
+                    return Err(TreeError::Child {
+                        node,
+                        child,
+                        nodes: n,
+                    });
                 }
-                parents[c] += 1;
-                if parents[c] > 1 {
-                    return Err(format!("node {c} has more than one parent"));
+                parents[child] += 1;
+                if parents[child] > 1 {
+                    return Err(TreeError::Parents { node: child });
                 }
             }
         }
@@ -658,24 +691,36 @@ mod tests {
         assert_eq!(good.depth(), 1);
         let mut cyclic = good.clone();
         cyclic.left[0] = 0;
-        assert!(cyclic.validate(1).unwrap_err().contains("not a later node"));
-        let mut out = good.clone();
-        out.right[0] = 9;
-        assert!(out.validate(1).is_err());
-        let mut shared = good.clone();
-        shared.right[0] = 1;
-        assert!(shared
+        assert!(cyclic
             .validate(1)
             .unwrap_err()
-            .contains("more than one parent"));
-        assert!(good.validate(0).unwrap_err().contains("feature 0 of 0"));
+            .to_string()
+            .contains("not a later node"));
+        let mut out = good.clone();
+        out.right[0] = 9;
+        assert_eq!(
+            out.validate(1),
+            Err(TreeError::Child {
+                node: 0,
+                child: 9,
+                nodes: 3
+            })
+        );
+        let mut shared = good.clone();
+        shared.right[0] = 1;
+        assert_eq!(shared.validate(1), Err(TreeError::Parents { node: 1 }));
+        assert!(good
+            .validate(0)
+            .unwrap_err()
+            .to_string()
+            .contains("feature 0 of 0"));
         let mut nan = good.clone();
         nan.value[2] = f64::NAN;
-        assert!(nan.validate(1).is_err());
+        assert_eq!(nan.validate(1), Err(TreeError::LeafValue { node: 2 }));
         let mut short = good.clone();
         short.value.pop();
-        assert!(short.validate(1).is_err());
-        assert!(Tree::default().validate(1).is_err());
+        assert_eq!(short.validate(1), Err(TreeError::Ragged));
+        assert_eq!(Tree::default().validate(1), Err(TreeError::NoNodes));
     }
 
     #[test]

@@ -13,17 +13,17 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError};
 use crate::config::Config;
 use crate::data::quality::{self, QualitySummary, Tally};
 use crate::data::Frame;
 use crate::drift::monitor::WindowSpec;
 use crate::drift::{self, Column};
 use crate::metrics::{self, Confusion};
-use crate::tracking::{LogFilter, LoggedRow, Store};
+use crate::tracking::{LogFilter, LoggedRow, Store, StoreError};
 use crate::util::{format_ms, thousands};
 use cbpe::{Calibration, Estimate};
-pub use settings::Thresholds;
+pub use settings::{ThresholdError, Thresholds};
 
 /// The probability at or above which the logged class is 1.
 const THRESHOLD: f64 = crate::score::THRESHOLD;
@@ -203,14 +203,24 @@ struct Watched {
     calibration: Option<Calibration>,
 }
 
-fn watched(cfg: &Config, store: &Store, version: i64) -> Result<Watched, String> {
+/// Why a version's windows get no estimate or drift: the report's note names the version.
+#[derive(Debug, thiserror::Error)]
+enum WatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("model version {version} is not in the registry")]
+    NotRegistered { version: i64 },
+    #[error("model version {version}: {bundle}")]
+    Bundle { version: i64, bundle: BundleError },
+}
+
+fn watched(cfg: &Config, store: &Store, version: i64) -> Result<Watched, WatchError> {
     let target = store
-        .version_target(version)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("model version {version} is not in the registry"))?;
+        .version_target(version)?
+        .ok_or(WatchError::NotRegistered { version })?;
     let bundle =
         Bundle::load_registered(&cfg.artifacts_dir, &target.sha256, target.path.as_deref())
-            .map_err(|e| format!("model version {version}: {e}"))?;
+            .map_err(|bundle| WatchError::Bundle { version, bundle })?;
     let (calibration, auc) = match &bundle.validation {
         Some(v) if !v.labels.is_empty() => (
             Some(Calibration::fit(&v.probabilities, &v.labels)),

@@ -66,8 +66,8 @@ impl Thresholds {
     }
 
     /// Every value in its range, so a typo cannot silence every alert.
-    pub fn check(&self) -> Result<(), String> {
-        for (key, v) in [
+    pub fn check(&self) -> Result<(), ThresholdError> {
+        for (key, value) in [
             ("max_estimated_drop", self.max_estimated_drop),
             ("max_realized_drop", self.max_realized_drop),
             ("max_drift_share", self.max_drift_share),
@@ -84,34 +84,41 @@ impl Thresholds {
             .into_iter()
             .filter_map(|(k, v)| Some((k, v?))),
         ) {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{key}: {v} is not between 0 and 1"));
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ThresholdError::Share { key, value });
             }
         }
         if self.min_rows == 0 || self.min_labelled == 0 {
-            return Err("min_rows and min_labelled must be at least 1".into());
+            return Err(ThresholdError::NoRows);
         }
         if self.drift_rows < 100 {
-            return Err(format!(
-                "drift_rows: {} is too few for a drift test (at least 100)",
-                self.drift_rows
-            ));
+            return Err(ThresholdError::DriftRows(self.drift_rows));
         }
         if !(1..=300).contains(&self.webhook_timeout_secs) {
-            return Err(format!(
-                "webhook_timeout_secs: {} is not between 1 and 300",
-                self.webhook_timeout_secs
-            ));
+            return Err(ThresholdError::Timeout(self.webhook_timeout_secs));
         }
         if let Some(url) = &self.webhook {
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
-                return Err(format!(
-                    "webhook: '{url}' is not an http:// or https:// address"
-                ));
+                return Err(ThresholdError::Webhook(url.clone()));
             }
         }
         Ok(())
     }
+}
+
+/// A `[monitor]` value out of its range, named by its key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("{key}: {value} is not between 0 and 1")]
+    Share { key: &'static str, value: f64 },
+    #[error("min_rows and min_labelled must be at least 1")]
+    NoRows,
+    #[error("drift_rows: {0} is too few for a drift test (at least 100)")]
+    DriftRows(usize),
+    #[error("webhook_timeout_secs: {0} is not between 1 and 300")]
+    Timeout(u64),
+    #[error("webhook: '{0}' is not an http:// or https:// address")]
+    Webhook(String),
 }
 
 #[cfg(test)]
@@ -124,13 +131,23 @@ mod tests {
             max_unseen_share: 1.5,
             ..Thresholds::default()
         };
-        assert!(t.check().unwrap_err().starts_with("max_unseen_share"));
+        assert!(t
+            .check()
+            .unwrap_err()
+            .to_string()
+            .starts_with("max_unseen_share"));
         t.max_unseen_share = 0.1;
         t.min_estimated_roc_auc = Some(-0.1);
-        assert!(t.check().unwrap_err().starts_with("min_estimated_roc_auc"));
+        assert_eq!(
+            t.check(),
+            Err(ThresholdError::Share {
+                key: "min_estimated_roc_auc",
+                value: -0.1
+            })
+        );
         t.min_estimated_roc_auc = None;
         t.webhook = Some("file:///etc/passwd".into());
-        assert!(t.check().unwrap_err().starts_with("webhook"));
+        assert!(t.check().unwrap_err().to_string().starts_with("webhook"));
         t.webhook = Some("https://hooks.example.org/x".into());
         assert!(t.check().is_ok());
         let parsed: Result<Thresholds, _> = toml::from_str("max_unseen_shar = 0.1");

@@ -10,9 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::bundle::BundleError;
+use crate::feedback::FeedbackError;
 use crate::promote::{self, PromoteError};
 use crate::tracking::{RegistryError, StoreError};
 use input::ApiError;
+use model::{ReloadError, VersionError};
 
 use super::scoring::*;
 use super::*;
@@ -240,8 +243,8 @@ pub(super) async fn admin_feedback(
         None => crate::data::DatasetSpec::of_workspace(&s.cfg)
             .map_err(|e| server_fault("reading the dataset spec", format!("{e:#}")))?,
     };
-    let (id, label) = crate::feedback::columns(&spec, id.as_deref(), label.as_deref())
-        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let (id, label) =
+        crate::feedback::columns(&spec, id.as_deref(), label.as_deref()).map_err(feedback_error)?;
     let s2 = s.clone();
     let outbox = s.metrics.capture.get().map(|_| s.replica.clone());
     let summary = tokio::task::spawn_blocking(move || {
@@ -251,7 +254,7 @@ pub(super) async fn admin_feedback(
     })
     .await
     .map_err(|e| server_fault("storing the outcomes", e))?
-    .map_err(|e| server_fault("storing the outcomes", format!("{e:#}")))?;
+    .map_err(feedback_error)?;
     Ok(Json(summary).into_response())
 }
 
@@ -269,18 +272,58 @@ pub(super) async fn refresh_now(s: &Arc<AppState>) -> Result<Option<i64>, ApiErr
     tokio::task::spawn_blocking(move || s2.slot.refresh())
         .await
         .map_err(|e| server_fault("the reload", e))?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))
+        .map_err(reload_error)
 }
 
+/// A promotion's refusal or failure as an answer: the caller's fault is 4xx with the message,
+/// the workspace's (its settings, its store, a bundle it cannot read) a 500 that names no path.
 fn promote_error(e: PromoteError) -> ApiError {
     match e {
         PromoteError::Registry(e) => registry_error(e),
         PromoteError::Refused(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
         // A broken settings file is the server's fault, not the client's.
-        PromoteError::Policy(m) => server_fault("reading the promotion policy", m),
+        PromoteError::Policy(e) => server_fault("reading the promotion policy", e),
+        PromoteError::Unloadable {
+            bundle: bundle @ BundleError::Io { .. },
+            ..
+        } => server_fault("reading the candidate's bundle", bundle),
         PromoteError::ForceWithoutReason
-        | PromoteError::NoCandidate(_)
+        | PromoteError::Unranked { .. }
+        | PromoteError::NoCandidate { .. }
         | PromoteError::Unloadable { .. } => ApiError::unprocessable(e.to_string()),
+    }
+}
+
+/// Columns the caller named that the records or the spec do not have are 422; a store that
+/// cannot take the outcomes is the server's fault.
+fn feedback_error(e: FeedbackError) -> ApiError {
+    match e {
+        FeedbackError::NoIdColumn { .. } | FeedbackError::NoColumn { .. } => {
+            ApiError::unprocessable(e.to_string())
+        }
+        FeedbackError::File(e) => server_fault("reading the outcomes", format!("{e:#}")),
+        FeedbackError::Store(e) => server_fault("storing the outcomes", e),
+    }
+}
+
+/// A store that cannot be read is a 500; a model that does not load is 503 (the model before
+/// keeps serving), with what is wrong with it and not where.
+fn reload_error(e: ReloadError) -> ApiError {
+    match e {
+        ReloadError::Store { alias, source } => {
+            server_fault(&format!("reading alias '{alias}'"), source)
+        }
+        ReloadError::Load { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// A version asked for by number: 404 when the registry does not hold it, 503 when its model
+/// does not load, 500 when the registry cannot be read.
+pub(super) fn version_error(e: VersionError) -> ApiError {
+    match e {
+        VersionError::NotRegistered { .. } => ApiError::not_found(e.to_string()),
+        VersionError::Load { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        VersionError::Store(e) => server_fault("reading the registry", e),
     }
 }
 
@@ -315,7 +358,143 @@ fn server_fault(what: &str, detail: impl std::fmt::Display) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
+    use crate::promote::{PolicyError, RuleError};
+
+    const SECRET: &str = "/srv/private-workspace";
+
+    fn io() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+    }
+
+    fn store_fault() -> StoreError {
+        StoreError::Io {
+            path: format!("{SECRET}/staytrack.db").into(),
+            source: io(),
+        }
+    }
+
+    /// Status and message of an answer; a 500 must not say where the workspace is.
+    fn answer(e: ApiError) -> (u16, String) {
+        if e.status == StatusCode::INTERNAL_SERVER_ERROR {
+            assert!(!e.message.contains(SECRET), "{}", e.message);
+            assert!(
+                e.message.contains("the server's log says why"),
+                "{}",
+                e.message
+            );
+        }
+        (e.status.as_u16(), e.message)
+    }
+
+    #[test]
+    fn each_kind_of_promotion_error_has_its_status() {
+        let status = |e: PromoteError| answer(promote_error(e)).0;
+        let settings = format!("{SECRET}/staytrack.toml");
+        // The workspace's faults.
+        assert_eq!(
+            status(PromoteError::Policy(PolicyError::Settings(
+                anyhow::anyhow!("{settings}: Is a directory (os error 21)")
+            ))),
+            500
+        );
+        assert_eq!(
+            status(PromoteError::Policy(PolicyError::Invalid {
+                file: settings.clone().into(),
+                problem: RuleError::NoDriftRows,
+            })),
+            500
+        );
+        assert_eq!(status(RegistryError::Store(store_fault()).into()), 500);
+        assert_eq!(
+            status(PromoteError::Unloadable {
+                run: "r1".into(),
+                bundle: BundleError::Io {
+                    path: format!("{SECRET}/artifacts/ab/ab.bundle").into(),
+                    source: io(),
+                },
+            }),
+            500
+        );
+        // The caller's.
+        assert_eq!(
+            status(RegistryError::Store(StoreError::NoSuchRun("nope".into())).into()),
+            404
+        );
+        assert_eq!(status(RegistryError::NoSuchVersion(9).into()), 404);
+        assert_eq!(
+            status(
+                RegistryError::Moved {
+                    alias: "production".into(),
+                    expected: Some(1),
+                    found: Some(2)
+                }
+                .into()
+            ),
+            409
+        );
+        assert_eq!(status(PromoteError::ForceWithoutReason), 422);
+        assert_eq!(status(PromoteError::NoCandidate { metric: "roc_auc" }), 422);
+        // A candidate whose bundle is broken is refused by what is wrong, not where it is.
+        let (code, message) = answer(promote_error(PromoteError::Unloadable {
+            run: "r1".into(),
+            bundle: BundleError::Checksum {
+                path: format!("{SECRET}/artifacts/ab/ab.bundle").into(),
+            },
+        }));
+        assert_eq!(code, 422);
+        assert!(
+            message.contains("checksum") && !message.contains(SECRET),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn feedback_reload_and_version_errors_have_their_status() {
+        let status = |e: ApiError| answer(e).0;
+        assert_eq!(
+            status(feedback_error(FeedbackError::NoIdColumn {
+                dataset: "stays".into()
+            })),
+            422
+        );
+        assert_eq!(
+            status(feedback_error(FeedbackError::Store(store_fault()))),
+            500
+        );
+        assert_eq!(
+            status(reload_error(ReloadError::Store {
+                alias: "production".into(),
+                source: store_fault(),
+            })),
+            500
+        );
+        let (code, message) = answer(reload_error(ReloadError::Load {
+            alias: "production".into(),
+            version: 2,
+            bundle: Box::new(BundleError::Missing {
+                path: format!("{SECRET}/artifacts/ab/ab.bundle").into(),
+            }),
+            serving: Some(1),
+        }));
+        assert_eq!(code, 503);
+        assert!(
+            message.contains("version 2") && message.contains("still serving version 1"),
+            "{message}"
+        );
+        assert!(!message.contains(SECRET), "{message}");
+        assert_eq!(
+            status(version_error(VersionError::NotRegistered {
+                version: 9,
+                registered: vec![1, 2],
+            })),
+            404
+        );
+        assert_eq!(
+            status(version_error(VersionError::Store(store_fault()))),
+            500
+        );
+    }
 
     #[test]
     fn token_comparison() {

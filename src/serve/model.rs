@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::metrics::Metrics;
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError};
 use crate::data::quality::Checker;
-use crate::tracking::Store;
+use crate::tracking::{Store, StoreError};
 
 pub struct Loaded {
     pub version: i64,
@@ -96,9 +96,7 @@ impl ModelSlot {
         if let Some(m) = self.pinned_version(version) {
             return Ok(m);
         }
-        let target = store
-            .version_target(version)
-            .map_err(|e| VersionError::Store(e.to_string()))?;
+        let target = store.version_target(version)?;
         let Some(t) = target else {
             return Err(VersionError::NotRegistered {
                 version,
@@ -108,7 +106,7 @@ impl ModelSlot {
         drop(store);
         let bundle = self
             .load(&t.sha256, t.path.as_deref())
-            .map_err(|e| VersionError::Load { version, why: e })?;
+            .map_err(|bundle| VersionError::Load { version, bundle })?;
         let loaded = Arc::new(Loaded::new(version, t.run_id, t.sha256, bundle));
         let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
         if !pinned.iter().any(|m| m.version == version) {
@@ -161,7 +159,7 @@ impl ModelSlot {
 
     /// Looks at the alias and loads its bundle if it moved. On failure the old model keeps
     /// serving; the error is returned, and printed once until it changes.
-    pub fn refresh(&self) -> Result<Option<i64>, String> {
+    pub fn refresh(&self) -> Result<Option<i64>, ReloadError> {
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         let res = self.refresh_locked(&store);
         drop(store);
@@ -169,23 +167,24 @@ impl ModelSlot {
         match &res {
             Ok(_) => *last = None,
             Err(e) => {
+                let e = e.to_string();
                 if last.as_deref() != Some(e.as_str()) {
                     eprintln!("staytrack serve: {e}");
-                    *last = Some(e.clone());
+                    *last = Some(e);
                 }
             }
         }
         res
     }
 
-    fn refresh_locked(&self, store: &Store) -> Result<Option<i64>, String> {
-        let target = store.alias_target(&self.alias).map_err(|e| {
+    fn refresh_locked(&self, store: &Store) -> Result<Option<i64>, ReloadError> {
+        let target = store.alias_target(&self.alias).map_err(|source| {
             // The store's error names its file: that stays in the server's log.
-            eprintln!("staytrack serve: reading alias '{}': {e}", self.alias);
-            format!(
-                "reading alias '{}' failed; the server's log says why",
-                self.alias
-            )
+            eprintln!("staytrack serve: reading alias '{}': {source}", self.alias);
+            ReloadError::Store {
+                alias: self.alias.clone(),
+                source,
+            }
         })?;
         let Some(target) = target else {
             // An alias is never removed, so nothing to do until one is set.
@@ -218,28 +217,24 @@ impl ModelSlot {
                 );
                 Ok(Some(target.version))
             }
-            Err(e) => {
+            Err(bundle) => {
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
-                Err(format!(
-                    "alias '{}' moved to version {} but its model cannot be loaded ({e}); {}",
-                    self.alias,
-                    target.version,
-                    match self.version() {
-                        Some(v) => format!("still serving version {v}"),
-                        None => "no model is served".to_string(),
-                    }
-                ))
+                Err(ReloadError::Load {
+                    alias: self.alias.clone(),
+                    version: target.version,
+                    bundle: Box::new(bundle),
+                    serving: self.version(),
+                })
             }
         }
     }
 
-    fn load(&self, sha256: &str, path: Option<&str>) -> Result<Bundle, String> {
-        // The full error, path and all, goes to the server's own log; callers of any route get
-        // the kind of fault only.
+    /// The registered bundle, without its validation rows. The full error, path and all, goes
+    /// to the server's own log here; what callers show of it is `BundleError::kind`.
+    fn load(&self, sha256: &str, path: Option<&str>) -> Result<Bundle, BundleError> {
         let mut bundle =
-            Bundle::load_registered(&self.artifacts_dir, sha256, path).map_err(|e| {
+            Bundle::load_registered(&self.artifacts_dir, sha256, path).inspect_err(|e| {
                 eprintln!("staytrack serve: {e}");
-                e.kind().to_string()
             })?;
         // Serving never reads the validation rows; they are not kept in memory.
         bundle.validation = None;
@@ -251,34 +246,54 @@ impl ModelSlot {
 pub const DEFAULT_PINNED: usize = 4;
 
 /// Why a version asked for by number cannot be served.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum VersionError {
+    #[error("{}", not_registered(*.version, .registered))]
     NotRegistered { version: i64, registered: Vec<i64> },
-    Load { version: i64, why: String },
-    Store(String),
+    /// Says what is wrong with the bundle, not where it is.
+    #[error("version {version} cannot be loaded: {}", .bundle.kind())]
+    Load { version: i64, bundle: BundleError },
+    /// The registry cannot be read: the server's fault, whose detail (the store's error names
+    /// its file) is the `source`, for the server's log.
+    #[error("reading the registry failed; the server's log says why")]
+    Store(#[from] StoreError),
 }
 
-impl std::fmt::Display for VersionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VersionError::NotRegistered {
-                version,
-                registered,
-            } => match (registered.first(), registered.last()) {
-                (Some(lo), Some(hi)) => write!(
-                    f,
-                    "no version {version} in the registry; it holds {} version(s), {lo} to {hi}",
-                    registered.len()
-                ),
-                _ => write!(
-                    f,
-                    "no version {version}: the registry holds no versions yet"
-                ),
-            },
-            VersionError::Load { version, why } => {
-                write!(f, "version {version} cannot be loaded: {why}")
-            }
-            VersionError::Store(e) => write!(f, "reading the registry: {e}"),
-        }
+fn not_registered(version: i64, registered: &[i64]) -> String {
+    match (registered.first(), registered.last()) {
+        (Some(lo), Some(hi)) => format!(
+            "no version {version} in the registry; it holds {} version(s), {lo} to {hi}",
+            registered.len()
+        ),
+        _ => format!("no version {version}: the registry holds no versions yet"),
+    }
+}
+
+/// Why the alias's model was not (re)loaded; the model loaded before keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The alias cannot be read from the store: the message leaves the store's error (which
+    /// names its file) to `source` and the server's log.
+    #[error("reading alias '{alias}' failed; the server's log says why")]
+    Store { alias: String, source: StoreError },
+    /// The alias moved to a model that does not load: says what is wrong, not where.
+    #[error(
+        "alias '{alias}' moved to version {version} but its model cannot be loaded ({}); {}",
+        .bundle.kind(),
+        still_serving(*.serving)
+    )]
+    Load {
+        alias: String,
+        version: i64,
+        bundle: Box<BundleError>,
+        /// The version still served, if any.
+        serving: Option<i64>,
+    },
+}
+
+fn still_serving(serving: Option<i64>) -> String {
+    match serving {
+        Some(v) => format!("still serving version {v}"),
+        None => "no model is served".to_string(),
     }
 }

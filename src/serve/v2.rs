@@ -12,7 +12,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use input::ApiError;
-use model::{Loaded, VersionError};
+use model::Loaded;
 
 use super::*;
 use super::{scoring::*, server::*};
@@ -44,10 +44,7 @@ async fn resolve(s: &Arc<AppState>, version: Option<&str>) -> Result<Arc<Loaded>
     tokio::task::spawn_blocking(move || slot.slot.at_version(v))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "loading failed"))?
-        .map_err(|e| match e {
-            VersionError::NotRegistered { .. } => ApiError::not_found(e.to_string()),
-            _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        })
+        .map_err(super::admin::version_error)
 }
 
 pub(super) async fn v2_server() -> Json<Value> {

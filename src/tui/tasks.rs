@@ -171,6 +171,7 @@ impl Tasks {
                     &others,
                     crate::score::THRESHOLD,
                 )
+                .map_err(|e| e.to_string())
             })();
             let _ = tx.send(TaskMsg::Paired {
                 baseline,
