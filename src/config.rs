@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The largest settings file read (a spec of 100,000 columns takes about 7 MB).
+pub const MAX_SETTINGS_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub workspace: PathBuf,
@@ -34,6 +37,17 @@ impl Config {
     /// naming it.
     pub fn read_settings(&self) -> anyhow::Result<Option<String>> {
         let path = self.settings_file();
+        match crate::util::readable_file(&path) {
+            Ok(meta) if meta.len() > MAX_SETTINGS_BYTES => anyhow::bail!(
+                "{}: {} bytes; a settings file is at most {} MB",
+                path.display(),
+                meta.len(),
+                MAX_SETTINGS_BYTES >> 20
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => anyhow::bail!("{}: {e}", path.display()),
+        }
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

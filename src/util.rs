@@ -152,12 +152,58 @@ pub fn short_id(id: &str, n: usize) -> &str {
 /// Refuses to write `path` when something is there and the user did not say to replace it:
 /// an output never replaces an earlier one silently. The one rule for every `--out`.
 pub fn ensure_free(path: &Path, replace: bool) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
     anyhow::ensure!(
-        replace || std::fs::symlink_metadata(path).is_err(),
+        replace,
         "{} exists; pass --force to replace it, or name another file with --out",
         path.display()
     );
+    // A new file is renamed into place: over a folder, a link or a device (`/dev/stdout`,
+    // say) that would replace the thing itself, not write into it.
+    anyhow::ensure!(
+        meta.is_file(),
+        "{} is {}, not a file; --force replaces only a file",
+        path.display(),
+        kind_of(&meta.file_type())
+    );
     Ok(())
+}
+
+/// What a thing in the file system is, for messages.
+pub fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a file"
+    }
+}
+
+/// `path`'s metadata when it is something a file can be read from to its end: a file or a
+/// pipe (links followed). A device or a socket is an error: `/dev/zero` never ends.
+pub fn readable_file(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path)?;
+    let t = meta.file_type();
+    if t.is_char_device() || t.is_block_device() || t.is_socket() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}, not a file", kind_of(&t)),
+        ));
+    }
+    Ok(meta)
 }
 
 /// `path` if nothing is there, else the first of `<stem>-2.<ext>`, `<stem>-3.<ext>`, ... that is
@@ -341,6 +387,18 @@ pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
                 .map_or(s.len(), |(i, _)| i);
             format!("{}…", &s[..keep]).into()
         }
+    }
+}
+
+/// `s` for a message: cut to `MAX_CELL` characters, and escaped when it holds a control
+/// character (a NUL or an escape sequence never reaches a terminal as itself).
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        clip(&s.escape_debug().to_string(), MAX_CELL)
+            .into_owned()
+            .into()
+    } else {
+        clip(s, MAX_CELL)
     }
 }
 

@@ -1,6 +1,13 @@
 //! Hostile input through the command line and the anonymous routes: wide values in every table,
 //! free text past its bound from every way in, and what a caller without the token may see.
 //! Every command ends with a status (never 101, a panic) and says what it refused.
+//!
+//! Hostile flags (`--out` at a file, a folder, a link or a pipe outside the workspace, numbers
+//! past their range, `../` in run ids and aliases, devices as inputs) and hostile
+//! `staytrack.toml` values are refused naming the flag or setting, and nothing outside the
+//! workspace changes.
+//!
+//! Distinct hostile inputs: 86 (12 in the first four tests, 53 flags, 21 settings files).
 
 mod common;
 
@@ -267,4 +274,519 @@ fn feedback_accounts_for_every_row_and_stores_no_conflict() {
         .unwrap()
         .contains("JSON boolean"));
     assert!(srv.terminate().success());
+}
+
+/// A workspace with logistic regression on production, inside a sandbox folder that also
+/// holds `sentinel/` (a file, a folder, a link and a named pipe): the workspace is
+/// `sandbox/ws`.
+fn sandboxed() -> (tempfile::TempDir, std::path::PathBuf) {
+    let trained = trained("lr", 1200);
+    ok(trained.path(), &["promote", "lr"]);
+    let sandbox = tempfile::tempdir().unwrap();
+    let ws = sandbox.path().join("ws");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(trained.path())
+        .arg(&ws)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = sandbox.path().join("sentinel");
+    std::fs::create_dir_all(s.join("folder")).unwrap();
+    std::fs::write(s.join("existing.csv"), "keep me\n").unwrap();
+    std::os::unix::fs::symlink("existing.csv", s.join("link")).unwrap();
+    let fifo = std::ffi::CString::new(s.join("fifo").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo only reads the path it is given.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    (sandbox, ws)
+}
+
+/// Runs each (name, args, exit code, words of the error) on `ws`: no panic, no hang, the exit
+/// code given, the error holding the words and a few lines long, and nothing written outside
+/// the workspace.
+fn refuse_all(
+    sandbox: &std::path::Path,
+    ws: &std::path::Path,
+    cases: &[(&str, Vec<String>, i32, &str)],
+) {
+    eprintln!("{} hostile flags", cases.len());
+    let before = common::listing(sandbox, ws);
+    let sentinel = std::fs::read(sandbox.join("sentinel/existing.csv")).unwrap();
+    let mut names = std::collections::HashSet::new();
+    for (name, args, code, says) in cases {
+        assert!(names.insert(*name), "{name} is in the table twice");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = common::run_within(ws, &args, std::time::Duration::from_secs(60));
+        no_panic(&o, name);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let head: String = err.chars().take(400).collect();
+        assert_eq!(o.status.code(), Some(*code), "{name}: {head}");
+        assert!(err.contains(says), "{name}: '{says}' is not in: {head}");
+        assert!(err.len() < 4096, "{name}: an error of {} bytes", err.len());
+        assert_eq!(
+            common::listing(sandbox, ws),
+            before,
+            "{name}: something was written outside the workspace"
+        );
+    }
+    assert_eq!(
+        std::fs::read(sandbox.join("sentinel/existing.csv")).unwrap(),
+        sentinel
+    );
+}
+
+#[test]
+fn hostile_flags_are_refused_naming_the_flag_and_nothing_outside_the_workspace_changes() {
+    let (sandbox, ws) = sandboxed();
+    let s = |p: &str| {
+        sandbox
+            .path()
+            .join("sentinel")
+            .join(p)
+            .display()
+            .to_string()
+    };
+    let test = ws.join("data/test_data.csv").display().to_string();
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let score_to = |out: &str, force: bool| {
+        let mut a = v(&["score", &test, "--out", out]);
+        if force {
+            a.push("--force".into());
+        }
+        a
+    };
+    let cases: Vec<(&str, Vec<String>, i32, &str)> = vec![
+        (
+            "--out an existing file",
+            score_to(&s("existing.csv"), false),
+            1,
+            "exists; pass --force",
+        ),
+        (
+            "--out a folder",
+            score_to(&s("folder"), false),
+            1,
+            "exists; pass --force",
+        ),
+        (
+            "--out a folder, forced",
+            score_to(&s("folder"), true),
+            1,
+            "is a folder, not a file",
+        ),
+        (
+            "--out a link, forced",
+            score_to(&s("link"), true),
+            1,
+            "is a symbolic link, not a file",
+        ),
+        (
+            "--out a named pipe, forced",
+            score_to(&s("fifo"), true),
+            1,
+            "is a named pipe, not a file",
+        ),
+        (
+            "--out under a file",
+            score_to(&format!("{}/x.csv", s("existing.csv")), false),
+            1,
+            "existing.csv",
+        ),
+        (
+            "--threshold -1",
+            v(&["score", &test, "--threshold", "-1"]),
+            2,
+            "'-1'",
+        ),
+        (
+            "--threshold 1e400",
+            v(&["score", &test, "--threshold", "1e400"]),
+            1,
+            "--threshold must be between 0 and 1",
+        ),
+        (
+            "--threshold NaN",
+            v(&["score", &test, "--threshold", "NaN"]),
+            1,
+            "--threshold must be between 0 and 1",
+        ),
+        (
+            "--threshold 2",
+            v(&["score", &test, "--threshold", "2"]),
+            1,
+            "--threshold must be between 0 and 1",
+        ),
+        (
+            "--alias no one set",
+            v(&["score", &test, "--alias", "nope"]),
+            1,
+            "no model is promoted to 'nope'",
+        ),
+        (
+            "--alias ../../x",
+            v(&["score", &test, "--alias", "../../x"]),
+            1,
+            "'../../x'",
+        ),
+        (
+            "score a device",
+            v(&["score", "/dev/zero"]),
+            1,
+            "a character device, not a file",
+        ),
+        (
+            "score a folder",
+            v(&["score", &s("folder")]),
+            1,
+            "Is a directory",
+        ),
+        (
+            "score a missing file",
+            v(&["score", &s("missing.csv")]),
+            1,
+            "No such file",
+        ),
+        (
+            "runs show ../../etc/passwd",
+            v(&["runs", "show", "../../etc/passwd"]),
+            1,
+            "no run with the id or name '../../etc/passwd'",
+        ),
+        (
+            "runs show ''",
+            v(&["runs", "show", ""]),
+            1,
+            "no run with the id or name ''",
+        ),
+        (
+            "runs show -1",
+            v(&["runs", "show", "--", "-1"]),
+            1,
+            "no run with the id or name '-1'",
+        ),
+        (
+            "runs compare with ../x",
+            v(&["runs", "compare", "lr", "../x"]),
+            1,
+            "'../x'",
+        ),
+        (
+            "promote ../x",
+            v(&["promote", "../x"]),
+            1,
+            "no run with the id or name '../x'",
+        ),
+        (
+            "promote a 20-digit id",
+            v(&["promote", "99999999999999999999"]),
+            1,
+            "'99999999999999999999'",
+        ),
+        (
+            "promote --alias ../../x",
+            v(&["promote", "lr", "--alias", "../../x"]),
+            1,
+            "alias '../../x' is not valid",
+        ),
+        (
+            "promote --alias PROD",
+            v(&["promote", "lr", "--alias", "PROD"]),
+            1,
+            "alias 'PROD' is not valid",
+        ),
+        (
+            "--share 2",
+            v(&["drift", "--share", "2"]),
+            1,
+            "--share must be between 0 and 1",
+        ),
+        (
+            "--share NaN",
+            v(&["drift", "--share", "NaN"]),
+            1,
+            "--share must be between 0 and 1",
+        ),
+        ("--share -1", v(&["drift", "--share", "-1"]), 2, "'-1'"),
+        (
+            "--window 0rows",
+            v(&["drift", "--window", "0rows"]),
+            1,
+            "--window '0rows'",
+        ),
+        ("--window -5m", v(&["drift", "--window", "-5m"]), 2, "'-5'"),
+        (
+            "--since -",
+            v(&["drift", "--window", "1h", "--since", "-"]),
+            1,
+            "--since '-'",
+        ),
+        (
+            "--min-rows past usize",
+            v(&[
+                "drift",
+                "--window",
+                "1h",
+                "--min-rows",
+                "99999999999999999999999",
+            ]),
+            2,
+            "--min-rows",
+        ),
+        (
+            "--test Age=bogus",
+            v(&["drift", "--test", "Age=bogus"]),
+            1,
+            "'bogus' is not one of",
+        ),
+        (
+            "--test Nope=ks",
+            v(&["drift", "--test", "Nope=ks"]),
+            1,
+            "'Nope' is not a model input column",
+        ),
+        (
+            "--threshold Age=NaN",
+            v(&["drift", "--threshold", "Age=NaN"]),
+            1,
+            "'NaN' is not a number",
+        ),
+        (
+            "--threshold Age",
+            v(&["drift", "--threshold", "Age"]),
+            1,
+            "use COLUMN=VALUE",
+        ),
+        (
+            "--reference a folder",
+            v(&["drift", "--reference", &s("folder")]),
+            1,
+            "Is a directory",
+        ),
+        (
+            "--reference a device",
+            v(&["drift", "--reference", "/dev/zero"]),
+            1,
+            "a character device",
+        ),
+        (
+            "drift --alias no one set",
+            v(&["drift", "--alias", "nope"]),
+            1,
+            "no model is promoted to 'nope'",
+        ),
+        (
+            "train --model bogus",
+            v(&["train", "--model", "bogus"]),
+            1,
+            "unknown model 'bogus'",
+        ),
+        (
+            "train --name with an escape sequence",
+            v(&["train", "--model", "lr", "--name", "evil\u{1b}[2Jname"]),
+            1,
+            "run name 'evil\\u{1b}[2Jname'",
+        ),
+        (
+            "train --name of 300 bytes",
+            v(&["train", "--model", "lr", "--name", &"n".repeat(300)]),
+            1,
+            "at most 256 bytes",
+        ),
+        (
+            "train --seed past u64",
+            v(&["train", "--model", "lr", "--seed", "99999999999999999999"]),
+            2,
+            "--seed",
+        ),
+        (
+            "--rows 3",
+            v(&["data", "synth", "--rows", "3"]),
+            1,
+            "--rows must be at least 10",
+        ),
+        (
+            "--rows past usize",
+            v(&["data", "synth", "--rows", "99999999999999999999"]),
+            2,
+            "--rows",
+        ),
+        (
+            "--test-rows 0",
+            v(&["data", "synth", "--rows", "10", "--test-rows", "0"]),
+            1,
+            "--test-rows must be at least 1",
+        ),
+        (
+            "report --out a file",
+            v(&["report", "--out", &s("existing.csv")]),
+            1,
+            "existing.csv",
+        ),
+        (
+            "--older-than -1h",
+            v(&["log", "prune", "--older-than", "-1h"]),
+            2,
+            "'-1'",
+        ),
+        (
+            "--older-than past i64",
+            v(&["log", "prune", "--older-than", "99999999999999999999999d"]),
+            1,
+            "--older-than '99999999999999999999999d'",
+        ),
+        (
+            "--budget 1e999",
+            v(&["tune", "--budget", "1e999"]),
+            1,
+            "--budget '1e999'",
+        ),
+        (
+            "feedback --id nope",
+            v(&["feedback", &test, "--id", "nope"]),
+            1,
+            "no column 'nope'",
+        ),
+        (
+            "data init --id ../../x",
+            v(&["data", "init", &test, "--target", "Age", "--id", "../../x"]),
+            1,
+            "--id ../../x: no such column",
+        ),
+        (
+            "data init a device",
+            v(&["data", "init", "/dev/zero", "--target", "x"]),
+            1,
+            "a character device",
+        ),
+        (
+            "health --url notaurl",
+            v(&["health", "--url", "notaurl"]),
+            1,
+            "only http:// URLs",
+        ),
+        (
+            "sync --endpoint file:///etc/passwd",
+            v(&[
+                "sync",
+                "status",
+                "--bucket",
+                "b",
+                "--endpoint",
+                "file:///etc/passwd",
+            ]),
+            1,
+            "file:///etc/passwd",
+        ),
+    ];
+    refuse_all(sandbox.path(), &ws, &cases);
+    // Nothing was trained, promoted or written by all that.
+    let runs = common::json(&ok(&ws, &["runs", "list", "--json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    let reg = common::json(&ok(&ws, &["registry", "--json"]));
+    assert_eq!(reg["events"].as_array().unwrap().len(), 1, "{reg}");
+    assert!(
+        !ws.join("predictions").exists()
+            || std::fs::read_dir(ws.join("predictions")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn hostile_settings_are_refused_naming_the_file_and_the_setting() {
+    let (sandbox, ws) = sandboxed();
+    let settings = ws.join("staytrack.toml");
+    let test = ws.join("data/test_data.csv").display().to_string();
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let check = v(&["data", "check", &test]);
+    let drift = v(&["drift", "--window", "1h"]);
+    let score_log = v(&["score", &test, "--log"]);
+    // (name, the file's bytes, the command, the error's words)
+    let cases: Vec<(&str, Vec<u8>, Vec<String>, &str)> = vec![
+        ("not TOML", b"[[[\n".to_vec(), check.clone(), "TOML parse error"),
+        ("binary junk", b"\xff\xfe\x00junk".to_vec(), check.clone(), "staytrack.toml"),
+        ("a table twice", b"[drift]\nmin_rows = 5\n[drift]\nmin_rows = 6\n".to_vec(), drift.clone(), "duplicate key"),
+        ("min_rows -1", b"[drift]\nmin_rows = -1\n".to_vec(), drift.clone(), "min_rows"),
+        ("min_rows a word", b"[drift]\nmin_rows = \"many\"\n".to_vec(), drift.clone(), "min_rows"),
+        ("min_rows past i64", b"[drift]\nmin_rows = 99999999999999999999\n".to_vec(), drift.clone(), "min_rows"),
+        ("a misspelt key", b"[drift]\nmin_row = 5\n".to_vec(), drift.clone(), "unknown field `min_row`"),
+        ("a bucket that is a number", b"[sync]\nbucket = 5\n".to_vec(), v(&["sync", "status"]), "expected a string"),
+        ("[capture] model ../x", b"[capture]\nmodel = \"../x\"\n".to_vec(), score_log.clone(), "[capture] model = '../x'"),
+        ("[capture] max_segment_bytes -1", b"[capture]\nmax_segment_bytes = -1\n".to_vec(), score_log.clone(), "max_segment_bytes"),
+        ("[monitor] a share of -1", b"[monitor]\nmax_drift_share = -1\n".to_vec(), v(&["monitor"]), "max_drift_share"),
+        ("[monitor] a share of nan", b"[monitor]\nmax_drift_share = nan\n".to_vec(), v(&["monitor"]), "max_drift_share"),
+        ("[monitor] a drop of inf", b"[monitor]\nmax_estimated_drop = inf\n".to_vec(), v(&["monitor"]), "max_estimated_drop"),
+        (
+            "[monitor] a webhook to a file",
+            b"[monitor]\nwebhook = \"file:///etc/passwd\"\n".to_vec(),
+            v(&["monitor"]),
+            "webhook",
+        ),
+        ("[promote] an unknown key", b"[promote]\nbogus = 1\n".to_vec(), v(&["promote", "lr", "--alias", "staging"]), "bogus"),
+        ("[dataset] without a target", b"[dataset]\nname = \"x\"\ncolumns = []\n".to_vec(), check.clone(), "target"),
+        (
+            "[dataset] a column twice",
+            b"[dataset]\nname = \"x\"\n[[dataset.columns]]\nname = \"a\"\nrole = \"numeric\"\nvalue = \"float\"\n[[dataset.columns]]\nname = \"a\"\nrole = \"numeric\"\nvalue = \"float\"\n[dataset.target]\ncolumn = \"t\"\npositive = [\"1\"]\nlabels = [\"0\", \"1\"]\n".to_vec(),
+            check.clone(),
+            "column 'a' is listed twice",
+        ),
+        (
+            "10,000 nested arrays",
+            format!("a = {}{}\n", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            check.clone(),
+            "staytrack.toml",
+        ),
+    ];
+    let before = common::listing(sandbox.path(), &ws);
+    for (name, text, args, says) in &cases {
+        std::fs::write(&settings, text).unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = common::run_within(&ws, &args, std::time::Duration::from_secs(60));
+        no_panic(&o, name);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let head: String = err.chars().take(400).collect();
+        assert_eq!(o.status.code(), Some(1), "{name}: {head}");
+        // The file, or its table (`[capture]` names only its table).
+        assert!(
+            err.contains("staytrack.toml") || err.contains("[capture]"),
+            "{name}: the file is not named: {head}"
+        );
+        assert!(err.contains(says), "{name}: '{says}' is not in: {head}");
+    }
+    // Not a file at all: a folder, a device, and one past the size a settings file may have.
+    std::fs::remove_file(&settings).unwrap();
+    std::fs::create_dir(&settings).unwrap();
+    let o = common::run_within(
+        &ws,
+        &["data", "check", &test],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Is a directory"));
+    std::fs::remove_dir(&settings).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &settings).unwrap();
+    let o = common::run_within(
+        &ws,
+        &["data", "check", &test],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("staytrack.toml: a character device, not a file"),
+        "{err}"
+    );
+    std::fs::remove_file(&settings).unwrap();
+    let f = std::fs::File::create(&settings).unwrap();
+    f.set_len(65 << 20).unwrap();
+    let o = common::run_within(
+        &ws,
+        &["data", "check", &test],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("a settings file is at most 64 MB"), "{err}");
+    std::fs::remove_file(&settings).unwrap();
+    assert_eq!(common::listing(sandbox.path(), &ws), before);
+    // With the file gone, the same commands run.
+    ok(&ws, &["data", "check", &test]);
 }

@@ -1,6 +1,11 @@
 //! Hostile files and stores: bundles whose checksum is right and whose structure is not, a store
 //! from nowhere (negative schema version), run ids no staytrack wrote, durations that overflow,
 //! owner-only permissions on everything staytrack creates, and no temporary folder left behind.
+//! A workspace whose store, data or output folders are not what they should be (a folder, a
+//! file, junk, a link to a device) gives an error naming them.
+//!
+//! Distinct hostile inputs: 36 (16 bundles, 1 store, 8 ids and durations, 2 in the permissions
+//! test, 9 broken workspaces).
 
 mod common;
 
@@ -296,4 +301,109 @@ fn everything_staytrack_creates_is_owner_only_and_no_temporary_folder_stays() {
         .filter(|n| n.starts_with(".backup"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_workspace_whose_parts_are_not_what_they_should_be_gives_errors_naming_them() {
+    use std::os::unix::fs::symlink;
+    let trained = common::trained("lr", 1200);
+    ok(trained.path(), &["promote", "lr"]);
+    let sandbox = tempfile::tempdir().unwrap();
+    type Break = fn(&Path);
+    // (name, what is done to a copy of the workspace, the command, the error's words)
+    let cases: Vec<(&str, Break, Vec<&str>, &str)> = vec![
+        (
+            "the store is a folder",
+            |w| {
+                std::fs::remove_file(w.join("staytrack.db")).unwrap();
+                std::fs::create_dir(w.join("staytrack.db")).unwrap();
+            },
+            vec!["runs", "list"],
+            "staytrack.db",
+        ),
+        (
+            "the store is random bytes",
+            |w| {
+                let junk: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+                std::fs::write(w.join("staytrack.db"), junk).unwrap();
+            },
+            vec!["runs", "list"],
+            "file is not a database",
+        ),
+        (
+            "the store is a SQLite header and junk",
+            |w| std::fs::write(w.join("staytrack.db"), b"SQLite format 3\0junkjunk").unwrap(),
+            vec!["runs", "list"],
+            "file is not a database",
+        ),
+        (
+            "the store is a link to a device",
+            |w| {
+                std::fs::remove_file(w.join("staytrack.db")).unwrap();
+                symlink("/dev/zero", w.join("staytrack.db")).unwrap();
+            },
+            vec!["runs", "list"],
+            "staytrack.db",
+        ),
+        (
+            "data is a file",
+            |w| {
+                std::fs::remove_dir_all(w.join("data")).unwrap();
+                std::fs::write(w.join("data"), b"x").unwrap();
+            },
+            vec!["score"],
+            "creating the folder",
+        ),
+        (
+            "the test file is a link to a device",
+            |w| {
+                std::fs::remove_file(w.join("data/test_data.csv")).unwrap();
+                symlink("/dev/zero", w.join("data/test_data.csv")).unwrap();
+            },
+            vec!["score"],
+            "test_data.csv: cannot read the file: a character device, not a file",
+        ),
+        (
+            "predictions is a file",
+            |w| std::fs::write(w.join("predictions"), b"x").unwrap(),
+            vec!["score"],
+            "creating the folder",
+        ),
+        (
+            "the training file is a folder",
+            |w| {
+                std::fs::remove_file(w.join("data/train_data.csv")).unwrap();
+                std::fs::create_dir(w.join("data/train_data.csv")).unwrap();
+            },
+            vec!["train", "--model", "lr"],
+            "train_data.csv",
+        ),
+    ];
+    for (name, break_it, args, says) in &cases {
+        let ws = sandbox.path().join("ws");
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(trained.path())
+            .arg(&ws)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        break_it(&ws);
+        let before = common::listing(sandbox.path(), &ws);
+        let o = common::run_within(&ws, args, std::time::Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let head: String = err.chars().take(400).collect();
+        assert_ne!(o.status.code(), Some(101), "{name}: panicked: {head}");
+        assert_eq!(o.status.code(), Some(1), "{name}: {head}");
+        assert!(err.contains(says), "{name}: '{says}' is not in: {head}");
+        assert_eq!(common::listing(sandbox.path(), &ws), before, "{name}");
+        std::fs::remove_dir_all(&ws).unwrap();
+    }
+    // A workspace that is a file.
+    let file = sandbox.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let o = common::run_within(&file, &["runs", "list"], std::time::Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not-a-folder"));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }

@@ -8,6 +8,17 @@
 //! second, or answers every listing "truncated" with the same token; the pull still ends, in
 //! bounded time, naming what it gave up. Temporary files of ended processes go on the next
 //! command; a running process's stay.
+//!
+//! A bucket whose answers lie, through the proxy: objects it fails (500, 403, 503), malformed,
+//! another's, cut short, declared huge, flipped, longer or shorter than their documents say;
+//! listings holding keys with `..`, backslashes, absolute paths, NUL and line breaks, bad
+//! capture keys, and 20,000 keys no staytrack writes. Each is skipped and named, the pull exits
+//! 1, the rest is pulled, and the counts add up. A move whose reason or actor holds control
+//! characters still reaches every pull.
+//!
+//! Distinct hostile inputs: 78 (37 objects, 1 out-of-order history, 2 local files, 2 stalls, 1
+//! bad rate, 1 leftover temporary files, 20 lying answers, 11 listed keys, 1 key of 600 bytes,
+//! 1 listing of 20,000 keys, 1 move with control characters).
 
 mod common;
 
@@ -523,6 +534,32 @@ enum Lie {
     Trickle(String),
     /// Every listing: truncated, with the same continuation token.
     EndlessListing,
+    /// Objects answered otherwise than the bucket would, and keys the bucket does not hold in
+    /// its listings.
+    Objects(std::sync::Arc<Lies>),
+}
+
+#[derive(Default)]
+struct Lies {
+    /// (object key, how its GET is answered)
+    twists: Vec<(String, Twist)>,
+    /// (listing prefix, URL-encoded key): keys added to every listing under that prefix.
+    listed: Vec<(String, String)>,
+}
+
+/// How the proxy answers a GET of one object.
+#[derive(Clone)]
+enum Twist {
+    /// An S3 error: this status and code, never reaching the bucket.
+    Fail(u16, &'static str),
+    /// These bytes as the object, with a length that matches them.
+    Body(Vec<u8>),
+    /// The object with one byte flipped: the same length, another digest.
+    FlipByte,
+    /// The object's length declared, this many of its bytes sent, then the connection closed.
+    Cut(usize),
+    /// This length declared, a few bytes sent, then the connection closed.
+    Declare(u64),
 }
 
 /// A lying S3 endpoint on loopback: one request per connection (answered with
@@ -589,6 +626,9 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, lie: &Lie) -> std::io:
     from_client.read_exact(&mut body)?;
     let target = head.split(' ').nth(1).unwrap_or_default().to_string();
     let path = target.split('?').next().unwrap_or_default().to_string();
+    if let Lie::Objects(lies) = lie {
+        return lie_about_objects(&mut to_client, &head, &body, &target, &path, upstream, lies);
+    }
     if matches!(lie, Lie::EndlessListing) && target.contains("list-type=2") {
         let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
             <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
@@ -632,6 +672,154 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, lie: &Lie) -> std::io:
             }
         }
         _ => to_client.write_all(&rest)?,
+    }
+    to_client.flush()
+}
+
+/// Sends `head` and `body` to `upstream` and reads its whole answer: its head (with
+/// `Connection: close`) and body.
+fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<(String, Vec<u8>)> {
+    use std::io::{BufReader, Read, Write};
+    let up = std::net::TcpStream::connect(upstream)?;
+    let mut to_up = up.try_clone()?;
+    to_up.write_all(head.as_bytes())?;
+    to_up.write_all(body)?;
+    let mut from_up = BufReader::new(up);
+    let (answer, length) = read_head(&mut from_up)?;
+    let mut rest = Vec::new();
+    match length {
+        Some(n) if !head.starts_with("HEAD ") => {
+            rest.resize(n, 0);
+            from_up.read_exact(&mut rest)?;
+        }
+        Some(_) => {}
+        None => {
+            from_up.read_to_end(&mut rest)?;
+        }
+    }
+    Ok((answer, rest))
+}
+
+/// `head` with its `Content-Length` set to `n`.
+fn with_length(head: &str, n: u64) -> String {
+    let lines: Vec<String> = head
+        .trim_end()
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .map(str::to_string)
+        .chain([format!("Content-Length: {n}")])
+        .collect();
+    lines.join("\r\n") + "\r\n\r\n"
+}
+
+/// A listing's `prefix` parameter, decoded.
+fn listing_prefix(target: &str) -> String {
+    let q = target.split_once('?').map_or("", |(_, q)| q);
+    decoded(
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("prefix="))
+            .unwrap_or_default(),
+    )
+}
+
+/// `%XX` escapes decoded.
+fn decoded(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&raw[i + 1..i + 3], 16).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn lie_about_objects(
+    to_client: &mut std::net::TcpStream,
+    head: &str,
+    body: &[u8],
+    target: &str,
+    path: &str,
+    upstream: &str,
+    lies: &Lies,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    if target.contains("list-type=2") {
+        let (answer, xml) = forward(upstream, head, body)?;
+        let prefix = listing_prefix(target);
+        let mut xml = String::from_utf8_lossy(&xml).into_owned();
+        let extra: String = lies
+            .listed
+            .iter()
+            .filter(|(p, _)| *p == prefix)
+            .map(|(_, k)| format!("<Contents><Key>{k}</Key><Size>1</Size></Contents>"))
+            .collect();
+        if let Some(at) = xml.rfind("</ListBucketResult>") {
+            xml.insert_str(at, &extra);
+        }
+        to_client.write_all(with_length(&answer, xml.len() as u64).as_bytes())?;
+        to_client.write_all(xml.as_bytes())?;
+        return to_client.flush();
+    }
+    let path = decoded(path);
+    let twist = head
+        .starts_with("GET ")
+        .then(|| {
+            lies.twists
+                .iter()
+                .find(|(k, _)| path.ends_with(&format!("/{k}")))
+        })
+        .flatten();
+    let Some((_, twist)) = twist else {
+        let (answer, rest) = forward(upstream, head, body)?;
+        to_client.write_all(answer.as_bytes())?;
+        to_client.write_all(&rest)?;
+        return to_client.flush();
+    };
+    let ok_head = |n: u64| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\n\
+             Connection: close\r\n\r\n"
+        )
+    };
+    match twist {
+        Twist::Fail(status, code) => {
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>\
+                 <Message>the proxy says {code}</Message></Error>"
+            );
+            write!(
+                to_client,
+                "HTTP/1.1 {status} Lie\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{xml}",
+                xml.len()
+            )?;
+        }
+        Twist::Body(b) => {
+            to_client.write_all(ok_head(b.len() as u64).as_bytes())?;
+            to_client.write_all(b)?;
+        }
+        Twist::FlipByte => {
+            let (_, mut rest) = forward(upstream, head, body)?;
+            let mid = rest.len() / 2;
+            rest[mid] ^= 0x01;
+            to_client.write_all(ok_head(rest.len() as u64).as_bytes())?;
+            to_client.write_all(&rest)?;
+        }
+        Twist::Cut(n) => {
+            let (_, rest) = forward(upstream, head, body)?;
+            to_client.write_all(ok_head(rest.len() as u64).as_bytes())?;
+            to_client.write_all(&rest[..(*n).min(rest.len())])?;
+        }
+        Twist::Declare(n) => {
+            to_client.write_all(ok_head(*n).as_bytes())?;
+            to_client.write_all(b"{\"id\":")?;
+        }
     }
     to_client.flush()
 }
@@ -860,4 +1048,439 @@ fn temporary_files_of_ended_processes_go_on_the_next_command_and_running_ones_st
     ok(w, &["runs", "list", "--json"]);
     assert!(!kept[0].exists());
     assert!(kept[1..].iter().all(|p| p.exists()));
+}
+
+/// One lie of the proxy's and the object it makes a pull refuse.
+struct Told {
+    what: &'static str,
+    /// Objects put in the bucket for it (the bucket holds them as they should be).
+    put: Vec<(String, Vec<u8>)>,
+    /// The object whose GET the proxy answers otherwise.
+    twist: Option<(String, Twist)>,
+    /// The key the pull must refuse, and the words of why.
+    refused: String,
+    why: &'static str,
+}
+
+#[test]
+fn a_lying_bucket_s_objects_are_each_skipped_and_named_and_the_rest_is_pulled() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let a = common::trained("lr", 2000);
+    let wa = a.path();
+    let lr = run_of(wa, "lr");
+    promote(wa, &lr, "production", "alice", "good");
+    let (_, pushed, err) = sync_json(wa, &moto, "shared", &["push", "--json"]);
+    assert_eq!(
+        (pushed["runs"].as_u64(), pushed["events"].as_u64()),
+        (Some(1), Some(1)),
+        "{err}"
+    );
+    let doc: Value =
+        serde_json::from_slice(&moto.object("shared", &format!("team/runs/{lr}.json"))).unwrap();
+    let sha = doc["artifacts"][0]["sha256"].as_str().unwrap().to_string();
+    let bundle = moto.object("shared", &format!("team/artifacts/{sha}"));
+
+    let id = |n: u32| format!("0000bbbb-0000-7000-8000-{n:012}");
+    let run_key = |n: u32| format!("team/runs/{}.json", id(n));
+    // A copy of the good run under another id, with the artifact given (sha, bytes).
+    let run_doc = |n: u32, art: Option<(&str, usize)>| -> Vec<u8> {
+        let mut d = doc.clone();
+        d["id"] = json!(id(n));
+        if let Some((s, len)) = art {
+            d["artifacts"][0]["sha256"] = json!(s);
+            d["artifacts"][0]["file"] = json!(format!("{s}.bundle"));
+            d["artifacts"][0]["bytes"] = json!(len);
+        }
+        serde_json::to_vec(&d).unwrap()
+    };
+    // An artifact of its own (the bundle and `n` more line breaks), put where a run finds it.
+    let own_artifact = |n: usize| -> (String, Vec<u8>) {
+        let mut b = bundle.clone();
+        b.extend(std::iter::repeat_n(b'\n', n));
+        (staytrack::bundle::sha256_hex(&b), b)
+    };
+    // A run whose own artifact the proxy lies about.
+    let artifact_case = |what: &'static str, n: u32, twist: Twist, why: &'static str| {
+        let (s, b) = own_artifact(n as usize);
+        Told {
+            what,
+            put: vec![
+                (run_key(n), run_doc(n, Some((&s, b.len())))),
+                (format!("team/artifacts/{s}"), b.clone()),
+            ],
+            twist: Some((format!("team/artifacts/{s}"), twist)),
+            refused: run_key(n),
+            why,
+        }
+    };
+    // A run document the proxy lies about (its artifact is the good one).
+    let doc_case = |what: &'static str, n: u32, twist: Twist, why: &'static str| Told {
+        what,
+        put: vec![(run_key(n), run_doc(n, None))],
+        twist: Some((run_key(n), twist)),
+        refused: run_key(n),
+        why,
+    };
+    // An alias move the proxy lies about.
+    let event = |alias: &str, at: i64| -> (String, Vec<u8>) {
+        let ev = json!({"alias": alias, "run_id": lr, "actor": "x", "reason": null, "at": at});
+        let e: staytrack::tracking::documents::EventDoc =
+            serde_json::from_value(ev.clone()).unwrap();
+        (
+            format!("team/{}", e.key()),
+            serde_json::to_vec(&ev).unwrap(),
+        )
+    };
+    let event_case = |what: &'static str, alias: &str, twist: Twist, why: &'static str| {
+        let (k, b) = event(alias, 7);
+        Told {
+            what,
+            put: vec![(k.clone(), b)],
+            twist: Some((k.clone(), twist)),
+            refused: k,
+            why,
+        }
+    };
+    let segment = |replica: &str| {
+        format!("team/captures/predictions/model=av-healthcare-analytics-ii/dt=2024-01-01/hour=00/{replica}-000001.parquet")
+    };
+    let (_, other_event) = event("other", 9);
+    let told = vec![
+        doc_case(
+            "a run document the bucket fails (500)",
+            1,
+            Twist::Fail(500, "InternalError"),
+            "S3 error InternalError",
+        ),
+        doc_case(
+            "a run document the bucket refuses (403)",
+            2,
+            Twist::Fail(403, "AccessDenied"),
+            "access denied",
+        ),
+        doc_case(
+            "a run document of malformed JSON",
+            3,
+            Twist::Body(b"{\"id\": [".to_vec()),
+            "not a run document",
+        ),
+        doc_case(
+            "a run document of another run",
+            4,
+            Twist::Body(run_doc(1, None)),
+            "holds run",
+        ),
+        doc_case(
+            "a run document that is not UTF-8",
+            5,
+            Twist::Body(b"\xff\xfe{}".to_vec()),
+            "not a run document",
+        ),
+        doc_case(
+            "a run document declared 100 MB",
+            6,
+            Twist::Declare(100 << 20),
+            "declares 104857600 bytes, more than the 67108864 allowed",
+        ),
+        doc_case(
+            "a run document cut short",
+            7,
+            Twist::Cut(10),
+            "network: reading the object failed",
+        ),
+        artifact_case(
+            "an artifact the bucket fails (500)",
+            11,
+            Twist::Fail(500, "InternalError"),
+            "S3 error InternalError",
+        ),
+        artifact_case(
+            "an artifact with a byte flipped",
+            12,
+            Twist::FlipByte,
+            "corrupted",
+        ),
+        artifact_case(
+            "an artifact cut short",
+            13,
+            Twist::Cut(100),
+            "network: reading the object failed",
+        ),
+        artifact_case(
+            "an artifact longer than its document says",
+            14,
+            Twist::Body([&bundle[..], &[b' '; 64]].concat()),
+            "more than the",
+        ),
+        artifact_case(
+            "an artifact shorter than its document says",
+            15,
+            Twist::Body(bundle[..bundle.len() / 2].to_vec()),
+            "corrupted",
+        ),
+        artifact_case(
+            "an artifact of 0 bytes",
+            16,
+            Twist::Body(Vec::new()),
+            "corrupted",
+        ),
+        artifact_case(
+            "an artifact declared 10 GB",
+            17,
+            Twist::Declare(10 << 30),
+            "more than the",
+        ),
+        event_case(
+            "an alias move the bucket fails (503)",
+            "staging",
+            Twist::Fail(503, "SlowDown"),
+            "SlowDown",
+        ),
+        event_case(
+            "an alias move of malformed JSON",
+            "canary",
+            Twist::Body(b"{".to_vec()),
+            "not an alias event",
+        ),
+        event_case(
+            "an alias move of another move",
+            "shadow",
+            Twist::Body(other_event.clone()),
+            "belongs at",
+        ),
+        event_case(
+            "an alias move declared 1 MB",
+            "blue",
+            Twist::Declare(1 << 20),
+            "more than the 65536 allowed",
+        ),
+        Told {
+            what: "a capture segment of junk",
+            put: vec![(segment("r1"), b"PAR1 not parquet at all".to_vec())],
+            twist: None,
+            refused: segment("r1"),
+            why: "not a readable Parquet file",
+        },
+        Told {
+            what: "a capture segment the bucket fails (500)",
+            put: vec![(segment("r2"), b"PAR1".to_vec())],
+            twist: Some((segment("r2"), Twist::Fail(500, "InternalError"))),
+            refused: segment("r2"),
+            why: "S3 error InternalError",
+        },
+    ];
+    // Keys only the listings hold: (listing prefix, key as listed, key as read, why).
+    let listed: Vec<(&str, &str, &str, &str)> = vec![
+        (
+            "team/runs/",
+            "team/runs/..%2F..%2Fescaped.json",
+            "team/runs/../../escaped.json",
+            "not a run id",
+        ),
+        (
+            "team/runs/",
+            "team/runs/..%5C..%5Cescaped.json",
+            "team/runs/..\\..\\escaped.json",
+            "not a run id",
+        ),
+        (
+            "team/runs/",
+            "%2Fetc%2Fpasswd",
+            "/etc/passwd",
+            "not a run document key",
+        ),
+        (
+            "team/runs/",
+            "team/runs/a%00b.json",
+            "team/runs/a\0b.json",
+            "not a run id",
+        ),
+        (
+            "team/runs/",
+            "team/runs/a%0Ab.json",
+            "team/runs/a\nb.json",
+            "not a run id",
+        ),
+        (
+            "team/registry/events/",
+            "team/registry/events/..%2F..%2Fx.json",
+            "team/registry/events/../../x.json",
+            "not an alias event key",
+        ),
+        (
+            "team/registry/events/",
+            "%2Fabs%2Fkey.json",
+            "/abs/key.json",
+            "not an alias event key",
+        ),
+        (
+            "team/captures/predictions/",
+            "team/captures/predictions/..%2F..%2F..%2Fetc%2Fpasswd",
+            "team/captures/predictions/../../../etc/passwd",
+            "not a capture segment key",
+        ),
+        (
+            "team/captures/outcomes/",
+            "team/captures/outcomes/dt=2024-13-45/r-1.parquet",
+            "team/captures/outcomes/dt=2024-13-45/r-1.parquet",
+            "the date part",
+        ),
+        (
+            "team/captures/predictions/",
+            "team/captures/predictions/model=x/dt=2024-01-01/hour=24/r-1.parquet",
+            "team/captures/predictions/model=x/dt=2024-01-01/hour=24/r-1.parquet",
+            "the hour part",
+        ),
+        (
+            "team/captures/outcomes/",
+            "team/captures/outcomes/dt=2024-01-01/r%5Cx-1.parquet",
+            "team/captures/outcomes/dt=2024-01-01/r\\x-1.parquet",
+            "the replica",
+        ),
+    ];
+    let long_key = format!(
+        "team/captures/outcomes/dt=2024-01-01/{}-1.parquet",
+        "r".repeat(600)
+    );
+    // A listing of 20,000 keys no staytrack writes.
+    let bulk: Vec<String> = (0..20_000)
+        .map(|i| format!("team/runs/bulk_{i}.json"))
+        .collect();
+    let mut lies = Lies::default();
+    for t in &told {
+        for (k, b) in &t.put {
+            moto.put("shared", k, b);
+        }
+        if let Some(tw) = &t.twist {
+            lies.twists.push(tw.clone());
+        }
+    }
+    for (prefix, key, _, _) in &listed {
+        lies.listed.push((prefix.to_string(), key.to_string()));
+    }
+    lies.listed
+        .push(("team/captures/outcomes/".into(), long_key.clone()));
+    for k in &bulk {
+        lies.listed.push(("team/runs/".into(), k.clone()));
+    }
+    let proxy = Proxy::start(&moto.url, Lie::Objects(std::sync::Arc::new(lies)));
+
+    let sandbox = tempfile::tempdir().unwrap();
+    let wc = sandbox.path().join("ws");
+    std::fs::create_dir(&wc).unwrap();
+    let pull = [
+        "sync",
+        "pull",
+        "--json",
+        "--bucket",
+        "shared",
+        "--prefix",
+        "team",
+        "--endpoint",
+        &proxy.url,
+    ];
+    let (code, out, err, took) = bounded(&wc, &pull, &[], std::time::Duration::from_secs(120));
+    assert_eq!(
+        code,
+        Some(1),
+        "a pull that skipped objects says so: {:.2000}",
+        err
+    );
+    eprintln!(
+        "a pull past {} lies took {took:?}",
+        told.len() + listed.len() + 1 + bulk.len()
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rejected: Vec<&str> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    // Named as it is, or written out where it holds what a terminal should not see.
+    let find = |key: &str| {
+        let (url, written) = (
+            format!("s3://shared/{key}:"),
+            format!("s3://shared/{}:", key.escape_debug()),
+        );
+        rejected
+            .iter()
+            .find(|r| r.starts_with(&url) || r.starts_with(&written))
+            .copied()
+    };
+    for t in &told {
+        let line =
+            find(&t.refused).unwrap_or_else(|| panic!("{}: {} was not refused", t.what, t.refused));
+        assert!(
+            line.contains(t.why),
+            "{}: '{}' is not in {line}",
+            t.what,
+            t.why
+        );
+        assert!(err.contains(&t.refused), "{}: not on stderr", t.what);
+    }
+    for (_, _, key, why) in &listed {
+        let line = find(key).unwrap_or_else(|| panic!("{key:?} was not refused"));
+        assert!(line.contains(why), "{key:?}: '{why}' is not in {line}");
+    }
+    let line = find(&long_key).expect("a 600-byte key was not refused");
+    assert!(line.contains("longer than 512 bytes"), "{line:.300}");
+    for k in &bulk {
+        assert!(find(k).is_some_and(|l| l.contains("not a run id")), "{k}");
+    }
+    assert!(
+        !rejected.iter().any(|r| r.chars().any(char::is_control)),
+        "a key reached the report as a control character"
+    );
+    // The counts add up: every lie once, nothing else.
+    assert_eq!(rejected.len(), told.len() + listed.len() + 1 + bulk.len());
+    // The good run and its move arrived; nothing a lie touched did.
+    assert_eq!(
+        (v["runs"].as_u64(), v["events"].as_u64()),
+        (Some(1), Some(1)),
+        "{:.2000}",
+        out
+    );
+    assert_eq!(alias_run(&wc, "production"), Some(lr.clone()));
+    let runs = json(&ok(&wc, &["runs", "list", "--json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    let all = files(sandbox.path());
+    assert!(all.iter().all(|f| f.starts_with("ws/")), "{all:?}");
+    let artifacts = files(&wc.join("artifacts"));
+    assert_eq!(artifacts, vec![format!("{}/{sha}.bundle", &sha[..2])]);
+    assert_eq!(integrity(&wc), "ok");
+    // Straight from the bucket, every run the proxy lied about comes.
+    let (code, v, err) = sync_json(&wc, &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(1), "{err:.2000}");
+    let came = v["runs"].as_u64().unwrap();
+    assert_eq!(came, 7 + 7, "{v:.2000}");
+}
+
+#[test]
+fn a_move_with_a_line_break_or_an_escape_in_its_reason_or_actor_reaches_every_pull() {
+    let moto = Moto::start();
+    moto.bucket("shared");
+    let a = common::trained("lr", 2000);
+    let wa = a.path();
+    let lr = run_of(wa, "lr");
+    let reason = "first line\nsecond line \u{1b}[2J\u{7}";
+    promote(wa, &lr, "production", "ev\u{1b}il\nuser", reason);
+    let (_, pushed, err) = sync_json(wa, &moto, "shared", &["push", "--json"]);
+    assert_eq!(pushed["events"], 1, "{err}");
+    let b = tempfile::tempdir().unwrap();
+    let (code, v, err) = sync_json(b.path(), &moto, "shared", &["pull", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(v["rejected"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(v["events"], 1, "{v}");
+    assert_eq!(alias_run(b.path(), "production"), Some(lr));
+    // It arrives written out, never as the control characters themselves.
+    let ev = &registry(b.path())["events"][0];
+    let (r, actor) = (
+        ev["reason"].as_str().unwrap(),
+        ev["actor"].as_str().unwrap(),
+    );
+    assert_eq!(r, "first line\\nsecond line \\u{1b}[2J\\u{7}");
+    assert!(actor.contains("ev\\u{1b}il\\nuser"), "{actor}");
+    assert!(!r.chars().chain(actor.chars()).any(char::is_control));
 }

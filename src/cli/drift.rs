@@ -84,6 +84,11 @@ pub fn run(cfg: &Config, a: DriftArgs) -> anyhow::Result<i32> {
 
 /// The service's options from the flags, every value checked.
 fn options(cfg: &Config, a: &DriftArgs) -> anyhow::Result<MonitorOptions> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&a.share),
+        "--share must be between 0 and 1 (got {})",
+        a.share
+    );
     let spec = DatasetSpec::of_workspace(cfg)?;
     let drift = Options {
         tests: parse_pairs(

@@ -181,6 +181,16 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
             args.name.as_deref(),
         )?,
     };
+    // A name no pull would take (or a terminal would show as itself) is refused before any
+    // training.
+    for j in &jobs {
+        use crate::tracking::documents::MAX_RUN_NAME;
+        anyhow::ensure!(
+            j.name.len() <= MAX_RUN_NAME && !j.name.chars().any(char::is_control),
+            "run name '{}': use at most {MAX_RUN_NAME} bytes and no control characters",
+            crate::util::shown(&j.name)
+        );
+    }
     let data_path = args.split.path(cfg)?;
     let mut store = open_store(cfg)?;
     let cancel = Arc::new(AtomicBool::new(false));

@@ -78,6 +78,7 @@ impl CsvChunks {
             path: path.to_path_buf(),
             cause,
         };
+        crate::util::readable_file(path).map_err(io)?;
         let reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
         let mut c = CsvChunks {
             path: path.to_path_buf(),
@@ -225,6 +226,17 @@ impl CsvChunks {
                     return Ok(Some(at + usize::from(p.get(at) == Some(&b'\n'))));
                 }
                 None if self.eof => return Ok((*from < p.len()).then_some(p.len())),
+                // A line with no end in sight (a file of one endless line, a pipe of zeros) is
+                // refused rather than held.
+                None if p.len() - *from > MAX_CHUNK_BYTES => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a line runs past {} MB without a line break; is it a CSV file?",
+                            MAX_CHUNK_BYTES >> 20
+                        ),
+                    ))
+                }
                 _ => {}
             }
             let before = self.at;

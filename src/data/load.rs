@@ -46,7 +46,7 @@ pub enum LoadError {
         first: usize,
         second: usize,
     },
-    #[error("{}: row {row} (line {line}), column '{column}': expected {expected}, found '{value}'", .path.display())]
+    #[error("{}: row {row} (line {line}), column '{column}': expected {expected}, found '{}'", .path.display(), crate::util::shown(.value))]
     WrongType {
         path: PathBuf,
         row: usize,
@@ -62,7 +62,7 @@ pub enum LoadError {
         line: usize,
         column: String,
     },
-    #[error("{}: row {row} (line {line}), column '{column}': unknown label '{value}' (known: {})", .path.display(), .known.join(", "))]
+    #[error("{}: row {row} (line {line}), column '{column}': unknown label '{}' (known: {})", .path.display(), crate::util::shown(.value), .known.join(", "))]
     UnknownLabel {
         path: PathBuf,
         row: usize,
@@ -99,12 +99,15 @@ fn describe_columns(missing: &[String], unexpected: &[String], hints: &[String])
     s
 }
 
+/// The names quoted, each cut and the list too, so a header of 10,000 columns or of a
+/// megabyte-long name makes an error of a few lines.
 fn quote_list(names: &[String]) -> String {
-    names
+    let (first, more) = crate::util::first_few(names.iter().map(String::as_str));
+    let quoted: Vec<String> = first
         .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|n| format!("'{}'", crate::util::shown(n)))
+        .collect();
+    crate::util::listing(&quoted, more, "columns")
 }
 
 /// Every column of a CSV file as text, with no spec: for reading a file whose columns are not
@@ -112,6 +115,7 @@ fn quote_list(names: &[String]) -> String {
 /// table outlives the file's bytes.
 pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'static>> {
     let p = path.display();
+    crate::util::readable_file(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
     let bad = |e: super::csv::CsvError| match e {
         super::csv::CsvError::DuplicateColumn { .. } => anyhow::anyhow!("{p}: {e}"),
@@ -665,8 +669,14 @@ fn check_header(
         }
     }
     for u in &unexpected {
+        if hints.len() >= crate::util::MAX_LISTED {
+            break;
+        }
         if let Some(m) = missing.iter().find(|m| similar(m, u)) {
-            hints.push(format!("'{u}' looks like a misspelling of '{m}'"));
+            hints.push(format!(
+                "'{}' looks like a misspelling of '{m}'",
+                crate::util::shown(u)
+            ));
         }
     }
     if missing.len() == 1 && missing[0] == spec.target.column && unexpected.is_empty() {

@@ -39,7 +39,8 @@ pub fn ensure_default_data(dir: &Path) -> anyhow::Result<Ensured> {
     }
     let opts = synth::SynthOptions::default();
     let g = synth::generate(&opts);
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("creating the folder {}: {e}", dir.display()))?;
     crate::util::atomic_write(&train, g.train_csv.as_bytes())?;
     let test_created = !test.exists();
     if test_created {

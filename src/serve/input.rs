@@ -19,17 +19,86 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `parse_json`, and whether the body was strict JSON as sent (no `NaN` had to be read).
+/// An object that names a key twice is refused: which of its values a reader took would be a
+/// guess (a CSV header that names a column twice is refused alike).
 pub fn parse_json_checked(body: &[u8]) -> Result<(Value, bool), ApiError> {
-    match serde_json::from_slice(body) {
-        Ok(v) => Ok((v, true)),
+    match serde_json::from_slice::<Unique>(body) {
+        Ok(v) => Ok((v.0, true)),
         Err(e) => {
             if let Some(clean) = nan_to_null(body) {
-                if let Ok(v) = serde_json::from_slice(&clean) {
-                    return Ok((v, false));
+                if let Ok(v) = serde_json::from_slice::<Unique>(&clean) {
+                    return Ok((v.0, false));
                 }
             }
             Err(ApiError::bad_request(format!("malformed JSON: {e}")))
         }
+    }
+}
+
+/// A JSON value whose objects hold each key once.
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key '{}' appears twice in one object",
+                    crate::util::clip(&k, crate::util::MAX_CELL).escape_debug()
+                )));
+            }
+            let Unique(v) = map.next_value()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
     }
 }
 

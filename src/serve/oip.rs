@@ -114,6 +114,8 @@ impl Datatype {
     fn float_max(self) -> f64 {
         match self {
             Datatype::F16 => 65_504.0,
+            // (2 − 2⁻⁷) · 2¹²⁷: FP32's exponent with 8 bits of significand.
+            Datatype::Bf16 => (255u128 << 120) as f64,
             Datatype::F32 => f32::MAX as f64,
             _ => f64::MAX,
         }
@@ -826,6 +828,10 @@ mod tests {
             (
                 one("Admission_Deposit", "FP32", json!([1]), json!([1e300])),
                 "a number (FP32)",
+            ),
+            (
+                one("Admission_Deposit", "BF16", json!([1]), json!([1e39])),
+                "a number (BF16)",
             ),
             (
                 one("Hospital_code", "INT64", json!([1]), json!([1.5])),

@@ -340,7 +340,11 @@ pub(super) async fn invocations(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "content type '{}' is not supported; use application/json or text/csv",
-                    if other.is_empty() { "(none)" } else { other }
+                    if other.is_empty() {
+                        "(none)".into()
+                    } else {
+                        crate::util::shown(other)
+                    }
                 ),
             ))
         }

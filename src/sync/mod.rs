@@ -155,7 +155,11 @@ pub async fn pull(cfg: &Config, remote: &Remote, captures: Option<i64>) -> anyho
     for key in &remote.list("runs/").await? {
         match pull_run(cfg, remote, &mut store, key, &mut sum).await {
             Ok(()) => {}
-            Err(PullError::Object(why)) => sum.rejected.push(format!("{}: {why}", remote.url(key))),
+            // A key is the bucket's to choose: written out, so it cannot reach a terminal as
+            // a line break or an escape sequence.
+            Err(PullError::Object(why)) => sum
+                .rejected
+                .push(format!("{}: {why}", remote.url(key).escape_debug())),
             Err(PullError::Local(e)) => return Err(e),
         }
     }
@@ -186,7 +190,9 @@ pub async fn pull(cfg: &Config, remote: &Remote, captures: Option<i64>) -> anyho
         .await;
         match ev {
             Ok(ev) => pending.push((rel, key, ev)),
-            Err(why) => sum.rejected.push(format!("{}: {why}", remote.url(&key))),
+            Err(why) => sum
+                .rejected
+                .push(format!("{}: {why}", remote.url(&key).escape_debug())),
         }
     }
     // The bucket's history in its own order, whatever order the moves were pushed in.
@@ -210,7 +216,9 @@ pub async fn pull(cfg: &Config, remote: &Remote, captures: Option<i64>) -> anyho
                 store.mark_event_synced(&rid, r.event_id(), &rel)?;
             }
             Err(RegistryError::Store(e)) => return Err(e.into()),
-            Err(e) => sum.rejected.push(format!("{}: {e}", remote.url(&key))),
+            Err(e) => sum
+                .rejected
+                .push(format!("{}: {e}", remote.url(&key).escape_debug())),
         }
     }
     let Some(since) = captures else {

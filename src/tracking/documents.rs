@@ -67,6 +67,9 @@ fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The longest run name a pull takes, in bytes (training refuses longer ones up front).
+pub const MAX_RUN_NAME: usize = 256;
+
 /// Text from a bucket that ends up in tables and terminals: bounded, no control characters.
 fn check_text(field: &str, s: &str, max: usize, empty_ok: bool) -> Result<(), DocError> {
     if s.len() > max {
@@ -153,7 +156,7 @@ impl RunDoc {
             return Err(bad("id", "use 1 to 64 ASCII letters, digits or '-'"));
         }
         check_text("experiment", &self.experiment, 256, false)?;
-        check_text("name", &self.name, 256, true)?;
+        check_text("name", &self.name, MAX_RUN_NAME, true)?;
         if crate::models::Family::parse(&self.family).is_none() {
             return Err(bad(
                 "family",
@@ -292,15 +295,27 @@ impl EventDoc {
         )
     }
 
-    /// The move as a bucket takes it: a reason or actor written before their bounds
+    /// The move as a bucket takes it: a control character in the reason or actor (a line
+    /// break, an escape sequence) is written out as its escape, and text past the bounds
     /// (`registry::MAX_REASON`, `MAX_ACTOR`) is cut with "…", so every move this store holds
     /// can be pushed and every workspace that pulls it ends on the same model.
     pub fn bounded(mut self) -> EventDoc {
         use crate::tracking::registry::{MAX_ACTOR, MAX_REASON};
+        let printable = |s: &str, max: usize| {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                if c.is_control() {
+                    out.extend(c.escape_debug());
+                } else {
+                    out.push(c);
+                }
+            }
+            crate::util::clip(&out, max).into_owned()
+        };
         if let Some(r) = &self.reason {
-            self.reason = Some(crate::util::clip(r, MAX_REASON).into_owned());
+            self.reason = Some(printable(r, MAX_REASON));
         }
-        self.actor = crate::util::clip(&self.actor, MAX_ACTOR).into_owned();
+        self.actor = printable(&self.actor, MAX_ACTOR);
         self
     }
 

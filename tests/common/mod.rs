@@ -159,3 +159,57 @@ pub fn exchange(addr: &str, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
         .unwrap_or(0);
     (code, buf[split..].to_vec())
 }
+
+/// `staytrack ARGS` on `ws`, killed and the test failed if it runs past `limit`: no input may
+/// hang a command. Its output goes through files, so a chatty command never blocks on a pipe.
+pub fn run_within(ws: &Path, args: &[&str], limit: std::time::Duration) -> Output {
+    let logs = tempfile::tempdir().unwrap();
+    let (out, err) = (logs.path().join("out"), logs.path().join("err"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_staytrack"))
+        .args(args)
+        .env("STAYTRACK_HOME", ws)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&out).unwrap(),
+        stderr: std::fs::read(&err).unwrap(),
+    }
+}
+
+/// Every path under `dir` with its kind and length, except those under `skip` (the
+/// workspace): what a command wrote outside the workspace shows as a difference.
+pub fn listing(dir: &Path, skip: &Path) -> Vec<(String, bool, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.starts_with(skip) {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p.display().to_string(), m.is_dir(), m.len()));
+        }
+    }
+    out.sort();
+    out
+}
