@@ -2,9 +2,9 @@
 //! (`staytrack feedback`) or JSON records (`POST /v1/feedback`), stored once per case and joined
 //! to logged predictions by the case id.
 //!
-//! A bad row (no id, an id that is not a whole number, a label the dataset does not have) is
-//! skipped and reported with its row; the others are kept. Loading the same outcomes twice
-//! changes nothing.
+//! A bad row (no id, an id that is not a whole number, a label the dataset does not have, more
+//! fields than the header) is skipped and reported with its row; the others are kept. Loading
+//! the same outcomes twice changes nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,10 +61,12 @@ pub enum FeedbackError {
          with --id"
     )]
     NoIdColumn { dataset: String },
-    /// The file cannot be read as a table (its message names the file).
+    /// The file cannot be read as a table, or holds no rows (its message names the file).
     #[error("{0:#}")]
     File(anyhow::Error),
-    #[error("{}: no column '{column}' (the columns are {})", .path.display(), .columns.join(", "))]
+    /// The columns are listed cut, and only the first few: a header may hold 10,000 of them,
+    /// or a name a megabyte long.
+    #[error("{}: no column '{}' (the columns are {})", .path.display(), crate::util::shown(.column), crate::data::load::quote_list(.columns))]
     NoColumn {
         path: PathBuf,
         column: String,
@@ -102,9 +104,10 @@ fn label_of(spec: &DatasetSpec, raw: &str) -> Result<u8, String> {
     match t {
         "0" => Ok(0),
         "1" => Ok(1),
+        // The value is cut: a row may hold a megabyte of label.
         _ => Err(format!(
             "'{}' is not a label of '{}' (its labels are {}, or 0/1)",
-            t.escape_debug(),
+            crate::util::shown(t),
             spec.target.column,
             spec.target.labels.join(", ")
         )),
@@ -152,8 +155,13 @@ fn store_rows(
             .collect()
     } else {
         let rows = read_cells(spec, cells, id_col, &mut out, |s| {
-            s.parse::<i64>()
-                .map_err(|_| format!("'{id_col}' is '{}', not a whole number", s.escape_debug()))
+            s.parse::<i64>().map_err(|_| {
+                format!(
+                    "'{}' is '{}', not a whole number",
+                    crate::util::shown(id_col),
+                    crate::util::shown(s)
+                )
+            })
         });
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
@@ -196,7 +204,8 @@ fn read_cells<K: Ord + std::fmt::Display>(
     for (row, id, label) in cells {
         let id = match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => {
-                out.rejected.push((row, format!("no '{id_col}'")));
+                out.rejected
+                    .push((row, format!("no '{}'", crate::util::shown(id_col))));
                 continue;
             }
             Some(s) => match parse(s) {
@@ -232,7 +241,8 @@ fn read_cells<K: Ord + std::fmt::Display>(
             out.conflicting.push((
                 *row,
                 format!(
-                    "'{id_col}' {} has different labels in one load ({}); none of them is stored",
+                    "'{}' {} has different labels in one load ({}); none of them is stored",
+                    crate::util::shown(id_col),
                     crate::util::clip(&id.to_string(), 80),
                     crate::util::listing(
                         &all[..all.len().min(crate::util::MAX_LISTED)],
@@ -247,7 +257,9 @@ fn read_cells<K: Ord + std::fmt::Display>(
     good
 }
 
-/// Loads outcomes from a CSV file with (at least) the id and label columns.
+/// Loads outcomes from a CSV file with (at least) the id and label columns. A file with no rows
+/// is refused as `data check` refuses it; a row with more fields than the header is skipped
+/// and named, since which of its fields are the id and the label is a guess.
 pub fn load_file(
     store: &mut Store,
     spec: &DatasetSpec,
@@ -258,6 +270,12 @@ pub fn load_file(
 ) -> Result<FeedbackSummary, FeedbackError> {
     let p = path.display();
     let table = crate::data::load::read_text_columns(path).map_err(FeedbackError::File)?;
+    // Said as `data check` says it, so no file is refused by one and taken by the other.
+    if table.header.is_empty() {
+        return Err(FeedbackError::File(anyhow::anyhow!(
+            "{p}: the file is empty"
+        )));
+    }
     let col = |name: &str| {
         table.column(name).ok_or_else(|| FeedbackError::NoColumn {
             path: path.to_path_buf(),
@@ -266,19 +284,37 @@ pub fn load_file(
         })
     };
     let (ids, labels) = (col(id_col)?, col(label_col)?);
-    let cells = ids
-        .iter()
-        .zip(labels.iter())
-        .enumerate()
-        .map(|(i, (id, l))| {
-            (
-                i + 1,
-                id.as_deref().map(str::to_string),
-                l.as_deref().map(str::to_string),
-            )
-        })
-        .collect();
-    store_rows(store, spec, cells, id_col, &p.to_string(), outbox)
+    if table.rows() == 0 {
+        return Err(FeedbackError::File(anyhow::anyhow!(
+            "{p}: the file has a header but no data rows"
+        )));
+    }
+    let mut wide = table.wide.iter().peekable();
+    let mut long_rows = Vec::new();
+    let mut cells = Vec::with_capacity(table.rows());
+    for (i, (id, l)) in ids.iter().zip(labels.iter()).enumerate() {
+        let (row, line) = (i + 1, table.lines[i]);
+        if let Some((_, found)) = wide.next_if(|w| w.0 == line) {
+            long_rows.push((
+                row,
+                format!(
+                    "row {row} (line {line}) has {found} field(s) but the header has {}",
+                    table.header.len()
+                ),
+            ));
+            continue;
+        }
+        cells.push((
+            row,
+            id.as_deref().map(str::to_string),
+            l.as_deref().map(str::to_string),
+        ));
+    }
+    let mut out = store_rows(store, spec, cells, id_col, &p.to_string(), outbox)?;
+    out.rows += long_rows.len();
+    out.rejected.extend(long_rows);
+    out.rejected.sort_by_key(|r| r.0);
+    Ok(out)
 }
 
 /// Loads outcomes from JSON records (`POST /v1/feedback`): each an object with the id and label

@@ -1,15 +1,17 @@
 //! Hostile CSV: one reader and one set of rules for every way a table comes in (`data check`,
 //! `score`, `feedback`, and `/invocations` as `text/csv` and `dataframe_split`). A column name
 //! twice is refused naming both positions; quoted line breaks are read; blank lines are skipped;
-//! `\r\n`, a lone `\r` and a byte-order mark read as `\n` does.
+//! `\r\n`, a lone `\r` and a byte-order mark read as `\n` does; a stray quote inside a field is
+//! a character of it, and never moves where a file is cut into chunks.
 //!
 //! Hostile files (empty, binary, NUL bytes, invalid UTF-8, an open quote, megabyte cells and
-//! names, 10,000 columns, ragged rows, wrong types, UTF-16 and UTF-32 marks, devices) are
-//! refused by `data check`, `score`, `drift` and `feedback` in an error of a few lines naming
-//! the file and the row and column; hostile outcome rows are each skipped and named, and the
-//! counts add up.
+//! names, 10,000 columns, ragged rows, wrong types, UTF-16 and UTF-32 marks, devices, a header
+//! alone) are refused by `data check`, `score`, `drift` and `feedback` in an error of a few
+//! lines naming the file and the row and column; hostile outcome rows (a megabyte label, more
+//! fields than the header) are each skipped and named in a line, and the counts add up.
 //!
-//! Distinct hostile inputs: 52 (10 in the first four tests, 27 files, 15 outcome rows).
+//! Distinct hostile inputs: 59 (10 in the first four tests, 3 stray quotes, 30 files, 16
+//! outcome rows).
 
 mod common;
 
@@ -252,6 +254,123 @@ fn blank_lines_are_skipped_the_same_way_everywhere() {
     reads_as_lf(ws, vec![("blank lines, LF", text.into_bytes())]);
 }
 
+/// The rows of a table, each as its file line and its cells.
+fn rows_of(t: &staytrack::data::csv::Table) -> Vec<(usize, Vec<Option<String>>)> {
+    (0..t.rows())
+        .map(|r| {
+            let cells = t.columns.iter().map(|c| c[r].as_deref().map(String::from));
+            (t.lines[r], cells.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_stray_quote_is_a_character_on_every_path_and_never_moves_a_chunk_cut() {
+    use staytrack::data::chunks::CsvChunks;
+    use staytrack::data::csv;
+    let dir = common::copy_workspace(template());
+    let ws = dir.path();
+    let (header, base) = test_lines(ws, 30);
+    let names: Vec<&str> = header.split(',').collect();
+    let col = |n: &str| names.iter().position(|h| *h == n).unwrap();
+    let (dept, ward) = (col("Department"), col("Ward_Type"));
+    // (row from 1, column, the cell as written, the same cell as RFC 4180 writes it): a quote
+    // inside an unquoted field; a quote in the text after a closing one; a stray quote before
+    // a quoted line break on the same row. A reader that counts quotes takes the first two for
+    // an open field and the third for a closed one.
+    let stray = |row, col| (row, col, "ab\"c".to_string(), "\"ab\"\"c\"".to_string());
+    let after = |row| {
+        let cell = "\"gyne\"cology\"".to_string();
+        (row, dept, cell, "\"gynecology\"\"\"".to_string())
+    };
+    let broken = |row| {
+        let ward_cell = "\"Q\nR\"".to_string();
+        [stray(row, dept), (row, ward, ward_cell.clone(), ward_cell)]
+    };
+    // `rows` rows of the test file over and over, with `cells` written in; (lenient, strict).
+    let text_of = |rows: usize, cells: &[(usize, usize, String, String)]| {
+        let (mut lenient, mut strict) = (format!("{header}\n"), format!("{header}\n"));
+        for r in 1..=rows {
+            let mut a: Vec<String> = base[(r - 1) % base.len()]
+                .split(',')
+                .map(String::from)
+                .collect();
+            let mut b = a.clone();
+            for (row, c, loose, quoted) in cells {
+                if *row == r {
+                    a[*c] = loose.clone();
+                    b[*c] = quoted.clone();
+                }
+            }
+            lenient.push_str(&(a.join(",") + "\n"));
+            strict.push_str(&(b.join(",") + "\n"));
+        }
+        (lenient, strict)
+    };
+
+    // Small chunks: every cut falls where the whole-file reader ends a record, and each chunk
+    // reads as those rows of the whole file.
+    let mut cells = vec![stray(2, dept), after(4), stray(5, ward), after(6)];
+    cells.extend(broken(8));
+    cells.extend([stray(9, dept), stray(10, ward)]);
+    cells.extend(broken(11));
+    let (small, small_strict) = text_of(13, &cells);
+    let whole = csv::parse(&small).unwrap();
+    assert_eq!(
+        rows_of(&whole),
+        rows_of(&csv::parse(&small_strict).unwrap())
+    );
+    assert_eq!(whole.rows(), 13);
+    assert_eq!(whole.columns[dept][1].as_deref(), Some("ab\"c"));
+    assert_eq!(whole.columns[dept][3].as_deref(), Some("gynecology\""));
+    let file = ws.join("stray_small.csv");
+    std::fs::write(&file, &small).unwrap();
+    for size in 1..=4 {
+        let mut read = Vec::new();
+        for chunk in CsvChunks::open(&file, size).unwrap() {
+            let chunk = chunk.unwrap();
+            let t = csv::parse(csv::text(&chunk.bytes).unwrap()).unwrap();
+            assert!(
+                t.rows() <= size,
+                "chunks of {size}: a chunk of {} rows",
+                t.rows()
+            );
+            assert_eq!(chunk.first_row, read.len(), "chunks of {size}");
+            assert_eq!(
+                chunk.first_line,
+                whole.lines[read.len()],
+                "chunks of {size}"
+            );
+            // Lines in a chunk count from its header's; the rows' cells are the file's.
+            read.extend(rows_of(&t).into_iter().map(|(_, c)| c));
+        }
+        let want: Vec<_> = rows_of(&whole).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(read, want, "chunks of {size}");
+    }
+
+    // The commands: a row broken across a cut of both `score`'s chunks and `data check`'s,
+    // rows before it whose quotes come in even numbers (so a reader that counts quotes would
+    // cut inside that row's field) and odd ones after it.
+    let (score_cut, check_cut) = (
+        staytrack::score::CHUNK,
+        staytrack::data::load::LOAD_CHUNK_ROWS,
+    );
+    assert_eq!(check_cut % score_cut, 0, "one row on both cuts");
+    let n = check_cut + 40;
+    let mut cells = vec![stray(3, dept), stray(3, ward), after(10), stray(10, ward)];
+    cells.extend(broken(check_cut));
+    cells.extend([stray(check_cut + 5, dept), after(check_cut + 6)]);
+    let (lenient, strict) = text_of(n, &cells);
+    let (a, b) = (ws.join("stray.csv"), ws.join("stray_strict.csv"));
+    std::fs::write(&a, &lenient).unwrap();
+    std::fs::write(&b, &strict).unwrap();
+    assert_eq!(check(ws, &a), Ok(n as u64));
+    assert_eq!(check(ws, &b), Ok(n as u64));
+    let want = score(ws, &b).unwrap();
+    assert_eq!(want.len(), n);
+    assert_eq!(score(ws, &a).as_ref(), Ok(&want));
+}
+
 /// What a command must make of a hostile file.
 #[derive(Clone, Copy, Debug)]
 enum Made {
@@ -332,19 +451,25 @@ fn hostile_files_are_refused_by_every_command_naming_what_is_wrong_and_nothing_i
             "empty",
             vec![],
             Refused("the file is empty"),
-            Some(Refused("no column")),
+            Some(Refused("the file is empty")),
         ),
         (
             "blank lines only",
             b"\r\n\r\n, ,\n".to_vec(),
             Refused("the file is empty"),
-            None,
+            Some(Refused("the file is empty")),
         ),
         (
             "a header alone",
             format!("{header}\n").into_bytes(),
             Refused("a header but no data rows"),
             None,
+        ),
+        (
+            "an outcomes header alone",
+            b"case_id,Stay\n".to_vec(),
+            Refused("missing column(s): 'Hospital_code'"),
+            Some(Refused("a header but no data rows")),
         ),
         (
             "binary junk",
@@ -398,6 +523,20 @@ fn hostile_files_are_refused_by_every_command_naming_what_is_wrong_and_nothing_i
             None,
         ),
         (
+            "a 1 MB column name alone",
+            format!("{}\n1\n", "N".repeat(1_000_000)).into_bytes(),
+            Refused("missing column(s): 'case_id'"),
+            Some(Refused("no column 'case_id' (the columns are 'NNNN")),
+        ),
+        (
+            "a 1 MB column name twice",
+            format!("{n},{n}\n1,2\n", n = "N".repeat(1_000_000)).into_bytes(),
+            Refused("appears more than once in the header (positions 1 and 2)"),
+            Some(Refused(
+                "appears more than once in the header (positions 1 and 2)",
+            )),
+        ),
+        (
             "10,000 more columns",
             format!(
                 "{header},{}\n{},{}\n",
@@ -424,8 +563,7 @@ fn hostile_files_are_refused_by_every_command_naming_what_is_wrong_and_nothing_i
             )
             .into_bytes(),
             Refused("missing column(s): 'case_id'"),
-            // Feedback names all 10,000 columns in its error (src/feedback.rs, reported).
-            None,
+            Some(Refused("'c19' … and 9,980 more columns")),
         ),
         (
             "a row too long",
@@ -591,8 +729,7 @@ fn hostile_outcome_rows_are_each_skipped_and_named_and_the_counts_add_up() {
         ),
         ("14".into(), Some("'' is not a label of 'Stay'")),
         ("15,\u{1b}[2J".into(), Some("'\\u{1b}[2J' is not a label")),
-        // A megabyte of label is refused too (its reason repeats it whole: src/feedback.rs,
-        // reported).
+        // A megabyte of label is refused too, in a reason of a line.
         (
             format!("16,{}", "L".repeat(1_000_000)),
             Some("is not a label of 'Stay'"),
@@ -601,6 +738,11 @@ fn hostile_outcome_rows_are_each_skipped_and_named_and_the_counts_add_up() {
         (" 18 ,0-10".into(), None),
         ("19,0-10".into(), None),
         ("19,0-10".into(), None),
+        // More fields than the header: which is the label is a guess, so the row is skipped.
+        (
+            "2,21-30,extra".into(),
+            Some("row 17 (line 18) has 3 field(s) but the header has 2"),
+        ),
     ];
     let text: String = std::iter::once("case_id,Stay".to_string())
         .chain(rows.iter().map(|r| r.0.clone()))
@@ -632,7 +774,13 @@ fn hostile_outcome_rows_are_each_skipped_and_named_and_the_counts_add_up() {
         let short: String = row.chars().take(40).collect();
         match (why, found) {
             (Some(w), Some((_, r))) => {
-                assert!(r.contains(w), "row {}: '{w}' not in {r:.200}", i + 1)
+                assert!(r.contains(w), "row {}: '{w}' not in {r:.200}", i + 1);
+                assert!(
+                    r.len() < 1024,
+                    "row {}: a reason of {} bytes",
+                    i + 1,
+                    r.len()
+                );
             }
             (None, None) => {}
             _ => panic!(

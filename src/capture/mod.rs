@@ -54,11 +54,13 @@ pub struct CaptureSettings {
 impl CaptureSettings {
     pub fn load(cfg: &Config) -> anyhow::Result<CaptureSettings> {
         let s: CaptureSettings = cfg.section("capture")?;
+        // Named as `Config::section` names a wrong type: the file, the table and the key.
         if let Some(m) = &s.model {
             anyhow::ensure!(
                 valid_name(m),
-                "[capture] model = '{}': use 1 to {MAX_NAME} ASCII letters, digits, '.', '_' or '-'",
-                m.escape_debug()
+                "{} [capture] model = '{}': use 1 to {MAX_NAME} ASCII letters, digits, '.', '_' or '-'",
+                cfg.settings_file().display(),
+                crate::util::shown(m)
             );
         }
         Ok(s)

@@ -108,7 +108,7 @@ impl CsvChunks {
         loop {
             let (mut lines, mut quoted) = (0, false);
             while let Some(e) = c.line_end(&mut end).map_err(io)? {
-                quoted ^= memchr::memchr_iter(b'"', &c.pending[end..e]).count() % 2 == 1;
+                quoted = super::csv::open_after(&c.pending[end..e], quoted);
                 lines += 1;
                 end = e;
                 if !quoted {
@@ -300,9 +300,10 @@ impl Iterator for CsvChunks {
             let line = &self.pending[end..line_end];
             self.line += 1;
             let starts_record = !quoted;
-            // A quote toggles; a record ends at a line end outside quotes.
+            // A record ends at a line end outside quotes, as the reader has them (a stray
+            // quote inside a field opens nothing); a line without a quote changes nothing.
             if quote_at < line_end {
-                quoted ^= memchr::memchr_iter(b'"', line).count() % 2 == 1;
+                quoted = super::csv::open_after(line, quoted);
                 quote_at = next_quote(&self.pending, line_end);
             }
             // Counted as the reader counts rows, so later chunks' rows are the file's.

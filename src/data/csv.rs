@@ -3,6 +3,9 @@
 //! a comma, a quote or a line break, `""` for a quote inside one), every field as text.
 //!
 //! - A line ends at `\n`, `\r\n` or a lone `\r` (old Mac files), outside quotes.
+//! - A quote opens a quoted field only at the field's start; elsewhere (`ab"c`, or text after
+//!   a closing quote) it is a character of the field, as lenient readers take it. `open_after`
+//!   is the same rule for readers that cut a text at line ends.
 //! - A blank line (nothing but commas, spaces and tabs) is not a row, before the header or
 //!   after it.
 //! - The header is the first line that is not blank; a name in it twice is refused, since which
@@ -24,9 +27,11 @@ pub enum CsvError {
     OpenQuote(usize),
     #[error("line {0}: the row is longer than 4 GB")]
     TooLong(usize),
-    /// Positions count from 1, as a spreadsheet shows them.
+    /// Positions count from 1, as a spreadsheet shows them; the name is cut, since it may be
+    /// a megabyte long.
     #[error(
-        "column '{column}' appears more than once in the header (positions {first} and {second})"
+        "column '{}' appears more than once in the header (positions {first} and {second})",
+        crate::util::shown(.column)
     )]
     DuplicateColumn {
         column: String,
@@ -44,6 +49,10 @@ pub struct Table<'a> {
     pub columns: Vec<Vec<Option<Cow<'a, str>>>>,
     /// The file line each row starts on, counting the header's line as 1.
     pub lines: Vec<usize>,
+    /// Rows with more fields than the header, as (file line, fields found), in file order:
+    /// their extra fields are dropped, so a caller that must not guess which field is which
+    /// can skip them.
+    pub wide: Vec<(usize, usize)>,
 }
 
 impl<'a> Table<'a> {
@@ -148,6 +157,9 @@ fn parse_quoted(text: &str) -> Result<Table<'_>, CsvError> {
             all.push(f.clone());
         }
         table.lines.push(r.line);
+        if r.found > r.fields.len() {
+            table.wide.push((r.line, r.found));
+        }
         true
     })?;
     table.columns.resize(table.header.len(), Vec::new());
@@ -245,6 +257,42 @@ pub fn for_each_tile(
     Ok((header, misfit))
 }
 
+/// Whether a quoted field is still open at the end of `line` (one line of a text, its line end
+/// included), given whether one was open at its start. This is `read_field`'s rule, so a reader
+/// that cuts a text at line ends (`chunks`) cuts where this reader ends records: a quote opens
+/// a field only at the field's start; inside one, `""` is a quote and a lone `"` closes it; any
+/// other quote (`ab"c`, or `"a"b"` after the closing one) is a character of its field. Counting
+/// quotes instead would take `ab"c` for an open field, or miss one opened after it.
+pub fn open_after(line: &[u8], open: bool) -> bool {
+    // The line's first field starts at its first byte, unless a quoted field goes on.
+    let (mut i, mut quoted) = match (open, line.first()) {
+        (false, Some(b'"')) => (1, true),
+        _ => (0, open),
+    };
+    loop {
+        if quoted {
+            match memchr::memchr(b'"', &line[i..]) {
+                None => return true,
+                Some(k) if line.get(i + k + 1) == Some(&b'"') => i += k + 2,
+                Some(k) => {
+                    i += k + 1;
+                    quoted = false;
+                }
+            }
+            continue;
+        }
+        // Outside quotes: the rest of this field is its text, up to the next comma.
+        match memchr::memchr(b',', &line[i..]) {
+            None => return false,
+            Some(k) => i += k + 1,
+        }
+        if line.get(i) == Some(&b'"') {
+            i += 1;
+            quoted = true;
+        }
+    }
+}
+
 /// Whether a line (with or without its line end) is blank: nothing but commas, spaces and tabs.
 /// Such a line is no row: it holds no value, and readers differ on how many fields it has.
 pub fn is_blank_line(line: &[u8]) -> bool {
@@ -267,6 +315,8 @@ struct PlainSplit<'a> {
     width: usize,
     misfits: Misfits,
     misfit: Option<Misfit>,
+    /// Under `Misfits::Fit`, rows cut to the header's count, as `Table::wide` has them.
+    wide: Vec<(usize, usize)>,
     bounds: Vec<u32>,
     lines: Vec<usize>,
 }
@@ -281,6 +331,7 @@ impl<'a> PlainSplit<'a> {
             width,
             misfits,
             misfit: None,
+            wide: Vec::new(),
             bounds: Vec::new(),
             lines: Vec::new(),
         }
@@ -361,6 +412,9 @@ impl<'a> PlainSplit<'a> {
                             break 'blocks;
                         }
                         Misfits::Fit => {
+                            if found > width {
+                                self.wide.push((self.line, found));
+                            }
                             let last = *self.bounds.last().expect("a bound");
                             // Extra fields are cut: the last kept one ends at its comma.
                             self.bounds.resize(first + width + 1, last);
@@ -483,6 +537,7 @@ fn parse_plain(text: &str) -> Result<Table<'_>, CsvError> {
                 header: Vec::new(),
                 columns: (0..width).map(|_| Vec::with_capacity(rows)).collect(),
                 lines: Vec::with_capacity(rows),
+                wide: Vec::new(),
             };
             let mut split = PlainSplit::new(piece, 0, first, width, Misfits::Fit);
             while let Some(tile) = split.next_tile(TILE_ROWS) {
@@ -491,6 +546,7 @@ fn parse_plain(text: &str) -> Result<Table<'_>, CsvError> {
                 }
                 t.lines.extend_from_slice(tile.lines);
             }
+            t.wide = split.wide;
             t
         })
         .collect();
@@ -504,6 +560,7 @@ fn parse_plain(text: &str) -> Result<Table<'_>, CsvError> {
             all.extend(part);
         }
         table.lines.extend(t.lines);
+        table.wide.extend(t.wide);
     }
     Ok(table)
 }
@@ -820,6 +877,27 @@ mod tests {
         let t = parse("a,b\r\"x\ry\",1\r2,3").unwrap();
         assert_eq!(t.column("a").unwrap()[0].as_deref(), Some("x\ry"));
         assert_eq!(t.lines, vec![2, 4]);
+    }
+
+    #[test]
+    fn a_stray_quote_opens_nothing_and_wide_rows_are_named() {
+        // (line, open before, open after), as `read_field` reads the line.
+        for (line, before, after) in [
+            ("1,ab\"c,3\n", false, false),
+            ("\"a\"b\",c\n", false, false),
+            ("1,ab\"c,\"Q\n", false, true),
+            ("x\"\"y,\"z\"\"\n", false, true),
+            ("R\",F\n", true, false),
+            ("R\"\",F\n", true, true),
+            ("no quote\n", true, true),
+            ("\"", false, true),
+        ] {
+            assert_eq!(open_after(line.as_bytes(), before), after, "{line:?}");
+        }
+        let text = "a,b\n1,2,3\n4,5\n6,7,8,9\n";
+        let want = vec![(2, 3), (4, 4)];
+        assert_eq!(parse(text).unwrap().wide, want);
+        assert_eq!(parse_quoted(text).unwrap().wide, want);
     }
 
     #[test]

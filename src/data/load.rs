@@ -39,7 +39,7 @@ pub enum LoadError {
         unexpected: Vec<String>,
         hints: Vec<String>,
     },
-    #[error("{}: column '{column}' appears more than once in the header (positions {first} and {second})", .path.display())]
+    #[error("{}: column '{}' appears more than once in the header (positions {first} and {second})", .path.display(), crate::util::shown(.column))]
     DuplicateColumn {
         path: PathBuf,
         column: String,
@@ -101,7 +101,7 @@ fn describe_columns(missing: &[String], unexpected: &[String], hints: &[String])
 
 /// The names quoted, each cut and the list too, so a header of 10,000 columns or of a
 /// megabyte-long name makes an error of a few lines.
-fn quote_list(names: &[String]) -> String {
+pub(crate) fn quote_list(names: &[String]) -> String {
     let (first, more) = crate::util::first_few(names.iter().map(String::as_str));
     let quoted: Vec<String> = first
         .iter()
@@ -135,14 +135,15 @@ pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'stati
             })
             .collect(),
         lines: t.lines,
+        wide: t.wide,
     })
 }
 
 /// Rows typed a column at a time: a tile's fields and offsets stay in a core's cache.
 const TILE_ROWS: usize = 4096;
 
-/// Rows per part when a file is read in parts.
-const LOAD_CHUNK_ROWS: usize = 32_768;
+/// Rows per part when a file is read in parts (public so tests can put a row on a cut).
+pub const LOAD_CHUNK_ROWS: usize = 32_768;
 
 /// Reads and validates `path` against `spec`: in parts of `LOAD_CHUNK_ROWS` records, a part per
 /// core at a time, each appended to the frame as it is done. Memory holds the frame and a

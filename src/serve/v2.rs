@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -17,13 +18,48 @@ use model::Loaded;
 use super::*;
 use super::{scoring::*, server::*};
 
-/// The v2 model name: `staytrack` or the served alias.
+/// axum's `Path`, refused as every other bad request is: the server's JSON error, a 400, naming
+/// the path parameter and never echoing its value (axum's own answer is plain text).
+pub(super) struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(path_error)
+    }
+}
+
+/// What a path that cannot be read gets: which parameter, and why, in a line.
+fn path_error(e: PathRejection) -> ApiError {
+    let why = match e {
+        PathRejection::FailedToDeserializePathParams(e) => match e.into_kind() {
+            ErrorKind::InvalidUtf8InPathParam { key } => format!(
+                "the path's '{}' is not UTF-8 once its %-escapes are decoded",
+                crate::util::shown(&key)
+            ),
+            ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => {
+                format!("the path's '{}' cannot be read", crate::util::shown(&key))
+            }
+            _ => "the path's parameters cannot be read".to_string(),
+        },
+        _ => "the path's parameters cannot be read".to_string(),
+    };
+    ApiError::bad_request(why)
+}
+
+/// The v2 model name: `staytrack` or the served alias. The name is cut in the answer: a path
+/// may be kilobytes long.
 pub(super) fn v2_model(s: &AppState, name: &str) -> Result<(), ApiError> {
     if name == MODEL_NAME || name == s.slot.alias {
         Ok(())
     } else {
         Err(ApiError::not_found(format!(
-            "no model named '{name}'; this server serves '{MODEL_NAME}' (alias '{}')",
+            "no model named '{}'; this server serves '{MODEL_NAME}' (alias '{}')",
+            crate::util::shown(name),
             s.slot.alias
         )))
     }
@@ -37,7 +73,7 @@ async fn resolve(s: &Arc<AppState>, version: Option<&str>) -> Result<Arc<Loaded>
     let v: i64 = version.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
         ApiError::bad_request(format!(
             "a model version is a positive integer, not '{}'",
-            version.escape_debug()
+            crate::util::shown(version)
         ))
     })?;
     let slot = s.clone();
