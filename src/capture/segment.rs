@@ -1098,7 +1098,11 @@ mod tests {
     use super::*;
 
     /// The reader's answer for one record against serde_json's own map of it.
-    fn both(reader: &mut InputNames, text: &str, names: &[&str]) -> (Vec<Scalar>, Vec<Scalar>) {
+    fn both<'t>(
+        reader: &mut InputNames,
+        text: &'t str,
+        names: &[&str],
+    ) -> (Vec<Scalar<'t>>, Vec<Scalar<'static>>) {
         let mut cells = vec![Scalar::I64(7); names.len()];
         read_record(text, reader, &mut cells);
         let map: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
@@ -1109,7 +1113,7 @@ mod tests {
                     Scalar::Null
                 }
                 Some(Value::Bool(b)) => Scalar::Bool(*b),
-                Some(Value::String(s)) => Scalar::Text(s.clone()),
+                Some(Value::String(s)) => Scalar::Text(s.clone().into()),
                 Some(Value::Number(n)) => n
                     .as_i64()
                     .map(Scalar::I64)
