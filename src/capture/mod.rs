@@ -11,6 +11,7 @@
 //! the receiving side; this file holds the key rule and the `[capture]` settings.
 
 pub mod import;
+pub mod recent;
 pub mod segment;
 pub mod ship;
 

@@ -154,7 +154,12 @@ enum Cells {
     I64(Vec<i64>),
     I32(Vec<i32>),
     F64(Vec<f64>),
-    Text(Vec<ByteArray>),
+    /// Every value's bytes in one buffer and where each ends: one allocation per column, not
+    /// per cell.
+    Text {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
 }
 
 struct Column {
@@ -172,7 +177,10 @@ impl Column {
             Kind::Int64 | Kind::Timestamp => Cells::I64(Vec::with_capacity(rows)),
             Kind::Int32 => Cells::I32(Vec::with_capacity(rows)),
             Kind::Double => Cells::F64(Vec::with_capacity(rows)),
-            Kind::Text => Cells::Text(Vec::with_capacity(rows)),
+            Kind::Text => Cells::Text {
+                bytes: Vec::new(),
+                ends: Vec::with_capacity(rows),
+            },
         };
         Column {
             name: name.to_string(),
@@ -205,8 +213,9 @@ impl Column {
 
     fn text(&mut self, v: Option<&str>) {
         self.mark(v.is_some());
-        if let (Cells::Text(c), Some(v)) = (&mut self.cells, v) {
-            c.push(ByteArray::from(v.as_bytes().to_vec()));
+        if let (Cells::Text { bytes, ends }, Some(v)) = (&mut self.cells, v) {
+            bytes.extend_from_slice(v.as_bytes());
+            ends.push(bytes.len());
         }
     }
 
@@ -229,6 +238,19 @@ impl Column {
     }
 }
 
+/// A text column's cells as slices of its one buffer.
+fn text_cells(bytes: Vec<u8>, ends: &[usize]) -> Vec<ByteArray> {
+    let all = Bytes::from(bytes);
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let cell = ByteArray::from(all.slice(start..end));
+            start = end;
+            cell
+        })
+        .collect()
+}
+
 /// Writes columns as one Parquet file in memory.
 fn write(columns: Vec<Column>, kind: &str) -> Result<Vec<u8>, SegmentError> {
     let fields = columns
@@ -242,6 +264,11 @@ fn write(columns: Vec<Column>, kind: &str) -> Result<Vec<u8>, SegmentError> {
     );
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        // Every prediction's id is new: a dictionary of them only costs time to build.
+        .set_column_dictionary_enabled(
+            parquet::schema::types::ColumnPath::from("prediction_id"),
+            false,
+        )
         .set_created_by(format!("staytrack {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
             KeyValue::new("staytrack.kind".into(), kind.to_string()),
@@ -253,16 +280,19 @@ fn write(columns: Vec<Column>, kind: &str) -> Result<Vec<u8>, SegmentError> {
         .build();
     let mut w = SerializedFileWriter::new(Vec::new(), schema, Arc::new(props))?;
     let mut rg = w.next_row_group()?;
-    for col in columns {
+    for mut col in columns {
         let Some(mut cw) = rg.next_column()? else {
             return Err(SegmentError::Format("fewer columns than the schema".into()));
         };
         let def = col.optional.then_some(col.def.as_slice());
-        match &col.cells {
+        match &mut col.cells {
             Cells::I64(v) => cw.typed::<Int64Type>().write_batch(v, def, None)?,
             Cells::I32(v) => cw.typed::<Int32Type>().write_batch(v, def, None)?,
             Cells::F64(v) => cw.typed::<DoubleType>().write_batch(v, def, None)?,
-            Cells::Text(v) => cw.typed::<ByteArrayType>().write_batch(v, def, None)?,
+            Cells::Text { bytes, ends } => {
+                let v = text_cells(std::mem::take(bytes), ends);
+                cw.typed::<ByteArrayType>().write_batch(&v, def, None)?
+            }
         };
         cw.close()?;
     }
@@ -270,29 +300,220 @@ fn write(columns: Vec<Column>, kind: &str) -> Result<Vec<u8>, SegmentError> {
     Ok(w.into_inner()?)
 }
 
+/// One logged input value as read from the row's JSON, before its column types it.
+/// Text borrows from the row's JSON where it has no escapes, so most rows allocate nothing.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Text(std::borrow::Cow<'a, str>),
+}
+
+impl Scalar<'_> {
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::I64(v) => Some(*v as f64),
+            Scalar::U64(v) => Some(*v as f64),
+            Scalar::F64(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a scalar")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::I64(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(i64::try_from(v).map_or(Scalar::U64(v), Scalar::I64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::F64(v))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(v.to_string().into()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(v.into()))
+            }
+            // Nested values are not inputs a spec types: read past them as empty.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Null)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar::Null)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The captured inputs' names, in order and by name, and the column each key of the last record
+/// read was: records are logged with their keys in one order, so that guess is nearly always
+/// right and spares hashing every key.
+struct InputNames<'a> {
+    order: Vec<&'a str>,
+    index: std::collections::HashMap<&'a str, usize>,
+    last: Vec<Option<usize>>,
+}
+
+impl<'a> InputNames<'a> {
+    fn new(order: Vec<&'a str>) -> Self {
+        let index = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        InputNames {
+            order,
+            index,
+            last: Vec::new(),
+        }
+    }
+}
+
+/// Reads a logged record's inputs straight into `cells` (one per input name), without
+/// building a JSON map: the shipper types every captured row, so this is its hot path. A key
+/// given twice keeps its last value, as a JSON map would; a record that does not parse leaves
+/// every cell empty.
+fn read_record<'t>(text: &'t str, names: &mut InputNames, cells: &mut [Scalar<'t>]) {
+    struct Seed<'a, 'b, 't> {
+        index: &'a std::collections::HashMap<&'a str, usize>,
+        names: &'a [&'a str],
+        last: &'b mut Vec<Option<usize>>,
+        cells: &'b mut [Scalar<'t>],
+    }
+    struct Key<'a> {
+        index: &'a std::collections::HashMap<&'a str, usize>,
+        names: &'a [&'a str],
+        guess: Option<usize>,
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
+        type Value = Option<usize>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Key<'_> {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a column name")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<usize>, E> {
+            if let Some(i) = self.guess.filter(|&i| self.names[i] == v) {
+                return Ok(Some(i));
+            }
+            Ok(self.index.get(v).copied())
+        }
+    }
+    impl<'t> serde::de::DeserializeSeed<'t> for Seed<'_, '_, 't> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'t>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'t> serde::de::Visitor<'t> for Seed<'_, '_, 't> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a record")
+        }
+        fn visit_map<A: serde::de::MapAccess<'t>>(self, mut a: A) -> Result<(), A::Error> {
+            let mut at = 0;
+            while let Some(k) = a.next_key_seed(Key {
+                index: self.index,
+                names: self.names,
+                guess: self.last.get(at).copied().flatten(),
+            })? {
+                match self.last.get_mut(at) {
+                    Some(seen) => *seen = k,
+                    // Guesses for a few keys past the inputs (a record's extra fields), no more.
+                    None if at < 2 * self.names.len() + 8 => self.last.push(k),
+                    None => {}
+                }
+                at += 1;
+                match k {
+                    Some(i) => self.cells[i] = a.next_value()?,
+                    None => {
+                        a.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    cells.iter_mut().for_each(|c| *c = Scalar::Null);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let ok = serde::de::DeserializeSeed::deserialize(
+        Seed {
+            index: &names.index,
+            names: &names.order,
+            last: &mut names.last,
+            cells: &mut *cells,
+        },
+        &mut de,
+    )
+    .and_then(|()| de.end())
+    .is_ok();
+    if !ok {
+        cells.iter_mut().for_each(|c| *c = Scalar::Null);
+    }
+}
+
 /// A logged input as its column's type, or empty when the value does not read as one.
-fn typed_cell(col: &mut Column, spec: &ColumnSpec, v: Option<&Value>) {
-    let v = v.filter(|v| !v.is_null());
+fn typed_cell(col: &mut Column, spec: &ColumnSpec, v: &Scalar) {
     match spec.value {
-        ValueType::Int => col.i64(v.and_then(|v| {
-            v.as_i64()
-                .or_else(|| {
-                    v.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                        .map(|f| f as i64)
-                })
-                .or_else(|| v.as_str()?.trim().parse().ok())
-        })),
-        ValueType::Float => col.f64(v.and_then(|v| {
-            v.as_f64()
-                .or_else(|| v.as_str()?.trim().parse().ok())
-                .filter(|f: &f64| f.is_finite())
-        })),
+        ValueType::Int => col.i64(match v {
+            Scalar::I64(i) => Some(*i),
+            Scalar::U64(u) => i64::try_from(*u).ok(),
+            Scalar::F64(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            Scalar::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }),
+        ValueType::Float => col.f64(
+            match v {
+                Scalar::Text(s) => s.trim().parse().ok(),
+                other => other.as_f64(),
+            }
+            .filter(|f: &f64| f.is_finite()),
+        ),
         ValueType::Text => match v {
-            Some(Value::String(s)) => col.text(Some(s)),
-            Some(Value::Number(n)) => col.text(Some(&n.to_string())),
-            Some(Value::Bool(b)) => col.text(Some(if *b { "true" } else { "false" })),
-            _ => col.text(None),
+            Scalar::Text(s) => col.text(Some(s)),
+            Scalar::I64(i) => col.text(Some(&i.to_string())),
+            Scalar::U64(u) => col.text(Some(&u.to_string())),
+            Scalar::F64(f) => col.text(Some(
+                &serde_json::Number::from_f64(*f).map_or_else(String::new, |n| n.to_string()),
+            )),
+            Scalar::Bool(b) => col.text(Some(if *b { "true" } else { "false" })),
+            Scalar::Null => col.text(None),
         },
     }
 }
@@ -313,6 +534,8 @@ pub fn encode_predictions(
         .iter()
         .map(|c| Column::new(&input_name(&c.name), Kind::of(c.value), true, n))
         .collect();
+    let mut names = InputNames::new(inputs.iter().map(|c| c.name.as_str()).collect());
+    let mut cells = vec![Scalar::Null; inputs.len()];
     for r in rows {
         cols[0].text(r.prediction_id.as_deref().or(Some("")));
         cols[1].text(r.request_id.as_deref());
@@ -330,9 +553,9 @@ pub fn encode_predictions(
         }
         cols[12].text(Some(&r.source));
         cols[13].text(r.quality.as_deref());
-        let record: Map<String, Value> = serde_json::from_str(&r.inputs).unwrap_or_default();
-        for (col, spec) in input_cols.iter_mut().zip(inputs) {
-            typed_cell(col, spec, record.get(&spec.name));
+        read_record(&r.inputs, &mut names, &mut cells);
+        for ((col, spec), v) in input_cols.iter_mut().zip(inputs).zip(&cells) {
+            typed_cell(col, spec, v);
         }
     }
     cols.append(&mut input_cols);
@@ -868,4 +1091,97 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, SegmentError>) -> Result<T, SegmentE
             "the Parquet reader gave up on it".into(),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader's answer for one record against serde_json's own map of it.
+    fn both<'t>(
+        reader: &mut InputNames,
+        text: &'t str,
+        names: &[&str],
+    ) -> (Vec<Scalar<'t>>, Vec<Scalar<'static>>) {
+        let mut cells = vec![Scalar::I64(7); names.len()];
+        read_record(text, reader, &mut cells);
+        let map: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
+        let want = names
+            .iter()
+            .map(|n| match map.get(*n) {
+                None | Some(Value::Null) | Some(Value::Array(_)) | Some(Value::Object(_)) => {
+                    Scalar::Null
+                }
+                Some(Value::Bool(b)) => Scalar::Bool(*b),
+                Some(Value::String(s)) => Scalar::Text(s.clone().into()),
+                Some(Value::Number(n)) => n
+                    .as_i64()
+                    .map(Scalar::I64)
+                    .or(n.as_u64().map(Scalar::U64))
+                    .unwrap_or_else(|| Scalar::F64(n.as_f64().unwrap_or(f64::NAN))),
+            })
+            .collect();
+        (cells, want)
+    }
+
+    #[test]
+    fn a_record_reads_as_serde_json_reads_it() {
+        let names = ["Age", "a\"b", "n", "big", "x y"];
+        // One reader for every record, as a segment's: its guesses from one record must not
+        // mislead it on the next.
+        let mut reader = InputNames::new(names.to_vec());
+        for text in [
+            r#"{"Age":"41-50","a\"b":1,"n":2.5,"big":1,"x y":null,"Age":"again"}"#,
+            r#"{"n":1,"Age":"out of order","x y":3,"a\"b":"b"}"#,
+            r#"{"Age":"41-50","a\"b":1,"n":2.5,"big":18446744073709551615,"x y":true}"#,
+            r#"{"Age":1,"Age":"last","n":[1,2],"big":{"k":1},"other":{"deep":[[1]]}}"#,
+            r#"{"A\u0067e":"escaped key","n":-0.0,"big":-9223372036854775808}"#,
+            r#"{"n":null}"#,
+            r#"{}"#,
+            r#"not json"#,
+            r#"{"Age":"cut"#,
+            r#"{"Age":"x"} trailing"#,
+            r#"[1,2]"#,
+        ] {
+            let (got, want) = both(&mut reader, text, &names);
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn cells_are_typed_by_their_column() {
+        let spec = |value| ColumnSpec {
+            name: "c".into(),
+            role: Role::Numeric,
+            value,
+            nullable: true,
+        };
+        let one = |value, v: Scalar| {
+            let mut col = Column::new("c", Kind::of(value), true, 1);
+            typed_cell(&mut col, &spec(value), &v);
+            match col.cells {
+                Cells::I64(c) => c.first().map(|v| v.to_string()),
+                Cells::F64(c) => c.first().map(|v| v.to_string()),
+                Cells::Text { bytes, ends } => ends
+                    .first()
+                    .map(|&end| String::from_utf8_lossy(&bytes[..end]).into()),
+                Cells::I32(c) => c.first().map(|v| v.to_string()),
+            }
+        };
+        assert_eq!(one(ValueType::Int, Scalar::F64(3.0)), Some("3".into()));
+        assert_eq!(one(ValueType::Int, Scalar::F64(3.5)), None);
+        assert_eq!(one(ValueType::Int, Scalar::U64(u64::MAX)), None);
+        assert_eq!(
+            one(ValueType::Int, Scalar::Text(" 12 ".into())),
+            Some("12".into())
+        );
+        assert_eq!(one(ValueType::Float, Scalar::Text("inf".into())), None);
+        assert_eq!(one(ValueType::Float, Scalar::I64(-4)), Some("-4".into()));
+        assert_eq!(one(ValueType::Text, Scalar::F64(1.0)), Some("1.0".into()));
+        assert_eq!(
+            one(ValueType::Text, Scalar::Bool(false)),
+            Some("false".into())
+        );
+        assert_eq!(one(ValueType::Text, Scalar::Null), None);
+    }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::recent::Recent;
 use super::segment::{encode_outcomes, encode_predictions};
 use super::{segment_key, CaptureSettings, MAX_SEGMENT_ROWS};
 use crate::config::Config;
@@ -65,6 +66,7 @@ pub async fn ship_pending(
     remote: &Remote,
     layout: &Layout,
     seal: bool,
+    recent: Option<&Recent>,
 ) -> anyhow::Result<Shipped> {
     if seal {
         while !store
@@ -78,10 +80,19 @@ pub async fn ship_pending(
     }
     let inputs: Vec<&ColumnSpec> = layout.inputs.iter().collect();
     let mut out = Shipped::default();
+    // The last logged row any segment here was sealed through.
+    let mut sealed_through = None;
     for seg in store.unshipped_segments()? {
         let (bytes, rows) = match seg.kind {
             SegmentKind::Predictions => {
-                let rows = store.segment_predictions(seg.id, &layout.model)?;
+                let held = seg.span.as_ref().and_then(|span| {
+                    sealed_through = sealed_through.max(Some(span.last_id));
+                    recent?.take(span, &seg.replica, seg.rows, &layout.model)
+                });
+                let rows = match held {
+                    Some(rows) => rows,
+                    None => store.segment_predictions(seg.id, &layout.model)?,
+                };
                 anyhow::ensure!(
                     rows.len() == seg.rows,
                     "segment {}: {} rows sealed, {} found in the log",
@@ -125,6 +136,10 @@ pub async fn ship_pending(
         out.rows += rows;
         out.bytes += n;
     }
+    // Every sealed segment is in the bucket: rows up to the last sealed one are no use held.
+    if let (Some(recent), Some(id)) = (recent, sealed_through) {
+        recent.forget_through(id);
+    }
     Ok(out)
 }
 
@@ -139,6 +154,8 @@ pub struct ShipStats {
     pub segments: AtomicU64,
     pub bytes: AtomicU64,
     pub failures: AtomicU64,
+    /// Rows the log has just written, so a segment need not be read back (`recent`).
+    pub recent: super::recent::Recent,
 }
 
 /// When and how the server ships.
@@ -242,7 +259,8 @@ fn run(
         let pending = observe(&store, &stats, &mut last_bytes);
         let due = stopping
             || last_seal.elapsed() >= o.interval
-            || pending.is_some_and(|p| p >= o.layout.max_rows as u64);
+            || pending.is_some_and(|p| p >= o.layout.max_rows as u64)
+            || stats.recent.bytes() >= super::recent::SEAL_AT;
         if !stopping && Instant::now() < next_try {
             continue;
         }
@@ -253,7 +271,7 @@ fn run(
                     remote = Some(Remote::connect(&o.sync).await?);
                 }
                 let r = remote.as_ref().expect("connected above");
-                ship_pending(&mut store, r, &o.layout, due).await
+                ship_pending(&mut store, r, &o.layout, due, Some(&stats.recent)).await
             };
             let res = if stopping {
                 let dl = *deadline.lock().unwrap_or_else(|p| p.into_inner());

@@ -44,7 +44,7 @@ pub fn run(cfg: &Config, a: FeedbackArgs) -> anyhow::Result<i32> {
                     cfg,
                     crate::capture::ship::DEFAULT_ROWS,
                 )?;
-                crate::capture::ship::ship_pending(&mut store, &r, &layout, true).await
+                crate::capture::ship::ship_pending(&mut store, &r, &layout, true, None).await
             })
         });
         match shipped {

@@ -262,10 +262,14 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                 .fetch_add(rows.bytes as u64, Ordering::Relaxed);
         }
         carry.extend(rows.rows);
+        let recent = shared.outbox.as_ref().map(|o| &o.recent);
+        // Each written row's position in `carry` and id, for the shipper's cache.
+        let mut ids: Vec<(usize, i64)> = Vec::new();
         let mut done = 0;
         while done < carry.len() {
             let batch = &carry[done..(done + BATCH).min(carry.len())];
-            let Some(written) = write_batch(&mut store, batch) else {
+            let Some(written) = write_batch(&mut store, batch, recent.map(|_| (done, &mut ids)))
+            else {
                 break;
             };
             if let Some(o) = &shared.outbox {
@@ -281,7 +285,21 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
                 .fetch_add((batch.len() - written) as u64, Ordering::Relaxed);
             done += batch.len();
         }
-        carry.drain(..done);
+        match recent {
+            Some(recent) if !ids.is_empty() => {
+                let mut ids = ids.into_iter().peekable();
+                recent.keep(carry.drain(..done).enumerate().filter_map(|(i, r)| {
+                    let &(at, id) = ids.peek()?;
+                    (at == i).then(|| {
+                        ids.next();
+                        (id, r)
+                    })
+                }));
+            }
+            _ => {
+                carry.drain(..done);
+            }
+        }
         shared.carried.store(carry.len(), Ordering::Relaxed);
         shared.room.notify_waiters();
         if stop {
@@ -324,9 +342,22 @@ fn writer(mut store: Store, shared: Arc<Shared>, metrics: Arc<Metrics>) {
 
 /// Writes a batch in one transaction; if that fails, row by row, so one bad row costs only
 /// itself. Returns how many rows were written, or `None` when the store is locked by another
-/// process: nothing was written and the batch waits for the next try.
-fn write_batch(store: &mut Store, batch: &[PredictionRow]) -> Option<usize> {
-    match store.log_predictions(batch) {
+/// process: nothing was written and the batch waits for the next try. With `ids`, a batch
+/// written whole adds each row's id beside its position (the batch starting at the offset).
+fn write_batch(
+    store: &mut Store,
+    batch: &[PredictionRow],
+    ids: Option<(usize, &mut Vec<(usize, i64)>)>,
+) -> Option<usize> {
+    let whole = match ids {
+        Some((offset, ids)) => store.log_predictions_ids(batch).map(|got| {
+            let n = got.len();
+            ids.extend(got.into_iter().map(|(i, id)| (offset + i, id)));
+            n
+        }),
+        None => store.log_predictions(batch),
+    };
+    match whole {
         Ok(n) => Some(n),
         Err(e) if e.is_busy() => None,
         Err(e) => {

@@ -137,7 +137,8 @@ pub async fn push(
         }
         let layout =
             crate::capture::ship::Layout::of_workspace(cfg, crate::capture::ship::DEFAULT_ROWS)?;
-        sum.shipped = crate::capture::ship::ship_pending(&mut store, remote, &layout, true).await?;
+        sum.shipped =
+            crate::capture::ship::ship_pending(&mut store, remote, &layout, true, None).await?;
         if let Some(f) = &sum.shipped.failure {
             anyhow::bail!("shipping the outbox's captures: {f}");
         }

@@ -53,6 +53,18 @@ pub struct Segment {
     pub rows: usize,
     pub first_at: Option<i64>,
     pub attempts: i64,
+    /// The logged rows it was sealed from: ids in `first_id..=last_id` of its replica, model
+    /// and period (`None` for segments sealed before segments kept them).
+    pub span: Option<Span>,
+}
+
+/// Where a predictions segment's rows lie in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub first_id: i64,
+    pub last_id: i64,
+    pub model: String,
+    pub period_ms: i64,
 }
 
 /// A captured outcome: a label for a case id or a prediction id.
@@ -90,7 +102,8 @@ pub enum Imported {
     Conflict { prediction_id: String },
 }
 
-const PERIOD_HOUR: i64 = 3_600_000;
+/// The period a predictions segment covers: an hour, as its key's `hour=` says.
+pub const PERIOD_HOUR: i64 = 3_600_000;
 /// The last prediction id sealed into a segment of this workspace: later rows that no segment
 /// holds (imported ones carry theirs) are the ones waiting. Ids only grow, since pruning keeps
 /// the newest row.
@@ -249,6 +262,12 @@ impl Store {
                     rows: ids.len(),
                     first_at: Some(first_at),
                     attempts: 0,
+                    span: Some(Span {
+                        first_id: lo,
+                        last_id: hi,
+                        model,
+                        period_ms,
+                    }),
                 });
             }
             tx.commit()?;
@@ -260,7 +279,9 @@ impl Store {
     pub fn unshipped_segments(&self) -> Result<Vec<Segment>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT id, kind, key, replica, seq, rows, first_at, attempts FROM capture_segments
+                "SELECT id, kind, key, replica, seq, rows, first_at, attempts, first_id, last_id,
+                        model, period_ms
+                   FROM capture_segments
                   WHERE direction = 'out' AND shipped_at IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -278,6 +299,17 @@ impl Store {
                     rows: r.get::<_, i64>(5)? as usize,
                     first_at: r.get(6)?,
                     attempts: r.get(7)?,
+                    span: match (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?) {
+                        (Some(first_id), Some(last_id), Some(model), Some(period_ms)) => {
+                            Some(Span {
+                                first_id,
+                                last_id,
+                                model,
+                                period_ms,
+                            })
+                        }
+                        _ => None,
+                    },
                 })
             })?;
             rows.collect()

@@ -153,9 +153,20 @@ impl PredictionSink<'_> {
     }
 
     fn insert(&mut self, rows: &[PredictionRow]) -> rusqlite::Result<()> {
-        for r in rows.iter().filter(|r| r.probability.is_finite()) {
-            self.st.execute(&r.bind(&None)[..])?;
-            self.written += 1;
+        self.insert_with(rows, |_, _| {})
+    }
+
+    /// `insert`, telling `each` every stored row's position in `rows` and its id.
+    fn insert_with(
+        &mut self,
+        rows: &[PredictionRow],
+        mut each: impl FnMut(usize, i64),
+    ) -> rusqlite::Result<()> {
+        for (i, r) in rows.iter().enumerate() {
+            if r.probability.is_finite() {
+                each(i, self.st.insert(&r.bind(&None)[..])?);
+                self.written += 1;
+            }
         }
         Ok(())
     }
@@ -184,6 +195,29 @@ impl Store {
             };
             tx.commit()?;
             Ok(written)
+        })
+    }
+
+    /// `log_predictions`, returning each stored row's id beside its position in `rows` (rows
+    /// whose probability is not finite are not stored and not listed).
+    pub fn log_predictions_ids(
+        &mut self,
+        rows: &[PredictionRow],
+    ) -> Result<Vec<(usize, i64)>, StoreError> {
+        let path = self.path.clone();
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut ids = Vec::with_capacity(rows.len());
+            {
+                let mut sink = PredictionSink {
+                    st: tx.prepare_cached(INSERT_PREDICTION)?,
+                    written: 0,
+                    path,
+                };
+                sink.insert_with(rows, |i, id| ids.push((i, id)))?;
+            }
+            tx.commit()?;
+            Ok(ids)
         })
     }
 
