@@ -354,6 +354,19 @@ fn refusal(e: &Evidence) -> String {
 
 /// Moves an alias to a model, weighing the policy first when it guards the alias.
 pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promoted, PromoteError> {
+    promote_weighed(store, cfg, req, None)
+}
+
+/// `promote`, reusing `weighed`: the evidence a refusal of the same move returned, so an
+/// override does not weigh rules that take seconds a second time. It is reused only while it
+/// still describes the move (the same alias, candidate and policy, against the version the
+/// alias serves now); otherwise the policy is weighed afresh.
+pub fn promote_weighed(
+    store: &mut Store,
+    cfg: &Config,
+    req: &Request,
+    weighed: Option<Evidence>,
+) -> Result<Promoted, PromoteError> {
     if !valid_alias(&req.alias) {
         return Err(RegistryError::BadAlias(req.alias.clone()).into());
     }
@@ -395,7 +408,19 @@ pub fn promote(store: &mut Store, cfg: &Config, req: &Request) -> Result<Promote
     let before_run = current.as_ref().map(|c| c.run_id.clone());
     let mut evidence = None;
     if policy.guards(&req.alias) && before_run.as_deref() != Some(candidate.id.as_str()) {
-        let mut e = weigh(store, cfg, &policy, &req.alias, &candidate)?;
+        let serves = current
+            .as_ref()
+            .map(|c| (c.run_id.as_str(), Some(c.version)));
+        let reusable = weighed.filter(|e| {
+            e.alias == req.alias
+                && e.policy == policy
+                && e.candidate.run_id == candidate.id
+                && e.current.as_ref().map(|c| (c.run_id.as_str(), c.version)) == serves
+        });
+        let mut e = match reusable {
+            Some(e) => e,
+            None => weigh(store, cfg, &policy, &req.alias, &candidate)?,
+        };
         if !e.passed {
             if !req.force {
                 return Err(PromoteError::Refused(Box::new(e)));

@@ -92,6 +92,15 @@ impl Drop for Tmux {
     }
 }
 
+/// Waits until the screen no longer shows `text`; fails after 10 s.
+fn wait_gone(t: &Tmux, text: &str) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains(text) {
+        assert!(Instant::now() < end, "'{text}' is still on the screen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn alias_version(ws: &Path) -> Option<i64> {
     let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
     db.query_row(
@@ -124,9 +133,23 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
     t.keys(&["Enter"]);
     let s = t.wait_for("lr finished: ROC AUC", 180);
     assert!(
-        s.contains("finished   0.7"),
+        s.lines()
+            .any(|l| l.contains(" lr ") && l.contains(" finished 0.7")),
         "the table shows the finished run:\n{s}"
     );
+
+    // The next form keeps lr; Ctrl-R (a chord a real terminal sends) brings back the defaults.
+    t.keys(&["n"]);
+    t.wait_for("◀ lr ▶", 10);
+    t.keys(&["C-r"]);
+    t.wait_for("◀ gbdt ▶", 10);
+    t.keys(&["Escape"]);
+    wait_gone(&t, "New run");
+    // A kept filter that matches nothing says so; Esc clears it.
+    t.keys(&["/", "z", "z", "z", "Enter"]);
+    t.wait_for("no runs match 'zzz'; Esc clears it", 10);
+    t.keys(&["Escape"]);
+    t.wait_for("Runs (n new", 10);
     let db = rusqlite::Connection::open(ws.join("staytrack.db")).unwrap();
     let (status, family): (String, String) = db
         .query_row("SELECT status, family FROM runs", [], |r| {
@@ -275,11 +298,7 @@ fn a_first_start_generates_the_data_and_says_what_to_do() {
     assert!(s.contains("train_data.csv"), "{s}");
     // Esc alone (an Esc followed at once by q reads as Alt-q), then q once the form is gone.
     t.keys(&["Escape"]);
-    let end = Instant::now() + Duration::from_secs(10);
-    while t.screen().contains("New run") {
-        assert!(Instant::now() < end, "Esc did not close the form");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_gone(&t, "New run");
     t.keys(&["q"]);
     let s = t.wait_for("staytrack exited with", 10);
     assert!(s.contains("staytrack exited with 0"), "{s}");

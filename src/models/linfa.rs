@@ -101,6 +101,8 @@ pub(super) fn fit_lr(
     let fitted = lr_params(p)
         .fit(&dataset(x, y))
         .map_err(|e| FitError::Engine(format!("linfa-logistic: {e}")))?;
+    // linfa fits in one call without a cancel flag: a cancel meanwhile ends the fit here.
+    ctx.check_cancel()?;
     // linfa's sigmoid gives the probability of its positive class; turn it towards `true`.
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
     let weights: Vec<f64> = fitted.params().iter().map(|w| sign * w).collect();
@@ -113,8 +115,16 @@ pub(super) fn fit_lr(
     })
 }
 
+/// The steps of a linfa-tree fit, as its progress reports them: grow the tree, copy it, count
+/// its leaves.
+const TREE_STEPS: usize = 3;
+
 /// linfa-trees' CART tree (Gini), copied into a flat tree whose leaves hold the share of
 /// positive training rows that reach them.
+///
+/// linfa grows the whole tree in one call that takes no cancel flag, so cancel is checked
+/// between the steps around it: a cancel while the tree grows ends the fit as cancelled when
+/// linfa returns, instead of the run going on to finish.
 pub(super) fn fit_tree(
     p: &Params,
     x: ArrayView2<f64>,
@@ -122,9 +132,15 @@ pub(super) fn fit_tree(
     ctx: &FitContext,
 ) -> Result<Fitted, FitError> {
     ctx.check_cancel()?;
+    ctx.report(0, TREE_STEPS, None);
+    let data = dataset(x, y);
+    ctx.check_cancel()?;
     let fitted = tree_params(p)
-        .fit(&dataset(x, y))
+        .fit(&data)
         .map_err(|e| FitError::Engine(format!("linfa-trees: {e}")))?;
+    drop(data);
+    ctx.check_cancel()?;
+    ctx.report(1, TREE_STEPS, None);
     let mut t = tree::Tree {
         feature: Vec::new(),
         threshold: Vec::new(),
@@ -133,6 +149,8 @@ pub(super) fn fit_tree(
         value: Vec::new(),
     };
     copy(fitted.root_node(), &mut t);
+    ctx.check_cancel()?;
+    ctx.report(2, TREE_STEPS, None);
     // Each leaf's share of positive training rows (linfa keeps only the majority class).
     let mut pos = vec![0.0; t.feature.len()];
     let mut all = vec![0.0; t.feature.len()];
@@ -152,6 +170,8 @@ pub(super) fn fit_tree(
             *slot = v;
         }
     }
+    ctx.check_cancel()?;
+    ctx.report(TREE_STEPS, TREE_STEPS, None);
     Ok(Fitted {
         model: Model::LinfaTree { tree: t },
         importance: normalise(importance),
@@ -233,6 +253,39 @@ mod tests {
             assert!(auc > 0.85, "{f}: {auc}");
             assert_eq!(p.to_vec(), model.predict_proba(x.view()), "{f}");
         }
+    }
+
+    /// A cancel that comes while linfa grows the tree (here: at the first progress report,
+    /// after the check before the fit) ends the fit as cancelled, not as a finished model.
+    #[test]
+    fn a_cancel_while_the_tree_grows_ends_the_fit_as_cancelled() {
+        use std::sync::atomic::Ordering;
+        let (x, y) = data(400);
+        let cancel = AtomicBool::new(false);
+        let progress = |_| cancel.store(true, Ordering::Relaxed);
+        let ctx = FitContext {
+            seed: 0,
+            cancel: &cancel,
+            progress: &progress,
+        };
+        let p = Params::defaults(crate::models::Family::LinfaTree);
+        let res = fit_tree(&p, x.view(), &y, &ctx);
+        assert!(
+            matches!(res, Err(FitError::Cancelled)),
+            "{:?}",
+            res.map(|_| ())
+        );
+        // Left alone, the same fit reports every step and finishes.
+        let steps = std::sync::Mutex::new(Vec::new());
+        let never = AtomicBool::new(false);
+        let progress = |p: crate::models::FitProgress| steps.lock().unwrap().push(p.done);
+        let ctx = FitContext {
+            seed: 0,
+            cancel: &never,
+            progress: &progress,
+        };
+        assert!(fit_tree(&p, x.view(), &y, &ctx).is_ok());
+        assert_eq!(*steps.lock().unwrap(), vec![0, 1, 2, TREE_STEPS]);
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub enum Effect {
         reason: Option<String>,
         /// Past a failed `[promote]` rule (the reason is then required).
         force: bool,
+        /// What the policy weighed when it refused the move, reused by the override.
+        weighed: Option<Weighed>,
     },
     Rollback {
         alias: &'static str,
@@ -203,6 +205,8 @@ pub struct App {
     pub help: bool,
     /// The help's first line shown.
     pub help_scroll: u16,
+    /// The furthest the help scrolls at the last drawing's size, so scrolling stops at its end.
+    pub help_max: Cell<u16>,
     pub quit: bool,
     pub registry: Registry,
     pub compare: CompareState,
@@ -218,9 +222,13 @@ pub struct App {
     pub score: ScoreState,
     pub drift: DriftState,
     pub monitor: MonitorState,
-    /// The default training file for new runs.
+    /// The default training file for new runs, and whether it was missing when the UI opened.
     pub train_file: String,
-    /// The workspace folder, against which relative paths typed in the TUI are also tried.
+    pub train_missing: bool,
+    /// The workspace's dataset, by its spec's name, when the spec reads.
+    pub dataset: Option<String>,
+    /// The workspace folder: relative paths typed on the Score screen are its, and the new-run
+    /// form also tries its data file there.
     pub workspace: PathBuf,
     /// The last new-run form started, so the next one opens with its family and entries.
     pub last_form: Option<RunForm>,
@@ -246,6 +254,7 @@ impl App {
             },
             help: false,
             help_scroll: 0,
+            help_max: Cell::new(0),
             quit: false,
             registry: Registry::default(),
             compare: CompareState::default(),
@@ -259,6 +268,8 @@ impl App {
             drift: DriftState::default(),
             monitor: MonitorState::default(),
             train_file: "data/train_data.csv".into(),
+            train_missing: false,
+            dataset: None,
             workspace: PathBuf::from("."),
             last_form: None,
             rows_at: Cell::new((0, 0)),
@@ -330,7 +341,7 @@ impl App {
             }
             SortKey::Duration => runs
                 .iter()
-                .map(|r| r.duration_ms(now).map_or(-1.0, |d| d as f64))
+                .map(|r| run_time_ms(r, now).map_or(-1.0, |d| d as f64))
                 .collect(),
             _ => Vec::new(),
         };
@@ -416,20 +427,28 @@ fn cursor_mut(app: &mut App) -> Option<&mut usize> {
 }
 
 fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
+    // The help and the details scroll no further than the last drawing showed their end, so
+    // the first `k` after the end moves them back.
     if app.help {
-        // Bounded by the longest help (the narrowest box); drawing stops at the last line.
-        let most = super::views::help::lines(20).len();
-        app.help_scroll = to(app.help_scroll as usize, most).min(most) as u16;
+        let max = app.help_max.get() as usize;
+        app.help_scroll = to(app.help_scroll as usize, max).min(max) as u16;
         return;
     }
     if let Some(d) = app.details.as_mut() {
-        d.scroll = to(d.scroll as usize, u16::MAX as usize) as u16;
+        let max = d.max_scroll.get() as usize;
+        d.scroll = to(d.scroll as usize, max).min(max) as u16;
         return;
     }
     let last = rows(app).saturating_sub(1);
     if let Some(c) = cursor_mut(app) {
         *c = to(*c, last).min(last);
     }
+}
+
+/// The Score screen's file: a relative path is the workspace's, whichever folder the process
+/// runs in, as every other file the workspace names.
+fn score_path(app: &App) -> PathBuf {
+    app.workspace.join(app.score.path.trim())
 }
 
 /// Applies one action; returns work for the event loop, if any.
@@ -468,12 +487,14 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                     run_id,
                     alias,
                     force,
+                    weighed,
                     ..
                 } => Effect::Promote {
                     run_id,
                     alias,
                     reason,
                     force,
+                    weighed,
                 },
                 Effect::Rollback { alias, .. } => Effect::Rollback { alias, reason },
                 other => other,
@@ -592,14 +613,14 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             Screen::Score if app.score.running.is_none() => {
                 app.score.running = Some(0.0);
                 return Some(Effect::Score {
-                    path: PathBuf::from(app.score.path.trim()),
+                    path: score_path(app),
                 });
             }
             Screen::Monitor => return start_monitor(app),
             Screen::Drift if app.drift.running.is_none() => {
                 app.drift.running = Some(format!("drift of {}", app.score.path.trim()));
                 return Some(Effect::Drift {
-                    current: Some(PathBuf::from(app.score.path.trim())),
+                    current: Some(score_path(app)),
                 });
             }
             _ => app.warn("busy: wait for the task to finish"),

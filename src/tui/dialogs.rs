@@ -94,6 +94,7 @@ pub(crate) fn promote_question(app: &App, alias: &'static str) -> Confirm {
             alias,
             reason: None,
             force: false,
+            weighed: None,
         }),
         reason: Some(String::new()),
         warning: !worse.is_empty(),
@@ -101,11 +102,13 @@ pub(crate) fn promote_question(app: &App, alias: &'static str) -> Confirm {
 }
 
 /// The `[promote]` policy refused a move: each rule with its numbers, and the way past it (a
-/// reason, kept with the evidence in the audit log).
+/// reason, kept with the evidence in the audit log). The reason typed before stays, and the
+/// evidence goes with the override, so the policy is weighed once.
 pub(crate) fn refused_question(
-    evidence: &crate::promote::Evidence,
+    evidence: crate::promote::Evidence,
     run_id: String,
     alias: &'static str,
+    reason: Option<String>,
 ) -> Confirm {
     let mut lines = evidence.lines();
     lines.push(String::new());
@@ -125,8 +128,9 @@ pub(crate) fn refused_question(
             alias,
             reason: None,
             force: true,
+            weighed: Some(Weighed(std::sync::Arc::new(evidence))),
         }),
-        reason: Some(String::new()),
+        reason: Some(reason.unwrap_or_default()),
         warning: true,
     }
 }
@@ -174,6 +178,10 @@ pub(crate) fn evidence_notice(app: &App) -> Confirm {
     }
 }
 
+/// The confirmation for undoing `alias`'s last move: the version it goes back to, that
+/// version's metrics against what the alias serves now, and a warning when the version got
+/// onto an alias by overriding the `[promote]` policy, so a rollback never restores such a
+/// model unawares.
 pub(crate) fn rollback_question(app: &App, alias: &'static str) -> Confirm {
     let Some(last) = app
         .registry
@@ -188,24 +196,71 @@ pub(crate) fn rollback_question(app: &App, alias: &'static str) -> Confirm {
         );
     };
     let v = |x: Option<i64>| x.map_or("none".to_string(), |v| format!("version {v}"));
+    let mut lines = vec![format!(
+        "{alias}: {} → {} (undoes the move of {})",
+        v(last.to_version),
+        v(last.from_version),
+        crate::util::format_ms(last.at)
+    )];
+    let run_of = |version: Option<i64>| {
+        let ver = app
+            .registry
+            .versions
+            .iter()
+            .find(|x| Some(x.version) == version)?;
+        app.runs.iter().find(|r| r.id == ver.run_id)
+    };
+    let (target, now) = (run_of(last.from_version), run_of(last.to_version));
+    if let (Some(version), Some(run)) = (last.from_version, target) {
+        lines.push(format!(
+            "version {version}: {} ({}), run …{}",
+            run.name,
+            run.family,
+            short(&run.id)
+        ));
+        for m in Metric::HEADLINE {
+            let (key, label) = (m.key(), m.label());
+            let Some(back) = run.metrics.get(key) else {
+                continue;
+            };
+            lines.push(match now.and_then(|n| n.metrics.get(key)) {
+                Some(cur) => format!("{label:<9} {back:.4}  ({:+.4})", back - cur),
+                None => format!("{label:<9} {back:.4}"),
+            });
+        }
+    }
+    // The newest move onto the version being restored: was it forced past the policy?
+    let forced = last.from_version.and_then(|version| {
+        let e = app
+            .registry
+            .events
+            .iter()
+            .filter(|e| e.to_version == Some(version) && e.evidence.is_some())
+            .max_by_key(|e| e.id)?;
+        let ev = crate::promote::Evidence::of_event(e).filter(|ev| ev.forced)?;
+        Some(format!(
+            "⚠ version {version} was put on {} by overriding [promote] ({}), by {}; reason: {}",
+            e.alias,
+            ev.summary(),
+            e.actor,
+            e.reason.as_deref().unwrap_or("none")
+        ))
+    });
+    let warning = forced.is_some();
+    if let Some(w) = forced {
+        lines.insert(0, w);
+    }
+    lines.push("a server following the alias switches to it within a second".into());
+    lines.push("Type a reason (kept in the audit log); Enter rolls back, Esc cancels".into());
     Confirm {
         title: format!("Roll {alias} back?"),
-        lines: vec![
-            format!(
-                "{alias}: {} → {} (undoes the move of {})",
-                v(last.to_version),
-                v(last.from_version),
-                crate::util::format_ms(last.at)
-            ),
-            "a server following the alias switches to it within a second".into(),
-            "Type a reason (kept in the audit log); Enter rolls back, Esc cancels".into(),
-        ],
+        lines,
         effect: Some(Effect::Rollback {
             alias,
             reason: None,
         }),
         reason: Some(String::new()),
-        warning: false,
+        warning,
     }
 }
 

@@ -27,6 +27,7 @@ pub fn apply(
             alias,
             reason,
             force,
+            weighed,
         } => {
             let req = crate::promote::Request {
                 target: crate::promote::Target::Run(run_id.clone()),
@@ -35,15 +36,20 @@ pub fn apply(
                 reason,
                 force,
             };
+            let weighed = weighed.map(|w| (*w.0).clone());
             match crate::promote::Policy::load(&tasks.cfg) {
                 // Weighing reads models and may time predictions: off the event loop.
                 Ok(p) if p.guards(alias) => {
-                    app.say(format!("weighing the promotion to {alias} by [promote]…"));
-                    tasks.promote(req, run_id, alias);
+                    app.say(if weighed.is_some() {
+                        format!("promoting to {alias} past [promote], on the evidence weighed…")
+                    } else {
+                        format!("weighing the promotion to {alias} by [promote]…")
+                    });
+                    tasks.promote(req, run_id, alias, weighed);
                 }
                 _ => {
                     let res = crate::promote::promote(store, &tasks.cfg, &req);
-                    on_promoted(app, run_id, alias, res);
+                    on_promoted(app, run_id, alias, req.reason, res);
                     app.registry = load_registry(store, app.registry.cursor)?;
                 }
             }
@@ -77,7 +83,8 @@ pub fn apply(
         Effect::Cancel { run_id } => match tasks.cancels.get(&run_id) {
             Some(flag) => {
                 flag.store(true, Ordering::Relaxed);
-                app.say("cancelling: the run stops at its next step");
+                let family = app.runs.iter().find(|r| r.id == run_id).map(|r| r.family);
+                app.say(cancelling(family));
             }
             None => app.warn(
                 "that run was started by another process; stop it there (Ctrl-C in its terminal)",
@@ -118,11 +125,29 @@ pub fn apply(
     Ok(())
 }
 
-/// Says what a promotion did, or asks again when the policy refused it.
+/// What a cancel does to a run of `family`, in words that stay true: linfa's families fit in one
+/// call that cannot be interrupted, so such a run stops when that call returns.
+fn cancelling(family: Option<crate::models::Family>) -> String {
+    match family {
+        Some(f @ crate::models::Family::LinfaTree) => format!(
+            "cancelling: {f} cannot be interrupted while its tree grows; the run stops when \
+             the tree is grown and is recorded as cancelled"
+        ),
+        Some(f @ crate::models::Family::LinfaLr) => format!(
+            "cancelling: {f} cannot be interrupted while it fits; the run stops when the fit \
+             returns and is recorded as cancelled"
+        ),
+        _ => "cancelling: the run stops at its next step and is recorded as cancelled".into(),
+    }
+}
+
+/// Says what a promotion did, or asks again when the policy refused it, with the `reason`
+/// already typed.
 pub(crate) fn on_promoted(
     app: &mut App,
     run_id: String,
     alias: &'static str,
+    reason: Option<String>,
     res: Result<crate::promote::Promoted, crate::promote::PromoteError>,
 ) {
     use crate::promote::PromoteError;
@@ -145,7 +170,7 @@ pub(crate) fn on_promoted(
             }
         }
         Err(PromoteError::Refused(e)) => {
-            app.confirm = Some(super::dialogs::refused_question(&e, run_id, alias));
+            app.confirm = Some(super::dialogs::refused_question(*e, run_id, alias, reason));
         }
         Err(e) => app.warn(format!("not promoted: {e}")),
     }
@@ -222,8 +247,14 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                         ))
                     ));
                     app.score.last = Some(s);
+                    app.score.error = None;
                 }
-                Err(e) => app.warn(e),
+                Err(e) => {
+                    // The result of an earlier file would read as this one's.
+                    app.score.last = None;
+                    app.score.error = Some(e.clone());
+                    app.warn(e);
+                }
             }
         }
         TaskMsg::Drifted(res) => {
@@ -306,8 +337,13 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                 }
             }
         }
-        TaskMsg::Promoted { run_id, alias, res } => {
-            on_promoted(app, run_id, alias, res);
+        TaskMsg::Promoted {
+            run_id,
+            alias,
+            reason,
+            res,
+        } => {
+            on_promoted(app, run_id, alias, reason, res);
             return true;
         }
         TaskMsg::Exported(res) => match res {

@@ -137,6 +137,8 @@ pub enum FormKey {
     Backspace,
     /// Empty the focused text field.
     Clear,
+    /// Every field back to its default, forgetting the last run's settings.
+    Reset,
     Submit,
     Cancel,
 }
@@ -187,6 +189,11 @@ pub(crate) fn form_key(app: &mut App, key: FormKey) -> Option<Effect> {
             }
         }
         FormKey::Cancel => app.form = None,
+        FormKey::Reset => {
+            *form = RunForm::new(Family::Gbdt, app.train_file.clone());
+            // The next form opens on the defaults too, not on the run before.
+            app.last_form = None;
+        }
         FormKey::Submit => match form.job() {
             // A file that is not there keeps the form and every entry, with the reason.
             Ok(job) if !job.data.is_file() && !app.workspace.join(&job.data).is_file() => {

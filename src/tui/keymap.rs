@@ -95,6 +95,7 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('s')], "s", On(Screen::Runs), Action::NextSort, "sort by the next column"),
     b(&[Char('r')], "r", On(Screen::Runs), Action::ReverseSort, "reverse the sort"),
     b(&[Char('/')], "/", On(Screen::Runs), Action::StartFilter, "filter by name, family, status or id"),
+    b(&[Esc], "Esc", On(Screen::Runs), Action::FilterCancel, "clear a kept filter"),
     b(&[Char('b')], "b", On(Screen::Compare), Action::PinBaseline, "baseline: the next compared run (after the last, none); it stays in view"),
     b(&[Char('c')], "c", On(Screen::Compare), Action::ToggleIntervals, "deltas or their 95 % intervals from the paired tests against the baseline (● marks a real difference)"),
     b(&[Char('d')], "d", On(Screen::Compare), Action::ToggleDiffOnly, "params: only those that differ, or all"),
@@ -139,6 +140,7 @@ pub static KEYS: &[Binding] = &[
     b(&[KeyCode::Right], "→", Scope::Form, Action::Form(FormKey::Right), "on family: the next model family"),
     b(&[Backspace], "Backspace", Scope::Form, Action::Form(FormKey::Backspace), "delete a character"),
     b(&[], "Ctrl-U", Scope::Form, Action::ClearText, "clear the field"),
+    b(&[], "Ctrl-R", Scope::Form, Action::Form(FormKey::Reset), "reset every field to its default: gbdt, its parameters, the workspace's training file"),
     b(&[Enter], "Enter", Scope::Form, Action::Form(FormKey::Submit), "start the run in the background"),
     b(&[Esc], "Esc", Scope::Form, Action::Form(FormKey::Cancel), "close the form"),
     b(&[Enter], "Enter", Scope::Filter, Action::FilterDone, "keep the filter"),
@@ -164,6 +166,15 @@ pub static KEYS: &[Binding] = &[
 fn find(scope: Scope, code: KeyCode) -> Option<Action> {
     KEYS.iter()
         .find(|k| k.scope == scope && k.keys.contains(&code))
+        .map(|k| k.action.clone())
+}
+
+/// The binding for the control chord Ctrl-`c` in `scope`, if any: bindings with no plain key,
+/// shown as `Ctrl-C`.
+fn chord(scope: Scope, c: char) -> Option<Action> {
+    let shown = format!("Ctrl-{}", c.to_ascii_uppercase());
+    KEYS.iter()
+        .find(|k| k.scope == scope && k.keys.is_empty() && k.shown == shown)
         .map(|k| k.action.clone())
 }
 
@@ -201,6 +212,9 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
         };
     }
     if app.form.is_some() {
+        if let (true, Char(c)) = (control, key.code) {
+            return chord(Scope::Form, c);
+        }
         return find(Scope::Form, key.code).or(typed.map(|c| Action::Form(FormKey::Char(c))));
     }
     if app.help {

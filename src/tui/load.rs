@@ -10,14 +10,15 @@ use crate::tracking::Store;
 use crate::report::curve as parse_curve;
 use crate::tracking::CurveKind;
 
-/// The metrics the runs table, its sorts and the promotion question read; Compare and the
-/// details view load a run whole.
-pub const LIST_METRICS: [Metric; 5] = [
+/// The metrics the runs table, its sorts and the promotion question read (the fit time for a
+/// trial's run time); Compare and the details view load a run whole.
+pub const LIST_METRICS: [Metric; 6] = [
     Metric::RocAuc,
     Metric::PrAuc,
     Metric::F1,
     Metric::LogLoss,
     Metric::Accuracy,
+    Metric::FitSeconds,
 ];
 
 /// Every run, with the metrics the lists show.
@@ -89,8 +90,27 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
             None => None,
         },
         scroll: 0,
+        max_scroll: Default::default(),
         run: Some(run),
     })
+}
+
+/// The file a new run trains on: the workspace's `data/train_data.csv`, or, when that is not
+/// there and the workspace has a dataset of its own, the file its spec was read from (`data
+/// init` names a spec after its file) in the workspace or its data folder.
+fn train_file(cfg: &Config, spec: Option<&crate::data::DatasetSpec>) -> std::path::PathBuf {
+    let default = cfg.train_file();
+    if default.is_file() {
+        return default;
+    }
+    let Some(spec) = spec.filter(|s| s.name != crate::data::DatasetSpec::hospital().name) else {
+        return default;
+    };
+    let named = format!("{}.csv", spec.name);
+    [cfg.workspace.join(&named), cfg.data_dir.join(&named)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or(default)
 }
 
 /// Runs the first screen reads; the rest come from a background read (`Tasks::load_runs`).
@@ -109,7 +129,11 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Store, App)> {
     let mut app = App::new(page, crate::util::now_ms());
     app.runs_total = store.count_runs()?;
     app.registry = load_registry(&store, app.registry.cursor)?;
-    app.train_file = cfg.train_file().display().to_string();
+    let spec = crate::data::DatasetSpec::of_workspace(cfg).ok();
+    let train = train_file(cfg, spec.as_ref());
+    app.train_missing = !train.is_file();
+    app.train_file = train.display().to_string();
+    app.dataset = spec.map(|s| s.name);
     app.workspace = cfg.workspace.clone();
     app.score.path = cfg.test_file().display().to_string();
     if let Some(row) = store.drift_report(None)? {

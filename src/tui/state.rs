@@ -11,6 +11,20 @@ use crate::tracking::{AliasEvent, ArtifactRow, ModelVersion, RunSummary};
 
 use super::app::*;
 
+/// A run's time: its wall time, or its fit's when that is longer. A sweep's trial is recorded
+/// after its fit, so its wall time is the moment of recording and only `fit_seconds` says how
+/// long it took.
+pub fn run_time_ms(r: &RunSummary, now: i64) -> Option<i64> {
+    let fit = r
+        .metrics
+        .get(crate::metrics::Metric::FitSeconds.key())
+        .map(|s| (s * 1000.0).round() as i64);
+    match (r.duration_ms(now), fit) {
+        (Some(wall), Some(fit)) => Some(wall.max(fit)),
+        (wall, fit) => wall.or(fit),
+    }
+}
+
 /// A run's details: everything the store keeps about it.
 #[derive(Debug, Clone, Default)]
 pub struct Details {
@@ -26,6 +40,8 @@ pub struct Details {
     /// parameter importance.
     pub sweep: Option<crate::tune::SweepSummary>,
     pub scroll: u16,
+    /// The furthest the text scrolls at the last drawing's size.
+    pub max_scroll: Cell<u16>,
 }
 
 /// The Score screen.
@@ -36,6 +52,8 @@ pub struct ScoreState {
     /// Progress (0 to 1) while a file is being scored.
     pub running: Option<f64>,
     pub last: Option<ScoreSummary>,
+    /// Why the last scoring failed; shown in place of a result.
+    pub error: Option<String>,
 }
 
 /// The Drift screen.
@@ -62,6 +80,18 @@ pub struct MonitorState {
     pub running: bool,
     /// Why the last read failed (an empty log, a bad `[monitor]`).
     pub error: Option<String>,
+}
+
+/// Evidence the `[promote]` policy weighed for a refused move, kept with the dialog that
+/// offers the override, so overriding does not weigh the rules (seconds each) again. Equal only
+/// to itself: one weighing.
+#[derive(Debug, Clone)]
+pub struct Weighed(pub std::sync::Arc<crate::promote::Evidence>);
+
+impl PartialEq for Weighed {
+    fn eq(&self, other: &Weighed) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A line for the status bar.

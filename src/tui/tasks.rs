@@ -33,10 +33,11 @@ pub enum TaskMsg {
         runs: Vec<String>,
         res: Result<Vec<crate::compare::Outcome>, String>,
     },
-    /// A promotion the `[promote]` policy weighed.
+    /// A promotion the `[promote]` policy weighed, with the reason it was asked with.
     Promoted {
         run_id: String,
         alias: &'static str,
+        reason: Option<String>,
         res: Result<crate::promote::Promoted, crate::promote::PromoteError>,
     },
 }
@@ -181,18 +182,28 @@ impl Tasks {
         });
     }
 
+    /// A promotion the policy guards, weighed on its own thread; `weighed` is the evidence of
+    /// a refusal being overridden, so it is not weighed again.
     pub(crate) fn promote(
         &self,
         req: crate::promote::Request,
         run_id: String,
         alias: &'static str,
+        weighed: Option<crate::promote::Evidence>,
     ) {
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         std::thread::spawn(move || {
             let res = Store::open(&cfg.db_path)
                 .map_err(|e| crate::promote::PromoteError::Registry(e.into()))
-                .and_then(|mut store| crate::promote::promote(&mut store, &cfg, &req));
-            let _ = tx.send(TaskMsg::Promoted { run_id, alias, res });
+                .and_then(|mut store| {
+                    crate::promote::promote_weighed(&mut store, &cfg, &req, weighed)
+                });
+            let _ = tx.send(TaskMsg::Promoted {
+                run_id,
+                alias,
+                reason: req.reason,
+                res,
+            });
         });
     }
 

@@ -1,5 +1,6 @@
 //! The TUI on a real store, drawn with TestBackend: every screen, dialog and key path.
 
+mod screens;
 mod tasks;
 
 use crate::models::Family;

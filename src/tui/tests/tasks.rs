@@ -500,7 +500,7 @@ fn a_trial_s_details_show_its_sweep_sorted_with_parameter_importance() {
     assert!(s.contains(&format!("▶{}", best.name)), "{s}");
 }
 
-fn monitor_report() -> crate::monitor::MonitorReport {
+pub(super) fn monitor_report() -> crate::monitor::MonitorReport {
     use crate::monitor::{Alert, MonitorReport, Realized, VersionInfo, WindowDrift, WindowReport};
     let window = |i: i64, real: f64, share: f64| WindowReport {
         label: format!("2026-11-2{i} 00:00"),
@@ -637,4 +637,144 @@ fn the_first_screen_reads_the_newest_page_and_the_rest_arrives_in_the_background
     crate::tui::on_task(&mut app, &mut tasks, msg);
     assert!(!tasks.busy());
     assert_eq!(app.runs.len(), store.count_runs().unwrap());
+}
+
+/// A scored file's summary of `rows` rows, a tenth of them positive.
+pub(super) fn summary(rows: usize) -> crate::score::ScoreSummary {
+    crate::score::ScoreSummary {
+        input: "data/test_data.csv".into(),
+        output: "predictions/test_data.v1.csv".into(),
+        kept: None,
+        alias: "production".into(),
+        positive_class: "the positive class".into(),
+        target_column: "label".into(),
+        model_version: 1,
+        run_id: "r".into(),
+        rows,
+        threshold: 0.5,
+        positives: rows / 10,
+        positive_share: 0.1,
+        mean_probability: 0.2,
+        histogram: vec![1; 10],
+        roc_auc: None,
+        accuracy: None,
+        quality: Default::default(),
+        logged: 0,
+        seconds: 0.1,
+    }
+}
+
+#[test]
+fn cancelling_a_linfa_tree_run_stops_it_when_the_tree_is_grown_and_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(&d);
+    crate::data::synth::write_files(
+        &crate::data::synth::SynthOptions {
+            train_rows: 60000,
+            test_rows: 10,
+            ..Default::default()
+        },
+        &cfg.data_dir,
+    )
+    .unwrap();
+    let mut store = Store::open(&cfg.db_path).unwrap();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(Vec::new(), 0);
+    app.train_file = cfg.train_file().display().to_string();
+    update(&mut app, Action::NewRun);
+    // From gbdt, two steps to linfa-tree.
+    for _ in 0..2 {
+        update(&mut app, Action::Form(FormKey::Right));
+    }
+    assert_eq!(app.form.as_ref().unwrap().family, Family::LinfaTree);
+    let e = update(&mut app, Action::Form(FormKey::Submit)).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    // `x` once the tree has begun to grow (its first progress report), through the dialog; the
+    // rows are enough for linfa to take far longer than that takes.
+    let mut asked = None;
+    while tasks.busy() {
+        let msg = next_task(&tasks);
+        let started = matches!(
+            &msg,
+            crate::tui::tasks::TaskMsg::Train(crate::train::Event::Progress { .. }, _)
+        );
+        if crate::tui::on_task(&mut app, &mut tasks, msg) {
+            app.set_runs(store.list_runs().unwrap(), 0);
+        }
+        if started && asked.is_none() {
+            update(&mut app, Action::AskCancel);
+            let e = update(&mut app, Action::Confirm).expect("a running run can be cancelled");
+            crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+            asked = app.message.clone();
+        }
+    }
+    let said = asked
+        .expect("linfa-tree reports progress while it fits")
+        .text;
+    assert!(
+        said.contains("cannot be interrupted while its tree grows")
+            && said.contains("recorded as cancelled"),
+        "{said}"
+    );
+    let runs = store.list_runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Cancelled, "{:?}", runs[0]);
+    assert!(app.message.unwrap().text.contains("run cancelled"));
+}
+
+#[test]
+fn an_override_keeps_the_typed_reason_and_the_evidence_the_refusal_weighed() {
+    let (d, cfg, mut store) = trained_workspace();
+    let mut tasks = crate::tui::tasks::Tasks::new(&cfg);
+    let mut app = App::new(store.list_runs().unwrap(), 0);
+    goto(&mut app, "gbdt");
+    update(&mut app, Action::AskPromote("production"));
+    let e = update(&mut app, Action::Confirm).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    // lr is worse on ROC AUC, and no model predicts a row in a nanosecond.
+    std::fs::write(
+        cfg.settings_file(),
+        "[promote]\nmetric = \"roc_auc\"\nmax_p = 0.05\nmax_predict_ms = 0.000001\n",
+    )
+    .unwrap();
+    goto(&mut app, "lr");
+    update(&mut app, Action::AskPromote("production"));
+    for c in "needed for the audit".chars() {
+        update(&mut app, Action::ReasonChar(c));
+    }
+    let e = update(&mut app, Action::Confirm).unwrap();
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    let refused = app.confirm.clone().expect("the policy refuses lr");
+    assert!(refused.title.contains("refused lr"), "{refused:?}");
+    assert_eq!(refused.reason.as_deref(), Some("needed for the audit"));
+    let timed = refused
+        .lines
+        .iter()
+        .find(|l| l.starts_with("✗ max_predict_ms: one row takes"))
+        .expect("the latency rule was measured")
+        .clone();
+    // Weighing again would now fail to time the model: its training rows are gone.
+    std::fs::remove_file(cfg.train_file()).unwrap();
+    // Enter overrides at once, with the reason already there.
+    let e = update(&mut app, Action::Confirm).unwrap();
+    assert!(
+        matches!(&e, Effect::Promote { force: true, reason: Some(r), .. } if r == "needed for the audit"),
+        "{e:?}"
+    );
+    crate::tui::apply(&mut store, &mut app, &mut tasks, e).unwrap();
+    let msg = next_task(&tasks);
+    crate::tui::on_task(&mut app, &mut tasks, msg);
+    assert_eq!(store.alias_version("production").unwrap(), Some(2));
+    let ev = &store.alias_events(Some("production"), 1).unwrap()[0];
+    assert_eq!(ev.reason.as_deref(), Some("needed for the audit"));
+    let kept = crate::promote::Evidence::of_event(ev).unwrap();
+    assert!(kept.forced);
+    assert!(
+        kept.lines().contains(&timed),
+        "the refusal's evidence is the one kept, not a second weighing: {:?}",
+        kept.lines()
+    );
+    drop(d);
 }

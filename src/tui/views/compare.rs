@@ -320,24 +320,42 @@ fn roc_curves(f: &mut Frame, area: Rect, all: &[CompareRun], runs: &[&CompareRun
     f.render_widget(super::roc_chart(datasets, " ROC curves "), area);
 }
 
-/// Each run's confusion matrix at 0.5, with its rates.
+/// Each run's confusion matrix at 0.5, with its rates when they fit: the counts alone on a
+/// narrow pane, and a line cut at a space with `…` when even they do not, so no count is ever
+/// shown in part.
 fn confusions(f: &mut Frame, area: Rect, runs: &[&CompareRun]) {
+    let width = area.width.saturating_sub(2) as usize;
+    let name_width = runs
+        .iter()
+        .map(|c| c.run.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 16);
     let lines: Vec<Line> = runs
         .iter()
         .map(|c| {
             let m = c.confusion;
             let pos = (m.tp + m.fn_).max(1) as f64;
             let neg = (m.tn + m.fp).max(1) as f64;
-            Line::from(format!(
-                "{:<10} TN {:>6} FP {:>6} FN {:>6} TP {:>6} · TPR {:.1}% FPR {:.1}%",
-                c.run.name,
-                m.tn,
-                m.fp,
-                m.fn_,
-                m.tp,
+            let name = super::fit(&c.run.name, name_width);
+            let counts = format!(
+                "{name:<name_width$} TN {:>6} FP {:>6} FN {:>6} TP {:>6}",
+                m.tn, m.fp, m.fn_, m.tp
+            );
+            let rates = format!(
+                " · TPR {:.1}% FPR {:.1}%",
                 100.0 * m.tp as f64 / pos,
                 100.0 * m.fp as f64 / neg
-            ))
+            );
+            let compact = format!(
+                "{name:<name_width$} TN {} FP {} FN {} TP {}",
+                m.tn, m.fp, m.fn_, m.tp
+            );
+            let text = [format!("{counts}{rates}"), counts, compact.clone()]
+                .into_iter()
+                .find(|t| t.chars().count() <= width)
+                .unwrap_or_else(|| super::fit_words(&compact, width));
+            Line::from(text)
         })
         .collect();
     f.render_widget(

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use super::{boxed, boxed_in};
@@ -15,22 +15,59 @@ use crate::tracking::RunSummary;
 use crate::tui::app::Details;
 use crate::util::format_ms;
 
-fn confusion_lines(title: &str, m: &Confusion) -> Vec<Line<'static>> {
-    // Counts with their rate within the actual class.
-    let row = |actual: u8, a: u64, b: u64| {
-        let n = (a + b).max(1) as f64;
-        Line::from(format!(
-            "  actual {actual}  {a:>9} ({:>4.1}%) {b:>9} ({:>4.1}%)",
-            100.0 * a as f64 / n,
-            100.0 * b as f64 / n
-        ))
+/// A confusion matrix in `width` characters: counts with their rate within the actual class
+/// when they fit, else the counts alone, else each row cut at a space with `…`, so no cell ever
+/// shows part of a number.
+fn confusion_lines(title: &str, m: &Confusion, width: usize) -> Vec<Line<'static>> {
+    let digits = [m.tn, m.fp, m.fn_, m.tp]
+        .iter()
+        .map(|c| c.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let rate = |a: u64, b: u64| 100.0 * a as f64 / (a + b).max(1) as f64;
+    let layout = |rates: bool| -> Vec<String> {
+        let cell = |a: u64, b: u64| {
+            if rates {
+                format!("{a:>digits$} ({:>5.1}%)", rate(a, b))
+            } else {
+                a.to_string()
+            }
+        };
+        let cells = [
+            cell(m.tn, m.fp),
+            cell(m.fp, m.tn),
+            cell(m.fn_, m.tp),
+            cell(m.tp, m.fn_),
+        ];
+        let head = ["predicted 0", "predicted 1"];
+        let w = cells
+            .iter()
+            .map(|c| c.chars().count())
+            .chain(head.iter().map(|h| h.len()))
+            .max()
+            .unwrap_or(0);
+        vec![
+            format!("{:9}{:>w$}  {:>w$}", "", head[0], head[1]),
+            format!("actual 0 {:>w$}  {:>w$}", cells[0], cells[1]),
+            format!("actual 1 {:>w$}  {:>w$}", cells[2], cells[3]),
+        ]
     };
-    vec![
-        Line::styled(title.to_string(), Style::new().add_modifier(Modifier::BOLD)),
-        Line::from("               predicted 0   predicted 1"),
-        row(0, m.tn, m.fp),
-        row(1, m.fn_, m.tp),
-    ]
+    let fits = |rows: &[String]| rows.iter().all(|r| r.chars().count() <= width);
+    let rows = [layout(true), layout(false)]
+        .into_iter()
+        .find(|r| fits(r))
+        .unwrap_or_else(|| {
+            layout(false)
+                .iter()
+                .map(|r| super::fit_words(r, width))
+                .collect()
+        });
+    let mut out = vec![Line::styled(
+        super::fit(title, width),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    out.extend(rows.into_iter().map(Line::from));
+    out
 }
 
 pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
@@ -41,11 +78,19 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
     };
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let lines = text(run, d);
+    // Wrapped here rather than by the paragraph, so the line count (and with it how far the
+    // text scrolls) is exact.
+    let width = left.width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = text(run, d)
+        .into_iter()
+        .flat_map(|l| super::wrap_line(l, width))
+        .collect();
+    let visible = left.height.saturating_sub(2) as usize;
+    let max = lines.len().saturating_sub(visible).min(u16::MAX as usize) as u16;
+    d.max_scroll.set(max);
     f.render_widget(
         Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((d.scroll, 0))
+            .scroll((d.scroll.min(max), 0))
             .block(boxed_in(
                 &format!(
                     "{} ({}) · j/k scroll · e exports charts · Esc closes",
@@ -87,16 +132,7 @@ fn text(run: &RunSummary, d: &Details) -> Vec<Line<'static>> {
         Line::from(vec![
             Span::styled("started  ", bold),
             Span::raw(run.started_at.map_or("-".into(), format_ms)),
-            Span::raw(
-                run.duration_ms(crate::util::now_ms())
-                    .map_or(String::new(), |ms| {
-                        format!(
-                            " (run time {:.1} s, with loading and evaluation; the model's fit \
-                             alone is the fit seconds metric)",
-                            ms as f64 / 1000.0
-                        )
-                    }),
-            ),
+            Span::raw(run_time(run)),
         ]),
         Line::from(vec![
             Span::styled("data     ", bold),
@@ -184,6 +220,28 @@ fn text(run: &RunSummary, d: &Details) -> Vec<Line<'static>> {
     lines
 }
 
+/// The run time beside the start: the wall time with loading and evaluation, or, for a run
+/// recorded after its fit (a sweep's trial), the fit's time, said as such.
+fn run_time(run: &RunSummary) -> String {
+    let now = crate::util::now_ms();
+    let (Some(wall), Some(shown)) = (run.duration_ms(now), crate::tui::app::run_time_ms(run, now))
+    else {
+        return String::new();
+    };
+    if shown > wall {
+        format!(
+            " (fit {:.1} s; recorded after its fit, as a sweep's trials are)",
+            shown as f64 / 1000.0
+        )
+    } else {
+        format!(
+            " (run time {:.1} s, with loading and evaluation; the model's fit alone is the fit \
+             seconds metric)",
+            wall as f64 / 1000.0
+        )
+    }
+}
+
 fn roc_pane(f: &mut Frame, roc_area: Rect, run: &RunSummary, d: &Details) {
     let pts: Vec<(f64, f64)> = d
         .roc
@@ -214,7 +272,8 @@ fn roc_pane(f: &mut Frame, roc_area: Rect, run: &RunSummary, d: &Details) {
 }
 
 fn confusion_pane(f: &mut Frame, conf_area: Rect, run: &RunSummary, d: &Details) {
-    let mut conf = confusion_lines("at 0.5", &d.confusion);
+    let width = conf_area.width.saturating_sub(2) as usize;
+    let mut conf = confusion_lines("at 0.5", &d.confusion, width);
     let best = run
         .metrics
         .get(Metric::BestThreshold.key())
@@ -222,6 +281,7 @@ fn confusion_pane(f: &mut Frame, conf_area: Rect, run: &RunSummary, d: &Details)
     conf.extend(confusion_lines(
         &format!("at the F1-best threshold{best}"),
         &d.confusion_best,
+        width,
     ));
     f.render_widget(
         Paragraph::new(conf).block(boxed_in(

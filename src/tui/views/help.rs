@@ -46,13 +46,26 @@ pub fn lines(inner: usize) -> Vec<Line<'static>> {
     out
 }
 
-pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
+/// The help's box in `area`, and its lines there.
+fn layout(area: Rect) -> (Rect, Vec<Line<'static>>) {
     let width = area.width.min(100);
     let rect = super::centered(area, width, area.height);
-    let inner = width.saturating_sub(2) as usize;
-    let lines = lines(inner);
+    (rect, lines(width.saturating_sub(2) as usize))
+}
+
+/// The furthest the help scrolls in `area`: its last line at the bottom of the box, so `k`
+/// moves it back at once.
+pub fn max_scroll(area: Rect) -> u16 {
+    let (rect, lines) = layout(area);
     let visible = rect.height.saturating_sub(2) as usize;
-    let max = lines.len().saturating_sub(visible);
+    lines.len().saturating_sub(visible).min(u16::MAX as usize) as u16
+}
+
+pub fn draw(f: &mut Frame, area: Rect, scroll: u16) {
+    let (rect, lines) = layout(area);
+    let inner = rect.width.saturating_sub(2) as usize;
+    let visible = rect.height.saturating_sub(2) as usize;
+    let max = max_scroll(area) as usize;
     let scroll = (scroll as usize).min(max);
     let title = if max > 0 {
         format!(

@@ -131,6 +131,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         confirm(f, f.area(), c);
     }
     if app.help {
+        app.help_max.set(help::max_scroll(f.area()));
         help::draw(f, f.area(), app.help_scroll);
     }
 }
@@ -220,7 +221,9 @@ fn run_form(f: &mut Frame, area: Rect, form: &crate::tui::app::RunForm) {
     let foot = match &form.error {
         Some(e) => (e.clone(), Style::new().fg(Color::Red)),
         None => (
-            "Tab/↓ next field · Enter starts the run in the background · Esc cancels".into(),
+            "Tab/↓ next field · Enter starts the run in the background · Ctrl-R resets to \
+             the defaults · Esc cancels"
+                .into(),
             grey,
         ),
     };
@@ -278,46 +281,134 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// A table column: its header, its width (0: the one that takes what the others leave), and
-/// the narrowest pane it is shown in, so the least useful columns go first as a terminal
-/// narrows and no value is cut in the middle.
+/// `line` in lines of at most `width` characters, broken at spaces. A line that starts with a
+/// bold label keeps it on its first line and indents the rest under the value.
+pub fn wrap_line(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    if line.width() <= width {
+        return vec![line];
+    }
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let (label, rest) = match line.spans.first() {
+        Some(s) if s.style == bold && line.spans.len() > 1 => (s.content.to_string(), 1),
+        _ => (String::new(), 0),
+    };
+    let text: String = line.spans[rest..]
+        .iter()
+        .map(|s| s.content.as_ref())
+        .collect();
+    let style = line.spans.get(rest).map_or(line.style, |s| s.style);
+    let (indent, line_style) = (label.chars().count(), line.style);
+    let parts = wrap(&text, width.saturating_sub(indent).max(1));
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let head = if i == 0 {
+                Span::styled(label.clone(), bold)
+            } else {
+                Span::raw(" ".repeat(indent))
+            };
+            Line::from(vec![head, Span::styled(part, style)]).style(line_style)
+        })
+        .collect()
+}
+
+/// A table column: its header, the widest it gets while space is short (its cells are sized
+/// from their content up to this), whether it is the one that gives way first, and the
+/// narrowest pane it is shown in, so the least useful columns go first as a terminal narrows
+/// and no value is cut in the middle.
 pub struct Col {
     pub name: &'static str,
-    pub width: u16,
+    pub cap: u16,
+    pub flex: bool,
     pub min_area: u16,
 }
 
 /// A column, as the tables list them.
-pub const fn col(name: &'static str, width: u16, min_area: u16) -> Col {
+pub const fn col(name: &'static str, cap: u16, min_area: u16) -> Col {
     Col {
         name,
-        width,
+        cap,
+        flex: false,
+        min_area,
+    }
+}
+
+/// The column that narrows first (down to the table's least) when the others need the room.
+pub const fn flex(name: &'static str, cap: u16, min_area: u16) -> Col {
+    Col {
+        name,
+        cap,
+        flex: true,
         min_area,
     }
 }
 
 /// The columns of `cols` a pane `width` wide shows (their indices), and the width each gets.
-pub fn fit_columns(cols: &[Col], width: u16, flex_min: u16) -> Vec<(usize, u16)> {
-    let shown: Vec<usize> = (0..cols.len())
+///
+/// `content` holds the widest cell of each column. A column is as wide as its widest cell or
+/// header, up to its cap; the flexible one gives way down to `flex_min` when room is short,
+/// and the columns shown in the widest panes only go when that is not enough. Room left over
+/// goes to cells still cut, the short columns before the flexible one, so a short column is
+/// never cut while the pane has room for it.
+pub fn fit_columns(
+    cols: &[Col],
+    width: u16,
+    flex_min: u16,
+    content: &[usize],
+) -> Vec<(usize, u16)> {
+    let mut shown: Vec<usize> = (0..cols.len())
         .filter(|&i| width >= cols[i].min_area)
         .collect();
-    let fixed: u16 = shown.iter().map(|&i| cols[i].width).sum::<u16>()
-        + shown.len().saturating_sub(1) as u16
-        + 2;
-    let flex = width.saturating_sub(fixed).max(flex_min);
-    shown
-        .into_iter()
-        .map(|i| {
-            (
-                i,
-                if cols[i].width == 0 {
-                    flex
-                } else {
-                    cols[i].width
-                },
-            )
-        })
-        .collect()
+    let want = |i: usize| {
+        let c = content.get(i).copied().unwrap_or(0);
+        c.max(cols[i].name.chars().count()).min(u16::MAX as usize) as u16
+    };
+    loop {
+        let room = width.saturating_sub(2 + shown.len().saturating_sub(1) as u16);
+        let mut w: Vec<u16> = shown
+            .iter()
+            .map(|&i| {
+                let least = if cols[i].flex { flex_min } else { 0 };
+                want(i).min(cols[i].cap).max(least)
+            })
+            .collect();
+        let total: u16 = w.iter().sum();
+        if total > room {
+            let mut over = total - room;
+            for (k, &i) in shown.iter().enumerate() {
+                if cols[i].flex {
+                    let give = w[k].saturating_sub(flex_min).min(over);
+                    w[k] -= give;
+                    over -= give;
+                }
+            }
+            if over > 0 {
+                let droppable = shown
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &i)| cols[i].min_area > 0)
+                    .max_by_key(|(_, &i)| cols[i].min_area)
+                    .map(|(k, _)| k);
+                if let Some(k) = droppable {
+                    shown.remove(k);
+                    continue;
+                }
+            }
+        } else {
+            let mut spare = room - total;
+            for flexible in [false, true] {
+                for (k, &i) in shown.iter().enumerate() {
+                    if cols[i].flex == flexible {
+                        let more = want(i).saturating_sub(w[k]).min(spare);
+                        w[k] += more;
+                        spare -= more;
+                    }
+                }
+            }
+        }
+        return shown.into_iter().zip(w).collect();
+    }
 }
 
 /// `text` in at most `width` characters, ending in `…` when it had to be cut.
@@ -331,6 +422,23 @@ pub fn fit(text: &str, width: usize) -> String {
     let mut s: String = text.chars().take(width - 1).collect();
     s.push('…');
     s
+}
+
+/// `text` in at most `width` characters, cut at a space and ending in `…` when it had to be
+/// cut, so a number is shown whole or not at all.
+pub fn fit_words(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let room: String = text.chars().take(width.saturating_sub(1)).collect();
+    // Cut where a word ends: at the last space that fits, or before a word that starts there.
+    let next_is_space = text.chars().nth(room.chars().count()) == Some(' ');
+    let kept = if next_is_space {
+        room.trim_end()
+    } else {
+        room.rfind(' ').map_or("", |i| room[..i].trim_end())
+    };
+    format!("{kept}…")
 }
 
 /// A dialog: its lines wrapped to the box, the warning in red, the reason being typed.

@@ -5,9 +5,9 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Sparkline, Table, TableState,
+    Axis, Chart, Dataset, GraphType, Paragraph, Row, Sparkline, Table, TableState,
 };
 use ratatui::Frame;
 
@@ -111,47 +111,92 @@ fn auc_chart(f: &mut Frame, area: Rect, m: &MonitorReport) {
         .collect();
     let lo = (all.iter().copied().fold(1.0, f64::min) - 0.02).max(0.0);
     let hi = (all.iter().copied().fold(0.5, f64::max) + 0.02).min(1.0);
-    let mut datasets = vec![
-        Dataset::default()
-            .name("estimated")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(palette(0)))
-            .data(&est),
-        Dataset::default()
-            .name("realized")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(palette(1)))
-            .data(&real),
-    ];
+    // The validation lines go first, so the estimated and realized lines are drawn over them
+    // where they meet, never hidden under the dots.
     let names: Vec<String> = baselines
         .iter()
         .map(|(v, _)| format!("v{v} validation"))
         .collect();
-    for (k, ((_, pts), name)) in baselines.iter().zip(&names).enumerate() {
+    let mut legend: Vec<(String, &str, Color)> = Vec::new();
+    let mut datasets = Vec::new();
+    for (k, (_, pts)) in baselines.iter().enumerate() {
         datasets.push(
             Dataset::default()
-                .name(name.as_str())
                 .marker(Marker::Dot)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(palette(7 + k)))
                 .data(pts),
         );
     }
+    for (name, pts, colour) in [
+        ("estimated", &est, palette(0)),
+        ("realized", &real, palette(1)),
+    ] {
+        legend.push((
+            if pts.is_empty() {
+                format!("{name} (none)")
+            } else {
+                name.to_string()
+            },
+            "━",
+            colour,
+        ));
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(colour))
+                .data(pts),
+        );
+    }
+    for (k, name) in names.iter().enumerate() {
+        legend.push((name.clone(), "•", palette(7 + k)));
+    }
+    // The legend sits above the plot, inside the box, at every size: one line, or more when
+    // the names do not fit on one.
+    let block = boxed(" ROC AUC per window ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let legend = legend_lines(&legend, inner.width as usize);
+    let [legend_area, plot] =
+        Layout::vertical([Constraint::Length(legend.len() as u16), Constraint::Min(0)])
+            .areas(inner);
+    f.render_widget(Paragraph::new(legend), legend_area);
     let first = m.windows.first().map_or(String::new(), |w| w.label.clone());
     let last = m.windows.last().map_or(String::new(), |w| w.label.clone());
     let chart = Chart::new(datasets)
-        .block(boxed(" ROC AUC per window "))
-        .legend_position(Some(LegendPosition::BottomLeft))
-        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)))
+        .legend_position(None)
         .x_axis(Axis::default().bounds([0.0, x_max]).labels([first, last]))
         .y_axis(
             Axis::default()
                 .bounds([lo, hi])
                 .labels([format!("{lo:.2}"), format!("{hi:.2}")]),
         );
-    f.render_widget(chart, area);
+    f.render_widget(chart, plot);
+}
+
+/// The legend's entries (name, mark, colour) laid out in lines of at most `width` characters,
+/// an entry never split over two lines.
+fn legend_lines(entries: &[(String, &str, Color)], width: usize) -> Vec<Line<'static>> {
+    let mut lines: Vec<Vec<Span<'static>>> = vec![Vec::new()];
+    let mut used = 0;
+    for (name, mark, colour) in entries {
+        let text = format!("{mark} {name}");
+        let len = text.chars().count();
+        let gap = if used == 0 { 0 } else { 3 };
+        if used > 0 && used + gap + len > width {
+            lines.push(Vec::new());
+            used = 0;
+        }
+        let line = lines.last_mut().expect("one line at least");
+        if used > 0 {
+            line.push(Span::raw("   "));
+            used += 3;
+        }
+        line.push(Span::styled(fit(&text, width), Style::new().fg(*colour)));
+        used += len;
+    }
+    lines.into_iter().map(Line::from).collect()
 }
 
 fn sparklines(f: &mut Frame, area: Rect, m: &MonitorReport) {

@@ -5,7 +5,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{boxed, col, fit, fit_columns, Col};
+use super::{boxed, col, fit, fit_columns, flex, Col};
 use crate::metrics::Metric;
 use crate::tui::app::App;
 use crate::util::format_ms;
@@ -13,8 +13,8 @@ use crate::util::format_ms;
 const VERSION_COLS: [Col; 6] = [
     col("VERSION", 7, 0),
     col("ALIASES", 18, 0),
-    col("RUN", 0, 0),
-    col("FAMILY", 7, 76),
+    flex("RUN", 40, 0),
+    col("FAMILY", 12, 76),
     col("ROC AUC", 8, 0),
     col("REGISTERED (UTC)", 19, 100),
 ];
@@ -22,22 +22,31 @@ const VERSION_COLS: [Col; 6] = [
 const EVENT_COLS: [Col; 6] = [
     col("WHEN (UTC)", 19, 0),
     col("ALIAS", 10, 0),
-    col("MOVE", 10, 0),
+    col("MOVE", 12, 0),
     col("BY", 20, 96),
-    col("REASON", 0, 0),
-    col("EVIDENCE", 24, 110),
+    flex("REASON", 60, 0),
+    col("EVIDENCE", 40, 110),
 ];
 
-/// A table of `cols` in `area`: the columns that fit, every cell cut to its column with `…`.
+/// A table of `cols` in `area`: the columns that fit, sized from their cells, every cell cut
+/// to its column with `…`.
 fn table<'a>(
     area: Rect,
     cols: &[Col],
     rows: impl Iterator<Item = Vec<String>>,
     title: &str,
 ) -> Table<'a> {
-    let shown = fit_columns(cols, area.width, 10);
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut content = vec![0; cols.len()];
+    for cells in &rows {
+        for (i, c) in cells.iter().enumerate().take(cols.len()) {
+            content[i] = content[i].max(c.chars().count());
+        }
+    }
+    let shown = fit_columns(cols, area.width, 10, &content);
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows: Vec<Row> = rows
+        .iter()
         .map(|cells| {
             Row::new(
                 shown

@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::{boxed, col, fit, fit_columns, Col};
+use super::{boxed, col, fit, fit_columns, flex, Col};
 use crate::metrics::Metric;
 use crate::tracking::registry::PRODUCTION;
 use crate::tracking::RunStatus;
@@ -14,12 +14,13 @@ use crate::tracking::RunSummary;
 use crate::tui::app::{App, SortKey};
 use crate::util::format_ms;
 
-/// The runs table's columns; the least useful go first as the terminal narrows.
+/// The runs table's columns, each sized from what it holds up to its cap; the least useful go
+/// first as the terminal narrows.
 const COLS: [Col; 11] = [
     col(" ", 1, 0),
-    col("NAME", 0, 0),
-    col("ALIAS", 10, 0),
-    col("FAMILY", 7, 70),
+    flex("NAME", 40, 0),
+    col("ALIAS", 20, 0),
+    col("FAMILY", 12, 70),
     col("STATUS", 10, 0),
     col("ROC AUC", 8, 0),
     col("PR AUC", 8, 95),
@@ -48,17 +49,17 @@ const SORTS: [Option<SortKey>; 11] = [
 const MIN_NAME: u16 = 12;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let shown = fit_columns(&COLS, area.width, MIN_NAME);
     // The sorted column carries an arrow.
     let arrow = if app.list.descending { "▼" } else { "▲" };
-    let header = Row::new(shown.iter().map(|&(i, _)| {
-        if SORTS[i].is_some() && SORTS[i] == Some(app.list.sort) {
-            format!("{}{arrow}", COLS[i].name)
-        } else {
-            COLS[i].name.to_string()
-        }
-    }))
-    .style(Style::new().add_modifier(Modifier::BOLD));
+    let headers: Vec<String> = (0..COLS.len())
+        .map(|i| {
+            if SORTS[i].is_some() && SORTS[i] == Some(app.list.sort) {
+                format!("{}{arrow}", COLS[i].name)
+            } else {
+                COLS[i].name.to_string()
+            }
+        })
+        .collect();
     // Only the rows on screen are built, so a store of 10,000 runs draws as fast as ten.
     let height = area.height.saturating_sub(3) as usize;
     let mut offset = app.list.offset.get();
@@ -82,9 +83,30 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let rows = app.list.view[offset..end].iter().map(|&i| {
+    let visible: Vec<(&RunSummary, Vec<(String, Style)>)> = app.list.view[offset..end]
+        .iter()
+        .map(|&i| {
+            let r = &app.runs[i];
+            (r, row_cells(app, r, &aliases(&r.id)))
+        })
+        .collect();
+    // Widths from the cells on screen and the headers; names and families from every listed
+    // run, so those columns keep their width while the list scrolls.
+    let mut content: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for (_, cells) in &visible {
+        for (i, (text, _)) in cells.iter().enumerate() {
+            content[i] = content[i].max(text.chars().count());
+        }
+    }
+    for &i in &app.list.view {
         let r = &app.runs[i];
-        let cells = row_cells(app, r, &aliases(&r.id));
+        content[1] = content[1].max(r.name.chars().count());
+        content[3] = content[3].max(r.family.name().chars().count());
+    }
+    let shown = fit_columns(&COLS, area.width, MIN_NAME, &content);
+    let header = Row::new(shown.iter().map(|&(i, _)| headers[i].clone()))
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows = visible.iter().map(|(r, cells)| {
         let cells: Vec<Cell> = shown
             .iter()
             .map(|&(i, w)| {
@@ -98,7 +120,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = if app.list.filter.is_empty() {
         " Runs (n new · Enter details · Space select · p promote · ? keys) ".to_string()
     } else {
-        format!(" Runs matching '{}' ", app.list.filter)
+        format!(" Runs matching '{}' (Esc clears) ", app.list.filter)
     };
     let inner = area.width.saturating_sub(2) as usize;
     let table = Table::new(rows, widths)
@@ -110,19 +132,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_stateful_widget(table, area, &mut state);
     if app.runs.is_empty() {
         empty_state(f, area, app);
+    } else if app.list.view.is_empty() && !app.list.filter.is_empty() {
+        no_match(f, area, &app.list.filter);
     }
+}
+
+/// What a filter that matches nothing shows instead of an empty table.
+fn no_match(f: &mut Frame, area: Rect, filter: &str) {
+    let rect = Rect {
+        x: area.x + 2,
+        y: area.y + 2,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(3).min(3),
+    };
+    let text = format!("no runs match '{filter}'; Esc clears it");
+    f.render_widget(
+        Paragraph::new(super::wrap(&text, rect.width as usize).join("\n"))
+            .style(Style::new().fg(Color::Yellow)),
+        rect,
+    );
 }
 
 /// What a first start shows instead of an empty table: what to do next.
 fn empty_state(f: &mut Frame, area: Rect, app: &App) {
     let inner = area.width.saturating_sub(6) as usize;
+    let dataset = app
+        .dataset
+        .as_ref()
+        .map_or(String::new(), |d| format!(" of dataset '{d}'"));
     let text = [
         "No runs yet.".to_string(),
         String::new(),
         "Press n to train your first run: the form starts with gbdt on the workspace's \
          training file, and the run trains in the background."
             .to_string(),
-        format!("Training file: {}", app.train_file),
+        if app.train_missing {
+            format!(
+                "Training file{dataset}: {} is missing; put the training CSV there, or type its \
+                 path in the form's data field.",
+                app.train_file
+            )
+        } else {
+            format!("Training file{dataset}: {}", app.train_file)
+        },
         "Or run `staytrack train` in a shell; its runs show up here. ? lists every key.".into(),
     ];
     let lines: Vec<Line> = text
@@ -196,7 +248,7 @@ fn row_cells(app: &App, r: &RunSummary, aliases: &str) -> Vec<(String, Style)> {
         (metric(Metric::PrAuc), plain),
         (metric(Metric::F1), plain),
         (
-            r.duration_ms(app.now)
+            crate::tui::app::run_time_ms(r, app.now)
                 .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),
             plain,

@@ -14,10 +14,18 @@ use crate::tui::app::App;
 use crate::util::thousands;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    // Wrapped to the pane, so no number at the end of a line is cut.
+    let width = area.width.saturating_sub(2) as usize;
+    let summary: Option<Vec<Line>> = app.score.last.as_ref().map(|s| {
+        summary_lines(s)
+            .into_iter()
+            .flat_map(|l| super::wrap_line(l, width))
+            .collect()
+    });
     let [file_area, gauge_area, summary_area, chart_area] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(3),
-        Constraint::Length(7),
+        Constraint::Length(summary.as_ref().map_or(7, |l| l.len() as u16 + 2)),
         Constraint::Min(6),
     ])
     .areas(area);
@@ -36,14 +44,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         gauge_area,
     );
     let Some(s) = &app.score.last else {
+        let text = match &app.score.error {
+            Some(e) => Line::styled(format!("not scored: {e}"), Style::new().fg(Color::Red)),
+            None => Line::from("Press Enter to score the file with the production model."),
+        };
         f.render_widget(
-            Paragraph::new("Press Enter to score the file with the production model.")
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
                 .block(boxed(" Result ")),
             summary_area,
         );
         return;
     };
-    summary_pane(f, summary_area, s);
+    f.render_widget(
+        Paragraph::new(summary.unwrap_or_default()).block(boxed(" Result ")),
+        summary_area,
+    );
     histogram(f, chart_area, s);
 }
 
@@ -80,8 +96,8 @@ fn file_pane(f: &mut Frame, file_area: Rect, app: &App) {
 }
 
 /// Rows, the positive class (in the model's words), the metrics when the file has the label
-/// column, and where the output went.
-fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
+/// column, the data quality as `staytrack score` prints it, and where the output went.
+fn summary_lines(s: &ScoreSummary) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut lines = vec![
         Line::from(vec![
@@ -116,10 +132,14 @@ fn summary_pane(f: &mut Frame, summary_area: Rect, s: &ScoreSummary) {
         ]));
     }
     lines.push(Line::from(vec![
+        Span::styled("data quality  ", bold),
+        Span::raw(s.quality.line()),
+    ]));
+    lines.push(Line::from(vec![
         Span::styled("written to    ", bold),
         Span::raw(s.output.display().to_string()),
     ]));
-    f.render_widget(Paragraph::new(lines).block(boxed(" Result ")), summary_area);
+    lines
 }
 
 /// Rows per probability bin; bins at or above the threshold in red.
@@ -147,7 +167,10 @@ fn histogram(f: &mut Frame, chart_area: Rect, s: &ScoreSummary) {
     f.render_widget(
         BarChart::default()
             .block(boxed_in(
-                "Predicted probability of a stay over 30 days (rows per bin; red: predicted long)",
+                &format!(
+                    "Predicted probability of {} (rows per bin; red: at or above {})",
+                    s.positive_class, s.threshold
+                ),
                 chart_area,
             ))
             .data(BarGroup::default().bars(&bars))
