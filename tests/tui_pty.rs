@@ -1,5 +1,6 @@
 //! The real binary in a real pseudo-terminal (tmux): open the TUI, train a run from the form,
 //! promote it, score the test file, read the prediction log on the Monitor screen, and quit; then check the screen text and the database.
+//! And the whole job from the keys: a tune to its end, scoring with logging, outcomes imported.
 
 mod common;
 
@@ -226,6 +227,102 @@ fn train_promote_and_score_from_the_tui_in_a_real_terminal() {
     let s = t.wait_for("staytrack exited with", 10);
     assert!(s.contains("staytrack exited with 0"), "{s}");
     assert!(!s.contains("1 Runs"), "the alternate screen is left:\n{s}");
+}
+
+#[test]
+fn tune_then_score_with_logging_then_import_outcomes_from_the_tui() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    common::ok(
+        ws,
+        &["data", "synth", "--rows", "2000", "--test-rows", "200"],
+    );
+    let t = Tmux::new("job");
+    t.start(ws, 160, 45, &[]);
+    t.wait_for("0 of 0 runs", 30);
+
+    // A tune of lr with a four-second budget, to its end.
+    t.keys(&["t"]);
+    t.wait_for("Tune: sampled parameters", 10);
+    t.keys(&["C-u", "l", "r", "Tab", "C-u"]);
+    t.keys(&["-l", "4s"]);
+    t.keys(&["Tab", "Tab"]);
+    t.keys(&["-l", "e2e"]);
+    t.keys(&["Enter"]);
+    t.wait_for("tune e2e: ", 30);
+    let s = t.wait_for(" trial(s) in ", 90);
+    let line = s
+        .lines()
+        .find(|l| l.contains("tune e2e: ") && l.contains(" trial(s) in "))
+        .unwrap();
+    let said: usize = line
+        .split("tune e2e: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(line.contains("of a 4 s budget; best e2e-lr-"), "{line}");
+    let store = staytrack::tracking::Store::open(&ws.join("staytrack.db")).unwrap();
+    let trials = store
+        .list_runs()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.params.get("sweep").map(String::as_str) == Some("e2e"))
+        .filter(|r| r.params.get("stopped").map(String::as_str) != Some("default"))
+        .count();
+    assert!(trials > 0);
+    assert_eq!(said, trials, "the message counts the trials in the store");
+    wait_gone(&t, " Sweep ");
+
+    // The newest trial to production, then the test file scored with logging on.
+    t.keys(&["p"]);
+    t.wait_for("to production?", 10);
+    t.keys(&["-l", "best of the tune"]);
+    t.keys(&["Enter"]);
+    t.wait_for("production: none → version 1", 10);
+    t.keys(&["4"]);
+    t.wait_for("log for monitoring: off (l turns it on)", 10);
+    t.keys(&["l"]);
+    t.wait_for("log for monitoring: on (l turns it off)", 10);
+    t.keys(&["Enter"]);
+    t.wait_for("200 rows added to the prediction log", 60);
+    assert_eq!(store.count_predictions().unwrap(), 200);
+
+    // Outcomes for 50 of them, by the spec's id and label columns, imported on Monitor.
+    let cfg = staytrack::config::Config::resolve(Some(ws));
+    let spec = staytrack::data::DatasetSpec::of_workspace(&cfg).unwrap();
+    let (id, label) = staytrack::feedback::columns(&spec, None, None).unwrap();
+    let test = std::fs::read_to_string(ws.join("data/test_data.csv")).unwrap();
+    let header: Vec<&str> = test.lines().next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == id).unwrap();
+    let mut csv = format!("{id},{label}\n");
+    for (i, l) in test.lines().skip(1).take(50).enumerate() {
+        csv += &format!("{},{}\n", l.split(',').nth(at).unwrap(), i % 2);
+    }
+    std::fs::write(ws.join("outcomes.csv"), csv).unwrap();
+    t.keys(&["6"]);
+    t.wait_for("200 predictions, 0 labelled", 30);
+    t.keys(&["o"]);
+    t.wait_for("Import outcomes", 10);
+    t.keys(&["-l", "outcomes.csv"]);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Outcomes imported", 30);
+    // The summary `staytrack feedback` prints, whole on the status line.
+    assert!(
+        s.contains(
+            "outcomes.csv: 50 rows: 50 new, 0 unchanged, 0 changed, 0 repeated, 0 conflicting, \
+             0 skipped; 0 with no logged prediction yet"
+        ),
+        "{s}"
+    );
+    assert_eq!(store.count_outcomes().unwrap(), 50);
+    // Any key closes the summary; the log is read again with the outcomes.
+    t.keys(&["Escape"]);
+    wait_gone(&t, "Outcomes imported");
+    t.wait_for("200 predictions, 50 labelled", 30);
+    t.keys(&["q"]);
+    let s = t.wait_for("staytrack exited with", 10);
+    assert!(s.contains("staytrack exited with 0"), "{s}");
 }
 
 #[test]

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use crate::metrics::Metric;
 use crate::models::{Family, FitProgress};
-use crate::tracking::RunSummary;
+use crate::tracking::{RunStatus, RunSummary};
 
 use super::dialogs::*;
 use super::form::form_key;
 pub use super::form::{FormKey, Job, RunForm};
+use super::prompt::prompt_key;
+pub use super::prompt::{Prompt, PromptKind, TuneJob};
 pub use super::state::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +117,8 @@ pub enum Action {
     /// Compare: pin the run under the cursor (or the first compared run) as the baseline.
     PinBaseline,
     ToggleDiffOnly,
-    /// Compare: deltas or their intervals.
-    ToggleIntervals,
+    /// Compare: deltas, their intervals, or the paired tests.
+    NextCells,
     /// Runs: open the details of the run under the cursor; Score: score the file; Drift:
     /// compare the Score screen's file with the reference.
     Open,
@@ -124,7 +126,17 @@ pub enum Action {
     /// Runs: the new-run form.
     NewRun,
     Form(FormKey),
-    /// Runs: cancel the run under the cursor (asks first); Score: stop scoring.
+    /// Runs: ask what to tune; a sweep file to train.
+    AskTune,
+    AskSweep,
+    /// Monitor: ask for an outcomes file to import.
+    AskOutcomes,
+    /// A key inside one of those dialogs.
+    Prompt(FormKey),
+    /// Score: add the scored rows to the prediction log, or not.
+    ToggleLog,
+    /// Runs: cancel the run under the cursor, else the tune or sweep (asks first); Score: stop
+    /// scoring.
     AskCancel,
     AskDelete,
     /// Registry: undo the alias's last move (asks first).
@@ -183,8 +195,23 @@ pub enum Effect {
     },
     Score {
         path: PathBuf,
+        /// Add the rows to the prediction log.
+        log: bool,
     },
     CancelScore,
+    Tune(TuneJob),
+    /// Train every run of a TOML sweep file.
+    Sweep {
+        file: PathBuf,
+        name: Option<String>,
+        data: PathBuf,
+    },
+    /// Stop the tune or sweep file in progress.
+    CancelSweep,
+    /// Import outcomes from a CSV, as `staytrack feedback`.
+    Outcomes {
+        file: PathBuf,
+    },
     Drift {
         current: Option<PathBuf>,
     },
@@ -216,6 +243,10 @@ pub struct App {
     /// Time the view is drawn at (ms), for durations of running runs.
     pub now: i64,
     pub form: Option<RunForm>,
+    /// A tune, sweep-file or outcomes dialog.
+    pub prompt: Option<Prompt>,
+    /// The tune or sweep file in progress.
+    pub sweep: Option<SweepProgress>,
     pub details: Option<Details>,
     /// Live progress of runs this process trains.
     pub live: HashMap<String, FitProgress>,
@@ -262,6 +293,8 @@ impl App {
             message: None,
             now,
             form: None,
+            prompt: None,
+            sweep: None,
             details: None,
             live: HashMap::new(),
             score: ScoreState::default(),
@@ -462,6 +495,15 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             if app.screen == Screen::Score {
                 return app.score.running.is_some().then_some(Effect::CancelScore);
             }
+            // A running run under the cursor first; else the tune or sweep file in progress
+            // (a tune's trials are recorded as they end, so none is ever running in the list).
+            let run_going = app
+                .current()
+                .is_some_and(|r| matches!(r.status, RunStatus::Running | RunStatus::Queued));
+            if let (false, Some(s)) = (run_going, &app.sweep) {
+                app.confirm = Some(sweep_cancel_question(s));
+                return None;
+            }
             app.confirm = Some(match app.current() {
                 Some(run) => cancel_question(run),
                 None => Confirm::notice("Nothing to cancel", "there is no run under the cursor"),
@@ -523,6 +565,8 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                 app.score.path.clear();
             } else if app.form.is_some() {
                 return form_key(app, FormKey::Clear);
+            } else if app.prompt.is_some() {
+                return prompt_key(app, FormKey::Clear);
             }
         }
         Action::PinBaseline => {
@@ -544,7 +588,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             }
         }
         Action::ToggleDiffOnly => app.compare.diff_only = !app.compare.diff_only,
-        Action::ToggleIntervals => app.compare.intervals = !app.compare.intervals,
+        Action::NextCells => app.compare.cells = app.compare.cells.next(),
         Action::Quit => app.quit = true,
         Action::Down => move_cursor(app, |c, _| c + 1),
         Action::Up => move_cursor(app, |c, _| c.saturating_sub(1)),
@@ -614,6 +658,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                 app.score.running = Some(0.0);
                 return Some(Effect::Score {
                     path: score_path(app),
+                    log: app.score.log,
                 });
             }
             Screen::Monitor => return start_monitor(app),
@@ -638,6 +683,17 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
             })
         }
         Action::Form(k) => return form_key(app, k),
+        Action::AskTune | Action::AskSweep if app.sweep.is_some() => {
+            app.warn("busy: a tune or sweep is running (x stops it)")
+        }
+        Action::AskTune => app.prompt = Some(Prompt::tune(app.train_file.clone())),
+        Action::AskSweep => app.prompt = Some(Prompt::sweep(app.train_file.clone())),
+        Action::AskOutcomes if app.monitor.importing => {
+            app.warn("busy: the outcomes are being imported")
+        }
+        Action::AskOutcomes => app.prompt = Some(Prompt::outcomes()),
+        Action::Prompt(k) => return prompt_key(app, k),
+        Action::ToggleLog => app.score.log = !app.score.log,
         Action::EditPath => app.score.editing = true,
         Action::PathChar(c) => app.score.path.push(c),
         Action::PathBackspace => {

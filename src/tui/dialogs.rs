@@ -325,3 +325,30 @@ pub(crate) fn delete_question(app: &App, run: &RunSummary) -> Confirm {
         },
     )
 }
+
+/// The question before stopping the tune or sweep file in progress: what stays and what ends.
+pub(crate) fn sweep_cancel_question(s: &SweepProgress) -> Confirm {
+    let (what, fate) = match s.budget_ms {
+        Some(_) => (
+            format!("the tune {}", s.name),
+            format!(
+                "{} trial(s) recorded so far stay; fits in flight stop, and those with a fit are \
+                 recorded as stopped by the budget",
+                s.done
+            ),
+        ),
+        None => (
+            format!("the sweep {}", s.name),
+            format!(
+                "{} run(s) ended so far stay; the run training and those not started end as \
+                 cancelled",
+                s.done
+            ),
+        ),
+    };
+    Confirm::question(
+        format!("Stop {what}?"),
+        vec![fate, "y stops it, n or Esc lets it go on".into()],
+        Effect::CancelSweep,
+    )
+}

@@ -2,8 +2,9 @@
 //! applying what a background task reports.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use super::app::{App, Effect};
+use super::app::{App, Confirm, Effect, SweepProgress, MONITOR_WINDOWS};
 use crate::tracking::Store;
 
 use super::{load::*, tasks::*};
@@ -103,12 +104,83 @@ pub fn apply(
             Ok(d) => app.details = Some(d),
             Err(e) => app.warn(format!("{e:#}")),
         },
-        Effect::Score { path } => {
+        Effect::Score { path, log } => {
             if tasks.score_cancel.is_some() {
                 app.warn("already scoring");
             } else {
-                tasks.score(path);
+                tasks.score(path, log);
             }
+        }
+        Effect::Tune(job) => {
+            app.prompt = None;
+            app.say(format!(
+                "tuning {} for {} s…",
+                job.families
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                job.budget_ms / 1000
+            ));
+            app.sweep = Some(SweepProgress {
+                name: job.name.clone().unwrap_or_else(|| "tune".into()),
+                budget_ms: Some(job.budget_ms),
+                total: None,
+                started: crate::util::now_ms(),
+                done: 0,
+                best: None,
+                bracket: None,
+                stopping: false,
+            });
+            tasks.tune(job);
+        }
+        Effect::Sweep { file, name, data } => match sweep_jobs(&file, name.as_deref()) {
+            Ok(jobs) => {
+                app.prompt = None;
+                app.say(format!(
+                    "preparing {} for {} run(s) of {}…",
+                    data.display(),
+                    jobs.len(),
+                    file.display()
+                ));
+                app.sweep = Some(SweepProgress {
+                    name: file.file_name().map_or(file.display().to_string(), |f| {
+                        f.to_string_lossy().into_owned()
+                    }),
+                    budget_ms: None,
+                    total: Some(jobs.len()),
+                    started: crate::util::now_ms(),
+                    done: 0,
+                    best: None,
+                    bracket: None,
+                    stopping: false,
+                });
+                tasks.sweep(data, jobs);
+            }
+            // The dialog stays, with what is wrong with the file.
+            Err(e) => {
+                if let Some(p) = app.prompt.as_mut() {
+                    p.focus = 0;
+                    p.error = Some(e);
+                } else {
+                    app.warn(e);
+                }
+            }
+        },
+        Effect::CancelSweep => {
+            for flag in [&tasks.tune_stop, &tasks.sweep_batch].into_iter().flatten() {
+                flag.store(true, Ordering::Relaxed);
+            }
+            if let Some(s) = app.sweep.as_mut() {
+                s.stopping = true;
+            }
+            app.say("stopping: fits in flight end at their next step");
+        }
+        Effect::Outcomes { file } => {
+            app.prompt = None;
+            app.monitor.importing = true;
+            app.say(format!("importing outcomes from {}…", file.display()));
+            tasks.outcomes(file);
         }
         Effect::CancelScore => {
             if let Some(c) = &tasks.score_cancel {
@@ -123,6 +195,61 @@ pub fn apply(
         },
     }
     Ok(())
+}
+
+/// The runs of a sweep file, as `staytrack train --sweep FILE` reads it, names checked as it
+/// checks them.
+fn sweep_jobs(
+    file: &std::path::Path,
+    name: Option<&str>,
+) -> Result<Vec<crate::train::Job>, String> {
+    use crate::tracking::documents::MAX_RUN_NAME;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: cannot read the sweep file: {e}", file.display()))?;
+    let jobs = crate::train::sweep_jobs(&text, file, name).map_err(|e| format!("{e:#}"))?;
+    if let Some(j) = jobs
+        .iter()
+        .find(|j| j.name.len() > MAX_RUN_NAME || j.name.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "run name '{}': use at most {MAX_RUN_NAME} bytes and no control characters",
+            crate::util::shown(&j.name)
+        ));
+    }
+    if jobs.is_empty() {
+        return Err(format!("{}: no run to train", file.display()));
+    }
+    Ok(jobs)
+}
+
+/// The notice an outcomes import ends with: the summary `staytrack feedback` prints, and the
+/// rows it could not take, as it lists them.
+fn outcomes_notice(
+    file: &std::path::Path,
+    s: &crate::feedback::FeedbackSummary,
+    warning: Option<String>,
+) -> Confirm {
+    /// Rows listed in the dialog; the rest are counted.
+    const LISTED: usize = 5;
+    let mut lines = vec![s.describe(file)];
+    for (what, list) in [("conflicting", &s.conflicting), ("skipped", &s.rejected)] {
+        for (row, why) in list.iter().take(LISTED) {
+            lines.push(format!("row {row}: {why}; {what}"));
+        }
+        if list.len() > LISTED {
+            lines.push(format!("… and {} more rows {what}", list.len() - LISTED));
+        }
+    }
+    let warned = warning.is_some();
+    lines.extend(warning.map(|w| format!("⚠ {w}")));
+    lines.push("Monitor reads the log again; any key closes".into());
+    Confirm {
+        title: "Outcomes imported".into(),
+        lines,
+        effect: None,
+        reason: None,
+        warning: warned,
+    }
 }
 
 /// What a cancel does to a run of `family`, in words that stay true: linfa's families fit in one
@@ -190,44 +317,144 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                 tasks.load_runs();
             }
         }
-        TaskMsg::Train(ev, cancel) => match ev {
-            E::Queued { run_id, .. } => {
-                tasks.cancels.insert(run_id, cancel);
-                return true;
+        TaskMsg::Train(ev, cancel) => {
+            // A sweep file's runs also move its progress line.
+            let sweep = tasks
+                .sweep_batch
+                .as_ref()
+                .is_some_and(|f| Arc::ptr_eq(f, &cancel));
+            if let (true, Some(s)) = (sweep, app.sweep.as_mut()) {
+                match &ev {
+                    E::Finished { result, .. } => {
+                        s.ended(&result.name, Some(result.evaluation.roc_auc))
+                    }
+                    E::Failed { .. } | E::Cancelled { .. } => s.done += 1,
+                    _ => {}
+                }
             }
-            E::Started { .. } => return true,
-            E::Progress { run_id, progress } => {
-                app.live.insert(run_id, progress);
+            match ev {
+                E::Queued { run_id, .. } => {
+                    tasks.cancels.insert(run_id, cancel);
+                    return true;
+                }
+                E::Started { .. } => return true,
+                E::Progress { run_id, progress } => {
+                    app.live.insert(run_id, progress);
+                }
+                E::Finished { run_id, result } => {
+                    app.live.remove(&run_id);
+                    tasks.cancels.remove(&run_id);
+                    app.say(format!(
+                        "{} finished: ROC AUC {:.4}; model fit {:.1} s (RUN TIME adds loading and evaluation)",
+                        result.name, result.evaluation.roc_auc, result.fit_seconds
+                    ));
+                    return true;
+                }
+                E::Failed { run_id, reason } => {
+                    app.live.remove(&run_id);
+                    tasks.cancels.remove(&run_id);
+                    app.warn(format!("run failed: {reason}"));
+                    return true;
+                }
+                E::Cancelled { run_id } => {
+                    app.live.remove(&run_id);
+                    tasks.cancels.remove(&run_id);
+                    app.say("run cancelled");
+                    return true;
+                }
             }
-            E::Finished { run_id, result } => {
-                app.live.remove(&run_id);
-                tasks.cancels.remove(&run_id);
-                app.say(format!(
-                    "{} finished: ROC AUC {:.4}; model fit {:.1} s (RUN TIME adds loading and evaluation)",
-                    result.name, result.evaluation.roc_auc, result.fit_seconds
-                ));
-                return true;
-            }
-            E::Failed { run_id, reason } => {
-                app.live.remove(&run_id);
-                tasks.cancels.remove(&run_id);
-                app.warn(format!("run failed: {reason}"));
-                return true;
-            }
-            E::Cancelled { run_id } => {
-                app.live.remove(&run_id);
-                tasks.cancels.remove(&run_id);
-                app.say("run cancelled");
-                return true;
-            }
-        },
-        TaskMsg::TrainEnded(res) => {
+        }
+        TaskMsg::TrainEnded(res, cancel) => {
             tasks.training = tasks.training.saturating_sub(1);
+            let sweep = tasks
+                .sweep_batch
+                .take_if(|f| Arc::ptr_eq(f, &cancel))
+                .and(app.sweep.take());
+            match (res, sweep) {
+                (Err(e), _) => app.warn(format!("training did not start: {e}")),
+                (Ok((n, push)), Some(s)) => {
+                    let mut text = format!(
+                        "sweep {}: {n} of {} run(s) finished{}",
+                        s.name,
+                        s.total.unwrap_or(n),
+                        s.best_text()
+                    );
+                    if let Some(p) = &push {
+                        text = format!("{text} · {}", p.line);
+                    }
+                    if push.is_some_and(|p| !p.pushed) {
+                        app.warn(text);
+                    } else {
+                        app.say(text);
+                    }
+                }
+                (Ok((_, Some(p))), None) if !p.pushed => app.warn(p.line),
+                (Ok((_, Some(p))), None) => app.say(p.line),
+                (Ok((_, None)), None) => {}
+            }
+            return true;
+        }
+        TaskMsg::Tune(ev) => {
+            use crate::tune::TuneEvent;
+            let Some(s) = app.sweep.as_mut() else {
+                return false;
+            };
+            match ev {
+                TuneEvent::Bracket { family, .. } => s.bracket = Some(family),
+                TuneEvent::Evaluated { .. } => {}
+                TuneEvent::Recorded { trial } => {
+                    // The family's default run comes before its first bracket: the yardstick
+                    // the sweep is compared with, not one of its trials.
+                    if s.bracket == Some(trial.family) {
+                        s.ended(&trial.name, Some(trial.roc_auc));
+                    }
+                    return true;
+                }
+            }
+        }
+        TaskMsg::TuneEnded(res) => {
+            tasks.tune_stop = None;
+            let stopped = app.sweep.take().is_some_and(|s| s.stopping);
             match res {
-                Err(e) => app.warn(format!("training did not start: {e}")),
-                Ok((_, Some(p))) if !p.pushed => app.warn(p.line),
-                Ok((_, Some(p))) => app.say(p.line),
-                Ok((_, None)) => {}
+                Ok(r) => {
+                    let best = r
+                        .trials
+                        .iter()
+                        .filter(|t| t.roc_auc.is_finite())
+                        .max_by(|a, b| a.roc_auc.total_cmp(&b.roc_auc))
+                        .map_or(String::new(), |t| {
+                            format!("; best {} ROC AUC {:.4}", t.name, t.roc_auc)
+                        });
+                    app.say(format!(
+                        "tune {}: {} trial(s) in {:.0} s of a {:.0} s budget{}{best}",
+                        r.sweep,
+                        r.trials.len(),
+                        r.elapsed_seconds,
+                        r.budget_seconds,
+                        if stopped { ", stopped with x" } else { "" },
+                    ));
+                }
+                Err(e) => app.warn(format!("tune failed: {e}")),
+            }
+            return true;
+        }
+        TaskMsg::Outcomes { file, res } => {
+            tasks.importing = false;
+            app.monitor.importing = false;
+            match res {
+                Ok((s, warning)) => {
+                    app.confirm = Some(outcomes_notice(&file, &s, warning));
+                    app.say(s.describe(&file));
+                    // The labelled counts and realized metrics change with the outcomes.
+                    if !app.monitor.running {
+                        app.monitor.running = true;
+                        tasks.monitor(MONITOR_WINDOWS[app.monitor.window]);
+                    }
+                }
+                Err(e) => {
+                    app.confirm = Some(Confirm::notice("Outcomes not imported", e.clone()));
+                    app.warn(e);
+                }
             }
             return true;
         }
@@ -238,13 +465,21 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
             match res {
                 Ok(s) => {
                     app.say(format!(
-                        "scored {} rows; predictions in {}{}",
+                        "scored {} rows; predictions in {}{}{}",
                         crate::util::thousands(s.rows),
                         s.output.display(),
                         s.kept.as_ref().map_or(String::new(), |k| format!(
                             " ({} is kept)",
                             k.file_name().unwrap_or_default().to_string_lossy()
-                        ))
+                        )),
+                        if s.logged > 0 {
+                            format!(
+                                "; {} rows logged for monitoring",
+                                crate::util::thousands(s.logged)
+                            )
+                        } else {
+                            String::new()
+                        }
                     ));
                     app.score.last = Some(s);
                     app.score.error = None;

@@ -14,6 +14,8 @@ pub enum Scope {
     /// A dialog with a reason to type (promotions and rollbacks).
     Reason,
     Form,
+    /// A tune, sweep-file or outcomes dialog.
+    Prompt,
     Filter,
     Path,
     Details,
@@ -30,6 +32,7 @@ impl Scope {
             Scope::Confirm,
             Scope::Reason,
             Scope::Form,
+            Scope::Prompt,
             Scope::Filter,
             Scope::Path,
             Scope::Help,
@@ -44,6 +47,7 @@ impl Scope {
             Scope::Confirm => "a confirmation (a notice: any key closes it)",
             Scope::Reason => "a promotion or rollback (other keys type the reason)",
             Scope::Form => "the new-run form (other keys type)",
+            Scope::Prompt => "a tune, sweep or outcomes dialog (other keys type)",
             Scope::Filter => "the filter (other keys type)",
             Scope::Path => "the file to score (other keys type)",
             Scope::Details => "a run's details",
@@ -90,14 +94,16 @@ pub static KEYS: &[Binding] = &[
     b(&[Char(' ')], "Space", On(Screen::Runs), Action::ToggleSelect, "select or unselect the run for Compare"),
     b(&[Char('p')], "p", On(Screen::Runs), Action::AskPromote(PRODUCTION), "promote the run to production (asks first)"),
     b(&[Char('S')], "S", On(Screen::Runs), Action::AskPromote("staging"), "promote the run to staging (asks first)"),
-    b(&[Char('x')], "x", On(Screen::Runs), Action::AskCancel, "cancel the running run (asks first)"),
+    b(&[Char('t')], "t", On(Screen::Runs), Action::AskTune, "tune: sampled parameters within a time budget, each trial a run (asks families, budget, search space); runs in the background"),
+    b(&[Char('w')], "w", On(Screen::Runs), Action::AskSweep, "sweep: train every run of a TOML sweep file (lists of values are crossed); runs in the background"),
+    b(&[Char('x')], "x", On(Screen::Runs), Action::AskCancel, "cancel the running run under the cursor, else the tune or sweep in progress (asks first)"),
     b(&[Char('d')], "d", On(Screen::Runs), Action::AskDelete, "delete the run (asks first)"),
     b(&[Char('s')], "s", On(Screen::Runs), Action::NextSort, "sort by the next column"),
     b(&[Char('r')], "r", On(Screen::Runs), Action::ReverseSort, "reverse the sort"),
     b(&[Char('/')], "/", On(Screen::Runs), Action::StartFilter, "filter by name, family, status or id"),
     b(&[Esc], "Esc", On(Screen::Runs), Action::FilterCancel, "clear a kept filter"),
     b(&[Char('b')], "b", On(Screen::Compare), Action::PinBaseline, "baseline: the next compared run (after the last, none); it stays in view"),
-    b(&[Char('c')], "c", On(Screen::Compare), Action::ToggleIntervals, "deltas or their 95 % intervals from the paired tests against the baseline (● marks a real difference)"),
+    b(&[Char('c')], "c", On(Screen::Compare), Action::NextCells, "against the baseline: deltas, their 95 % intervals, or each metric's paired test with its p-value and interval (● marks a real difference; the tests are explained below)"),
     b(&[Char('d')], "d", On(Screen::Compare), Action::ToggleDiffOnly, "params: only those that differ, or all"),
     b(&[Char('h'), KeyCode::Left], "h / ←", On(Screen::Compare), Action::ScrollLeft, "scroll the run columns left"),
     b(&[Char('l'), KeyCode::Right], "l / →", On(Screen::Compare), Action::ScrollRight, "scroll the run columns right"),
@@ -109,10 +115,12 @@ pub static KEYS: &[Binding] = &[
     b(&[Enter], "Enter", On(Screen::Score), Action::Open, "score the file with the production model"),
     b(&[Char('f')], "f", On(Screen::Score), Action::EditPath, "change the file to score"),
     b(&[Char('x')], "x", On(Screen::Score), Action::AskCancel, "stop scoring"),
+    b(&[Char('l')], "l", On(Screen::Score), Action::ToggleLog, "log for monitoring: also add the scored rows to the prediction log, or not"),
     b(&[Enter], "Enter", On(Screen::Drift), Action::Open, "drift of the Score screen's file against the training profile"),
     b(&[Char('w')], "w", On(Screen::Drift), Action::DriftWindows, "drift of the server's predictions, hour by hour (last day)"),
     b(&[Enter], "Enter", On(Screen::Monitor), Action::Open, "read the prediction log again"),
     b(&[Char('w')], "w", On(Screen::Monitor), Action::MonitorWindow, "the next window size (1h, 1d, 10000rows, 1000rows)"),
+    b(&[Char('o')], "o", On(Screen::Monitor), Action::AskOutcomes, "import outcomes from a CSV with the id and label columns (asks for its path; a relative one is the workspace's)"),
     b(&[Char('j'), Down], "j / ↓", Everywhere, Action::Down, "next row"),
     b(&[Char('k'), Up], "k / ↑", Everywhere, Action::Up, "previous row"),
     b(&[Char('g'), Home], "g / Home", Everywhere, Action::Top, "first row"),
@@ -143,6 +151,12 @@ pub static KEYS: &[Binding] = &[
     b(&[], "Ctrl-R", Scope::Form, Action::Form(FormKey::Reset), "reset every field to its default: gbdt, its parameters, the workspace's training file"),
     b(&[Enter], "Enter", Scope::Form, Action::Form(FormKey::Submit), "start the run in the background"),
     b(&[Esc], "Esc", Scope::Form, Action::Form(FormKey::Cancel), "close the form"),
+    b(&[Tab, Down], "Tab / ↓", Scope::Prompt, Action::Prompt(FormKey::Next), "next field"),
+    b(&[BackTab, Up], "Shift-Tab / ↑", Scope::Prompt, Action::Prompt(FormKey::Prev), "previous field"),
+    b(&[Backspace], "Backspace", Scope::Prompt, Action::Prompt(FormKey::Backspace), "delete a character"),
+    b(&[], "Ctrl-U", Scope::Prompt, Action::ClearText, "clear the field"),
+    b(&[Enter], "Enter", Scope::Prompt, Action::Prompt(FormKey::Submit), "start it: a tune or sweep in the background, an import at once"),
+    b(&[Esc], "Esc", Scope::Prompt, Action::Prompt(FormKey::Cancel), "close the dialog"),
     b(&[Enter], "Enter", Scope::Filter, Action::FilterDone, "keep the filter"),
     b(&[Esc], "Esc", Scope::Filter, Action::FilterCancel, "clear the filter"),
     b(&[Backspace], "Backspace", Scope::Filter, Action::FilterBackspace, "delete a character"),
@@ -160,6 +174,17 @@ pub static KEYS: &[Binding] = &[
     b(&[Char('g'), Home], "g / Home", Scope::Help, Action::Top, "back to the top"),
     b(&[Char('G'), End], "G / End", Scope::Help, Action::Bottom, "to the end"),
     b(&[Char('?'), Esc, Char('q')], "? / Esc / q", Scope::Help, Action::ToggleHelp, "close the help"),
+];
+
+/// What Compare's paired tests say, one line each: the help lists them after Compare's keys.
+#[rustfmt::skip]
+pub static TERMS: &[(&str, &str)] = &[
+    ("DeLong", "ROC AUC: DeLong's test of two ROC AUCs on the same validation rows"),
+    ("bootstrap", "PR AUC, F1, log loss, Brier: the rows resampled in pairs 2,000 times"),
+    ("McNemar", "accuracy: McNemar's exact test on the rows only one of the two gets right"),
+    ("p = …", "how often a difference this large comes from chance alone; below 0.05 is rare"),
+    ("[lo,hi]", "the 95 % interval of run minus baseline (accuracy's from the bootstrap)"),
+    ("●", "the interval leaves out zero: a real difference, not noise"),
 ];
 
 /// The binding for `code` in `scope`, if any.
@@ -188,6 +213,7 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
     let editing = app.list.filtering
         || app.score.editing
         || app.form.is_some()
+        || app.prompt.is_some()
         || app.confirm.as_ref().is_some_and(|c| c.reason.is_some());
     if control && key.code == Char('u') && editing {
         return Some(Action::ClearText);
@@ -216,6 +242,12 @@ pub fn action(app: &App, key: KeyEvent) -> Option<Action> {
             return chord(Scope::Form, c);
         }
         return find(Scope::Form, key.code).or(typed.map(|c| Action::Form(FormKey::Char(c))));
+    }
+    if app.prompt.is_some() {
+        if control {
+            return None;
+        }
+        return find(Scope::Prompt, key.code).or(typed.map(|c| Action::Prompt(FormKey::Char(c))));
     }
     if app.help {
         return find(Scope::Help, key.code);

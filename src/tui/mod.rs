@@ -1,6 +1,7 @@
 //! The terminal UI: `App` state and `update` (`app.rs`), keys to actions (`keymap.rs`), one view
-//! per screen (`views/`), what screens read (`load.rs`), background work (`tasks.rs`), carrying
-//! out effects (`effects.rs`), and the event loop here. The terminal is always restored: on quit, on error and
+//! per screen (`views/`), what screens read (`load.rs`), the new-run form and the dialogs that
+//! ask for text (`form.rs`, `prompt.rs`), background work (`tasks.rs`), carrying out effects
+//! (`effects.rs`), and the event loop here. The terminal is always restored: on quit, on error and
 //! on a panic.
 
 pub mod app;
@@ -9,6 +10,7 @@ mod effects;
 mod form;
 pub mod keymap;
 mod load;
+mod prompt;
 mod state;
 mod tasks;
 #[cfg(test)]

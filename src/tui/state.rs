@@ -54,6 +54,51 @@ pub struct ScoreState {
     pub last: Option<ScoreSummary>,
     /// Why the last scoring failed; shown in place of a result.
     pub error: Option<String>,
+    /// Scored rows also go to the prediction log (`l`), as `staytrack score --log` does, so
+    /// Monitor and outcomes can use them.
+    pub log: bool,
+}
+
+/// A tune or a sweep file started from the UI, while it runs: what the Runs screen's progress
+/// line shows and what `x` stops.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepProgress {
+    /// The sweep's name as typed (or "tune"), or the sweep file.
+    pub name: String,
+    /// A tune: its time budget (ms), the measure of its progress.
+    pub budget_ms: Option<i64>,
+    /// A sweep file: how many runs it lists, the measure of its progress.
+    pub total: Option<usize>,
+    /// When it started (ms), for a tune's time spent.
+    pub started: i64,
+    /// Trials (a tune) or runs (a sweep file) ended so far.
+    pub done: usize,
+    /// The best so far: (run name, ROC AUC).
+    pub best: Option<(String, f64)>,
+    /// A tune: the family of the last bracket begun; a trial of another family is its
+    /// default run, the yardstick, not a trial.
+    pub bracket: Option<crate::models::Family>,
+    /// `x` was confirmed; it ends at its next step.
+    pub stopping: bool,
+}
+
+impl SweepProgress {
+    /// The best so far, as the progress line and the end message say it.
+    pub fn best_text(&self) -> String {
+        self.best.as_ref().map_or(String::new(), |(name, auc)| {
+            format!("; best {name} ROC AUC {auc:.4}")
+        })
+    }
+
+    /// Counts an ended trial or run, keeping the best.
+    pub fn ended(&mut self, name: &str, roc_auc: Option<f64>) {
+        self.done += 1;
+        if let Some(auc) = roc_auc.filter(|a| a.is_finite()) {
+            if self.best.as_ref().is_none_or(|b| auc > b.1) {
+                self.best = Some((name.to_string(), auc));
+            }
+        }
+    }
 }
 
 /// The Drift screen.
@@ -80,6 +125,8 @@ pub struct MonitorState {
     pub running: bool,
     /// Why the last read failed (an empty log, a bad `[monitor]`).
     pub error: Option<String>,
+    /// An outcomes file is being imported (`o`).
+    pub importing: bool,
 }
 
 /// Evidence the `[promote]` policy weighed for a refused move, kept with the dialog that
@@ -189,8 +236,29 @@ pub struct CompareState {
     pub tested_against: Option<String>,
     /// Runs whose paired tests are being computed in the background.
     pub testing: BTreeSet<String>,
-    /// The deltas' 95 % intervals instead of the deltas (`c`).
-    pub intervals: bool,
+    /// What the cells against the baseline show (`c`).
+    pub cells: CompareCells,
+}
+
+/// What Compare's cells show against the baseline, in the order `c` steps through them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CompareCells {
+    #[default]
+    Deltas,
+    /// The deltas' 95 % intervals from the paired tests.
+    Intervals,
+    /// Each metric's paired test: its name, p-value and interval.
+    Tests,
+}
+
+impl CompareCells {
+    pub fn next(self) -> CompareCells {
+        match self {
+            CompareCells::Deltas => CompareCells::Intervals,
+            CompareCells::Intervals => CompareCells::Tests,
+            CompareCells::Tests => CompareCells::Deltas,
+        }
+    }
 }
 
 impl CompareState {

@@ -1,5 +1,5 @@
-//! Background work (training batches, scoring, drift, exports) on threads of its own, reporting
-//! to the event loop over one channel.
+//! Background work (training batches, tunes, scoring, outcomes, drift, exports) on threads of
+//! its own, reporting to the event loop over one channel.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,8 +20,19 @@ pub enum TaskMsg {
     Runs(Result<Vec<crate::tracking::RunSummary>, String>),
     /// A training event, with the cancel flag of the batch it belongs to.
     Train(crate::train::Event, Arc<AtomicBool>),
-    /// Runs finished, and what an automatic sync push said.
-    TrainEnded(Result<(usize, Option<crate::sync::AutoPush>), String>),
+    /// Runs finished, and what an automatic sync push said, with the batch's cancel flag.
+    TrainEnded(
+        Result<(usize, Option<crate::sync::AutoPush>), String>,
+        Arc<AtomicBool>,
+    ),
+    /// A tune's fits and trials as they end, then its report.
+    Tune(crate::tune::TuneEvent),
+    TuneEnded(Result<crate::tune::TuneReport, String>),
+    /// An outcomes file imported: its summary and a warning when shipping them failed.
+    Outcomes {
+        file: PathBuf,
+        res: Result<(crate::feedback::FeedbackSummary, Option<String>), String>,
+    },
     Score(Stage),
     Scored(Result<ScoreSummary, String>),
     Drifted(Result<(StoredDrift, i64), String>),
@@ -53,6 +64,12 @@ pub struct Tasks {
     pub(crate) score_cancel: Option<Arc<AtomicBool>>,
     /// Training batches still going.
     pub training: usize,
+    /// The stop flag of the tune in progress.
+    pub(crate) tune_stop: Option<Arc<AtomicBool>>,
+    /// The cancel flag of the sweep file's batch in progress.
+    pub(crate) sweep_batch: Option<Arc<AtomicBool>>,
+    /// An outcomes file is being imported.
+    pub(crate) importing: bool,
     /// A read of every run is on its way; `runs_again` asks for one more after it (the store
     /// changed while it ran).
     pub(crate) runs_loading: bool,
@@ -69,6 +86,9 @@ impl Tasks {
             cancels: HashMap::new(),
             score_cancel: None,
             training: 0,
+            tune_stop: None,
+            sweep_batch: None,
+            importing: false,
             runs_loading: false,
             runs_again: false,
         }
@@ -92,7 +112,11 @@ impl Tasks {
     }
 
     pub fn busy(&self) -> bool {
-        self.training > 0 || self.score_cancel.is_some() || self.runs_loading
+        self.training > 0
+            || self.score_cancel.is_some()
+            || self.runs_loading
+            || self.tune_stop.is_some()
+            || self.importing
     }
 
     pub(crate) fn train(&mut self, job: super::app::Job) {
@@ -103,8 +127,38 @@ impl Tasks {
             seed,
             valid_fraction,
         } = job;
+        self.batch(
+            data,
+            seed,
+            valid_fraction,
+            vec![crate::train::Job { name, params }],
+        );
+    }
+
+    /// The runs of a sweep file, as one batch on the workspace's split defaults, as
+    /// `staytrack train --sweep FILE`; `x` cancels the batch.
+    pub(crate) fn sweep(&mut self, data: PathBuf, jobs: Vec<crate::train::Job>) {
+        let flag = self.batch(
+            data,
+            crate::data::DEFAULT_SEED,
+            crate::train::DEFAULT_VALID_FRACTION,
+            jobs,
+        );
+        self.sweep_batch = Some(flag);
+    }
+
+    /// Trains `jobs` on one split of `data`, one after the other; returns the batch's cancel
+    /// flag.
+    fn batch(
+        &mut self,
+        data: PathBuf,
+        seed: u64,
+        valid_fraction: f64,
+        jobs: Vec<crate::train::Job>,
+    ) -> Arc<AtomicBool> {
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
         self.training += 1;
         std::thread::spawn(move || {
             let res = (|| -> anyhow::Result<(usize, Option<crate::sync::AutoPush>)> {
@@ -129,12 +183,11 @@ impl Tasks {
                         }
                     })
                 };
-                let job = crate::train::Job { name, params };
                 let out = crate::train::run_jobs(
                     &mut store,
                     &cfg.artifacts_dir,
                     &prepared,
-                    &[job],
+                    &jobs,
                     &etx,
                     &cancel,
                 );
@@ -149,7 +202,93 @@ impl Tasks {
                 };
                 Ok((out.len(), synced))
             })();
-            let _ = tx.send(TaskMsg::TrainEnded(res.map_err(|e| format!("{e:#}"))));
+            let _ = tx.send(TaskMsg::TrainEnded(
+                res.map_err(|e| format!("{e:#}")),
+                cancel,
+            ));
+        });
+        flag
+    }
+
+    /// A tune, as `staytrack tune` runs it (the split at its defaults), its events forwarded
+    /// as they happen; `x` sets its stop flag.
+    pub(crate) fn tune(&mut self, job: super::app::TuneJob) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        self.tune_stop = Some(stop.clone());
+        std::thread::spawn(move || {
+            let res = (|| -> anyhow::Result<crate::tune::TuneReport> {
+                let mut store = Store::open(&cfg.db_path)?;
+                let opts = crate::tune::TuneOptions {
+                    families: job.families,
+                    budget: std::time::Duration::from_millis(job.budget_ms.max(0) as u64),
+                    space: job.space,
+                    data: job.data,
+                    seed: crate::data::DEFAULT_SEED,
+                    valid_fraction: crate::train::DEFAULT_VALID_FRACTION,
+                    eta: 3,
+                    min_rung_rows: crate::tune::MIN_RUNG_ROWS,
+                    name: job.name,
+                };
+                let events = |e| {
+                    let _ = tx.send(TaskMsg::Tune(e));
+                };
+                crate::tune::tune_until(&mut store, &cfg, &opts, &events, &stop)
+            })();
+            let _ = tx.send(TaskMsg::TuneEnded(res.map_err(|e| format!("{e:#}"))));
+        });
+    }
+
+    /// Imports outcomes as `staytrack feedback FILE` does: the spec's id and label columns,
+    /// and with a sync bucket, through the outbox, shipped at once when the bucket answers.
+    pub(crate) fn outcomes(&mut self, file: PathBuf) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        self.importing = true;
+        std::thread::spawn(move || {
+            let res = (|| -> anyhow::Result<(crate::feedback::FeedbackSummary, Option<String>)> {
+                let spec = crate::data::DatasetSpec::of_workspace(&cfg)?;
+                let (id, label) = crate::feedback::columns(&spec, None, None)?;
+                let mut store = Store::open(&cfg.db_path)?;
+                let sync = crate::sync::SyncSettings::load(&cfg)?;
+                let outbox = match sync.bucket {
+                    Some(_) => Some(store.workspace_replica()?),
+                    None => None,
+                };
+                let s = crate::feedback::load_file(
+                    &mut store,
+                    &spec,
+                    &file,
+                    &id,
+                    &label,
+                    outbox.as_deref(),
+                )?;
+                let mut warning = None;
+                if outbox.is_some() {
+                    let shipped = crate::sync::runtime().and_then(|rt| {
+                        rt.block_on(async {
+                            let r = crate::sync::Remote::connect(&sync).await?;
+                            let layout = crate::capture::ship::Layout::of_workspace(
+                                &cfg,
+                                crate::capture::ship::DEFAULT_ROWS,
+                            )?;
+                            crate::capture::ship::ship_pending(&mut store, &r, &layout, true, None)
+                                .await
+                        })
+                    });
+                    let failed = match shipped {
+                        Ok(sh) => sh.failure,
+                        Err(e) => Some(format!("{e:#}")),
+                    };
+                    warning = failed.map(|f| {
+                        format!("the outcomes stay in the outbox until `staytrack sync push`: {f}")
+                    });
+                }
+                Ok((s, warning))
+            })();
+            let _ = tx.send(TaskMsg::Outcomes {
+                file,
+                res: res.map_err(|e| format!("{e:#}")),
+            });
         });
     }
 
@@ -207,7 +346,8 @@ impl Tasks {
         });
     }
 
-    pub(crate) fn score(&mut self, path: PathBuf) {
+    /// Scores `path` with production; with `log`, its rows also go to the prediction log.
+    pub(crate) fn score(&mut self, path: PathBuf, log: bool) {
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         let cancel = Arc::new(AtomicBool::new(false));
         self.score_cancel = Some(cancel.clone());
@@ -222,7 +362,7 @@ impl Tasks {
                 crate::score::ScoreOptions {
                     alias: PRODUCTION,
                     threshold: crate::score::THRESHOLD,
-                    log: false,
+                    log,
                 },
                 &progress,
                 &cancel,
@@ -365,7 +505,8 @@ impl Tasks {
                             .iter()
                             .map(|r| store.get_run(&r.id))
                             .collect::<Result<Vec<_>, _>>()?;
-                        let charts = crate::report::run_charts(&store, &runs)?;
+                        let spec = crate::data::DatasetSpec::of_workspace(&cfg)?;
+                        let charts = crate::report::run_charts(&store, &runs, &spec)?;
                         crate::report::render_runs(&charts, &dir)
                     }
                     What::Score(s) => Ok(vec![crate::report::render_score(&s, &dir)?]),

@@ -1,5 +1,6 @@
 //! The TUI on a real store, drawn with TestBackend: every screen, dialog and key path.
 
+mod job;
 mod screens;
 mod tasks;
 
@@ -589,6 +590,13 @@ fn help_scrolls_to_every_key_whole_at_every_size() {
                     seen.join("\n")
                 );
             }
+        }
+        // What Compare's paired tests say, one line each.
+        for (term, meaning) in crate::tui::keymap::TERMS {
+            assert!(
+                text.contains(&format!("{term} {meaning}")),
+                "{cols}×{rows}: '{term} {meaning}' is not shown whole"
+            );
         }
     }
 }

@@ -392,14 +392,14 @@ fn a_relative_score_path_is_the_workspace_s_and_a_failure_clears_the_old_result(
     app.screen = Screen::Score;
     app.score.path = "incoming/batch.csv".into();
     match update(&mut app, Action::Open) {
-        Some(Effect::Score { path }) => assert_eq!(path, d.path().join("incoming/batch.csv")),
+        Some(Effect::Score { path, .. }) => assert_eq!(path, d.path().join("incoming/batch.csv")),
         other => panic!("{other:?}"),
     }
     app.score.running = None;
     // An absolute path stays as typed.
     app.score.path = "/elsewhere/batch.csv".into();
     match update(&mut app, Action::Open) {
-        Some(Effect::Score { path }) => assert_eq!(path, Path::new("/elsewhere/batch.csv")),
+        Some(Effect::Score { path, .. }) => assert_eq!(path, Path::new("/elsewhere/batch.csv")),
         other => panic!("{other:?}"),
     }
     app.score.path = "incoming/batch.csv".into();

@@ -3,7 +3,7 @@
 
 use super::*;
 /// Waits for the next message of a background task.
-fn next_task(tasks: &crate::tui::tasks::Tasks) -> crate::tui::tasks::TaskMsg {
+pub(super) fn next_task(tasks: &crate::tui::tasks::Tasks) -> crate::tui::tasks::TaskMsg {
     tasks
         .rx
         .recv_timeout(std::time::Duration::from_secs(60))
@@ -318,7 +318,7 @@ fn compare_scrolls_sideways_when_runs_do_not_fit() {
 }
 
 /// A real workspace with finished lr and gbdt runs on a small synthetic file.
-fn trained_workspace() -> (tempfile::TempDir, crate::config::Config, Store) {
+pub(super) fn trained_workspace() -> (tempfile::TempDir, crate::config::Config, Store) {
     let d = tempfile::tempdir().unwrap();
     let cfg = cfg_for(&d);
     crate::data::synth::write_files(
@@ -446,7 +446,7 @@ fn compare_marks_real_differences_against_the_baseline_and_shows_intervals_on_de
     // lr against gbdt (or the reverse) on the same 800 rows: DeLong sees the gap.
     assert!(roc.contains('●'), "{s}");
     assert!(s.contains("● differs from the baseline"), "{s}");
-    update(&mut app, Action::ToggleIntervals);
+    update(&mut app, Action::NextCells);
     let s = render(&app, 160, 40);
     let roc = s.lines().find(|l| l.contains("roc_auc")).unwrap();
     assert!(roc.contains("[+") || roc.contains("[-"), "{s}");

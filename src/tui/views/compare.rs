@@ -1,6 +1,6 @@
 //! Screen 2: the selected runs side by side: metrics with the best of each marked, deltas
-//! against a pinned baseline, params (all or only those that differ), confusion matrices and
-//! ROC curves overlaid.
+//! against a pinned baseline (or their intervals, or each metric's paired test with its p-value),
+//! params (all or only those that differ), confusion matrices and ROC curves overlaid.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +13,8 @@ use ratatui::widgets::{Cell, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::boxed_in;
-use crate::tui::app::{App, CompareRun};
+use crate::metrics::paired::format_p;
+use crate::tui::app::{App, CompareCells, CompareRun};
 
 /// What Compare shows: the scores, then the losses and the fit time.
 const METRICS: [Metric; 9] = {
@@ -31,12 +32,13 @@ const METRICS: [Metric; 9] = {
     ]
 };
 
-/// A run column's width: wider when it holds intervals (`0.8405 * [+0.059,+0.082]●`).
+/// A run column's width: wider when it holds intervals (`0.8405 * [+0.059,+0.082]●`), wider
+/// still for tests (`bootstrap p = 9.995e-4 [+0.059,+0.082]●`).
 fn run_width(app: &App) -> u16 {
-    if app.compare.intervals {
-        28
-    } else {
-        20
+    match app.compare.cells {
+        CompareCells::Deltas => 20,
+        CompareCells::Intervals => 28,
+        CompareCells::Tests => 40,
     }
 }
 
@@ -133,34 +135,48 @@ struct Visible<'a> {
     app: &'a App,
 }
 
-/// A run's paired test against the baseline on `metric`: the difference's 95 % interval, if
-/// the test is done and covers the metric.
-fn interval(app: &App, run_id: &str, metric: Metric) -> Option<(f64, f64)> {
+/// A run's paired test against the baseline on `metric`, if it is done and covers the metric:
+/// the test's name, its p-value and the difference's 95 % interval. The tests are those `runs
+/// compare` reports: DeLong's for ROC AUC, McNemar's for accuracy (with the bootstrap's
+/// interval, McNemar's test having none), the paired bootstrap for the other scores.
+fn test_of(app: &App, run_id: &str, metric: Metric) -> Option<(&'static str, f64, (f64, f64))> {
     let crate::compare::Outcome::Paired(p) = app.compare.tests.get(run_id)? else {
         return None;
     };
     if metric == Metric::RocAuc {
-        return Some(p.roc_auc.ci);
+        return Some(("DeLong", p.roc_auc.p_value, p.roc_auc.ci));
     }
-    p.bootstrap
+    let b = p
+        .bootstrap
         .iter()
         .find(|(k, _)| k == metric.key())
-        .map(|(_, b)| b.ci)
+        .map(|(_, b)| b)?;
+    Some(if metric == Metric::Accuracy {
+        ("McNemar", p.accuracy.p_value, b.ci)
+    } else {
+        ("bootstrap", b.p_value, b.ci)
+    })
 }
 
-/// The delta cell's suffix against the baseline: `●` when the interval leaves out zero, `…`
-/// while the test runs; with intervals on, the interval instead of the delta.
-fn delta_text(app: &App, run_id: &str, metric: Metric, delta: f64) -> String {
-    let ci = interval(app, run_id, metric);
-    let mark = match ci {
-        Some((lo, hi)) if lo > 0.0 || hi < 0.0 => "●",
+/// The cell against the baseline: `●` when the interval leaves out zero, `…` while the test
+/// runs; the delta, its interval, or the test with its p-value and interval, as `c` chose.
+/// `value` is the run's own value, left out of a test's cell for room.
+fn delta_text(app: &App, run_id: &str, metric: Metric, value: String, delta: f64) -> String {
+    let test = test_of(app, run_id, metric);
+    let mark = match test {
+        Some((_, _, (lo, hi))) if lo > 0.0 || hi < 0.0 => "●",
         Some(_) => "",
         None if app.compare.testing.contains(run_id) => "…",
         None => "",
     };
-    match ci {
-        Some((lo, hi)) if app.compare.intervals => format!(" [{lo:+.3},{hi:+.3}]{mark}"),
-        _ => format!(" ({delta:+.4}){mark}"),
+    match (test, app.compare.cells) {
+        (Some((_, _, (lo, hi))), CompareCells::Intervals) => {
+            format!("{value} [{lo:+.3},{hi:+.3}]{mark}")
+        }
+        (Some((name, p, (lo, hi))), CompareCells::Tests) => {
+            format!("{name} {} [{lo:+.3},{hi:+.3}]{mark}", format_p(p))
+        }
+        _ => format!("{value} ({delta:+.4}){mark}"),
     }
 }
 
@@ -194,13 +210,13 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
                     } else {
                         ""
                     };
-                    let delta = match base.and_then(|b| b.run.metrics.get(*k)) {
+                    let value = format!("{}{star}", m.format(*v));
+                    match base.and_then(|b| b.run.metrics.get(*k)) {
                         Some(b) if b.is_finite() && c.run.id != base.map_or("", |b| &b.run.id) => {
-                            delta_text(app, &c.run.id, *m, v - b)
+                            delta_text(app, &c.run.id, *m, value, v - b)
                         }
-                        _ => String::new(),
-                    };
-                    format!("{}{star}{delta}", m.format(*v))
+                        _ => value,
+                    }
                 }
             };
             cells.push(if is_best {
@@ -230,7 +246,19 @@ fn metrics_table(f: &mut Frame, area: Rect, v: &Visible) {
                     others
                 )
             } else if base.is_some() {
-                " Metrics (* best · ● differs from the baseline, 95 % · c intervals) ".to_string()
+                match app.compare.cells {
+                    CompareCells::Deltas => {
+                        " Metrics (* best · ● differs from the baseline, 95 % · c intervals) "
+                    }
+                    CompareCells::Intervals => {
+                        " Metrics (95 % intervals against the baseline · ● differs · c tests) "
+                    }
+                    CompareCells::Tests => {
+                        " Paired tests against the baseline: test, p-value, 95 % interval · ● \
+                         differs · ? explains · c deltas "
+                    }
+                }
+                .to_string()
             } else {
                 " Metrics (* best; b picks a baseline) ".to_string()
             },
@@ -359,7 +387,10 @@ fn confusions(f: &mut Frame, area: Rect, runs: &[&CompareRun]) {
         })
         .collect();
     f.render_widget(
-        Paragraph::new(lines).block(boxed_in("Confusion matrices at 0.5", area)),
+        Paragraph::new(lines).block(boxed_in(
+            &format!("Confusion matrices at {}", crate::score::THRESHOLD),
+            area,
+        )),
         area,
     );
 }

@@ -273,7 +273,11 @@ fn roc_pane(f: &mut Frame, roc_area: Rect, run: &RunSummary, d: &Details) {
 
 fn confusion_pane(f: &mut Frame, conf_area: Rect, run: &RunSummary, d: &Details) {
     let width = conf_area.width.saturating_sub(2) as usize;
-    let mut conf = confusion_lines("at 0.5", &d.confusion, width);
+    let mut conf = confusion_lines(
+        &format!("at {}", crate::score::THRESHOLD),
+        &d.confusion,
+        width,
+    );
     let best = run
         .metrics
         .get(Metric::BestThreshold.key())

@@ -8,7 +8,8 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::{boxed, wrap};
-use crate::tui::keymap::{Scope, KEYS};
+use crate::tui::app::Screen;
+use crate::tui::keymap::{Scope, KEYS, TERMS};
 
 /// Width of the keys column.
 const KEY_WIDTH: usize = 16;
@@ -36,6 +37,12 @@ pub fn lines(inner: usize) -> Vec<Line<'static>> {
         }
         for k in keys {
             entry(format!("  {}", k.shown), k.help, &mut out);
+        }
+        // Compare's `c` shows paired tests by name: what each says, under its keys.
+        if scope == Scope::On(Screen::Compare) {
+            for (term, meaning) in TERMS {
+                entry(format!("  {term}"), meaning, &mut out);
+            }
         }
     }
     entry(

@@ -5,6 +5,7 @@ pub mod details;
 pub mod drift;
 pub mod help;
 pub mod monitor;
+pub mod prompt;
 pub mod registry;
 pub mod runs;
 pub mod score;
@@ -126,6 +127,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     status_line(f, bottom, app);
     if let Some(form) = &app.form {
         run_form(f, body, form);
+    }
+    if let Some(p) = &app.prompt {
+        prompt::draw(f, body, p);
     }
     if let Some(c) = &app.confirm {
         confirm(f, f.area(), c);

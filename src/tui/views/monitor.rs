@@ -19,13 +19,19 @@ use crate::util::thousands;
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let window = MONITOR_WINDOWS[app.monitor.window];
     let Some(m) = &app.monitor.report else {
-        let text = if app.monitor.running {
+        let text = if app.monitor.importing {
+            "importing outcomes…".to_string()
+        } else if app.monitor.running {
             format!("reading the prediction log in windows of {window}…")
         } else if let Some(e) = &app.monitor.error {
-            format!("{e}\n\nEnter reads the log again; w changes the window size.")
+            format!(
+                "{e}\n\nEnter reads the log again; w changes the window size; o imports \
+                 outcomes."
+            )
         } else {
             "Enter reads the prediction log: per window, estimated and realized ROC AUC, drift \
-             and data quality, and alerts. Outcomes come in with `staytrack feedback`."
+             and data quality, and alerts. Outcomes come in with o (a CSV of ids and labels) or \
+             `staytrack feedback`."
                 .into()
         };
         f.render_widget(
@@ -43,22 +49,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length((m.alerts.len() as u16 + 3).clamp(4, 10)),
     ])
     .areas(area);
-    head_lines(f, head, m, app.monitor.running);
+    let busy = if app.monitor.importing {
+        " · importing outcomes…"
+    } else if app.monitor.running {
+        " · reading again…"
+    } else {
+        ""
+    };
+    head_lines(f, head, m, busy);
     auc_chart(f, chart, m);
     sparklines(f, sparks, m);
     alert_table(f, alerts, m, app.monitor.cursor);
 }
 
-fn head_lines(f: &mut Frame, area: Rect, m: &MonitorReport, running: bool) {
+fn head_lines(f: &mut Frame, area: Rect, m: &MonitorReport, busy: &str) {
     let width = area.width.saturating_sub(2) as usize;
     let mut lines = vec![Line::from(fit(
         &format!(
-            "{} predictions, {} labelled, {} window(s) of {}{}",
+            "{} predictions, {} labelled, {} window(s) of {}{busy}",
             thousands(m.predictions),
             thousands(m.labelled),
             m.windows.len(),
             m.window,
-            if running { " · reading again…" } else { "" }
         ),
         width,
     ))];
@@ -78,7 +90,10 @@ fn head_lines(f: &mut Frame, area: Rect, m: &MonitorReport, running: bool) {
             width,
         )));
     }
-    f.render_widget(Paragraph::new(lines).block(boxed(" Monitor ")), area);
+    f.render_widget(
+        Paragraph::new(lines).block(boxed_in("Monitor (o imports outcomes)", area)),
+        area,
+    );
 }
 
 fn auc_chart(f: &mut Frame, area: Rect, m: &MonitorReport) {

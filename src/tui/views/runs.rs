@@ -1,9 +1,10 @@
-//! Screen 1: every run with status, family, key metrics, duration and start time.
+//! Screen 1: every run with status, family, key metrics, duration and start time, and the
+//! progress of a tune or sweep file under it while one runs.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Gauge, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::{boxed, col, fit, fit_columns, flex, Col};
@@ -49,6 +50,15 @@ const SORTS: [Option<SortKey>; 11] = [
 const MIN_NAME: u16 = 12;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let area = match &app.sweep {
+        Some(s) => {
+            let [table, gauge] =
+                Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
+            sweep_gauge(f, gauge, s, app.now);
+            table
+        }
+        None => area,
+    };
     // The sorted column carries an arrow.
     let arrow = if app.list.descending { "▼" } else { "▲" };
     let headers: Vec<String> = (0..COLS.len())
@@ -135,6 +145,60 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else if app.list.view.is_empty() && !app.list.filter.is_empty() {
         no_match(f, area, &app.list.filter);
     }
+}
+
+/// A tune's trials and time against its budget, or a sweep file's runs, with the best so far.
+fn sweep_gauge(f: &mut Frame, area: Rect, s: &crate::tui::app::SweepProgress, now: i64) {
+    let (ratio, progress) = match (s.budget_ms, s.total) {
+        (Some(budget), _) => {
+            let spent = (now - s.started).clamp(0, budget);
+            (
+                spent as f64 / budget.max(1) as f64,
+                format!(
+                    "tune {}: {} trial(s) · {} s of {} s",
+                    s.name,
+                    s.done,
+                    spent / 1000,
+                    budget / 1000
+                ),
+            )
+        }
+        (None, total) => {
+            let total = total.unwrap_or(0);
+            (
+                s.done as f64 / total.max(1) as f64,
+                format!("sweep {}: {} of {total} run(s)", s.name, s.done),
+            )
+        }
+    };
+    // The best run's name goes first, then the metric's name, as the pane narrows.
+    let inner = area.width.saturating_sub(2) as usize;
+    let label = [
+        format!("{progress}{}", s.best_text()),
+        s.best.as_ref().map_or(String::new(), |(_, auc)| {
+            format!("{progress}; best ROC AUC {auc:.4}")
+        }),
+        s.best.as_ref().map_or(String::new(), |(_, auc)| {
+            format!("{progress}; best {auc:.4}")
+        }),
+        progress.clone(),
+    ]
+    .into_iter()
+    .find(|l| !l.is_empty() && l.chars().count() <= inner)
+    .unwrap_or_else(|| fit(&progress, inner));
+    let title = if s.stopping {
+        " Sweep · stopping… "
+    } else {
+        " Sweep · x stops "
+    };
+    f.render_widget(
+        Gauge::default()
+            .block(boxed(title))
+            .gauge_style(Style::new().fg(Color::Green))
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label),
+        area,
+    );
 }
 
 /// What a filter that matches nothing shows instead of an empty table.

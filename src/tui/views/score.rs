@@ -1,5 +1,6 @@
-//! Screen 4: score a CSV with the production model: the file, a progress gauge, then rows
-//! scored, the positive share, the probability histogram and where the predictions went.
+//! Screen 4: score a CSV with the production model: the file, a progress gauge (its title says
+//! whether the rows go to the prediction log), then rows scored, the positive share, the rows
+//! logged, the probability histogram and where the predictions went.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -35,9 +36,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         (None, Some(s)) => (1.0, format!("done in {:.2} s", s.seconds)),
         (None, None) => (0.0, "not scored yet".into()),
     };
+    let logging = if app.score.log {
+        " Progress · log for monitoring: on (l turns it off) "
+    } else {
+        " Progress · log for monitoring: off (l turns it on) "
+    };
     f.render_widget(
         Gauge::default()
-            .block(boxed(" Progress "))
+            .block(boxed_in(logging, gauge_area))
             .gauge_style(Style::new().fg(Color::Green))
             .ratio(ratio.clamp(0.0, 1.0))
             .label(label),
@@ -46,7 +52,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let Some(s) = &app.score.last else {
         let text = match &app.score.error {
             Some(e) => Line::styled(format!("not scored: {e}"), Style::new().fg(Color::Red)),
-            None => Line::from("Press Enter to score the file with the production model."),
+            None => Line::from(format!(
+                "Press Enter to score the file with the production model{}.",
+                if app.score.log {
+                    "; its rows go to the prediction log for monitoring"
+                } else {
+                    "; l also adds its rows to the prediction log for monitoring"
+                }
+            )),
         };
         f.render_widget(
             Paragraph::new(text)
@@ -135,6 +148,15 @@ fn summary_lines(s: &ScoreSummary) -> Vec<Line<'static>> {
         Span::styled("data quality  ", bold),
         Span::raw(s.quality.line()),
     ]));
+    if s.logged > 0 {
+        lines.push(Line::from(vec![
+            Span::styled("logged        ", bold),
+            Span::raw(format!(
+                "{} rows added to the prediction log (Monitor reads them)",
+                thousands(s.logged)
+            )),
+        ]));
+    }
     lines.push(Line::from(vec![
         Span::styled("written to    ", bold),
         Span::raw(s.output.display().to_string()),
