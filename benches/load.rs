@@ -1,7 +1,12 @@
 //! Benchmark: load and validate the full-size train file (318,438 rows, about 27 MB).
 //!
-//!     cargo bench --bench load            # uses data/train_data.csv, generating it if missing
-//!     cargo bench --bench load -- FILE    # any other file
+//!     cargo bench --bench load                # uses data/train_data.csv, generating it if missing
+//!     cargo bench --bench load -- FILE...     # other files, each timed in turn
+//!
+//! A Parquet file is timed the same way, so the same table as CSV and as Parquet compare:
+//!
+//!     python tests/fixtures/make_parquet.py --one data/train_data.csv data/train_data.parquet
+//!     cargo bench --bench load -- data/train_data.csv data/train_data.parquet
 //!
 //! Prints the best and median of several loads; the goal is well under a second.
 
@@ -11,15 +16,23 @@ use std::time::Instant;
 use staytrack::data::{load_csv, DatasetSpec, Labels};
 
 fn main() -> anyhow::Result<()> {
-    let arg = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let path = match arg {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let dir = PathBuf::from("data");
-            staytrack::data::ensure_default_data(&dir)?;
-            dir.join("train_data.csv")
-        }
-    };
+    let mut files: Vec<PathBuf> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .collect();
+    if files.is_empty() {
+        let dir = PathBuf::from("data");
+        staytrack::data::ensure_default_data(&dir)?;
+        files.push(dir.join("train_data.csv"));
+    }
+    for path in files {
+        bench(path)?;
+    }
+    Ok(())
+}
+
+fn bench(path: PathBuf) -> anyhow::Result<()> {
     let bytes = std::fs::metadata(&path)?.len();
     let spec = DatasetSpec::hospital();
     let mut times = Vec::new();
@@ -31,7 +44,25 @@ fn main() -> anyhow::Result<()> {
         rows = f.n_rows();
     }
     times.sort_by(f64::total_cmp);
-    if std::env::var_os("STAYTRACK_BENCH_PHASES").is_some() {
+    let parquet = staytrack::data::parquet::is_parquet(&path);
+    if std::env::var_os("STAYTRACK_BENCH_PHASES").is_some() && parquet {
+        let t = Instant::now();
+        let parts = staytrack::data::parquet::Chunks::open(&path, 32_768)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let decode = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut rows = 0;
+        for part in parts {
+            rows += part.parse(&path, &spec, Labels::Required)?.n_rows();
+        }
+        println!(
+            "decode the row groups into parts {:.0} ms (columns side by side), type them {:.0} ms \
+             on one core ({rows} rows)",
+            decode * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    if std::env::var_os("STAYTRACK_BENCH_PHASES").is_some() && !parquet {
         let t = Instant::now();
         let bytes = std::fs::read(&path)?;
         let read = t.elapsed().as_secs_f64();

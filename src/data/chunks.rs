@@ -1,7 +1,8 @@
 //! A CSV file read a chunk of records at a time, so a file of any size is scored or profiled in
 //! constant memory. Each chunk is handed back as CSV bytes (the header, then whole records) that
 //! `parse_csv` validates exactly as it validates a whole file; errors are moved to the rows and
-//! lines they have in the file.
+//! lines they have in the file. A Parquet file (`parquet::is_parquet`) is cut the same way, into
+//! parts of its row groups, so every command that reads a file in chunks reads either format.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -27,6 +28,8 @@ pub struct Chunk {
     pub read: u64,
     /// Lines the header spans (more than one when a name holds a quoted line break).
     header_lines: usize,
+    /// A Parquet file's rows, typed as they are stored (`bytes` is then empty).
+    parquet: Option<super::parquet::Part>,
 }
 
 impl Chunk {
@@ -37,6 +40,9 @@ impl Chunk {
         spec: &DatasetSpec,
         labels: Labels,
     ) -> Result<Frame, LoadError> {
+        if let Some(part) = self.parquet {
+            return part.parse(path, spec, labels);
+        }
         // The chunk's first line after the header is `header_lines + 1`, the file's `first_line`.
         let (rows, lines) = (
             self.first_row,
@@ -44,12 +50,31 @@ impl Chunk {
         );
         parse_csv(self.bytes, path, spec, labels).map_err(|e| e.shifted(rows, lines))
     }
+
+    /// Bytes of the file the chunk stands for (a Parquet part's share of its row group), to
+    /// guess a file's rows from its first chunk.
+    pub fn size(&self) -> usize {
+        self.parquet.as_ref().map_or(self.bytes.len(), |p| p.size())
+    }
+
+    fn of_parquet(part: super::parquet::Part) -> Chunk {
+        Chunk {
+            bytes: Vec::new(),
+            first_row: part.first_row,
+            first_line: 0,
+            read: part.read,
+            header_lines: 0,
+            parquet: Some(part),
+        }
+    }
 }
 
 /// Chunks of at most `rows` records of a CSV file, in file order. Lines end as `csv` ends them
 /// (`\n`, `\r\n` or a lone `\r`) and blank lines are counted as it counts them, so a chunk's
-/// rows and lines are the file's.
+/// rows and lines are the file's. A Parquet file's chunks come from `parquet::Chunks`.
 pub struct CsvChunks {
+    /// Set for a Parquet file, which is read through it instead.
+    parquet: Option<super::parquet::Chunks>,
     path: PathBuf,
     reader: BufReader<File>,
     /// The header record as it is in the file, ending in a line end.
@@ -79,8 +104,14 @@ impl CsvChunks {
             cause,
         };
         crate::util::readable_file(path).map_err(io)?;
-        let reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+        let parquet = match super::parquet::is_parquet(path) {
+            true => Some(super::parquet::Chunks::open(path, rows)?),
+            false => None,
+        };
+        let buffer = if parquet.is_some() { 0 } else { 1 << 20 };
+        let reader = BufReader::with_capacity(buffer, File::open(path).map_err(io)?);
         let mut c = CsvChunks {
+            parquet,
             path: path.to_path_buf(),
             reader,
             header: Vec::new(),
@@ -96,6 +127,9 @@ impl CsvChunks {
             pending: Vec::new(),
             at: 0,
         };
+        if c.parquet.is_some() {
+            return Ok(c);
+        }
         // A byte-order mark, at the start of the file only.
         while c.pending.len() < 3 && !c.eof {
             c.eof = !c.refill().map_err(io)?;
@@ -263,6 +297,9 @@ impl Iterator for CsvChunks {
     type Item = Result<Chunk, LoadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(p) = &mut self.parquet {
+            return p.next().map(|r| r.map(Chunk::of_parquet));
+        }
         if self.done {
             return None;
         }
@@ -332,6 +369,7 @@ impl Iterator for CsvChunks {
             first_line,
             read: self.read - (self.pending.len() - self.at) as u64,
             header_lines: self.header_lines,
+            parquet: None,
         }))
     }
 }

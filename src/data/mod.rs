@@ -3,8 +3,10 @@
 pub mod chunks;
 pub mod csv;
 pub mod frame;
+pub mod header;
 pub mod infer;
 pub mod load;
+pub mod parquet;
 pub mod profile;
 pub mod quality;
 pub mod rng;
