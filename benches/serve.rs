@@ -287,7 +287,7 @@ fn main() -> anyhow::Result<()> {
     let template = staytrack::tracking::PredictionRow {
         at: staytrack::util::now_ms(),
         model_version: Some(model.version),
-        case_id: Some(1),
+        case_id: Some("1".into()),
         inputs: serde_json::to_string(&rec[0])?,
         probability: 0.5,
         class: 1,

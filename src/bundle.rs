@@ -99,6 +99,8 @@ pub enum RowsError {
     Label { row: usize, label: u8 },
     #[error("row {row}: probability {probability} is not in [0, 1]")]
     Probability { row: usize, probability: f64 },
+    #[error("row {row}: the id is not one a table could hold (at most {} characters, no control characters)", crate::data::frame::MAX_ID_CHARS)]
+    Id { row: usize },
 }
 
 /// Where an artifact with digest `sha256` lives in the workspace: `<dir>/<first two hex digits>/
@@ -169,7 +171,10 @@ impl PartialEq for LayoutCell {
 pub struct ValidationSet {
     /// The name of the id column (`row` when the file has none).
     pub id_column: String,
-    pub ids: Vec<i64>,
+    /// Each row's id as the table wrote it. Bundles written before ids were text hold numbers,
+    /// read as their text.
+    #[serde(deserialize_with = "ids_as_text")]
+    pub ids: Vec<String>,
     pub labels: Vec<u8>,
     pub probabilities: Vec<f64>,
 }
@@ -191,6 +196,12 @@ impl ValidationSet {
             || self.id_column.contains(['\n', '\r', ',', '"'])
         {
             return Err(RowsError::IdColumn(self.id_column.clone()));
+        }
+        if let Some(row) = self.ids.iter().position(|id| {
+            id.chars().count() > crate::data::frame::MAX_ID_CHARS
+                || id.chars().any(char::is_control)
+        }) {
+            return Err(RowsError::Id { row });
         }
         if let Some(row) = self.labels.iter().position(|l| *l > 1) {
             return Err(RowsError::Label {
@@ -217,10 +228,28 @@ impl ValidationSet {
         let mut out = String::with_capacity(self.ids.len() * 32);
         let _ = writeln!(out, "{},label,probability", self.id_column);
         for ((id, l), p) in self.ids.iter().zip(&self.labels).zip(&self.probabilities) {
-            let _ = writeln!(out, "{id},{l},{p}");
+            let _ = writeln!(out, "{},{l},{p}", crate::util::csv_field(id));
         }
         out
     }
+}
+
+/// Ids as text, whether a bundle wrote them as text or (before ids were text) as numbers.
+fn ids_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Whole(i64),
+    }
+    let ids: Vec<Id> = Vec::deserialize(d)?;
+    Ok(ids
+        .into_iter()
+        .map(|id| match id {
+            Id::Text(s) => s,
+            Id::Whole(n) => n.to_string(),
+        })
+        .collect())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -50,6 +50,24 @@ impl FeedbackSummary {
             + self.rejected.len()
             == self.rows
     }
+
+    /// The one-line count `staytrack feedback` prints for `file`, so every front end says the
+    /// same thing.
+    pub fn describe(&self, file: &Path) -> String {
+        use crate::util::thousands;
+        format!(
+            "{}: {} rows: {} new, {} unchanged, {} changed, {} repeated, {} conflicting, {} skipped; {} with no logged prediction yet",
+            file.display(),
+            thousands(self.rows),
+            thousands(self.new),
+            thousands(self.unchanged),
+            thousands(self.changed),
+            thousands(self.repeated),
+            thousands(self.conflicting.len()),
+            thousands(self.rejected.len()),
+            thousands(self.unknown_ids)
+        )
+    }
 }
 
 /// Why outcomes cannot be loaded at all (a bad row is skipped and reported instead): the file
@@ -154,20 +172,31 @@ fn store_rows(
             .map(|(id, l, raw)| (None, Some(id), l, raw))
             .collect()
     } else {
+        // Ids are text as the table wrote them; one the spec declares whole must be whole.
+        // A column the spec does not name as an id (an outcomes file's own name for it) takes
+        // the case id's rule, since that is what it joins.
+        let whole = spec
+            .column(id_col)
+            .filter(|c| c.role == crate::data::Role::Id)
+            .or(spec.case_id())
+            .is_some_and(|c| c.value == crate::data::spec::ValueType::Int);
         let rows = read_cells(spec, cells, id_col, &mut out, |s| {
-            s.parse::<i64>().map_err(|_| {
-                format!(
-                    "'{}' is '{}', not a whole number",
-                    crate::util::shown(id_col),
-                    crate::util::shown(s)
-                )
-            })
+            crate::data::frame::parse_id(s.trim(), whole)
+                .map(|id| id.into_owned())
+                .map_err(|rule| {
+                    format!(
+                        "'{}' is '{}', not {}",
+                        crate::util::shown(id_col),
+                        crate::util::shown(s),
+                        if whole { "a whole number" } else { rule }
+                    )
+                })
         });
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
         out.unknown_ids = ids.len() - store.predicted_ids(&ids)?;
         (out.new, out.unchanged, out.changed) = store.upsert_outcomes(&rows, source)?;
         rows.into_iter()
-            .map(|(id, l, raw)| (Some(id.to_string()), None, l, raw))
+            .map(|(id, l, raw)| (Some(id), None, l, raw))
             .collect()
     };
     if let Some(replica) = outbox {

@@ -12,13 +12,13 @@ use serde::Serialize;
 use crate::bundle::Bundle;
 use crate::config::Config;
 use crate::data::chunks::CsvChunks;
-use crate::data::frame::ColumnData;
+use crate::data::frame::{ColumnData, IdColumn};
 use crate::data::quality::{Checker, QualitySummary, Tally};
 use crate::data::Labels;
 use crate::tracking::{PredictionRow, PredictionSink, Store};
 
-/// Probability at or above which a stay is predicted long (the class is 1), unless told.
-pub const THRESHOLD: f64 = 0.5;
+/// The threshold every path classifies at; the spec owns it (`DatasetSpec::threshold`).
+pub use crate::data::spec::THRESHOLD;
 
 /// Rows read, scored and written per chunk: small enough that a chunk per core stays well
 /// under 100 MB, large enough that the per-chunk work is noise.
@@ -353,19 +353,23 @@ impl Job<'_> {
             )
         })?;
         let spec = &self.bundle.spec;
-        let ids: Vec<Option<&Vec<i64>>> = spec
+        let ids: Vec<Option<&IdColumn>> = spec
             .id_columns()
             .map(|c| match frame.column(&c.name) {
                 Some(ColumnData::Id(v)) => Some(v),
                 _ => None,
             })
             .collect();
+        let case_ids = spec.case_id().and_then(|c| match frame.column(&c.name) {
+            Some(ColumnData::Id(v)) => Some(v),
+            _ => None,
+        });
         let mut csv = String::with_capacity(n * 40);
         let tail = format!(",{}\n", self.version);
         for (i, &p) in probs.iter().enumerate() {
             for c in &ids {
                 if let Some(v) = c {
-                    push_int(&mut csv, v[i]);
+                    csv.push_str(&crate::util::csv_field(v.get(i)));
                 }
                 csv.push(',');
             }
@@ -375,12 +379,11 @@ impl Job<'_> {
         }
         let issues = self.checker.frame(&frame);
         let logged = if self.log {
-            let first_id = ids.first().copied().flatten();
             (0..n)
                 .map(|i| PredictionRow {
                     at: self.at,
                     model_version: Some(self.version),
-                    case_id: first_id.map(|v| v[i]),
+                    case_id: case_ids.and_then(|v| v.id(i)).map(str::to_string),
                     inputs: serde_json::Value::Object(frame.record(i)).to_string(),
                     probability: probs[i],
                     class: i64::from(probs[i] >= self.threshold),
@@ -462,28 +465,6 @@ pub fn describe(s: &ScoreSummary) -> String {
     out
 }
 
-/// Appends `v` in decimal, as `{}` writes it, without the formatting machinery: scoring writes
-/// an id or two per row.
-fn push_int(out: &mut String, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push('-');
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
-}
-
 /// Appends a probability as `{:.6}` writes it. The product `p × 10^6` is within 2^-32 of the
 /// exact one, so unless it lies within 10^-6 of a half, rounding it rounds the exact value the
 /// same way; near a half, and outside 0..=1, the general formatter decides.
@@ -548,11 +529,6 @@ mod format_tests {
             let mut got = String::new();
             push_fixed6(&mut got, p);
             assert_eq!(got, format!("{p:.6}"), "{p:e}");
-        }
-        for v in [0, 7, -7, 10, 1_284_434, i64::MAX, i64::MIN, -1_000_000] {
-            let mut got = String::new();
-            push_int(&mut got, v);
-            assert_eq!(got, v.to_string());
         }
     }
 }

@@ -51,7 +51,7 @@ pub struct Prepared {
     /// The validation rows' ids: the spec's first id column ("row" and the row's place in the
     /// file when there is none), so runs on the same split can be paired row by row.
     pub valid_id_column: String,
-    pub valid_ids: Vec<i64>,
+    pub valid_ids: Vec<String>,
 }
 
 /// Loads `path`, splits it (stratified, `valid_fraction`, `seed`), fits the feature pipeline on
@@ -97,22 +97,22 @@ pub fn prepare(
             u8::from(pos > 0)
         );
     }
-    let id_column = spec
-        .columns
-        .iter()
-        .find(|c| c.role == crate::data::Role::Id)
-        .map(|c| c.name.clone());
+    let id_column = spec.case_id().map(|c| c.name.clone());
     let (valid_id_column, valid_ids) = match id_column
         .as_deref()
         .and_then(|name| Some((name, frame.column(name)?)))
     {
         Some((name, crate::data::ColumnData::Id(ids))) => (
             name.to_string(),
-            split.valid.iter().map(|&i| ids[i]).collect(),
+            split
+                .valid
+                .iter()
+                .map(|&i| ids.get(i).to_string())
+                .collect(),
         ),
         _ => (
             "row".to_string(),
-            split.valid.iter().map(|&i| i as i64 + 1).collect(),
+            split.valid.iter().map(|&i| (i + 1).to_string()).collect(),
         ),
     };
     // The parts are encoded straight from the file's frame, which is dropped before any model

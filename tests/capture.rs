@@ -365,7 +365,7 @@ fn row(at: i64, pid: &str, replica: &str, p: f64) -> staytrack::tracking::Predic
     staytrack::tracking::PredictionRow {
         at,
         model_version: Some(1),
-        case_id: Some(7),
+        case_id: Some("7".into()),
         inputs: r#"{"case_id": 7, "Age": "41-50", "Admission_Deposit": 4000.5}"#.into(),
         probability: p,
         class: i64::from(p >= 0.5),

@@ -143,7 +143,6 @@ fn init_and_the_spec_refuse_what_cannot_be_a_dataset() {
         ),
         (vec!["--target", "ward"], "missing in"),
         (vec!["--target", "count"], "labels"),
-        (vec!["--target", "readmitted", "--id", "ward"], "--id ward"),
     ] {
         let mut a = vec!["data", "init", f];
         a.extend(args.iter().copied());

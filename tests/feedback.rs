@@ -20,7 +20,7 @@ fn logged() -> (tempfile::TempDir, Vec<(i64, String)>) {
         .map(|r| staytrack::tracking::PredictionRow {
             at: staytrack::util::now_ms(),
             model_version: Some(1),
-            case_id: r["case_id"].as_str().and_then(|s| s.parse().ok()),
+            case_id: r["case_id"].as_str().map(str::to_string),
             inputs: Value::Object(r.clone()).to_string(),
             probability: 0.4,
             class: 0,

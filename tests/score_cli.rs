@@ -271,8 +271,8 @@ fn a_file_larger_than_a_chunk_scores_as_the_whole_file_does_in_memory_and_a_late
     for (i, p) in probs.iter().enumerate() {
         want.push_str(&format!(
             "{},{},{p:.6},{},{}\n",
-            case[i],
-            patient[i],
+            case.get(i),
+            patient.get(i),
             u8::from(*p >= 0.5),
             t.version
         ));

@@ -48,9 +48,10 @@ fn num<'a>(f: &'a Frame, c: &str) -> &'a [f64] {
     }
 }
 
-fn ids<'a>(f: &'a Frame, c: &str) -> &'a [i64] {
+/// The synthetic twin's ids are whole numbers, written as such.
+fn ids(f: &Frame, c: &str) -> Vec<i64> {
     match f.column(c).unwrap() {
-        ColumnData::Id(v) => v,
+        ColumnData::Id(v) => v.iter().map(|s| s.parse().unwrap()).collect(),
         other => panic!("{c} is {other:?}"),
     }
 }

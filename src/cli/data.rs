@@ -76,6 +76,7 @@ pub enum DataCommand {
         out: Option<PathBuf>,
     },
     /// Write the workspace's dataset spec (`[dataset]` in staytrack.toml), inferred from a CSV
+    /// or Parquet file
     Init {
         file: PathBuf,
         /// The label column the binary target comes from
@@ -84,7 +85,8 @@ pub enum DataCommand {
         /// The labels that make the target 1 [default: the rarer of two labels]
         #[arg(long, value_delimiter = ',')]
         positive: Vec<String>,
-        /// An id column (whole numbers; never a model input); repeat for several
+        /// An id column (any text of at most 256 characters, kept as written; never a model
+        /// input); repeat for several
         #[arg(long = "id", value_name = "COLUMN")]
         ids: Vec<String>,
         /// The dataset's name [default: the file's name]
@@ -94,7 +96,7 @@ pub enum DataCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Validate a CSV file against the workspace's dataset spec and summarise it
+    /// Validate a CSV or Parquet file against the workspace's dataset spec and summarise it
     Check {
         file: PathBuf,
         /// Print JSON instead of text
@@ -252,7 +254,7 @@ fn data_check(file: &Path, spec: &DatasetSpec, json: bool) -> anyhow::Result<i32
             .iter()
             .map(|(l, n)| format!("{l}: {}", thousands(*n)))
             .collect();
-        println!("Stay: {}", parts.join(" · "));
+        println!("{}: {}", spec.target.column, parts.join(" · "));
         println!(
             "target ({}): {} positive ({:.2} %), {} negative",
             spec.target.description,

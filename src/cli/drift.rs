@@ -15,7 +15,8 @@ use crate::util::{render_table, thousands};
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Current data: a CSV with the dataset's columns [default: the workspace's data/test_data.csv]
+    /// Current data: a CSV or Parquet file with the dataset's columns [default: the workspace's
+    /// data/test_data.csv]
     #[arg(long, value_name = "FILE", conflicts_with = "window")]
     pub current: Option<PathBuf>,
     /// Current data from the prediction log, cut into windows of time (30m, 1h, 1d) or rows
@@ -29,7 +30,7 @@ pub struct DriftArgs {
     /// With --window: only predictions from the last DURATION (30m, 6h, 7d)
     #[arg(long, value_name = "DURATION", requires = "window")]
     pub since: Option<String>,
-    /// Reference CSV instead of the model's training profile
+    /// Reference CSV or Parquet file instead of the model's training profile
     #[arg(long, value_name = "FILE")]
     pub reference: Option<PathBuf>,
     /// The alias whose model supplies the reference profile and scores the current data

@@ -8,11 +8,10 @@ use super::{open_store, EXIT_ERROR};
 use crate::config::Config;
 use crate::data::DatasetSpec;
 use crate::feedback;
-use crate::util::thousands;
 
 #[derive(Debug, Args)]
 pub struct FeedbackArgs {
-    /// A CSV with an id column and the label column
+    /// A CSV or Parquet file with an id column and the label column
     pub file: PathBuf,
     /// The id column [default: the dataset spec's first id column]
     #[arg(long, value_name = "COLUMN")]
@@ -67,18 +66,7 @@ pub fn run(cfg: &Config, a: FeedbackArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(code);
     }
-    println!(
-        "{}: {} rows: {} new, {} unchanged, {} changed, {} repeated, {} conflicting, {} skipped; {} with no logged prediction yet",
-        a.file.display(),
-        thousands(s.rows),
-        thousands(s.new),
-        thousands(s.unchanged),
-        thousands(s.changed),
-        thousands(s.repeated),
-        thousands(s.conflicting.len()),
-        thousands(s.rejected.len()),
-        thousands(s.unknown_ids)
-    );
+    println!("{}", s.describe(&a.file));
     for (what, list) in [("conflicting", &s.conflicting), ("skipped", &s.rejected)] {
         for (row, why) in list.iter().take(crate::util::MAX_LISTED) {
             eprintln!("{} row {row}: {why}; {what}", a.file.display());

@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Score a CSV file with the production model
+    /// Score a CSV or Parquet file with the production model
     Score(score::ScoreArgs),
     /// Serve predictions over HTTP, following an alias as it moves
     Serve(serve::ServeArgs),

@@ -36,13 +36,18 @@ pub struct ReportArgs {
     /// With --monitor: only this model's predictions (its name in capture keys)
     #[arg(long, value_name = "NAME", requires = "monitor")]
     pub model: Option<String>,
-    /// Output folder
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub out: PathBuf,
+    /// Output folder [default: the workspace's reports/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
-pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
+pub fn run(cfg: &Config, mut a: ReportArgs) -> anyhow::Result<i32> {
     let store = Store::open(&cfg.db_path)?;
+    // The workspace's folder, wherever the command runs from (the TUI's exports go there too).
+    let out = a
+        .out
+        .take()
+        .unwrap_or_else(|| cfg.workspace.join("reports"));
     let mut written = Vec::new();
     if let Some(sweep) = &a.sweep {
         let summary = crate::tune::sweep_summary(&store, sweep)?.with_context(|| {
@@ -50,7 +55,7 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
                 "no finished trial belongs to a sweep named '{sweep}' (`staytrack tune` names it)"
             )
         })?;
-        for p in report::render_sweep(&summary, &a.out)? {
+        for p in report::render_sweep(&summary, &out)? {
             println!("{}", p.display());
         }
         return Ok(0);
@@ -60,7 +65,7 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
         o.replica = a.replica.clone();
         o.model = a.model.clone();
         let m = crate::monitor::monitor(cfg, &o)?;
-        println!("{}", report::render_monitor(&m, &a.out)?.display());
+        println!("{}", report::render_monitor(&m, &out)?.display());
         return Ok(0);
     }
     if !a.drift_only {
@@ -87,8 +92,8 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
             anyhow::bail!("no finished runs to report on; train some first (`staytrack train`)");
         }
         if !runs.is_empty() {
-            let charts = run_charts(&store, &runs)?;
-            written.extend(report::render_runs(&charts, &a.out)?);
+            let charts = run_charts(&store, &runs, &crate::data::DatasetSpec::of_workspace(cfg)?)?;
+            written.extend(report::render_runs(&charts, &out)?);
         }
     }
     let drift_id =
@@ -102,7 +107,7 @@ pub fn run(cfg: &Config, a: ReportArgs) -> anyhow::Result<i32> {
         Some(row) => {
             let stored: StoredDrift = serde_json::from_str(&row.report)
                 .with_context(|| format!("drift report {} cannot be read", row.id))?;
-            written.extend(report::render_drift(&stored, &a.out)?);
+            written.extend(report::render_drift(&stored, &out)?);
         }
         None if drift_id.is_some() || a.drift_only || a.drift.is_some() => {
             anyhow::bail!(

@@ -269,8 +269,18 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
         "{}",
         render_table(&["METRIC (validation)", "VALUE"], &metrics)
     );
+    // The words for the classes are the workspace's dataset's; a workspace without a readable
+    // spec shows plain ones.
+    let classes = crate::data::DatasetSpec::of_workspace(cfg)
+        .map(|s| crate::report::Classes::of(&s))
+        .unwrap_or_else(|_| crate::report::Classes {
+            positive: "1".into(),
+            negative: "0".into(),
+            description: String::new(),
+        });
+    let threshold_title = format!("at threshold {}", crate::score::THRESHOLD);
     for (kind, title) in [
-        (CurveKind::Confusion, "at threshold 0.5"),
+        (CurveKind::Confusion, threshold_title.as_str()),
         (CurveKind::ConfusionBest, "at the F1-best threshold"),
     ] {
         if let Some(c) = curves
@@ -295,13 +305,22 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
             let cell = |n: u64, of: f64| {
                 format!("{} ({:.1} %)", thousands(n as usize), 100.0 * n as f64 / of)
             };
+            let (p_name, n_name) = (classes.positive.as_str(), classes.negative.as_str());
             print!(
                 "{}",
                 render_table(
-                    &["", "predicted ≤30 days", "predicted >30 days"],
                     &[
-                        vec!["actual ≤30 days".into(), cell(c.tn, neg), cell(c.fp, neg)],
-                        vec!["actual >30 days".into(), cell(c.fn_, pos), cell(c.tp, pos)],
+                        "",
+                        &format!("predicted {n_name}"),
+                        &format!("predicted {p_name}"),
+                    ],
+                    &[
+                        vec![format!("actual {n_name}"), cell(c.tn, neg), cell(c.fp, neg),],
+                        vec![
+                            format!("actual {p_name}"),
+                            cell(c.fn_, pos),
+                            cell(c.tp, pos),
+                        ],
                     ]
                 )
             );

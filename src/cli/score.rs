@@ -10,7 +10,7 @@ use crate::tracking::registry::PRODUCTION;
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// CSV to score [default: the workspace's data/test_data.csv]
+    /// CSV or Parquet file to score [default: the workspace's data/test_data.csv]
     pub file: Option<PathBuf>,
     /// Where to write the predictions [default: predictions/<file>.v<version>.csv, or the next
     /// free name (`-2`, `-3`, ...) when an earlier output is there]

@@ -47,7 +47,7 @@ pub struct TrainArgs {
 /// The training file and how it is split: what `train` and `tune` read.
 #[derive(Debug, Args)]
 pub struct SplitArgs {
-    /// Training CSV [default: the workspace's data/train_data.csv]
+    /// Training CSV or Parquet file [default: the workspace's data/train_data.csv]
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Seed for the split, the models (and the sampled parameters of `tune`)

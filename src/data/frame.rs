@@ -63,12 +63,80 @@ impl CatColumn {
     }
 }
 
+/// The longest id kept, in characters: longer ones are refused, naming the row and column.
+pub const MAX_ID_CHARS: usize = 256;
+
+/// An id column: each row's id as the table wrote it (trimmed), in one buffer, so a million
+/// ids are two allocations, not a million. An empty id is a row without one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IdColumn {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl IdColumn {
+    pub fn with_capacity(rows: usize) -> Self {
+        IdColumn {
+            text: String::new(),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    pub fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Row `i`'s id; `""` when the row has none.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// Row `i`'s id, or `None` when the row has none.
+    pub fn id(&self, i: usize) -> Option<&str> {
+        Some(self.get(i)).filter(|s| !s.is_empty())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn extend(&mut self, other: &IdColumn) {
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+
+    fn try_reserve(&mut self, rows: usize) -> Result<(), std::collections::TryReserveError> {
+        self.ends.try_reserve(rows)
+    }
+}
+
+impl<'a> FromIterator<&'a str> for IdColumn {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut c = IdColumn::default();
+        for id in iter {
+            c.push(id);
+        }
+        c
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnData {
     /// Quantities; `NaN` marks a missing value.
     Numeric(Vec<f64>),
     Categorical(CatColumn),
-    Id(Vec<i64>),
+    Id(IdColumn),
 }
 
 impl ColumnData {
@@ -103,7 +171,7 @@ impl ColumnData {
     fn take(&self, rows: &[usize]) -> ColumnData {
         match self {
             ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
-            ColumnData::Id(v) => ColumnData::Id(rows.iter().map(|&r| v[r]).collect()),
+            ColumnData::Id(v) => ColumnData::Id(rows.iter().map(|&r| v.get(r)).collect()),
             ColumnData::Categorical(c) => ColumnData::Categorical(CatColumn {
                 codes: rows.iter().map(|&r| c.codes[r]).collect(),
                 levels: c.levels.clone(),
@@ -117,7 +185,8 @@ impl ColumnData {
 pub enum Cell {
     Missing,
     Number(f64),
-    Id(i64),
+    /// An id as written (trimmed); `""` for a record that gave none.
+    Id(String),
     /// A categorical label in canonical form (`7.0` and `7` are both `"7"`).
     Label(String),
 }
@@ -128,6 +197,10 @@ pub enum CellError {
     Missing,
     WrongType { expected: &'static str },
 }
+
+/// What an id must be: ids go into files, logs and headers unchanged, so a bound and no control
+/// characters. (Kept in step with `MAX_ID_CHARS`.)
+const ID_RULE: &str = "an id of at most 256 characters, without control characters";
 
 /// The cells read as a missing value: pandas' default `na_values`, so a file or a request that
 /// pandas (and so an MLflow client) reads as missing is missing here too, in every column.
@@ -169,8 +242,12 @@ pub fn parse_cell(col: &ColumnSpec, raw: Option<&str>) -> Result<Cell, CellError
         expected: col.value.describe(),
     };
     match (col.role, col.value) {
+        // An id is kept as written; one the spec declares whole must read as one, so captures
+        // can type it.
+        (Role::Id, v) => parse_id(raw, v == ValueType::Int)
+            .map(|id| Cell::Id(id.to_string()))
+            .map_err(|expected| CellError::WrongType { expected }),
         (_, ValueType::Text) => Ok(Cell::Label(raw.to_string())),
-        (Role::Id, _) => parse_int(raw).map(Cell::Id).ok_or_else(wrong),
         (_, ValueType::Int) => {
             let v = parse_int(raw).ok_or_else(wrong)?;
             Ok(match col.role {
@@ -188,6 +265,30 @@ pub fn parse_cell(col: &ColumnSpec, raw: Option<&str>) -> Result<Cell, CellError
                 _ => Cell::Number(v),
             })
         }
+    }
+}
+
+/// An id (already trimmed) as kept: any text within `MAX_ID_CHARS` and without control
+/// characters; where the spec declares whole numbers, a whole number (`42`, or `42.0` as some
+/// exporters write it, never `4.2e1`) kept as its digits, so `42.0` in one file joins `42` in
+/// another. Else what an id must be.
+pub fn parse_id(raw: &str, whole: bool) -> Result<std::borrow::Cow<'_, str>, &'static str> {
+    if whole {
+        let (int, frac) = raw.split_once('.').unwrap_or((raw, "0"));
+        let digits = int.strip_prefix('-').unwrap_or(int);
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !frac.is_empty()
+            && frac.bytes().all(|b| b == b'0');
+        match int.parse::<i64>() {
+            Ok(_) if plain && frac == "0" && int.len() == raw.len() => Ok(raw.into()),
+            Ok(v) if plain => Ok(v.to_string().into()),
+            _ => Err(ValueType::Int.describe()),
+        }
+    } else if raw.chars().count() > MAX_ID_CHARS || raw.chars().any(char::is_control) {
+        Err(ID_RULE)
+    } else {
+        Ok(raw.into())
     }
 }
 
@@ -251,13 +352,13 @@ pub fn canonical_number(v: f64) -> String {
 pub(crate) enum ColumnBuilder {
     Numeric(Vec<f64>),
     Categorical(CatColumn, HashMap<String, u32>),
-    Id(Vec<i64>),
+    Id(IdColumn),
 }
 
 impl ColumnBuilder {
     pub(crate) fn new(col: &ColumnSpec, capacity: usize) -> Self {
         match col.role {
-            Role::Id => ColumnBuilder::Id(Vec::with_capacity(capacity)),
+            Role::Id => ColumnBuilder::Id(IdColumn::with_capacity(capacity)),
             Role::Numeric => ColumnBuilder::Numeric(Vec::with_capacity(capacity)),
             _ => ColumnBuilder::Categorical(
                 CatColumn {
@@ -274,8 +375,8 @@ impl ColumnBuilder {
         match (self, cell) {
             (ColumnBuilder::Numeric(v), Cell::Number(x)) => v.push(x),
             (ColumnBuilder::Numeric(v), _) => v.push(f64::NAN),
-            (ColumnBuilder::Id(v), Cell::Id(x)) => v.push(x),
-            (ColumnBuilder::Id(v), _) => v.push(0),
+            (ColumnBuilder::Id(v), Cell::Id(x)) => v.push(&x),
+            (ColumnBuilder::Id(v), _) => v.push(""),
             (ColumnBuilder::Categorical(c, idx), Cell::Label(s)) => {
                 c.push(Some(&s), idx);
                 return c.codes.last().copied();
@@ -383,7 +484,13 @@ impl Frame {
                 ColumnData::Numeric(v) => {
                     serde_json::Number::from_f64(v[row]).map_or(Value::Null, Value::Number)
                 }
-                ColumnData::Id(v) => Value::from(v[row]),
+                ColumnData::Id(v) => match self.spec.column(name).map(|s| s.value) {
+                    Some(ValueType::Int) => v
+                        .get(row)
+                        .parse::<i64>()
+                        .map_or_else(|_| Value::from(v.get(row)), Value::from),
+                    _ => Value::from(v.get(row)),
+                },
                 ColumnData::Categorical(c) => match c.get(row) {
                     None => Value::Null,
                     Some(l) => match self.spec.column(name).map(|s| s.value) {
@@ -411,7 +518,7 @@ impl Frame {
         for ((name, mine), (_, theirs)) in self.columns.iter_mut().zip(other.columns) {
             match (mine, theirs) {
                 (ColumnData::Numeric(a), ColumnData::Numeric(b)) => a.extend(b),
-                (ColumnData::Id(a), ColumnData::Id(b)) => a.extend(b),
+                (ColumnData::Id(a), ColumnData::Id(b)) => a.extend(&b),
                 (ColumnData::Categorical(a), ColumnData::Categorical(b)) => {
                     let mut index: HashMap<&str, u32> = HashMap::with_capacity(a.levels.len());
                     for (i, l) in a.levels.iter().enumerate() {
@@ -548,7 +655,10 @@ impl Frame {
                     serde_json::Value::String(s) => Some(s.as_str()),
                     // A number for a text column is a mistake (a shifted column, a code
                     // sent for a label), not a label: it is refused, never coerced.
-                    serde_json::Value::Number(n) if col.value != ValueType::Text => {
+                    // An id may be sent as a number whatever its declared type.
+                    serde_json::Value::Number(n)
+                        if col.value != ValueType::Text || col.role == Role::Id =>
+                    {
                         // Read as a file's cell is, through one buffer for the whole call.
                         use std::fmt::Write;
                         text.clear();
@@ -567,9 +677,9 @@ impl Frame {
                         })
                     }
                 };
-                // Ids are optional in records: an absent id is 0 rather than an error.
+                // Ids are optional in records: an absent id is none rather than an error.
                 let cell = if col.role == Role::Id && raw.is_none() {
-                    Ok(Cell::Id(0))
+                    Ok(Cell::Id(String::new()))
                 } else {
                     parse_cell(col, raw)
                 };
@@ -620,176 +730,4 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec_col(name: &str) -> ColumnSpec {
-        DatasetSpec::hospital().column(name).unwrap().clone()
-    }
-
-    #[test]
-    fn plain_decimals_read_as_the_full_reader_reads_them() {
-        let mut rng = crate::data::rng::Rng::new(11);
-        let mut texts: Vec<String> = [
-            "0",
-            "-0",
-            "-0.0",
-            "4142.0",
-            "0.1",
-            "0.3",
-            "123456789012345",
-            "1234567890123456",
-            "9007199254740993",
-            "1.000000000000001",
-            "99999999999999.9",
-            "5.",
-            ".5",
-            "-",
-            ".",
-            "1e5",
-            "1.2.3",
-            "+1",
-            " 1",
-            "0x10",
-            "00012.50",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for _ in 0..20_000 {
-            let digits = 1 + rng.below(17) as usize;
-            let mut t: String = (0..digits)
-                .map(|_| char::from(b'0' + rng.below(10) as u8))
-                .collect();
-            if rng.below(3) > 0 {
-                let p = rng.below(digits as u64 + 1) as usize;
-                t.insert(p, '.');
-            }
-            if rng.below(4) == 0 {
-                t.insert(0, '-');
-            }
-            texts.push(t);
-        }
-        for t in &texts {
-            match plain_decimal(t) {
-                Some(v) => assert_eq!(
-                    Some(v.to_bits()),
-                    t.parse::<f64>().ok().map(f64::to_bits),
-                    "{t}"
-                ),
-                // What is not plain is left to the full reader: long, or not of the plain form.
-                None => assert!(
-                    t.bytes().filter(u8::is_ascii_digit).count() > 15
-                        || !t
-                            .trim_start_matches('-')
-                            .bytes()
-                            .all(|b| b.is_ascii_digit() || b == b'.')
-                        || t.starts_with('.')
-                        || t.ends_with('.')
-                        || t.starts_with("-.")
-                        || t.matches('.').count() > 1
-                        || t.trim_start_matches('-').is_empty(),
-                    "{t}"
-                ),
-            }
-        }
-    }
-
-    #[test]
-    fn room_that_cannot_be_had_is_skipped_and_parts_still_append() {
-        let csv = "case_id,Hospital_code,Hospital_type_code,City_Code_Hospital,Hospital_region_code,Available Extra Rooms in Hospital,Department,Ward_Type,Ward_Facility_Code,Bed Grade,patientid,City_Code_Patient,Type of Admission,Severity of Illness,Visitors with Patient,Age,Admission_Deposit,Stay
-1,8,c,3,Z,3,radiotherapy,R,F,2.0,31397,7.0,Emergency,Extreme,2,51-60,4911.0,0-10
-2,2,a,5,Z,2,surgery,S,F,,31397,,Trauma,Minor,2,41-50,5954.0,41-50
-";
-        let part = crate::data::load::parse_csv(
-            csv.as_bytes().to_vec(),
-            std::path::Path::new("t.csv"),
-            &DatasetSpec::hospital(),
-            crate::data::Labels::Required,
-        )
-        .unwrap();
-        let mut whole = part.take(&[1]);
-        // More rows than an address space holds, then more bytes than any machine has.
-        whole.reserve(usize::MAX / 2);
-        whole.reserve(1 << 45);
-        whole.append(part.clone());
-        assert_eq!(whole.n_rows(), 3);
-        for (row, of) in [(0, 1), (1, 0), (2, 1)] {
-            assert_eq!(whole.record(row), part.record(of), "row {row}");
-        }
-        assert_eq!(whole.target, Some(vec![1, 0, 1]));
-    }
-
-    #[test]
-    fn numeric_labels_are_canonical() {
-        let c = spec_col("City_Code_Patient");
-        assert_eq!(parse_cell(&c, Some("7.0")), Ok(Cell::Label("7".into())));
-        assert_eq!(parse_cell(&c, Some("7")), Ok(Cell::Label("7".into())));
-        assert_eq!(parse_cell(&c, Some("")), Ok(Cell::Missing));
-        assert!(parse_cell(&c, Some("seven")).is_err());
-    }
-
-    #[test]
-    fn required_cells_must_be_present() {
-        let c = spec_col("Age");
-        assert_eq!(parse_cell(&c, None), Err(CellError::Missing));
-        assert_eq!(parse_cell(&c, Some("  ")), Err(CellError::Missing));
-        let n = spec_col("Visitors with Patient");
-        assert_eq!(parse_cell(&n, Some("3")), Ok(Cell::Number(3.0)));
-        assert_eq!(parse_cell(&n, Some("3.0")), Ok(Cell::Number(3.0)));
-        assert!(matches!(
-            parse_cell(&n, Some("3.5")),
-            Err(CellError::WrongType { .. })
-        ));
-        let d = spec_col("Admission_Deposit");
-        assert!(parse_cell(&d, Some("NaN")).is_err());
-        assert!(parse_cell(&d, Some("inf")).is_err());
-    }
-
-    #[test]
-    fn one_missing_rule_for_every_column() {
-        let nullable = [spec_col("Bed Grade"), spec_col("City_Code_Patient")];
-        let required = [
-            spec_col("Age"),
-            spec_col("Admission_Deposit"),
-            spec_col("Hospital_code"),
-        ];
-        for token in MISSING_TOKENS {
-            for c in &nullable {
-                assert_eq!(parse_cell(c, Some(token)), Ok(Cell::Missing), "{token}");
-            }
-            for c in &required {
-                assert_eq!(
-                    parse_cell(c, Some(token)),
-                    Err(CellError::Missing),
-                    "{token}"
-                );
-            }
-        }
-        // A number for a text column is refused; numbers and numeric text for numeric columns
-        // are one value.
-        let spec = DatasetSpec::hospital();
-        let rec = |k: &str, v: serde_json::Value| {
-            let mut m = serde_json::Map::new();
-            for c in spec.features() {
-                let fill = match c.value {
-                    ValueType::Text => serde_json::json!("x"),
-                    _ => serde_json::json!(1),
-                };
-                m.insert(c.name.clone(), fill);
-            }
-            m.insert(k.into(), v);
-            Frame::from_records(&spec, &[m])
-        };
-        let e = rec("Department", serde_json::json!(7)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "record 0, field 'Department': expected text, found the number 7"
-        );
-        assert!(rec("Department", serde_json::json!("7")).is_ok());
-        assert!(rec("Visitors with Patient", serde_json::json!("3")).is_ok());
-        assert!(rec("Bed Grade", serde_json::json!("NaN")).is_ok());
-        let e = rec("Age", serde_json::json!("NaN")).unwrap_err();
-        assert!(matches!(e, RecordError::Missing { .. }), "{e}");
-    }
-}
+mod tests;

@@ -104,23 +104,35 @@ pub fn infer_spec(path: &Path, o: &InitOptions) -> anyhow::Result<(DatasetSpec, 
                 || l.ends_with("_id")
                 || l.ends_with("id") && l.len() > 2 && !l.ends_with("aid")
         };
+        // Ids are any text within a bound; a column that has one that is not is refused here,
+        // naming the value, rather than on every later read.
+        let bad_id = || {
+            present
+                .iter()
+                .find(|v| crate::data::frame::parse_id(v.trim(), value == ValueType::Int).is_err())
+        };
         let role = if o.ids.contains(name) {
-            anyhow::ensure!(
-                value == ValueType::Int,
-                "{p}: --id {name}: id columns hold whole numbers, and '{name}' has '{}'",
-                present
-                    .iter()
-                    .find(|v| v.trim().parse::<i64>().is_err())
-                    .unwrap_or(&"")
-            );
+            if let Some(v) = bad_id() {
+                anyhow::bail!(
+                    "{p}: --id {name}: '{}' is not an id: ids are text of at most {} characters without control characters",
+                    crate::util::shown(v),
+                    crate::data::frame::MAX_ID_CHARS
+                );
+            }
             Role::Id
-        } else if value == ValueType::Int && (unique || looks_like_id) && missing == 0 {
+        } else if (value == ValueType::Int && (unique || looks_like_id)
+            // Text different in every row (past a handful of rows) names rows; it never helps a
+            // model as a category.
+            || value == ValueType::Text && unique && (looks_like_id || present.len() > 20))
+            && missing == 0
+            && bad_id().is_none()
+        {
             notes.push(format!(
                 "'{name}' read as an id ({}); give --id for every id column to choose yourself",
-                if unique {
-                    "a different whole number in every row"
-                } else {
-                    "named like one"
+                match (value, unique) {
+                    (ValueType::Text, _) => "text different in every row",
+                    (_, true) => "a different whole number in every row",
+                    _ => "named like one",
                 }
             ));
             Role::Id
@@ -226,13 +238,19 @@ fn target_rule(
         ));
         vec![minority]
     };
-    Ok(TargetRule {
+    let mut rule = TargetRule {
         column: name.to_string(),
         description: format!("{name} is {}", positive.join(" or ")),
         labels,
         positive,
         class_column: None,
-    })
+        positive_name: None,
+        negative_name: None,
+    };
+    // Written out, so the names every chart and table uses are there to edit.
+    rule.positive_name = Some(rule.positive_name());
+    rule.negative_name = Some(rule.negative_name());
+    Ok(rule)
 }
 
 /// The `[dataset]` table for `spec`, as `staytrack.toml` keeps it.
@@ -259,6 +277,14 @@ pub fn to_toml(spec: &DatasetSpec) -> String {
         list(&spec.target.positive),
         q(&spec.target.description)
     );
+    for (key, name) in [
+        ("positive_name", &spec.target.positive_name),
+        ("negative_name", &spec.target.negative_name),
+    ] {
+        if let Some(n) = name {
+            out += &format!("{key} = {}\n", q(n));
+        }
+    }
     for c in &spec.columns {
         out += &format!(
             "\n[[dataset.columns]]\nname = {}\nrole = \"{}\"\nvalue = \"{}\"\nnullable = {}\n",

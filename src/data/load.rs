@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use super::csv::{Misfits, Tile};
 use super::frame::{parse_cell, plain_decimal, CellError, ColumnBuilder, Frame};
+use super::header::check_header;
 use super::spec::{ColumnSpec, DatasetSpec, Role, ValueType};
 
 /// Whether the file must carry the target column.
@@ -81,6 +82,9 @@ pub enum LoadError {
     },
     #[error("{}: not a valid CSV file: {message}", .path.display())]
     Parse { path: PathBuf, message: String },
+    /// A Parquet file's own errors, which name row groups rather than lines.
+    #[error(transparent)]
+    Parquet(#[from] super::parquet::ParquetError),
 }
 
 fn describe_columns(missing: &[String], unexpected: &[String], hints: &[String]) -> String {
@@ -110,10 +114,13 @@ pub(crate) fn quote_list(names: &[String]) -> String {
     crate::util::listing(&quoted, more, "columns")
 }
 
-/// Every column of a CSV file as text, with no spec: for reading a file whose columns are not
-/// known yet (`data init`) or only a few of which matter (outcomes). Cells are owned, so the
-/// table outlives the file's bytes.
+/// Every column of a CSV (or Parquet) file as text, with no spec: for reading a file whose
+/// columns are not known yet (`data init`) or only a few of which matter (outcomes). Cells are
+/// owned, so the table outlives the file's bytes.
 pub fn read_text_columns(path: &Path) -> anyhow::Result<super::csv::Table<'static>> {
+    if super::parquet::is_parquet(path) {
+        return super::parquet::read_text_columns(path);
+    }
     let p = path.display();
     crate::util::readable_file(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{p}: cannot read: {e}"))?;
@@ -148,14 +155,14 @@ pub const LOAD_CHUNK_ROWS: usize = 32_768;
 /// Reads and validates `path` against `spec`: in parts of `LOAD_CHUNK_ROWS` records, a part per
 /// core at a time, each appended to the frame as it is done. Memory holds the frame and a
 /// batch of parts, never the file's text or a cell per field of it; the result and the errors
-/// are those of `parse_csv` on the whole file.
+/// are those of `parse_csv` on the whole file. A Parquet file is read the same way (`chunks`).
 pub fn load_csv(path: &Path, spec: &DatasetSpec, labels: Labels) -> Result<Frame, LoadError> {
     let chunks = super::chunks::CsvChunks::open(path, LOAD_CHUNK_ROWS)?;
     let size = chunks.len();
     let mut frame: Option<Frame> = None;
     chunks.in_batches(
         |chunk| {
-            let bytes = chunk.bytes.len();
+            let bytes = chunk.size();
             Ok::<_, LoadError>((chunk.parse(path, spec, labels)?, bytes))
         },
         |(part, bytes), _| {
@@ -289,11 +296,18 @@ pub fn parse_csv(
     })
 }
 
-/// A plain run of up to 18 digits, as an id.
+/// An id the general reader would keep exactly as written: printable ASCII without spaces,
+/// within the bound, not a missing-value token, and all digits where the spec declares whole
+/// numbers. Anything else goes to `parse_cell`, which decides.
 #[inline]
-fn plain_id(raw: &str) -> Option<i64> {
-    (raw.len() <= 18 && raw.bytes().all(|c| c.is_ascii_digit()))
-        .then(|| raw.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
+fn plain_id(raw: &str, whole: bool) -> bool {
+    !raw.is_empty()
+        && raw.len() <= super::frame::MAX_ID_CHARS
+        && if whole {
+            raw.len() <= 18 && raw.bytes().all(|c| c.is_ascii_digit())
+        } else {
+            raw.bytes().all(|b| b > b' ' && b < 0x7f) && !super::frame::is_missing_token(raw)
+        }
 }
 
 /// A whole number written plainly (`12`, `-3`, `4.0`), as the general reader would give it.
@@ -486,7 +500,18 @@ impl<'s> FieldReader<'s> {
         }
         let rows = (from, upto);
         match values {
-            Values::Column(ColumnBuilder::Id(v)) => run(tile, at, rows, v, plain_id),
+            Values::Column(ColumnBuilder::Id(v)) => {
+                let whole = col.value == ValueType::Int;
+                let mut row = from;
+                while row < upto {
+                    match tile.field(row, at).filter(|r| plain_id(r, whole)) {
+                        Some(raw) => v.push(raw),
+                        None => break,
+                    }
+                    row += 1;
+                }
+                row
+            }
             Values::Column(ColumnBuilder::Numeric(v)) if col.value == ValueType::Int => {
                 run(tile, at, rows, v, plain_int)
             }
@@ -635,270 +660,5 @@ impl LoadError {
     }
 }
 
-fn check_header(
-    header: &[String],
-    spec: &DatasetSpec,
-    labels: Labels,
-    path: &Path,
-) -> Result<(), LoadError> {
-    // Names are distinct: `csv::header` refused a name twice.
-    let missing: Vec<String> = spec
-        .columns
-        .iter()
-        .filter(|c| !(c.role == Role::Target && labels == Labels::Optional))
-        .filter(|c| !header.contains(&c.name))
-        .map(|c| c.name.clone())
-        .collect();
-    let unexpected: Vec<String> = header
-        .iter()
-        .filter(|h| spec.column(h).is_none())
-        .cloned()
-        .collect();
-    if missing.is_empty() && unexpected.is_empty() {
-        return Ok(());
-    }
-    let mut hints = Vec::new();
-    if header.len() == 1 {
-        for (sep, name) in [(';', "semicolons"), ('\t', "tabs"), ('|', "pipes")] {
-            if header[0].matches(sep).count() >= 2 {
-                hints.push(format!(
-                    "the header has a single column and looks separated by {name}; \
-                     staytrack reads comma-separated files"
-                ));
-                break;
-            }
-        }
-    }
-    for u in &unexpected {
-        if hints.len() >= crate::util::MAX_LISTED {
-            break;
-        }
-        if let Some(m) = missing.iter().find(|m| similar(m, u)) {
-            hints.push(format!(
-                "'{}' looks like a misspelling of '{m}'",
-                crate::util::shown(u)
-            ));
-        }
-    }
-    if missing.len() == 1 && missing[0] == spec.target.column && unexpected.is_empty() {
-        hints.push(format!(
-            "training data needs the target column '{}'",
-            spec.target.column
-        ));
-    }
-    Err(LoadError::Columns {
-        path: path.to_path_buf(),
-        missing,
-        unexpected,
-        hints,
-    })
-}
-
-/// Case and separator differences, or at most two edits apart.
-fn similar(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
-    norm(a) == norm(b) || edit_distance(a, b) <= 2
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn texts_seen_before_come_back_with_their_values() {
-        let mut seen = Seen::new();
-        // More texts than slots, of every length around the packed sizes, so slots are shared
-        // and evicted; and texts that agree in their first and last bytes.
-        let texts: Vec<String> = (0..3_000)
-            .map(|i| {
-                let len = 1 + i % 24;
-                let body = format!("{i:0>width$}", width = len);
-                body[body.len() - len..].to_string()
-            })
-            .chain(["abcXdef", "abcYdef", "ab", "aXb", "aYb"].map(String::from))
-            .collect();
-        let mut want = HashMap::new();
-        for (v, t) in texts.iter().enumerate() {
-            if !want.contains_key(t) {
-                seen.insert(t, v as u32);
-                want.insert(t.clone(), v as u32);
-            }
-        }
-        for _ in 0..2 {
-            for t in &texts {
-                assert_eq!(seen.get(t), Some(want[t]), "{t}");
-            }
-        }
-        assert_eq!(seen.get("never"), None);
-        assert_eq!(seen.get("abcZdef"), None);
-        assert_eq!(seen.get(""), None);
-    }
-
-    #[test]
-    fn misspellings_are_recognised() {
-        assert!(similar("Hospital_code", "Hospital_Code"));
-        assert!(similar("Bed Grade", "Bed_Grade"));
-        assert!(similar("Age", "Ages"));
-        assert!(!similar("Age", "Department"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    /// A hospital file of `rows` rows whose later rows bring new levels, missing cells and a
-    /// quoted field, with `bad` (a row number) holding a deposit that is not a number.
-    fn hospital_csv(rows: usize, bad: Option<usize>) -> String {
-        let mut s = String::from(
-            "case_id,Hospital_code,Hospital_type_code,City_Code_Hospital,Hospital_region_code,\
-             Available Extra Rooms in Hospital,Department,Ward_Type,Ward_Facility_Code,Bed Grade,\
-             patientid,City_Code_Patient,Type of Admission,Severity of Illness,\
-             Visitors with Patient,Age,Admission_Deposit,Stay\n",
-        );
-        let stays = ["0-10", "11-20", "31-40", "More than 100 Days"];
-        for r in 1..=rows {
-            let dept = if r % 7_001 == 0 {
-                "\"gyn,\nae\""
-            } else {
-                "surgery"
-            };
-            let bed = if r % 13 == 0 {
-                String::new()
-            } else {
-                format!("{}", r % 4 + 1)
-            };
-            let deposit = if Some(r) == bad {
-                "lots".to_string()
-            } else {
-                format!("{}.5", 3000 + r % 997)
-            };
-            s.push_str(&format!(
-                "{r},{},c,{},Z,{},{dept},R,F,{bed},{},{},Emergency,Minor,2,51-60,{deposit},{}\n",
-                r / 5_000 + 1,
-                r % 11,
-                r % 5,
-                r % 977,
-                r / 9_000,
-                stays[r % 4],
-            ));
-        }
-        s
-    }
-
-    #[test]
-    fn a_file_read_in_parts_is_the_file_read_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("train.csv");
-        let spec = DatasetSpec::hospital();
-        let rows = 3 * LOAD_CHUNK_ROWS + 123;
-        let text = hospital_csv(rows, None);
-        std::fs::write(&path, &text).unwrap();
-        let parts = load_csv(&path, &spec, Labels::Required).unwrap();
-        let whole = parse_csv(text.into_bytes(), &path, &spec, Labels::Required).unwrap();
-        assert_eq!(parts.n_rows(), rows);
-        // Compared as text, so a missing number (NaN) equals itself.
-        for ((name, a), (_, b)) in parts.columns().zip(whole.columns()) {
-            assert!(
-                format!("{a:?}") == format!("{b:?}"),
-                "column '{name}' differs"
-            );
-        }
-        assert!(parts.labels == whole.labels && parts.target == whole.target);
-        assert_eq!(parts.columns().count(), whole.columns().count());
-        // A bad cell in a later part is reported as the whole file reports it, lines of commas
-        // alone in earlier parts counted as no rows.
-        let text = hospital_csv(rows, Some(2 * LOAD_CHUNK_ROWS + 77))
-            .replacen("\n", "\n,,,\n", 10)
-            .replacen("\n2,", "\n,\r\n2,", 1);
-        std::fs::write(&path, &text).unwrap();
-        let parts = load_csv(&path, &spec, Labels::Required).unwrap_err();
-        let whole = parse_csv(text.into_bytes(), &path, &spec, Labels::Required).unwrap_err();
-        assert_eq!(parts.to_string(), whole.to_string());
-        assert!(
-            parts
-                .to_string()
-                .contains(&format!("row {}", 2 * LOAD_CHUNK_ROWS + 77)),
-            "{parts}"
-        );
-    }
-
-    #[test]
-    fn the_first_bad_row_is_found_across_tiles_and_columns() {
-        let path = Path::new("t.csv");
-        let spec = DatasetSpec::hospital();
-        let rows = 3 * TILE_ROWS + 10;
-        let text = hospital_csv(rows, None).replace("\"gyn,\nae\"", "surgery");
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        // Data row `r` is on file line `r + 1`, the same index in `lines`.
-        let set = |lines: &mut Vec<String>, r: usize, col: usize, v: &str| {
-            let mut f: Vec<String> = lines[r].split(',').map(str::to_string).collect();
-            f[col] = v.to_string();
-            lines[r] = f.join(",");
-        };
-        // The same error from a text without quotes and from one with a quoted field.
-        let load = |lines: &[String]| {
-            let text = lines.join("\n") + "\n";
-            let err = |t: String| {
-                parse_csv(t.into_bytes(), path, &spec, Labels::Required)
-                    .unwrap_err()
-                    .to_string()
-            };
-            let plain = err(text.clone());
-            assert_eq!(plain, err(text.replacen(",surgery,", ",\"surgery\",", 1)));
-            plain
-        };
-        let late = 2 * TILE_ROWS + 5;
-        // A bad last column in a later tile, a ragged row after it.
-        set(&mut lines, late + 3, 16, "lots");
-        set(&mut lines, late + 2, 0, "1,2");
-        let e = load(&lines);
-        assert!(e.contains(&format!("row {}", late + 2)), "{e}");
-        assert!(e.contains("19 field(s)"), "{e}");
-        // Within one row, the first column of the spec is named, whichever is read first.
-        set(&mut lines, late, 16, "lots");
-        set(&mut lines, late, 2, "");
-        let e = load(&lines);
-        assert!(
-            e.contains(&format!(
-                "row {late} (line {}), column 'Hospital_type_code'",
-                late + 1
-            )),
-            "{e}"
-        );
-        // An earlier row in the same tile wins over an earlier column.
-        set(&mut lines, late - 1, 17, "forever");
-        let e = load(&lines);
-        assert!(
-            e.contains(&format!("row {} (line {late}), column 'Stay'", late - 1)),
-            "{e}"
-        );
-        // A blank line moves the lines, not the rows.
-        lines.insert(TILE_ROWS, ",,,".to_string());
-        let e = load(&lines);
-        assert!(
-            e.contains(&format!(
-                "row {} (line {}), column 'Stay'",
-                late - 1,
-                late + 1
-            )),
-            "{e}"
-        );
-    }
-}
+mod tests;

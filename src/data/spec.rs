@@ -49,6 +49,9 @@ pub struct ColumnSpec {
     pub nullable: bool,
 }
 
+/// The probability at or above which a row is predicted positive (the class is 1), unless told.
+pub const THRESHOLD: f64 = 0.5;
+
 /// The rule that turns the label column into the binary target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +67,48 @@ pub struct TargetRule {
     /// The name of the 0/1 column scored files carry [default: `positive`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_column: Option<String>,
+    /// What charts and tables call the target's 1 and 0 (`> 30 days`, `readmitted: yes`)
+    /// [default: made from the column and its labels; `data init` writes them].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_name: Option<String>,
+}
+
+impl TargetRule {
+    /// The labels that make the target 0.
+    pub fn negative(&self) -> impl Iterator<Item = &String> {
+        self.labels.iter().filter(|l| !self.positive.contains(l))
+    }
+
+    /// The default name of a class: the column and its labels, when there are a few.
+    fn named(&self, labels: Vec<&String>, otherwise: &str) -> String {
+        if labels.is_empty() || labels.len() > 3 {
+            return otherwise.to_string();
+        }
+        let joined: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
+        format!("{}: {}", self.column, joined.join(" or "))
+    }
+
+    /// What the target's 1 is called in every chart, table and line.
+    pub fn positive_name(&self) -> String {
+        self.positive_name.clone().unwrap_or_else(|| {
+            let fallback = if self.description.is_empty() {
+                format!("{} positive", self.column)
+            } else {
+                self.description.clone()
+            };
+            self.named(self.positive.iter().collect(), &fallback)
+        })
+    }
+
+    /// What the target's 0 is called.
+    pub fn negative_name(&self) -> String {
+        self.negative_name.clone().unwrap_or_else(|| {
+            let fallback = format!("not {}", self.positive_name());
+            self.named(self.negative().collect(), &fallback)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +271,8 @@ impl DatasetSpec {
                 positive: STAY_LABELS[3..].iter().map(|s| s.to_string()).collect(),
                 description: "stay of more than 30 days".into(),
                 class_column: Some("long_stay".into()),
+                positive_name: Some("> 30 days".into()),
+                negative_name: Some("≤ 30 days".into()),
             },
         }
     }
@@ -243,6 +290,16 @@ impl DatasetSpec {
     /// The id columns, in file order: what scored files carry to tell rows apart.
     pub fn id_columns(&self) -> impl Iterator<Item = &ColumnSpec> {
         self.columns.iter().filter(|c| c.role == Role::Id)
+    }
+
+    /// The probability at or above which a row is predicted positive.
+    pub fn threshold(&self) -> f64 {
+        THRESHOLD
+    }
+
+    /// The case id: the first id column. Logged predictions carry it, and outcomes join by it.
+    pub fn case_id(&self) -> Option<&ColumnSpec> {
+        self.id_columns().next()
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {

@@ -32,13 +32,19 @@ pub fn summarise(frame: &Frame) -> Summary {
         .columns()
         .map(|(name, col)| match col {
             ColumnData::Numeric(v) => numeric_summary(name, "numeric", v.iter().copied()),
+            // Ids are text: their count of distinct values and of rows without one.
             ColumnData::Id(v) => {
-                let mut s = numeric_summary(name, "id", v.iter().map(|&x| x as f64));
-                let mut sorted = v.clone();
-                sorted.sort_unstable();
-                sorted.dedup();
-                s.distinct = sorted.len();
-                s
+                let distinct: std::collections::HashSet<&str> = v.iter().collect();
+                ColumnSummary {
+                    name: name.to_string(),
+                    kind: "id",
+                    missing: v.iter().filter(|s| s.is_empty()).count(),
+                    distinct: distinct.len() - usize::from(distinct.contains("")),
+                    min: None,
+                    max: None,
+                    mean: None,
+                    top: Vec::new(),
+                }
             }
             ColumnData::Categorical(c) => {
                 let mut counts = vec![0usize; c.levels.len()];

@@ -344,7 +344,7 @@ pub fn thin(c: &Curve, max: usize) -> Curve {
 pub fn evaluate(y: &[u8], p: &[f64]) -> Result<Evaluation, MetricsError> {
     validate(y, p)?;
     let (pos, _) = both_classes(y)?;
-    let confusion = Confusion::at(y, p, 0.5);
+    let confusion = Confusion::at(y, p, crate::data::spec::THRESHOLD);
     let (best_threshold, best_f1) = best_f1_threshold(y, p)?;
     Ok(Evaluation {
         rows: y.len(),

@@ -16,6 +16,6 @@ mod sweep;
 
 pub use drift::render_drift;
 pub use monitor::render_monitor;
-pub use runs::{curve, render_runs, run_charts, RunChart};
+pub use runs::{curve, render_runs, run_charts, Classes, RunChart};
 pub use score::render_score;
 pub use sweep::render_sweep;

@@ -20,6 +20,29 @@ pub struct RunChart {
     pub calibration: Curve,
     pub confusion: Confusion,
     pub importance: Vec<(String, f64)>,
+    /// What the dataset's spec calls the target's classes.
+    pub classes: Classes,
+}
+
+/// The words for a dataset's target, from its spec: every chart says them, never another
+/// dataset's.
+#[derive(Debug, Clone, Default)]
+pub struct Classes {
+    /// The 1, in a few words (`> 30 days`, `readmitted: yes`).
+    pub positive: String,
+    pub negative: String,
+    /// The positive class described (`stay of more than 30 days`).
+    pub description: String,
+}
+
+impl Classes {
+    pub fn of(spec: &crate::data::DatasetSpec) -> Classes {
+        Classes {
+            positive: spec.target.positive_name(),
+            negative: spec.target.negative_name(),
+            description: spec.target.description.clone(),
+        }
+    }
 }
 
 /// Every run chart for `runs`; returns the files written.
@@ -68,13 +91,13 @@ fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> 
                 .x_labels(5)
                 .y_labels(5)
                 .x_label_formatter(&|x| match x {
-                    x if (x - 0.5).abs() < 1e-9 => "≤ 30 days".into(),
-                    x if (x - 1.5).abs() < 1e-9 => "> 30 days".into(),
+                    x if (x - 0.5).abs() < 1e-9 => run.classes.negative.clone(),
+                    x if (x - 1.5).abs() < 1e-9 => run.classes.positive.clone(),
                     _ => String::new(),
                 })
                 .y_label_formatter(&|y| match y {
-                    y if (y - 1.5).abs() < 1e-9 => "≤ 30 days".into(),
-                    y if (y - 0.5).abs() < 1e-9 => "> 30 days".into(),
+                    y if (y - 1.5).abs() < 1e-9 => run.classes.negative.clone(),
+                    y if (y - 0.5).abs() < 1e-9 => run.classes.positive.clone(),
                     _ => String::new(),
                 })
                 .label_style((FONT, 13))
@@ -129,6 +152,7 @@ fn confusion_matrices(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> 
 }
 
 fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    let classes = runs.first().map(|r| r.classes.clone()).unwrap_or_default();
     png(dir, "roc_pr_curves.png", (1500, 680), |root| {
         let (left, right) = root.split_horizontally(750);
         for (area, roc) in [(left, true), (right, false)] {
@@ -149,9 +173,9 @@ fn roc_pr(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             chart
                 .configure_mesh()
                 .x_desc(if roc {
-                    "False positive rate"
+                    "False positive rate".to_string()
                 } else {
-                    "Recall (share of long stays found)"
+                    format!("Recall (share of {} found)", classes.positive)
                 })
                 .y_desc(if roc {
                     "True positive rate"
@@ -263,6 +287,7 @@ fn metric_bars(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
+    let classes = runs.first().map(|r| r.classes.clone()).unwrap_or_default();
     png(dir, "calibration.png", (800, 760), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption("Calibration: predicted against observed", (FONT, 22))
@@ -273,8 +298,11 @@ fn calibration(runs: &[RunChart], dir: &Path) -> anyhow::Result<PathBuf> {
             .map_err(pe)?;
         chart
             .configure_mesh()
-            .x_desc("Mean predicted probability of a stay over 30 days")
-            .y_desc("Observed share of stays over 30 days")
+            .x_desc(format!(
+                "Mean predicted probability: {}",
+                classes.description
+            ))
+            .y_desc(format!("Observed share: {}", classes.positive))
             .house_style(15, 13)
             .draw()
             .map_err(pe)?;
@@ -380,7 +408,9 @@ pub fn curve<T: serde::de::DeserializeOwned + Default>(
 pub fn run_charts(
     store: &crate::tracking::Store,
     runs: &[crate::tracking::RunSummary],
+    spec: &crate::data::DatasetSpec,
 ) -> anyhow::Result<Vec<RunChart>> {
+    let classes = Classes::of(spec);
     runs.iter()
         .map(|r| {
             let curves = store.curves(&r.id)?;
@@ -397,6 +427,7 @@ pub fn run_charts(
                 calibration: curve(&curves, CurveKind::Calibration),
                 confusion: curve(&curves, CurveKind::Confusion),
                 importance: curve(&curves, CurveKind::Importance),
+                classes: classes.clone(),
             })
         })
         .collect()

@@ -17,14 +17,15 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
-                    "{} rows of {} scored by '{}' (version {}): {:.1} % long stays",
+                    "{} rows of {} scored by '{}' (version {}): {:.1} % {}",
                     crate::util::thousands(s.rows),
                     s.input
                         .file_name()
                         .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
                     s.alias,
                     s.model_version,
-                    100.0 * s.positive_share
+                    100.0 * s.positive_share,
+                    s.positive_class
                 ),
                 (FONT, 22),
             )
@@ -39,7 +40,7 @@ pub fn render_score(s: &crate::score::ScoreSummary, dir: &Path) -> anyhow::Resul
             .x_labels(11)
             .x_label_formatter(&|x| format!("{x:.1}"))
             .y_label_formatter(&|y| crate::util::thousands(*y as usize))
-            .x_desc("Predicted probability of a stay over 30 days")
+            .x_desc(format!("Predicted probability: {}", s.positive_class))
             .y_desc("Rows")
             .house_style(16, 15)
             .draw()

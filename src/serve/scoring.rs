@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::data::{Frame, RecordError, Role};
+use crate::data::{Frame, RecordError};
 use crate::tracking::PredictionRow;
 use input::{ApiError, Record};
 use model::Loaded;
@@ -56,7 +56,10 @@ pub(super) struct Scored {
     pub model: Arc<Loaded>,
     pub probs: Vec<f64>,
     pub classes: Vec<i64>,
-    pub case_ids: Vec<Option<i64>>,
+    /// Each record's case id as it was sent, echoed in `/predict`'s answers.
+    pub case_ids: Vec<Option<Value>>,
+    /// What the case id is called: the spec's first id column.
+    pub case_id_name: Option<String>,
     /// One per record: what the answer and the log call it.
     pub prediction_ids: Vec<String>,
 }
@@ -163,20 +166,18 @@ pub(super) fn score_now(
         )));
     }
     let classes: Vec<i64> = probs.iter().map(|p| (*p >= THRESHOLD) as i64).collect();
-    let id_col = spec
-        .columns
+    // The case id as the record gave it (the answer echoes it), and as the frame read it (the
+    // log keeps that text).
+    let id_col = spec.case_id().map(|c| c.name.as_str());
+    let case_id_name = id_col.map(str::to_string);
+    let case_ids: Vec<Option<Value>> = records
         .iter()
-        .find(|c| c.role == Role::Id)
-        .map(|c| c.name.as_str());
-    let case_ids: Vec<Option<i64>> = records
-        .iter()
-        .map(|r| {
-            let v = r.get(id_col?)?;
-            v.as_i64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                .or_else(|| v.as_str()?.trim().parse().ok())
-        })
+        .map(|r| r.get(id_col?).filter(|v| !v.is_null()).cloned())
         .collect();
+    let logged_ids = id_col.and_then(|name| match frame.column(name) {
+        Some(crate::data::ColumnData::Id(v)) => Some(v),
+        _ => None,
+    });
     let mut issues = model.checker.frame(&frame);
     model.checker.coerced(&records, &mut issues);
     if issues.iter().any(|i| !i.is_empty()) {
@@ -193,13 +194,13 @@ pub(super) fn score_now(
             .iter()
             .zip(&probs)
             .zip(&classes)
-            .zip(&case_ids)
             .zip(&issues)
             .zip(&prediction_ids)
-            .map(|(((((r, p), c), id), found), pid)| PredictionRow {
+            .enumerate()
+            .map(|(i, ((((r, p), c), found), pid))| PredictionRow {
                 at,
                 model_version: Some(model.version),
-                case_id: *id,
+                case_id: logged_ids.and_then(|v| v.id(i)).map(str::to_string),
                 inputs: serde_json::to_string(r).unwrap_or_default(),
                 probability: *p,
                 class: *c,
@@ -221,6 +222,7 @@ pub(super) fn score_now(
             probs,
             classes,
             case_ids,
+            case_id_name,
             prediction_ids,
         },
         rows,
@@ -234,14 +236,22 @@ pub(super) fn record_error(e: RecordError) -> ApiError {
     err
 }
 
-/// One answer of `/predict`.
-#[derive(serde::Serialize)]
-pub(super) struct Prediction {
-    prediction_id: String,
-    case_id: Option<i64>,
-    class: i64,
-    probability: f64,
-    model_version: i64,
+/// One answer of `/predict`: its prediction id, the case id under the spec's name for it
+/// (when the record had one), the class, the probability and the version that gave it.
+fn prediction(r: &Scored, i: usize) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "prediction_id".into(),
+        Value::from(r.prediction_ids[i].as_str()),
+    );
+    if let (Some(name), Some(id)) = (&r.case_id_name, &r.case_ids[i]) {
+        m.insert(name.clone(), id.clone());
+    }
+    // The fixed fields win over an id column that shares a name with one of them.
+    m.insert("class".into(), Value::from(r.classes[i]));
+    m.insert("probability".into(), Value::from(r.probs[i]));
+    m.insert("model_version".into(), Value::from(r.model.version));
+    Value::Object(m)
 }
 
 /// Scores a body of one record or a list of records; says whether it was one.
@@ -267,13 +277,7 @@ pub(super) async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (r, single) = score_plain(&s, &headers, body, "/predict").await?;
-    let one = |i: usize| Prediction {
-        prediction_id: r.prediction_ids[i].clone(),
-        case_id: r.case_ids[i],
-        class: r.classes[i],
-        probability: r.probs[i],
-        model_version: r.model.version,
-    };
+    let one = |i: usize| prediction(&r, i);
     if single {
         return Ok(([r.id_header()], Json(one(0))).into_response());
     }

@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 pub struct PredictionRow {
     pub at: i64,
     pub model_version: Option<i64>,
-    pub case_id: Option<i64>,
+    pub case_id: Option<String>,
     /// The record as received, as JSON.
     pub inputs: String,
     pub probability: f64,
@@ -402,7 +402,7 @@ impl Store {
     /// different label replaces it. Returns (new, unchanged, changed).
     pub fn upsert_outcomes(
         &mut self,
-        rows: &[(i64, u8, String)],
+        rows: &[(String, u8, String)],
         source: &str,
     ) -> Result<(usize, usize, usize), StoreError> {
         self.upsert_labels(
@@ -450,7 +450,7 @@ impl Store {
     }
 
     /// How many of `ids` have a logged prediction.
-    pub fn predicted_ids(&self, ids: &[i64]) -> Result<usize, StoreError> {
+    pub fn predicted_ids(&self, ids: &[&str]) -> Result<usize, StoreError> {
         self.read(|conn| {
             let mut st =
                 conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM predictions WHERE case_id = ?1)")?;
@@ -479,7 +479,7 @@ mod tests {
         PredictionRow {
             at,
             model_version: Some(1),
-            case_id: Some(1),
+            case_id: Some("1".into()),
             inputs: "{}".into(),
             probability: p,
             class: (p >= 0.5) as i64,

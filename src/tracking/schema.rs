@@ -222,6 +222,27 @@ ALTER TABLE capture_segments ADD COLUMN model TEXT;
 ALTER TABLE capture_segments ADD COLUMN period_ms INTEGER;
 CREATE INDEX capture_segments_sealed ON capture_segments(kind, direction, last_id);
 "#,
+    // 9: case ids are text, kept as the table wrote them (`MRN-000123`, a UUID, `00042`). The
+    // log's integer column steps aside (`case_id_int`, no longer written) and each logged id is
+    // copied once as text; outcomes are keyed by text. Text affinity keeps `00042` as written.
+    r#"
+DROP INDEX predictions_by_case;
+ALTER TABLE predictions RENAME COLUMN case_id TO case_id_int;
+ALTER TABLE predictions ADD COLUMN case_id TEXT;
+UPDATE predictions SET case_id = CAST(case_id_int AS TEXT) WHERE case_id_int IS NOT NULL;
+CREATE INDEX predictions_by_case ON predictions(case_id);
+CREATE TABLE outcomes_by_text (
+    case_id  TEXT PRIMARY KEY,
+    label    INTEGER NOT NULL CHECK (label IN (0, 1)),
+    raw      TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    at       INTEGER NOT NULL
+);
+INSERT INTO outcomes_by_text (case_id, label, raw, source, at)
+    SELECT CAST(case_id AS TEXT), label, raw, source, at FROM outcomes;
+DROP TABLE outcomes;
+ALTER TABLE outcomes_by_text RENAME TO outcomes;
+"#,
 ];
 
 /// The schema version this build writes.
