@@ -461,6 +461,32 @@ impl RecordError {
 }
 
 impl Frame {
+    /// A file's frame from its finished columns and, when labelled, each row's label index:
+    /// the binary target follows from the spec's positive labels. Every file reader ends here.
+    pub(crate) fn assemble(
+        spec: &DatasetSpec,
+        source: String,
+        columns: Vec<(String, ColumnData)>,
+        labels: Option<Vec<u16>>,
+    ) -> Frame {
+        let target = labels.as_ref().map(|l| {
+            let positive: Vec<bool> = spec
+                .target
+                .labels
+                .iter()
+                .map(|lab| spec.is_positive(lab))
+                .collect();
+            l.iter().map(|&i| positive[i as usize] as u8).collect()
+        });
+        Frame {
+            spec: std::sync::Arc::new(spec.clone()),
+            source,
+            columns,
+            labels,
+            target,
+        }
+    }
+
     pub fn n_rows(&self) -> usize {
         self.columns.first().map(|(_, c)| c.len()).unwrap_or(0)
     }

@@ -278,22 +278,12 @@ pub fn parse_csv(
             Values::Labels(l) => label_idx = Some(l),
         }
     }
-    let target = label_idx.as_ref().map(|l: &Vec<u16>| {
-        let positive: Vec<bool> = spec
-            .target
-            .labels
-            .iter()
-            .map(|lab| spec.is_positive(lab))
-            .collect();
-        l.iter().map(|&i| positive[i as usize] as u8).collect()
-    });
-    Ok(Frame {
-        spec: std::sync::Arc::new(spec.clone()),
-        source: path.display().to_string(),
+    Ok(Frame::assemble(
+        spec,
+        path.display().to_string(),
         columns,
-        labels: label_idx,
-        target,
-    })
+        label_idx,
+    ))
 }
 
 /// An id the general reader would keep exactly as written: printable ASCII without spaces,

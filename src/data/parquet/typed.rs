@@ -459,22 +459,12 @@ impl Part {
                 Out::Labels(l) => label_idx = Some(l),
             }
         }
-        let target = label_idx.as_ref().map(|l: &Vec<u16>| {
-            let positive: Vec<bool> = spec
-                .target
-                .labels
-                .iter()
-                .map(|lab| spec.is_positive(lab))
-                .collect();
-            l.iter().map(|&i| positive[i as usize] as u8).collect()
-        });
-        Ok(Frame {
-            spec: std::sync::Arc::new(spec.clone()),
-            source: path.display().to_string(),
+        Ok(Frame::assemble(
+            spec,
+            path.display().to_string(),
             columns,
-            labels: label_idx,
-            target,
-        })
+            label_idx,
+        ))
     }
 
     /// The error for row `row` of the part, in the words a CSV's error uses.
