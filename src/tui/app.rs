@@ -282,6 +282,7 @@ impl App {
                 filter: String::new(),
                 filtering: false,
                 offset: Cell::new(0),
+                widest: (0, 0),
             },
             help: false,
             help_scroll: 0,
@@ -394,6 +395,13 @@ impl App {
             } else {
                 ord
             }
+        });
+        self.list.widest = view.iter().fold((0, 0), |(n, f), &i| {
+            let r = &runs[i];
+            (
+                n.max(r.name.chars().count()),
+                f.max(r.family.name().chars().count()),
+            )
         });
         self.list.view = view;
         self.list.cursor = self.list.cursor.min(self.list.view.len().saturating_sub(1));

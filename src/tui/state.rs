@@ -215,6 +215,9 @@ pub struct RunList {
     pub filtering: bool,
     /// The first row on screen; the view keeps the cursor visible.
     pub offset: Cell<usize>,
+    /// The longest name and family among the listed runs, in characters: measured when the
+    /// view changes, so a frame need not measure every run.
+    pub widest: (usize, usize),
 }
 
 /// The Compare screen.

@@ -108,11 +108,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             content[i] = content[i].max(text.chars().count());
         }
     }
-    for &i in &app.list.view {
-        let r = &app.runs[i];
-        content[1] = content[1].max(r.name.chars().count());
-        content[3] = content[3].max(r.family.name().chars().count());
-    }
+    content[1] = content[1].max(app.list.widest.0);
+    content[3] = content[3].max(app.list.widest.1);
     let shown = fit_columns(&COLS, area.width, MIN_NAME, &content);
     let header = Row::new(shown.iter().map(|&(i, _)| headers[i].clone()))
         .style(Style::new().add_modifier(Modifier::BOLD));
