@@ -411,3 +411,29 @@ impl Bundle {
         Ok(self.model.predict_encoded_with(&x, self.prepare()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle written before ids were text holds them as numbers; one written now holds text.
+    /// Both read as the same text, and an id no table could hold is refused by `validate`.
+    #[test]
+    fn validation_ids_read_from_numbers_or_text_and_bad_ones_are_refused() {
+        let old =
+            r#"{"id_column":"case_id","ids":[7,42],"labels":[0,1],"probabilities":[0.1,0.9]}"#;
+        let new =
+            r#"{"id_column":"case_id","ids":["7","42"],"labels":[0,1],"probabilities":[0.1,0.9]}"#;
+        let a: ValidationSet = serde_json::from_str(old).unwrap();
+        let b: ValidationSet = serde_json::from_str(new).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.ids, ["7", "42"]);
+        assert!(a.validate().is_ok());
+        let mut bad = a.clone();
+        bad.ids[1] = "MRN\u{1b}[2J".into();
+        assert!(matches!(bad.validate(), Err(RowsError::Id { row: 1 })));
+        bad.ids[1] = "x".repeat(crate::data::frame::MAX_ID_CHARS + 1);
+        assert!(matches!(bad.validate(), Err(RowsError::Id { row: 1 })));
+        assert!(serde_json::from_str::<ValidationSet>(&old.replace("42", "[1]")).is_err());
+    }
+}
