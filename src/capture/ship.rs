@@ -223,8 +223,8 @@ impl Shipper {
 
 /// How often the outbox is looked at between seals.
 const TICK: Duration = Duration::from_secs(1);
-/// How often the waiting rows' bytes are counted.
-const BYTES_EVERY: Duration = Duration::from_secs(30);
+/// How often the waiting rows and their bytes are counted exactly.
+const COUNT_EVERY: Duration = Duration::from_secs(30);
 
 fn run(
     mut store: Store,
@@ -244,7 +244,7 @@ fn run(
         }
     };
     let mut remote = None;
-    let mut last_bytes = None;
+    let mut counted = None;
     let mut last_seal = Instant::now();
     let mut backoff = Duration::ZERO;
     let mut next_try = Instant::now();
@@ -256,7 +256,7 @@ fn run(
             }
             signal.stop.load(Ordering::Relaxed)
         };
-        let pending = observe(&store, &stats, &mut last_bytes);
+        let pending = observe(&store, &stats, &mut counted);
         let due = stopping
             || last_seal.elapsed() >= o.interval
             || pending.is_some_and(|p| p >= o.layout.max_rows as u64)
@@ -318,7 +318,7 @@ fn run(
                     stopping,
                 ),
             }
-            observe(&store, &stats, &mut last_bytes);
+            observe(&store, &stats, &mut counted);
         }
         if stopping {
             let left = stats.pending_rows.load(Ordering::Relaxed);
@@ -364,15 +364,16 @@ async fn stopped(stop: &AtomicBool) {
     }
 }
 
-/// Updates the gauges from the outbox; returns the rows waiting for a segment. The bytes (a
-/// read of every waiting row) are counted at most every `BYTES_EVERY`; between counts the
-/// writer adds what it writes.
-fn observe(store: &Store, stats: &ShipStats, last_bytes: &mut Option<Instant>) -> Option<u64> {
-    let with_bytes = last_bytes.is_none_or(|t| t.elapsed() >= BYTES_EVERY);
-    let p = store.capture_pending(with_bytes).ok()?;
+/// Updates the gauges from the outbox; returns the rows waiting for a segment. The rows and
+/// their bytes (a read of every waiting row) are counted at most every `COUNT_EVERY`; between
+/// counts the rows are estimated from ids (`Store::capture_pending`) and the writer adds the
+/// bytes it writes.
+fn observe(store: &Store, stats: &ShipStats, counted: &mut Option<(Instant, u64)>) -> Option<u64> {
+    let gap = counted.and_then(|(t, gap)| (t.elapsed() < COUNT_EVERY).then_some(gap));
+    let p = store.capture_pending(gap).ok()?;
     stats.pending_rows.store(p.rows, Ordering::Relaxed);
-    if with_bytes {
-        *last_bytes = Some(Instant::now());
+    if gap.is_none() {
+        *counted = Some((Instant::now(), p.gap));
         stats.pending_bytes.store(p.bytes, Ordering::Relaxed);
     }
     stats.oldest_ms.store(
