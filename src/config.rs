@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 /// The largest settings file read (a spec of 100,000 columns takes about 7 MB).
 pub const MAX_SETTINGS_BYTES: u64 = 64 << 20;
 
+/// `[data]` of the settings file: where a workspace's own dataset lives (`data init` writes
+/// it), so training and scoring need no `--data` on a table other than the built-in one.
+/// Relative paths are the workspace's.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFiles {
+    pub train: Option<PathBuf>,
+    pub test: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub workspace: PathBuf,
@@ -76,11 +86,27 @@ impl Config {
         }
     }
 
-    pub fn train_file(&self) -> PathBuf {
-        self.data_dir.join("train_data.csv")
+    /// The `[data]` table: the workspace's own training and test files.
+    pub fn data_files(&self) -> anyhow::Result<DataFiles> {
+        self.section("data")
     }
 
+    /// The file runs train on: `[data] train`, else `data/train_data.csv`.
+    pub fn train_file(&self) -> PathBuf {
+        self.own_file(|d| d.train)
+            .unwrap_or_else(|| self.data_dir.join("train_data.csv"))
+    }
+
+    /// The file scoring and drift read by default: `[data] test`, else `data/test_data.csv`.
     pub fn test_file(&self) -> PathBuf {
-        self.data_dir.join("test_data.csv")
+        self.own_file(|d| d.test)
+            .unwrap_or_else(|| self.data_dir.join("test_data.csv"))
+    }
+
+    /// A file `[data]` names, relative to the workspace. A settings file that does not parse
+    /// is reported by the commands that read it (`data_files`); here the default stands.
+    fn own_file(&self, pick: impl Fn(DataFiles) -> Option<PathBuf>) -> Option<PathBuf> {
+        let p = self.data_files().ok().and_then(pick)?;
+        Some(self.workspace.join(p))
     }
 }

@@ -113,8 +113,13 @@ fn pipeline(ids: Ids) {
     let o = ok(ws, &["data", "check", t]);
     no_hospital_words("data check", &text(&o));
 
+    // `data init` named the file as the workspace's training file: no `--data` needed.
+    assert!(
+        out.contains("runs train on visits.csv ([data] train)"),
+        "{ids:?}: {out}"
+    );
     // Train two families, compare them, promote one: the id is never a feature.
-    let o = ok(ws, &["train", "--model", "lr,gbdt", "--data", t]);
+    let o = ok(ws, &["train", "--model", "lr,gbdt"]);
     no_hospital_words("train", &text(&o));
     let runs = json(&ok(ws, &["runs", "list", "--json"]));
     let runs: Vec<&str> = runs
@@ -239,4 +244,22 @@ fn an_id_past_its_bound_or_with_a_control_character_is_refused_naming_row_and_co
     let at = ws.join("at.csv");
     std::fs::write(&at, format!("{header}{}{rest}", "é".repeat(256))).unwrap();
     ok(ws, &["data", "check", at.to_str().unwrap()]);
+}
+
+#[test]
+fn a_data_table_with_an_unknown_key_is_refused_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    std::fs::write(
+        ws.join("staytrack.toml"),
+        "[data]\ntrian = \"visits.csv\"\n",
+    )
+    .unwrap();
+    let o = run(ws, &["train", "--model", "lr"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("staytrack.toml [data]") && err.contains("trian"),
+        "{err}"
+    );
 }

@@ -116,6 +116,7 @@ fn data_init(
     #[derive(serde::Deserialize)]
     struct Has {
         dataset: Option<toml::Value>,
+        data: Option<toml::Value>,
     }
     let has =
         toml::from_str::<Has>(&existing).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -125,7 +126,16 @@ fn data_init(
         path.display()
     );
     let (spec, notes) = infer::infer_spec(file, o)?;
-    let text = infer::replace_dataset(&existing, &infer::to_toml(&spec));
+    let mut text = infer::replace_dataset(&existing, &infer::to_toml(&spec));
+    // The file becomes the workspace's training file, so `train` needs no `--data`; a `[data]`
+    // table the user wrote is theirs and stays.
+    let train = train_entry(cfg, file);
+    let named_train = has.data.is_none();
+    if named_train {
+        // A JSON string is a TOML basic string: quotes, backslashes and controls escaped.
+        let quoted = serde_json::to_string(&train)?;
+        text.push_str(&format!("\n[data]\ntrain = {quoted}\n"));
+    }
     crate::util::atomic_write(&path, text.as_bytes())?;
     // What was written must read back as the same spec.
     let back = DatasetSpec::of_workspace(cfg)?;
@@ -169,7 +179,27 @@ fn data_init(
         spec.name,
         path.display()
     );
+    if named_train {
+        println!("runs train on {train} ([data] train); `staytrack train` needs no --data");
+    } else {
+        println!(
+            "[data] was kept as it was; runs train on {}",
+            cfg.train_file().display()
+        );
+    }
     Ok(0)
+}
+
+/// How `[data] train` names `file`: relative to the workspace when it lies inside it (the
+/// workspace can move), else absolute.
+fn train_entry(cfg: &Config, file: &Path) -> String {
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (f, ws) = (abs(file), abs(&cfg.workspace));
+    f.strip_prefix(&ws)
+        .map(Path::to_path_buf)
+        .unwrap_or(f)
+        .display()
+        .to_string()
 }
 
 fn data_synth(

@@ -149,6 +149,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// Generates the default data when it is missing, saying so before (it takes a moment) and
 /// after in one line each; returns the second line when data was generated.
 pub fn ensure_data(cfg: &Config) -> anyhow::Result<Option<String>> {
+    // A `[data]` table that does not parse is said here, before any file is looked for.
+    cfg.data_files()?;
     // The synthetic twin is the hospital dataset's: another dataset's workspace gets its own
     // files or none.
     let spec = crate::data::DatasetSpec::of_workspace(cfg)?;
