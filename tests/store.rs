@@ -274,3 +274,69 @@ fn lists_take_the_latest_step_and_brief_lists_only_what_they_name() {
     assert_eq!(a.params["learning_rate"], "0");
     assert_eq!(a.metrics.len(), 2);
 }
+
+#[test]
+fn a_store_from_before_text_ids_keeps_each_logged_id_and_outcome_as_text_that_still_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("staytrack.db");
+    // The store as it was before ids became text: every migration up to that one.
+    let text_ids = schema::MIGRATIONS
+        .iter()
+        .position(|m| m.contains("case_id_int"))
+        .unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for m in &schema::MIGRATIONS[..text_ids] {
+            c.execute_batch(m).unwrap();
+        }
+        c.pragma_update(None, "user_version", text_ids as i64)
+            .unwrap();
+        for (id, case) in [(1, Some(42)), (2, Some(7)), (3, None)] {
+            c.execute(
+                "INSERT INTO predictions (id, at, model_version, case_id, inputs, probability,
+                                          class, source)
+                 VALUES (?1, ?1, 1, ?2, '{}', 0.8, 1, '/predict')",
+                rusqlite::params![id, case],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (42, 1, 'yes', 'f', 5)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::latest());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let ids: Vec<(Option<String>, String)> = c
+        .prepare("SELECT case_id, typeof(case_id) FROM predictions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (Some("42".to_string()), "text".to_string()),
+            (Some("7".to_string()), "text".to_string()),
+            (None, "null".to_string()),
+        ]
+    );
+    let key: (String, String) = c
+        .query_row("SELECT case_id, typeof(case_id) FROM outcomes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(key, ("42".to_string(), "text".to_string()));
+    // The copied ids still meet their outcome: case 42 is labelled, the others are not.
+    let mut outcomes = Vec::new();
+    store
+        .scan_predictions(
+            &staytrack::tracking::predictions::LogFilter::since(0),
+            &mut |r| outcomes.push(r.outcome),
+        )
+        .unwrap();
+    assert_eq!(outcomes, [Some(1), None, None]);
+}
