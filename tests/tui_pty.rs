@@ -400,3 +400,118 @@ fn a_first_start_generates_the_data_and_says_what_to_do() {
     let s = t.wait_for("staytrack exited with", 10);
     assert!(s.contains("staytrack exited with 0"), "{s}");
 }
+
+/// Words of the built-in dataset that no screen may show for another table ("stays" is left
+/// out: the help says a baseline "stays in view").
+const HOSPITAL_WORDS: [&str; 4] = ["stay", "hospital", "days", "long_stay"];
+
+/// A table of the test's own: text ids (`MRN-000123`), two inputs and a yes/no target with a
+/// planted signal.
+fn own_table(path: &Path, rows: usize, first: usize) {
+    let mut out = String::from("patient_ref,age,region,readmitted\n");
+    for i in first..first + rows {
+        let age = 20 + (i * 37) % 70;
+        let region = ["north", "south", "east"][i % 3];
+        let yes = (age as f64 / 90.0) + if region == "east" { 0.3 } else { 0.0 }
+            > 0.55 + 0.2 * (((i * 7919) % 100) as f64 / 100.0);
+        out.push_str(&format!(
+            "MRN-{i:06},{age},{region},{}\n",
+            if yes { "yes" } else { "no" }
+        ));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn every_screen_of_a_workspace_with_its_own_table_speaks_that_table_s_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    own_table(&ws.join("visits.csv"), 1200, 0);
+    own_table(&ws.join("incoming.csv"), 300, 5000);
+    common::ok(
+        ws,
+        &[
+            "data",
+            "init",
+            ws.join("visits.csv").to_str().unwrap(),
+            "--target",
+            "readmitted",
+            "--positive",
+            "yes",
+        ],
+    );
+    // The Score and Drift screens read the workspace's test file.
+    let settings = ws.join("staytrack.toml");
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str("test = \"incoming.csv\"\n");
+    std::fs::write(&settings, text).unwrap();
+    common::ok(ws, &["train", "--model", "lr,gbdt"]);
+    common::ok(ws, &["promote", "--best"]);
+
+    let t = Tmux::new("own");
+    t.start(ws, 140, 40, &[]);
+    t.wait_for("2 of 2 runs", 30);
+    let mut seen = Vec::new();
+    // Each key on its own, with a pause, so an Esc and the key after it are not read as Alt.
+    let press = |k: &str| {
+        t.keys(&[k]);
+        std::thread::sleep(Duration::from_millis(400));
+    };
+    // Runs, a run's details, Compare, Registry, Score after scoring the test file, Drift after
+    // its check, Monitor, and the help.
+    seen.push(("Runs", t.screen()));
+    press("Enter");
+    seen.push(("Details", t.screen()));
+    press("Escape");
+    // Both runs selected for Compare.
+    press("Space");
+    press("j");
+    press("Space");
+    press("2");
+    seen.push(("Compare", t.wait_for("roc_auc", 10)));
+    press("3");
+    seen.push(("Registry", t.screen()));
+    // Scored with logging on, so the Monitor screen has a window to show.
+    press("4");
+    press("l");
+    press("Enter");
+    let s = t.wait_for("incoming.v1.csv", 60);
+    seen.push(("Score", s));
+    press("5");
+    press("Enter");
+    std::thread::sleep(Duration::from_secs(3));
+    seen.push(("Drift", t.screen()));
+    press("6");
+    press("Enter");
+    std::thread::sleep(Duration::from_secs(2));
+    seen.push(("Monitor", t.screen()));
+    press("?");
+    seen.push(("Help", t.wait_for("Keys 1", 10)));
+    press("G");
+    seen.push(("Help's end", t.wait_for("clear the path", 10)));
+    // SHOW_SCREENS=1 prints every screen read, to see what the test saw.
+    if std::env::var_os("SHOW_SCREENS").is_some() {
+        for (name, s) in &seen {
+            eprintln!("== {name}\n{s}");
+        }
+    }
+    let all: String = seen.iter().map(|(_, s)| s.as_str()).collect();
+    for (name, screen) in &seen {
+        let lower = screen.to_lowercase();
+        for word in lower.split(|c: char| !c.is_alphanumeric() && c != '_') {
+            assert!(
+                !HOSPITAL_WORDS.contains(&word),
+                "{name} says '{word}' on a table that is not the hospital's:\n{screen}"
+            );
+        }
+    }
+    // The table's own words are there instead: its target and its positive label.
+    assert!(
+        all.contains("readmitted"),
+        "no screen names the target:\n{all}"
+    );
+    // The first q closes the help, the second quits.
+    press("q");
+    t.keys(&["q"]);
+    t.wait_for("staytrack exited with 0", 10);
+}
