@@ -31,10 +31,13 @@ pub const EXIT_ERROR: i32 = 1;
 #[command(
     name = "staytrack",
     version,
-    about = "Train, track, compare, promote, serve and monitor length-of-stay models from one terminal",
-    long_about = "Train, track, compare, promote, serve and monitor models that predict whether a \
-                  hospital stay lasts more than 30 days. With no command, opens the terminal UI \
-                  on the workspace, generating the synthetic dataset on first use."
+    about = "Train, track, compare, promote, serve and monitor yes/no models on a table from one terminal",
+    long_about = "Train, track, compare, promote, serve and monitor models that predict a yes/no \
+                  target from a table: your own (`staytrack data init FILE`) or, by default, the \
+                  built-in one (whether a hospital stay lasts more than 30 days). With no \
+                  command, opens the terminal UI on the workspace, generating the built-in \
+                  dataset's synthetic twin on first use when the workspace has no table of its \
+                  own."
 )]
 pub struct Cli {
     /// Workspace folder holding staytrack.db, artifacts/ and data/ [default: current folder]
