@@ -356,6 +356,27 @@ impl App {
                     || r.id.contains(&f)
             })
             .collect();
+        self.sort(&mut view);
+        let runs = &self.runs;
+        self.list.widest = view.iter().fold((0, 0), |(n, f), &i| {
+            let r = &runs[i];
+            (
+                n.max(r.name.chars().count()),
+                f.max(r.family.name().chars().count()),
+            )
+        });
+        self.list.view = view;
+        self.list.cursor = self.list.cursor.min(self.list.view.len().saturating_sub(1));
+    }
+
+    /// Orders the view again after the sort changed: the same runs, so the same widest name.
+    fn resort(&mut self) {
+        let mut view = std::mem::take(&mut self.list.view);
+        self.sort(&mut view);
+        self.list.view = view;
+    }
+
+    fn sort(&self, view: &mut [usize]) {
         let now = self.now;
         let key = self.list.sort;
         let runs = &self.runs;
@@ -396,15 +417,6 @@ impl App {
                 ord
             }
         });
-        self.list.widest = view.iter().fold((0, 0), |(n, f), &i| {
-            let r = &runs[i];
-            (
-                n.max(r.name.chars().count()),
-                f.max(r.family.name().chars().count()),
-            )
-        });
-        self.list.view = view;
-        self.list.cursor = self.list.cursor.min(self.list.view.len().saturating_sub(1));
     }
 }
 
@@ -630,11 +642,11 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                 .position(|k| *k == app.list.sort)
                 .unwrap_or(0);
             app.list.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
-            app.refresh_view();
+            app.resort();
         }
         Action::ReverseSort => {
             app.list.descending = !app.list.descending;
-            app.refresh_view();
+            app.resort();
         }
         Action::StartFilter => app.list.filtering = true,
         Action::FilterChar(c) => {
