@@ -328,9 +328,17 @@ fn main() -> anyhow::Result<()> {
     let inputs: Vec<&staytrack::data::spec::ColumnSpec> = capture.inputs.iter().collect();
     let t = Instant::now();
     let mut sealed = Vec::new();
+    // As the shipper seals: from the rows the log's thread kept, the log read only when they
+    // are not the next waiting ones.
     loop {
-        let s =
-            store.seal_predictions(100_000, &capture.model, &staytrack::capture::segment_key)?;
+        let key = &staytrack::capture::segment_key;
+        let listed = recent.with_untaken(100_000, &capture.model, |rows| {
+            store.seal_predictions_listed(rows, 100_000, key)
+        })?;
+        let s = match listed {
+            Some(s) => s,
+            None => store.seal_predictions(100_000, &capture.model, key)?,
+        };
         if s.is_empty() {
             break;
         }

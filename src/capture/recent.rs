@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::tracking::captures::Span;
+use crate::tracking::captures::{Logged, Span};
 use crate::tracking::PredictionRow;
 
 /// The most bytes of rows kept (by `PredictionRow`'s rough size); rows past it are not kept
@@ -102,6 +102,32 @@ impl Recent {
         }
         h.bytes -= bytes;
         Some(out)
+    }
+
+    /// Calls `f` with the rows not yet taken, in id order, at most `max`, as sealing groups
+    /// them (rows without a model are `default_model`'s), so sealing need not read them back.
+    /// The log's thread waits to keep new rows meanwhile; requests do not.
+    pub fn with_untaken<R>(
+        &self,
+        max: usize,
+        default_model: &str,
+        f: impl FnOnce(&[Logged]) -> R,
+    ) -> R {
+        let h = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let listed: Vec<Logged> = h
+            .rows
+            .iter()
+            .filter_map(|(id, r)| {
+                r.as_ref().map(|r| Logged {
+                    id: *id,
+                    at: r.at,
+                    replica: r.replica.as_deref().unwrap_or(""),
+                    model: r.model_name.as_deref().unwrap_or(default_model),
+                })
+            })
+            .take(max)
+            .collect();
+        f(&listed)
     }
 
     /// Lets go of every row up to `id`: sealed and shipped, or read back instead.

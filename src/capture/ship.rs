@@ -69,10 +69,23 @@ pub async fn ship_pending(
     recent: Option<&Recent>,
 ) -> anyhow::Result<Shipped> {
     if seal {
-        while !store
-            .seal_predictions(layout.max_rows, &layout.model, &segment_key)?
-            .is_empty()
-        {}
+        loop {
+            // From the rows the log's thread kept when they are the next waiting ones, else
+            // from the log.
+            let listed = match recent {
+                Some(r) => r.with_untaken(layout.max_rows, &layout.model, |rows| {
+                    store.seal_predictions_listed(rows, layout.max_rows, &segment_key)
+                })?,
+                None => None,
+            };
+            let sealed = match listed {
+                Some(s) => s,
+                None => store.seal_predictions(layout.max_rows, &layout.model, &segment_key)?,
+            };
+            if sealed.is_empty() {
+                break;
+            }
+        }
         while !store
             .seal_outcomes(layout.max_rows, &segment_key)?
             .is_empty()

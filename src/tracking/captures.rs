@@ -6,11 +6,9 @@
 //! `sync push`) never seal the same row twice. A segment keeps its key from the moment it is
 //! sealed, so a retry after a crash rebuilds and sends the same object under the same key.
 
-use std::collections::{BTreeMap, HashSet};
-
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::predictions::{INSERT_PREDICTION, PREDICTION_COLUMNS};
+use super::predictions::PREDICTION_COLUMNS;
 use super::{PredictionRow, Store, StoreError};
 
 /// What a segment holds.
@@ -65,6 +63,21 @@ pub struct Span {
     pub last_id: i64,
     pub model: String,
     pub period_ms: i64,
+}
+
+/// A logged prediction as sealing groups it, from rows the server's log still holds in memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logged<'a> {
+    pub id: i64,
+    pub at: i64,
+    pub replica: &'a str,
+    pub model: &'a str,
+}
+
+/// Where sealing learns which rows wait: the log itself, or rows in memory known to be its next.
+enum Waiting<'a> {
+    Select(&'a str),
+    Listed(&'a [Logged<'a>]),
 }
 
 /// A captured outcome: a label for a case id or a prediction id.
@@ -140,17 +153,40 @@ impl Store {
         default_model: &str,
         key: &dyn Fn(&SealParts) -> String,
     ) -> Result<Vec<Segment>, StoreError> {
-        self.seal(
+        let select = format!(
+            "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
+              WHERE id > {SEALED_THROUGH} AND segment IS NULL ORDER BY id LIMIT ?1"
+        );
+        let sealed = self.seal(
             SegmentKind::Predictions,
             max_rows,
-            &format!(
-                "SELECT id, at, COALESCE(replica, ''), COALESCE(model_name, ?2) FROM predictions
-                  WHERE id > {SEALED_THROUGH} AND segment IS NULL ORDER BY id LIMIT ?1"
-            ),
+            Waiting::Select(&select),
             // A prediction is not written again: its segment's id range, replica, model and hour
             // find it (`segment_predictions`).
             None,
             default_model,
+            key,
+        )?;
+        Ok(sealed.unwrap_or_default())
+    }
+
+    /// `seal_predictions` from rows the caller holds in memory, in id order, so the log's wide
+    /// rows are not read back to be grouped. Used only when they are exactly the next rows
+    /// waiting: the first waiting id leads and the ids run without a gap (ids are whole
+    /// numbers, so no other row lies between). Otherwise `None`, and `seal_predictions` reads
+    /// the log as before.
+    pub fn seal_predictions_listed(
+        &mut self,
+        listed: &[Logged],
+        max_rows: usize,
+        key: &dyn Fn(&SealParts) -> String,
+    ) -> Result<Option<Vec<Segment>>, StoreError> {
+        self.seal(
+            SegmentKind::Predictions,
+            max_rows,
+            Waiting::Listed(listed),
+            None,
+            "",
             key,
         )
     }
@@ -161,11 +197,13 @@ impl Store {
         max_rows: usize,
         key: &dyn Fn(&SealParts) -> String,
     ) -> Result<Vec<Segment>, StoreError> {
-        self.seal(
+        let sealed = self.seal(
             SegmentKind::Outcomes,
             max_rows,
-            "SELECT id, at, replica, ?2 FROM outcome_outbox
-              WHERE segment IS NULL ORDER BY id LIMIT ?1",
+            Waiting::Select(
+                "SELECT id, at, replica, ?2 FROM outcome_outbox
+                  WHERE segment IS NULL ORDER BY id LIMIT ?1",
+            ),
             Some(
                 "UPDATE outcome_outbox SET segment = ?1
                   WHERE segment IS NULL AND id BETWEEN ?2 AND ?3 AND replica = ?4 AND ?5 = ?6
@@ -173,38 +211,74 @@ impl Store {
             ),
             "",
             key,
-        )
+        )?;
+        Ok(sealed.unwrap_or_default())
     }
 
+    /// Groups the waiting rows by replica, model and period and seals each group; `None` when
+    /// `Listed` rows are not the next waiting ones.
     fn seal(
         &mut self,
         kind: SegmentKind,
         max_rows: usize,
-        select: &str,
+        waiting: Waiting,
         claim: Option<&str>,
         default_model: &str,
         key: &dyn Fn(&SealParts) -> String,
-    ) -> Result<Vec<Segment>, StoreError> {
+    ) -> Result<Option<Vec<Segment>>, StoreError> {
         let period = match kind {
             SegmentKind::Predictions => PERIOD_HOUR,
             SegmentKind::Outcomes => PERIOD_DAY,
         };
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut groups: BTreeMap<(String, String, i64), (Vec<i64>, i64)> = BTreeMap::new();
-            {
-                let mut st = tx.prepare(select)?;
-                let mut rows = st.query(params![max_rows as i64, default_model])?;
-                while let Some(r) = rows.next()? {
-                    let (id, at): (i64, i64) = (r.get(0)?, r.get(1)?);
-                    let (replica, model): (String, String) = (r.get(2)?, r.get(3)?);
-                    let g = groups
-                        .entry((replica, model, at.div_euclid(period) * period))
-                        .or_insert((Vec::new(), at));
-                    g.0.push(id);
-                    g.1 = g.1.min(at);
+            // Groups by (replica, model, period), each with its ids and first time: a few at
+            // most, so a list searched without allocating beats a map keyed by owned text.
+            type Group = ((String, String, i64), (Vec<i64>, i64));
+            let mut groups: Vec<Group> = Vec::new();
+            let mut add = |id: i64, at: i64, replica: &str, model: &str| {
+                let period_ms = at.div_euclid(period) * period;
+                let found = groups
+                    .iter()
+                    .position(|(k, _)| k.2 == period_ms && k.0 == replica && k.1 == model);
+                let i = found.unwrap_or_else(|| {
+                    let k = (replica.to_string(), model.to_string(), period_ms);
+                    groups.push((k, (Vec::new(), at)));
+                    groups.len() - 1
+                });
+                let g = &mut groups[i].1;
+                g.0.push(id);
+                g.1 = g.1.min(at);
+            };
+            match waiting {
+                Waiting::Select(select) => {
+                    let mut st = tx.prepare(select)?;
+                    let mut rows = st.query(params![max_rows as i64, default_model])?;
+                    while let Some(r) = rows.next()? {
+                        let (replica, model): (String, String) = (r.get(2)?, r.get(3)?);
+                        add(r.get(0)?, r.get(1)?, &replica, &model);
+                    }
+                }
+                Waiting::Listed(listed) => {
+                    let through: i64 =
+                        tx.query_row(&format!("SELECT {SEALED_THROUGH}"), [], |r| r.get(0))?;
+                    let next: Option<i64> = tx.query_row(
+                        "SELECT MIN(id) FROM predictions WHERE id > ?1",
+                        [through],
+                        |r| r.get(0),
+                    )?;
+                    let from = listed.partition_point(|l| l.id <= through);
+                    let rows = &listed[from..listed.len().min(from + max_rows)];
+                    let gapless = rows.windows(2).all(|w| w[1].id == w[0].id + 1);
+                    if rows.is_empty() || next != Some(rows[0].id) || !gapless {
+                        return Ok(None);
+                    }
+                    for l in rows {
+                        add(l.id, l.at, l.replica, l.model);
+                    }
                 }
             }
+            groups.sort_by(|a, b| a.0.cmp(&b.0));
             let now = crate::util::now_ms();
             let mut out = Vec::with_capacity(groups.len());
             for ((replica, model, period_ms), (ids, first_at)) in groups {
@@ -273,7 +347,7 @@ impl Store {
                 });
             }
             tx.commit()?;
-            Ok(out)
+            Ok(Some(out))
         })
     }
 
@@ -517,135 +591,6 @@ impl Store {
         })
     }
 
-    /// The keys of segments already imported from the bucket.
-    pub fn imported_segments(&self) -> Result<HashSet<String>, StoreError> {
-        self.read(|c| {
-            let mut st = c.prepare("SELECT key FROM capture_segments WHERE direction = 'in'")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-    }
-
-    /// Stores a validated predictions segment from the bucket, all of it or none, once per key.
-    /// A row whose prediction id its replica already has counts as a duplicate when its content
-    /// is the same, and refuses the whole segment when it differs. Ids are unique per replica,
-    /// so a row planted under another replica's name cannot block a real one.
-    pub fn import_predictions(
-        &mut self,
-        key: &str,
-        replica: &str,
-        seq: i64,
-        bytes: u64,
-        rows: &[PredictionRow],
-    ) -> Result<Imported, StoreError> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if imported(&tx, SegmentKind::Predictions, key)? {
-                return Ok(Imported::AlreadyImported);
-            }
-            let sid = record_import(
-                &tx,
-                SegmentKind::Predictions,
-                key,
-                replica,
-                seq,
-                rows.len(),
-                bytes,
-            )?;
-            let (mut new, mut duplicates) = (0, 0);
-            {
-                let mut ins = tx.prepare_cached(&format!(
-                    "{INSERT_PREDICTION}
-                     ON CONFLICT(prediction_id, replica) WHERE prediction_id IS NOT NULL
-                     DO NOTHING"
-                ))?;
-                // The inputs are left out: a server's own row keeps them as the request had
-                // them (`3095`), a segment's as their column's type (`3095.0`).
-                let mut same = tx.prepare_cached(
-                    "SELECT at = ?2 AND probability = ?3 AND class = ?4 AND run_id IS ?6
-                       FROM predictions WHERE prediction_id = ?1 AND replica IS ?5",
-                )?;
-                for r in rows {
-                    let n = ins.execute(&r.bind(&Some(sid))[..])?;
-                    if n == 1 {
-                        new += 1;
-                        continue;
-                    }
-                    let equal: bool = same
-                        .query_row(
-                            params![
-                                r.prediction_id,
-                                r.at,
-                                r.probability,
-                                r.class,
-                                r.replica,
-                                r.run_id
-                            ],
-                            |x| x.get(0),
-                        )
-                        .optional()?
-                        .unwrap_or(false);
-                    if !equal {
-                        // Dropping the transaction rolls back every row of the segment.
-                        return Ok(Imported::Conflict {
-                            prediction_id: r.prediction_id.clone().unwrap_or_default(),
-                        });
-                    }
-                    duplicates += 1;
-                }
-            }
-            tx.commit()?;
-            Ok(Imported::Rows { new, duplicates })
-        })
-    }
-
-    /// Stores a validated outcomes segment from the bucket, once per key. An outcome replaces
-    /// one held for the same case or prediction only when it is newer.
-    pub fn import_outcomes(
-        &mut self,
-        key: &str,
-        replica: &str,
-        seq: i64,
-        bytes: u64,
-        rows: &[(OutcomeRow, Option<i64>)],
-    ) -> Result<Imported, StoreError> {
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if imported(&tx, SegmentKind::Outcomes, key)? {
-                return Ok(Imported::AlreadyImported);
-            }
-            record_import(&tx, SegmentKind::Outcomes, key, replica, seq, rows.len(), bytes)?;
-            let mut new = 0;
-            {
-                let mut by_case = tx.prepare_cached(
-                    "INSERT INTO outcomes (case_id, label, raw, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(case_id) DO UPDATE SET label = excluded.label, raw = excluded.raw,
-                         source = excluded.source, at = excluded.at WHERE excluded.at >= outcomes.at",
-                )?;
-                let mut by_prediction = tx.prepare_cached(
-                    "INSERT INTO prediction_outcomes (prediction_id, label, raw, source, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(prediction_id) DO UPDATE SET label = excluded.label,
-                         raw = excluded.raw, source = excluded.source, at = excluded.at
-                       WHERE excluded.at >= prediction_outcomes.at",
-                )?;
-                for (r, case) in rows {
-                    let source = format!("capture:{}", r.source);
-                    if let Some(p) = &r.prediction_id {
-                        new += by_prediction.execute(params![p, r.label, r.raw, source, r.at])?;
-                    } else if let Some(c) = case {
-                        new += by_case.execute(params![c, r.label, r.raw, source, r.at])?;
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(Imported::Rows {
-                new,
-                duplicates: rows.len() - new,
-            })
-        })
-    }
-
     /// Records outcomes that name a prediction id: newer replaces older. Returns (new,
     /// unchanged, changed).
     pub fn upsert_prediction_outcomes(
@@ -690,114 +635,7 @@ fn next_seq(tx: &rusqlite::Transaction<'_>, replica: &str) -> rusqlite::Result<i
     )
 }
 
-fn imported(
-    tx: &rusqlite::Transaction<'_>,
-    kind: SegmentKind,
-    key: &str,
-) -> rusqlite::Result<bool> {
-    tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM capture_segments WHERE direction = 'in' AND kind = ?1 AND key = ?2)",
-        params![kind.as_str(), key],
-        |r| r.get(0),
-    )
-}
-
-fn record_import(
-    tx: &rusqlite::Transaction<'_>,
-    kind: SegmentKind,
-    key: &str,
-    replica: &str,
-    seq: i64,
-    rows: usize,
-    bytes: u64,
-) -> rusqlite::Result<i64> {
-    let now = crate::util::now_ms();
-    tx.execute(
-        "INSERT INTO capture_segments
-           (direction, kind, key, replica, seq, rows, bytes, sealed_at, shipped_at)
-         VALUES ('in', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            kind.as_str(),
-            key,
-            replica,
-            seq,
-            rows as i64,
-            bytes as i64,
-            now
-        ],
-    )?;
-    Ok(tx.last_insert_rowid())
-}
+mod import;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(at: i64, model: Option<&str>) -> PredictionRow {
-        PredictionRow {
-            at,
-            inputs: "{}".into(),
-            probability: 0.5,
-            source: "test".into(),
-            replica: Some("r1".into()),
-            model_name: model.map(str::to_string),
-            prediction_id: Some(crate::util::new_run_id()),
-            ..Default::default()
-        }
-    }
-
-    fn key(p: &SealParts) -> String {
-        format!("{}/{}/{}/{}", p.kind.as_str(), p.model, p.period_ms, p.seq)
-    }
-
-    #[test]
-    fn sealing_finds_rows_by_range_and_hour_and_shipped_rows_alone_are_pruned() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-        let hour = PERIOD_HOUR;
-        // Two hours interleaved near their boundary, and a row with no model name.
-        let rows = [
-            row(hour - 2, Some("m")),
-            row(hour + 1, Some("m")),
-            row(hour - 1, Some("m")),
-            row(hour + 2, None),
-        ];
-        store.log_predictions(&rows).unwrap();
-        let segs = store.seal_predictions(1000, "m", &key).unwrap();
-        assert_eq!(segs.iter().map(|s| s.rows).collect::<Vec<_>>(), [2, 2]);
-        let ats = |id| {
-            store
-                .segment_predictions(id, "m")
-                .unwrap()
-                .iter()
-                .map(|r| r.at)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ats(segs[0].id), [hour - 2, hour - 1]);
-        assert_eq!(ats(segs[1].id), [hour + 1, hour + 2]);
-        // Nothing waits until a row is logged after the seal.
-        assert_eq!(store.capture_pending(None).unwrap().rows, 4);
-        assert!(store.seal_predictions(1000, "m", &key).unwrap().is_empty());
-        let gap = store.capture_pending(None).unwrap().gap;
-        assert_eq!(gap, 0);
-        store.log_predictions(&[row(hour + 3, Some("m"))]).unwrap();
-        assert_eq!(store.capture_pending(None).unwrap().rows, 5);
-        // The estimate from ids agrees with the count while only the log appends.
-        assert_eq!(store.capture_pending(Some(gap)).unwrap().rows, 5);
-        // Only rows in shipped segments go, and the newest row always stays.
-        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 0);
-        // A row goes once every segment from its id down is shipped: the first hour's later
-        // row waits for the second hour's segment, which began before it.
-        store.segment_shipped(segs[0].id, 1).unwrap();
-        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 1);
-        store.segment_shipped(segs[1].id, 1).unwrap();
-        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 3);
-        let s = store.seal_predictions(1000, "m", &key).unwrap();
-        assert_eq!(s.len(), 1);
-        store.segment_shipped(s[0].id, 1).unwrap();
-        assert_eq!(store.prune_predictions(i64::MAX, true).unwrap(), 0);
-        assert_eq!(store.count_predictions().unwrap(), 1);
-        assert_eq!(store.capture_pending(None).unwrap().rows, 0);
-        assert_eq!(store.capture_pending(Some(0)).unwrap().rows, 0);
-    }
-}
+mod tests;
