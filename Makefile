@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/staytrack/target
 export CARGO_TARGET_DIR
 
-.PHONY: moto clients tmux prometheus citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-capture bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
+.PHONY: moto clients tmux prometheus citools setup build test lint lint-rust lint-ship fmt run train score serve drift report synth check-data bench-load bench-peers bench-clients bench-serve bench-drift bench-monitor bench-slices bench-explain bench-capture bench-scale bench-tui screenshot peer-auc docker-build compose-up compose-down infra-plan infra-apply
 
 ## setup: fetch the Rust dependencies
 setup:
@@ -170,6 +170,15 @@ bench-drift:
 ## bench-monitor: monitor over 1,000,000 logged predictions with 100,000 outcomes, and NannyML's CBPE on the same log
 bench-monitor:
 	bash bench/monitor.sh
+
+## bench-slices: slice metrics added to training's evaluation, against the fit (the bar: 2 %)
+bench-slices:
+	bash bench/slices.sh
+
+## bench-explain: explain of the full test file with the default gbdt against shap's C++
+## TreeExplainer on the same trees and rows, and serving p50 with ?explain=5 and without
+bench-explain:
+	bash bench/explain.sh
 
 ## bench-capture: serving with capture on against off, the delay to the bucket, bytes per
 ## prediction, and sync pull + monitor over ROWS captured predictions from 3 replicas

@@ -113,14 +113,19 @@ fn main() -> anyhow::Result<()> {
         .find(|a| !a.starts_with('-'))
         .map_or(Ok(10_000), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
-    let cfg = Config::resolve(Some(dir.path()));
-    let t = Instant::now();
-    seed(&cfg, n)?;
-    println!(
-        "seeded {n} finished runs in {:.1} s ({})",
-        t.elapsed().as_secs_f64(),
-        cfg.db_path.display()
-    );
+    // `TUI_BENCH_WORKSPACE` times a workspace as it is (runs logged through the MLflow API, say:
+    // bench/mlflow_tracking.sh) instead of seeding one.
+    let given = std::env::var_os("TUI_BENCH_WORKSPACE").map(std::path::PathBuf::from);
+    let cfg = Config::resolve(Some(given.as_deref().unwrap_or(dir.path())));
+    if given.is_none() {
+        let t = Instant::now();
+        seed(&cfg, n)?;
+        println!(
+            "seeded {n} finished runs in {:.1} s ({})",
+            t.elapsed().as_secs_f64(),
+            cfg.db_path.display()
+        );
+    }
 
     let mut first = Vec::new();
     for _ in 0..9 {

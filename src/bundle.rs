@@ -82,6 +82,8 @@ pub enum InvalidBundle {
     FeatureNames { names: usize, n_features: usize },
     #[error("validation rows: {0}")]
     Validation(RowsError),
+    #[error("{means} feature means for {n_features} features, or one not finite")]
+    FeatureMeans { means: usize, n_features: usize },
 }
 
 /// Why a bundle's validation rows cannot be read as rows, by row.
@@ -149,6 +151,11 @@ pub struct Bundle {
     pub metrics: Evaluation,
     pub feature_names: Vec<String>,
     pub importance: Vec<f64>,
+    /// Each encoded feature's mean over the training rows: the reference exact linear SHAP
+    /// explains a logistic regression against (`explain`). Absent in bundles written before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_means: Option<Vec<f64>>,
     /// The model laid out for scoring, made on the first prediction (see `Bundle::prepare`).
     #[serde(skip)]
     pub layout: LayoutCell,
@@ -348,6 +355,14 @@ impl Bundle {
         }
         if let Some(v) = &self.validation {
             v.validate().map_err(InvalidBundle::Validation)?;
+        }
+        if let Some(m) = &self.feature_means {
+            if m.len() != n || m.iter().any(|v| !v.is_finite()) {
+                return Err(InvalidBundle::FeatureMeans {
+                    means: m.len(),
+                    n_features: n,
+                });
+            }
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bundle::{Bundle, BundleError, ValidationSet};
+use crate::bundle::{Bundle, BundleError, DataFingerprint, ValidationSet};
 use crate::metrics::paired::{self, Bootstrap, DeLong, McNemar, Score};
 use crate::metrics::{Metric, MetricsError};
 use crate::tracking::{RunSummary, Store, StoreError};
@@ -47,6 +47,14 @@ pub enum CompareError {
     Store(#[from] StoreError),
     #[error("run {run} has no model file")]
     NoModelFile { run: String },
+    #[error(
+        "run {run} was logged through the MLflow API without validation predictions; log them \
+         as the artifact `{PREDICTIONS_ARTIFACT}` (id,label,probability: the rows \
+         `staytrack runs predictions` writes) for a paired test"
+    )]
+    NoPredictions { run: String },
+    #[error("run {run}: its `{PREDICTIONS_ARTIFACT}` {why}")]
+    BadPredictions { run: String, why: String },
     #[error("run {run}: {bundle}")]
     Bundle { run: String, bundle: BundleError },
     #[error("run {run} was trained before runs kept their validation predictions; train it again")]
@@ -78,19 +86,34 @@ pub enum Mismatch {
     Rows,
 }
 
-/// The validation rows a run's bundle kept, or why there are none.
+/// The artifact a run logged through the MLflow API holds its validation predictions in: the
+/// CSV `staytrack runs predictions` writes (a header `<id column>,label,probability`).
+pub const PREDICTIONS_ARTIFACT: &str = "staytrack_predictions.csv";
+
+/// The largest predictions table read, in bytes.
+const MAX_PREDICTIONS_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The validation rows a run kept (its bundle's, or the predictions table a run logged through
+/// the MLflow API), with the data they came from when a bundle says, or why there are none.
 pub fn validation_of(
     store: &Store,
     artifacts_dir: &Path,
     run: &RunSummary,
-) -> Result<(Bundle, ValidationSet), CompareError> {
+) -> Result<(Option<DataFingerprint>, ValidationSet), CompareError> {
     let artifacts = store.artifacts(&run.id)?;
-    let a = artifacts
-        .iter()
-        .find(|a| a.name == "bundle")
-        .ok_or_else(|| CompareError::NoModelFile {
-            run: run.name.clone(),
-        })?;
+    let Some(a) = artifacts.iter().find(|a| a.name == "bundle") else {
+        return match artifacts.iter().find(|a| a.name == PREDICTIONS_ARTIFACT) {
+            Some(t) => predictions_table(artifacts_dir, run, t).map(|v| (None, v)),
+            None if run.family == crate::models::Family::External => {
+                Err(CompareError::NoPredictions {
+                    run: run.name.clone(),
+                })
+            }
+            None => Err(CompareError::NoModelFile {
+                run: run.name.clone(),
+            }),
+        };
+    };
     let mut bundle =
         Bundle::load_registered(artifacts_dir, &a.sha256, Some(&a.path)).map_err(|bundle| {
             CompareError::Bundle {
@@ -104,17 +127,91 @@ pub fn validation_of(
         .ok_or_else(|| CompareError::NoValidationRows {
             run: run.name.clone(),
         })?;
-    Ok((bundle, v))
+    Ok((Some(bundle.data), v))
 }
 
-/// Why two runs' validation rows are not the same rows, if they are not.
+/// A logged predictions table, read from its content-addressed file and checked.
+fn predictions_table(
+    artifacts_dir: &Path,
+    run: &RunSummary,
+    a: &crate::tracking::ArtifactRow,
+) -> Result<ValidationSet, CompareError> {
+    let bad = |why: String| CompareError::BadPredictions {
+        run: run.name.clone(),
+        why,
+    };
+    let hex = a.sha256.len() == 64 && a.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex || a.bytes as u64 > MAX_PREDICTIONS_BYTES {
+        return Err(bad(format!(
+            "is not readable here (at most {MAX_PREDICTIONS_BYTES} bytes)"
+        )));
+    }
+    let path = crate::bundle::addressed_path(artifacts_dir, &a.sha256, "csv");
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    let v = parse_predictions(&text).map_err(bad)?;
+    v.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(v)
+}
+
+/// `<id column>,label,probability` rows; an id may be quoted as CSV quotes it.
+fn parse_predictions(text: &str) -> Result<ValidationSet, String> {
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("is empty")?;
+    let id_column = header
+        .strip_suffix(",label,probability")
+        .ok_or("has no header `<id column>,label,probability`")?
+        .to_string();
+    let mut v = ValidationSet {
+        id_column,
+        ids: Vec::new(),
+        labels: Vec::new(),
+        probabilities: Vec::new(),
+    };
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
+        let row = i + 2;
+        let (id, rest) = if let Some(q) = line.strip_prefix('"') {
+            let end = q
+                .match_indices('"')
+                .map(|(k, _)| k)
+                .find(|&k| q[k + 1..].starts_with(','))
+                .ok_or(format!("line {row}: an unclosed quote"))?;
+            (q[..end].replace("\"\"", "\""), &q[end + 2..])
+        } else {
+            let (id, rest) = line
+                .split_once(',')
+                .ok_or(format!("line {row}: three fields expected"))?;
+            (id.to_string(), rest)
+        };
+        let (label, p) = rest
+            .split_once(',')
+            .ok_or(format!("line {row}: three fields expected"))?;
+        let label = match label.trim() {
+            "0" => 0,
+            "1" => 1,
+            other => return Err(format!("line {row}: label '{other}' is not 0 or 1")),
+        };
+        let p: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("line {row}: probability '{}' is not a number", p.trim()))?;
+        v.ids.push(id);
+        v.labels.push(label);
+        v.probabilities.push(p);
+    }
+    Ok(v)
+}
+
+/// Why two runs' validation rows are not the same rows, if they are not. A logged predictions
+/// table names no data file, so only its rows are compared.
 fn not_comparable(
-    a: &Bundle,
+    a: Option<&DataFingerprint>,
     va: &ValidationSet,
-    b: &Bundle,
+    b: Option<&DataFingerprint>,
     vb: &ValidationSet,
 ) -> Option<Mismatch> {
-    let (da, db) = (&a.data, &b.data);
+    let (Some(da), Some(db)) = (a, b) else {
+        return (va.ids != vb.ids || va.labels != vb.labels).then_some(Mismatch::Rows);
+    };
     if da.sha256 != db.sha256 {
         return Some(Mismatch::Data {
             a: da.sha256[..da.sha256.len().min(12)].to_string(),
@@ -159,7 +256,7 @@ pub fn shared_rows(
 ) -> Result<(ValidationSet, ValidationSet), CompareError> {
     let (ba, va) = validation_of(store, artifacts_dir, baseline)?;
     let (bb, vb) = validation_of(store, artifacts_dir, candidate)?;
-    match not_comparable(&ba, &va, &bb, &vb) {
+    match not_comparable(ba.as_ref(), &va, bb.as_ref(), &vb) {
         Some(why) => Err(why.into()),
         None => Ok((va, vb)),
     }
@@ -221,7 +318,7 @@ pub fn compare(
                 Ok(x) => x,
                 Err(e) => return not(e),
             };
-            if let Some(why) = not_comparable(&base_bundle, &base, &bundle, &v) {
+            if let Some(why) = not_comparable(base_bundle.as_ref(), &base, bundle.as_ref(), &v) {
                 return not(why.into());
             }
             match pair(&base, &v, threshold) {

@@ -17,6 +17,7 @@ use crate::tracking::registry::{valid_alias, AliasMove, Audit, RegistryError, PR
 use crate::tracking::{RunStatus, RunSummary, Store};
 
 mod rules;
+mod slice_rules;
 use rules::{beat_rule, check, drift_rule, fail, latency_rule};
 
 /// The `[promote]` table: the rules a move of a guarded alias must pass.
@@ -43,6 +44,12 @@ pub struct Policy {
     pub max_model_mb: Option<f64>,
     /// The 99th percentile of the time to predict one validation row may not be longer.
     pub max_predict_ms: Option<f64>,
+    /// No slice (`[slices]`) may lose more ROC AUC against the same slice of the served model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_slice_roc_auc_drop: Option<f64>,
+    /// No slice column's equalized odds difference may be larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_equalized_odds_difference: Option<f64>,
 }
 
 fn default_aliases() -> Vec<String> {
@@ -67,6 +74,8 @@ impl Default for Policy {
             drift_rows: default_drift_rows(),
             max_model_mb: None,
             max_predict_ms: None,
+            worst_slice_roc_auc_drop: None,
+            max_equalized_odds_difference: None,
         }
     }
 }
@@ -148,6 +157,22 @@ impl Policy {
         if let Some(s) = self.max_predict_ms {
             finite("max_predict_ms", s, s > 0.0, "above 0")?;
         }
+        if let Some(s) = self.worst_slice_roc_auc_drop {
+            finite(
+                "worst_slice_roc_auc_drop",
+                s,
+                (0.0..=1.0).contains(&s),
+                "0 to 1",
+            )?;
+        }
+        if let Some(s) = self.max_equalized_odds_difference {
+            finite(
+                "max_equalized_odds_difference",
+                s,
+                (0.0..=1.0).contains(&s),
+                "0 to 1",
+            )?;
+        }
         if self.drift_rows == 0 {
             return Err(RuleError::NoDriftRows);
         }
@@ -160,7 +185,9 @@ impl Policy {
             && (self.metric.is_some()
                 || self.max_drift_share.is_some()
                 || self.max_model_mb.is_some()
-                || self.max_predict_ms.is_some())
+                || self.max_predict_ms.is_some()
+                || self.worst_slice_roc_auc_drop.is_some()
+                || self.max_equalized_odds_difference.is_some())
     }
 }
 
@@ -186,7 +213,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {
     /// The settings key of the rule (`metric`, `max_drift_share`, `max_model_mb`,
-    /// `max_predict_ms`).
+    /// `max_predict_ms`, `worst_slice_roc_auc_drop`, `max_equalized_odds_difference`).
     pub rule: String,
     pub verdict: Verdict,
     /// The verdict in words, with its numbers.
@@ -558,6 +585,18 @@ pub fn weigh(
             Some(Err(e)) => fail("max_predict_ms", format!("the model cannot be read: {e}")),
             None => fail("max_predict_ms", "the run has no model file".into()),
         });
+    }
+    if let Some(limit) = policy.worst_slice_roc_auc_drop {
+        checks.push(slice_rules::slice_drop_rule(
+            store,
+            cfg,
+            limit,
+            candidate,
+            current.as_ref(),
+        ));
+    }
+    if let Some(limit) = policy.max_equalized_odds_difference {
+        checks.push(slice_rules::equalized_odds_rule(store, limit, candidate));
     }
     Ok(Evidence {
         alias: alias.to_string(),

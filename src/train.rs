@@ -52,6 +52,8 @@ pub struct Prepared {
     /// file when there is none), so runs on the same split can be paired row by row.
     pub valid_id_column: String,
     pub valid_ids: Vec<String>,
+    /// The validation rows' slices (`[slices]`), kept so each run is measured per slice.
+    pub slices: crate::slices::Sliced,
 }
 
 /// Loads `path`, splits it (stratified, `valid_fraction`, `seed`), fits the feature pipeline on
@@ -62,6 +64,20 @@ pub fn prepare(
     seed: u64,
     valid_fraction: f64,
 ) -> anyhow::Result<Prepared> {
+    prepare_sliced(path, spec, &Default::default(), seed, valid_fraction)
+}
+
+/// `prepare`, keeping the validation rows' slices by `slices` (checked against `spec`).
+pub fn prepare_sliced(
+    path: &Path,
+    spec: &DatasetSpec,
+    slices: &crate::slices::SliceSettings,
+    seed: u64,
+    valid_fraction: f64,
+) -> anyhow::Result<Prepared> {
+    slices
+        .check(spec)
+        .map_err(|e| anyhow::anyhow!("[slices] {e}"))?;
     anyhow::ensure!(
         valid_fraction > 0.0 && valid_fraction < 1.0,
         "the validation fraction must be between 0 and 1 (got {valid_fraction})"
@@ -118,6 +134,7 @@ pub fn prepare(
     // The parts are encoded straight from the file's frame, which is dropped before any model
     // fits; the training part's own frame lives only while the pipeline and profile are fitted.
     let rows = frame.n_rows();
+    let slices = crate::slices::Sliced::of_frame(slices, &frame, &split.valid);
     let train = frame.take(&split.train);
     let pipeline = FeaturePipeline::fit(&train)?;
     let profile = Profile::of(&train);
@@ -142,6 +159,7 @@ pub fn prepare(
         y_valid,
         valid_id_column,
         valid_ids,
+        slices,
         spec,
         pipeline,
     })
@@ -277,6 +295,8 @@ pub(crate) struct Fit {
     pub predict_seconds: f64,
     /// Training rows the model saw.
     pub train_rows: usize,
+    /// The validation rows' metrics per slice, when `[slices]` names columns.
+    pub slices: Option<crate::slices::SliceReport>,
 }
 
 /// Fits `params` on `x`, `y` (the training rows or a share of them) and scores the validation
@@ -300,6 +320,11 @@ pub(crate) fn fit_and_evaluate(
     let predict_seconds = t.elapsed().as_secs_f64();
     let evaluation = metrics::evaluate(&data.y_valid, &p)
         .map_err(|e| RunError::Failed(format!("evaluating on the validation split: {e}")))?;
+    let slices = data
+        .slices
+        .measure(&data.y_valid, &p, crate::data::spec::THRESHOLD)
+        .transpose()
+        .map_err(|e| RunError::Failed(format!("measuring the validation slices: {e}")))?;
     Ok(Fit {
         fitted,
         p,
@@ -307,6 +332,7 @@ pub(crate) fn fit_and_evaluate(
         fit_seconds,
         predict_seconds,
         train_rows: y.len(),
+        slices,
     })
 }
 
@@ -356,6 +382,7 @@ pub(crate) fn record(
         fit_seconds,
         predict_seconds,
         train_rows,
+        slices,
     } = fit;
     let feature_names = data.pipeline.feature_names();
     let bundle = Bundle {
@@ -388,6 +415,7 @@ pub(crate) fn record(
         metrics: evaluation.clone(),
         feature_names: feature_names.clone(),
         importance: fitted.importance.clone(),
+        feature_means: Some(crate::explain::feature_means(&data.x_train)),
         layout: Default::default(),
     };
     let (bundle_path, sha, bytes) = bundle.save(artifacts_dir)?;
@@ -427,6 +455,14 @@ pub(crate) fn record(
     importance.sort_by(|a, b| b.1.total_cmp(&a.1));
     rec.curves
         .push((CurveKind::Importance.key().into(), json(&importance)));
+    if let Some(s) = &slices {
+        rec.curves
+            .push((crate::slices::REPORT_CURVE.into(), json(s)));
+        rec.curves.push((
+            crate::slices::ROWS_CURVE.into(),
+            json(&data.slices.groupings),
+        ));
+    }
     rec.artifacts.push(ArtifactRow {
         name: "bundle".into(),
         path: bundle_path.display().to_string(),

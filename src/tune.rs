@@ -145,9 +145,11 @@ pub fn tune_until(
     let spaces = load_spaces(cfg, opts.space.as_deref(), &opts.families)?;
     let start = Instant::now();
     let deadline = start + opts.budget;
-    let data = train::prepare(
+    let spec = crate::data::DatasetSpec::of_workspace(cfg)?;
+    let data = train::prepare_sliced(
         &opts.data,
-        &crate::data::DatasetSpec::of_workspace(cfg)?,
+        &spec,
+        &crate::slices::SliceSettings::load(cfg, &spec)?,
         opts.seed,
         opts.valid_fraction,
     )?;

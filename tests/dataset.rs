@@ -113,11 +113,18 @@ fn another_dataset_goes_from_init_to_scored_rows() {
     let other = ws.join("later.csv");
     visits(&other, 1500, 2);
     assert_eq!(drift_columns(ws, &other), ["ward", "age", "dose", "count"]);
-    // Without --data and with no data/train_data.csv, training says where a file goes (the
-    // hospital twin is not generated into this workspace).
+    // `data init` named its file as the training file: `train` needs no --data.
+    ok(ws, &["train", "--model", "lr"]);
+    // With that file gone, training says where a file goes (the hospital twin is not
+    // generated into this workspace).
+    std::fs::rename(&file, ws.join("moved.csv")).unwrap();
     let o = run(ws, &["train", "--model", "lr"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--data FILE"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--data FILE") && err.contains("visits.csv"),
+        "{err}"
+    );
     assert!(!ws.join("data").exists());
     // Nor is it written on request.
     let o = run(ws, &["data", "synth", "--rows", "100"]);

@@ -50,6 +50,9 @@ fn runs_and_drift_render_to_png_files() {
         "metrics.png",
         "calibration.png",
         "feature_importance.png",
+        // The promoted run explained on the test file's first rows.
+        "shap_summary.png",
+        "shap_dependence.png",
     ];
     assert_eq!(listed.len(), names.len(), "{listed:?}");
     for n in names {
@@ -120,4 +123,137 @@ fn runs_and_drift_render_to_png_files() {
     let o = run(ws, &["report", "--drift", "99", "--drift-only"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no drift report 99"));
+}
+
+/// Reads a PNG the report wrote: its size, and whether it is a chart rather than a blank.
+fn png_of(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{}",
+        path.display()
+    );
+    let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).unwrap();
+    let (share, colours) = ink(path);
+    assert!(
+        share > 0.01 && colours > 20,
+        "{}: {share} {colours}",
+        path.display()
+    );
+    (img.width(), img.height())
+}
+
+#[test]
+fn shap_charts_plot_the_production_model_s_contributions_on_the_first_rows() {
+    use staytrack::report::shap::{DEPENDENCE_SIZE, SUMMARY_SIZE};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    ok(
+        ws,
+        &["data", "synth", "--rows", "3000", "--test-rows", "300"],
+    );
+    ok(ws, &["train", "--model", "gbdt"]);
+    let runs: Vec<Value> =
+        serde_json::from_slice(&ok(ws, &["runs", "list", "--json"]).stdout).unwrap();
+    ok(ws, &["promote", runs[0]["id"].as_str().unwrap()]);
+    let out = ws.join("reports");
+    let o = ok(
+        ws,
+        &[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--shap-rows",
+            "120",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("SHAP charts: 120 rows of"), "{err}");
+    assert_eq!(png_of(&out.join("shap_summary.png")), SUMMARY_SIZE);
+    assert_eq!(png_of(&out.join("shap_dependence.png")), DEPENDENCE_SIZE);
+
+    // What the charts plot is crate::explain's values for those rows.
+    let cfg = staytrack::config::Config::resolve(Some(ws));
+    let test = ws.join("data/test_data.csv");
+    let d = staytrack::report::shap_sample(
+        &cfg,
+        "production",
+        &test,
+        120,
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap();
+    assert_eq!((d.rows, d.stopped_by_time), (120, false));
+    assert!(d.columns.windows(2).all(|w| w[0].mean_abs >= w[1].mean_abs));
+    let store = staytrack::tracking::Store::open(&cfg.db_path).unwrap();
+    let t = store.alias_target("production").unwrap().unwrap();
+    let bundle =
+        staytrack::bundle::Bundle::load_registered(&cfg.artifacts_dir, &t.sha256, None).unwrap();
+    let explainer = staytrack::explain::Explainer::new(&bundle).unwrap();
+    assert_eq!(d.expected_value, explainer.expected_value());
+    let frame =
+        staytrack::data::load::load_csv(&test, &bundle.spec, staytrack::data::Labels::Optional)
+            .unwrap()
+            .take(&(0..120).collect::<Vec<_>>());
+    let want = staytrack::explain::explain_frame(
+        &explainer,
+        &bundle.pipeline,
+        &frame,
+        staytrack::explain::MAX_TOP,
+    )
+    .unwrap();
+    assert_eq!(d.columns.len(), explainer.columns().len());
+    for c in &d.columns {
+        assert_eq!(c.contributions.len(), 120);
+        let mut abs = 0.0;
+        for (i, row) in want.iter().enumerate() {
+            let v = row
+                .top
+                .iter()
+                .find(|t| t.column == c.column)
+                .map_or(0.0, |t| t.contribution);
+            assert!(
+                (c.contributions[i] - v).abs() < 1e-12,
+                "{} row {i}",
+                c.column
+            );
+            abs += v.abs();
+            assert_eq!(
+                c.values[i],
+                staytrack::explain::file::cell_text(&frame, &c.column, i)
+            );
+        }
+        assert!((c.mean_abs - abs / 120.0).abs() < 1e-12, "{}", c.column);
+    }
+    // The columns that moved the rows most lead, so the summary's top rows are real.
+    assert!(d.columns[0].mean_abs > 0.0);
+
+    // No SHAP charts when told so; bad bounds and a missing file are refused by name.
+    let plain = ws.join("plain");
+    let o = ok(
+        ws,
+        &[
+            "report",
+            "--out",
+            plain.to_str().unwrap(),
+            "--shap-rows",
+            "0",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("shap_"));
+    for (args, says) in [
+        (&["--shap-rows", "many"][..], "--shap-rows"),
+        (&["--shap-rows", "100001"][..], "--shap-rows"),
+        (&["--shap-seconds", "0"][..], "--shap-seconds"),
+        (&["--shap-seconds", "NaN"][..], "--shap-seconds"),
+        (&["--shap-file", "missing.csv"][..], "missing.csv"),
+    ] {
+        let mut all = vec!["report", "--out", plain.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = run(ws, &all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

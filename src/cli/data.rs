@@ -37,6 +37,7 @@ pub fn run(cfg: &Config, cmd: DataCommand) -> anyhow::Result<i32> {
             positive,
             ids,
             name,
+            slices,
             force,
         } => data_init(
             cfg,
@@ -47,6 +48,7 @@ pub fn run(cfg: &Config, cmd: DataCommand) -> anyhow::Result<i32> {
                 ids,
                 name,
             },
+            &slices,
             force,
         ),
         DataCommand::Check { file, json } => {
@@ -92,6 +94,10 @@ pub enum DataCommand {
         /// The dataset's name [default: the file's name]
         #[arg(long)]
         name: Option<String>,
+        /// Also write `[slices]` for these columns (numeric ones cut at their quartiles), to
+        /// measure every run and monitor window per slice [default: no slices]
+        #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+        slices: Vec<String>,
         /// Replace a spec the workspace already has
         #[arg(long)]
         force: bool,
@@ -109,6 +115,7 @@ fn data_init(
     cfg: &Config,
     file: &Path,
     o: &infer::InitOptions,
+    slices: &[String],
     force: bool,
 ) -> anyhow::Result<i32> {
     let path = cfg.settings_file();
@@ -127,6 +134,9 @@ fn data_init(
     );
     let (spec, notes) = infer::infer_spec(file, o)?;
     let mut text = infer::replace_dataset(&existing, &infer::to_toml(&spec));
+    if !slices.is_empty() {
+        text = format!("{text}\n{}", init_slices(&existing, file, &spec, slices)?);
+    }
     // The file becomes the workspace's training file, so `train` needs no `--data`; a `[data]`
     // table the user wrote is theirs and stays.
     let train = train_entry(cfg, file);
@@ -200,6 +210,26 @@ fn train_entry(cfg: &Config, file: &Path) -> String {
         .unwrap_or(f)
         .display()
         .to_string()
+}
+
+/// The `[slices]` table for `columns`, refused when the file already has one.
+fn init_slices(
+    existing: &str,
+    file: &Path,
+    spec: &DatasetSpec,
+    columns: &[String],
+) -> anyhow::Result<String> {
+    let has = existing
+        .parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("slices"));
+    anyhow::ensure!(
+        !has,
+        "--slices: the settings file already has [slices]; edit it there"
+    );
+    let frame = crate::data::load_csv(file, spec, Labels::Required)?;
+    let s = crate::slices::init::settings_for(spec, columns, &frame)
+        .map_err(|e| anyhow::anyhow!("--slices: {e}"))?;
+    Ok(crate::slices::init::to_toml(&s))
 }
 
 fn data_synth(

@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod drift;
+pub mod explain;
 pub mod feedback;
 pub mod monitor;
 pub mod registry;
@@ -13,7 +14,9 @@ pub mod report;
 pub mod runs;
 pub mod score;
 pub mod serve;
+pub mod slices;
 pub mod sync;
+pub mod tracking;
 pub mod train;
 pub mod tune;
 
@@ -80,8 +83,13 @@ pub enum Command {
     },
     /// Score a CSV or Parquet file with the production model
     Score(score::ScoreArgs),
+    /// Explain each row's probability: its top columns and their exact SHAP contributions
+    Explain(explain::ExplainArgs),
     /// Serve predictions over HTTP, following an alias as it moves
     Serve(serve::ServeArgs),
+    /// Serve MLflow's tracking API over this store, so MLflow scripts log here unchanged
+    /// (MLFLOW_TRACKING_URI=http://127.0.0.1:5000)
+    Tracking(tracking::TrackingArgs),
     /// Check data drift against the production model's training profile
     Drift(drift::DriftArgs),
     /// Render PNG reports of runs and drift
@@ -138,7 +146,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Promote(args)) => registry::promote(&cfg, args),
         Some(Command::Registry { json }) => registry::registry(&cfg, json),
         Some(Command::Score(a)) => score::score(&cfg, a),
+        Some(Command::Explain(a)) => explain::explain(&cfg, a),
         Some(Command::Serve(args)) => serve::serve(&cfg, args),
+        Some(Command::Tracking(args)) => tracking::run(&cfg, args),
         Some(Command::Drift(args)) => drift::run(&cfg, args),
         Some(Command::Report(args)) => report::run(&cfg, args),
         Some(Command::Sync(cmd)) => sync::run(&cfg, cmd),

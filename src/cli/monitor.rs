@@ -94,6 +94,18 @@ pub fn run(cfg: &Config, a: MonitorArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", report.describe());
+        // Slices of the newest window with outcomes; `--json` has every window's.
+        if let Some((w, s)) = report
+            .windows
+            .iter()
+            .rev()
+            .find_map(|w| Some((w, w.slices.as_ref()?)))
+        {
+            println!();
+            let v = w.model_version.map(|v| format!(", version {v}"));
+            println!("slices of window {}{}:", w.label, v.unwrap_or_default());
+            super::slices::print_report(s);
+        }
         if let Some(w) = webhook.filter(|w| w.get("status").is_some()) {
             println!("alerts posted to {}", w["url"].as_str().unwrap_or_default());
         }

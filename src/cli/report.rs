@@ -39,6 +39,83 @@ pub struct ReportArgs {
     /// Output folder [default: the workspace's reports/]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// SHAP charts of the production model: how many of --shap-file's first rows to explain
+    /// (at most 100,000; 0 draws none)
+    #[arg(long, value_name = "N", default_value_t = report::shap::DEFAULT_ROWS,
+          value_parser = shap_rows)]
+    pub shap_rows: usize,
+    /// The file whose first rows the SHAP charts explain [default: the workspace's test file]
+    #[arg(long, value_name = "FILE")]
+    pub shap_file: Option<PathBuf>,
+    /// The most seconds explaining the SHAP sample may take (a forest row costs ~87 ms); the
+    /// rows explained by then are charted
+    #[arg(long, value_name = "S", default_value_t = report::shap::DEFAULT_BUDGET.as_secs_f64(),
+          value_parser = shap_seconds)]
+    pub shap_seconds: f64,
+}
+
+/// The most rows a SHAP sample takes: they are read and kept at once.
+const MAX_SHAP_ROWS: usize = 100_000;
+
+fn shap_rows(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_SHAP_ROWS => Ok(n),
+        _ => Err(format!("give a whole number from 0 to {MAX_SHAP_ROWS}")),
+    }
+}
+
+fn shap_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("give a number of seconds above 0 (at most a day)".into()),
+    }
+}
+
+/// `shap_summary.png` and `shap_dependence.png` of the production model on the first rows of
+/// the SHAP file. With the defaults, a report without them (no production model, no test
+/// file, a bundle too old to explain) says why on stderr and goes on; a file named with
+/// --shap-file must be explained.
+fn shap_charts(
+    cfg: &Config,
+    a: &ReportArgs,
+    out: &std::path::Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let input = a.shap_file.clone().unwrap_or_else(|| cfg.test_file());
+    let budget = std::time::Duration::from_secs_f64(a.shap_seconds);
+    let res = report::shap_sample(
+        cfg,
+        crate::tracking::registry::PRODUCTION,
+        &input,
+        a.shap_rows,
+        budget,
+    )
+    .and_then(|d| {
+        let spec = crate::data::DatasetSpec::of_workspace(cfg)?;
+        let files = report::render_shap(&d, &spec.target.description, out)?;
+        eprintln!(
+            "SHAP charts: {} rows of {} explained by version {}{}",
+            crate::util::thousands(d.rows),
+            input.display(),
+            d.model_version,
+            if d.stopped_by_time {
+                format!(
+                    " (the {} s budget ran out; --shap-seconds gives more)",
+                    a.shap_seconds
+                )
+            } else {
+                String::new()
+            }
+        );
+        Ok(files)
+    });
+    match res {
+        Ok(files) => Ok(files),
+        Err(e) if a.shap_file.is_none() => {
+            eprintln!("no SHAP charts: {e:#}");
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.context("the SHAP charts")),
+    }
 }
 
 pub fn run(cfg: &Config, mut a: ReportArgs) -> anyhow::Result<i32> {
@@ -94,6 +171,19 @@ pub fn run(cfg: &Config, mut a: ReportArgs) -> anyhow::Result<i32> {
         if !runs.is_empty() {
             let charts = run_charts(&store, &runs, &crate::data::DatasetSpec::of_workspace(cfg)?)?;
             written.extend(report::render_runs(&charts, &out)?);
+            // The runs trained with `[slices]`, with the labels the other charts give them.
+            let mut sliced = Vec::new();
+            for (r, c) in runs.iter().zip(&charts) {
+                match crate::slices::compare::report_of(&store, r) {
+                    Ok(Some(s)) => sliced.push((c.label.clone(), s)),
+                    Ok(None) => {}
+                    Err(e) => eprintln!("slices.png leaves it out: {e}"),
+                }
+            }
+            written.extend(report::render_slices(&sliced, &out)?);
+        }
+        if a.shap_rows > 0 && (!runs.is_empty() || a.shap_file.is_some()) {
+            written.extend(shap_charts(cfg, &a, &out)?);
         }
     }
     let drift_id =

@@ -120,8 +120,8 @@ fn runs_list(cfg: &Config, filter: &ListFilter, json: bool) -> anyhow::Result<i3
     }
     if let Some(f) = &filter.family {
         anyhow::ensure!(
-            crate::models::Family::parse(f).is_some(),
-            "--family '{f}': use lr, tree, forest or gbdt"
+            crate::models::Family::from_stored(f).is_some(),
+            "--family '{f}': use lr, tree, forest, gbdt, or external (runs logged through the MLflow API)"
         );
     }
     let sort = filter
@@ -212,8 +212,10 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
     let curves = store.curves(&run.id)?;
     let artifacts = store.artifacts(&run.id)?;
     if json {
+        // Each validation row's slice is for paired tests, not for reading: `slices` says it all.
         let curves: BTreeMap<String, serde_json::Value> = curves
             .iter()
+            .filter(|(k, _)| k.as_str() != crate::slices::ROWS_CURVE)
             .map(|(k, v)| {
                 (
                     k.clone(),
@@ -221,7 +223,8 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
                 )
             })
             .collect();
-        let out = serde_json::json!({ "run": run, "curves": curves, "artifacts": artifacts });
+        let slices = curves.get(crate::slices::REPORT_CURVE).cloned();
+        let out = serde_json::json!({ "run": run, "curves": curves, "artifacts": artifacts, "slices": slices });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
@@ -338,6 +341,18 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
             .collect();
         print!("{}", render_table(&["TOP FEATURES", "IMPORTANCE"], &rows));
     }
+    if run.status == crate::tracking::RunStatus::Finished {
+        shap_importance(cfg, &store, &run.id);
+    }
+    match crate::slices::compare::report_of(&store, &run) {
+        Ok(Some(r)) => {
+            println!();
+            super::slices::print_report(&r);
+        }
+        Ok(None) => {}
+        // Unreadable slices (a store row from elsewhere) leave the rest of the page standing.
+        Err(e) => eprintln!("slices left out: {e}"),
+    }
     for a in &artifacts {
         println!();
         println!(
@@ -349,6 +364,48 @@ pub fn show(cfg: &Config, id: &str, json: bool) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Each column's mean |SHAP| beside its gain, on a sample bounded by rows and time (computed
+/// now, not at training); a run that cannot be explained gets a line saying why.
+fn shap_importance(cfg: &Config, store: &Store, run_id: &str) {
+    use crate::explain::global;
+    let res = global::of_run(
+        cfg,
+        store,
+        run_id,
+        &cfg.test_file(),
+        global::DETAIL_ROWS,
+        global::DETAIL_BUDGET,
+    );
+    match res {
+        Ok(None) => {}
+        Ok(Some(g)) => {
+            println!();
+            println!("{}, beside the gain training recorded:", g.describe());
+            let rows: Vec<Vec<String>> = g
+                .columns
+                .iter()
+                .take(10)
+                .map(|c| {
+                    vec![
+                        c.column.clone(),
+                        format!("{:.4}", c.mean_abs_shap),
+                        if c.gain.is_finite() {
+                            format!("{:.3}", c.gain)
+                        } else {
+                            "–".into()
+                        },
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                render_table(&["TOP COLUMNS", "MEAN |SHAP|", "GAIN"], &rows)
+            );
+        }
+        Err(e) => println!("\nmean |SHAP|: not computed: {e:#}"),
+    }
 }
 
 fn load_runs(store: &Store, ids: &[String]) -> anyhow::Result<Vec<RunSummary>> {
@@ -408,6 +465,16 @@ pub fn compare(
         &others,
         crate::score::THRESHOLD,
     );
+    // Each run's worst slice against the same slice of the baseline (runs without slices are
+    // left out).
+    let mut slices = Vec::new();
+    for r in &others {
+        match crate::slices::compare::worst_against(&store, &cfg.artifacts_dir, &base, r) {
+            Ok(worst) => slices.extend(worst.map(|w| (r, w))),
+            // One run's unreadable slices leave the rest of the comparison standing.
+            Err(e) => eprintln!("{}: slices left out: {e}", r.name),
+        }
+    }
     if json {
         let out = serde_json::json!({
             "runs": runs,
@@ -416,6 +483,10 @@ pub fn compare(
                 Ok(p) => serde_json::to_value(p)?,
                 Err(e) => serde_json::json!({ "error": e.to_string() }),
             },
+            "worst_slices": slices
+                .iter()
+                .map(|(r, w)| serde_json::json!({ "run_id": r.id, "worst": w }))
+                .collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
@@ -466,6 +537,13 @@ pub fn compare(
     println!("* best of the compared runs");
     if !others.is_empty() {
         print_paired(&base, &others, &paired);
+    }
+    if !slices.is_empty() {
+        println!();
+        println!("worst slice by ROC AUC against {} (same slice):", base.name);
+        for (r, w) in &slices {
+            println!("  {}", super::slices::drop_line(&r.name, w));
+        }
     }
     Ok(0)
 }

@@ -200,9 +200,11 @@ pub fn train(cfg: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         .context("installing the SIGTERM handler")?;
 
     let t = std::time::Instant::now();
-    let data = train::prepare(
+    let spec = crate::data::DatasetSpec::of_workspace(cfg)?;
+    let data = train::prepare_sliced(
         &data_path,
-        &crate::data::DatasetSpec::of_workspace(cfg)?,
+        &spec,
+        &crate::slices::SliceSettings::load(cfg, &spec)?,
         args.split.seed,
         args.split.valid_fraction,
     )?;

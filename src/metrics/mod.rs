@@ -324,6 +324,23 @@ pub fn calibration_curve(y: &[u8], p: &[f64], bins: usize) -> Result<Curve, Metr
     Ok(c)
 }
 
+/// Bins of the calibration curve and of the expected calibration error.
+pub const CALIBRATION_BINS: usize = 10;
+
+/// Expected calibration error: Σ over the calibration curve's bins of (rows in the bin / rows)
+/// × |mean probability − positive share|, over `bins` equal-width bins (edges as
+/// `calibration_curve`). One class only is allowed: it is still a calibration.
+pub fn expected_calibration_error(y: &[u8], p: &[f64], bins: usize) -> Result<f64, MetricsError> {
+    let curve = calibration_curve(y, p, bins)?;
+    Ok(curve
+        .x
+        .iter()
+        .zip(&curve.y)
+        .zip(&curve.t)
+        .map(|((mp, fy), n)| n / y.len() as f64 * (mp - fy).abs())
+        .sum())
+}
+
 /// Keeps at most `max` points of a curve, always the first and the last, for storage and plots.
 pub fn thin(c: &Curve, max: usize) -> Curve {
     let n = c.x.len();
@@ -363,7 +380,7 @@ pub fn evaluate(y: &[u8], p: &[f64]) -> Result<Evaluation, MetricsError> {
         confusion_best: Confusion::at(y, p, best_threshold),
         roc: thin(&roc_curve(y, p)?, 201),
         pr: thin(&pr_curve(y, p)?, 201),
-        calibration: calibration_curve(y, p, 10)?,
+        calibration: calibration_curve(y, p, CALIBRATION_BINS)?,
     })
 }
 

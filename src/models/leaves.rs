@@ -260,6 +260,7 @@ mod tests {
             left: vec![0],
             right: vec![0],
             value: vec![rng.normal()],
+            cover: Vec::new(),
         };
         while t.feature.len() < 2 * leaves - 1 {
             let open: Vec<usize> = (0..t.feature.len())
@@ -338,6 +339,7 @@ mod tests {
             left: vec![0],
             right: vec![0],
             value: vec![0.625],
+            cover: Vec::new(),
         };
         let m = LeafMasks::new(&[leaf.walker(), leaf.walker()]).unwrap();
         assert_eq!(m.sums(&[], 0, 3), vec![1.25; 3]);

@@ -147,6 +147,7 @@ pub(super) fn fit_tree(
         left: Vec::new(),
         right: Vec::new(),
         value: Vec::new(),
+        cover: Vec::new(),
     };
     copy(fitted.root_node(), &mut t);
     ctx.check_cancel()?;
@@ -162,6 +163,14 @@ pub(super) fn fit_tree(
     for i in 0..t.value.len() {
         if t.feature[i] == tree::LEAF {
             t.value[i] = if all[i] > 0.0 { pos[i] / all[i] } else { 0.5 };
+        }
+    }
+    // The training rows through each node, for exact TreeSHAP: children come after their
+    // parent, so one pass from the end adds up both subtrees.
+    t.cover = all;
+    for i in (0..t.cover.len()).rev() {
+        if t.feature[i] != tree::LEAF {
+            t.cover[i] = t.cover[t.left[i] as usize] + t.cover[t.right[i] as usize];
         }
     }
     let mut importance = vec![0.0; x.ncols()];

@@ -417,6 +417,9 @@ pub fn fit(params: &Params, x: &Encoded, y: &[u8], ctx: &FitContext) -> Result<F
         // linfa reads a dense matrix; these families are references, not the engines.
         Family::LinfaLr => linfa::fit_lr(params, x.dense(0..x.n_rows()).view(), y, ctx),
         Family::LinfaTree => linfa::fit_tree(params, x.dense(0..x.n_rows()).view(), y, ctx),
+        Family::External => Err(FitError::Engine(
+            "an external run was trained elsewhere; staytrack cannot fit it".into(),
+        )),
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Family {
     /// linfa-trees' decision tree: a reference beside staytrack's own.
     #[serde(rename = "linfa-tree")]
     LinfaTree,
+    /// A run logged through the MLflow tracking API: trained elsewhere, no staytrack model.
+    /// Never in `ALL`, so nothing offers to train it.
+    External,
 }
 
 impl Family {
@@ -41,11 +44,17 @@ impl Family {
             Family::Gbdt => "gbdt",
             Family::LinfaLr => "linfa-lr",
             Family::LinfaTree => "linfa-tree",
+            Family::External => "external",
         }
     }
 
     pub fn parse(s: &str) -> Option<Family> {
         Family::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// A family as the store keeps it: every trainable one, or `external`.
+    pub fn from_stored(s: &str) -> Option<Family> {
+        Family::parse(s).or((s == "external").then_some(Family::External))
     }
 
     pub fn title(self) -> &'static str {
@@ -56,6 +65,7 @@ impl Family {
             Family::Gbdt => "gradient-boosted trees",
             Family::LinfaLr => "logistic regression (linfa-logistic)",
             Family::LinfaTree => "decision tree (linfa-trees)",
+            Family::External => "trained elsewhere (MLflow API)",
         }
     }
 
@@ -69,6 +79,7 @@ impl Family {
             Family::Gbdt => GBDT_PARAMS,
             Family::LinfaLr => LINFA_LR_PARAMS,
             Family::LinfaTree => LINFA_TREE_PARAMS,
+            Family::External => &[],
         }
     }
 }

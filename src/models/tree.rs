@@ -134,6 +134,11 @@ pub struct Tree {
     pub right: Vec<u32>,
     /// Leaf value (a probability for Gini trees, a log-odds step for boosting).
     pub value: Vec<f64>,
+    /// The training weight that reached each node (the rows' bootstrap weights for Gini trees,
+    /// the rows for boosting): what exact TreeSHAP weighs the unknown side of a split by
+    /// (`explain`). Empty in bundles written before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cover: Vec<f64>,
 }
 
 impl Tree {
@@ -550,7 +555,12 @@ pub fn grow(
         tree.left.push(0);
         tree.right.push(0);
         tree.value.push(0.0);
+        tree.cover.push(0.0);
         tree.feature.len() - 1
+    };
+    let cover = |s: Bin| match p.criterion {
+        Criterion::Gini => s.h,
+        Criterion::Newton { .. } => f64::from(s.n),
     };
     let root_hist = build_hist(b, rows, g, h);
     let sum = root_hist[..b.groups[0].n_bins]
@@ -558,6 +568,7 @@ pub fn grow(
         .fold(Bin::default(), |a, e| add(a, *e));
     let mut nodes: Vec<Node> = Vec::new();
     let id = push_node(&mut tree);
+    tree.cover[id] = cover(sum);
     let mut root = Node {
         start: 0,
         end: rows.len(),
@@ -633,6 +644,8 @@ pub fn grow(
         tree.threshold[node_id] = threshold;
         tree.left[node_id] = lid as u32;
         tree.right[node_id] = rid as u32;
+        tree.cover[lid] = cover(split.left);
+        tree.cover[rid] = cover(right_sum);
         for (s, e, hs, bs, id) in [
             (start, mid, lh, split.left, lid),
             (mid, end, rh, right_sum, rid),

@@ -27,8 +27,6 @@ pub use settings::{ThresholdError, Thresholds};
 
 /// The probability at or above which the logged class is 1.
 const THRESHOLD: f64 = crate::score::THRESHOLD;
-/// Bins of the calibration error.
-const CALIBRATION_BINS: usize = 10;
 
 /// What to watch.
 #[derive(Debug, Clone)]
@@ -42,6 +40,8 @@ pub struct MonitorOptions {
     pub replica: Option<String>,
     pub model: Option<String>,
     pub thresholds: Thresholds,
+    /// `[slices]`: each window's labelled rows are measured per slice.
+    pub slices: crate::slices::SliceSettings,
 }
 
 impl MonitorOptions {
@@ -63,6 +63,10 @@ impl MonitorOptions {
             replica: None,
             model: None,
             thresholds: Thresholds::load(cfg)?,
+            slices: crate::slices::SliceSettings::load(
+                cfg,
+                &crate::data::DatasetSpec::of_workspace(cfg)?,
+            )?,
         })
     }
 }
@@ -100,17 +104,8 @@ pub fn realized(y: &[u8], p: &[f64], class: &[u8]) -> Option<Realized> {
             _ => c.tn += 1,
         }
     }
-    let calibration_error = metrics::calibration_curve(y, p, CALIBRATION_BINS)
-        .map(|curve| {
-            curve
-                .x
-                .iter()
-                .zip(&curve.y)
-                .zip(&curve.t)
-                .map(|((mp, fy), n)| n / y.len() as f64 * (mp - fy).abs())
-                .sum()
-        })
-        .unwrap_or(f64::NAN);
+    let calibration_error =
+        metrics::expected_calibration_error(y, p, metrics::CALIBRATION_BINS).unwrap_or(f64::NAN);
     Some(Realized {
         rows: y.len(),
         positives,
@@ -153,6 +148,8 @@ pub struct WindowReport {
     /// Why there is no drift figure.
     pub drift_note: Option<String>,
     pub quality: QualitySummary,
+    /// The labelled rows per slice, when `[slices]` names columns.
+    pub slices: Option<crate::slices::SliceReport>,
 }
 
 /// A threshold a window crossed.
@@ -256,6 +253,8 @@ struct Acc {
     /// Inputs kept for drift: every k-th row so the sample spans the window.
     sample: Vec<String>,
     seen: usize,
+    /// The labelled rows' slice values.
+    slices: crate::slices::Collector,
 }
 
 impl Acc {
@@ -269,6 +268,7 @@ impl Acc {
             self.y.push(y);
             self.yp.push(r.probability);
             self.yc.push(u8::from(r.class == 1));
+            self.slices.push(&r.inputs);
         }
         let issues = quality::from_stored(r.quality.as_deref());
         self.tally.add_row(&issues);
@@ -407,6 +407,7 @@ pub fn monitor(cfg: &Config, o: &MonitorOptions) -> anyhow::Result<MonitorReport
                     }
                     WindowSpec::Time(ms) => format_ms(k.saturating_mul(ms)),
                 },
+                slices: crate::slices::Collector::new(&o.slices),
                 ..Acc::default()
             })
             .add(r, every);
@@ -493,6 +494,10 @@ fn finish(
         drift,
         drift_note,
         quality: acc.tally.summary(),
+        slices: acc
+            .slices
+            .measure(&acc.y, &acc.yp, THRESHOLD)
+            .and_then(Result::ok),
     };
     (report, notes)
 }

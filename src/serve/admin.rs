@@ -100,7 +100,7 @@ pub(super) fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a guess was right.
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() ^ b.len()) as u8;
     for (i, x) in a.iter().enumerate() {
         diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);

@@ -171,6 +171,8 @@ pub struct MlflowRequest {
     pub records: Vec<Record>,
     /// `params.predict_method`: `predict` (classes, the default) or `predict_proba`.
     pub proba: bool,
+    /// `params.explain`: each row's top K columns, when asked.
+    pub explain: Option<usize>,
 }
 
 const MLFLOW_KEYS: [&str; 4] = [
@@ -215,6 +217,11 @@ pub fn mlflow_json(v: Value, expect: &Expect) -> Result<MlflowRequest, ApiError>
             )))
         }
     };
+    let explain = match top.get("params").and_then(|p| p.get("explain")) {
+        None => None,
+        Some(v) => crate::explain::top_from_json("params.explain", v)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
     let key = present[0];
     let value = top.remove(key).unwrap_or(Value::Null);
     let records = match key {
@@ -231,7 +238,11 @@ pub fn mlflow_json(v: Value, expect: &Expect) -> Result<MlflowRequest, ApiError>
         _ => tensor_input(value, key)?,
     };
     expect.records(&records)?;
-    Ok(MlflowRequest { records, proba })
+    Ok(MlflowRequest {
+        records,
+        proba,
+        explain,
+    })
 }
 
 /// pandas' `to_json(orient="split")`: `{"columns": [...], "data": [[...], ...]}`.

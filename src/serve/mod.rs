@@ -34,6 +34,10 @@ pub use crate::score::THRESHOLD;
 /// Requests of up to this many rows are scored on the thread that received them; larger ones
 /// off the async workers, where the pool shares them out.
 const INLINE_ROWS: usize = crate::util::POOL_FROM_ROWS;
+/// Requests asking for explanations whose work (`Explainer::work_per_row` × rows) is at most
+/// this are answered on the thread that received them, about 1.5 ms of a core: one row of the
+/// default gbdt (0.36 M steps); a forest's row (90 M) always goes off the async workers.
+const EXPLAIN_INLINE_WORK: u64 = 1_000_000;
 /// The shortest admin token accepted; a shorter one leaves the admin routes off.
 pub const MIN_TOKEN_BYTES: usize = 32;
 

@@ -24,6 +24,9 @@ pub struct Loaded {
     pub loaded_at: i64,
     /// Judges each scored row against this model's training data.
     pub checker: Checker,
+    /// The model laid out for explaining, made by the first request that asks for an
+    /// explanation: requests without one never pay for it, in time or memory.
+    explainer: std::sync::OnceLock<Result<crate::explain::Explainer, crate::explain::ExplainError>>,
 }
 
 impl Loaded {
@@ -39,7 +42,15 @@ impl Loaded {
             spec: Arc::new(bundle.spec.clone()),
             bundle,
             loaded_at: crate::util::now_ms(),
+            explainer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The explainer of this model, made on first use; an old bundle says what it lacks.
+    pub fn explainer(&self) -> Result<&crate::explain::Explainer, &crate::explain::ExplainError> {
+        self.explainer
+            .get_or_init(|| crate::explain::Explainer::new(&self.bundle))
+            .as_ref()
     }
 }
 

@@ -175,6 +175,8 @@ pub struct InferRequest {
     pub records: Vec<Record>,
     pub id: Option<Value>,
     pub outputs: Vec<Wanted>,
+    /// `parameters.explain`: each row's top K columns, answered as an `explanation` output.
+    pub explain: Option<usize>,
 }
 
 /// The model's inputs as metadata lists them: every column but the target.
@@ -229,6 +231,11 @@ pub fn parse(
     }
     let params = parameters(top.get("parameters"), "parameters")?;
     let binary_default = flag(params, "binary_data_output", "parameters")?.unwrap_or(false);
+    let explain = match params.and_then(|p| p.get("explain")) {
+        None => None,
+        Some(v) => crate::explain::top_from_json("parameters.explain", v)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
     let Some(Value::Array(inputs)) = top.remove("inputs") else {
         return Err(ApiError::bad_request(
             "inputs must be an array of tensors {name, shape, datatype, data}",
@@ -260,6 +267,7 @@ pub fn parse(
         records,
         id,
         outputs,
+        explain,
     })
 }
 

@@ -62,6 +62,8 @@ pub(super) struct Scored {
     pub case_id_name: Option<String>,
     /// One per record: what the answer and the log call it.
     pub prediction_ids: Vec<String>,
+    /// Each record's top columns, when the request asked (`explain`).
+    pub explanations: Option<Vec<crate::explain::RowExplanation>>,
 }
 
 impl Scored {
@@ -119,12 +121,21 @@ pub(super) async fn score(
     records: Vec<Record>,
     source: &'static str,
     request: Option<String>,
+    explain: Option<usize>,
 ) -> Result<Scored, ApiError> {
-    let (scored, rows) = if records.len() <= INLINE_ROWS {
-        score_now(s, model, records, source, request)?
+    // An explanation costs hundreds of scorings, more for large trees: explained rows stay on
+    // the async worker only while their work is within a millisecond or so.
+    let inline = match explain {
+        None => records.len() <= INLINE_ROWS,
+        Some(_) => model.explainer().map_or(true, |e| {
+            e.work_per_row().saturating_mul(records.len() as u64) <= EXPLAIN_INLINE_WORK
+        }),
+    };
+    let (scored, rows) = if inline {
+        score_now(s, model, records, source, request, explain)?
     } else {
         let s = s.clone();
-        tokio::task::spawn_blocking(move || score_now(&s, model, records, source, request))
+        tokio::task::spawn_blocking(move || score_now(&s, model, records, source, request, explain))
             .await
             .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring failed"))??
     };
@@ -148,6 +159,7 @@ pub(super) fn score_now(
     records: Vec<Record>,
     source: &'static str,
     request: Option<String>,
+    explain: Option<usize>,
 ) -> Result<(Scored, Option<Vec<PredictionRow>>), ApiError> {
     let spec = &model.bundle.spec;
     let frame = Frame::from_records_shared(&model.spec, &records).map_err(record_error)?;
@@ -166,6 +178,10 @@ pub(super) fn score_now(
         )));
     }
     let classes: Vec<i64> = probs.iter().map(|p| (*p >= THRESHOLD) as i64).collect();
+    let explanations = match explain {
+        None => None,
+        Some(k) => Some(explained(&model, &frame, k)?),
+    };
     // The case id as the record gave it (the answer echoes it), and as the frame read it (the
     // log keeps that text).
     let id_col = spec.case_id().map(|c| c.name.as_str());
@@ -224,9 +240,45 @@ pub(super) fn score_now(
             case_ids,
             case_id_name,
             prediction_ids,
+            explanations,
         },
         rows,
     ))
+}
+
+/// Explained rows of a request: their top `k` columns.
+fn explained(
+    model: &Loaded,
+    frame: &Frame,
+    k: usize,
+) -> Result<Vec<crate::explain::RowExplanation>, ApiError> {
+    let e = model.explainer().map_err(|e| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!("explain: the served model cannot be explained: {e}"),
+        )
+    })?;
+    crate::explain::explain_frame(e, &model.bundle.pipeline, frame, k)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))
+}
+
+/// The `explain` query parameter of `/predict` (`?explain=K`), if given.
+fn explain_query(query: Option<&str>) -> Result<Option<usize>, ApiError> {
+    let Some(q) = query else { return Ok(None) };
+    let mut found = None;
+    for pair in q.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == "explain" {
+            if found.is_some() {
+                return Err(ApiError::bad_request("explain is given twice"));
+            }
+            found = Some(
+                crate::explain::parse_top("explain", value)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            );
+        }
+    }
+    Ok(found)
 }
 
 pub(super) fn record_error(e: RecordError) -> ApiError {
@@ -251,6 +303,9 @@ fn prediction(r: &Scored, i: usize) -> Value {
     m.insert("class".into(), Value::from(r.classes[i]));
     m.insert("probability".into(), Value::from(r.probs[i]));
     m.insert("model_version".into(), Value::from(r.model.version));
+    if let Some(e) = r.explanations.as_ref().and_then(|e| e.get(i)) {
+        m.insert("explanation".into(), json!(e));
+    }
     Value::Object(m)
 }
 
@@ -260,6 +315,7 @@ async fn score_plain(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     route: &'static str,
+    explain: Option<usize>,
 ) -> Result<(Scored, bool), ApiError> {
     let request = request_id(headers)?;
     let body = body_bytes(body)?;
@@ -267,16 +323,22 @@ async fn score_plain(
     let want = expect(s, &model);
     input::precheck_json(&body, &want)?;
     let (records, single) = input::plain_records(input::parse_json(&body)?, &want)?;
-    Ok((score(s, model, records, route, request).await?, single))
+    Ok((
+        score(s, model, records, route, request, explain).await?,
+        single,
+    ))
 }
 
-/// `POST /predict`: one record ⇒ one answer; a list ⇒ a list of answers.
+/// `POST /predict`: one record ⇒ one answer; a list ⇒ a list of answers. `?explain=K` adds
+/// each row's top K columns.
 pub(super) async fn predict(
     State(s): State<Arc<AppState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, single) = score_plain(&s, &headers, body, "/predict").await?;
+    let explain = explain_query(query.as_deref())?;
+    let (r, single) = score_plain(&s, &headers, body, "/predict", explain).await?;
     let one = |i: usize| prediction(&r, i);
     if single {
         return Ok(([r.id_header()], Json(one(0))).into_response());
@@ -299,7 +361,7 @@ pub(super) async fn predict_outcome(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, _) = score_plain(&s, &headers, body, "/predict_outcome").await?;
+    let (r, _) = score_plain(&s, &headers, body, "/predict_outcome", None).await?;
     Ok((
         [r.id_header()],
         Json(json!({
@@ -338,6 +400,7 @@ pub(super) async fn invocations(
         "text/csv" => input::MlflowRequest {
             records: input::csv_records(&body, &want)?,
             proba: false,
+            explain: None,
         },
         other => {
             return Err(ApiError::new(
@@ -353,16 +416,16 @@ pub(super) async fn invocations(
             ))
         }
     };
-    let r = score(&s, model, req.records, "/invocations", request).await?;
+    let r = score(&s, model, req.records, "/invocations", request, req.explain).await?;
     let predictions: Value = if req.proba {
         r.probs.iter().map(|p| json!([1.0 - p, p])).collect()
     } else {
         r.classes.iter().map(|c| json!(c)).collect()
     };
     // MLflow's answer has room beside `predictions`; its client reads that key alone.
-    Ok((
-        [r.id_header()],
-        Json(json!({ "predictions": predictions, "prediction_ids": r.prediction_ids })),
-    )
-        .into_response())
+    let mut answer = json!({ "predictions": predictions, "prediction_ids": r.prediction_ids });
+    if let Some(e) = &r.explanations {
+        answer["explanations"] = json!(e);
+    }
+    Ok(([r.id_header()], Json(answer)).into_response())
 }

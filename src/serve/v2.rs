@@ -165,9 +165,9 @@ async fn infer(
     };
     let request = request_id(&headers)?;
     let req = oip::parse(&body, header_length, &want)?;
-    let r = score(&s, model, req.records, "/v2/infer", request).await?;
+    let r = score(&s, model, req.records, "/v2/infer", request, req.explain).await?;
     let ids = r.id_header();
-    let out = oip::encode(
+    let mut out = oip::encode(
         &name,
         r.model.version,
         req.id,
@@ -176,6 +176,9 @@ async fn infer(
         &r.classes,
         &r.prediction_ids,
     );
+    if let Some(e) = &r.explanations {
+        out.json = with_explanations(&out.json, e);
+    }
     let mut resp = match out.binary {
         None => ([(header::CONTENT_TYPE, "application/json")], out.json).into_response(),
         Some(binary) => {
@@ -217,4 +220,25 @@ pub(super) async fn v2_version_infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     infer(s, name, Some(version), headers, body).await
+}
+
+/// The answer's JSON with one more output, `explanation`: a BYTES tensor holding each row's
+/// explanation as JSON text (a tensor element is a scalar; clients read it as a string).
+fn with_explanations(json: &[u8], e: &[crate::explain::RowExplanation]) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(json) else {
+        return json.to_vec();
+    };
+    let data: Vec<String> = e
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default())
+        .collect();
+    if let Some(Value::Array(outputs)) = v.get_mut("outputs") {
+        outputs.push(json!({
+            "name": "explanation",
+            "datatype": "BYTES",
+            "shape": [data.len()],
+            "data": data,
+        }));
+    }
+    serde_json::to_vec(&v).unwrap_or_else(|_| json.to_vec())
 }

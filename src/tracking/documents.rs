@@ -157,7 +157,8 @@ impl RunDoc {
         }
         check_text("experiment", &self.experiment, 256, false)?;
         check_text("name", &self.name, MAX_RUN_NAME, true)?;
-        if crate::models::Family::parse(&self.family).is_none() {
+        // `external`: a run logged through the MLflow API (its tags and inputs stay behind).
+        if crate::models::Family::from_stored(&self.family).is_none() {
             return Err(bad(
                 "family",
                 format!("'{}' is not a model family", self.family.escape_debug()),
@@ -475,9 +476,11 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO runs (id, experiment_id, name, family, status, status_reason,
-                    created_at, started_at, finished_at, seed, data_path, data_sha256, data_rows, host)
+                    created_at, started_at, finished_at, seed, data_path, data_sha256, data_rows, host,
+                    source)
                  VALUES (?1, (SELECT id FROM experiments WHERE name = ?2), ?3, ?4, ?5, ?6, ?7, ?8,
-                         ?9, ?10, ?11, ?12, ?13, ?14)",
+                         ?9, ?10, ?11, ?12, ?13, ?14,
+                         CASE WHEN ?4 = 'external' THEN 'mlflow' ELSE 'staytrack' END)",
                 params![
                     doc.id,
                     doc.experiment,

@@ -4,6 +4,9 @@
 pub mod captures;
 pub mod documents;
 pub mod drift;
+pub mod external;
+pub mod external_models;
+pub mod external_search;
 pub mod predictions;
 pub mod registry;
 pub mod runs;

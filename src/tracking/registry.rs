@@ -163,7 +163,10 @@ pub enum RegistryError {
     BadAlias(String),
     #[error("run {run} is {status}; only a finished run with a model can be promoted")]
     NotFinished { run: String, status: String },
-    #[error("run {0} has no model bundle recorded")]
+    #[error(
+        "run {0} has no model bundle recorded, so nothing can serve it (a run logged through \
+         the MLflow API carries none: it can hold an MLflow alias and be compared, not served)"
+    )]
     NoBundle(String),
     #[error("no model version {0}")]
     NoSuchVersion(i64),

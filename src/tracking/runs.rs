@@ -75,6 +75,8 @@ pub struct RunSummary {
     pub finished_at: Option<i64>,
     pub seed: Option<i64>,
     pub data_rows: Option<i64>,
+    /// Who recorded it: `staytrack`, or `mlflow` for a run logged through the MLflow API.
+    pub source: String,
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, f64>,
 }
@@ -233,21 +235,25 @@ impl Store {
             let limit = limit.map_or(String::new(), |n| format!("LIMIT {n}"));
             let sql = format!(
                 "SELECT r.id, e.name, r.name, r.family, r.status, r.status_reason, r.created_at,
-                    r.started_at, r.finished_at, r.seed, r.data_rows
+                    r.started_at, r.finished_at, r.seed, r.data_rows, r.source, r.deleted_at
              FROM runs r JOIN experiments e ON e.id = r.experiment_id {filter}
              {NEWEST} {limit}"
             );
             let mut st = conn.prepare_cached(&sql)?;
+            // A run deleted through the MLflow API stays restorable there but is gone here.
             let mut runs: Vec<RunSummary> = st
                 .query_map(rusqlite::params_from_iter(args), |r| {
+                    if r.get::<_, Option<i64>>(12)?.is_some() {
+                        return Ok(None);
+                    }
                     let status: String = r.get(4)?;
-                    Ok(RunSummary {
+                    Ok(Some(RunSummary {
                         id: r.get(0)?,
                         experiment: r.get(1)?,
                         name: r.get(2)?,
                         family: {
                             let f: String = r.get(3)?;
-                            Family::parse(&f).ok_or_else(|| {
+                            Family::from_stored(&f).ok_or_else(|| {
                                 rusqlite::Error::FromSqlConversionFailure(
                                     3,
                                     rusqlite::types::Type::Text,
@@ -262,10 +268,12 @@ impl Store {
                         finished_at: r.get(8)?,
                         seed: r.get(9)?,
                         data_rows: r.get(10)?,
+                        source: r.get(11)?,
                         params: BTreeMap::new(),
                         metrics: BTreeMap::new(),
-                    })
+                    }))
                 })?
+                .filter_map(Result::transpose)
                 .collect::<rusqlite::Result<_>>()?;
             if runs.is_empty() {
                 return Ok(runs);
@@ -543,7 +551,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let candidates: Vec<(String, Option<i64>, Option<String>, String)> = {
                 let mut st = tx.prepare(
-                    "SELECT id, pid, host, status FROM runs WHERE status IN ('queued', 'running')",
+                    "SELECT id, pid, host, status FROM runs WHERE status IN ('queued', 'running') AND source = 'staytrack'",
                 )?;
                 let rows =
                     st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;

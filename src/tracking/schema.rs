@@ -243,6 +243,76 @@ INSERT INTO outcomes_by_text (case_id, label, raw, source, at)
 DROP TABLE outcomes;
 ALTER TABLE outcomes_by_text RENAME TO outcomes;
 "#,
+    // 10: runs logged through the MLflow tracking API live beside staytrack's own: a run says
+    // who recorded it and may be deleted softly (restorable); experiments carry their artifact
+    // location; runs and experiments carry tags; runs carry the datasets they read; MLflow's
+    // registered models keep their own names, versions, aliases and alias moves.
+    r#"
+ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT 'staytrack';
+ALTER TABLE runs ADD COLUMN deleted_at INTEGER;
+ALTER TABLE runs ADD COLUMN user_id TEXT;
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+ALTER TABLE experiments ADD COLUMN artifact_location TEXT;
+ALTER TABLE experiments ADD COLUMN updated_at INTEGER;
+ALTER TABLE experiments ADD COLUMN deleted_at INTEGER;
+CREATE INDEX runs_by_experiment ON runs(experiment_id, created_at);
+CREATE TABLE experiment_tags (
+    experiment_id  INTEGER NOT NULL REFERENCES experiments(id),
+    key            TEXT NOT NULL,
+    value          TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, key)
+);
+CREATE TABLE run_tags (
+    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+CREATE TABLE run_inputs (
+    run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    source_type  TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    schema       TEXT,
+    profile      TEXT,
+    tags         TEXT NOT NULL,
+    PRIMARY KEY (run_id, name, digest)
+);
+CREATE TABLE registered_models (
+    name         TEXT PRIMARY KEY,
+    description  TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE TABLE registered_versions (
+    name         TEXT NOT NULL REFERENCES registered_models(name),
+    version      INTEGER NOT NULL,
+    run_id       TEXT,
+    source       TEXT NOT NULL,
+    description  TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE registered_aliases (
+    name        TEXT NOT NULL,
+    alias       TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (name, alias),
+    FOREIGN KEY (name, version) REFERENCES registered_versions(name, version)
+);
+CREATE TABLE registered_alias_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL,
+    alias         TEXT NOT NULL,
+    from_version  INTEGER,
+    to_version    INTEGER,
+    actor         TEXT NOT NULL,
+    at            INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

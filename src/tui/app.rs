@@ -199,6 +199,10 @@ pub enum Effect {
         log: bool,
     },
     CancelScore,
+    /// Score: explain this listed row on the explaining worker.
+    ExplainRow {
+        row: usize,
+    },
     Tune(TuneJob),
     /// Train every run of a TOML sweep file.
     Sweep {
@@ -465,6 +469,7 @@ fn rows(app: &App) -> usize {
             .as_ref()
             .map_or(0, |(_, d)| d.report.columns.len()),
         Screen::Monitor => app.monitor.report.as_ref().map_or(0, |m| m.alerts.len()),
+        Screen::Score => app.score.why.rows.as_ref().map_or(0, |r| r.len()),
         _ => 0,
     }
 }
@@ -475,6 +480,7 @@ fn cursor_mut(app: &mut App) -> Option<&mut usize> {
         Screen::Registry => Some(&mut app.registry.cursor),
         Screen::Drift => Some(&mut app.drift.cursor),
         Screen::Monitor => Some(&mut app.monitor.cursor),
+        Screen::Score => Some(&mut app.score.why.cursor),
         _ => None,
     }
 }
@@ -496,6 +502,21 @@ fn move_cursor(app: &mut App, to: impl Fn(usize, usize) -> usize) {
     if let Some(c) = cursor_mut(app) {
         *c = to(*c, last).min(last);
     }
+}
+
+/// Moves the cursor; on the Score screen, asks for the new row's explanation unless it is
+/// known or already asked for.
+fn moved(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Option<Effect> {
+    move_cursor(app, to);
+    explain_wanted(app)
+}
+
+fn explain_wanted(app: &mut App) -> Option<Effect> {
+    if app.screen != Screen::Score || app.help || app.details.is_some() {
+        return None;
+    }
+    let row = app.score.why.want()?;
+    Some(Effect::ExplainRow { row })
 }
 
 /// The Score screen's file: a relative path is the workspace's, whichever folder the process
@@ -610,10 +631,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
         Action::ToggleDiffOnly => app.compare.diff_only = !app.compare.diff_only,
         Action::NextCells => app.compare.cells = app.compare.cells.next(),
         Action::Quit => app.quit = true,
-        Action::Down => move_cursor(app, |c, _| c + 1),
-        Action::Up => move_cursor(app, |c, _| c.saturating_sub(1)),
-        Action::Top => move_cursor(app, |_, _| 0),
-        Action::Bottom => move_cursor(app, |_, last| last),
+        Action::Down => return moved(app, |c, _| c + 1),
+        Action::Up => return moved(app, |c, _| c.saturating_sub(1)),
+        Action::Top => return moved(app, |_, _| 0),
+        Action::Bottom => return moved(app, |_, last| last),
         Action::ToggleSelect => {
             if let Some(id) = app.current().map(|r| r.id.clone()) {
                 if !app.list.selected.remove(&id) {
@@ -751,6 +772,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Effect> {
                         if let Some(c) = cursor_mut(app) {
                             *c = i;
                         }
+                        return explain_wanted(app);
                     }
                 }
             }

@@ -101,7 +101,16 @@ pub fn apply(
             tasks.train(job);
         }
         Effect::LoadDetails { run_id } => match load_details(store, &run_id) {
-            Ok(d) => app.details = Some(d),
+            Ok(d) => {
+                // Mean |SHAP| is computed when the details open, off the event loop.
+                if d.run
+                    .as_ref()
+                    .is_some_and(|r| r.status == crate::tracking::RunStatus::Finished)
+                {
+                    tasks.details_shap(run_id);
+                }
+                app.details = Some(d);
+            }
             Err(e) => app.warn(format!("{e:#}")),
         },
         Effect::Score { path, log } => {
@@ -187,6 +196,7 @@ pub fn apply(
                 c.store(true, Ordering::Relaxed);
             }
         }
+        Effect::ExplainRow { row } => tasks.why_row(row),
         Effect::Drift { current } => tasks.drift(current),
         Effect::Monitor { window } => tasks.monitor(window),
         Effect::Export => match tasks.export(app) {
@@ -481,17 +491,52 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
                             String::new()
                         }
                     ));
+                    // The rows listed and explained are this file's, read in the background.
+                    app.score.why = super::why::WhyState {
+                        generation: tasks.why_rows(s.input.clone(), s.model_version),
+                        total: s.rows,
+                        loading: true,
+                        ..Default::default()
+                    };
                     app.score.last = Some(s);
                     app.score.error = None;
                 }
                 Err(e) => {
                     // The result of an earlier file would read as this one's.
+                    app.score.why = Default::default();
                     app.score.last = None;
                     app.score.error = Some(e.clone());
                     app.warn(e);
                 }
             }
         }
+        TaskMsg::WhyRows { generation, res } => {
+            let why = &mut app.score.why;
+            if generation == why.generation {
+                why.loading = false;
+                match res {
+                    Ok(rows) => why.rows = Some(rows),
+                    Err(e) => why.error = Some(e),
+                }
+                if let Some(row) = why.want() {
+                    tasks.why_row(row);
+                }
+            }
+        }
+        TaskMsg::DetailsShap { run_id, res } => {
+            if let Some(d) = app
+                .details
+                .as_mut()
+                .filter(|d| d.run.as_ref().is_some_and(|r| r.id == run_id))
+            {
+                d.shap = Some(res);
+            }
+        }
+        TaskMsg::WhyRow {
+            generation,
+            row,
+            why,
+        } => app.score.why.answered(generation, row, why),
         TaskMsg::Drifted(res) => {
             app.drift.running = None;
             match res {
@@ -533,11 +578,13 @@ pub fn on_task(app: &mut App, tasks: &mut Tasks, msg: TaskMsg) -> bool {
             baseline,
             runs,
             res,
+            slices,
         } => {
             let c = &mut app.compare;
             if c.tested_against.as_ref() != Some(&baseline) {
                 return false; // the baseline moved on meanwhile
             }
+            c.slice_tests.extend(slices);
             for r in &runs {
                 c.testing.remove(r);
             }

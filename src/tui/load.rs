@@ -57,14 +57,43 @@ pub fn load_compare(store: &Store, app: &mut App) -> anyhow::Result<()> {
             continue;
         };
         let curves = store.curves(&id)?;
+        let history = if curves.contains_key(CurveKind::Roc.key()) {
+            None
+        } else {
+            stepped_metric(store, &run)?
+        };
         out.push(super::app::CompareRun {
+            history,
             run,
             roc: parse_curve(&curves, CurveKind::Roc),
             confusion: parse_curve(&curves, CurveKind::Confusion),
+            slices: curves
+                .get(crate::slices::REPORT_CURVE)
+                .and_then(|j| serde_json::from_str(j).ok()),
         });
     }
     app.compare.runs = out;
     Ok(())
+}
+
+/// The metric a run without a ROC curve logged over steps, ROC AUC first, then by name.
+fn stepped_metric(
+    store: &Store,
+    run: &crate::tracking::RunSummary,
+) -> anyhow::Result<Option<super::state::History>> {
+    let roc = crate::metrics::Metric::RocAuc.key();
+    let keys = run
+        .metrics
+        .keys()
+        .filter(|k| k.as_str() == roc)
+        .chain(run.metrics.keys().filter(|k| k.as_str() != roc));
+    for key in keys {
+        let h = store.metric_history(&run.id, key)?;
+        if h.len() > 1 {
+            return Ok(Some((key.clone(), h)));
+        }
+    }
+    Ok(None)
 }
 
 /// Everything the store keeps about one run, for the details view.
@@ -89,6 +118,7 @@ pub fn load_details(store: &Store, run_id: &str) -> anyhow::Result<Details> {
             Some(name) => crate::tune::sweep_summary(store, name)?,
             None => None,
         },
+        shap: None,
         scroll: 0,
         max_scroll: Default::default(),
         run: Some(run),

@@ -16,6 +16,7 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 pub mod views;
+pub mod why;
 
 use std::io;
 use std::time::{Duration, Instant};

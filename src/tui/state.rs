@@ -39,6 +39,10 @@ pub struct Details {
     /// The sweep the run is a trial of (`staytrack tune`): every trial, best first, and
     /// parameter importance.
     pub sweep: Option<crate::tune::SweepSummary>,
+    /// Each column's mean |SHAP| on a bounded sample, computed in the background once the
+    /// details open (None until then; inside, None for a run without a bundle), or why it
+    /// could not be.
+    pub shap: Option<Result<Option<crate::explain::global::GlobalImportance>, String>>,
     pub scroll: u16,
     /// The furthest the text scrolls at the last drawing's size.
     pub max_scroll: Cell<u16>,
@@ -57,6 +61,8 @@ pub struct ScoreState {
     /// Scored rows also go to the prediction log (`l`), as `staytrack score --log` does, so
     /// Monitor and outcomes can use them.
     pub log: bool,
+    /// The scored file's first rows and the selected row's contributions.
+    pub why: super::why::WhyState,
 }
 
 /// A tune or a sweep file started from the UI, while it runs: what the Runs screen's progress
@@ -192,7 +198,15 @@ pub struct CompareRun {
     pub run: RunSummary,
     pub roc: crate::metrics::Curve,
     pub confusion: crate::metrics::Confusion,
+    /// Its validation rows per slice, when it was trained with `[slices]`.
+    pub slices: Option<crate::slices::SliceReport>,
+    /// A metric logged over steps (ROC AUC when it was), as (step, value): what a run logged
+    /// through the MLflow API shows where a staytrack run shows its ROC curve.
+    pub history: Option<History>,
 }
+
+/// A metric's name and its values by step.
+pub type History = (String, Vec<(i64, f64)>);
 
 /// The registry as the Registry screen shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -236,6 +250,8 @@ pub struct CompareState {
     pub max_offset: std::cell::Cell<usize>,
     /// Paired tests of compared runs against `tested_against` (the baseline), by run id.
     pub tests: std::collections::HashMap<String, crate::compare::Outcome>,
+    /// Each run's worst slice against the baseline's, with DeLong's test on its rows, by run id.
+    pub slice_tests: std::collections::HashMap<String, crate::slices::compare::SliceDrop>,
     pub tested_against: Option<String>,
     /// Runs whose paired tests are being computed in the background.
     pub testing: BTreeSet<String>,
@@ -271,6 +287,7 @@ impl CompareState {
         let base = self.baseline.clone()?;
         if self.tested_against.as_ref() != Some(&base) {
             self.tests.clear();
+            self.slice_tests.clear();
             self.testing.clear();
             self.tested_against = Some(base.clone());
         }

@@ -35,14 +35,32 @@ pub enum TaskMsg {
     },
     Score(Stage),
     Scored(Result<ScoreSummary, String>),
+    /// The scored file's first rows for the Score screen's list, of reading `generation`.
+    WhyRows {
+        generation: u64,
+        res: Result<super::why::ScoredRows, String>,
+    },
+    /// One row explained, of reading `generation`.
+    WhyRow {
+        generation: u64,
+        row: usize,
+        why: super::why::RowWhy,
+    },
     Drifted(Result<(StoredDrift, i64), String>),
     Monitored(Result<crate::monitor::MonitorReport, String>),
     Exported(Result<Vec<PathBuf>, String>),
+    /// A run's mean |SHAP| per column for its details.
+    DetailsShap {
+        run_id: String,
+        res: Result<Option<crate::explain::global::GlobalImportance>, String>,
+    },
     /// Paired tests of runs against a baseline, or why there are none.
     Paired {
         baseline: String,
         runs: Vec<String>,
         res: Result<Vec<crate::compare::Outcome>, String>,
+        /// Each run's worst slice against the baseline's, when both have slices.
+        slices: Vec<(String, crate::slices::compare::SliceDrop)>,
     },
     /// A promotion the `[promote]` policy weighed, with the reason it was asked with.
     Promoted {
@@ -74,6 +92,10 @@ pub struct Tasks {
     /// changed while it ran).
     pub(crate) runs_loading: bool,
     pub(crate) runs_again: bool,
+    /// The explaining worker of the last scored file, and the reading it belongs to; dropping
+    /// the sender ends the worker.
+    why: Option<Sender<usize>>,
+    why_generation: u64,
 }
 
 impl Tasks {
@@ -91,6 +113,75 @@ impl Tasks {
             importing: false,
             runs_loading: false,
             runs_again: false,
+            why: None,
+            why_generation: 0,
+        }
+    }
+
+    /// Reads the first rows of a scored file and lays out the model that scored it for
+    /// explaining, on a worker that then explains the rows asked for (`why_row`). Returns the
+    /// reading's generation, which its messages carry.
+    pub(crate) fn why_rows(&mut self, input: PathBuf, version: i64) -> u64 {
+        self.why_generation += 1;
+        let generation = self.why_generation;
+        let (rtx, rrx) = channel();
+        self.why = Some(rtx);
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(
+            move || match super::why::Session::load(&cfg, &input, version) {
+                Ok((rows, session)) => {
+                    let _ = tx.send(TaskMsg::WhyRows {
+                        generation,
+                        res: Ok(rows),
+                    });
+                    session.serve(&rrx, |row, why| {
+                        let _ = tx.send(TaskMsg::WhyRow {
+                            generation,
+                            row,
+                            why,
+                        });
+                    });
+                }
+                Err(e) => {
+                    let _ = tx.send(TaskMsg::WhyRows {
+                        generation,
+                        res: Err(format!("{e:#}")),
+                    });
+                }
+            },
+        );
+        generation
+    }
+
+    /// A run's mean |SHAP| per column on the first rows of the test file, bounded by rows and
+    /// time (a forest row costs ~87 ms), for its details.
+    pub(crate) fn details_shap(&self, run_id: String) {
+        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        std::thread::spawn(move || {
+            use crate::explain::global;
+            let res = Store::open(&cfg.db_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|store| {
+                    global::of_run(
+                        &cfg,
+                        &store,
+                        &run_id,
+                        &cfg.test_file(),
+                        global::DETAIL_ROWS,
+                        global::DETAIL_BUDGET,
+                    )
+                });
+            let _ = tx.send(TaskMsg::DetailsShap {
+                run_id,
+                res: res.map_err(|e| format!("{e:#}")),
+            });
+        });
+    }
+
+    /// Asks the explaining worker for row `row`.
+    pub(crate) fn why_row(&self, row: usize) {
+        if let Some(tx) = &self.why {
+            let _ = tx.send(row);
         }
     }
 
@@ -168,9 +259,11 @@ impl Tasks {
                 } else {
                     data
                 };
-                let prepared = crate::train::prepare(
+                let spec = crate::data::DatasetSpec::of_workspace(&cfg)?;
+                let prepared = crate::train::prepare_sliced(
                     &data,
-                    &crate::data::DatasetSpec::of_workspace(&cfg)?,
+                    &spec,
+                    &crate::slices::SliceSettings::load(&cfg, &spec)?,
                     seed,
                     valid_fraction,
                 )?;
@@ -296,6 +389,7 @@ impl Tasks {
     pub(crate) fn paired(&self, baseline: String, runs: Vec<String>) {
         let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
         std::thread::spawn(move || {
+            let mut slices = Vec::new();
             let res = (|| -> Result<Vec<crate::compare::Outcome>, String> {
                 let store = Store::open(&cfg.db_path).map_err(|e| e.to_string())?;
                 let base = store.get_run(&baseline).map_err(|e| e.to_string())?;
@@ -304,6 +398,12 @@ impl Tasks {
                     .map(|r| store.get_run(r))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| e.to_string())?;
+                // Runs without readable slices simply have no worst slice.
+                for r in &others {
+                    let worst =
+                        crate::slices::compare::worst_against(&store, &cfg.artifacts_dir, &base, r);
+                    slices.extend(worst.ok().flatten().map(|w| (r.id.clone(), w)));
+                }
                 crate::compare::compare(
                     &store,
                     &cfg.artifacts_dir,
@@ -317,6 +417,7 @@ impl Tasks {
                 baseline,
                 runs,
                 res,
+                slices,
             });
         });
     }

@@ -63,6 +63,8 @@ pub fn default_space(f: Family) -> Space {
             s.insert("n_rounds".into(), Dim::Fixed(3000.0));
             s.insert("early_stopping_rounds".into(), Dim::Fixed(50.0));
         }
+        // Nothing to search: staytrack does not train it.
+        Family::External => {}
     }
     s
 }

@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod server;
+pub mod tmux;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -9,6 +9,7 @@ fn hostile_trees_are_refused() {
         left: vec![1, 0, 0],
         right: vec![2, 0, 0],
         value: vec![0.0, 0.2, 0.8],
+        cover: Vec::new(),
     };
     assert!(good.validate(1).is_ok());
     assert_eq!(good.depth(), 1);
@@ -63,6 +64,7 @@ fn walking_rows_side_by_side_reaches_the_leaves_one_at_a_time_does() {
         left: vec![1, 0, 3, 5, 0, 0, 0],
         right: vec![2, 0, 4, 6, 0, 0, 0],
         value: vec![0.0, 0.1, 0.0, 0.0, 0.4, 0.2, 0.3],
+        cover: Vec::new(),
     };
     tree.validate(3).unwrap();
     let cases: Vec<[f64; 3]> = vec![
@@ -83,6 +85,7 @@ fn walking_rows_side_by_side_reaches_the_leaves_one_at_a_time_does() {
         left: vec![2, 3, 0, 5, 0, 0, 0],
         right: vec![1, 4, 0, 6, 0, 0, 0],
         value: vec![0.0, 0.0, 0.1, 0.0, 0.4, 0.2, 0.3],
+        cover: Vec::new(),
     };
     let leaf = Tree {
         feature: vec![LEAF],
@@ -90,6 +93,7 @@ fn walking_rows_side_by_side_reaches_the_leaves_one_at_a_time_does() {
         left: vec![0],
         right: vec![0],
         value: vec![0.7],
+        cover: Vec::new(),
     };
     for tree in [&tree, &shuffled, &leaf] {
         let walker = tree.walker();

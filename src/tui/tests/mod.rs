@@ -2,7 +2,9 @@
 
 mod job;
 mod screens;
+mod slices;
 mod tasks;
+mod why;
 
 use crate::models::Family;
 use crate::tracking::{NewRun, RunRecord, RunStatus, Store};

@@ -531,6 +531,7 @@ pub(super) fn monitor_report() -> crate::monitor::MonitorReport {
         }),
         drift_note: None,
         quality: Default::default(),
+        slices: None,
     };
     MonitorReport {
         generated_at: 0,

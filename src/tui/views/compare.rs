@@ -56,6 +56,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Min(6),
     ])
     .areas(area);
+    // Runs trained with `[slices]` get a box across the width under the params and charts.
+    let [rest, slices_area] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(super::slices::compare_height(&app.compare.runs)),
+    ])
+    .areas(rest);
     let [params_area, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
     let [roc_area, confusion_area] = Layout::vertical([
@@ -118,7 +124,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     metrics_table(f, metrics_area, &view);
     params_table(f, params_area, app, &view);
-    roc_curves(f, roc_area, all, &runs);
+    super::slices::compare_box(f, slices_area, base, &runs, &app.compare.slice_tests);
+    // Runs logged through the MLflow API have no ROC curve; the metric they logged over steps
+    // is drawn instead, beside the ROC curves when both kinds are compared.
+    let has_roc = runs.iter().any(|c| !c.roc.x.is_empty());
+    match (has_roc, runs.iter().any(|c| c.history.is_some())) {
+        (true, true) => {
+            let [a, b] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(roc_area);
+            roc_curves(f, a, all, &runs);
+            history_curves(f, b, all, &runs);
+        }
+        (false, true) => history_curves(f, roc_area, all, &runs),
+        _ => roc_curves(f, roc_area, all, &runs),
+    }
     confusions(f, confusion_area, &runs);
 }
 
@@ -348,6 +368,70 @@ fn roc_curves(f: &mut Frame, area: Rect, all: &[CompareRun], runs: &[&CompareRun
     f.render_widget(super::roc_chart(datasets, " ROC curves "), area);
 }
 
+/// The metric each run logged over steps, one colour per run, on axes that fit them all.
+fn history_curves(f: &mut Frame, area: Rect, all: &[CompareRun], runs: &[&CompareRun]) {
+    use ratatui::widgets::{Axis, Chart, LegendPosition};
+    let with: Vec<_> = runs
+        .iter()
+        .filter_map(|c| {
+            let (key, h) = c.history.as_ref()?;
+            Some((
+                *c,
+                key,
+                h.iter().map(|(s, v)| (*s as f64, *v)).collect::<Vec<_>>(),
+            ))
+        })
+        .collect();
+    let points = || with.iter().flat_map(|(_, _, d)| d.iter());
+    let x_max = points().map(|p| p.0).fold(1.0, f64::max);
+    let (mut lo, mut hi) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    if !(lo.is_finite() && hi.is_finite()) {
+        (lo, hi) = (0.0, 1.0);
+    }
+    if hi - lo < 1e-9 {
+        (lo, hi) = (lo - 0.5, hi + 0.5);
+    }
+    let same = with.windows(2).all(|w| w[0].1 == w[1].1);
+    let title = match with.first() {
+        Some((_, key, _)) if same => format!(" {key} by step "),
+        _ => " metrics by step ".to_string(),
+    };
+    let datasets: Vec<Dataset> = with
+        .iter()
+        .map(|(c, key, d)| {
+            let name = if same {
+                c.run.name.clone()
+            } else {
+                format!("{} {key}", c.run.name)
+            };
+            Dataset::default()
+                .name(name)
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(run_colour(all, c)))
+                .data(d)
+        })
+        .collect();
+    let chart = Chart::new(datasets)
+        .block(super::boxed(title))
+        .legend_position(Some(LegendPosition::BottomRight))
+        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)))
+        .x_axis(
+            Axis::default()
+                .title("step")
+                .bounds([0.0, x_max])
+                .labels(["0".to_string(), format!("{x_max}")]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([lo, hi])
+                .labels([format!("{lo:.3}"), format!("{hi:.3}")]),
+        );
+    f.render_widget(chart, area);
+}
+
 /// Each run's confusion matrix at 0.5, with its rates when they fit: the counts alone on a
 /// narrow pane, and a line cut at a space with `…` when even they do not, so no count is ever
 /// shown in part.
@@ -366,6 +450,12 @@ fn confusions(f: &mut Frame, area: Rect, runs: &[&CompareRun]) {
             let pos = (m.tp + m.fn_).max(1) as f64;
             let neg = (m.tn + m.fp).max(1) as f64;
             let name = super::fit(&c.run.name, name_width);
+            if c.run.family == crate::models::Family::External && m.tn + m.fp + m.fn_ + m.tp == 0 {
+                return Line::from(super::fit_words(
+                    &format!("{name:<name_width$} none: logged through the MLflow API"),
+                    width,
+                ));
+            }
             let counts = format!(
                 "{name:<name_width$} TN {:>6} FP {:>6} FN {:>6} TP {:>6}",
                 m.tn, m.fp, m.fn_, m.tp

@@ -108,7 +108,66 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Details) {
     .areas(right);
     roc_pane(f, roc_area, run, d);
     confusion_pane(f, conf_area, run, d);
-    importance_pane(f, imp_area, d);
+    let [gain_area, shap_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(imp_area);
+    importance_pane(f, gain_area, d);
+    shap_pane(f, shap_area, d);
+}
+
+/// Each column's mean |SHAP| on the sample, as bars against the first; the title says how
+/// many rows it took.
+fn shap_pane(f: &mut Frame, area: Rect, d: &Details) {
+    let width = area.width.saturating_sub(2) as usize;
+    let (title, lines): (String, Vec<Line>) = match &d.shap {
+        None => ("Mean |SHAP|".into(), vec![Line::from("computing…")]),
+        Some(Err(e)) => (
+            "Mean |SHAP|".into(),
+            super::wrap(&format!("not computed: {e}"), width)
+                .into_iter()
+                .map(Line::from)
+                .collect(),
+        ),
+        Some(Ok(None)) => (
+            "Mean |SHAP|".into(),
+            vec![Line::from("no bundle: nothing to explain")],
+        ),
+        Some(Ok(Some(g))) => {
+            let top = g
+                .columns
+                .first()
+                .map_or(1.0, |c| c.mean_abs_shap)
+                .max(f64::MIN_POSITIVE);
+            let name_w = (width / 2).max(6);
+            let bar_w = width.saturating_sub(name_w + 9);
+            let lines = g
+                .columns
+                .iter()
+                .take(10)
+                .map(|c| {
+                    let bar = "█".repeat((bar_w as f64 * c.mean_abs_shap / top).round() as usize);
+                    Line::from(format!(
+                        "{:<name_w$} {:>7.4} {bar}",
+                        super::fit(&c.column, name_w),
+                        c.mean_abs_shap
+                    ))
+                })
+                .collect();
+            (
+                format!(
+                    "Mean |SHAP|, {} rows{}",
+                    g.rows,
+                    if g.stopped_by_time {
+                        " (time bound)"
+                    } else {
+                        ""
+                    }
+                ),
+                lines,
+            )
+        }
+    };
+    f.render_widget(Paragraph::new(lines).block(boxed_in(&title, area)), area);
 }
 
 /// The left pane's text: status, data, params, metrics, history and artifacts.

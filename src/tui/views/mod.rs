@@ -9,6 +9,8 @@ pub mod prompt;
 pub mod registry;
 pub mod runs;
 pub mod score;
+pub mod slices;
+pub mod why;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};

@@ -57,6 +57,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ""
     };
     head_lines(f, head, m, busy);
+    // The newest window with outcomes per slice, beside the chart, when `[slices]` names columns.
+    let newest = m
+        .windows
+        .iter()
+        .rev()
+        .find_map(|w| Some((w.label.as_str(), w.slices.as_ref()?)));
+    let chart = match newest {
+        Some((label, s)) => {
+            let [chart, side] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(chart);
+            super::slices::window_box(f, side, label, s);
+            chart
+        }
+        None => chart,
+    };
     auc_chart(f, chart, m);
     sparklines(f, sparks, m);
     alert_table(f, alerts, m, app.monitor.cursor);

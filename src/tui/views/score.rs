@@ -1,6 +1,7 @@
 //! Screen 4: score a CSV with the production model: the file, a progress gauge (its title says
 //! whether the rows go to the prediction log), then rows scored, the positive share, the rows
-//! logged, the probability histogram and where the predictions went.
+//! logged, the probability histogram and where the predictions went; then the scored rows and
+//! the selected row's contributions (`why.rs`).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -15,6 +16,8 @@ use crate::tui::app::App;
 use crate::util::thousands;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    // Rows are clickable only once the list is drawn.
+    app.rows_at.set((0, 0));
     // Wrapped to the pane, so no number at the end of a line is cut.
     let width = area.width.saturating_sub(2) as usize;
     let summary: Option<Vec<Line>> = app.score.last.as_ref().map(|s| {
@@ -73,7 +76,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(summary.unwrap_or_default()).block(boxed(" Result ")),
         summary_area,
     );
-    histogram(f, chart_area, s);
+    let why = &app.score.why;
+    if why.rows.is_none() && why.error.is_none() && !why.loading {
+        histogram(f, chart_area, s);
+        return;
+    }
+    // The rows and the selected row's contributions below the histogram, or alone when the
+    // screen is short (`e` still exports the histogram).
+    if chart_area.height >= 20 {
+        let [hist_area, why_area] =
+            Layout::vertical([Constraint::Length(8), Constraint::Min(12)]).areas(chart_area);
+        histogram(f, hist_area, s);
+        super::why::draw(f, why_area, app, &s.positive_class);
+    } else {
+        super::why::draw(f, chart_area, app, &s.positive_class);
+    }
 }
 
 /// The file to score, editable in place, over the model that would score it.
