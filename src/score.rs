@@ -97,6 +97,26 @@ pub enum Output<'a> {
     File { path: &'a Path, replace: bool },
 }
 
+impl Output<'_> {
+    /// The file to write and, when the default name was taken by an earlier output, that name
+    /// (kept, not replaced); the file's folder is made.
+    pub fn resolve(self, default: PathBuf) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+        let (output, kept) = match self {
+            Output::File { path, .. } => (path.to_path_buf(), None),
+            Output::Default => {
+                let free = crate::util::unused_path(&default);
+                let kept = (free != default).then_some(default);
+                (free, kept)
+            }
+        };
+        if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the folder {}", dir.display()))?;
+        }
+        Ok((output, kept))
+    }
+}
+
 /// Which model scores, where the class boundary is, and whether rows go to the prediction log.
 #[derive(Debug, Clone, Copy)]
 pub struct ScoreOptions<'a> {
@@ -149,19 +169,7 @@ pub fn score_file(
     progress(Stage::Reading);
     let chunks = CsvChunks::open(input, CHUNK)?;
     let total = chunks.len();
-    let (output, kept) = match output {
-        Output::File { path, .. } => (path.to_path_buf(), None),
-        Output::Default => {
-            let default = default_output(cfg, input, target.version);
-            let free = crate::util::unused_path(&default);
-            let kept = (free != default).then_some(default);
-            (free, kept)
-        }
-    };
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the folder {}", dir.display()))?;
-    }
+    let (output, kept) = output.resolve(default_output(cfg, input, target.version))?;
     let job = Job {
         input,
         bundle: &bundle,

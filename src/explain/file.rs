@@ -76,19 +76,7 @@ pub fn explain_file(
     let t = std::time::Instant::now();
     let (target, bundle, explainer) = load(cfg, alias)?;
     let chunks = CsvChunks::open(input, CHUNK_ROWS)?;
-    let (output, kept) = match output {
-        Output::File { path, .. } => (path.to_path_buf(), None),
-        Output::Default => {
-            let default = default_output(cfg, input, target.version);
-            let free = crate::util::unused_path(&default);
-            let kept = (free != default).then_some(default);
-            (free, kept)
-        }
-    };
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the folder {}", dir.display()))?;
-    }
+    let (output, kept) = output.resolve(default_output(cfg, input, target.version))?;
     let job = Job {
         input,
         bundle: &bundle,
