@@ -280,10 +280,14 @@ fn data_init_and_feedback_read_parquet_as_they_read_the_csv() {
             ],
         );
         let text = String::from_utf8(o.stdout).unwrap();
+        // The spec alike; `[data] train` names each its own file.
+        let settings = std::fs::read_to_string(fresh.path().join("staytrack.toml")).unwrap();
+        let (spec, data) = settings.split_once("\n[data]\n").unwrap();
+        assert_eq!(data, format!("train = {:?}\n", s(f)));
         (
-            std::fs::read_to_string(fresh.path().join("staytrack.toml")).unwrap(),
+            spec.to_string(),
             text.lines()
-                .filter(|l| !l.contains("wrote"))
+                .filter(|l| !l.contains("wrote") && !l.contains("runs train on"))
                 .map(str::to_string)
                 .collect::<Vec<_>>(),
         )
