@@ -81,12 +81,24 @@ pub struct ScoreSummary {
 
 /// The default output for `input` scored by `version`: `predictions/<stem>.v<version>.csv`.
 pub fn default_output(cfg: &Config, input: &Path, version: i64) -> PathBuf {
+    output_named(cfg, input, version, "scored", "csv")
+}
+
+/// `predictions/<stem>.v<version>.<ending>` in the workspace: where every file made from an
+/// input file by a model version goes (`fallback` when the input has no stem).
+pub fn output_named(
+    cfg: &Config,
+    input: &Path,
+    version: i64,
+    fallback: &str,
+    ending: &str,
+) -> PathBuf {
     let stem = input
         .file_stem()
-        .map_or("scored".into(), |s| s.to_string_lossy().into_owned());
+        .map_or(fallback.into(), |s| s.to_string_lossy().into_owned());
     cfg.workspace
         .join("predictions")
-        .join(format!("{stem}.v{version}.csv"))
+        .join(format!("{stem}.v{version}.{ending}"))
 }
 
 /// Where a scoring writes: a file named by the user, which replaces one already there only when

@@ -50,12 +50,7 @@ pub struct ExplainSummary {
 /// The default output for `input` explained by `version`:
 /// `predictions/<stem>.v<version>.explained.csv`.
 pub fn default_output(cfg: &Config, input: &Path, version: i64) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map_or("explained".into(), |s| s.to_string_lossy().into_owned());
-    cfg.workspace
-        .join("predictions")
-        .join(format!("{stem}.v{version}.explained.csv"))
+    crate::score::output_named(cfg, input, version, "explained", "explained.csv")
 }
 
 /// Explains every row of `input` with the model behind `alias`, listing `top` columns a row.
@@ -117,7 +112,8 @@ pub fn explain_file(
 }
 
 /// The model behind `alias`: its registry entry, its bundle and its explainer.
-pub(super) fn load(
+/// The model behind `alias` and its explainer; errors name the alias and the version.
+pub(crate) fn load(
     cfg: &Config,
     alias: &str,
 ) -> anyhow::Result<(crate::tracking::registry::AliasTarget, Bundle, Explainer)> {

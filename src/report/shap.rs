@@ -16,13 +16,11 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::style::*;
-use crate::bundle::Bundle;
 use crate::config::Config;
 use crate::data::frame::ColumnData;
 use crate::data::{Frame, Labels};
 use crate::explain::{Explainer, Margin};
 use crate::features::Encoded;
-use crate::tracking::Store;
 
 /// Columns the beeswarm shows at most, largest mean |SHAP| first.
 pub const SUMMARY_COLUMNS: usize = 12;
@@ -93,21 +91,7 @@ pub fn shap_sample(
     budget: Duration,
 ) -> anyhow::Result<ShapData> {
     anyhow::ensure!(max_rows > 0, "the SHAP sample needs at least one row");
-    let store = Store::open(&cfg.db_path)?;
-    let target = store
-        .alias_target(alias)?
-        .with_context(|| format!("no model is promoted to '{alias}'"))?;
-    let bundle =
-        Bundle::load_registered(&cfg.artifacts_dir, &target.sha256, target.path.as_deref())
-            .map_err(|e| {
-                anyhow::anyhow!("the '{alias}' model (version {}): {e}", target.version)
-            })?;
-    let explainer = Explainer::new(&bundle).map_err(|e| {
-        anyhow::anyhow!(
-            "the '{alias}' model (version {}) cannot be explained: {e}",
-            target.version
-        )
-    })?;
+    let (target, bundle, explainer) = crate::explain::file::load(cfg, alias)?;
     let chunk = crate::data::chunks::CsvChunks::open(input, max_rows)?
         .next()
         .with_context(|| format!("{}: no rows", input.display()))??;
